@@ -1,0 +1,72 @@
+"""fastgrad: PyTorch's eager autograd API on NumPy arrays, with a compiled tape and kernels.
+
+    import fastgrad as torch
+
+The backend (compiled Cython or pure NumPy) is chosen once, in fastgrad/_backend.py.
+"""
+from fastgrad._backend import get_backend
+from fastgrad._dtype import (bool_ as bool, complex64, complex128, dtype, float16, float32,  # noqa: A004
+                             float64, get_default_dtype, int8, int16, int32, int64, set_default_dtype,
+                             uint8)
+from fastgrad._tensor import Size, Tensor, device
+from fastgrad._creation import (arange, as_tensor, asarray, bernoulli, empty, empty_like, eye,  # noqa: F401
+                                from_numpy, full, full_like, linspace, logspace, normal, ones, ones_like,
+                                rand, rand_like, randint, randint_like, randn, randn_like, randperm,
+                                tensor, zeros, zeros_like)
+from fastgrad._random import (Generator, default_generator, get_rng_state, initial_seed,  # noqa: F401
+                              manual_seed, seed, set_rng_state)
+from fastgrad._ops.elementwise import (abs, add, allclose, bitwise_not, clamp, clip, cos, div, eq,  # noqa: F401,A004
+                                       equal, exp, floor_divide, ge, gt, isclose, isfinite, isinf, isnan,
+                                       le, log, logical_and, logical_not, logical_or, logical_xor, lt,
+                                       maximum, minimum, mul, ne, neg, negative, pow, relu, remainder,
+                                       rsub, sigmoid, sign, sin, sqrt, square, sub, tanh, true_divide,
+                                       where)
+from fastgrad._ops.reduction import argmax, argmin, gather, max, mean, min, sum  # noqa: F401,A004
+from fastgrad._ops.shape import (broadcast_to, clone, contiguous, detach, expand, flatten,  # noqa: F401
+                                 permute, reshape, squeeze, swapaxes, swapdims, t, transpose,
+                                 unsqueeze)
+from fastgrad._ops.linalg import bmm, dot, ger, inner, inverse, matmul, mm, mv, outer, vdot  # noqa: F401
+from fastgrad._ops.nn import log_softmax, softmax  # noqa: F401
+from fastgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
+                                         is_inference_mode_enabled, no_grad, set_grad_enabled)
+from fastgrad import autograd, cuda, linalg  # noqa: F401,E402
+from fastgrad import nn, optim  # noqa: F401,E402
+
+float = float32  # noqa: A001
+double = float64
+half = float16
+long = int64
+int = int32  # noqa: A001
+short = int16
+cfloat = complex64
+cdouble = complex128
+
+FloatTensor = DoubleTensor = LongTensor = Tensor  # legacy names, constructors of Tensor
+__version__ = "0.1.0"
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input):
+    return input.is_floating_point()
+
+
+def numel(input):
+    return input.numel()
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None,
+                     sci_mode=None):
+    pass
+
+
+def get_num_threads():
+    import os
+
+    return int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
+
+
+def set_num_threads(n):
+    pass

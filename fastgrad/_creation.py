@@ -1,0 +1,231 @@
+"""Tensor creation: tensor, as_tensor, from_numpy, zeros/ones/full/empty/eye/arange/linspace,
+random tensors, and the *_like forms."""
+import builtins
+import numbers
+
+import numpy as np
+
+from fastgrad import _dtype
+from fastgrad import _random as _r
+from fastgrad._backend import engine
+from fastgrad._tensor import check_device
+
+make = engine.make_tensor
+
+
+def _to_array(data, dtype=None):
+    """Nested Python data / arrays / tensors -> ndarray with PyTorch's dtype inference."""
+    if dtype is not None and not isinstance(data, (engine.TensorBase, np.ndarray)):
+        if isinstance(data, (list, tuple)):
+            data = _unwrap_nested(data)
+        return np.array(data, dtype=_dtype.to_dtype(dtype).np)
+    if isinstance(data, engine.TensorBase):
+        return np.array(data._data, copy=True)
+    if isinstance(data, np.ndarray):
+        _dtype.from_numpy_dtype(data.dtype)  # unsupported dtypes raise here
+        return np.array(data, copy=True)
+    if isinstance(data, np.generic):
+        return np.array(data)
+    if isinstance(data, (list, tuple)):
+        data = _unwrap_nested(data)
+    arr = np.array(data)
+    if arr.dtype == object:
+        raise TypeError("Could not infer dtype of %s" % type(data).__name__)
+    if arr.dtype.kind == "f" and not _has_numpy_float(data):
+        arr = arr.astype(_dtype.get_default_dtype().np)
+    elif arr.dtype.kind in "iu":
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind == "c":
+        arr = arr.astype(np.complex64)
+    elif arr.dtype.kind in "US":
+        raise TypeError("new(): invalid data type 'str'")
+    return arr
+
+
+def _unwrap_nested(data):
+    out = []
+    for d in data:
+        if isinstance(d, engine.TensorBase):
+            out.append(d._data)
+        elif isinstance(d, (list, tuple)):
+            out.append(_unwrap_nested(d))
+        else:
+            out.append(d)
+    return out
+
+
+def _has_numpy_float(data):
+    if isinstance(data, (np.ndarray, np.floating)):
+        return data.dtype == np.float64 if isinstance(data, np.ndarray) else isinstance(data, np.float64)
+    if isinstance(data, list):
+        return builtins.any(_has_numpy_float(d) for d in data[:1])
+    return False
+
+
+def _finish(arr, dtype, requires_grad, device):
+    check_device(device)
+    if dtype is not None:
+        arr = arr.astype(_dtype.to_dtype(dtype).np, copy=False)
+    t = make(arr)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new tensor holding a copy of data (float64 NumPy arrays stay float64)."""
+    return _finish(_to_array(data, dtype), dtype, requires_grad, device)
+
+
+def as_tensor(data, dtype=None, device=None):
+    if isinstance(data, engine.TensorBase):
+        check_device(device)
+        return data if dtype is None else data.to(dtype)
+    if isinstance(data, np.ndarray):
+        _dtype.from_numpy_dtype(data.dtype)
+        arr = data if dtype is None else data.astype(_dtype.to_dtype(dtype).np, copy=False)
+        return _finish(arr, None, False, device)
+    return tensor(data, dtype=dtype, device=device)
+
+
+asarray = as_tensor
+
+
+def from_numpy(ndarray):
+    """A tensor sharing memory with ndarray."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError("expected np.ndarray (got %s)" % type(ndarray).__name__)
+    _dtype.from_numpy_dtype(ndarray.dtype)
+    return make(ndarray)
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, numbers.Integral):
+            raise TypeError("size must be a tuple of ints, but got %s" % type(s).__name__)
+        if s < 0:
+            raise RuntimeError("Trying to create tensor with negative dimension %d: %s" % (s, list(size)))
+    return tuple(int(s) for s in size)
+
+
+def _np_dtype(dtype, default=None):
+    if dtype is None:
+        return (default or _dtype.get_default_dtype()).np
+    return _dtype.to_dtype(dtype).np
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    return _finish(np.zeros(_size(size), _np_dtype(dtype)), None, requires_grad, device)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    return _finish(np.ones(_size(size), _np_dtype(dtype)), None, requires_grad, device)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, memory_format=None):
+    return _finish(np.empty(_size(size), _np_dtype(dtype)), None, requires_grad, device)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None):
+    if dtype is None:
+        dtype = (_dtype.bool_ if isinstance(fill_value, bool) else _dtype.int64
+                 if isinstance(fill_value, numbers.Integral) else _dtype.get_default_dtype())
+    return _finish(np.full(_size((size,)), fill_value, _np_dtype(dtype)), None, requires_grad, device)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    return _finish(np.eye(n, m, dtype=_np_dtype(dtype)), None, requires_grad, device)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    vals = [v.item() if isinstance(v, engine.TensorBase) else v for v in (start, end, step)]
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    is_int = builtins.all(isinstance(v, numbers.Integral) for v in vals)
+    d = _np_dtype(dtype, _dtype.int64 if is_int else None)
+    return _finish(np.arange(*vals).astype(d), None, requires_grad, device)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    return _finish(np.linspace(start, end, steps).astype(_np_dtype(dtype)), None, requires_grad, device)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+    return _finish(np.logspace(start, end, steps, base=base).astype(_np_dtype(dtype)), None, requires_grad, device)
+
+
+def _like(x, dtype):
+    return x._data.dtype if dtype is None else _dtype.to_dtype(dtype).np
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _finish(np.zeros(input._data.shape, _like(input, dtype)), None, requires_grad, device)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _finish(np.ones(input._data.shape, _like(input, dtype)), None, requires_grad, device)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _finish(np.empty(input._data.shape, _like(input, dtype)), None, requires_grad, device)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _finish(np.full(input._data.shape, fill_value, _like(input, dtype)), None, requires_grad, device)
+
+
+# --------------------------------------------------------------------------- random
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    d = _r._float_dtype(dtype)
+    return _finish(_r.rng(generator).random(_size(size), dtype=d if d != np.float16 else np.float32).astype(d, copy=False),
+                   None, requires_grad, device)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    d = _r._float_dtype(dtype)
+    return _finish(_r.rng(generator).standard_normal(_size(size), dtype=d if d != np.float16 else np.float32).astype(d, copy=False),
+                   None, requires_grad, device)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    if high <= low:
+        raise RuntimeError("random_ expects 'from' to be less than 'to', but got from=%d >= to=%d" % (low, high))
+    vals = _r.rng(generator).integers(low, high, _size((size,)), dtype=np.int64)
+    return _finish(vals.astype(_np_dtype(dtype, _dtype.int64)), None, requires_grad, device)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    return _finish(_r.rng(generator).permutation(n).astype(_np_dtype(dtype, _dtype.int64)), None, requires_grad, device)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+    m = mean._data if isinstance(mean, engine.TensorBase) else mean
+    s = std._data if isinstance(std, engine.TensorBase) else std
+    shape = _size((size,)) if size is not None else np.broadcast(np.asarray(m), np.asarray(s)).shape
+    d = (mean.dtype if isinstance(mean, engine.TensorBase) else None) or dtype
+    return _finish(_r.rng(generator).normal(m, s, shape).astype(_r._float_dtype(d)), None, requires_grad, device)
+
+
+def rand_like(input, *, dtype=None, generator=None, requires_grad=False, device=None):
+    return rand(*input._data.shape, dtype=dtype or input.dtype, generator=generator, requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, generator=None, requires_grad=False, device=None):
+    return randn(*input._data.shape, dtype=dtype or input.dtype, generator=generator, requires_grad=requires_grad)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, generator=None, requires_grad=False, device=None):
+    return randint(low, high, input._data.shape, dtype=dtype or input.dtype, generator=generator)
+
+
+def bernoulli(input, p=None, *, generator=None):
+    probs = input._data if p is None else np.full(input._data.shape, p)
+    return make((_r.rng(generator).random(probs.shape) < probs).astype(input._data.dtype))

@@ -1,0 +1,132 @@
+"""dtypes and PyTorch's type promotion."""
+import numpy as np
+
+from fastgrad._backend import engine
+
+
+class dtype:  # noqa: N801  (PyTorch's name)
+    __slots__ = ("name", "np", "is_floating_point", "is_complex", "is_signed", "itemsize", "_kind")
+
+    def __init__(self, name, np_dtype):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.is_floating_point = self.np.kind == "f"
+        self.is_complex = self.np.kind == "c"
+        self.is_signed = self.np.kind in "fic"
+        self.itemsize = self.np.itemsize
+        # category: bool < integer < floating < complex
+        self._kind = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}[self.np.kind]
+
+    def __repr__(self):
+        return "fastgrad." + self.name
+
+    def __reduce__(self):
+        return (_from_name, (self.name,))
+
+    def to_real(self):
+        return self
+
+
+float16 = dtype("float16", np.float16)
+float32 = dtype("float32", np.float32)
+float64 = dtype("float64", np.float64)
+complex64 = dtype("complex64", np.complex64)
+complex128 = dtype("complex128", np.complex128)
+uint8 = dtype("uint8", np.uint8)
+int8 = dtype("int8", np.int8)
+int16 = dtype("int16", np.int16)
+int32 = dtype("int32", np.int32)
+int64 = dtype("int64", np.int64)
+bool_ = dtype("bool", np.bool_)
+
+ALL = (float16, float32, float64, complex64, complex128, uint8, int8, int16, int32, int64, bool_)
+_BY_NP = {d.np: d for d in ALL}
+_BY_NAME = {d.name: d for d in ALL}
+_default_float = [float32]
+
+
+def _from_name(name):
+    return _BY_NAME[name]
+
+
+def get_default_dtype():
+    return _default_float[0]
+
+
+def set_default_dtype(d):
+    d = to_dtype(d)
+    if not d.is_floating_point:
+        raise TypeError("only floating-point types are supported as the default type")
+    _default_float[0] = d
+
+
+def from_numpy_dtype(np_dtype):
+    """The fastgrad dtype of a NumPy dtype; raises TypeError for unsupported ones."""
+    try:
+        return _BY_NP[np.dtype(np_dtype)]
+    except (KeyError, TypeError):
+        raise TypeError(
+            "can't convert np.ndarray of type %s. The only supported types are: float64, "
+            "float32, float16, complex64, complex128, int64, int32, int16, int8, uint8, and bool."
+            % np.dtype(np_dtype)
+        ) from None
+
+
+def to_dtype(d):
+    """Accept a fastgrad dtype, a NumPy dtype or a Python type (float, int, bool)."""
+    if isinstance(d, dtype):
+        return d
+    if d is float:
+        return get_default_dtype()
+    if d is int:
+        return int64
+    if d is bool:
+        return bool_
+    if d is complex:
+        return complex64
+    return from_numpy_dtype(d)
+
+
+def result_type(*operands):
+    """PyTorch's promotion: dimensioned tensors > zero-dim tensors > Python scalars.
+
+    A lower tier only matters when its category (bool < int < float < complex) is higher.
+    """
+    tiers = [None, None, None]  # dim tensors, 0-d tensors, scalars (each: promoted dtype)
+    for op in operands:
+        if isinstance(op, engine.TensorBase):
+            d = op._data.dtype
+            tier = 0 if op._data.ndim else 1
+        elif isinstance(op, bool):
+            d, tier = np.dtype(np.bool_), 2
+        elif isinstance(op, int):
+            d, tier = np.dtype(np.int64), 2
+        elif isinstance(op, float):
+            d, tier = get_default_dtype().np, 2
+        elif isinstance(op, complex):
+            d, tier = np.dtype(np.complex64), 2
+        elif isinstance(op, np.ndarray):
+            d, tier = op.dtype, (0 if op.ndim else 1)
+        else:
+            continue
+        tiers[tier] = d if tiers[tier] is None else _promote2(tiers[tier], d)
+    out = None
+    for d in tiers:
+        if d is None:
+            continue
+        if out is None:
+            out = d
+        elif _cat(d) > _cat(out):
+            out = d
+    return out
+
+
+def _cat(d):
+    return {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}[d.kind]
+
+
+def _promote2(a, b):
+    ca, cb = _cat(a), _cat(b)
+    if ca != cb:
+        return a if ca > cb else b
+    return np.promote_types(a, b)

@@ -1,0 +1,723 @@
+"""The tape: grad mode, the autograd fields of a tensor, graph nodes, Function.apply and backward.
+
+One source, two builds. With a compiler, setup.py compiles this file with Cython
+(``_engine.pxd`` beside it declares the C types: nodes and tensors become C structs, the
+graph walk a C loop). Without one, or when the NumPy backend is asked for, the same file runs
+as plain Python (``fastgrad/_backend.py`` picks which). So the engine logic exists once.
+
+Graph shape (no reference cycles, so a graph dies with its last output tensor):
+    output tensor --_grad_fn--> node --next_functions--> (input node, output index)
+    node --_saved--> saved input tensors; saved *outputs* are kept as raw arrays
+    leaf tensor --_acc--> AccumulateGrad --weakref--> leaf tensor
+"""
+import threading
+import weakref
+
+import numpy as np
+
+FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time or if you need to access saved tensors after "
+    "calling backward."
+)
+
+
+class _State(threading.local):
+    def __init__(self):
+        self.grad_enabled = True
+        self.fw_level = 0  # number of open forward-AD dual levels
+        self.anomaly = False
+
+
+_state = _State()
+
+
+def is_grad_enabled():
+    return _state.grad_enabled
+
+
+def set_grad_enabled(mode):
+    """Set grad mode for this thread; return the previous mode."""
+    prev = _state.grad_enabled
+    _state.grad_enabled = bool(mode)
+    return prev
+
+
+def state():
+    return _state
+
+
+# --------------------------------------------------------------------------- tensors
+class Version:
+    """Version counter shared by a tensor and its views; in-place ops bump it."""
+
+    def __init__(self):
+        self.value = 0
+
+
+class TensorBase:
+    """The fields autograd needs; fastgrad.Tensor adds the user-facing methods."""
+
+    @property
+    def _version(self):
+        return self._vc.value
+
+
+_ops = {}  # callbacks registered by the op layer: "tensor", "sum_to", "zeros", "add"
+
+
+def register(name, obj):
+    _ops[name] = obj
+
+
+def make_tensor(data, requires_grad=False):
+    """Wrap an ndarray (no copy) in a new fastgrad.Tensor."""
+    cls = _ops["tensor"]
+    t = cls.__new__(cls)
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    t._data = data
+    t._vc = Version()
+    t._requires_grad = requires_grad
+    return t
+
+
+def make_view(data, base):
+    """A tensor over (part of) base's storage: it shares base's version counter."""
+    t = make_tensor(data)
+    t._vc = base._vc
+    t._base = base if base._base is None else base._base
+    return t
+
+
+def grad_edge(t):
+    """The (node, output index) a gradient for tensor t flows into."""
+    if t._grad_fn is not None:
+        return (t._grad_fn, t._output_nr)
+    if t._requires_grad:
+        acc = t._acc
+        if acc is None:
+            acc = AccumulateGrad(t)
+            t._acc = acc
+        return (acc, 0)
+    return (None, 0)
+
+
+# --------------------------------------------------------------------------- nodes
+_seq_counter = [0]
+
+
+class Node:
+    """A backward function in the graph."""
+
+    def name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        return "<%s object at %#x>" % (type(self).__name__, id(self))
+
+    def apply(self, grads):
+        raise NotImplementedError
+
+    def __call__(self, *grads):
+        return self.apply(list(grads))
+
+    def register_hook(self, fn):
+        """fn(grad_inputs, grad_outputs) runs after this node; may return new grad_inputs."""
+        if self._post_hooks is None:
+            self._post_hooks = []
+        self._post_hooks.append(fn)
+        return _RemovableHandle(self._post_hooks, fn)
+
+    def register_prehook(self, fn):
+        """fn(grad_outputs) runs before this node; may return new grad_outputs."""
+        return self._add_pre_hook(-1, fn)
+
+    def _add_pre_hook(self, idx, fn):
+        if self._pre_hooks is None:
+            self._pre_hooks = []
+        entry = (idx, fn)
+        self._pre_hooks.append(entry)
+        return _RemovableHandle(self._pre_hooks, entry)
+
+    def _release(self):
+        pass
+
+
+class _RemovableHandle:
+    def __init__(self, container, item):
+        self._container = container
+        self._item = item
+
+    def remove(self):
+        try:
+            self._container.remove(self._item)
+        except ValueError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+class AccumulateGrad(Node):
+    """The sink of a leaf tensor: adds incoming gradients into leaf.grad."""
+
+    def __init__(self, leaf):
+        self._leaf = weakref.ref(leaf)
+        self.next_functions = ()
+        self._n_out = 1
+
+    @property
+    def variable(self):
+        return self._leaf()
+
+
+class SavedOutput:
+    """An output saved for backward, kept as its array (holding the tensor would be a cycle)."""
+
+    def __init__(self, data, idx, vc, version):
+        self.data = data
+        self.idx = idx
+        self.vc = vc
+        self.version = version
+
+
+def _describe(t):
+    return "[%s [%s]]" % (t.type(), ", ".join(str(s) for s in t._data.shape))
+
+
+class FunctionNode(Node):
+    """The node (and ctx) of one call of a Function. Built-in ops and user Functions alike."""
+
+    # --- ctx API used inside forward ---
+    def save_for_backward(self, *tensors):
+        self._to_save = tensors
+
+    def mark_non_differentiable(self, *tensors):
+        self._non_diff = tensors
+
+    def mark_dirty(self, *tensors):
+        self._dirty = tensors
+
+    def set_materialize_grads(self, value):
+        self.materialize_grads = bool(value)
+
+    @property
+    def saved_tensors(self):
+        if self._released:
+            raise RuntimeError(FREED_MSG)
+        saved = self._saved
+        if saved is None:
+            return ()
+        out = []
+        for i in range(len(saved)):
+            item = saved[i]
+            if item is None:
+                out.append(None)
+            elif isinstance(item, TensorBase):
+                if item._vc.value != self._saved_versions[i]:
+                    raise RuntimeError(self._inplace_msg(item, item._vc.value, self._saved_versions[i]))
+                out.append(item)
+            elif isinstance(item, SavedOutput):
+                so = item
+                if so.vc.value != so.version:
+                    t = make_tensor(so.data)
+                    raise RuntimeError(self._inplace_msg(t, so.vc.value, so.version, so.idx))
+                t = make_tensor(so.data, True)
+                t._vc = so.vc
+                t._grad_fn = self
+                t._output_nr = so.idx
+                out.append(t)
+            else:
+                out.append(make_tensor(item))
+        return tuple(out)
+
+    def _inplace_msg(self, t, now, expected, out_idx=-1):
+        where = "" if out_idx < 0 else ", which is output %d of %s," % (out_idx, self.name())
+        return (
+            "one of the variables needed for gradient computation has been modified by an "
+            "inplace operation: %s%s is at version %d; expected version %d instead. Hint: the "
+            "operation that saved it is %s; avoid modifying that tensor in place (clone it first)."
+            % (_describe(t), where, now, expected, self.name())
+        )
+
+    def _release(self):
+        self._saved = None
+        self._saved_versions = None
+        self._released = True
+
+    # --- backward ---
+    def apply(self, grads):
+        fn = self._fn
+        if self.materialize_grads:
+            for i in range(len(grads)):
+                if grads[i] is None:
+                    shape, dtype = self._out_meta[i]
+                    grads[i] = make_tensor(np.zeros(shape, dtype))
+        result = fn.backward(self, *grads)
+        if not isinstance(result, tuple):
+            result = (result,)
+        n = len(self.next_functions)
+        if len(result) != n:
+            if len(result) > n and all(r is None for r in result[n:]):
+                result = result[:n]
+            else:
+                raise RuntimeError(
+                    "function %s returned an incorrect number of gradients (expected %d, got %d)"
+                    % (self.name(), n, len(result))
+                )
+        out = list(result)
+        for i in range(n):
+            g = out[i]
+            if g is None:
+                continue
+            if self.next_functions[i][0] is None:
+                out[i] = None  # this input does not need a gradient
+                continue
+            if not isinstance(g, TensorBase):
+                raise TypeError(
+                    "function %s returned a gradient of type %s at index %d; expected a Tensor or None"
+                    % (self.name(), type(g).__name__, i)
+                )
+            shape, dtype = self._in_meta[i]
+            if g._data.shape != shape:
+                out[i] = _ops["sum_to"](g, shape, self.name(), i)
+                g = out[i]
+            if g._data.dtype != dtype:
+                out[i] = g.to(_ops["dtype_of"](dtype))
+        return out
+
+
+# --------------------------------------------------------------------------- Function.apply
+def function_apply(fn, args, kwargs):
+    """Run fn.forward and, when grad mode is on and an input requires grad, record a node.
+
+    Built-in ops (fn._builtin) take tensors and return ndarrays, which are wrapped here;
+    user Functions return tensors and run their forward with grad mode off.
+    """
+    record = False
+    if _state.grad_enabled:
+        for a in args:
+            if isinstance(a, TensorBase) and a._requires_grad:
+                record = True
+                break
+    node_cls = fn._backward_cls
+    ctx = node_cls.__new__(node_cls)
+    ctx._fn = fn
+    ctx.materialize_grads = True
+    builtin = fn._builtin
+    if record or not builtin:
+        ctx.needs_input_grad = tuple(
+            [isinstance(a, TensorBase) and a._requires_grad and record for a in args]
+        )
+    if builtin:
+        out = fn.forward(ctx, *args, **kwargs) if kwargs else fn.forward(ctx, *args)
+    else:
+        prev = _state.grad_enabled
+        _state.grad_enabled = False
+        try:
+            out = fn.forward(ctx, *args, **kwargs)
+        finally:
+            _state.grad_enabled = prev
+    single = not isinstance(out, tuple)
+    raw = (out,) if single else out
+    outs = []
+    for o in raw:
+        if isinstance(o, TensorBase):
+            if not builtin and record and _is_input(o, args) and not _in(o, ctx._dirty):
+                v = make_tensor(o._data)  # an input returned as is: alias it, keep the input's history
+                v._vc = o._vc
+                o = v
+            outs.append(o)
+        elif isinstance(o, np.ndarray) or isinstance(o, np.generic):
+            outs.append(make_tensor(o))
+        else:
+            outs.append(o)
+    if record:
+        _record(ctx, args, raw, outs)
+    if _state.fw_level > 0:
+        _forward_ad(fn, ctx, args, outs)
+    if single:
+        return outs[0]
+    return tuple(outs)
+
+
+def _is_input(o, args):
+    for a in args:
+        if a is o:
+            return True
+    return False
+
+
+def _in(o, seq):
+    if seq is None:
+        return False
+    for a in seq:
+        if a is o:
+            return True
+    return False
+
+
+def _record(ctx, args, raw, outs):
+    edges = []
+    in_meta = []
+    for a in args:
+        if isinstance(a, TensorBase):
+            edges.append(grad_edge(a))
+            in_meta.append((a._data.shape, a._data.dtype))
+        else:
+            edges.append((None, 0))
+            in_meta.append(None)
+    ctx.next_functions = tuple(edges)
+    ctx._in_meta = tuple(in_meta)
+    _seq_counter[0] += 1
+    ctx._seq = _seq_counter[0]
+    out_meta = []
+    for i in range(len(outs)):
+        t = outs[i]
+        if isinstance(t, TensorBase):
+            out_meta.append((t._data.shape, t._data.dtype))
+            if _in(t, ctx._non_diff) or t._data.dtype.kind not in "fc":
+                continue
+            if _in(t, ctx._dirty):
+                t._vc.value += 1
+            t._grad_fn = ctx
+            t._output_nr = i
+            t._requires_grad = True
+        else:
+            out_meta.append(((), np.dtype(np.float32)))
+    ctx._out_meta = tuple(out_meta)
+    ctx._n_out = len(outs)
+    to_save = ctx._to_save
+    if to_save is not None:
+        saved = []
+        versions = []
+        for item in to_save:
+            idx = _output_index(item, raw, outs)
+            if idx >= 0:
+                t = outs[idx]
+                saved.append(SavedOutput(t._data, idx, t._vc, t._vc.value))
+                versions.append(0)
+            elif isinstance(item, TensorBase):
+                saved.append(item)
+                versions.append(item._vc.value)
+            else:
+                saved.append(item)
+                versions.append(0)
+        ctx._saved = tuple(saved)
+        ctx._saved_versions = tuple(versions)
+        ctx._to_save = None
+
+
+def _output_index(item, raw, outs):
+    if item is None:
+        return -1
+    for i in range(len(outs)):
+        if raw[i] is item or outs[i] is item:
+            if isinstance(outs[i], TensorBase) and outs[i]._grad_fn is not None:
+                return i
+    return -1
+
+
+def _forward_ad(fn, ctx, args, outs):
+    """Forward-mode AD: push the inputs' tangents through fn.jvp."""
+    tangents = []
+    any_tangent = False
+    for a in args:
+        tan = a._fw_grad if isinstance(a, TensorBase) else None
+        tangents.append(tan)
+        if tan is not None:
+            any_tangent = True
+    if not any_tangent:
+        return
+    jvp = getattr(fn, "jvp", None)
+    if jvp is None:
+        raise RuntimeError("%s has no forward-mode (jvp) rule" % fn.__name__)
+    _state.fw_level -= 1  # tangent arithmetic itself is not dual
+    try:
+        if ctx._saved is None and ctx._to_save is not None:
+            _keep_saved(ctx, args, outs)
+        res = jvp(ctx, *tangents)
+    finally:
+        _state.fw_level += 1
+    if not isinstance(res, tuple):
+        res = (res,)
+    for i in range(len(outs)):
+        if i < len(res) and res[i] is not None and isinstance(outs[i], TensorBase):
+            tan = res[i]
+            if tan._data.shape != outs[i]._data.shape:
+                tan = tan.expand(outs[i]._data.shape).contiguous()
+            outs[i]._fw_grad = tan
+
+
+def _keep_saved(ctx, args, outs):
+    """Saved values for jvp when nothing was recorded for reverse mode."""
+    saved = []
+    for item in ctx._to_save:
+        idx = _output_index_any(item, outs)
+        saved.append(outs[idx].detach() if idx >= 0 else item)
+    ctx._saved = tuple(saved)
+    ctx._saved_versions = tuple([s._vc.value if isinstance(s, TensorBase) else 0 for s in saved])
+
+
+def _output_index_any(item, outs):
+    for i in range(len(outs)):
+        if outs[i] is item or (isinstance(outs[i], TensorBase) and outs[i]._data is item):
+            return i
+    return -1
+
+
+# --------------------------------------------------------------------------- backward
+def run_backward(roots, root_grads, keep_graph, create_graph, inputs=None, accumulate=True):
+    """Backpropagate root_grads from roots through the graph.
+
+    Iterative: dependency counts, then a ready stack (no recursion, any depth).
+    accumulate=True adds into leaves' .grad (restricted to `inputs` when given);
+    accumulate=False (autograd.grad) returns the gradients of `inputs` instead.
+    """
+    prev = _state.grad_enabled
+    _state.grad_enabled = bool(create_graph)
+    try:
+        return _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulate)
+    finally:
+        _state.grad_enabled = prev
+
+
+def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulate):
+    # 1. discover the graph and count each node's dependencies
+    deps = {}
+    stack = []
+    for t in roots:
+        node = grad_edge(t)[0]
+        if node is not None and node not in deps:
+            deps[node] = 0
+            stack.append(node)
+    while stack:
+        node = stack.pop()
+        for edge in node.next_functions:
+            nxt = edge[0]
+            if nxt is None:
+                continue
+            if nxt in deps:
+                deps[nxt] += 1
+            else:
+                deps[nxt] = 1
+                stack.append(nxt)
+
+    # 2. what to capture (autograd.grad) or where to accumulate (backward(inputs=...))
+    capture = None
+    results = None
+    only = None
+    if inputs is not None:
+        results = [None] * len(inputs)
+        capture = {}
+        for k in range(len(inputs)):
+            node, nr = grad_edge(inputs[k])
+            if node is not None:
+                capture.setdefault(node, []).append((nr, k))
+        if accumulate:
+            only = set()
+            for t in inputs:
+                only.add(id(t))
+        needed = _needed_nodes(deps, capture)
+    else:
+        needed = None
+
+    # 3. seed the root gradients
+    buffers = {}
+    fresh = {}
+    for i in range(len(roots)):
+        node, nr = grad_edge(roots[i])
+        if node is None:
+            continue
+        _buffer_add(buffers, fresh, node, nr, root_grads[i], False, create_graph)
+    ready = []
+    for node in deps:
+        if deps[node] == 0:
+            ready.append(node)
+
+    # 4. run nodes whose gradients are complete
+    while ready:
+        node = ready.pop()
+        buf = buffers.pop(node, None)
+        fbuf = fresh.pop(node, None)
+        if needed is not None and node not in needed:
+            buf = None
+        if buf is not None and node._pre_hooks is not None:
+            buf = _run_pre_hooks(node, buf)
+        if buf is not None and capture is not None and node in capture:
+            for nr, k in capture[node]:
+                results[k] = buf[nr]
+        outs = None
+        if buf is not None and _any_not_none(buf):
+            if isinstance(node, AccumulateGrad):
+                if accumulate:
+                    leaf = node._leaf()
+                    if leaf is not None and (only is None or id(leaf) in only):
+                        _accumulate(leaf, buf[0], fbuf[0], create_graph)
+            else:
+                if _state.anomaly:
+                    outs = _apply_checked(node, buf)
+                else:
+                    outs = node.apply(buf)
+                if node._post_hooks is not None:
+                    for hook in node._post_hooks:
+                        r = hook(tuple(outs), tuple(buf))
+                        if r is not None:
+                            outs = list(r)
+                if not keep_graph:
+                    node._release()
+        edges = node.next_functions
+        builtin = outs is not None and node._fn._builtin
+        for j in range(len(edges)):
+            nxt = edges[j][0]
+            if nxt is None:
+                continue
+            if outs is not None and outs[j] is not None:
+                g = outs[j]
+                is_fresh = builtin and _owns(g, buf, outs, j)
+                _buffer_add(buffers, fresh, nxt, edges[j][1], g, is_fresh, create_graph)
+            deps[nxt] -= 1
+            if deps[nxt] == 0:
+                ready.append(nxt)
+    return results
+
+
+def _any_not_none(buf):
+    for g in buf:
+        if g is not None:
+            return True
+    return False
+
+
+def _owns(g, buf, outs, j):
+    """True when gradient g is a new array nobody else holds, so a leaf may keep it."""
+    d = g._data
+    if d.base is not None:
+        return False
+    for b in buf:
+        if b is not None and b._data is d:
+            return False
+    for k in range(len(outs)):
+        if k != j and outs[k] is not None and outs[k]._data is d:
+            return False
+    return True
+
+
+def _buffer_add(buffers, fresh, node, nr, g, is_fresh, create_graph):
+    buf = buffers.get(node)
+    if buf is None:
+        buf = [None] * node._n_out
+        buffers[node] = buf
+        fresh[node] = [False] * node._n_out
+    cur = buf[nr]
+    if cur is None:
+        buf[nr] = g
+        fresh[node][nr] = is_fresh
+    elif create_graph:
+        buf[nr] = cur + g
+        fresh[node][nr] = False
+    elif fresh[node][nr] and cur._data.shape == g._data.shape and cur._data.dtype == g._data.dtype:
+        np.add(cur._data, g._data, out=cur._data)  # we own cur: accumulate in place
+    else:
+        buf[nr] = make_tensor(cur._data + g._data)
+        fresh[node][nr] = True
+
+
+def _accumulate(leaf, g, is_fresh, create_graph):
+    if leaf._hooks is not None:
+        for hook in leaf._hooks:
+            r = hook(g)
+            if r is not None:
+                g = r
+                is_fresh = False
+    cur = leaf._grad
+    if cur is None:
+        if create_graph:
+            leaf._grad = g
+        elif is_fresh and not g._requires_grad:
+            leaf._grad = g
+        else:
+            leaf._grad = make_tensor(np.array(g._data, copy=True))
+    elif create_graph or _state.grad_enabled or cur._requires_grad:
+        leaf._grad = cur + g
+    elif cur._data.shape == g._data.shape and cur._data.flags.writeable:
+        np.add(cur._data, g._data, out=cur._data, casting="unsafe")
+        cur._vc.value += 1
+    else:
+        leaf._grad = make_tensor(cur._data + g._data)
+    if leaf._post_acc_hooks is not None:
+        for hook in leaf._post_acc_hooks:
+            hook(leaf)
+
+
+def _run_pre_hooks(node, buf):
+    """Tensor hooks (per output index) and node pre-hooks; retain_grad's hooks run last (PyTorch)."""
+    buf = list(buf)
+    entries = [e for e in node._pre_hooks if not getattr(e[1], "_retains_grad", False)]
+    entries += [e for e in node._pre_hooks if getattr(e[1], "_retains_grad", False)]
+    for entry in entries:
+        idx, fn = entry
+        if idx < 0:
+            r = fn(tuple(buf))
+            if r is not None:
+                buf = list(r)
+        elif buf[idx] is not None:
+            r = fn(buf[idx])
+            if r is not None:
+                buf[idx] = r
+    return buf
+
+
+def _needed_nodes(deps, capture):
+    """Nodes from which a captured node is reachable: only those need to run."""
+    parents = {}
+    for node in deps:
+        for edge in node.next_functions:
+            if edge[0] is not None:
+                parents.setdefault(edge[0], []).append(node)
+    needed = set()
+    stack = [n for n in capture if n in deps]
+    while stack:
+        n = stack.pop()
+        if n in needed:
+            continue
+        needed.add(n)
+        for p in parents.get(n, ()):
+            if p not in needed:
+                stack.append(p)
+    return needed
+
+
+def _apply_checked(node, buf):
+    """Anomaly mode: name the forward op whose backward produced NaN."""
+    outs = node.apply(buf)
+    for j in range(len(outs)):
+        g = outs[j]
+        if g is not None and g._data.dtype.kind in "fc" and np.isnan(g._data).any():
+            raise RuntimeError(
+                "Function '%s' returned nan values in its %dth output." % (node.name(), j)
+            )
+    return outs
+
+
+# --------------------------------------------------------------------------- pure-Python build
+# Compiled, the C fields of these classes start as None/0; run as Python they need defaults.
+if __file__.endswith(".py"):
+    for _cls, _fields in (
+        (Version, {"value": 0}),
+        (TensorBase, {"_data": None, "_grad": None, "_grad_fn": None, "_requires_grad": False,
+                      "_vc": None, "_output_nr": 0, "_acc": None, "_hooks": None,
+                      "_post_acc_hooks": None, "_fw_grad": None, "_base": None}),
+        (Node, {"next_functions": (), "_seq": 0, "_n_out": 0, "_pre_hooks": None, "_post_hooks": None}),
+        (FunctionNode, {"_fn": None, "_saved": None, "_saved_versions": None, "_in_meta": None,
+                        "_out_meta": None, "needs_input_grad": None, "materialize_grads": True,
+                        "_released": False, "_to_save": None, "_non_diff": None, "_dirty": None}),
+    ):
+        for _name, _value in _fields.items():
+            setattr(_cls, _name, _value)

@@ -1,0 +1,88 @@
+"""What every op module needs: the Op base class and operand handling."""
+import numpy as np
+
+from fastgrad import _dtype
+from fastgrad._backend import K, engine  # noqa: F401  (K re-exported for op modules)
+from fastgrad.autograd.function import Function
+
+make = engine.make_tensor
+make_view = engine.make_view
+TensorBase = engine.TensorBase
+
+
+class Op(Function):
+    """A built-in op: forward(ctx, *tensors) returns ndarray(s) (wrapped by the tape);
+    backward(ctx, *grads) returns tensors; gradient shapes are un-broadcast by the tape."""
+
+    _builtin = True
+
+
+def is_tensor(x):
+    return isinstance(x, TensorBase)
+
+
+def shape_str(shape):
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def as_tensor_of(x, np_dtype):
+    """x (tensor or scalar or array) as a tensor of np_dtype; tensors are cast differentiably."""
+    if isinstance(x, TensorBase):
+        if x._data.dtype == np_dtype:
+            return x
+        return x.to(_dtype.from_numpy_dtype(np_dtype))
+    return make(np.asarray(x, dtype=np_dtype))
+
+
+def binary_operands(a, b):
+    """Promote a binary op's operands to their common dtype (PyTorch's rules)."""
+    if isinstance(a, TensorBase) and isinstance(b, TensorBase) and a._data.dtype == b._data.dtype:
+        return a, b
+    dt = _dtype.result_type(a, b)
+    if dt is None:
+        raise TypeError("unsupported operand types: %s and %s" % (type(a).__name__, type(b).__name__))
+    return as_tensor_of(a, dt), as_tensor_of(b, dt)
+
+
+def float_operand(x):
+    """Integer/bool tensors are promoted to the default float dtype (exp, log, sqrt, ...)."""
+    if not isinstance(x, TensorBase):
+        x = make(np.asarray(x, dtype=_dtype.result_type(x) if not isinstance(x, (bool, int)) else None))
+    if x._data.dtype.kind in "fc":
+        return x
+    return x.to(_dtype.get_default_dtype())
+
+
+def check_float(name, x):
+    if x._data.dtype.kind not in "fc":
+        raise RuntimeError('"%s" not implemented for \'%s\'' % (name, _dtype.from_numpy_dtype(x._data.dtype).name))
+
+
+def norm_dim(dim, ndim, name="dim"):
+    """Wrap a possibly negative dim; IndexError like PyTorch when out of range."""
+    lo, hi = (-ndim, ndim - 1) if ndim > 0 else (-1, 0)
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError("%s must be an int, got %s" % (name, type(dim).__name__))
+    if dim < lo or dim > hi:
+        raise IndexError("Dimension out of range (expected to be in range of [%d, %d], but got %d)" % (lo, hi, dim))
+    return int(dim) % max(ndim, 1)
+
+
+def norm_dims(dim, ndim):
+    """dim as a sorted tuple of non-negative axes (None -> all)."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (list, tuple)):
+        axes = tuple(sorted(set(norm_dim(d, ndim) for d in dim)))
+        if len(axes) != len(dim):
+            raise RuntimeError("dim appears multiple times in the list of dims")
+        return axes
+    return (norm_dim(dim, ndim),)
+
+
+def out_dtype_of_reduction(x, dtype):
+    if dtype is not None:
+        return _dtype.to_dtype(dtype).np
+    if x._data.dtype.kind in "biu":
+        return np.dtype(np.int64)
+    return x._data.dtype

@@ -1,0 +1,674 @@
+"""Elementwise ops: arithmetic, unary math, activations with fused kernels, comparisons."""
+import numpy as np
+
+from fastgrad import _dtype
+from fastgrad._ops.base import K, Op, binary_operands, float_operand, is_tensor, make
+
+
+def _empty(x):
+    return np.empty(x.shape, x.dtype)
+
+
+# --------------------------------------------------------------------------- arithmetic
+class Add(Op):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a._data + b._data
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        return _tan_add(ta, tb)
+
+
+class Sub(Op):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a._data - b._data
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        return _tan_add(ta, None if tb is None else -tb)
+
+
+class Mul(Op):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a._data * b._data
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (g * b if need[0] else None), (g * a if need[1] else None)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        a, b = ctx.saved_tensors
+        return _tan_add(None if ta is None else ta * b, None if tb is None else a * tb)
+
+
+class Div(Op):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a._data / b._data
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (g / b if need[0] else None), (-g * a / (b * b) if need[1] else None)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        a, b = ctx.saved_tensors
+        return _tan_add(None if ta is None else ta / b, None if tb is None else -tb * a / (b * b))
+
+
+class Neg(Op):
+    @staticmethod
+    def forward(ctx, x):
+        return np.negative(x._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+    @staticmethod
+    def jvp(ctx, t):
+        return -t
+
+
+class PowScalar(Op):
+    """x ** p for a Python number p."""
+
+    @staticmethod
+    def forward(ctx, x, p):
+        ctx.save_for_backward(x)
+        ctx.p = p
+        if p == 2:
+            return np.square(x._data)
+        return np.power(x._data, np.asarray(p, dtype=x._data.dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        p = ctx.p
+        if p == 0:
+            return g * 0.0, None
+        if p == 2:
+            return g * (x * 2.0), None
+        return g * (p * x ** (p - 1)), None
+
+    @staticmethod
+    def jvp(ctx, t, _):
+        (x,) = ctx.saved_tensors
+        p = ctx.p
+        return t * 0.0 if p == 0 else t * (p * x ** (p - 1))
+
+
+class RPowScalar(Op):
+    """c ** x for a Python number c."""
+
+    @staticmethod
+    def forward(ctx, x, c):
+        y = np.power(np.asarray(c, dtype=x._data.dtype), x._data)
+        ctx.save_for_backward(y)
+        ctx.logc = float(np.log(c)) if c > 0 else float("nan")
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y * ctx.logc, None
+
+    @staticmethod
+    def jvp(ctx, t, _):
+        (y,) = ctx.saved_tensors
+        return t * y * ctx.logc
+
+
+class Pow(Op):
+    """a ** b for two tensors."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        y = np.power(a._data, b._data)
+        ctx.save_for_backward(a, b, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, y = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        ga = g * b * a ** (b - 1) if need[0] else None
+        gb = None
+        if need[1]:
+            safe_log = where(a > 0, log(where(a > 0, a, 1.0)), 0.0)
+            gb = g * y * safe_log
+        return ga, gb
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        a, b, y = ctx.saved_tensors
+        out = None if ta is None else ta * b * a ** (b - 1)
+        if tb is not None:
+            out = _tan_add(out, tb * y * where(a > 0, log(where(a > 0, a, 1.0)), 0.0))
+        return out
+
+
+def _tan_add(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+# --------------------------------------------------------------------------- unary math
+class Exp(Op):
+    @staticmethod
+    def forward(ctx, x):
+        y = np.exp(x._data)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y
+
+    @staticmethod
+    def jvp(ctx, t):
+        (y,) = ctx.saved_tensors
+        return t * y
+
+
+class Log(Op):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(x._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / x
+
+    @staticmethod
+    def jvp(ctx, t):
+        (x,) = ctx.saved_tensors
+        return t / x
+
+
+class Sqrt(Op):
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(invalid="ignore"):
+            y = np.sqrt(x._data)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g / (y * 2.0)
+
+    @staticmethod
+    def jvp(ctx, t):
+        (y,) = ctx.saved_tensors
+        return t / (y * 2.0)
+
+
+class Abs(Op):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * sign(x)
+
+    @staticmethod
+    def jvp(ctx, t):
+        (x,) = ctx.saved_tensors
+        return t * sign(x)
+
+
+class Sin(Op):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * cos(x)
+
+    @staticmethod
+    def jvp(ctx, t):
+        (x,) = ctx.saved_tensors
+        return t * cos(x)
+
+
+class Cos(Op):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return -g * sin(x)
+
+    @staticmethod
+    def jvp(ctx, t):
+        (x,) = ctx.saved_tensors
+        return -t * sin(x)
+
+
+# --------------------------------------------------------------------------- activations
+# Each fused kernel pair (fwd, bwd) is two ops: the bwd op has its own backward, so the
+# first-order path is one kernel call each way and double backward still works.
+class Sigmoid(Op):
+    @staticmethod
+    def forward(ctx, x):
+        y = K.sigmoid_fwd(x._data, _empty(x._data))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return SigmoidBackward.apply(y, g)
+
+    @staticmethod
+    def jvp(ctx, t):
+        (y,) = ctx.saved_tensors
+        return SigmoidBackward.apply(y, t)
+
+
+class SigmoidBackward(Op):
+    """g * y * (1 - y), y = sigmoid(x)."""
+
+    @staticmethod
+    def forward(ctx, y, g):
+        ctx.save_for_backward(y, g)
+        return K.sigmoid_bwd(y._data, g._data, _empty(y._data))
+
+    @staticmethod
+    def backward(ctx, gg):
+        y, g = ctx.saved_tensors
+        return gg * g * (1.0 - y * 2.0), SigmoidBackward.apply(y, gg)
+
+    @staticmethod
+    def jvp(ctx, ty, tg):
+        y, g = ctx.saved_tensors
+        out = None if ty is None else ty * g * (1.0 - y * 2.0)
+        return _tan_add(out, None if tg is None else SigmoidBackward.apply(y, tg))
+
+
+class Tanh(Op):
+    @staticmethod
+    def forward(ctx, x):
+        y = K.tanh_fwd(x._data, _empty(x._data))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return TanhBackward.apply(y, g)
+
+    @staticmethod
+    def jvp(ctx, t):
+        (y,) = ctx.saved_tensors
+        return TanhBackward.apply(y, t)
+
+
+class TanhBackward(Op):
+    """g * (1 - y**2), y = tanh(x)."""
+
+    @staticmethod
+    def forward(ctx, y, g):
+        ctx.save_for_backward(y, g)
+        return K.tanh_bwd(y._data, g._data, _empty(y._data))
+
+    @staticmethod
+    def backward(ctx, gg):
+        y, g = ctx.saved_tensors
+        return gg * g * y * -2.0, TanhBackward.apply(y, gg)
+
+    @staticmethod
+    def jvp(ctx, ty, tg):
+        y, g = ctx.saved_tensors
+        out = None if ty is None else ty * g * y * -2.0
+        return _tan_add(out, None if tg is None else TanhBackward.apply(y, tg))
+
+
+class Relu(Op):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return K.relu_fwd(x._data, _empty(x._data))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return ReluBackward.apply(x, g)
+
+    @staticmethod
+    def jvp(ctx, t):
+        (x,) = ctx.saved_tensors
+        return ReluBackward.apply(x, t)
+
+
+class ReluBackward(Op):
+    """g where x > 0 else 0 (the derivative in x is zero almost everywhere)."""
+
+    @staticmethod
+    def forward(ctx, x, g):
+        ctx.save_for_backward(x)
+        return K.relu_bwd(x._data, g._data, _empty(x._data))
+
+    @staticmethod
+    def backward(ctx, gg):
+        (x,) = ctx.saved_tensors
+        return None, ReluBackward.apply(x, gg)
+
+    @staticmethod
+    def jvp(ctx, tx, tg):
+        (x,) = ctx.saved_tensors
+        return None if tg is None else ReluBackward.apply(x, tg)
+
+
+class Clamp(Op):
+    """clamp with scalar bounds; the gradient passes where min <= x <= max (PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        d = x._data
+        ctx.mask = None
+        if lo is not None and hi is not None:
+            y = np.minimum(np.maximum(d, lo), hi)
+        elif lo is not None:
+            y = np.maximum(d, np.asarray(lo, d.dtype))
+        else:
+            y = np.minimum(d, np.asarray(hi, d.dtype))
+        if ctx.needs_input_grad and ctx.needs_input_grad[0]:
+            mask = np.ones(d.shape, bool) if lo is None else (d >= lo)
+            if hi is not None:
+                mask &= d <= hi
+            ctx.save_for_backward(mask)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved_tensors
+        return g * mask, None, None
+
+    @staticmethod
+    def jvp(ctx, t, *_):
+        (mask,) = ctx.saved_tensors
+        return t * mask
+
+
+class Where(Op):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.save_for_backward(cond)
+        return np.where(cond._data, a._data, b._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (cond,) = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        zero = g * 0.0
+        return (None, where(cond, g, zero) if need[1] else None,
+                where(cond, zero, g) if need[2] else None)
+
+    @staticmethod
+    def jvp(ctx, tc, ta, tb):
+        (cond,) = ctx.saved_tensors
+        ta = 0.0 if ta is None else ta
+        tb = 0.0 if tb is None else tb
+        return where(cond, ta, tb)
+
+
+# --------------------------------------------------------------------------- public functions
+def add(input, other, *, alpha=1):
+    a, b = binary_operands(input, other)
+    if alpha != 1:
+        b = mul(b, alpha)
+    return Add.apply(a, b)
+
+
+def sub(input, other, *, alpha=1):
+    a, b = binary_operands(input, other)
+    if a._data.dtype == np.bool_:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    if alpha != 1:
+        b = mul(b, alpha)
+    return Sub.apply(a, b)
+
+
+def rsub(input, other, alpha=1):
+    return sub(other, input, alpha=alpha)
+
+
+def mul(input, other):
+    a, b = binary_operands(input, other)
+    return Mul.apply(a, b)
+
+
+def div(input, other, *, rounding_mode=None):
+    a, b = binary_operands(input, other)
+    if rounding_mode is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = a._data / b._data if a._data.dtype.kind in "fc" else np.true_divide(a._data, b._data)
+            q = np.floor(q) if rounding_mode == "floor" else np.trunc(q)
+        return make(q.astype(a._data.dtype, copy=False))
+    if a._data.dtype.kind not in "fc":
+        a, b = a.to(_dtype.get_default_dtype()), b.to(_dtype.get_default_dtype())
+    return Div.apply(a, b)
+
+
+true_divide = div
+
+
+def floor_divide(input, other):
+    return div(input, other, rounding_mode="floor")
+
+
+def remainder(input, other):
+    a, b = binary_operands(input, other)
+    return make(np.remainder(a._data, b._data))
+
+
+def neg(input):
+    return Neg.apply(input)
+
+
+negative = neg
+
+
+def pow(input, exponent):  # noqa: A001
+    if is_tensor(exponent):
+        if not is_tensor(input):
+            input, exponent = binary_operands(input, exponent)
+        elif exponent._data.ndim == 0 and not exponent._requires_grad:
+            return pow(input, exponent.item())
+        else:
+            input, exponent = binary_operands(input, exponent)
+        if input._data.dtype.kind not in "fc":
+            return make(np.power(input._data, exponent._data))
+        return Pow.apply(input, exponent)
+    if isinstance(exponent, (int, float, np.number)) and not isinstance(exponent, bool):
+        if input._data.dtype.kind not in "fc":
+            if isinstance(exponent, float):
+                input = input.to(_dtype.get_default_dtype())
+            else:
+                if exponent < 0:
+                    raise RuntimeError("Integers to negative integer powers are not allowed.")
+                return make(np.power(input._data, exponent))
+        return PowScalar.apply(input, exponent)
+    raise TypeError("pow(): exponent must be a Tensor or a number, got %s" % type(exponent).__name__)
+
+
+def rpow(input, base):
+    if is_tensor(base):
+        return pow(base, input)
+    x = float_operand(input) if isinstance(base, float) or input._data.dtype.kind not in "fc" else input
+    return RPowScalar.apply(x, base)
+
+
+def _unary(op):
+    def fn(input):
+        return op.apply(float_operand(input))
+    fn.__name__ = op.__name__.lower()
+    fn.__doc__ = "Elementwise %s (differentiable)." % op.__name__.lower()
+    return fn
+
+
+exp = _unary(Exp)
+log = _unary(Log)
+sqrt = _unary(Sqrt)
+sin = _unary(Sin)
+cos = _unary(Cos)
+sigmoid = _unary(Sigmoid)
+tanh = _unary(Tanh)
+
+
+def abs(input):  # noqa: A001
+    if input._data.dtype.kind not in "fc":
+        return make(np.abs(input._data))
+    return Abs.apply(input)
+
+
+def relu(input):
+    if input._data.dtype.kind not in "fc":
+        return make(np.maximum(input._data, 0))
+    return Relu.apply(input)
+
+
+def sign(input):
+    return make(np.sign(input._data))
+
+
+def square(input):
+    return pow(input, 2)
+
+
+def clamp(input, min=None, max=None):  # noqa: A002
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if is_tensor(min) or is_tensor(max):
+        out = input
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    if input._data.dtype.kind not in "fc":
+        if isinstance(min, float) or isinstance(max, float):
+            input = input.to(_dtype.get_default_dtype())
+        else:
+            return make(np.clip(input._data, min, max))
+    return Clamp.apply(input, min, max)
+
+
+clip = clamp
+
+
+def where(condition, input=None, other=None):
+    if input is None and other is None:
+        return tuple(make(i) for i in np.nonzero(condition._data))
+    cond = condition if is_tensor(condition) else make(np.asarray(condition))
+    if cond._data.dtype != np.bool_:
+        cond = make(cond._data.astype(bool))
+    a, b = binary_operands(input, other)
+    return Where.apply(cond, a, b)
+
+
+def maximum(input, other):
+    a, b = binary_operands(input, other)
+    return where(ge(a, b), a, b) if _any_grad(a, b) else make(np.maximum(a._data, b._data))
+
+
+def minimum(input, other):
+    a, b = binary_operands(input, other)
+    return where(le(a, b), a, b) if _any_grad(a, b) else make(np.minimum(a._data, b._data))
+
+
+def _any_grad(*ts):
+    return any(t._requires_grad for t in ts)
+
+
+# --------------------------------------------------------------------------- comparisons (no grad)
+def _compare(ufunc):
+    def fn(input, other):
+        a = input._data if is_tensor(input) else input
+        b = other._data if is_tensor(other) else other
+        return make(np.asarray(ufunc(a, b)))
+    fn.__name__ = ufunc.__name__
+    return fn
+
+
+eq = _compare(np.equal)
+ne = _compare(np.not_equal)
+lt = _compare(np.less)
+le = _compare(np.less_equal)
+gt = _compare(np.greater)
+ge = _compare(np.greater_equal)
+logical_and = _compare(np.logical_and)
+logical_or = _compare(np.logical_or)
+logical_xor = _compare(np.logical_xor)
+
+
+def logical_not(input):
+    return make(np.logical_not(input._data))
+
+
+def isnan(input):
+    return make(np.isnan(input._data))
+
+
+def isinf(input):
+    return make(np.isinf(input._data))
+
+
+def isfinite(input):
+    return make(np.isfinite(input._data))
+
+
+def equal(input, other):
+    return input._data.shape == other._data.shape and bool(np.all(input._data == other._data))
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(np.allclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return make(np.isclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def bitwise_not(input):
+    return make(np.invert(input._data))
+
+

@@ -1,0 +1,397 @@
+"""Fused neural-network ops: linear (addmm with bias), softmax / log_softmax, cross-entropy.
+
+Row-wise kernels work on (N, C) C-contiguous arrays; ``_rows`` moves the softmax dim last
+and flattens the rest (no copy in the usual case: dim=-1 on a contiguous tensor)."""
+import numpy as np
+
+from fastgrad._ops.base import K, Op, make, norm_dim, shape_str
+from fastgrad._ops.linalg import matmul
+
+
+class Linear(Op):
+    """y = x @ w.T + b: one BLAS call, the bias added in place into its output."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        y = np.matmul(x._data, w._data.T)
+        if b is not None:
+            y += b._data
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        n_out, n_in = w._data.shape
+        gx = matmul(g, w) if need[0] else None
+        gw = matmul(g.reshape(-1, n_out).mT, x.reshape(-1, n_in)) if need[1] else None
+        gb = g.reshape(-1, n_out).sum(0) if len(need) > 2 and need[2] else None
+        return gx, gw, gb
+
+    @staticmethod
+    def jvp(ctx, tx, tw, tb):
+        x, w = ctx.saved_tensors
+        out = None
+        for t in (None if tx is None else matmul(tx, w.mT), None if tw is None else matmul(x, tw.mT), tb):
+            if t is not None:
+                out = t if out is None else out + t
+        return out
+
+
+def _rows(a, dim):
+    """(N, C) C-contiguous view of a with `dim` last, and how to undo it."""
+    nd = a.ndim
+    if nd == 0:
+        return a.reshape(1, 1), (a.shape, None)
+    moved = np.moveaxis(a, dim, -1) if dim != nd - 1 else a
+    rows = np.ascontiguousarray(moved).reshape(-1, a.shape[dim])
+    return rows, (moved.shape, dim)
+
+
+def _unrows(r, how):
+    shape, dim = how
+    out = r.reshape(shape)
+    if dim is not None and dim != len(shape) - 1:
+        out = np.moveaxis(out, -1, dim)
+    return out
+
+
+def _rowwise(kernel, x, dim, *others):
+    rows, how = _rows(x, dim)
+    args = [rows] + [_rows(o, dim)[0] for o in others]
+    out = kernel(*args, np.empty(rows.shape, rows.dtype))
+    return _unrows(out, how)
+
+
+class LogSoftmax(Op):
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        y = _rowwise(K.log_softmax_fwd, x._data, dim)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return LogSoftmaxBackward.apply(y, g, ctx.dim), None
+
+    @staticmethod
+    def jvp(ctx, t, _):
+        (y,) = ctx.saved_tensors
+        return t - (y.exp() * t).sum(ctx.dim, keepdim=True)
+
+
+class LogSoftmaxBackward(Op):
+    """g - exp(y) * sum(g), y = log_softmax(x)."""
+
+    @staticmethod
+    def forward(ctx, y, g, dim):
+        ctx.dim = dim
+        ctx.save_for_backward(y, g)
+        return _rowwise(K.log_softmax_bwd, y._data, dim, g._data)
+
+    @staticmethod
+    def backward(ctx, gg):
+        y, g = ctx.saved_tensors
+        d = ctx.dim
+        p = y.exp()
+        gy = -gg * p * g.sum(d, keepdim=True)
+        gg_g = gg - (gg * p).sum(d, keepdim=True)
+        return gy, gg_g, None
+
+    @staticmethod
+    def jvp(ctx, ty, tg, _):
+        y, g = ctx.saved_tensors
+        d = ctx.dim
+        p = y.exp()
+        out = None if tg is None else tg - p * tg.sum(d, keepdim=True)
+        if ty is not None:
+            t2 = -p * ty * g.sum(d, keepdim=True)
+            out = t2 if out is None else out + t2
+        return out
+
+
+class Softmax(Op):
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        y = _rowwise(K.softmax_fwd, x._data, dim)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return SoftmaxBackward.apply(y, g, ctx.dim), None
+
+    @staticmethod
+    def jvp(ctx, t, _):
+        (y,) = ctx.saved_tensors
+        return SoftmaxBackward.apply(y, t, ctx.dim)
+
+
+class SoftmaxBackward(Op):
+    """y * (g - sum(g * y)), y = softmax(x)."""
+
+    @staticmethod
+    def forward(ctx, y, g, dim):
+        ctx.dim = dim
+        ctx.save_for_backward(y, g)
+        return _rowwise(K.softmax_bwd, y._data, dim, g._data)
+
+    @staticmethod
+    def backward(ctx, gg):
+        y, g = ctx.saved_tensors
+        d = ctx.dim
+        s = (g * y).sum(d, keepdim=True)
+        gy = gg * (g - s) - g * (gg * y).sum(d, keepdim=True)
+        return gy, SoftmaxBackward.apply(y, gg, d), None
+
+    @staticmethod
+    def jvp(ctx, ty, tg, _):
+        y, g = ctx.saved_tensors
+        d = ctx.dim
+        out = None if tg is None else SoftmaxBackward.apply(y, tg, d)
+        if ty is not None:
+            t2 = ty * (g - (g * y).sum(d, keepdim=True)) - y * (g * ty).sum(d, keepdim=True)
+            out = t2 if out is None else out + t2
+        return out
+
+
+def _ce_coefficients(target, weight, ignore_index, eps, n_cls, dtype):
+    """a[i, c]: the weight of -log p[i, c] in sample i's loss (see cross_entropy_fwd)."""
+    n = target.shape[0]
+    w = np.ones(n_cls, dtype) if weight is None else weight
+    valid = target != ignore_index
+    a = np.zeros((n, n_cls), dtype)
+    if eps:
+        a += (eps / n_cls) * w
+    rows = np.nonzero(valid)[0]
+    a[rows, target[rows]] += (1.0 - eps) * w[target[rows]]
+    a[~valid] = 0
+    return a
+
+
+class CrossEntropy(Op):
+    """Per-sample cross-entropy of (N, C) logits and class indices (reduction='none')."""
+
+    @staticmethod
+    def forward(ctx, logits, target, weight, ignore_index, label_smoothing):
+        x = np.ascontiguousarray(logits._data)
+        n = x.shape[0]
+        w = None if weight is None else np.ascontiguousarray(weight._data)
+        lse = np.empty(n, x.dtype)
+        loss = K.cross_entropy_fwd(x, target._data, w, ignore_index, label_smoothing, lse,
+                                   np.empty(n, x.dtype))
+        ctx.args = (target._data, w, ignore_index, label_smoothing)
+        ctx.save_for_backward(logits, lse)
+        return loss
+
+    @staticmethod
+    def backward(ctx, g):
+        logits, lse = ctx.saved_tensors
+        return CrossEntropyBackward.apply(logits, g, lse, ctx.args), None, None, None, None
+
+    @staticmethod
+    def jvp(ctx, t, *_):
+        logits, lse = ctx.saved_tensors
+        ones = make(np.ones(logits._data.shape[0], logits._data.dtype))
+        return (CrossEntropyBackward.apply(logits, ones, lse, ctx.args) * t).sum(1)
+
+
+class CrossEntropyBackward(Op):
+    """d(sum_i g_i * loss_i)/d logits = g_i * (A_i * softmax_i - a_i), one fused kernel."""
+
+    @staticmethod
+    def forward(ctx, logits, g, lse, args):
+        target, w, ignore_index, eps = args
+        x = np.ascontiguousarray(logits._data)
+        ctx.args = args
+        ctx.save_for_backward(logits, g)
+        return K.cross_entropy_bwd(x, target, w, ignore_index, eps, lse._data,
+                                   np.ascontiguousarray(g._data), np.empty(x.shape, x.dtype))
+
+    @staticmethod
+    def backward(ctx, gg):
+        logits, g = ctx.saved_tensors
+        target, w, ignore_index, eps = ctx.args
+        n, c = logits._data.shape
+        a = _ce_coefficients(target, w, ignore_index, eps, c, logits._data.dtype)
+        big_a = make(a.sum(1, keepdims=True))
+        p = softmax(logits, 1)
+        unit = big_a * p - make(a)
+        g_logits = SoftmaxBackward.apply(p, gg, 1) * (g.unsqueeze(1) * big_a)
+        g_g = (gg * unit).sum(1)
+        return g_logits, g_g, None, None
+
+    @staticmethod
+    def jvp(ctx, tl, tg, *_):
+        raise NotImplementedError("jvp of cross_entropy's backward")
+
+
+# --------------------------------------------------------------------------- public functions
+def linear(input, weight, bias=None):
+    x, w = input._data, weight._data
+    if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        a = x.reshape(-1, x.shape[-1]) if x.ndim else x.reshape(1, 1)
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (%dx%d and %dx%d)"
+                           % (a.shape[0], a.shape[1], w.shape[-1], w.shape[0]))
+    if x.dtype != w.dtype:
+        raise RuntimeError("mat1 and mat2 must have the same dtype, but got %s and %s"
+                           % (input.dtype.name.capitalize(), weight.dtype.name.capitalize()))
+    if bias is not None and bias._data.shape not in ((w.shape[0],), ()):
+        raise RuntimeError("linear: bias must have shape %s, got %s" % (shape_str((w.shape[0],)),
+                                                                       shape_str(bias._data.shape)))
+    return Linear.apply(input, weight, bias)
+
+
+def _float_input(name, x):
+    if x._data.dtype.kind not in "f":
+        raise RuntimeError('"%s" not implemented for \'%s\'' % (name, x.dtype.name.capitalize()))
+
+
+def _softmax_dim(x, dim, dtype):
+    if dtype is not None:
+        x = x.to(dtype)
+    if x._data.dtype.kind != "f":
+        raise RuntimeError('"softmax" not implemented for \'%s\'' % x.dtype.name.capitalize())
+    if dim is None:
+        dim = 0 if x._data.ndim in (0, 1, 3) else 1  # PyTorch's legacy implicit choice
+    return x, norm_dim(dim, x._data.ndim)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    x, d = _softmax_dim(input, dim, dtype)
+    return LogSoftmax.apply(x, d)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    x, d = _softmax_dim(input, dim, dtype)
+    return Softmax.apply(x, d)
+
+
+def _reduce(loss, reduction, denom=None):
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "mean":
+        return loss.sum() / denom if denom is not None else loss.mean()
+    raise ValueError("%s is not a valid value for reduction" % reduction)
+
+
+def _legacy_reduction(size_average, reduce, reduction):
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    return "none" if not reduce else ("mean" if size_average else "sum")
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _float_input("cross_entropy", input)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError("label_smoothing must be between 0.0 and 1.0. Got: %s" % label_smoothing)
+    x = input
+    if x._data.ndim == 1:
+        x = x.unsqueeze(0)
+        target = target.unsqueeze(0)
+        squeeze = True
+    else:
+        squeeze = False
+    if target._data.dtype.kind == "f":  # class probabilities
+        if target._data.shape != x._data.shape:
+            raise RuntimeError("cross_entropy: probability target of shape %s does not match input %s"
+                               % (shape_str(target._data.shape), shape_str(x._data.shape)))
+        c = x._data.shape[1]
+        logp = log_softmax(x, 1)
+        if label_smoothing:
+            target = target * (1.0 - label_smoothing) + label_smoothing / c
+        if weight is not None:
+            logp = logp * weight.reshape((1, c) + (1,) * (x._data.ndim - 2))
+        loss = -(logp * target).sum(1)
+        if squeeze:
+            loss = loss.squeeze(0)
+        return _reduce(loss, reduction, None if reduction != "mean" else make(
+            np.asarray(loss._data.size if loss._data.ndim else 1, x._data.dtype)))
+    if target._data.dtype.kind not in "iu":
+        raise RuntimeError("expected scalar type Long but found %s" % target.dtype.name.capitalize())
+    if x._data.ndim > 2:  # (N, C, d1, ...) -> (N*d1*..., C)
+        c = x._data.shape[1]
+        if target._data.shape != (x._data.shape[0],) + x._data.shape[2:]:
+            raise RuntimeError("Expected target size %s, got %s" % (
+                shape_str((x._data.shape[0],) + x._data.shape[2:]), shape_str(target._data.shape)))
+        spatial = target._data.shape
+        x = x.movedim(1, -1).reshape(-1, c)
+        target = target.reshape(-1)
+    else:
+        spatial = None
+        if target._data.shape != (x._data.shape[0],):
+            raise ValueError("Expected input batch_size (%d) to match target batch_size (%d)."
+                             % (x._data.shape[0], target._data.shape[0] if target._data.ndim else 1))
+    c = x._data.shape[1]
+    t = target._data.astype(np.int64, copy=False)
+    bad = (t != ignore_index) & ((t < 0) | (t >= c))
+    if bad.any():
+        raise IndexError("Target %d is out of bounds." % int(t[bad][0]))
+    if weight is not None and weight._data.shape != (c,):
+        raise RuntimeError("weight tensor should be defined either for all %d classes or no classes but "
+                           "got weight tensor of shape: %s" % (c, shape_str(weight._data.shape)))
+    if weight is not None and weight._data.dtype != x._data.dtype:
+        weight = weight.to(x.dtype)
+    loss = CrossEntropy.apply(x, make(t), weight, ignore_index, float(label_smoothing))
+    if reduction == "none":
+        if spatial is not None:
+            return loss.reshape(spatial)
+        return loss.squeeze(0) if squeeze else loss
+    denom = None
+    if reduction == "mean":
+        valid = t != ignore_index
+        wsum = valid.sum() if weight is None else weight._data[t[valid]].sum()
+        denom = make(np.asarray(wsum, x._data.dtype))
+    return _reduce(loss, reduction, denom)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    x = input if input._data.ndim > 1 else input.unsqueeze(0)
+    t = target if input._data.ndim > 1 else target.unsqueeze(0)
+    if x._data.ndim > 2:
+        c = x._data.shape[1]
+        spatial = t._data.shape
+        x = x.movedim(1, -1).reshape(-1, c)
+        t = t.reshape(-1)
+    else:
+        spatial = None
+    c = x._data.shape[1]
+    td = t._data.astype(np.int64)
+    valid = td != ignore_index
+    bad = valid & ((td < 0) | (td >= c))
+    if bad.any():
+        raise IndexError("Target %d is out of bounds." % int(td[bad][0]))
+    safe = np.where(valid, td, 0)
+    picked = x.gather(1, make(safe[:, None])).squeeze(1)
+    w = np.where(valid, 1.0 if weight is None else weight._data[safe], 0.0).astype(x._data.dtype)
+    loss = -picked * make(w)
+    if reduction == "none":
+        loss = loss.reshape(spatial) if spatial is not None else loss
+        return loss if input._data.ndim > 1 else loss.squeeze(0)
+    return _reduce(loss, reduction, make(np.asarray(w.sum(), x._data.dtype)))
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if input._data.shape != target._data.shape:
+        import warnings
+
+        warnings.warn("Using a target size (%s) that is different to the input size (%s). This will "
+                      "likely lead to incorrect results due to broadcasting. Please ensure they have "
+                      "the same size." % (shape_str(target._data.shape), shape_str(input._data.shape)),
+                      stacklevel=2)
+    diff = input - target
+    return _reduce(diff * diff, reduction)

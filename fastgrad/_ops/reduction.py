@@ -1,0 +1,280 @@
+"""Reductions: sum, mean, max/min (with indices), argmax/argmin, and sum_to (the one place
+where broadcasting is undone: the tape calls it on every gradient whose shape differs)."""
+import collections
+
+import numpy as np
+
+from fastgrad._ops.base import (Op, engine, make, norm_dim, norm_dims, out_dtype_of_reduction,
+                                shape_str)
+
+values_indices = collections.namedtuple("return_types", ["values", "indices"])
+
+
+def _keep(shape, axes):
+    """shape with the reduced axes kept as 1 (for expanding a gradient back)."""
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+class Sum(Op):
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, dtype):
+        ctx.in_shape = x._data.shape
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return np.sum(x._data, axis=axes, keepdims=keepdim, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(_keep(ctx.in_shape, ctx.axes)).expand(ctx.in_shape), None, None, None
+
+    @staticmethod
+    def jvp(ctx, t, *_):
+        return t.sum(ctx.axes, keepdim=ctx.keepdim)
+
+
+class Mean(Op):
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, dtype):
+        ctx.in_shape = x._data.shape
+        ctx.axes = axes
+        ctx.keepdim = keepdim
+        ctx.n = int(np.prod([x._data.shape[a] for a in axes])) if axes else 1
+        return np.mean(x._data, axis=axes, keepdims=keepdim, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        g = g.reshape(_keep(ctx.in_shape, ctx.axes)).expand(ctx.in_shape)
+        return g / ctx.n, None, None, None
+
+    @staticmethod
+    def jvp(ctx, t, *_):
+        return t.mean(ctx.axes, keepdim=ctx.keepdim)
+
+
+class SumTo(Op):
+    """Sum a gradient down to a shape it was broadcast from."""
+
+    @staticmethod
+    def forward(ctx, g, shape):
+        ctx.in_shape, ctx.shape = g._data.shape, shape
+        return _sum_to_array(g._data, shape)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return gg.expand(ctx.in_shape), None
+
+    @staticmethod
+    def jvp(ctx, t, _):
+        return SumTo.apply(t, ctx.shape)
+
+
+def _sum_to_array(a, shape):
+    lead = a.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and a.shape[i + lead] != 1)
+    if axes:
+        a = np.sum(a, axis=axes, keepdims=True)
+    if lead:
+        a = a.reshape(shape)
+    return a
+
+
+def sum_to(g, shape, name="sum_to", index=0):
+    """Called by the tape: reduce a broadcast gradient to its input's shape."""
+    shape = tuple(shape)
+    gs = g._data.shape
+    ok = len(gs) >= len(shape) and all(
+        s == t or s == 1 for s, t in zip(shape[::-1], gs[::-1]))
+    if not ok:
+        if int(np.prod(gs)) == int(np.prod(shape)) and g._data.size == 1:
+            return g.reshape(shape)
+        raise RuntimeError(
+            "Function %s returned an invalid gradient at index %d - got %s but expected shape "
+            "compatible with %s" % (name, index, shape_str(gs), shape_str(shape)))
+    return SumTo.apply(g, shape)
+
+
+engine.register("sum_to", sum_to)
+
+
+class MaxAll(Op):
+    """max()/min() over all elements; the gradient is shared evenly among ties (PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x, is_max):
+        d = x._data
+        if d.size == 0:
+            raise RuntimeError("%s(): Expected reduction dim to be specified for input.numel() == 0. "
+                               "Specify the reduction dim with the 'dim' argument." % ("max" if is_max else "min"))
+        y = d.max() if is_max else d.min()
+        mask = d == y
+        ctx.save_for_backward(mask / mask.sum())
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (w,) = ctx.saved_tensors
+        return g * w, None
+
+    @staticmethod
+    def jvp(ctx, t, _):
+        (w,) = ctx.saved_tensors
+        return (t * w).sum()
+
+
+class MaxDim(Op):
+    """max(dim)/min(dim): (values, indices); the gradient goes to the returned index."""
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, is_max):
+        d = x._data
+        if d.shape[dim] == 0:
+            raise IndexError("max(): Expected reduction dim %d to have non-zero size." % dim)
+        idx = np.argmax(d, axis=dim) if is_max else np.argmin(d, axis=dim)
+        idx = np.expand_dims(idx, dim)
+        values = np.take_along_axis(d, idx, axis=dim)
+        ctx.save_for_backward(idx)
+        ctx.dim, ctx.in_shape, ctx.keepdim = dim, d.shape, keepdim
+        if not keepdim:
+            values, idx = values.squeeze(dim), idx.squeeze(dim)
+        return values, idx.astype(np.int64)
+
+    @staticmethod
+    def backward(ctx, g, _):
+        (idx,) = ctx.saved_tensors
+        g = g.reshape(idx.shape)
+        return ScatterAddDim.apply(g, ctx.dim, idx, ctx.in_shape), None, None, None
+
+    @staticmethod
+    def jvp(ctx, t, *_):
+        (idx,) = ctx.saved_tensors
+        v = GatherDim.apply(t, ctx.dim, idx)
+        return v if ctx.keepdim else v.squeeze(ctx.dim)
+
+
+def _along_index(idx, dim, ndim):
+    """Fancy index tuple selecting idx along dim and everything along other axes."""
+    out = []
+    for a in range(ndim):
+        if a == dim:
+            out.append(idx)
+        else:
+            shape = [1] * ndim
+            shape[a] = idx.shape[a]
+            out.append(np.arange(idx.shape[a]).reshape(shape))
+    return tuple(out)
+
+
+class GatherDim(Op):
+    """out = x gathered along dim at index (torch.gather); adjoint of ScatterAddDim."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        ctx.dim, ctx.in_shape = dim, x._data.shape
+        ctx.save_for_backward(index)
+        return np.take_along_axis(x._data, index._data, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        (index,) = ctx.saved_tensors
+        return ScatterAddDim.apply(g, ctx.dim, index, ctx.in_shape), None, None
+
+    @staticmethod
+    def jvp(ctx, t, *_):
+        (index,) = ctx.saved_tensors
+        return GatherDim.apply(t, ctx.dim, index)
+
+
+class ScatterAddDim(Op):
+    """zeros(shape) with g added at index along dim (repeated indices accumulate)."""
+
+    @staticmethod
+    def forward(ctx, g, dim, index, shape):
+        ctx.dim, ctx.shape = dim, shape
+        ctx.save_for_backward(index)
+        out = np.zeros(shape, g._data.dtype)
+        np.add.at(out, _along_index(index._data, dim, out.ndim), g._data)
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        (index,) = ctx.saved_tensors
+        return GatherDim.apply(gg, ctx.dim, index), None, None, None
+
+    @staticmethod
+    def jvp(ctx, t, *_):
+        (index,) = ctx.saved_tensors
+        return ScatterAddDim.apply(t, ctx.dim, index, ctx.shape)
+
+
+# --------------------------------------------------------------------------- public functions
+def _dims_arg(dim, keepdim, kwargs):
+    if "keepdims" in kwargs:  # NumPy's spelling, which the seed notebooks use
+        keepdim = kwargs.pop("keepdims")
+    if "axis" in kwargs:
+        dim = kwargs.pop("axis")
+    if kwargs:
+        raise TypeError("unexpected keyword arguments: %s" % ", ".join(kwargs))
+    return dim, bool(keepdim)
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None, **kwargs):  # noqa: A001
+    dim, keepdim = _dims_arg(dim, keepdim, kwargs)
+    axes = norm_dims(dim, input._data.ndim)
+    return Sum.apply(input, axes, keepdim, out_dtype_of_reduction(input, dtype))
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None, **kwargs):
+    dim, keepdim = _dims_arg(dim, keepdim, kwargs)
+    if input._data.dtype.kind not in "fc" and dtype is None:
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a floating point or "
+            "complex dtype. Got: %s" % input.dtype.name.capitalize())
+    axes = norm_dims(dim, input._data.ndim)
+    return Mean.apply(input, axes, keepdim, out_dtype_of_reduction(input, dtype))
+
+
+def _max_min(input, dim, keepdim, kwargs, is_max):
+    from fastgrad._ops.elementwise import maximum, minimum
+
+    if dim is not None and not isinstance(dim, (int, np.integer)) and hasattr(dim, "_data"):
+        return (maximum if is_max else minimum)(input, dim)  # max(a, b) is elementwise
+    dim, keepdim = _dims_arg(dim, keepdim, kwargs)
+    if dim is None:
+        return MaxAll.apply(input, is_max)
+    d = norm_dim(dim, input._data.ndim)
+    if input._data.ndim == 0:
+        return values_indices(input.clone(), make(np.zeros((), np.int64)))
+    return values_indices(*MaxDim.apply(input, d, keepdim, is_max))
+
+
+def max(input, dim=None, keepdim=False, **kwargs):  # noqa: A001
+    return _max_min(input, dim, keepdim, kwargs, True)
+
+
+def min(input, dim=None, keepdim=False, **kwargs):  # noqa: A001
+    return _max_min(input, dim, keepdim, kwargs, False)
+
+
+def _arg(input, dim, keepdim, kwargs, fn):
+    dim, keepdim = _dims_arg(dim, keepdim, kwargs)
+    d = input._data
+    if dim is None:
+        return make(np.asarray(fn(d), dtype=np.int64).reshape((1,) * d.ndim if keepdim else ()))
+    ax = norm_dim(dim, d.ndim)
+    if d.ndim == 0:
+        return make(np.zeros((), np.int64))
+    return make(fn(d, axis=ax, keepdims=keepdim).astype(np.int64))
+
+
+def argmax(input, dim=None, keepdim=False, **kwargs):
+    return _arg(input, dim, keepdim, kwargs, np.argmax)
+
+
+def argmin(input, dim=None, keepdim=False, **kwargs):
+    return _arg(input, dim, keepdim, kwargs, np.argmin)
+
+
+def gather(input, dim, index):
+    d = norm_dim(dim, input._data.ndim)
+    if index._data.dtype != np.int64:
+        raise RuntimeError("gather(): Expected dtype int64 for index")
+    return GatherDim.apply(input, d, index)

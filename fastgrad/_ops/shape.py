@@ -1,0 +1,420 @@
+"""Views and copies: reshape/view, permute/transpose, expand, indexing, setitem, cast, clone."""
+import numpy as np
+
+from fastgrad import _dtype
+from fastgrad._ops.base import (Op, TensorBase, engine, is_tensor, make, make_view, norm_dim,
+                                shape_str)
+
+
+class Reshape(Op):
+    """view/reshape/flatten/squeeze/unsqueeze: one op, the gradient is reshaped back."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x._data.shape
+        y = x._data.reshape(shape)
+        return make_view(y, x) if np.may_share_memory(y, x._data) else y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.in_shape), None
+
+    @staticmethod
+    def jvp(ctx, t, shape):
+        return t.reshape(shape)
+
+
+class Permute(Op):
+    @staticmethod
+    def forward(ctx, x, axes):
+        ctx.axes = axes
+        return make_view(np.transpose(x._data, axes), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.permute(*np.argsort(ctx.axes).tolist()), None
+
+    @staticmethod
+    def jvp(ctx, t, axes):
+        return t.permute(*axes)
+
+
+class Expand(Op):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x._data.shape
+        return make_view(np.broadcast_to(x._data, shape), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return engine._ops["sum_to"](g, ctx.in_shape), None
+
+    @staticmethod
+    def jvp(ctx, t, shape):
+        return t.expand(shape)
+
+
+class Cast(Op):
+    @staticmethod
+    def forward(ctx, x, np_dtype):
+        ctx.in_dtype = x._data.dtype
+        return x._data.astype(np_dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        if ctx.in_dtype.kind not in "fc":
+            return None, None
+        return g.to(_dtype.from_numpy_dtype(ctx.in_dtype)), None
+
+    @staticmethod
+    def jvp(ctx, t, np_dtype):
+        return t.to(_dtype.from_numpy_dtype(np_dtype))
+
+
+class Clone(Op):
+    @staticmethod
+    def forward(ctx, x):
+        return np.array(x._data, copy=True, order="C")
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t
+
+
+class Index(Op):
+    """x[idx]; basic indexing gives a view, advanced indexing a copy."""
+
+    @staticmethod
+    def forward(ctx, x, idx, basic):
+        ctx.in_shape = x._data.shape
+        ctx.idx, ctx.basic = idx, basic
+        y = x._data[idx]
+        return make_view(y, x) if basic else y
+
+    @staticmethod
+    def backward(ctx, g):
+        return IndexAdd.apply(g, ctx.idx, ctx.basic, ctx.in_shape), None, None
+
+    @staticmethod
+    def jvp(ctx, t, idx, basic):
+        return Index.apply(t, idx, basic)
+
+
+class IndexAdd(Op):
+    """zeros(shape) with g added at idx (repeated indices accumulate, like np.add.at)."""
+
+    @staticmethod
+    def forward(ctx, g, idx, basic, shape):
+        ctx.idx, ctx.basic = idx, basic
+        out = np.zeros(shape, g._data.dtype)
+        if basic:
+            out[idx] = g._data
+        else:
+            np.add.at(out, idx, g._data)
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return Index.apply(gg, ctx.idx, ctx.basic), None, None, None
+
+    @staticmethod
+    def jvp(ctx, t, idx, basic, shape):
+        return IndexAdd.apply(t, idx, basic, shape)
+
+
+class IndexPut(Op):
+    """out = x with out[idx] = v (out of place; in-place setitem rebases onto this)."""
+
+    @staticmethod
+    def forward(ctx, x, v, idx, accumulate):
+        ctx.idx, ctx.accumulate = idx, accumulate
+        ctx.v_shape, ctx.x_shape = v._data.shape, x._data.shape
+        out = np.array(x._data, copy=True)
+        if accumulate:
+            np.add.at(out, idx, v._data)
+        else:
+            out[idx] = v._data
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        need = ctx.needs_input_grad
+        gx = gv = None
+        if need[0]:
+            gx = g if ctx.accumulate else IndexPut.apply(g, make(np.zeros((), g._data.dtype)), ctx.idx, False)
+        if need[1]:
+            gv = g[ctx.idx] if not isinstance(ctx.idx, tuple) else Index.apply(g, ctx.idx, _is_basic(ctx.idx))
+        return gx, gv, None, None
+
+    @staticmethod
+    def jvp(ctx, tx, tv, idx, accumulate):
+        dt = (tx if tx is not None else tv)._data.dtype
+        tx = tx if tx is not None else make(np.zeros(ctx.x_shape, dt))
+        tv = tv if tv is not None else make(np.zeros(ctx.v_shape, dt))
+        return IndexPut.apply(tx, tv, idx, accumulate)
+
+
+# --------------------------------------------------------------------------- index conversion
+def _is_basic(idx):
+    items = idx if isinstance(idx, tuple) else (idx,)
+    return all(i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)) and not isinstance(i, bool)
+               for i in items)
+
+
+def convert_index(idx):
+    """Tensors and lists in an index become arrays; returns (numpy index, is_basic)."""
+    items = idx if isinstance(idx, tuple) else (idx,)
+    out = []
+    for i in items:
+        if isinstance(i, TensorBase):
+            a = i._data
+            if a.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            out.append(a.item() if a.ndim == 0 and a.dtype != np.bool_ else a)
+        elif isinstance(i, list):
+            a = np.asarray([j._data if isinstance(j, TensorBase) else j for j in i])
+            if a.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            out.append(a)
+        elif isinstance(i, (bool, np.bool_)):
+            out.append(np.asarray(i))
+        elif isinstance(i, (slice, int, np.integer, np.ndarray)) or i is None or i is Ellipsis:
+            out.append(i)
+        else:
+            raise IndexError(
+                "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
+                "valid indices (got %s)" % type(i).__name__)
+    np_idx = tuple(out) if isinstance(idx, tuple) or len(out) != 1 else out[0]
+    return np_idx, _is_basic(np_idx)
+
+
+def getitem(x, idx):
+    np_idx, basic = convert_index(idx)
+    if basic and not x._requires_grad:
+        return make_view(x._data[np_idx], x)
+    return Index.apply(x, np_idx, basic)
+
+
+def setitem(x, idx, value):
+    np_idx, _ = convert_index(idx)
+    if is_tensor(value):
+        v = value if value._data.dtype == x._data.dtype else value.to(x.dtype)
+    else:
+        v = make(np.asarray(value, dtype=x._data.dtype))
+    if engine.is_grad_enabled() and (x._requires_grad or v._requires_grad):
+        check_inplace(x, "__setitem__")
+        new = IndexPut.apply(_detached_history(x), v, np_idx, False)
+        rebase(x, new)
+    else:
+        x._data[np_idx] = v._data
+        x._vc.value += 1
+
+
+# --------------------------------------------------------------------------- in-place support
+def check_inplace(x, name):
+    """PyTorch's rules for in-place ops that autograd records."""
+    if x._grad_fn is None and x._requires_grad:
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation.")
+    if x._base is not None and x._base._requires_grad:
+        raise RuntimeError(
+            "%s: in-place modification of a view of a tensor that requires grad is not supported "
+            "by fastgrad; use an out-of-place op (e.g. torch.where, index_put, clone first)" % name)
+
+
+def _detached_history(x):
+    """A new tensor with a copy of x's values and x's place in the graph (x will be overwritten)."""
+    t = make(np.array(x._data, copy=True))
+    t._grad_fn, t._output_nr, t._requires_grad = x._grad_fn, x._output_nr, x._requires_grad
+    return t
+
+
+def rebase(x, new):
+    """Make x hold new's values and history: the in-place op's result."""
+    if x._data.shape != new._data.shape:
+        raise RuntimeError("output with shape %s doesn't match the broadcast shape %s"
+                           % (shape_str(x._data.shape), shape_str(new._data.shape)))
+    np.copyto(x._data, new._data, casting="unsafe")
+    x._vc.value += 1
+    x._grad_fn, x._output_nr = new._grad_fn, new._output_nr
+    x._requires_grad = new._requires_grad
+
+
+def inplace(x, fn, *args, name="inplace"):
+    """Run the out-of-place op fn(x, *args) and write the result into x.
+
+    With no graph to record this is one NumPy pass with out=; otherwise the result and its
+    history are moved onto x (PyTorch's semantics for in-place ops on non-leaves)."""
+    need_graph = engine.is_grad_enabled() and (
+        x._requires_grad or any(is_tensor(a) and a._requires_grad for a in args))
+    if need_graph:
+        check_inplace(x, name)
+        rebase(x, fn(_detached_history(x), *args))
+    else:
+        res = fn(x, *args)
+        if res._data.shape != x._data.shape:
+            raise RuntimeError("output with shape %s doesn't match the broadcast shape %s"
+                               % (shape_str(x._data.shape), shape_str(res._data.shape)))
+        np.copyto(x._data, res._data, casting="same_kind" if x._data.dtype.kind == "f" else "unsafe")
+        x._vc.value += 1
+    return x
+
+
+# --------------------------------------------------------------------------- public functions
+def _shape_args(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def _infer_shape(x, shape, name):
+    n = x._data.size
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = int(np.prod([s for s in shape if s != -1]))
+    if -1 in shape:
+        if known == 0 or n % known:
+            raise RuntimeError("shape '%s' is invalid for input of size %d" % (shape_str(shape), n))
+        shape = tuple(n // known if s == -1 else s for s in shape)
+    if int(np.prod(shape)) != n:
+        raise RuntimeError("shape '%s' is invalid for input of size %d" % (shape_str(shape), n))
+    return shape
+
+
+def reshape(x, *shape):
+    shape = _infer_shape(x, _shape_args(shape), "reshape")
+    if shape == x._data.shape:
+        return x if not x._requires_grad else Reshape.apply(x, shape)
+    return Reshape.apply(x, shape)
+
+
+def view(x, *shape):
+    if len(shape) == 1 and (isinstance(shape[0], _dtype.dtype)):
+        raise NotImplementedError("view(dtype) is not supported")
+    shape = _infer_shape(x, _shape_args(shape), "view")
+    probe = x._data.view()
+    try:
+        probe.shape = shape
+    except AttributeError:
+        raise RuntimeError(
+            "view size is not compatible with input tensor's size and stride (at least one dimension "
+            "spans across two contiguous subspaces). Use .reshape(...) instead.") from None
+    return Reshape.apply(x, shape)
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    nd = x._data.ndim
+    if nd == 0:
+        return reshape(x, 1)
+    s, e = norm_dim(start_dim, nd), norm_dim(end_dim, nd)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    shp = x._data.shape
+    return reshape(x, shp[:s] + (int(np.prod(shp[s:e + 1])),) + shp[e + 1:])
+
+
+def squeeze(x, dim=None):
+    shp = x._data.shape
+    if dim is None:
+        new = tuple(s for s in shp if s != 1)
+    else:
+        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+        axes = {norm_dim(d, len(shp)) for d in dims} if shp else set()
+        new = tuple(s for i, s in enumerate(shp) if not (i in axes and s == 1))
+    return Reshape.apply(x, new)
+
+
+def unsqueeze(x, dim):
+    shp = x._data.shape
+    d = norm_dim(dim, len(shp) + 1)
+    return Reshape.apply(x, shp[:d] + (1,) + shp[d:])
+
+
+def permute(x, *dims):
+    dims = _shape_args(dims)
+    nd = x._data.ndim
+    if len(dims) != nd:
+        raise RuntimeError("permute(sparse_coo): number of dimensions in the tensor input does not "
+                           "match the length of the desired ordering of dimensions i.e. input.dim() = "
+                           "%d is not equal to len(dims) = %d" % (nd, len(dims)))
+    axes = tuple(norm_dim(d, nd) for d in dims)
+    if len(set(axes)) != nd:
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    return Permute.apply(x, axes)
+
+
+def transpose(x, dim0, dim1):
+    nd = x._data.ndim
+    if nd == 0:
+        return x
+    a, b = norm_dim(dim0, nd), norm_dim(dim1, nd)
+    axes = list(range(nd))
+    axes[a], axes[b] = axes[b], axes[a]
+    return Permute.apply(x, tuple(axes))
+
+
+swapaxes = swapdims = transpose
+
+
+def t(x):
+    if x._data.ndim > 2:
+        raise RuntimeError("t() expects a tensor with <= 2 dimensions, but self is %dD" % x._data.ndim)
+    return transpose(x, 0, 1) if x._data.ndim == 2 else x
+
+
+def expand(x, *sizes):
+    sizes = _shape_args(sizes)
+    shp = x._data.shape
+    if len(sizes) < len(shp):
+        raise RuntimeError(
+            "expand(%s{%s}, size=%s): the number of sizes provided (%d) must be greater or equal to "
+            "the number of dimensions in the tensor (%d)" % (x.type(), shape_str(shp), shape_str(sizes),
+                                                             len(sizes), len(shp)))
+    lead = len(sizes) - len(shp)
+    target = []
+    for i, s in enumerate(sizes):
+        cur = shp[i - lead] if i >= lead else 1
+        if s == -1:
+            if i < lead:
+                raise RuntimeError("expand: -1 is not allowed in a leading, non-existing dimension")
+            s = cur
+        if cur != s and cur != 1:
+            raise RuntimeError(
+                "The expanded size of the tensor (%d) must match the existing size (%d) at non-singleton "
+                "dimension %d.  Target sizes: %s.  Tensor sizes: %s" % (s, cur, i, shape_str(sizes), shape_str(shp)))
+        target.append(s)
+    target = tuple(target)
+    if target == shp:
+        return x
+    return Expand.apply(x, target)
+
+
+def broadcast_to(x, shape):
+    return expand(x, *shape)
+
+
+def to_dtype(x, dtype, copy=False):
+    d = _dtype.to_dtype(dtype)
+    if x._data.dtype == d.np:
+        return x.clone() if copy else x
+    return Cast.apply(x, d.np)
+
+
+def clone(x, *, memory_format=None):
+    return Clone.apply(x)
+
+
+def contiguous(x, memory_format=None):
+    if x._data.flags.c_contiguous:
+        return x
+    return Clone.apply(x)
+
+
+def detach(x):
+    t = make(x._data)
+    t._vc = x._vc
+    return t

@@ -1,0 +1,903 @@
+"""fastgrad.Tensor: the user-facing methods. Autograd fields live in the compiled TensorBase;
+every op method is a one-liner into the op modules."""
+import numbers
+
+import numpy as np
+
+from fastgrad import _dtype
+from fastgrad._backend import engine
+from fastgrad._ops import elementwise as E
+from fastgrad._ops import linalg as L
+from fastgrad._ops import nn as N
+from fastgrad._ops import reduction as R
+from fastgrad._ops import shape as S
+from fastgrad._tensor_str import tensor_repr
+
+make = engine.make_tensor
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor",
+               "uint8": "ByteTensor", "bool": "BoolTensor", "complex64": "ComplexFloatTensor",
+               "complex128": "ComplexDoubleTensor"}
+
+
+class Size(tuple):
+    """Tensor shape: a tuple (like torch.Size)."""
+
+    def __repr__(self):
+        return "fastgrad.Size([%s])" % ", ".join(str(s) for s in self)
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, item):
+        r = tuple.__getitem__(self, item)
+        return Size(r) if isinstance(item, slice) else r
+
+    def __add__(self, other):
+        return Size(tuple(self) + tuple(other))
+
+
+class device:  # noqa: N801
+    """Only the CPU exists here; asking for CUDA raises a clear error."""
+
+    def __init__(self, type="cpu", index=None):  # noqa: A002
+        if isinstance(type, device):
+            type, index = type.type, type.index
+        name = str(type)
+        if ":" in name:
+            name, idx = name.split(":", 1)
+            index = int(idx)
+        if name not in ("cpu", "cuda", "mps", "meta"):
+            raise RuntimeError("Expected one of cpu, cuda, mps device type at start of device string: %s" % type)
+        self.type = name
+        self.index = index
+
+    def __repr__(self):
+        return "device(type='%s'%s)" % (self.type, "" if self.index is None else ", index=%d" % self.index)
+
+    def __str__(self):
+        return self.type if self.index is None else "%s:%d" % (self.type, self.index)
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+
+CPU = device("cpu")
+
+
+def check_device(dev):
+    """Accept None / 'cpu' / device('cpu'); anything else is a clear error."""
+    if dev is None:
+        return CPU
+    if isinstance(dev, int):
+        dev = device("cuda", dev)
+    d = dev if isinstance(dev, device) else device(dev)
+    if d.type != "cpu":
+        raise RuntimeError("fastgrad runs on the CPU only: device '%s' is not available "
+                           "(fastgrad.cuda.is_available() is False)" % d)
+    return CPU
+
+
+class Tensor(engine.TensorBase):
+    """A NumPy array with autograd (PyTorch's Tensor API)."""
+
+    __array_priority__ = 1000  # numpy scalars/arrays defer to our reflected operators
+
+    def __init__(self, *args, dtype=None, device=None, requires_grad=False):
+        check_device(device)
+        d = _dtype.to_dtype(dtype).np if dtype is not None else _dtype.get_default_dtype().np
+        if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+            src = args[0]
+            data = np.array(src._data if isinstance(src, engine.TensorBase) else src, dtype=d)
+        elif all(isinstance(a, numbers.Integral) for a in args) or (
+                len(args) == 1 and isinstance(args[0], (tuple, list))):
+            shape = tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+            data = np.zeros(shape, d)
+        else:
+            raise TypeError("Tensor(): invalid arguments %r" % (args,))
+        self._data = data
+        self._vc = engine.Version()
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ------------------------------------------------------------------ construction helpers
+    @staticmethod
+    def _make_subclass(cls, data, require_grad=False):
+        """A new instance of cls sharing data's storage (used by nn.Parameter)."""
+        t = cls.__new__(cls)
+        t._data = data._data
+        t._vc = data._vc
+        t._requires_grad = False
+        if require_grad:
+            t.requires_grad_(True)
+        return t
+
+    # ------------------------------------------------------------------ attributes
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[S.norm_dim(dim, self._data.ndim)]
+
+    @property
+    def dtype(self):
+        return _dtype.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def device(self):
+        return CPU
+
+    is_cuda = False
+    is_sparse = False
+    is_quantized = False
+    is_meta = False
+    layout = "strided"
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def dim(self):
+        return self._data.ndim
+
+    ndimension = dim
+
+    def numel(self):
+        return int(self._data.size)
+
+    nelement = numel
+
+    def element_size(self):
+        return self._data.itemsize
+
+    @property
+    def itemsize(self):
+        return self._data.itemsize
+
+    @property
+    def nbytes(self):
+        return self._data.nbytes
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f"
+
+    def is_complex(self):
+        return self._data.dtype.kind == "c"
+
+    def is_contiguous(self, memory_format=None):
+        return bool(self._data.flags.c_contiguous)
+
+    def stride(self, dim=None):
+        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        return st if dim is None else st[S.norm_dim(dim, self._data.ndim)]
+
+    def data_ptr(self):
+        return self._data.ctypes.data
+
+    def storage_offset(self):
+        return 0
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if not isinstance(value, bool):
+            raise TypeError("requires_grad must be a bool")
+        if self._grad_fn is not None and not value:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want "
+                               "to use a computed variable in a subgraph that doesn't require "
+                               "differentiation use var_no_grad = var.detach().")
+        if value and self._data.dtype.kind not in "fc":
+            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+        self._requires_grad = value
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, engine.TensorBase):
+                raise TypeError("assigned grad expected to be a Tensor or None but got grad of type %s"
+                                % type(value).__name__)
+            if value._data.shape != self._data.shape:
+                raise RuntimeError("assigned grad has data of a different size")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError("assigned grad has data of a different type")
+        self._grad = value
+
+    @property
+    def grad_fn(self):
+        return self._grad_fn
+
+    @property
+    def is_leaf(self):
+        return self._grad_fn is None
+
+    @property
+    def output_nr(self):
+        return self._output_nr
+
+    @property
+    def data(self):
+        t = make(self._data)
+        return t
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, engine.TensorBase):
+            raise TypeError("data must be a Tensor")
+        self._data = value._data
+
+    @property
+    def T(self):  # noqa: N802
+        return self.permute(*range(self._data.ndim - 1, -1, -1))
+
+    @property
+    def mT(self):  # noqa: N802
+        if self._data.ndim < 2:
+            raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. Got %d-D tensor."
+                               % self._data.ndim)
+        return S.transpose(self, -2, -1)
+
+    @property
+    def H(self):  # noqa: N802
+        return self.T
+
+    @property
+    def mH(self):  # noqa: N802
+        return self.mT
+
+    def retain_grad(self):
+        if self._grad_fn is None:
+            if not self._requires_grad:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+            return
+        if getattr(self, "_retains_grad", False):
+            return
+        import weakref
+
+        ref = weakref.ref(self)
+
+        def hook(g):
+            t = ref()
+            if t is not None:
+                if t._grad is None:
+                    t._grad = g.detach().clone() if not engine.is_grad_enabled() else g
+                else:
+                    t._grad = t._grad + g
+            return None
+
+        hook._retains_grad = True
+        self._grad_fn._add_pre_hook(self._output_nr, hook)
+        self.__dict__["_retains_grad"] = True
+
+    @property
+    def retains_grad(self):
+        return bool(self.__dict__.get("_retains_grad", False))
+
+    def register_hook(self, hook):
+        """hook(grad) -> new grad or None, run when the gradient for this tensor is computed."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._grad_fn is not None:
+            return self._grad_fn._add_pre_hook(self._output_nr, hook)
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return engine._RemovableHandle(self._hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        if self._grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if self._post_acc_hooks is None:
+            self._post_acc_hooks = []
+        self._post_acc_hooks.append(hook)
+        return engine._RemovableHandle(self._post_acc_hooks, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        from fastgrad import autograd
+
+        autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def detach(self):
+        return S.detach(self)
+
+    def detach_(self):
+        if self._base is not None and self._base._requires_grad:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self._grad_fn = None
+        self._requires_grad = False
+        return self
+
+    # ------------------------------------------------------------------ conversions
+    def numpy(self, *, force=False):
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        a = self._data
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        return np.array(a, copy=True) if copy else a
+
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError("a Tensor with %d elements cannot be converted to Scalar" % self._data.size)
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self._data.shape[0]):
+            yield self[i]
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self, *, tensor_contents=None):
+        return tensor_repr(self)
+
+    def __format__(self, spec):
+        if self._data.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild, (np.array(self._data), self._requires_grad))
+
+    def __deepcopy__(self, memo):
+        if self._grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the "
+                               "deepcopy protocol at the moment.")
+        new = type(self).__new__(type(self))
+        new._data = np.array(self._data, copy=True)
+        new._vc = engine.Version()
+        new._requires_grad = self._requires_grad
+        if self._grad is not None:
+            new._grad = self._grad.__deepcopy__(memo)
+        new.__dict__.update({k: v for k, v in self.__dict__.items() if k != "_retains_grad"})
+        memo[id(self)] = new
+        return new
+
+    def to(self, *args, **kwargs):
+        dtype = kwargs.pop("dtype", None)
+        dev = kwargs.pop("device", None)
+        copy = kwargs.pop("copy", False)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("memory_format", None)
+        if kwargs:
+            raise TypeError("to() got unexpected keyword arguments %s" % list(kwargs))
+        for a in args:
+            if isinstance(a, (_dtype.dtype, type)) and not isinstance(a, device):
+                dtype = a
+            elif isinstance(a, engine.TensorBase):
+                dtype = a.dtype
+            elif isinstance(a, (str, device, int)):
+                dev = a
+        check_device(dev)
+        if dtype is None:
+            return self.clone() if copy else self
+        return S.to_dtype(self, dtype, copy=copy)
+
+    def cpu(self):
+        return self
+
+    def cuda(self, *args, **kwargs):
+        check_device("cuda")
+
+    def float(self):
+        return self.to(_dtype.float32)
+
+    def double(self):
+        return self.to(_dtype.float64)
+
+    def half(self):
+        return self.to(_dtype.float16)
+
+    def long(self):
+        return self.to(_dtype.int64)
+
+    def int(self):
+        return self.to(_dtype.int32)
+
+    def short(self):
+        return self.to(_dtype.int16)
+
+    def bool(self):
+        return self.to(_dtype.bool_)
+
+    def byte(self):
+        return self.to(_dtype.uint8)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return "fastgrad." + _TYPE_NAMES[self.dtype.name]
+        if isinstance(dtype, str):
+            rev = {v: k for k, v in _TYPE_NAMES.items()}
+            dtype = _dtype._BY_NAME[rev[dtype.split(".")[-1]]]
+        return self.to(dtype)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def new_tensor(self, data, dtype=None, requires_grad=False):
+        from fastgrad._creation import tensor
+
+        return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, requires_grad=False, device=None):
+        return make(np.zeros(S._shape_args(size), (dtype and _dtype.to_dtype(dtype).np) or self._data.dtype), requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad=False, device=None):
+        return make(np.ones(S._shape_args(size), (dtype and _dtype.to_dtype(dtype).np) or self._data.dtype), requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, requires_grad=False, device=None):
+        return make(np.full(tuple(size), fill_value, (dtype and _dtype.to_dtype(dtype).np) or self._data.dtype), requires_grad)
+
+    def new_empty(self, *size, dtype=None, requires_grad=False, device=None):
+        return self.new_zeros(*size, dtype=dtype, requires_grad=requires_grad)
+
+    # ------------------------------------------------------------------ arithmetic
+    def __add__(self, other):
+        return E.add(self, other)
+
+    def __radd__(self, other):
+        return E.add(other, self)
+
+    def __sub__(self, other):
+        return E.sub(self, other)
+
+    def __rsub__(self, other):
+        return E.sub(other, self)
+
+    def __mul__(self, other):
+        return E.mul(self, other)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        return E.div(self, other)
+
+    def __rtruediv__(self, other):
+        return E.div(other, self)
+
+    def __floordiv__(self, other):
+        return E.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return E.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return E.remainder(self, other)
+
+    def __pow__(self, exponent):
+        return E.pow(self, exponent)
+
+    def __rpow__(self, base):
+        return E.rpow(self, base)
+
+    def __neg__(self):
+        return E.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return E.abs(self)
+
+    def __matmul__(self, other):
+        return L.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return L.matmul(other, self)
+
+    def __invert__(self):
+        return E.bitwise_not(self)
+
+    def __and__(self, other):
+        return E.logical_and(self, other) if self._data.dtype == np.bool_ else make(self._data & _raw(other))
+
+    def __or__(self, other):
+        return E.logical_or(self, other) if self._data.dtype == np.bool_ else make(self._data | _raw(other))
+
+    def __xor__(self, other):
+        return E.logical_xor(self, other) if self._data.dtype == np.bool_ else make(self._data ^ _raw(other))
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def __eq__(self, other):
+        return E.eq(self, other)
+
+    def __ne__(self, other):
+        return E.ne(self, other)
+
+    def __lt__(self, other):
+        return E.lt(self, other)
+
+    def __le__(self, other):
+        return E.le(self, other)
+
+    def __gt__(self, other):
+        return E.gt(self, other)
+
+    def __ge__(self, other):
+        return E.ge(self, other)
+
+    # in place: x += y is x.add_(y)
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def add_(self, other, *, alpha=1):
+        return S.inplace(self, E.add, other, name="add_") if alpha == 1 else S.inplace(self, lambda a, b: E.add(a, b, alpha=alpha), other, name="add_")
+
+    def sub_(self, other, *, alpha=1):
+        return S.inplace(self, E.sub, other, name="sub_") if alpha == 1 else S.inplace(self, lambda a, b: E.sub(a, b, alpha=alpha), other, name="sub_")
+
+    def mul_(self, other):
+        return S.inplace(self, E.mul, other, name="mul_")
+
+    def div_(self, other, *, rounding_mode=None):
+        return S.inplace(self, lambda a, b: E.div(a, b, rounding_mode=rounding_mode), other, name="div_")
+
+    def pow_(self, exponent):
+        return S.inplace(self, E.pow, exponent, name="pow_")
+
+    def clamp_(self, min=None, max=None):  # noqa: A002
+        return S.inplace(self, lambda a: E.clamp(a, min, max), name="clamp_")
+
+    clip_ = clamp_
+
+    def neg_(self):
+        return S.inplace(self, E.neg, name="neg_")
+
+    def exp_(self):
+        return S.inplace(self, E.exp, name="exp_")
+
+    def sqrt_(self):
+        return S.inplace(self, E.sqrt, name="sqrt_")
+
+    def relu_(self):
+        return S.inplace(self, E.relu, name="relu_")
+
+    def sigmoid_(self):
+        return S.inplace(self, E.sigmoid, name="sigmoid_")
+
+    def tanh_(self):
+        return S.inplace(self, E.tanh, name="tanh_")
+
+    def abs_(self):
+        return S.inplace(self, E.abs, name="abs_")
+
+    def copy_(self, src, non_blocking=False):
+        src = src if isinstance(src, engine.TensorBase) else make(np.asarray(src))
+        return S.inplace(self, _copy_like, src, name="copy_")
+
+    def zero_(self):
+        if engine.is_grad_enabled() and self._requires_grad:
+            return S.inplace(self, lambda a: a * 0, name="zero_")
+        self._data[...] = 0
+        self._vc.value += 1
+        return self
+
+    def fill_(self, value):
+        if engine.is_grad_enabled() and (self._requires_grad or (isinstance(value, engine.TensorBase) and value._requires_grad)):
+            return S.inplace(self, lambda a: a * 0 + value, name="fill_")
+        self._data[...] = value._data if isinstance(value, engine.TensorBase) else value
+        self._vc.value += 1
+        return self
+
+    def masked_fill_(self, mask, value):
+        return S.inplace(self, lambda a: a.masked_fill(mask, value), name="masked_fill_")
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from fastgrad import _random
+
+        return _random.fill_(self, "uniform", a, b, generator)
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from fastgrad import _random
+
+        return _random.fill_(self, "normal", mean, std, generator)
+
+    def __getitem__(self, idx):
+        return S.getitem(self, idx)
+
+    def __setitem__(self, idx, value):
+        S.setitem(self, idx, value)
+
+    # ------------------------------------------------------------------ math
+    def add(self, other, *, alpha=1):
+        return E.add(self, other, alpha=alpha)
+
+    def sub(self, other, *, alpha=1):
+        return E.sub(self, other, alpha=alpha)
+
+    subtract = sub
+
+    def mul(self, other):
+        return E.mul(self, other)
+
+    multiply = mul
+
+    def div(self, other, *, rounding_mode=None):
+        return E.div(self, other, rounding_mode=rounding_mode)
+
+    divide = true_divide = div
+
+    def pow(self, exponent):
+        return E.pow(self, exponent)
+
+    def neg(self):
+        return E.neg(self)
+
+    negative = neg
+
+    def exp(self):
+        return E.exp(self)
+
+    def log(self):
+        return E.log(self)
+
+    def sqrt(self):
+        return E.sqrt(self)
+
+    def abs(self):
+        return E.abs(self)
+
+    def sin(self):
+        return E.sin(self)
+
+    def cos(self):
+        return E.cos(self)
+
+    def sigmoid(self):
+        return E.sigmoid(self)
+
+    def tanh(self):
+        return E.tanh(self)
+
+    def relu(self):
+        return E.relu(self)
+
+    def sign(self):
+        return E.sign(self)
+
+    def square(self):
+        return E.square(self)
+
+    def clamp(self, min=None, max=None):  # noqa: A002
+        return E.clamp(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        return E.maximum(self, other)
+
+    def minimum(self, other):
+        return E.minimum(self, other)
+
+    def eq(self, other):
+        return E.eq(self, other)
+
+    def ne(self, other):
+        return E.ne(self, other)
+
+    def lt(self, other):
+        return E.lt(self, other)
+
+    def le(self, other):
+        return E.le(self, other)
+
+    def gt(self, other):
+        return E.gt(self, other)
+
+    def ge(self, other):
+        return E.ge(self, other)
+
+    def logical_not(self):
+        return E.logical_not(self)
+
+    def logical_and(self, other):
+        return E.logical_and(self, other)
+
+    def logical_or(self, other):
+        return E.logical_or(self, other)
+
+    def isnan(self):
+        return E.isnan(self)
+
+    def isinf(self):
+        return E.isinf(self)
+
+    def isfinite(self):
+        return E.isfinite(self)
+
+    def equal(self, other):
+        return E.equal(self, other)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return E.allclose(self, other, rtol, atol, equal_nan)
+
+    def where(self, condition, other):
+        return E.where(condition, self, other)
+
+    def masked_fill(self, mask, value):
+        return E.where(mask, value if isinstance(value, engine.TensorBase) else make(np.asarray(value, self._data.dtype)), self)
+
+    # ------------------------------------------------------------------ reductions
+    def sum(self, dim=None, keepdim=False, *, dtype=None, **kwargs):
+        return R.sum(self, dim, keepdim, dtype=dtype, **kwargs)
+
+    def mean(self, dim=None, keepdim=False, *, dtype=None, **kwargs):
+        return R.mean(self, dim, keepdim, dtype=dtype, **kwargs)
+
+    def max(self, dim=None, keepdim=False, **kwargs):
+        return R.max(self, dim, keepdim, **kwargs)
+
+    def min(self, dim=None, keepdim=False, **kwargs):
+        return R.min(self, dim, keepdim, **kwargs)
+
+    def argmax(self, dim=None, keepdim=False, **kwargs):
+        return R.argmax(self, dim, keepdim, **kwargs)
+
+    def argmin(self, dim=None, keepdim=False, **kwargs):
+        return R.argmin(self, dim, keepdim, **kwargs)
+
+    def gather(self, dim, index):
+        return R.gather(self, dim, index)
+
+    def softmax(self, dim=None, dtype=None):
+        return N.softmax(self, dim, dtype=dtype)
+
+    def log_softmax(self, dim=None, dtype=None):
+        return N.log_softmax(self, dim, dtype=dtype)
+
+    # ------------------------------------------------------------------ linear algebra
+    def matmul(self, other):
+        return L.matmul(self, other)
+
+    def mm(self, mat2):
+        return L.mm(self, mat2)
+
+    def mv(self, vec):
+        return L.mv(self, vec)
+
+    def dot(self, other):
+        return L.dot(self, other)
+
+    def outer(self, vec2):
+        return L.outer(self, vec2)
+
+    def bmm(self, mat2):
+        return L.bmm(self, mat2)
+
+    def inverse(self):
+        return L.inv(self)
+
+    # ------------------------------------------------------------------ shape
+    def view(self, *shape):
+        return S.view(self, *shape)
+
+    def view_as(self, other):
+        return S.view(self, other._data.shape)
+
+    def reshape(self, *shape):
+        return S.reshape(self, *shape)
+
+    def reshape_as(self, other):
+        return S.reshape(self, other._data.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return S.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, dim=None):
+        return S.squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        return S.unsqueeze(self, dim)
+
+    def permute(self, *dims):
+        return S.permute(self, *dims)
+
+    def transpose(self, dim0, dim1):
+        return S.transpose(self, dim0, dim1)
+
+    swapaxes = swapdims = transpose
+
+    def t(self):
+        return S.t(self)
+
+    def movedim(self, source, destination):
+        nd = self._data.ndim
+        order = [d for d in range(nd) if d != S.norm_dim(source, nd)]
+        order.insert(S.norm_dim(destination, nd), S.norm_dim(source, nd))
+        return S.permute(self, *order)
+
+    moveaxis = movedim
+
+    def expand(self, *sizes):
+        return S.expand(self, *sizes)
+
+    def expand_as(self, other):
+        return S.expand(self, *other._data.shape)
+
+    def clone(self, *, memory_format=None):
+        return S.clone(self)
+
+    def contiguous(self, memory_format=None):
+        return S.contiguous(self)
+
+
+def _copy_like(a, s):
+    s = s if s._data.dtype == a._data.dtype else s.to(a.dtype)
+    return S.expand(s, *a._data.shape) if s._data.shape != a._data.shape else s.clone() if not s._requires_grad else s
+
+
+def _raw(x):
+    return x._data if isinstance(x, engine.TensorBase) else x
+
+
+def _rebuild(data, requires_grad):
+    t = make(data)
+    t._requires_grad = requires_grad
+    return t
+
+
+engine.register("tensor", Tensor)
+engine.register("dtype_of", _dtype.from_numpy_dtype)

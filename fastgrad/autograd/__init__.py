@@ -1,0 +1,137 @@
+"""fastgrad.autograd: backward, grad, Function, grad modes (PyTorch's torch.autograd)."""
+import numpy as np
+
+from fastgrad._backend import engine
+from fastgrad.autograd.function import Function, FunctionCtx, once_differentiable  # noqa: F401
+from fastgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
+                                         no_grad, set_grad_enabled)
+
+__all__ = ["Function", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled",
+           "inference_mode", "gradcheck", "gradgradcheck", "detect_anomaly", "set_detect_anomaly"]
+
+
+def _as_tuple(x):
+    if x is None:
+        return None
+    if isinstance(x, engine.TensorBase):
+        return (x,)
+    return tuple(x)
+
+
+def _make_grads(outputs, grads, is_grads_batched=False):
+    grads = (None,) * len(outputs) if grads is None else _as_tuple(grads)
+    if len(grads) != len(outputs):
+        raise RuntimeError("grad can be implicitly created only for scalar outputs" if not grads else
+                           "got %d tensors and %d gradients" % (len(outputs), len(grads)))
+    out = []
+    for i, (t, g) in enumerate(zip(outputs, grads)):
+        if g is None:
+            if t._requires_grad and t._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if t._data.dtype.kind not in "fc":
+                raise RuntimeError("grad can be implicitly created only for real scalar outputs but got %s"
+                                   % t.dtype)
+            g = engine.make_tensor(np.ones(t._data.shape, t._data.dtype))
+        else:
+            if not isinstance(g, engine.TensorBase):
+                g = engine.make_tensor(np.asarray(g, dtype=t._data.dtype))
+            if g._data.shape != t._data.shape:
+                raise RuntimeError("Mismatch in shape: grad_output[%d] has a shape of %r and output[%d] "
+                                   "has a shape of %r." % (i, g.shape, i, t.shape))
+            if g._data.dtype != t._data.dtype:
+                g = g.to(t.dtype)
+        out.append(g)
+    return tuple(out)
+
+
+def _check_outputs(outputs):
+    for i, t in enumerate(outputs):
+        if not isinstance(t, engine.TensorBase):
+            raise TypeError("backward(): expected Tensors, got %s" % type(t).__name__)
+        if not t._requires_grad:
+            raise RuntimeError("element %d of tensors does not require grad and does not have a grad_fn" % i)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, grad_variables=None,
+             inputs=None):
+    """Accumulate the gradients of tensors w.r.t. graph leaves into their .grad."""
+    outputs = _as_tuple(tensors)
+    if grad_variables is not None:
+        grad_tensors = grad_variables
+    _check_outputs(outputs)
+    grads = _make_grads(outputs, grad_tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+    inputs = _as_tuple(inputs)
+    if inputs is not None and len(inputs) == 0:
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    engine.run_backward(outputs, grads, bool(retain_graph), bool(create_graph), inputs, True)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """The gradients of outputs w.r.t. inputs, returned as a tuple (.grad is not touched)."""
+    outputs = _as_tuple(outputs)
+    inputs = _as_tuple(inputs)
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    if materialize_grads and not allow_unused:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, "
+                         "but got: allow_unused=False.")
+    for t in inputs:
+        if not isinstance(t, engine.TensorBase):
+            raise TypeError("grad(): inputs must be Tensors")
+        if not t._requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    _check_outputs(outputs)
+    grads = _make_grads(outputs, grad_outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    results = engine.run_backward(outputs, grads, bool(retain_graph), bool(create_graph), inputs, False)
+    out = []
+    for t, g in zip(inputs, results):
+        if g is None:
+            if materialize_grads:
+                g = engine.make_tensor(np.zeros(t._data.shape, t._data.dtype))
+            elif not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the "
+                                   "graph. Set allow_unused=True if this is the desired behavior.")
+        elif g._data.shape != t._data.shape:
+            g = g.expand(t._data.shape)
+        out.append(g)
+    return tuple(out)
+
+
+class set_detect_anomaly:  # noqa: N801
+    """Anomaly detection: backward names the op whose backward produced NaN."""
+
+    def __init__(self, mode, check_nan=True):
+        self._prev = engine.state().anomaly
+        engine.state().anomaly = bool(mode)
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        engine.state().anomaly = self._prev
+        return False
+
+
+class detect_anomaly:  # noqa: N801
+    def __init__(self, check_nan=True):
+        pass
+
+    def __enter__(self):
+        self._prev = engine.state().anomaly
+        engine.state().anomaly = True
+
+    def __exit__(self, *exc):
+        engine.state().anomaly = self._prev
+        return False
+
+
+def is_anomaly_enabled():
+    return engine.state().anomaly
+
+
+from fastgrad.autograd.gradcheck import gradcheck, gradgradcheck  # noqa: E402,F401

@@ -1,0 +1,84 @@
+"""fastgrad.autograd.Function: user-defined ops with forward/backward (and jvp) static methods.
+
+Built-in ops use the same class (with ``_builtin = True``: their forward takes tensors and
+returns ndarrays, wrapped by the tape), so there is one mechanism for both.
+"""
+import functools
+
+from fastgrad._backend import engine
+
+
+class FunctionCtx:
+    """Type of ``ctx`` for documentation; at run time ctx is the graph node itself."""
+
+
+class Function:
+    """Base class of custom autograd Functions (PyTorch's torch.autograd.Function).
+
+    Subclasses define ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` as
+    static methods, optionally ``jvp(ctx, *tangents)``, and are called with ``.apply``.
+    """
+
+    _builtin = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._backward_cls = type(cls.__name__ + "Backward", (engine.FunctionNode,),
+                                 {"__module__": cls.__module__, "__qualname__": cls.__name__ + "Backward"})
+
+    def __init__(self, *args, **kwargs):
+        raise RuntimeError(
+            "Legacy autograd function with non-static forward method is deprecated. Please use "
+            "new-style autograd function with static forward method, and call it with .apply()."
+        )
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        return engine.function_apply(cls, args, kwargs)
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("You must implement either the backward or vjp method for your custom autograd.Function to use it with backward mode AD.")
+
+    @classmethod
+    def vjp(cls, ctx, *grad_outputs):
+        return cls.backward(ctx, *grad_outputs)
+
+
+def once_differentiable(fn):
+    """Mark a backward as not differentiable: it runs under no_grad, and a double backward
+    through it raises instead of being silently wrong."""
+
+    @functools.wraps(fn)
+    def wrapper(ctx, *args):
+        from fastgrad.autograd.grad_mode import no_grad
+
+        with no_grad():
+            outputs = fn(ctx, *args)
+        if not engine.is_grad_enabled():
+            return outputs
+        if not any(isinstance(a, engine.TensorBase) and a.requires_grad for a in args):
+            return outputs
+        single = not isinstance(outputs, tuple)
+        outs = (outputs,) if single else outputs
+        res = tuple(_NotDifferentiable.apply(o, *args) if isinstance(o, engine.TensorBase) else o
+                    for o in outs)
+        return res[0] if single else res
+
+    return wrapper
+
+
+class _NotDifferentiable(Function):
+    @staticmethod
+    def forward(ctx, out, *inputs):
+        return out.detach()
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError(
+            "trying to differentiate twice a function that was marked with @once_differentiable"
+        )

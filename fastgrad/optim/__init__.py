@@ -1,0 +1,1 @@
+"""fastgrad.optim (placeholder until the optimizers land)."""

@@ -1,0 +1,54 @@
+"""Build the compiled backend: csrc/*.pyx (kernels) and the tape (fastgrad/_engine.py,
+compiled in Cython's pure-Python mode with fastgrad/_engine.pxd).
+
+FASTGRAD_DEBUG=1 builds with bounds checks and wraparound on, for debugging.
+FASTGRAD_NO_OPENMP=1 builds without OpenMP (it is detected and used when it works).
+"""
+import os
+import subprocess
+import sys
+import sysconfig
+import tempfile
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = os.environ.get("FASTGRAD_DEBUG", "0") not in ("", "0")
+DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    "cdivision": True,
+    "embedsignature": True,
+}
+
+
+def openmp_flags():
+    """-fopenmp when the compiler accepts it (a tiny test program), else nothing."""
+    if os.environ.get("FASTGRAD_NO_OPENMP", "0") not in ("", "0") or sys.platform == "win32":
+        return []
+    cc = sysconfig.get_config_var("CC") or "cc"
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "t.c")
+        with open(src, "w") as f:
+            f.write("#include <omp.h>\nint main(void){return omp_get_max_threads() < 1;}\n")
+        try:
+            res = subprocess.run(cc.split() + ["-fopenmp", src, "-o", os.path.join(tmp, "t")],
+                                 capture_output=True)
+        except OSError:
+            return []
+    return ["-fopenmp"] if res.returncode == 0 else []
+
+
+omp = openmp_flags()
+opt = ["-O0", "-g"] if DEBUG else ["-O3"]
+extensions = [
+    Extension("fastgrad._C", ["csrc/_C.pyx"], include_dirs=[np.get_include()],
+              extra_compile_args=opt + omp, extra_link_args=omp,
+              define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
+    Extension("fastgrad._engine", ["fastgrad/_engine.py"], extra_compile_args=opt),
+]
+setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES,
+                            compile_time_env={"FASTGRAD_OPENMP": bool(omp)}))

@@ -1,0 +1,302 @@
+"""The tape: backward, accumulation, graph freeing, in-place checks, hooks, grad mode, memory."""
+import gc
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+import fastgrad as fg
+from fastgrad.autograd import gradcheck
+
+
+def test_backward_accumulates_into_leaves():
+    x = fg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (x * x).sum().backward()
+    (x * 3.0).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.array([1, 2, 3]) + 3)
+
+
+def test_implicit_gradient_only_for_one_element_outputs():
+    x = fg.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar outputs"):
+        (x * 2).backward()
+    (x.sum().reshape(1)).backward()  # one element is fine
+    assert x.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_backward_with_int_gradient_casts_to_output_dtype():
+    x = fg.tensor([1.0, 4.0, 2.0], requires_grad=True)
+    (x ** 2).backward(fg.tensor([1, 1, 1]))
+    assert x.grad.dtype == fg.float32 and x.grad.tolist() == [2.0, 8.0, 4.0]
+
+
+def test_backward_on_tensor_without_grad_raises():
+    with pytest.raises(RuntimeError, match="does not require grad and does not have a grad_fn"):
+        fg.ones(2).sum().backward()
+
+
+def test_second_backward_through_freed_graph_raises():
+    x = fg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time.*retain_graph=True"):
+        y.backward()
+
+
+def test_retain_graph_allows_second_backward():
+    x = fg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    assert x.grad.tolist() == [4.0, 8.0]
+
+
+def test_graph_without_saved_tensors_can_rerun():
+    x = fg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x + 1.0).sum()
+    y.backward()
+    y.backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_deep_chain_is_iterative():
+    x = fg.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    y.backward()
+    assert x.grad.item() == 1.0
+
+
+def test_diamond_graph_accumulates_once_per_path():
+    x = fg.tensor(3.0, requires_grad=True)
+    a = x * 2.0
+    b = x * x
+    (a * b + a).backward()  # d/dx (2x * x^2 + 2x) = 6x^2 + 2
+    assert x.grad.item() == pytest.approx(6 * 9 + 2)
+
+
+def test_broadcasting_is_undone():
+    x = fg.randn(4, 3, requires_grad=True)
+    b = fg.randn(3, requires_grad=True)
+    c = fg.randn(4, 1, requires_grad=True)
+    ((x + b) * c).sum().backward()
+    np.testing.assert_allclose(b.grad.numpy(), c.detach().numpy().sum() * np.ones(3), rtol=1e-5)
+    np.testing.assert_allclose(c.grad.numpy(), (x + b).detach().numpy().sum(1, keepdims=True), rtol=1e-5)
+
+
+def test_shared_gradient_buffers_do_not_alias_leaves():
+    a = fg.ones(3, requires_grad=True)
+    b = fg.ones(3, requires_grad=True)
+    (a + b).sum().backward()
+    a.grad.zero_()
+    assert b.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_inplace_on_saved_tensor_is_detected():
+    x = fg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2.0
+    z = y * y  # saves y
+    y.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+
+
+def test_inplace_on_saved_output_is_detected():
+    x = fg.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()  # saves its output
+    y.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def test_inplace_on_leaf_requiring_grad_raises_outside_no_grad():
+    w = fg.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place operation"):
+        w -= 1.0
+    with fg.no_grad():
+        w -= 1.0
+    assert w.is_leaf and w.requires_grad and w.tolist() == [0.0, 0.0]
+
+
+def test_inplace_on_non_leaf_is_differentiable(torch):
+    def run(lib):
+        x = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        h = x * 2.0
+        h += 1.0
+        h *= x
+        h.clamp_(min=0.0)
+        h[0] = 5.0
+        h.sum().backward()
+        return x.grad.tolist(), h.detach().tolist()
+
+    assert run(fg) == run(torch)
+
+
+def test_setitem_mask_assignment():
+    g = fg.tensor([[1.0, -1.0], [2.0, 3.0]])
+    h = fg.tensor([[0.5, -0.5], [-2.0, 1.0]])
+    gh = g.clone()
+    gh[h < 0] = 0
+    assert gh.tolist() == [[1.0, 0.0], [0.0, 3.0]]
+
+
+def test_advanced_index_gradient_accumulates_repeats(torch):
+    def run(lib):
+        x = lib.arange(5.0, requires_grad=True) if lib is torch else lib.arange(5.0, requires_grad=True)
+        idx = lib.tensor([0, 2, 2, 4, 0])
+        (x[idx] * lib.tensor([1.0, 2.0, 3.0, 4.0, 5.0])).sum().backward()
+        return x.grad.tolist()
+
+    assert run(fg) == run(torch)
+
+
+def test_no_grad_and_decorator_and_thread_local():
+    x = fg.ones(2, requires_grad=True)
+    with fg.no_grad():
+        assert not (x * 2).requires_grad
+        with fg.enable_grad():
+            assert (x * 2).requires_grad
+
+    @fg.no_grad()
+    def f():
+        return x * 2
+
+    assert not f().requires_grad
+    seen = []
+    with fg.no_grad():
+        t = threading.Thread(target=lambda: seen.append(fg.is_grad_enabled()))
+        t.start()
+        t.join()
+    assert seen == [True]
+    fg.set_grad_enabled(False)
+    assert not fg.is_grad_enabled()
+    fg.set_grad_enabled(True)
+    with fg.set_grad_enabled(False):
+        assert not fg.is_grad_enabled()
+    assert fg.is_grad_enabled()
+
+
+def test_detach_and_data_share_storage_without_history():
+    x = fg.ones(3, requires_grad=True)
+    y = x * 2
+    d = y.detach()
+    assert not d.requires_grad and d.grad_fn is None
+    d[0] = 7.0
+    assert y[0].item() == 7.0
+    assert x.data.requires_grad is False
+
+
+def test_hooks_replace_gradient_and_retain_grad():
+    x = fg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3.0
+    y.retain_grad()
+    h = y.register_hook(lambda g: g * 10)
+    y.sum().backward()
+    assert y.grad.tolist() == [10.0, 10.0]
+    assert x.grad.tolist() == [30.0, 30.0]
+    h.remove()
+    x.grad = None
+    x.register_hook(lambda g: g + 1)
+    (x * 1.0).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_grad_fn_names_the_op():
+    x = fg.ones(2, requires_grad=True)
+    assert "MulBackward" in repr((x * x).grad_fn)
+    assert (x * x).grad_fn.next_functions[0][0].variable is x
+
+
+def test_autograd_grad_does_not_touch_leaves_and_checks_unused():
+    x = fg.tensor([1.0, 2.0], requires_grad=True)
+    z = fg.tensor([1.0], requires_grad=True)
+    (g,) = fg.autograd.grad((x * x).sum(), x)
+    assert g.tolist() == [2.0, 4.0] and x.grad is None
+    with pytest.raises(RuntimeError, match="appears to not have been used in the graph"):
+        fg.autograd.grad((x * x).sum(), [x, z])
+    gx, gz = fg.autograd.grad((x * x).sum(), [x, z], allow_unused=True)
+    assert gz is None
+
+
+def test_double_backward_through_first_ops(torch):
+    def run(lib):
+        x = lib.tensor([0.3, -1.2, 2.0], dtype=lib.float64, requires_grad=True)
+        y = (x.sigmoid() * x.tanh() + x.exp() / (1 + x * x)).sum()
+        (g,) = lib.autograd.grad(y, x, create_graph=True)
+        (h,) = lib.autograd.grad((g * g).sum(), x)
+        return g.detach().numpy(), h.numpy()
+
+    for a, b in zip(run(fg), run(torch)):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+def test_no_reference_cycles_keep_graphs_alive():
+    gc.collect()
+    gc.disable()
+    try:
+        x = fg.randn(10, requires_grad=True)
+        y = (x.exp() * x).sigmoid().sum()
+        ref = weakref.ref(y.grad_fn)
+        y.backward()
+        del y
+        assert ref() is None, "graph kept alive by a reference cycle"
+        z = (x * 2.0).tanh()
+        zref = weakref.ref(z.grad_fn)
+        del z
+        assert zref() is None
+    finally:
+        gc.enable()
+
+
+def test_training_loop_memory_is_flat():
+    import tracemalloc
+
+    w = fg.randn(50, 20, requires_grad=True)
+    x = fg.randn(64, 50)
+
+    def step():
+        loss = (x @ w).relu().sum()
+        loss.backward()
+        with fg.no_grad():
+            w.sub_(1e-4 * w.grad)
+        w.grad = None
+
+    for _ in range(20):
+        step()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    for _ in range(200):
+        step()
+    grown = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    assert grown < 200_000, grown
+
+
+@pytest.mark.parametrize("fn", [
+    lambda a, b: (a * b + a / (b * b + 1.0)).sum(),
+    lambda a, b: (a - b).abs().sum() + (a ** 3).mean(),
+    lambda a, b: (a.exp() + (b * b + 1.0).log() + (b * b + 1.0).sqrt()).sum(),
+    lambda a, b: (a.sigmoid() * b.tanh()).sum() + a.relu().sum() + a.clamp(-0.5, 0.5).sum(),
+    lambda a, b: (a @ b.T).sum() + (a.sum(0) * b.mean(1, keepdim=True)).sum(),
+    lambda a, b: a.max(dim=1)[0].sum() + b.min() + a.max(),
+    lambda a, b: a.reshape(6).view(3, 2).permute(1, 0).flatten().unsqueeze(0).squeeze().sum() + a[1:, ::2].sum(),
+    lambda a, b: (a @ b.t()).expand(2, 2, 2).sum() + a[[0, 0, 1]].sum() + a[a > 0].sum(),
+    lambda a, b: fg.softmax(a, 1)[:, 0].sum() + fg.log_softmax(b, 0).sum() * 0.3,
+    lambda a, b: fg.nn.functional.cross_entropy(a, fg.tensor([0, 1])) + fg.nn.functional.mse_loss(a, b),
+    lambda a, b: ((a.abs() + 0.5) ** b).sum() + (2.0 ** a).sum() + (a ** 2).sum(),
+])
+def test_gradcheck_first_ops(fn):
+    rs = np.random.RandomState(1)
+    a = fg.tensor(rs.randn(2, 3), requires_grad=True)
+    b = fg.tensor(rs.randn(2, 3), requires_grad=True)
+    assert gradcheck(fn, (a, b), eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+def test_gradcheck_matmul_shapes():
+    rs = np.random.RandomState(2)
+    for sa, sb in [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 2, 3), (3, 4)), ((5, 1, 2, 3), (4, 3, 2))]:
+        a = fg.tensor(rs.randn(*sa), requires_grad=True)
+        b = fg.tensor(rs.randn(*sb), requires_grad=True)
+        assert gradcheck(lambda a, b: a @ b, (a, b))
