@@ -13,7 +13,7 @@ def _float_formatter(values):
         fmt = lambda v: _special(v) or "%.4e" % v  # noqa: E731
     else:
         fmt = lambda v: _special(v) or "%.4f" % v  # noqa: E731
-    width = max((len(fmt(v)) for v in values.flat), default=1)
+    width = max((len(fmt(v)) for v in finite.flat), default=1)  # PyTorch: finite values only
     return lambda v: fmt(v).rjust(width)
 
 
@@ -51,7 +51,8 @@ def format_data(a, prefix="tensor("):
     elif kind in "iu":
         formatter = {"int": _int_formatter(shown)}
     elif kind == "b":
-        formatter = {"bool": lambda v: "True" if v else "False"}
+        width = 5 if not shown.all() else 4
+        formatter = {"bool": lambda v: ("True" if v else "False").rjust(width)}
     else:
         formatter = None
     return np.array2string(a, separator=", ", prefix=prefix, formatter=formatter, threshold=1000,
