@@ -46,6 +46,36 @@ cdef class FunctionNode(Node):
     cdef public object _non_diff
     cdef public object _dirty
 
-cpdef make_tensor(data, bint requires_grad=*)
-cpdef make_view(data, base)
 cpdef tuple grad_edge(TensorBase t)
+
+# Typed locals for the hot paths (Cython's pure-Python mode reads these from here).
+cimport cython
+
+@cython.locals(ctx=FunctionNode, record=bint, builtin=bint, single=bint, a=object, o=object)
+cpdef function_apply(object fn, tuple args, dict kwargs)
+
+@cython.locals(i=Py_ssize_t, t=TensorBase, a=object)
+cpdef _record(FunctionNode ctx, tuple args, tuple raw, list outs)
+
+@cython.locals(t=TensorBase)
+cpdef make_tensor(data, bint requires_grad=*)
+
+@cython.locals(t=TensorBase)
+cpdef make_view(data, TensorBase base)
+
+@cython.locals(node=Node, nxt=Node, edges=tuple, edge=tuple, deps=dict, stack=list, buffers=dict,
+               fresh=dict, ready=list, buf=list, fbuf=list, outs=list, j=Py_ssize_t, i=Py_ssize_t,
+               k=Py_ssize_t, builtin=bint, is_fresh=bint, t=TensorBase)
+cpdef _run_backward(tuple roots, tuple root_grads, bint keep_graph, bint create_graph, object inputs,
+                    bint accumulate)
+
+@cython.locals(buf=list, fr=list, cur=TensorBase, gt=TensorBase)
+cpdef _buffer_add(dict buffers, dict fresh, Node node, int nr, object g, bint is_fresh, bint create_graph)
+
+@cython.locals(d=object, k=Py_ssize_t, b=object)
+cpdef bint _owns(TensorBase g, list buf, list outs, Py_ssize_t j)
+
+@cython.locals(cur=TensorBase)
+cpdef _accumulate(TensorBase leaf, TensorBase g, bint is_fresh, bint create_graph)
+
+cpdef bint _any_not_none(list buf)

@@ -615,18 +615,21 @@ def _buffer_add(buffers, fresh, node, nr, g, is_fresh, create_graph):
         buf = [None] * node._n_out
         buffers[node] = buf
         fresh[node] = [False] * node._n_out
-    cur = buf[nr]
-    if cur is None:
+    fr = fresh[node]
+    if buf[nr] is None:
         buf[nr] = g
-        fresh[node][nr] = is_fresh
-    elif create_graph:
-        buf[nr] = cur + g
-        fresh[node][nr] = False
-    elif fresh[node][nr] and cur._data.shape == g._data.shape and cur._data.dtype == g._data.dtype:
-        np.add(cur._data, g._data, out=cur._data)  # we own cur: accumulate in place
+        fr[nr] = is_fresh
+        return
+    cur = buf[nr]
+    gt = g
+    if create_graph:
+        buf[nr] = cur + gt
+        fr[nr] = False
+    elif fr[nr] and cur._data.shape == gt._data.shape and cur._data.dtype == gt._data.dtype:
+        np.add(cur._data, gt._data, out=cur._data)  # we own cur: accumulate in place
     else:
-        buf[nr] = make_tensor(cur._data + g._data)
-        fresh[node][nr] = True
+        buf[nr] = make_tensor(cur._data + gt._data)
+        fr[nr] = True
 
 
 def _accumulate(leaf, g, is_fresh, create_graph):

@@ -300,3 +300,16 @@ def test_gradcheck_matmul_shapes():
         a = fg.tensor(rs.randn(*sa), requires_grad=True)
         b = fg.tensor(rs.randn(*sb), requires_grad=True)
         assert gradcheck(lambda a, b: a @ b, (a, b))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda a: (a.sum(1) ** 2).sum(),
+    lambda a: (a.mean(0, keepdim=True) ** 2).sum() + (a.sum() ** 2),
+    lambda a: (a.max(dim=1)[0] ** 2).sum() + a.sigmoid().sum() + a.tanh().sum(),
+    lambda a: (fg.log_softmax(a, 1) ** 2).sum() + (fg.softmax(a, 0) ** 2).sum(),
+    lambda a: fg.nn.functional.cross_entropy(a, fg.tensor([2, 0])) + (a.relu() ** 2).sum(),
+    lambda a: ((a @ a.t()) ** 2).sum() + (a[:, 1:] * a[:, :2]).sum() + (a.exp() / (a * a + 1.0)).log().sum(),
+])
+def test_gradgradcheck_first_ops(fn):
+    a = fg.tensor(np.random.RandomState(3).randn(2, 3), requires_grad=True)
+    assert fg.autograd.gradgradcheck(fn, (a,), eps=1e-6, atol=1e-5, rtol=1e-4)

@@ -36,8 +36,15 @@ def as_tensor_of(x, np_dtype):
 
 def binary_operands(a, b):
     """Promote a binary op's operands to their common dtype (PyTorch's rules)."""
-    if isinstance(a, TensorBase) and isinstance(b, TensorBase) and a._data.dtype == b._data.dtype:
-        return a, b
+    if isinstance(a, TensorBase):
+        if isinstance(b, TensorBase):
+            if a._data.dtype == b._data.dtype:
+                return a, b
+        elif type(b) is float and a._data.dtype.kind == "f" or type(b) is int and a._data.dtype.kind in "fc":
+            return a, make(np.asarray(b, a._data.dtype))  # a Python number keeps a float tensor's dtype
+    elif isinstance(b, TensorBase):
+        if type(a) is float and b._data.dtype.kind == "f" or type(a) is int and b._data.dtype.kind in "fc":
+            return make(np.asarray(a, b._data.dtype)), b
     dt = _dtype.result_type(a, b)
     if dt is None:
         raise TypeError("unsupported operand types: %s and %s" % (type(a).__name__, type(b).__name__))

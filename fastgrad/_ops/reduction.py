@@ -24,11 +24,37 @@ class Sum(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return g.reshape(_keep(ctx.in_shape, ctx.axes)).expand(ctx.in_shape), None, None, None
+        return _expand_back(g, ctx), None, None, None
 
     @staticmethod
     def jvp(ctx, t, *_):
         return t.sum(ctx.axes, keepdim=ctx.keepdim)
+
+
+def _expand_back(g, ctx):
+    """A reduction's gradient, broadcast back to the input shape as a new array (which the
+    tape can hand to a leaf without another copy)."""
+    keep = _keep(ctx.in_shape, ctx.axes)
+    return BroadcastCopy.apply(g, keep, ctx.in_shape)
+
+
+class BroadcastCopy(Op):
+    """g (reshaped to `keep`) broadcast into a new array of `shape`; adjoint of sum_to."""
+
+    @staticmethod
+    def forward(ctx, g, keep, shape):
+        ctx.in_shape, ctx.keep = g._data.shape, keep
+        out = np.empty(shape, g._data.dtype)
+        np.copyto(out, g._data.reshape(keep))
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return SumTo.apply(gg, ctx.keep).reshape(ctx.in_shape), None, None
+
+    @staticmethod
+    def jvp(ctx, t, keep, shape):
+        return BroadcastCopy.apply(t, keep, shape)
 
 
 class Mean(Op):
@@ -42,8 +68,7 @@ class Mean(Op):
 
     @staticmethod
     def backward(ctx, g):
-        g = g.reshape(_keep(ctx.in_shape, ctx.axes)).expand(ctx.in_shape)
-        return g / ctx.n, None, None, None
+        return _expand_back(g, ctx) / ctx.n, None, None, None
 
     @staticmethod
     def jvp(ctx, t, *_):

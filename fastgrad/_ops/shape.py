@@ -1,4 +1,6 @@
 """Views and copies: reshape/view, permute/transpose, expand, indexing, setitem, cast, clone."""
+import math
+
 import numpy as np
 
 from fastgrad import _dtype
@@ -268,19 +270,21 @@ def inplace(x, fn, *args, name="inplace"):
 def _shape_args(shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+    return shape if all(type(s) is int for s in shape) else tuple(int(s) for s in shape)
 
 
 def _infer_shape(x, shape, name):
     n = x._data.size
+    if -1 not in shape and math.prod(shape) == n:
+        return shape
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
-    known = int(np.prod([s for s in shape if s != -1]))
+    known = math.prod([s for s in shape if s != -1])
     if -1 in shape:
         if known == 0 or n % known:
             raise RuntimeError("shape '%s' is invalid for input of size %d" % (shape_str(shape), n))
         shape = tuple(n // known if s == -1 else s for s in shape)
-    if int(np.prod(shape)) != n:
+    if math.prod(shape) != n:
         raise RuntimeError("shape '%s' is invalid for input of size %d" % (shape_str(shape), n))
     return shape
 
