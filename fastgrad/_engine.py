@@ -68,14 +68,18 @@ class TensorBase:
 _ops = {}  # callbacks registered by the op layer: "tensor", "sum_to", "zeros", "add"
 
 
+_tensor_cls = [None]  # fastgrad.Tensor, registered by fastgrad._tensor
+
+
 def register(name, obj):
     _ops[name] = obj
+    if name == "tensor":
+        _tensor_cls[0] = obj
 
 
 def make_tensor(data, requires_grad=False):
     """Wrap an ndarray (no copy) in a new fastgrad.Tensor."""
-    cls = _ops["tensor"]
-    t = cls.__new__(cls)
+    t = TensorBase.__new__(_tensor_cls[0])
     if type(data) is not np.ndarray:
         data = np.asarray(data)
     t._data = data
@@ -301,13 +305,13 @@ def function_apply(fn, args, kwargs):
     user Functions return tensors and run their forward with grad mode off.
     """
     record = False
-    if _state.grad_enabled:
+    st = _state
+    if st.grad_enabled:
         for a in args:
             if isinstance(a, TensorBase) and a._requires_grad:
                 record = True
                 break
-    node_cls = fn._backward_cls
-    ctx = node_cls.__new__(node_cls)
+    ctx = FunctionNode.__new__(fn._backward_cls)
     ctx._fn = fn
     ctx.materialize_grads = True
     builtin = fn._builtin
@@ -340,7 +344,7 @@ def function_apply(fn, args, kwargs):
             outs.append(o)
     if record:
         _record(ctx, args, raw, outs)
-    if _state.fw_level > 0:
+    if st.fw_level > 0:
         _forward_ad(fn, ctx, args, outs)
     if single:
         return outs[0]
