@@ -313,3 +313,19 @@ def test_gradcheck_matmul_shapes():
 def test_gradgradcheck_first_ops(fn):
     a = fg.tensor(np.random.RandomState(3).randn(2, 3), requires_grad=True)
     assert fg.autograd.gradgradcheck(fn, (a,), eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("xshape", [(4, 3), (3,), (2, 4, 3)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_first_and_second_derivatives(xshape, bias):
+    rs = np.random.RandomState(4)
+    x = fg.tensor(rs.randn(*xshape), requires_grad=True)
+    w = fg.tensor(rs.randn(2, 3), requires_grad=True)
+    b = fg.tensor(rs.randn(2), requires_grad=True) if bias else None
+    args = (x, w, b) if bias else (x, w)
+
+    def f(*a):
+        return (fg.nn.functional.linear(*a).tanh() ** 2).sum()
+
+    assert gradcheck(f, args)
+    assert fg.autograd.gradgradcheck(f, args, atol=1e-5, rtol=1e-4)

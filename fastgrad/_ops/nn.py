@@ -22,12 +22,7 @@ class Linear(Op):
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        n_out, n_in = w._data.shape
-        gx = matmul(g, w) if need[0] else None
-        gw = matmul(g.reshape(-1, n_out).mT, x.reshape(-1, n_in)) if need[1] else None
-        gb = g.reshape(-1, n_out).sum(0) if len(need) > 2 and need[2] else None
-        return gx, gw, gb
+        return LinearBackward.apply(x, w, g, ctx.needs_input_grad)
 
     @staticmethod
     def jvp(ctx, tx, tw, tb):
@@ -37,6 +32,60 @@ class Linear(Op):
             if t is not None:
                 out = t if out is None else out + t
         return out
+
+
+class LinearBackward(Op):
+    """(gx, gw, gb) of y = x @ w.T + b in one op: gx = g @ w, gw = g.T @ x, gb = sum(g)."""
+
+    @staticmethod
+    def forward(ctx, x, w, g, need):
+        ctx.save_for_backward(x, w, g)
+        n_out, n_in = w._data.shape
+        g2 = g._data.reshape(-1, n_out)
+        gx = np.matmul(g._data, w._data) if need[0] else None
+        gw = np.matmul(g2.T, x._data.reshape(-1, n_in)) if need[1] else None
+        gb = g2.sum(0) if len(need) > 2 and need[2] else None
+        ctx.set_materialize_grads(False)
+        return gx, gw, gb
+
+    @staticmethod
+    def backward(ctx, ax, aw, ab):
+        x, w, g = ctx.saved_tensors
+        n_out, n_in = w._data.shape
+        x2, g2 = x.reshape(-1, n_in), g.reshape(-1, n_out)
+        need = ctx.needs_input_grad
+        gx = gw = gg = None
+        if need[0] and aw is not None:  # gw = g2.T @ x2
+            gx = matmul(g2, aw).reshape(x._data.shape)
+        if need[1] and ax is not None:  # gx = g @ w
+            gw = matmul(g2.mT, ax.reshape(-1, n_in))
+        if need[2]:
+            terms = [matmul(ax, w.mT) if ax is not None else None,
+                     matmul(x2, aw.mT).reshape(g._data.shape) if aw is not None else None,
+                     ab.expand(g._data.shape) if ab is not None else None]
+            for t in terms:
+                if t is not None:
+                    gg = t if gg is None else gg + t
+        return gx, gw, gg, None
+
+    @staticmethod
+    def jvp(ctx, tx, tw, tg, _):
+        x, w, g = ctx.saved_tensors
+        n_out, n_in = w._data.shape
+        g2 = g.reshape(-1, n_out)
+        tgx = _sum_terms(None if tg is None else matmul(tg, w), None if tw is None else matmul(g, tw))
+        tgw = _sum_terms(None if tg is None else matmul(tg.reshape(-1, n_out).mT, x.reshape(-1, n_in)),
+                         None if tx is None else matmul(g2.mT, tx.reshape(-1, n_in)))
+        tgb = None if tg is None else tg.reshape(-1, n_out).sum(0)
+        return tgx, tgw, tgb
+
+
+def _sum_terms(*terms):
+    out = None
+    for t in terms:
+        if t is not None:
+            out = t if out is None else out + t
+    return out
 
 
 def _rows(a, dim):
