@@ -10,10 +10,11 @@ Inputs that are not C-contiguous are copied; outputs and updated buffers must be
 C-contiguous and writeable.
 
 The formulas follow PyTorch's CPU kernels, rearranged where that avoids overflow or
-cancellation (sigmoid, silu, softplus and GELU go through a two-sided sigmoid / erfc),
+cancellation (softplus and GELU go through sigmoid / log1p(exp(-|z|)) / erfc),
 so large |x| never warns and never turns into nan. Row sums are accumulated in float64.
 """
 import math
+import operator
 
 import numpy as np
 
@@ -35,8 +36,8 @@ _GELU_KAPPA = 0.044715
 # --------------------------------------------------------------------------- checks
 # The same checks, in the same order, with the same messages as csrc/_C.pyx.
 def _describe(arrays):
-    return ", ".join(str(a.dtype) if isinstance(a, np.ndarray) else type(a).__name__
-                     for a in arrays)
+    return ", ".join(str(a.dtype) if isinstance(a, np.ndarray)
+                     else "%s (not an array)" % type(a).__name__ for a in arrays)
 
 
 def _dtype(name, *arrays):
@@ -74,7 +75,7 @@ def _elementwise(name, inputs, out):
     _dtype(name, *inputs, out)
     _same_shape(name, *inputs, out)
     _writeable(name, out)
-    return [np.ascontiguousarray(a) for a in inputs]
+    return [np.asarray(a, order="C") for a in inputs]
 
 
 def _rowwise(name, inputs, out):
@@ -82,7 +83,7 @@ def _rowwise(name, inputs, out):
     _rows(name, inputs[0])
     _same_shape(name, *inputs, out)
     _writeable(name, out)
-    return [np.ascontiguousarray(a) for a in inputs]
+    return [np.asarray(a, order="C") for a in inputs]
 
 
 def _targets(name, target, n, n_cls, ignore_index):
@@ -92,16 +93,17 @@ def _targets(name, target, n, n_cls, ignore_index):
                         % (name, _describe((target,))))
     if target.shape != (n,):
         raise ValueError("%s: target shape %s does not match %d rows" % (name, target.shape, n))
-    target = np.ascontiguousarray(target, dtype=np.int64)
+    target = np.asarray(target, dtype=np.int64, order="C")
     bad = (target != ignore_index) & ((target < 0) | (target >= n_cls))
     if bad.any():
         raise IndexError("Target %d is out of bounds." % target[np.argmax(bad)])
     return target
 
 
-def _ce_args(name, logits, target, weight, ignore_index, vectors, out):
-    """Checks shared by cross_entropy_fwd/bwd; `vectors` are the (N,) float arrays."""
-    floats = (logits,) + tuple(vectors) + (out,) + (() if weight is None else (weight,))
+def _ce_args(name, logits, target, weight, ignore_index, vectors, grads):
+    """Checks shared by cross_entropy_fwd/bwd: `vectors` are the (N,) float arrays, `grads`
+    the (N, C) ones (bwd: (out,); fwd: ())."""
+    floats = (logits,) + tuple(vectors) + tuple(grads) + (() if weight is None else (weight,))
     _dtype(name, *floats)
     _rows(name, logits)
     n, n_cls = logits.shape
@@ -110,11 +112,12 @@ def _ce_args(name, logits, target, weight, ignore_index, vectors, out):
             raise ValueError("%s: shape mismatch: %s, %s" % (name, logits.shape, v.shape))
     if weight is not None and weight.shape != (n_cls,):
         raise ValueError("%s: shape mismatch: %s, weight %s" % (name, logits.shape, weight.shape))
-    if out.shape != logits.shape and out.shape != (n,):
-        raise ValueError("%s: shape mismatch: %s, out %s" % (name, logits.shape, out.shape))
+    for out in grads:
+        if out.shape != logits.shape:
+            raise ValueError("%s: shape mismatch: %s, out %s" % (name, logits.shape, out.shape))
     target = _targets(name, target, n, n_cls, ignore_index)
-    w = None if weight is None else np.ascontiguousarray(weight)
-    return np.ascontiguousarray(logits), target, w
+    w = None if weight is None else np.asarray(weight, order="C")
+    return np.asarray(logits, order="C"), target, w
 
 
 def _state(name, p, g, buffers):
@@ -129,14 +132,25 @@ def _state(name, p, g, buffers):
     for label, b, needed in buffers:
         if needed:
             _writeable(name, b, label)
-    return np.ascontiguousarray(g)
+    return np.asarray(g, order="C")
+
+
+def _floats(*values):
+    """Python floats (TypeError for None & co., as the compiled side's C doubles)."""
+    return [float(v) for v in values]
 
 
 # --------------------------------------------------------------------------- helpers
-def _sigmoid(x):
-    """sigmoid(x) without overflow: exp(-|x|) on both sides of 0."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1, e).astype(x.dtype, copy=False) / (1 + e)
+def _sigmoid(x, out=None):
+    """1 / (1 + exp(-x)), PyTorch's form: for x << 0 exp(-x) overflows to inf (silenced)
+    and the result is 0 (exact up to subnormals), never nan."""
+    x = np.asarray(x)
+    with np.errstate(over="ignore"):
+        t = np.negative(x, out=np.empty_like(x) if out is None else out)
+        np.exp(t, out=t)
+    t += 1
+    np.divide(1, t, out=t)
+    return t
 
 
 # erfc(x) for float64 arrays: a vectorized port of fdlibm's s_erf.c (the algorithm glibc
@@ -221,7 +235,7 @@ def _erfc(x):
 # --------------------------------------------------------------------------- activations
 def sigmoid_fwd(x, out):
     (x,) = _elementwise("sigmoid_fwd", (x,), out)
-    out[...] = _sigmoid(x)
+    _sigmoid(x, out)
     return out
 
 
@@ -314,6 +328,7 @@ def softplus_fwd(x, out, beta, threshold):
     """x where beta*x > threshold, else log1p(exp(beta*x)) / beta, written as
     (max(z, 0) + log1p(exp(-|z|))) / beta so that no threshold can overflow it."""
     (x,) = _elementwise("softplus_fwd", (x,), out)
+    beta, threshold = float(beta), float(threshold)
     dt = x.dtype.type
     with np.errstate(over="ignore"):
         z = x * dt(beta)
@@ -325,6 +340,7 @@ def softplus_fwd(x, out, beta, threshold):
 
 def softplus_bwd(x, gy, out, beta, threshold):
     x, gy = _elementwise("softplus_bwd", (x, gy), out)
+    beta, threshold = float(beta), float(threshold)
     dt = x.dtype.type
     with np.errstate(over="ignore"):
         z = x * dt(beta)
@@ -347,7 +363,7 @@ def _row_sum(a):
 
 def softmax_fwd(x, out):
     (x,) = _rowwise("softmax_fwd", (x,), out)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
         e = np.exp(x - _row_max(x))
         inv = (1 / _row_sum(e)).astype(x.dtype)
         np.multiply(e, inv, out=out)
@@ -392,10 +408,10 @@ def _ce_coefficients(target, w, ignore_index, eps, n_cls, dtype):
     wy = np.ones(len(rows)) if w is None else w[ys].astype(np.float64)
     a[rows, ys] = (1.0 - eps) * wy
     big_a[rows] = (1.0 - eps) * wy
-    if eps:
+    if eps and n_cls:
         wc = np.ones(n_cls) if w is None else w.astype(np.float64)
         a[rows] += (eps / n_cls) * wc
-        big_a[rows] += (eps / n_cls) * wc.sum()
+        big_a[rows] += (eps / n_cls) * float(np.sum(wc, dtype=np.float64))
     return a, big_a, valid
 
 
@@ -403,10 +419,10 @@ def cross_entropy_fwd(logits, target, weight, ignore_index, label_smoothing, lse
     """lse_out[i] = logsumexp(logits[i]); loss_out[i] = sum_c a[i, c] (lse_i - logits[i, c])
     as F.cross_entropy(reduction='none', weight, ignore_index, label_smoothing)."""
     name = "cross_entropy_fwd"
-    _dtype(name, logits, lse_out, loss_out, *(() if weight is None else (weight,)))
-    x, target, w = _ce_args(name, logits, target, weight, ignore_index, (lse_out,), loss_out)
+    x, target, w = _ce_args(name, logits, target, weight, ignore_index, (lse_out, loss_out), ())
     _writeable(name, lse_out, "lse_out")
     _writeable(name, loss_out, "loss_out")
+    ignore_index, label_smoothing = operator.index(ignore_index), float(label_smoothing)
     n, n_cls = x.shape
     with np.errstate(invalid="ignore", divide="ignore"):
         m = _row_max(x)
@@ -424,13 +440,12 @@ def cross_entropy_fwd(logits, target, weight, ignore_index, label_smoothing, lse
 def cross_entropy_bwd(logits, target, weight, ignore_index, label_smoothing, lse, gloss, out):
     """out[i, j] = gloss[i] * (A_i softmax(logits)[i, j] - a[i, j])."""
     name = "cross_entropy_bwd"
-    x, target, w = _ce_args(name, logits, target, weight, ignore_index, (lse, gloss), out)
+    x, target, w = _ce_args(name, logits, target, weight, ignore_index, (lse, gloss), (out,))
     _writeable(name, out)
-    if out.shape != x.shape:
-        raise ValueError("%s: shape mismatch: %s, out %s" % (name, x.shape, out.shape))
+    ignore_index, label_smoothing = operator.index(ignore_index), float(label_smoothing)
     n, n_cls = x.shape
-    lse = np.ascontiguousarray(lse).astype(np.float64)
-    gloss = np.ascontiguousarray(gloss).astype(np.float64)
+    lse = np.asarray(lse, order="C").astype(np.float64)
+    gloss = np.asarray(gloss, order="C").astype(np.float64)
     a, big_a, valid = _ce_coefficients(target, w, ignore_index, label_smoothing, n_cls, x.dtype)
     with np.errstate(invalid="ignore", over="ignore"):
         p = np.exp(x - lse[:, None].astype(x.dtype))
@@ -452,6 +467,7 @@ def _lerp_(a, b, weight):
 def sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first_step):
     """torch.optim.SGD, one tensor: buf is the momentum buffer (None when momentum == 0)."""
     g = _state("sgd_step", p, g, [("buf", buf, momentum != 0)])
+    lr, momentum, dampening, weight_decay = _floats(lr, momentum, dampening, weight_decay)
     d = -g if maximize else g
     if weight_decay != 0:
         d = d + weight_decay * p
@@ -471,6 +487,7 @@ def adam_step(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, amsgr
     """torch.optim.Adam (decoupled=False) / AdamW (decoupled=True), one tensor; `step` is
     the 1-based step count; vmax is the amsgrad buffer (None unless amsgrad)."""
     g = _state("adam_step", p, g, [("m", m, True), ("v", v, True), ("vmax", vmax, bool(amsgrad))])
+    lr, beta1, beta2, weight_decay, step, eps = _floats(lr, beta1, beta2, weight_decay, step, eps)
     if maximize:
         g = -g
     if weight_decay != 0:
@@ -502,6 +519,7 @@ def rmsprop_step(p, g, square_avg, grad_avg, momentum_buf, lr, alpha, eps, weigh
     g = _state("rmsprop_step", p, g, [("square_avg", square_avg, True),
                                       ("grad_avg", grad_avg, bool(centered)),
                                       ("momentum_buf", momentum_buf, momentum > 0)])
+    lr, alpha, eps, weight_decay, momentum = _floats(lr, alpha, eps, weight_decay, momentum)
     if maximize:
         g = -g
     if weight_decay != 0:
@@ -526,6 +544,7 @@ def rmsprop_step(p, g, square_avg, grad_avg, momentum_buf, lr, alpha, eps, weigh
 def adagrad_step(p, g, state_sum, lr, lr_decay, weight_decay, eps, step, maximize):
     """torch.optim.Adagrad (dense), one tensor; `step` is the 1-based step count."""
     g = _state("adagrad_step", p, g, [("state_sum", state_sum, True)])
+    lr, lr_decay, weight_decay, eps, step = _floats(lr, lr_decay, weight_decay, eps, step)
     if maximize:
         g = -g
     if weight_decay != 0:
