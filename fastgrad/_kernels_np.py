@@ -26,118 +26,16 @@ __all__ = [
     "sgd_step", "adam_step", "rmsprop_step", "adagrad_step",
 ]
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _SQRT1_2 = 0.7071067811865476            # 1/sqrt(2)
 _INV_SQRT_2PI = 0.3989422804014327       # 1/sqrt(2*pi)
 _GELU_BETA = 0.7978845608028654          # sqrt(2/pi)
 _GELU_KAPPA = 0.044715
 
 
-# --------------------------------------------------------------------------- checks
-# The same checks, in the same order, with the same messages as csrc/_C.pyx.
-def _describe(arrays):
-    return ", ".join(str(a.dtype) if isinstance(a, np.ndarray)
-                     else "%s (not an array)" % type(a).__name__ for a in arrays)
-
-
-def _dtype(name, *arrays):
-    """The common float dtype of `arrays`, or TypeError."""
-    dt = None
-    for a in arrays:
-        if (not isinstance(a, np.ndarray) or a.dtype not in _FLOATS
-                or (dt is not None and a.dtype != dt)):
-            raise TypeError("%s: expected float32 or float64 arrays of one dtype, got %s"
-                            % (name, _describe(arrays)))
-        dt = a.dtype
-    return dt
-
-
-def _same_shape(name, *arrays):
-    shape = arrays[0].shape
-    for a in arrays:
-        if a.shape != shape:
-            raise ValueError("%s: shape mismatch: %s"
-                             % (name, ", ".join(str(b.shape) for b in arrays)))
-
-
-def _writeable(name, a, what="out"):
-    if not (a.flags.c_contiguous and a.flags.writeable):
-        raise ValueError("%s: %s must be a C-contiguous writeable array" % (name, what))
-
-
-def _rows(name, a):
-    if a.ndim != 2:
-        raise ValueError("%s: expected a 2-D (N, C) array, got shape %s" % (name, a.shape))
-
-
-def _elementwise(name, inputs, out):
-    """Checked inputs (made contiguous) for an elementwise kernel writing `out`."""
-    _dtype(name, *inputs, out)
-    _same_shape(name, *inputs, out)
-    _writeable(name, out)
-    return [np.asarray(a, order="C") for a in inputs]
-
-
-def _rowwise(name, inputs, out):
-    _dtype(name, *inputs, out)
-    _rows(name, inputs[0])
-    _same_shape(name, *inputs, out)
-    _writeable(name, out)
-    return [np.asarray(a, order="C") for a in inputs]
-
-
-def _targets(name, target, n, n_cls, ignore_index):
-    """int64 class indices of shape (n,), all in [0, n_cls) or == ignore_index."""
-    if not isinstance(target, np.ndarray) or target.dtype.kind not in "iu":
-        raise TypeError("%s: target must be an integer array, got %s"
-                        % (name, _describe((target,))))
-    if target.shape != (n,):
-        raise ValueError("%s: target shape %s does not match %d rows" % (name, target.shape, n))
-    target = np.asarray(target, dtype=np.int64, order="C")
-    bad = (target != ignore_index) & ((target < 0) | (target >= n_cls))
-    if bad.any():
-        raise IndexError("Target %d is out of bounds." % target[np.argmax(bad)])
-    return target
-
-
-def _ce_args(name, logits, target, weight, ignore_index, vectors, grads):
-    """Checks shared by cross_entropy_fwd/bwd: `vectors` are the (N,) float arrays, `grads`
-    the (N, C) ones (bwd: (out,); fwd: ())."""
-    floats = (logits,) + tuple(vectors) + tuple(grads) + (() if weight is None else (weight,))
-    _dtype(name, *floats)
-    _rows(name, logits)
-    n, n_cls = logits.shape
-    for v in vectors:
-        if v.shape != (n,):
-            raise ValueError("%s: shape mismatch: %s, %s" % (name, logits.shape, v.shape))
-    if weight is not None and weight.shape != (n_cls,):
-        raise ValueError("%s: shape mismatch: %s, weight %s" % (name, logits.shape, weight.shape))
-    for out in grads:
-        if out.shape != logits.shape:
-            raise ValueError("%s: shape mismatch: %s, out %s" % (name, logits.shape, out.shape))
-    target = _targets(name, target, n, n_cls, ignore_index)
-    w = None if weight is None else np.asarray(weight, order="C")
-    return np.asarray(logits, order="C"), target, w
-
-
-def _state(name, p, g, buffers):
-    """Checks for an optimizer step: buffers is a list of (label, array-or-None, needed)."""
-    for label, b, needed in buffers:
-        if needed and b is None:
-            raise ValueError("%s: %s is required with these options" % (name, label))
-    used = [b for label, b, needed in buffers if needed]
-    _dtype(name, p, g, *used)
-    _same_shape(name, p, g, *used)
-    _writeable(name, p, "p")
-    for label, b, needed in buffers:
-        if needed:
-            _writeable(name, b, label)
-    return np.asarray(g, order="C")
-
-
-def _floats(*values):
-    """Python floats (TypeError for None & co., as the compiled side's C doubles)."""
-    return [float(v) for v in values]
+# Argument checks: plain Python shared with the compiled module.
+from fastgrad._kernel_checks import (
+    _describe, _dtype, _same_shape, _writeable, _rows, _elementwise, _rowwise, _targets,
+    _ce_args, _state, _floats)
 
 
 # --------------------------------------------------------------------------- helpers
