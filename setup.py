@@ -44,9 +44,14 @@ def openmp_flags():
 
 omp = openmp_flags()
 opt = ["-O0", "-g"] if DEBUG else ["-O3"]
+# Kernels only: value-preserving subsets of -ffast-math (nan/inf results unchanged).
+# -fno-math-errno: sqrt/sqrtf become one instruction (no errno branch), so loops using
+# them vectorise; -fno-trapping-math: GCC may evaluate both sides of a select (FP
+# exception flags are not observed anywhere), which lets loops with options vectorise.
+kernel_opt = opt + ([] if DEBUG else ["-fno-math-errno", "-fno-trapping-math"])
 extensions = [
     Extension("fastgrad._C", ["csrc/_C.pyx"], include_dirs=[np.get_include()],
-              extra_compile_args=opt + omp, extra_link_args=omp,
+              extra_compile_args=kernel_opt + omp, extra_link_args=omp,
               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
     Extension("fastgrad._engine", ["fastgrad/_engine.py"], extra_compile_args=opt),
 ]
