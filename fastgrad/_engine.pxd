@@ -32,6 +32,7 @@ cdef class SavedOutput:
     cdef public int idx
     cdef public Version vc
     cdef public long version
+    cdef public object fw_grad
 
 cdef class FunctionNode(Node):
     cdef public object _fn
@@ -45,13 +46,14 @@ cdef class FunctionNode(Node):
     cdef public object _to_save
     cdef public object _non_diff
     cdef public object _dirty
+    cdef public object _anomaly_trace
 
 cpdef tuple grad_edge(TensorBase t)
 
 # Typed locals for the hot paths (Cython's pure-Python mode reads these from here).
 cimport cython
 
-@cython.locals(ctx=FunctionNode, record=bint, builtin=bint, single=bint, a=object, o=object)
+@cython.locals(ctx=FunctionNode, record=bint, fw=bint, builtin=bint, single=bint, a=object, o=object)
 cpdef function_apply(object fn, tuple args, dict kwargs)
 
 @cython.locals(i=Py_ssize_t, t=TensorBase, a=object)

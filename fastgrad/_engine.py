@@ -11,6 +11,7 @@ Graph shape (no reference cycles, so a graph dies with its last output tensor):
     leaf tensor --_acc--> AccumulateGrad --weakref--> leaf tensor
 """
 import threading
+import traceback
 import weakref
 
 import numpy as np
@@ -27,7 +28,9 @@ FREED_MSG = (
 class _State(threading.local):
     def __init__(self):
         self.grad_enabled = True
-        self.fw_level = 0  # number of open forward-AD dual levels
+        self.fw_level = 0  # number of open forward-AD dual levels (0 or 1: levels do not nest)
+        self.fw_tensors = []  # weakrefs to the tensors given a tangent in the open level
+        self.fw_generation = 0  # counts dual levels entered: tangents kept in SavedOutput carry it
         self.anomaly = False
 
 
@@ -189,6 +192,7 @@ class SavedOutput:
         self.idx = idx
         self.vc = vc
         self.version = version
+        self.fw_grad = None  # (dual-level generation, tangent) of the output, for forward-over-reverse
 
 
 def _describe(t):
@@ -236,6 +240,9 @@ class FunctionNode(Node):
                 t._vc = so.vc
                 t._grad_fn = self
                 t._output_nr = so.idx
+                if so.fw_grad is not None and _state.fw_level > 0 and so.fw_grad[0] == _state.fw_generation:
+                    t._fw_grad = so.fw_grad[1]
+                    _state.fw_tensors.append(weakref.ref(t))
                 out.append(t)
             else:
                 out.append(make_tensor(item))
@@ -311,29 +318,47 @@ def function_apply(fn, args, kwargs):
             if isinstance(a, TensorBase) and a._requires_grad:
                 record = True
                 break
+    fw = False
+    if st.fw_level > 0:
+        for a in args:
+            if isinstance(a, TensorBase) and a._fw_grad is not None:
+                fw = True
+                break
     ctx = FunctionNode.__new__(fn._backward_cls)
     ctx._fn = fn
     ctx.materialize_grads = True
     builtin = fn._builtin
-    if record or not builtin:
-        ctx.needs_input_grad = tuple(
-            [isinstance(a, TensorBase) and a._requires_grad and record for a in args]
-        )
+    if record or fw or not builtin:
+        # built-in ops also save what their jvp needs when an input has a tangent
+        need = []
+        for a in args:
+            if not isinstance(a, TensorBase):
+                need.append(False)
+            elif record and a._requires_grad:
+                need.append(True)
+            elif fw and builtin and a._fw_grad is not None:
+                need.append(True)
+            else:
+                need.append(False)
+        ctx.needs_input_grad = tuple(need)
     if builtin:
         out = fn.forward(ctx, *args, **kwargs) if kwargs else fn.forward(ctx, *args)
     else:
         prev = _state.grad_enabled
+        prev_fw = st.fw_level
         _state.grad_enabled = False
+        st.fw_level = 0  # a user forward is neither recorded nor dual: its jvp gives the tangents
         try:
             out = fn.forward(ctx, *args, **kwargs)
         finally:
             _state.grad_enabled = prev
+            st.fw_level = prev_fw
     single = not isinstance(out, tuple)
     raw = (out,) if single else out
     outs = []
     for o in raw:
         if isinstance(o, TensorBase):
-            if not builtin and record and _is_input(o, args) and not _in(o, ctx._dirty):
+            if not builtin and (record or fw) and _is_input(o, args) and not _in(o, ctx._dirty):
                 v = make_tensor(o._data)  # an input returned as is: alias it, keep the input's history
                 v._vc = o._vc
                 o = v
@@ -344,8 +369,11 @@ def function_apply(fn, args, kwargs):
             outs.append(o)
     if record:
         _record(ctx, args, raw, outs)
-    if st.fw_level > 0:
-        _forward_ad(fn, ctx, args, outs)
+        if st.anomaly:
+            frames = traceback.format_stack()  # anomaly mode: where this op was called
+            ctx._anomaly_trace = "".join(frames[:len(frames) - 1])
+    if fw:
+        _forward_ad(fn, ctx, args, outs, record)
     if single:
         return outs[0]
     return tuple(outs)
@@ -428,35 +456,63 @@ def _output_index(item, raw, outs):
     return -1
 
 
-def _forward_ad(fn, ctx, args, outs):
-    """Forward-mode AD: push the inputs' tangents through fn.jvp."""
+def _forward_ad(fn, ctx, args, outs, record):
+    """Forward-mode AD: push the inputs' tangents through fn.jvp onto the outputs' _fw_grad."""
+    # jvp(ctx, *tangents): a tensor input gives its tangent or None (a user Function gets zeros,
+    # like PyTorch); any other argument is passed as is to a built-in op, as None to a user Function
+    builtin = fn._builtin
     tangents = []
-    any_tangent = False
     for a in args:
-        tan = a._fw_grad if isinstance(a, TensorBase) else None
+        if isinstance(a, TensorBase):
+            tan = a._fw_grad
+            if tan is None and not builtin and a._data.dtype.kind in "fc":
+                tan = make_tensor(np.zeros(a._data.shape, a._data.dtype))
+        else:
+            tan = a if builtin else None
         tangents.append(tan)
-        if tan is not None:
-            any_tangent = True
-    if not any_tangent:
-        return
-    jvp = getattr(fn, "jvp", None)
-    if jvp is None:
-        raise RuntimeError("%s has no forward-mode (jvp) rule" % fn.__name__)
+    saved_fw = None if builtin else getattr(ctx, "_saved_for_forward", None)
+    kept = (ctx._saved, ctx._saved_versions)
+    if saved_fw is not None:  # ctx.save_for_forward: what jvp sees as ctx.saved_tensors
+        ctx._saved = saved_fw
+        ctx._saved_versions = tuple([s._vc.value if isinstance(s, TensorBase) else 0 for s in saved_fw])
+    elif ctx._saved is None and ctx._to_save is not None:
+        _keep_saved(ctx, args, outs)
     _state.fw_level -= 1  # tangent arithmetic itself is not dual
     try:
-        if ctx._saved is None and ctx._to_save is not None:
-            _keep_saved(ctx, args, outs)
-        res = jvp(ctx, *tangents)
+        res = fn.jvp(ctx, *tangents)
     finally:
         _state.fw_level += 1
+        if saved_fw is not None:
+            ctx._saved, ctx._saved_versions = kept
     if not isinstance(res, tuple):
         res = (res,)
+    if len(res) != len(outs) and not builtin:
+        raise RuntimeError("function %s's jvp returned an incorrect number of forward gradients "
+                           "(expected %d, got %d)" % (fn.__name__, len(outs), len(res)))
     for i in range(len(outs)):
-        if i < len(res) and res[i] is not None and isinstance(outs[i], TensorBase):
-            tan = res[i]
-            if tan._data.shape != outs[i]._data.shape:
-                tan = tan.expand(outs[i]._data.shape).contiguous()
-            outs[i]._fw_grad = tan
+        o = outs[i]
+        if i >= len(res) or res[i] is None or not isinstance(o, TensorBase):
+            continue
+        if o._data.dtype.kind not in "fc" or _in(o, ctx._non_diff):
+            continue
+        tan = res[i]
+        if not isinstance(tan, TensorBase):
+            raise TypeError("function %s's jvp returned a %s for output %d; expected a Tensor or None"
+                            % (fn.__name__, type(tan).__name__, i))
+        if tan._data.shape != o._data.shape:
+            if not builtin:
+                raise RuntimeError(
+                    "function %s's jvp returned an invalid tangent for output %d - got %s but expected "
+                    "shape %s" % (fn.__name__, i, list(tan._data.shape), list(o._data.shape)))
+            tan = tan.expand(o._data.shape).contiguous()
+        if tan._data.dtype != o._data.dtype:
+            tan = tan.to(_ops["dtype_of"](o._data.dtype))
+        o._fw_grad = tan
+        _state.fw_tensors.append(weakref.ref(o))
+    if record:  # saved outputs keep their tangent for a backward run inside this level
+        for item in ctx._saved or ():
+            if isinstance(item, SavedOutput) and outs[item.idx]._fw_grad is not None:
+                item.fw_grad = (_state.fw_generation, outs[item.idx]._fw_grad)
 
 
 def _keep_saved(ctx, args, outs):
@@ -487,7 +543,9 @@ def run_backward(roots, root_grads, keep_graph, create_graph, inputs=None, accum
     prev = _state.grad_enabled
     _state.grad_enabled = bool(create_graph)
     try:
-        return _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulate)
+        # inside a dual level, gradients are summed with ops (not in place) so they carry tangents
+        return _run_backward(roots, root_grads, keep_graph, bool(create_graph) or _state.fw_level > 0,
+                             inputs, accumulate)
     finally:
         _state.grad_enabled = prev
 
@@ -707,8 +765,11 @@ def _apply_checked(node, buf):
     for j in range(len(outs)):
         g = outs[j]
         if g is not None and g._data.dtype.kind in "fc" and np.isnan(g._data).any():
+            trace = node._anomaly_trace
             raise RuntimeError(
-                "Function '%s' returned nan values in its %dth output." % (node.name(), j)
+                "Function '%s' returned nan values in its %dth output.%s" % (
+                    node.name(), j, "" if trace is None else
+                    "\nTraceback of forward call that caused the error:\n" + trace)
             )
     return outs
 
@@ -724,7 +785,8 @@ if __file__.endswith(".py"):
         (Node, {"next_functions": (), "_seq": 0, "_n_out": 0, "_pre_hooks": None, "_post_hooks": None}),
         (FunctionNode, {"_fn": None, "_saved": None, "_saved_versions": None, "_in_meta": None,
                         "_out_meta": None, "needs_input_grad": None, "materialize_grads": True,
-                        "_released": False, "_to_save": None, "_non_diff": None, "_dirty": None}),
+                        "_released": False, "_to_save": None, "_non_diff": None, "_dirty": None,
+                        "_anomaly_trace": None}),
     ):
         for _name, _value in _fields.items():
             setattr(_cls, _name, _value)

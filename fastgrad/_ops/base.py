@@ -12,7 +12,11 @@ TensorBase = engine.TensorBase
 
 class Op(Function):
     """A built-in op: forward(ctx, *tensors) returns ndarray(s) (wrapped by the tape);
-    backward(ctx, *grads) returns tensors; gradient shapes are un-broadcast by the tape."""
+    backward(ctx, *grads) returns tensors; gradient shapes are un-broadcast by the tape.
+    jvp(ctx, *tangents) gets one argument per forward argument: a tensor's tangent (None
+    when it has none) and every non-tensor argument as passed to forward; it returns the
+    outputs' tangents (a broadcastable shape is expanded by the tape). In forward-only mode
+    ctx.needs_input_grad marks the inputs that carry a tangent, so forward saves what jvp needs."""
 
     _builtin = True
 
@@ -34,10 +38,20 @@ def as_tensor_of(x, np_dtype):
     return make(np.asarray(x, dtype=np_dtype))
 
 
+def check_broadcast(sa, sb):
+    """RuntimeError like PyTorch's when shapes sa and sb do not broadcast."""
+    for i in range(1, min(len(sa), len(sb)) + 1):
+        if sa[-i] != sb[-i] and sa[-i] != 1 and sb[-i] != 1:
+            raise RuntimeError("The size of tensor a (%d) must match the size of tensor b (%d) at "
+                               "non-singleton dimension %d" % (sa[-i], sb[-i], max(len(sa), len(sb)) - i))
+
+
 def binary_operands(a, b):
     """Promote a binary op's operands to their common dtype (PyTorch's rules)."""
     if isinstance(a, TensorBase):
         if isinstance(b, TensorBase):
+            if a._data.shape != b._data.shape:
+                check_broadcast(a._data.shape, b._data.shape)
             if a._data.dtype == b._data.dtype:
                 return a, b
         elif type(b) is float and a._data.dtype.kind == "f" or type(b) is int and a._data.dtype.kind in "fc":
@@ -60,9 +74,19 @@ def float_operand(x):
     return x.to(_dtype.get_default_dtype())
 
 
+_SCALAR_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
+                "complex128": "ComplexDouble"}
+
+
+def scalar_type_name(np_dtype):
+    """PyTorch's name for a dtype in error messages: 'Long', 'Float', ..."""
+    return _SCALAR_TYPE.get(np.dtype(np_dtype).name, np.dtype(np_dtype).name)
+
+
 def check_float(name, x):
     if x._data.dtype.kind not in "fc":
-        raise RuntimeError('"%s" not implemented for \'%s\'' % (name, _dtype.from_numpy_dtype(x._data.dtype).name))
+        raise RuntimeError('"%s" not implemented for \'%s\'' % (name, scalar_type_name(x._data.dtype)))
 
 
 def norm_dim(dim, ndim, name="dim"):

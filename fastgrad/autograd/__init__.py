@@ -70,9 +70,15 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
          allow_unused=None, is_grads_batched=False, materialize_grads=False):
-    """The gradients of outputs w.r.t. inputs, returned as a tuple (.grad is not touched)."""
+    """The gradients of outputs w.r.t. inputs, returned as a tuple (.grad is not touched).
+
+    is_grads_batched=True: grad_outputs carry a leading batch dimension; the result is the
+    stack of one vjp per batch entry (a loop here, vmap in PyTorch)."""
     outputs = _as_tuple(outputs)
     inputs = _as_tuple(inputs)
+    if is_grads_batched:
+        return _grad_batched(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                             materialize_grads)
     if allow_unused is None:
         allow_unused = materialize_grads
     if materialize_grads and not allow_unused:
@@ -102,12 +108,35 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(out)
 
 
+def _grad_batched(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads):
+    from fastgrad.autograd.functional import _stack
+
+    gos = _as_tuple(grad_outputs)
+    n = gos[0].shape[0]
+    per = []
+    for b in range(n):
+        keep = True if b < n - 1 else retain_graph
+        per.append(grad(outputs, inputs, tuple(g[b] for g in gos), retain_graph=keep, create_graph=create_graph,
+                        allow_unused=allow_unused, materialize_grads=materialize_grads))
+    out = []
+    for k in range(len(inputs)):
+        col = [p[k] for p in per]
+        out.append(None if all(c is None for c in col) else
+                   _stack([c if c is not None else engine.make_tensor(np.zeros(inputs[k]._data.shape,
+                                                                               inputs[k]._data.dtype))
+                           for c in col]))
+    return tuple(out)
+
+
 class set_detect_anomaly:  # noqa: N801
-    """Anomaly detection: backward names the op whose backward produced NaN."""
+    """Anomaly detection on or off, as a call or a context manager (restores on exit).
+
+    When on, each recorded op keeps the stack of its forward call, and a backward that
+    produces NaN raises naming that op (e.g. 'DivBackward') with the forward traceback."""
 
     def __init__(self, mode, check_nan=True):
         self._prev = engine.state().anomaly
-        engine.state().anomaly = bool(mode)
+        engine.state().anomaly = bool(mode) and bool(check_nan)
 
     def __enter__(self):
         return None
@@ -118,16 +147,27 @@ class set_detect_anomaly:  # noqa: N801
 
 
 class detect_anomaly:  # noqa: N801
+    """Context manager (and decorator) enabling anomaly detection: see set_detect_anomaly."""
+
     def __init__(self, check_nan=True):
-        pass
+        self._check_nan = check_nan
 
     def __enter__(self):
         self._prev = engine.state().anomaly
-        engine.state().anomaly = True
+        engine.state().anomaly = bool(self._check_nan)
 
     def __exit__(self, *exc):
         engine.state().anomaly = self._prev
         return False
+
+    def __call__(self, func):
+        import functools
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with self.__class__(self._check_nan):
+                return func(*args, **kwargs)
+        return wrapper
 
 
 def is_anomaly_enabled():
@@ -135,3 +175,4 @@ def is_anomaly_enabled():
 
 
 from fastgrad.autograd.gradcheck import gradcheck, gradgradcheck  # noqa: E402,F401
+from fastgrad.autograd import forward_ad, functional  # noqa: E402,F401

@@ -9,7 +9,40 @@ from fastgrad._backend import engine
 
 
 class FunctionCtx:
-    """Type of ``ctx`` for documentation; at run time ctx is the graph node itself."""
+    """Type of ``ctx`` for documentation; at run time ctx is the graph node itself.
+
+    ctx API (see fastgrad._engine.FunctionNode): save_for_backward, saved_tensors (checked
+    against in-place modification), needs_input_grad, mark_non_differentiable, mark_dirty,
+    set_materialize_grads, and save_for_forward (what a jvp reads as saved_tensors).
+    """
+
+
+def _save_for_forward(ctx, *tensors):
+    """Tensors the jvp reads back from ctx.saved_tensors (PyTorch's ctx.save_for_forward)."""
+    ctx._saved_for_forward = tuple(tensors)
+
+
+class _SetupContextStyle:
+    """Adapter for PyTorch 2's style: forward(*args) without ctx, then
+    setup_context(ctx, inputs, output) fills the ctx. The tape sees a classic Function."""
+
+    _builtin = False
+
+    def __init__(self, cls):
+        self.cls = cls
+        self.__name__ = cls.__name__
+        self._backward_cls = cls._backward_cls
+
+    def forward(self, ctx, *args, **kwargs):
+        output = self.cls.forward(*args, **kwargs)
+        self.cls.setup_context(ctx, args, output)
+        return output
+
+    def backward(self, ctx, *grad_outputs):
+        return self.cls.backward(ctx, *grad_outputs)
+
+    def jvp(self, ctx, *tangents):
+        return self.cls.jvp(ctx, *tangents)
 
 
 class Function:
@@ -17,6 +50,8 @@ class Function:
 
     Subclasses define ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)`` as
     static methods, optionally ``jvp(ctx, *tangents)``, and are called with ``.apply``.
+    PyTorch 2's style also works: ``forward(*args)`` without ctx plus
+    ``setup_context(ctx, inputs, output)``.
     """
 
     _builtin = False
@@ -24,7 +59,11 @@ class Function:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls._backward_cls = type(cls.__name__ + "Backward", (engine.FunctionNode,),
-                                 {"__module__": cls.__module__, "__qualname__": cls.__name__ + "Backward"})
+                                 {"__module__": cls.__module__, "__qualname__": cls.__name__ + "Backward",
+                                  "save_for_forward": _save_for_forward})
+        if cls.setup_context is not Function.setup_context:
+            style = _SetupContextStyle(cls)
+            cls.apply = classmethod(lambda c, *args, **kwargs: engine.function_apply(style, args, kwargs))
 
     def __init__(self, *args, **kwargs):
         raise RuntimeError(
@@ -37,6 +76,11 @@ class Function:
         return engine.function_apply(cls, args, kwargs)
 
     @staticmethod
+    def setup_context(ctx, inputs, output):
+        """Override (with a ctx-less forward) to use PyTorch 2's setup_context style."""
+        raise NotImplementedError("setup_context is not overridden")
+
+    @staticmethod
     def forward(ctx, *args, **kwargs):
         raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
 
@@ -47,6 +91,15 @@ class Function:
     @classmethod
     def vjp(cls, ctx, *grad_outputs):
         return cls.backward(ctx, *grad_outputs)
+
+    @classmethod
+    def jvp(cls, ctx, *tangents):
+        """Forward mode: the outputs' tangents from the inputs' (one per forward input;
+        zeros for tensors without a tangent, None for non-tensors)."""
+        if cls._builtin:
+            raise RuntimeError("%s has no forward-mode (jvp) rule" % cls.__name__)
+        raise RuntimeError("You must implement the jvp function for custom autograd.Function to use it "
+                           "with forward mode AD (%s)." % cls.__name__)
 
 
 def once_differentiable(fn):
