@@ -27,6 +27,15 @@ from fastgrad._ops.shape import (broadcast_to, clone, contiguous, detach, expand
                                  unsqueeze)
 from fastgrad._ops.linalg import bmm, dot, ger, inner, inverse, matmul, mm, mv, outer, vdot  # noqa: F401
 from fastgrad._ops.nn import log_softmax, softmax  # noqa: F401
+from fastgrad._ops.math import *  # noqa: F401,F403,A004
+from fastgrad._ops.indexing import *  # noqa: F401,F403
+from fastgrad._ops.reduction_ext import *  # noqa: F401,F403,A004
+from fastgrad._ops.sorting import *  # noqa: F401,F403
+from fastgrad._ops.linalg_ext import (addbmm, addmm, addmv, addr, baddbmm, cdist, chain_matmul,  # noqa: F401
+                                      cross, det, einsum, kron, logdet, matrix_power, slogdet, tensordot)
+from fastgrad._ops.linalg_ext import cholesky_legacy as cholesky, pinv as pinverse  # noqa: F401
+from fastgrad._ops.activations import celu, hardshrink, prelu, selu, threshold  # noqa: F401
+from fastgrad._ops.nn_functional import alpha_dropout, dropout, pairwise_distance, cosine_similarity  # noqa: F401
 from fastgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                                          is_inference_mode_enabled, no_grad, set_grad_enabled)
 from fastgrad import autograd, cuda, linalg  # noqa: F401,E402
@@ -63,10 +72,12 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
 
 
 def get_num_threads():
+    import builtins
     import os
 
-    return int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
+    return builtins.int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))  # `int` is fastgrad.int here
 
 
 def set_num_threads(n):
     pass
+from fastgrad.serialization import load, save  # noqa: E402,F401

@@ -6,11 +6,17 @@ import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._backend import engine
+from fastgrad._ops import activations as A
 from fastgrad._ops import elementwise as E
+from fastgrad._ops import indexing as I
 from fastgrad._ops import linalg as L
+from fastgrad._ops import linalg_ext as LX
+from fastgrad._ops import math as M
 from fastgrad._ops import nn as N
 from fastgrad._ops import reduction as R
+from fastgrad._ops import reduction_ext as RX
 from fastgrad._ops import shape as S
+from fastgrad._ops import sorting as SO
 from fastgrad._tensor_str import tensor_repr
 
 make = engine.make_tensor
@@ -778,7 +784,7 @@ class Tensor(engine.TensorBase):
         return E.where(condition, self, other)
 
     def masked_fill(self, mask, value):
-        return E.where(mask, value if isinstance(value, engine.TensorBase) else make(np.asarray(value, self._data.dtype)), self)
+        return I.masked_fill(self, mask, value)
 
     # ------------------------------------------------------------------ reductions
     def sum(self, dim=None, keepdim=False, *, dtype=None, **kwargs):
@@ -800,7 +806,7 @@ class Tensor(engine.TensorBase):
         return R.argmin(self, dim, keepdim, **kwargs)
 
     def gather(self, dim, index):
-        return R.gather(self, dim, index)
+        return I.gather(self, dim, index)
 
     def softmax(self, dim=None, dtype=None):
         return N.softmax(self, dim, dtype=dtype)
@@ -864,10 +870,7 @@ class Tensor(engine.TensorBase):
         return S.t(self)
 
     def movedim(self, source, destination):
-        nd = self._data.ndim
-        order = [d for d in range(nd) if d != S.norm_dim(source, nd)]
-        order.insert(S.norm_dim(destination, nd), S.norm_dim(source, nd))
-        return S.permute(self, *order)
+        return I.movedim(self, source, destination)
 
     moveaxis = movedim
 
@@ -882,6 +885,60 @@ class Tensor(engine.TensorBase):
 
     def contiguous(self, memory_format=None):
         return S.contiguous(self)
+
+    # ------------------------------------------------------------------ more ops (issue 3): the functions are the methods
+    expm1, log1p, log2, log10, rsqrt, reciprocal = M.expm1, M.log1p, M.log2, M.log10, M.rsqrt, M.reciprocal
+    tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh = M.tan, M.asin, M.acos, M.atan, M.sinh, M.cosh, M.asinh, M.acosh, M.atanh
+    arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+    erf, erfc, atan2, arctan2, lerp, hypot, logaddexp, xlogy = M.erf, M.erfc, M.atan2, M.atan2, M.lerp, M.hypot, M.logaddexp, M.xlogy
+    floor, ceil, trunc, fix, round, frac, nan_to_num = M.floor, M.ceil, M.trunc, M.trunc, M.round, M.frac, M.nan_to_num
+    deg2rad, rad2deg, sinc, signbit, copysign = M.deg2rad, M.rad2deg, M.sinc, M.signbit, M.copysign
+    amax, amin, aminmax, prod, cumsum, cumprod, cummax, cummin = RX.amax, RX.amin, RX.aminmax, RX.prod, RX.cumsum, RX.cumprod, RX.cummax, RX.cummin
+    logsumexp, logcumsumexp, var, std, norm, all, any, nansum, nanmean = (RX.logsumexp, RX.logcumsumexp, RX.var, RX.std, RX.norm,
+                                                                        RX.all, RX.any, RX.nansum, RX.nanmean)
+    sort, argsort, msort, topk, kthvalue, median, unique = SO.sort, SO.argsort, SO.msort, SO.topk, SO.kthvalue, SO.median, SO.unique
+    unique_consecutive, bincount = SO.unique_consecutive, SO.bincount
+    narrow, select, split, chunk, tensor_split, unbind = I.narrow, I.select, I.split, I.chunk, I.tensor_split, I.unbind
+    flip, fliplr, flipud, roll, moveaxis, unflatten = I.flip, I.fliplr, I.flipud, I.roll, I.movedim, I.unflatten
+    repeat, repeat_interleave, index_select, take, take_along_dim = I.repeat, I.repeat_interleave, I.index_select, I.take, I.take_along_dim
+    scatter, scatter_add, index_add, index_fill, index_copy = I.scatter, I.scatter_add, I.index_add, I.index_fill, I.index_copy
+    masked_select, masked_scatter, nonzero, argwhere, count_nonzero = I.masked_select, I.masked_scatter, I.nonzero, I.argwhere, I.count_nonzero
+    tril, triu, diagonal, diag, diag_embed, trace = I.tril, I.triu, I.diagonal, I.diag, I.diag_embed, I.trace
+    det, slogdet, logdet, kron, cross, matrix_power, pinverse = LX.det, LX.slogdet, LX.logdet, LX.kron, LX.cross, LX.matrix_power, LX.pinv
+    addmm, addmv, baddbmm, addbmm, addr, cholesky = LX.addmm, LX.addmv, LX.baddbmm, LX.addbmm, LX.addr, LX.cholesky_legacy
+    softplus = A.softplus
+
+    def tile(self, *dims):
+        return I.tile(self, S._shape_args(dims))
+
+    def broadcast_to(self, size):
+        return S.broadcast_to(self, size)
+
+    def logical_xor(self, other):
+        return E.logical_xor(self, other)
+
+    def true_divide_(self, other):
+        return self.div_(other)
+
+
+def _inplace_method(fn, name):
+    """x.name_(*args): the out-of-place op written into x (see shape.inplace)."""
+    def method(self, *args, **kwargs):
+        return S.inplace(self, lambda a, *rest: fn(a, *rest, **kwargs), *args, name=name)
+    method.__name__ = name
+    return method
+
+
+for _name, _fn in (("floor_", M.floor), ("ceil_", M.ceil), ("trunc_", M.trunc), ("round_", M.round),
+                   ("frac_", M.frac), ("log_", E.log), ("log1p_", M.log1p), ("log2_", M.log2),
+                   ("log10_", M.log10), ("expm1_", M.expm1), ("reciprocal_", M.reciprocal), ("rsqrt_", M.rsqrt),
+                   ("square_", E.square), ("sin_", E.sin), ("cos_", E.cos), ("tan_", M.tan), ("atan2_", M.atan2),
+                   ("lerp_", M.lerp), ("nan_to_num_", M.nan_to_num), ("erf_", M.erf), ("sign_", E.sign),
+                   ("tril_", I.tril), ("triu_", I.triu), ("scatter_", I.scatter), ("scatter_add_", I.scatter_add),
+                   ("index_add_", I.index_add), ("index_fill_", I.index_fill), ("index_copy_", I.index_copy),
+                   ("masked_scatter_", I.masked_scatter), ("cumsum_", RX.cumsum)):
+    if not hasattr(Tensor, _name):
+        setattr(Tensor, _name, _inplace_method(_fn, _name))
 
 
 def _copy_like(a, s):

@@ -1,2 +1,24 @@
 """fastgrad.linalg (PyTorch's torch.linalg)."""
-from fastgrad._ops.linalg import inv  # noqa: F401
+from fastgrad._ops.linalg import inv, matmul  # noqa: F401
+from fastgrad._ops.linalg_ext import (cholesky, det, eigh, eigvalsh, lstsq, matrix_norm, matrix_power,  # noqa: F401
+                                      matrix_rank, multi_dot, pinv, qr, slogdet, solve, svd, svdvals)
+from fastgrad._ops.linalg_ext import linalg_cross as cross, linalg_norm as norm  # noqa: F401
+from fastgrad._ops.reduction_ext import vector_norm  # noqa: F401
+from fastgrad._ops.indexing import diagonal as _diagonal
+
+
+def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    return _diagonal(A, offset, dim1, dim2)
+
+
+def vecdot(x, y, *, dim=-1):
+    return (x * y).sum(dim)
+
+
+def inv_ex(A, *, check_errors=False):
+    import collections
+
+    from fastgrad._ops.base import make
+    import numpy as np
+
+    return collections.namedtuple("inv_ex", ["inverse", "info"])(inv(A), make(np.zeros(A.shape[:-2], np.int32)))

@@ -41,7 +41,9 @@ class Sub(Op):
 class Mul(Op):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        need = ctx.needs_input_grad  # x * 3 keeps only the 3, so x may be modified in place later
+        if need:
+            ctx.save_for_backward(a if need[1] else None, b if need[0] else None)
         return a._data * b._data
 
     @staticmethod
@@ -59,7 +61,9 @@ class Mul(Op):
 class Div(Op):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        need = ctx.needs_input_grad
+        if need:
+            ctx.save_for_backward(a if need[1] else None, b)
         return a._data / b._data
 
     @staticmethod
@@ -511,7 +515,7 @@ def pow(input, exponent):  # noqa: A001
     if is_tensor(exponent):
         if not is_tensor(input):
             input, exponent = binary_operands(input, exponent)
-        elif exponent._data.ndim == 0 and not exponent._requires_grad:
+        elif exponent._data.ndim == 0 and not exponent._requires_grad and exponent._fw_grad is None:
             return pow(input, exponent.item())
         else:
             input, exponent = binary_operands(input, exponent)
@@ -566,7 +570,27 @@ def relu(input):
     return Relu.apply(input)
 
 
+class Piecewise(Op):
+    """A piecewise-constant function f (sign, floor, ceil, round, trunc): zero gradient."""
+
+    @staticmethod
+    def forward(ctx, x, f):
+        return f(x._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        return make(np.zeros_like(g._data)), None
+
+    @staticmethod
+    def jvp(ctx, t, f):
+        return make(np.zeros_like(t._data))
+
+
 def sign(input):
+    if input._data.dtype.kind == "f":
+        return Piecewise.apply(input, np.sign)
+    if input._data.dtype == np.bool_:
+        return input.clone()
     return make(np.sign(input._data))
 
 
@@ -616,7 +640,7 @@ def minimum(input, other):
 
 
 def _any_grad(*ts):
-    return any(t._requires_grad for t in ts)
+    return any(t._requires_grad or t._fw_grad is not None for t in ts)  # a tangent needs the op too
 
 
 # --------------------------------------------------------------------------- comparisons (no grad)

@@ -151,6 +151,9 @@ def bmm(input, mat2):
 
 
 def inv(A):
+    if A._data.dtype.kind not in "fc":
+        raise RuntimeError("linalg.inv: Expected a floating point or complex tensor as input. Got %s"
+                           % {"i": "Long", "u": "Byte", "b": "Bool"}.get(A._data.dtype.kind, A.dtype.name))
     if A._data.ndim < 2 or A._data.shape[-1] != A._data.shape[-2]:
         raise RuntimeError("linalg.inv: A must be batches of square matrices, but they are %s matrices"
                            % "x".join(map(str, A._data.shape[-2:])))

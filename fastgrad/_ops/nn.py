@@ -277,7 +277,17 @@ class CrossEntropyBackward(Op):
 
     @staticmethod
     def jvp(ctx, tl, tg, *_):
-        raise NotImplementedError("jvp of cross_entropy's backward")
+        logits, g = ctx.saved_tensors
+        target, w, ignore_index, eps = ctx.args
+        n, c = logits._data.shape
+        a = _ce_coefficients(target, w, ignore_index, eps, c, logits._data.dtype)
+        big_a = make(a.sum(1, keepdims=True))
+        p = softmax(logits, 1)
+        out = None if tl is None else SoftmaxBackward.apply(p, tl, 1) * (g.unsqueeze(1) * big_a)
+        if tg is not None:
+            t2 = tg.unsqueeze(1) * (big_a * p - make(a))
+            out = t2 if out is None else out + t2
+        return out
 
 
 # --------------------------------------------------------------------------- public functions
@@ -344,7 +354,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _float_input("cross_entropy", input)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError("label_smoothing must be between 0.0 and 1.0. Got: %s" % label_smoothing)
+        raise RuntimeError("label_smoothing must be between 0.0 and 1.0. Got: %s" % label_smoothing)
     x = input
     if x._data.ndim == 1:
         x = x.unsqueeze(0)

@@ -6,6 +6,7 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad._ops.base import (Op, TensorBase, engine, is_tensor, make, make_view, norm_dim,
                                 shape_str)
+from fastgrad.autograd.forward_ad import _set_tangent
 
 
 class Reshape(Op):
@@ -196,7 +197,7 @@ def convert_index(idx):
 
 def getitem(x, idx):
     np_idx, basic = convert_index(idx)
-    if basic and not x._requires_grad:
+    if basic and not x._requires_grad and x._fw_grad is None:
         return make_view(x._data[np_idx], x)
     return Index.apply(x, np_idx, basic)
 
@@ -214,6 +215,10 @@ def setitem(x, idx, value):
     else:
         x._data[np_idx] = v._data
         x._vc.value += 1
+        if x._fw_grad is not None or v._fw_grad is not None:  # forward AD: the tangent gets the same write
+            tan = x._fw_grad.clone() if x._fw_grad is not None else make(np.zeros_like(x._data))
+            tan[idx] = v._fw_grad if v._fw_grad is not None else 0.0
+            _set_tangent(x, tan)
 
 
 # --------------------------------------------------------------------------- in-place support
@@ -232,6 +237,8 @@ def _detached_history(x):
     """A new tensor with a copy of x's values and x's place in the graph (x will be overwritten)."""
     t = make(np.array(x._data, copy=True))
     t._grad_fn, t._output_nr, t._requires_grad = x._grad_fn, x._output_nr, x._requires_grad
+    if x._fw_grad is not None:
+        _set_tangent(t, x._fw_grad)
     return t
 
 
@@ -244,6 +251,8 @@ def rebase(x, new):
     x._vc.value += 1
     x._grad_fn, x._output_nr = new._grad_fn, new._output_nr
     x._requires_grad = new._requires_grad
+    if x._fw_grad is not None or new._fw_grad is not None:
+        _set_tangent(x, new._fw_grad)
 
 
 def inplace(x, fn, *args, name="inplace"):
@@ -263,6 +272,8 @@ def inplace(x, fn, *args, name="inplace"):
                                % (shape_str(x._data.shape), shape_str(res._data.shape)))
         np.copyto(x._data, res._data, casting="same_kind" if x._data.dtype.kind == "f" else "unsafe")
         x._vc.value += 1
+        if x._fw_grad is not None or res._fw_grad is not None:
+            _set_tangent(x, res._fw_grad)
     return x
 
 

@@ -1,0 +1,412 @@
+"""Layer ops: conv2d (im2col + one BLAS matmul), max/avg pooling, normalization, embedding, cat.
+
+Each backward is itself an op whose backward is written with these ops again (the adjoint of
+a linear map is linear), so double backward works while the first-order path stays one op.
+conv1d is conv2d on a height-1 image."""
+import numpy as np
+
+from fastgrad._ops.base import Op, make
+
+_as_strided = np.lib.stride_tricks.as_strided
+
+
+# --------------------------------------------------------------------------- im2col helpers
+def _out_size(size, k, s, p, d, ceil_mode=False):
+    span = size + 2 * p - d * (k - 1) - 1
+    if ceil_mode:
+        out = -(-span // s) + 1
+        if (out - 1) * s >= size + p:  # the last window must start inside the input or left padding
+            out -= 1
+        return out
+    return span // s + 1
+
+
+def _windows(xp, k, s, d, out):
+    """Read-only (N, C, kh, kw, oh, ow) view of the padded input xp."""
+    n, c, _, _ = xp.shape
+    st = xp.strides
+    return _as_strided(xp, (n, c, k[0], k[1], out[0], out[1]),
+                       (st[0], st[1], st[2] * d[0], st[3] * d[1], st[2] * s[0], st[3] * s[1]), writeable=False)
+
+
+def _pad(x, p, value=0.0, extra=(0, 0)):
+    if not (p[0] or p[1] or extra[0] or extra[1]):
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (p[0], p[0] + extra[0]), (p[1], p[1] + extra[1])), constant_values=value)
+
+
+def _scatter_windows(cols, shape, k, s, p, d, out):
+    """Adjoint of _windows: add each (N, C, kh, kw, oh, ow) entry back into an (N, C, H, W) array."""
+    n, c, h, w = shape
+    hp, wp = h + 2 * p[0], w + 2 * p[1]
+    hp = max(hp, d[0] * (k[0] - 1) + s[0] * (out[0] - 1) + 1)
+    wp = max(wp, d[1] * (k[1] - 1) + s[1] * (out[1] - 1) + 1)
+    gx = np.zeros((n, c, hp, wp), cols.dtype)
+    for i in range(k[0]):
+        for j in range(k[1]):
+            gx[:, :, i * d[0]:i * d[0] + s[0] * (out[0] - 1) + 1:s[0],
+               j * d[1]:j * d[1] + s[1] * (out[1] - 1) + 1:s[1]] += cols[:, :, i, j]
+    return gx[:, :, p[0]:p[0] + h, p[1]:p[1] + w]
+
+
+class _ConvGeom:
+    def __init__(self, x_shape, w_shape, stride, padding, dilation, groups):
+        self.x_shape, self.w_shape = x_shape, w_shape
+        self.s, self.p, self.d, self.g = stride, padding, dilation, groups
+        self.k = w_shape[2:]
+        self.out = (_out_size(x_shape[2], self.k[0], stride[0], padding[0], dilation[0]),
+                    _out_size(x_shape[3], self.k[1], stride[1], padding[1], dilation[1]))
+
+    def cols(self, x):
+        """(g, C/g*kh*kw, N*oh*ow) patch matrix of x (one copy)."""
+        n, c = x.shape[:2]
+        win = _windows(_pad(x, self.p), self.k, self.s, self.d, self.out)  # N C kh kw oh ow
+        cols = np.ascontiguousarray(win.transpose(1, 2, 3, 0, 4, 5))  # C kh kw N oh ow
+        return cols.reshape(self.g, -1, n * self.out[0] * self.out[1])
+
+    def conv(self, x, w):
+        n = x.shape[0]
+        o = w.shape[0]
+        w3 = w.reshape(self.g, o // self.g, -1)
+        y = np.matmul(w3, self.cols(x))  # g, O/g, N*L
+        return np.ascontiguousarray(y.reshape(o, n, *self.out).transpose(1, 0, 2, 3))
+
+    def grad_rows(self, g):
+        o = self.w_shape[0]
+        return np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(self.g, o // self.g, -1)
+
+    def grad_input(self, g, w):
+        n, c = self.x_shape[:2]
+        w3 = w.reshape(self.g, w.shape[0] // self.g, -1)
+        gcols = np.matmul(w3.transpose(0, 2, 1), self.grad_rows(g))  # g, C/g*kh*kw, N*L
+        gcols = gcols.reshape(c, self.k[0], self.k[1], n, *self.out).transpose(3, 0, 1, 2, 4, 5)
+        return _scatter_windows(gcols, self.x_shape, self.k, self.s, self.p, self.d, self.out)
+
+    def grad_weight(self, x, g):
+        return np.matmul(self.grad_rows(g), self.cols(x).transpose(0, 2, 1)).reshape(self.w_shape)
+
+
+class Conv2d(Op):
+    """y = conv2d(x, w) + b for x (N, C, H, W), w (O, C/groups, kh, kw)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, geom):
+        ctx.geom = geom
+        ctx.save_for_backward(x, w)
+        y = geom.conv(x._data, w._data)
+        if b is not None:
+            y += b._data.reshape(1, -1, 1, 1)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gx, gw = Conv2dBackward.apply(x, w, g, ctx.geom, (need[0], need[1]))
+        gb = g.sum((0, 2, 3)) if need[2] else None
+        return gx, gw, gb, None
+
+    @staticmethod
+    def jvp(ctx, tx, tw, tb, geom):
+        x, w = ctx.saved_tensors
+        out = None
+        for t in (None if tx is None else Conv2d.apply(tx, w, None, geom),
+                  None if tw is None else Conv2d.apply(x, tw, None, geom),
+                  None if tb is None else tb.reshape(1, -1, 1, 1)):
+            if t is not None:
+                out = t if out is None else out + t
+        return out
+
+
+class Conv2dBackward(Op):
+    """(gx, gw) of conv2d: gx = conv_transpose(g, w), gw = correlate(x, g); both linear."""
+
+    @staticmethod
+    def forward(ctx, x, w, g, geom, need):
+        ctx.geom = geom
+        ctx.save_for_backward(x, w, g)
+        ctx.set_materialize_grads(False)
+        gx = geom.grad_input(g._data, w._data) if need[0] else None
+        gw = geom.grad_weight(x._data, g._data) if need[1] else None
+        return gx, gw
+
+    @staticmethod
+    def backward(ctx, ax, aw):
+        x, w, g = ctx.saved_tensors
+        geom = ctx.geom
+        need = ctx.needs_input_grad
+        gx = gw = gg = None
+        if need[0] and aw is not None:  # <aw, corr(x, g)> = <x, conv_T(g, aw)>
+            gx = Conv2dBackward.apply(x, aw, g, geom, (True, False))[0]
+        if need[1] and ax is not None:  # <ax, conv_T(g, w)> = <corr(ax, g), w>
+            gw = Conv2dBackward.apply(ax, w, g, geom, (False, True))[1]
+        if need[2]:
+            terms = [Conv2d.apply(ax, w, None, geom) if ax is not None else None,
+                     Conv2d.apply(x, aw, None, geom) if aw is not None else None]
+            for t in terms:
+                if t is not None:
+                    gg = t if gg is None else gg + t
+        return gx, gw, gg, None, None
+
+    @staticmethod
+    def jvp(ctx, tx, tw, tg, geom, need):
+        x, w, g = ctx.saved_tensors
+        gx = gw = None
+        for t in ((None if tg is None else Conv2dBackward.apply(x, w, tg, geom, (True, True))),
+                  (None if tw is None else Conv2dBackward.apply(x, tw, g, geom, (True, False))),
+                  (None if tx is None else Conv2dBackward.apply(tx, w, g, geom, (False, True)))):
+            if t is not None:
+                gx = t[0] if gx is None else (gx if t[0] is None else gx + t[0])
+                gw = t[1] if gw is None else (gw if t[1] is None else gw + t[1])
+        return gx, gw
+
+
+# --------------------------------------------------------------------------- pooling
+class MaxPool2d(Op):
+    """Max over windows; saves the flat index of each maximum in the (H*W) plane."""
+
+    @staticmethod
+    def forward(ctx, x, k, s, p, d, ceil_mode):
+        a = x._data
+        n, c, h, w = a.shape
+        out = (_out_size(h, k[0], s[0], p[0], d[0], ceil_mode), _out_size(w, k[1], s[1], p[1], d[1], ceil_mode))
+        extra = tuple(max(0, d[i] * (k[i] - 1) + s[i] * (out[i] - 1) + 1 - (a.shape[2 + i] + 2 * p[i]))
+                      for i in range(2))
+        neg = -np.inf if a.dtype.kind == "f" else np.iinfo(a.dtype).min
+        win = _windows(_pad(a, p, neg, extra), k, s, d, out)  # N C kh kw oh ow
+        flat = win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c, out[0], out[1], k[0] * k[1])
+        arg = flat.argmax(-1)
+        y = np.take_along_axis(flat, arg[..., None], -1)[..., 0]
+        ki, kj = np.divmod(arg, k[1])
+        rows = np.arange(out[0]).reshape(-1, 1) * s[0] + ki * d[0] - p[0]
+        cols = np.arange(out[1]) * s[1] + kj * d[1] - p[1]
+        idx = (rows * w + cols).astype(np.int64)
+        ctx.x_shape = a.shape
+        ctx.idx = idx
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return MaxPoolBackward.apply(g, ctx.idx, ctx.x_shape), None, None, None, None, None
+
+    @staticmethod
+    def jvp(ctx, t, *_):
+        return _gather_plane(t, ctx.idx)
+
+
+def _gather_plane(t, idx):
+    """t (N, C, H, W) -> t at flat plane indices idx (N, C, oh, ow), differentiably."""
+    n, c = idx.shape[:2]
+    return t.reshape(n, c, -1).gather(2, make(idx.reshape(n, c, -1))).reshape(idx.shape)
+
+
+class MaxPoolBackward(Op):
+    """Scatter-add g into the positions of the maxima."""
+
+    @staticmethod
+    def forward(ctx, g, idx, x_shape):
+        ctx.idx = idx
+        n, c, h, w = x_shape
+        base = (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
+        gx = np.bincount((idx + base).ravel(), weights=g._data.ravel(), minlength=n * c * h * w)
+        return gx.astype(g._data.dtype, copy=False).reshape(x_shape)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return _gather_plane(gg, ctx.idx), None, None
+
+    @staticmethod
+    def jvp(ctx, t, idx, x_shape):
+        return MaxPoolBackward.apply(t, idx, x_shape)
+
+
+def _avg_divisor(shape, k, s, p, out, extra, count_include_pad, divisor_override, dtype):
+    if divisor_override:
+        return np.asarray(divisor_override, dtype)
+    h, w = shape[2:]
+    if count_include_pad:  # windows count the zero padding but not the ceil_mode overhang
+        ones = np.pad(np.ones((1, 1, h + 2 * p[0], w + 2 * p[1]), dtype), ((0, 0), (0, 0), (0, extra[0]),
+                                                                          (0, extra[1])))
+    else:
+        ones = _pad(np.ones((1, 1, h, w), dtype), p, 0.0, extra)
+    return _windows(ones, k, s, (1, 1), out).sum((2, 3))[0, 0]
+
+
+class AvgPool2d(Op):
+    @staticmethod
+    def forward(ctx, x, k, s, p, ceil_mode, count_include_pad, divisor_override):
+        a = x._data
+        out = (_out_size(a.shape[2], k[0], s[0], p[0], 1, ceil_mode),
+               _out_size(a.shape[3], k[1], s[1], p[1], 1, ceil_mode))
+        extra = tuple(max(0, k[i] + s[i] * (out[i] - 1) - (a.shape[2 + i] + 2 * p[i])) for i in range(2))
+        div = _avg_divisor(a.shape, k, s, p, out, extra, count_include_pad, divisor_override, a.dtype)
+        ctx.args = (a.shape, k, s, p, out, div)
+        win = _windows(_pad(a, p, 0.0, extra), k, s, (1, 1), out)
+        return (win.sum((2, 3)) / div).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        return AvgPoolBackward.apply(g, ctx.args), None, None, None, None, None, None
+
+    @staticmethod
+    def jvp(ctx, t, *args):
+        return AvgPool2d.apply(t, *args)
+
+
+class AvgPoolBackward(Op):
+    @staticmethod
+    def forward(ctx, g, args):
+        shape, k, s, p, out, div = args
+        ctx.args = args
+        gd = g._data / div
+        cols = np.broadcast_to(gd[:, :, None, None], gd.shape[:2] + tuple(k) + tuple(out))
+        return _scatter_windows(cols, shape, k, s, p, (1, 1), out).astype(g._data.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return _AvgPoolAdjoint.apply(gg, ctx.args), None
+
+    @staticmethod
+    def jvp(ctx, t, args):
+        return AvgPoolBackward.apply(t, args)
+
+
+class _AvgPoolAdjoint(Op):
+    """The forward of avg pooling with a fixed geometry (the adjoint of AvgPoolBackward)."""
+
+    @staticmethod
+    def forward(ctx, x, args):
+        shape, k, s, p, out, div = args
+        ctx.args = args
+        a = x._data
+        extra = tuple(max(0, k[i] + s[i] * (out[i] - 1) - (shape[2 + i] + 2 * p[i])) for i in range(2))
+        win = _windows(_pad(a, p, 0.0, extra), k, s, (1, 1), out)
+        return (win.sum((2, 3)) / div).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        return AvgPoolBackward.apply(g, ctx.args), None
+
+    @staticmethod
+    def jvp(ctx, t, args):
+        return _AvgPoolAdjoint.apply(t, args)
+
+
+# --------------------------------------------------------------------------- normalization
+def _normalize_composed(x, axes, eps):
+    mu = x.mean(axes, keepdim=True)
+    xc = x - mu
+    var = (xc * xc).mean(axes, keepdim=True)
+    return xc * (var + eps) ** -0.5, (var + eps) ** -0.5
+
+
+class Normalize(Op):
+    """(x - mean) / sqrt(var + eps) over `axes` (biased variance): the core of batch and layer norm.
+    Its Jacobian is symmetric, so backward and jvp are the same map."""
+
+    @staticmethod
+    def forward(ctx, x, axes, eps):
+        a = x._data
+        mu = a.mean(axes, keepdims=True)
+        xc = a - mu
+        var = np.mean(xc * xc, axes, keepdims=True)
+        ctx.axes, ctx.eps = axes, eps
+        ctx.save_for_backward(x)
+        return xc / np.sqrt(var + eps)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return Normalize._vjp(x, g, ctx.axes, ctx.eps), None, None
+
+    @staticmethod
+    def _vjp(x, g, axes, eps):
+        xhat, rstd = _normalize_composed(x, axes, eps)
+        return rstd * (g - g.mean(axes, keepdim=True) - xhat * (g * xhat).mean(axes, keepdim=True))
+
+    @staticmethod
+    def jvp(ctx, t, axes, eps):
+        (x,) = ctx.saved_tensors
+        return Normalize._vjp(x, t, axes, eps)
+
+
+# --------------------------------------------------------------------------- embedding, cat
+class Embedding(Op):
+    @staticmethod
+    def forward(ctx, weight, idx, padding_idx, scale_grad_by_freq):
+        ctx.args = (idx, weight._data.shape[0], padding_idx, scale_grad_by_freq)
+        return weight._data[idx]
+
+    @staticmethod
+    def backward(ctx, g):
+        return EmbeddingBackward.apply(g, ctx.args), None, None, None
+
+    @staticmethod
+    def jvp(ctx, t, *_):
+        return t[make(ctx.args[0])]
+
+
+class EmbeddingBackward(Op):
+    """Sum the rows of g into the rows of the weight they came from (padding row gets none)."""
+
+    @staticmethod
+    def forward(ctx, g, args):
+        idx, num, padding_idx, scale = args
+        ctx.args = args
+        dim = g._data.shape[-1]
+        flat_idx = idx.reshape(-1)
+        g2 = g._data.reshape(-1, dim)
+        coef = np.ones(flat_idx.shape, g2.dtype)
+        if padding_idx is not None:
+            coef[flat_idx == padding_idx] = 0
+        if scale:
+            counts = np.bincount(flat_idx, minlength=num)
+            coef = coef / counts[flat_idx]
+        ctx.coef = coef
+        gw = np.zeros((num, dim), g2.dtype)
+        np.add.at(gw, flat_idx, g2 * coef[:, None])
+        return gw
+
+    @staticmethod
+    def backward(ctx, gg):
+        idx = ctx.args[0]
+        rows = gg[make(idx)]
+        return rows * make(ctx.coef.reshape(idx.shape + (1,))), None
+
+    @staticmethod
+    def jvp(ctx, t, args):
+        return EmbeddingBackward.apply(t, args)
+
+
+class Cat(Op):
+    """Concatenate tensors along dim."""
+
+    @staticmethod
+    def forward(ctx, dim, *tensors):
+        ctx.dim = dim
+        ctx.shapes = [t._data.shape for t in tensors]
+        return np.concatenate([t._data for t in tensors], dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        out, start = [None], 0
+        for shape in ctx.shapes:
+            n = shape[ctx.dim]
+            out.append(g[(slice(None),) * ctx.dim + (slice(start, start + n),)])
+            start += n
+        return tuple(out)
+
+    @staticmethod
+    def jvp(ctx, _, *tangents):
+        if all(t is None for t in tangents):
+            return None
+        dtype = next(t for t in tangents if t is not None)._data.dtype
+        return Cat.apply(ctx.dim, *[t if t is not None else make(np.zeros(shape, dtype))
+                                    for t, shape in zip(tangents, ctx.shapes)])
+
+
+def cat(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("cat(): expected a non-empty list of Tensors")
+    return Cat.apply(dim, *tensors)

@@ -1,0 +1,642 @@
+"""More linear algebra: addmm/addmv/baddbmm, einsum, tensordot, kron, and the decompositions
+det, slogdet, solve, cholesky, qr, eigh, svd with torch.linalg's names and errors.
+
+Gradients are written with differentiable ops (matmul, inverse, solve, tril, ...), so the
+double backward of det / solve / cholesky / eigh works; svd/svdvals treat U and V as
+constants (first order only)."""
+import collections
+import string
+
+import numpy as np
+
+from fastgrad._ops import shape as S
+from fastgrad._ops.base import Op, make, norm_dim, scalar_type_name
+from fastgrad._ops.elementwise import abs, where
+from fastgrad._ops.indexing import broadcast_tensors, diag_embed, diagonal, index_select, movedim, tril, triu
+from fastgrad._ops.linalg import _check_dtypes, inv, matmul
+from fastgrad._ops.reduction import sum
+from fastgrad._ops.reduction_ext import AMax, vector_norm
+
+_slogdet_t = collections.namedtuple("slogdet", ["sign", "logabsdet"])
+_qr_t = collections.namedtuple("qr", ["Q", "R"])
+_eigh_t = collections.namedtuple("eigh", ["eigenvalues", "eigenvectors"])
+_svd_t = collections.namedtuple("svd", ["U", "S", "Vh"])
+_lstsq_t = collections.namedtuple("lstsq", ["solution", "residuals", "rank", "singular_values"])
+
+
+def _float_matrix(name, A, square=True):
+    d = A._data
+    if d.dtype.kind not in "fc":
+        raise RuntimeError("%s: Expected a floating point or complex tensor as input. Got %s"
+                           % (name, scalar_type_name(d.dtype)))
+    if d.ndim < 2:
+        raise RuntimeError("%s: The input tensor A must have at least 2 dimensions." % name)
+    if square and d.shape[-1] != d.shape[-2]:
+        raise RuntimeError("%s: A must be batches of square matrices, but they are %d by %d matrices"
+                           % (name, d.shape[-2], d.shape[-1]))
+
+
+def _t(x):
+    return x.mT
+
+
+# --------------------------------------------------------------------------- products
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    if mat1._data.ndim != 2 or mat2._data.ndim != 2:
+        raise RuntimeError("addmm: expected 2D tensors, got %dD and %dD" % (mat1._data.ndim, mat2._data.ndim))
+    return _add_scaled(input, matmul(mat1, mat2), beta, alpha)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    if mat._data.ndim != 2 or vec._data.ndim != 1:
+        raise RuntimeError("vector + matrix @ vector expected, got %d, %d, %d"
+                           % (input._data.ndim, mat._data.ndim, vec._data.ndim))
+    return _add_scaled(input, matmul(mat, vec), beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    if batch1._data.ndim != 3 or batch2._data.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor" if batch1._data.ndim != 3 else "batch2 must be a 3D tensor")
+    return _add_scaled(input, matmul(batch1, batch2), beta, alpha)
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    return _add_scaled(input, matmul(batch1, batch2).sum(0), beta, alpha)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    return _add_scaled(input, vec1.unsqueeze(1) * vec2.unsqueeze(0), beta, alpha)
+
+
+def _add_scaled(input, prod, beta, alpha):
+    """beta * input + alpha * prod; beta == 0 ignores input (NaN included), like PyTorch."""
+    out = prod if alpha == 1 else prod * alpha
+    if beta == 0:
+        return out + make(np.zeros(input._data.shape, out._data.dtype)) if input._data.shape != out._data.shape else out
+    return out + (input if beta == 1 else input * beta)
+
+
+def tensordot(a, b, dims=2, out=None):
+    if isinstance(dims, (int, np.integer)):
+        if dims < 0:
+            raise RuntimeError("tensordot expects dims >= 0, but got dims=%d" % dims)
+        da = list(range(a._data.ndim - dims, a._data.ndim))
+        db = list(range(dims))
+    else:
+        da, db = dims
+        da = [da] if isinstance(da, int) else list(da)
+        db = [db] if isinstance(db, int) else list(db)
+    da = [norm_dim(d, a._data.ndim) for d in da]
+    db = [norm_dim(d, b._data.ndim) for d in db]
+    for i, j in zip(da, db):
+        if a._data.shape[i] != b._data.shape[j]:
+            raise RuntimeError("contracted dimensions need to match, but first has size %d in dim %d and second "
+                               "has size %d in dim %d" % (a._data.shape[i], i, b._data.shape[j], j))
+    fa = [d for d in range(a._data.ndim) if d not in da]
+    fb = [d for d in range(b._data.ndim) if d not in db]
+    k = int(np.prod([a._data.shape[d] for d in da]))
+    am = a.permute(*(fa + da)).reshape(-1, k)
+    bm = b.permute(*(db + fb)).reshape(k, -1)
+    return matmul(am, bm).reshape(tuple(a._data.shape[d] for d in fa) + tuple(b._data.shape[d] for d in fb))
+
+
+def kron(input, other):
+    nd = max(input._data.ndim, other._data.ndim)
+    a = input.reshape((1,) * (nd - input._data.ndim) + input._data.shape)
+    b = other.reshape((1,) * (nd - other._data.ndim) + other._data.shape)
+    sa, sb = a._data.shape, b._data.shape
+    a = a.reshape(tuple(x for s in sa for x in (s, 1)))
+    b = b.reshape(tuple(x for s in sb for x in (1, s)))
+    return (a * b).reshape(tuple(x * y for x, y in zip(sa, sb)))
+
+
+def multi_dot(tensors):
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise RuntimeError("multi_dot(): expected at least 2 tensors but got %d" % len(tensors))
+    out = tensors[0]
+    for t in tensors[1:]:
+        out = matmul(out, t)
+    return out
+
+
+def chain_matmul(*matrices):
+    return multi_dot(matrices)
+
+
+def matrix_power(A, n):
+    if A._data.ndim < 2 or A._data.shape[-1] != A._data.shape[-2]:
+        raise RuntimeError("linalg.matrix_power: A must be batches of square matrices")
+    if n == 0:  # the identity, still connected to A (zero gradient), like PyTorch
+        return A * 0.0 + make(np.eye(A._data.shape[-1], dtype=A._data.dtype))
+    if n < 0:
+        A, n = inv(A), -n
+    out = A
+    for _ in range(n - 1):
+        out = matmul(out, A)
+    return out
+
+
+def cross(input, other, dim=None):
+    if dim is None:
+        dims = [i for i, s in enumerate(np.broadcast_shapes(input._data.shape, other._data.shape)) if s == 3]
+        if not dims:
+            raise RuntimeError("no dimension of size 3 in input")
+        dim = dims[0]
+    d = norm_dim(dim, max(input._data.ndim, other._data.ndim))
+    if input._data.shape != other._data.shape:
+        input, other = broadcast_tensors(input, other)
+    if input._data.shape[d] != 3 or other._data.shape[d] != 3:
+        raise RuntimeError("linalg.cross: inputs dimension %d must have length 3. Got %d and %d"
+                           % (d, input._data.shape[d], other._data.shape[d]))
+    i1, i2 = make(np.array([1, 2, 0])), make(np.array([2, 0, 1]))
+    return (index_select(input, d, i1) * index_select(other, d, i2)
+            - index_select(input, d, i2) * index_select(other, d, i1))
+
+
+def linalg_cross(input, other, *, dim=-1):
+    return cross(input, other, dim)
+
+
+def cdist(x1, x2, p=2.0, compute_mode=None):
+    if x1._data.shape[-1] != x2._data.shape[-1]:
+        raise RuntimeError("X1 and X2 must have the same number of columns. X1: %d X2: %d"
+                           % (x1._data.shape[-1], x2._data.shape[-1]))
+    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
+    return vector_norm(diff, p, -1)
+
+
+# --------------------------------------------------------------------------- einsum
+class Einsum(Op):
+    """np.einsum over operands whose subscripts have no repeated letter (see einsum())."""
+
+    @staticmethod
+    def forward(ctx, spec, *xs):
+        ctx.spec = spec
+        ctx.save_for_backward(*xs)
+        return np.einsum(_spec_str(spec), *[x._data for x in xs], optimize=len(xs) > 2)
+
+    @staticmethod
+    def backward(ctx, g):
+        xs = ctx.saved_tensors
+        ins, out = ctx.spec
+        grads = [None]
+        for i, x in enumerate(xs):
+            if not ctx.needs_input_grad[i + 1]:
+                grads.append(None)
+                continue
+            grads.append(_einsum_grad(ins, out, xs, i, g))
+        return tuple(grads)
+
+    @staticmethod
+    def jvp(ctx, spec, *ts):
+        xs = ctx.saved_tensors
+        ins, out = spec
+        res = None
+        for i, t in enumerate(ts):
+            if t is None:
+                continue
+            term = Einsum.apply(spec, *(xs[:i] + (t,) + xs[i + 1:]))
+            res = term if res is None else res + term
+        return res
+
+
+def _spec_str(spec):
+    ins, out = spec
+    return ",".join(ins) + "->" + out
+
+
+def _einsum_grad(ins, out, xs, i, g):
+    """Gradient for operand i: contract g with the other operands onto operand i's letters;
+    letters summed away inside operand i alone come back by broadcasting."""
+    mine = ins[i]
+    others = [ins[j] for j in range(len(ins)) if j != i]
+    present = set(out).union(*others) if others else set(out)
+    kept = "".join(c for c in mine if c in present)
+    spec = ((out,) + tuple(others), kept)
+    gi = Einsum.apply(spec, g, *[xs[j] for j in range(len(xs)) if j != i])
+    if kept != mine:
+        shape = tuple(xs[i]._data.shape[k] if c in present else 1 for k, c in enumerate(mine))
+        gi = S.expand(gi.reshape(shape), *xs[i]._data.shape)
+    return gi
+
+
+def einsum(equation, *operands):
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(operands):
+        raise RuntimeError("einsum(): more operands were provided than specified in the equation"
+                           if len(operands) > len(terms) else
+                           "einsum(): fewer operands were provided than specified in the equation")
+    # ellipses become fresh upper-case letters, right-aligned per operand
+    free = [c for c in string.ascii_uppercase if c not in eq]
+    n_ell = 0
+    for t, x in zip(terms, operands):
+        if "..." in t:
+            n_ell = max(n_ell, x._data.ndim - (len(t) - 3))
+    ell = "".join(free[:n_ell])
+    ins = []
+    for t, x in zip(terms, operands):
+        if "..." in t:
+            k = x._data.ndim - (len(t) - 3)
+            t = t.replace("...", ell[n_ell - k:])
+        if len(t) != x._data.ndim:
+            raise RuntimeError("einsum(): the number of subscripts in the equation (%d) does not match the number "
+                               "of dimensions (%d) for operand %d%s"
+                               % (len(t), x._data.ndim, len(ins), "" if "..." in eq else " and no ellipsis was given"))
+        ins.append(t)
+    if arrow:
+        out = rhs.replace("...", ell)
+    else:
+        counts = collections.Counter("".join(ins))
+        out = ell + "".join(sorted(c for c in counts if counts[c] == 1 and c not in ell))
+    sizes = {}
+    for t, x in zip(ins, operands):
+        for c, s in zip(t, x._data.shape):
+            if sizes.setdefault(c, s) != s and s != 1 and sizes[c] != 1:
+                raise RuntimeError("einsum(): operands do not broadcast with remapped shapes (original->remapped)")
+    xs = list(operands)
+    for k in range(len(xs)):  # repeated letters in one operand: take the diagonal first
+        t = ins[k]
+        while len(set(t)) != len(t):
+            c = next(c for c in t if t.count(c) > 1)
+            p1 = t.index(c)
+            p2 = t.index(c, p1 + 1)
+            xs[k] = diagonal(xs[k], 0, p1, p2)
+            t = t[:p1] + t[p1 + 1:p2] + t[p2 + 1:] + c
+        ins[k] = t
+    dt = xs[0]._data.dtype
+    for x in xs[1:]:
+        if x._data.dtype != dt:
+            raise RuntimeError("einsum(): expected scalar type %s but found %s" % (xs[0].dtype, x.dtype))
+    return Einsum.apply((tuple(ins), out), *xs)
+
+
+# --------------------------------------------------------------------------- det / slogdet
+def _adjugate_t(A):
+    """adj(A)^T = d det(A) / dA, from the SVD (valid for singular A); a constant."""
+    u, s, vh = np.linalg.svd(A._data)
+    n = s.shape[-1]
+    others = np.stack([np.prod(np.delete(s, i, axis=-1), axis=-1) for i in range(n)], -1) if n else s
+    sign = np.linalg.det(u) * np.linalg.det(vh)
+    return make((u * others[..., None, :]) @ vh * sign[..., None, None])
+
+
+def _ddet(A, y):
+    """d det / dA as a tensor: det * inv(A)^T, or the adjugate when A is singular."""
+    if np.all(np.abs(y._data) > np.finfo(y._data.dtype).tiny * 1e3):
+        return y.unsqueeze(-1).unsqueeze(-1) * inv(A).mT
+    return _adjugate_t(A)
+
+
+class Det(Op):
+    @staticmethod
+    def forward(ctx, A):
+        y = np.linalg.det(A._data)
+        ctx.save_for_backward(A, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        A, y = ctx.saved_tensors
+        return g.unsqueeze(-1).unsqueeze(-1) * _ddet(A, y)
+
+    @staticmethod
+    def jvp(ctx, t):
+        A, y = ctx.saved_tensors
+        return (t * _ddet(A, y)).sum((-2, -1))
+
+
+class SlogDet(Op):
+    """(sign, log|det|); the sign's gradient is zero."""
+
+    @staticmethod
+    def forward(ctx, A):
+        ctx.save_for_backward(A)
+        sign, logabs = np.linalg.slogdet(A._data)
+        return sign, logabs
+
+    @staticmethod
+    def backward(ctx, g_sign, g):
+        (A,) = ctx.saved_tensors
+        return g.unsqueeze(-1).unsqueeze(-1) * inv(A).mT
+
+    @staticmethod
+    def jvp(ctx, t):
+        (A,) = ctx.saved_tensors
+        logabs = (t * inv(A).mT).sum((-2, -1))
+        return logabs * 0.0, logabs
+
+
+def det(A):
+    _float_matrix("linalg.det", A)
+    return Det.apply(A)
+
+
+def slogdet(A):
+    _float_matrix("linalg.slogdet", A)
+    return _slogdet_t(*SlogDet.apply(A))
+
+
+def logdet(A):
+    sd = slogdet(A)
+    nan = make(np.where(sd.sign._data < 0, np.nan, 0.0).astype(A._data.dtype))
+    return sd.logabsdet + nan
+
+
+# --------------------------------------------------------------------------- solve
+class Solve(Op):
+    """X = A^{-1} B for B of shape (..., n, k)."""
+
+    @staticmethod
+    def forward(ctx, A, B):
+        try:
+            X = np.linalg.solve(A._data, B._data)
+        except np.linalg.LinAlgError:
+            raise RuntimeError("torch.linalg.solve: The solver failed because the input matrix is singular.") from None
+        ctx.save_for_backward(A, X)
+        return X
+
+    @staticmethod
+    def backward(ctx, g):
+        A, X = ctx.saved_tensors
+        gB = Solve.apply(A.mT, g)
+        gA = -matmul(gB, X.mT) if ctx.needs_input_grad[0] else None
+        return gA, gB
+
+    @staticmethod
+    def jvp(ctx, tA, tB):
+        A, X = ctx.saved_tensors
+        rhs = tB if tA is None else (-matmul(tA, X) if tB is None else tB - matmul(tA, X))
+        return Solve.apply(A, rhs)
+
+
+def solve(A, B, *, left=True):
+    _float_matrix("linalg.solve", A)
+    _check_dtypes("linalg.solve", A, B)
+    if not left:
+        return solve(A.mT, B.mT).mT
+    n = A._data.shape[-1]
+    vector = B._data.ndim == 1 or (B._data.ndim == A._data.ndim - 1 and B._data.shape == A._data.shape[:-1])
+    b = B.unsqueeze(-1) if vector else B
+    if b._data.shape[-2] != n:
+        raise RuntimeError("linalg.solve: Incompatible shapes of A and B for the equation AX = B (%dx%d and %dx%d)"
+                           % (n, n, b._data.shape[-2], b._data.shape[-1]))
+    X = Solve.apply(A, b)
+    return X.squeeze(-1) if vector else X
+
+
+# --------------------------------------------------------------------------- cholesky
+def _phi(X):
+    """The lower triangle of X with its diagonal halved."""
+    return tril(X) - 0.5 * diag_embed(diagonal(X, 0, -2, -1))
+
+
+class Cholesky(Op):
+    @staticmethod
+    def forward(ctx, A):
+        try:
+            L = np.linalg.cholesky(A._data)
+        except np.linalg.LinAlgError:
+            raise RuntimeError("linalg.cholesky: The factorization could not be completed because the input is not "
+                               "positive-definite (the leading minor of order %d is not positive-definite)."
+                               % _bad_minor(A._data)) from None
+        ctx.save_for_backward(L)
+        return L
+
+    @staticmethod
+    def backward(ctx, g):
+        (L,) = ctx.saved_tensors
+        Linv = inv(L)
+        s = matmul(matmul(Linv.mT, _phi(matmul(L.mT, g))), Linv)
+        return (s + s.mT) * 0.5
+
+    @staticmethod
+    def jvp(ctx, t):
+        (L,) = ctx.saved_tensors
+        Linv = inv(L)
+        return matmul(L, _phi(matmul(matmul(Linv, t), Linv.mT)))
+
+
+def _bad_minor(a):
+    a = a.reshape((-1,) + a.shape[-2:])
+    for m in a:
+        for k in range(1, m.shape[0] + 1):
+            try:
+                np.linalg.cholesky(m[:k, :k])
+            except np.linalg.LinAlgError:
+                return k
+    return a.shape[-1]
+
+
+def cholesky(A, *, upper=False):
+    _float_matrix("linalg.cholesky", A)
+    L = Cholesky.apply(A)
+    return L.mT if upper else L
+
+
+def cholesky_legacy(A, upper=False):
+    return cholesky(A, upper=upper)
+
+
+# --------------------------------------------------------------------------- qr
+class QR(Op):
+    @staticmethod
+    def forward(ctx, A, mode):
+        Q, R = np.linalg.qr(A._data, mode=mode)
+        ctx.save_for_backward(Q, R)
+        ctx.mode = mode
+        return Q, R
+
+    @staticmethod
+    def backward(ctx, gQ, gR):
+        Q, R = ctx.saved_tensors
+        m, n = Q._data.shape[-2], R._data.shape[-1]
+        if m < n or (ctx.mode == "complete" and m > n):
+            raise RuntimeError("The derivative of linalg.qr is not implemented when mode='complete' and nrows > "
+                               "ncols, or when nrows < ncols.")
+        # gA = [gQ + Q sym(M)] R^-T, M = gR R^T - Q^T gQ, sym(M) = triu(M) + triu(M, 1)^T
+        M = matmul(gR, R.mT) - matmul(Q.mT, gQ)
+        sym = triu(M) + triu(M, 1).mT
+        gA = matmul(Q, sym) + gQ
+        return solve(R, gA.mT).mT, None
+
+    @staticmethod
+    def jvp(ctx, tA, mode):
+        # X = Q^T dA R^-1, C = skew part from X's strict lower triangle: dR = (X - C) R, dQ = dA R^-1 - Q (X - C)
+        Q, R = ctx.saved_tensors
+        dAR = solve(R.mT, tA.mT).mT
+        X = matmul(Q.mT, dAR)
+        low = tril(X, -1)
+        XC = X - (low - low.mT)
+        return dAR - matmul(Q, XC), matmul(XC, R)
+
+
+def qr(A, mode="reduced"):
+    _float_matrix("linalg.qr", A, square=False)
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError("qr received unrecognized mode '%s' but expected one of 'reduced' (default), 'r', or "
+                           "'complete'" % mode)
+    if mode == "r":
+        with_grad = QR.apply(A, "reduced")
+        return _qr_t(make(np.zeros((0,), A._data.dtype)), with_grad[1])
+    return _qr_t(*QR.apply(A, mode))
+
+
+# --------------------------------------------------------------------------- eigh / svd
+def _eig_gap(L):
+    """E[..., i, j] = L_j - L_i off the diagonal, 1 on it."""
+    E = L.unsqueeze(-2) - L.unsqueeze(-1)
+    n = L._data.shape[-1]
+    return where(make(np.eye(n, dtype=bool)), make(np.ones((), L._data.dtype)), E)
+
+
+class Eigh(Op):
+    @staticmethod
+    def forward(ctx, A, uplo):
+        L, V = np.linalg.eigh(A._data, UPLO=uplo)
+        ctx.save_for_backward(L, V)
+        return L, V
+
+    @staticmethod
+    def backward(ctx, gL, gV):
+        L, V = ctx.saved_tensors
+        n = L._data.shape[-1]
+        off = make(~np.eye(n, dtype=bool))
+        VgV = matmul(V.mT, gV)
+        inner = where(off, (VgV - VgV.mT) * 0.5 / _eig_gap(L), make(np.zeros((), L._data.dtype)))
+        inner = inner + diag_embed(gL)
+        return matmul(matmul(V, inner), V.mT), None
+
+    @staticmethod
+    def jvp(ctx, tA, uplo):
+        L, V = ctx.saved_tensors
+        n = L._data.shape[-1]
+        off = make(~np.eye(n, dtype=bool))
+        VtV = matmul(matmul(V.mT, tA), V)
+        dL = diagonal(VtV, 0, -2, -1)
+        F = where(off, VtV / _eig_gap(L), make(np.zeros((), L._data.dtype)))
+        return dL, matmul(V, F)
+
+
+def eigh(A, UPLO="L"):
+    _float_matrix("linalg.eigh", A)
+    return _eigh_t(*Eigh.apply(A, UPLO))
+
+
+def eigvalsh(A, UPLO="L"):
+    return eigh(A, UPLO).eigenvalues
+
+
+class SvdVals(Op):
+    """Singular values; dS = diag(U^T dA V) with U, V held constant (first order)."""
+
+    @staticmethod
+    def forward(ctx, A):
+        u, s, vh = np.linalg.svd(A._data, full_matrices=False)
+        ctx.save_for_backward(u, vh)
+        return s
+
+    @staticmethod
+    def backward(ctx, g):
+        u, vh = ctx.saved_tensors
+        return matmul(u * g.unsqueeze(-2), vh)
+
+    @staticmethod
+    def jvp(ctx, t):
+        u, vh = ctx.saved_tensors
+        return diagonal(matmul(matmul(u.mT, t), vh.mT), 0, -2, -1)
+
+
+class Svd(Op):
+    @staticmethod
+    def forward(ctx, A, full_matrices):
+        return np.linalg.svd(A._data, full_matrices=full_matrices)
+
+    @staticmethod
+    def backward(ctx, gU, gS, gVh):
+        raise RuntimeError("fastgrad: the derivative of linalg.svd's U and Vh is not implemented; "
+                           "use linalg.svdvals for differentiable singular values.")
+
+
+def svd(A, full_matrices=True, *, driver=None):
+    _float_matrix("linalg.svd", A, square=False)
+    if A._requires_grad and not full_matrices:
+        u, _, vh = Svd.apply(A.detach(), full_matrices)
+        return _svd_t(u, SvdVals.apply(A), vh)
+    return _svd_t(*Svd.apply(A, full_matrices))
+
+
+def svdvals(A, *, driver=None):
+    _float_matrix("linalg.svdvals", A, square=False)
+    return SvdVals.apply(A)
+
+
+def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None):
+    s = np.linalg.svd(A._data, compute_uv=False)
+    if atol is None and rtol is None and tol is None:
+        rtol = max(A._data.shape[-2:]) * np.finfo(A._data.dtype).eps
+    thresh = np.maximum(atol or tol or 0.0, (rtol or 0.0) * (s.max(-1, keepdims=True) if s.size else 0))
+    return make(np.asarray((s > thresh).sum(-1), np.int64))
+
+
+def pinv(A, *, atol=None, rtol=None, hermitian=False):
+    """Moore-Penrose inverse: (A^T A)^{-1} A^T or A^T (A A^T)^{-1} for full-rank A (differentiable)."""
+    m, n = A._data.shape[-2:]
+    if np.all(matrix_rank(A)._data == min(m, n)):
+        if m >= n:
+            return solve(matmul(A.mT, A), A.mT)
+        return solve(matmul(A, A.mT), A).mT
+    return make(np.linalg.pinv(A._data))
+
+
+def lstsq(A, B, rcond=None, *, driver=None):
+    """Least squares via the normal equations (full column rank; differentiable)."""
+    vector = B._data.ndim == 1
+    b = B.unsqueeze(-1) if vector else B
+    X = solve(matmul(A.mT, A), matmul(A.mT, b))
+    X = X.squeeze(-1) if vector else X
+    empty = make(np.zeros((0,), A._data.dtype))
+    return _lstsq_t(X, empty, matrix_rank(A), empty)
+
+
+# --------------------------------------------------------------------------- norms
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # noqa: A002
+    if dtype is not None:
+        A = A.to(dtype)
+    if A._data.ndim < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
+    nd = A._data.ndim
+    d0, d1 = (norm_dim(d, nd) for d in dim)
+    if d0 == d1:
+        raise RuntimeError("linalg.matrix_norm: dims must be different. Got (%d, %d)" % (d0, d1))
+    if ord == "fro":
+        return vector_norm(A, 2, (d0, d1), keepdim)
+    if ord in ("nuc", 2, -2):
+        s = SvdVals.apply(movedim(A, (d0, d1), (-2, -1)))
+        res = s.sum(-1) if ord == "nuc" else AMax.apply(s, (s._data.ndim - 1,), False, ord == 2)
+        if keepdim:
+            for d in sorted((d0, d1)):
+                res = res.unsqueeze(d)
+        return res
+    if ord in (1, -1, float("inf"), float("-inf")):
+        inner, outer = (d0, d1) if ord in (1, -1) else (d1, d0)
+        s = sum(abs(A), inner, True)
+        res = AMax.apply(s, (outer,), True, ord > 0)
+        return res if keepdim else res.squeeze((d0, d1))
+    raise RuntimeError("linalg.matrix_norm: Order %s not supported." % (ord,))
+
+
+def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
+    if isinstance(dim, int):
+        dim = (dim,)
+    if dim is not None and len(dim) == 2 or (dim is None and ord is not None and A._data.ndim == 2):
+        return matrix_norm(A, "fro" if ord is None else ord, (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
+    if dim is None and ord is not None and A._data.ndim != 1:
+        raise RuntimeError("linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. Got %dD."
+                           % A._data.ndim)
+    return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
+

@@ -1,0 +1,296 @@
+"""More elementwise math: unary functions with their derivatives, atan2, lerp, rounding
+(zero gradient), nan_to_num.
+
+A unary op is one small class: ``f`` (NumPy) and ``d(x, y)``, the derivative dy/dx written
+with differentiable fastgrad ops (from the input x and/or the output y, as ``saves`` says), so
+backward (g * d) and jvp (t * d) come for free and double backward works."""
+import math
+
+import numpy as np
+
+from fastgrad import _dtype
+from fastgrad._ops.base import Op, binary_operands, float_operand, is_tensor, make
+from fastgrad._ops.elementwise import Piecewise, abs, exp, sqrt, square, where
+
+try:  # scipy is optional: its erf is vectorised; math.erf is exact but per element
+    from scipy.special import erf as _np_erf
+except ImportError:  # pragma: no cover
+    _np_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+class Unary(Op):
+    """y = f(x) elementwise; subclasses give f and d(x, y) = dy/dx (fastgrad ops)."""
+
+    saves = "x"  # "x", "y" or "xy": what d needs
+
+    @classmethod
+    def forward(cls, ctx, x):
+        with np.errstate(all="ignore"):
+            y = np.asarray(cls.f(x._data)).astype(x._data.dtype, copy=False)
+        ctx.save_for_backward(x if "x" in cls.saves else None, y if "y" in cls.saves else None)
+        return y
+
+    @classmethod
+    def backward(cls, ctx, g):
+        x, y = ctx.saved_tensors
+        return g * cls.d(x, y)
+
+    @classmethod
+    def jvp(cls, ctx, t):
+        x, y = ctx.saved_tensors
+        return t * cls.d(x, y)
+
+
+class Expm1(Unary):
+    f = np.expm1
+    d = staticmethod(lambda x, y: exp(x))  # not y + 1, which cancels for x << 0
+
+
+class Log1p(Unary):
+    f = np.log1p
+    d = staticmethod(lambda x, y: 1.0 / (x + 1.0))
+
+
+class Log2(Unary):
+    f = np.log2
+    d = staticmethod(lambda x, y: 1.0 / (x * math.log(2.0)))
+
+
+class Log10(Unary):
+    f = np.log10
+    d = staticmethod(lambda x, y: 1.0 / (x * math.log(10.0)))
+
+
+class Rsqrt(Unary):
+    f, saves = staticmethod(lambda a: 1.0 / np.sqrt(a)), "y"
+    d = staticmethod(lambda x, y: y * y * y * -0.5)
+
+
+class Reciprocal(Unary):
+    f, saves = np.reciprocal, "y"
+    d = staticmethod(lambda x, y: -(y * y))
+
+
+class Tan(Unary):
+    f, saves = np.tan, "y"
+    d = staticmethod(lambda x, y: y * y + 1.0)
+
+
+class Asin(Unary):
+    f = np.arcsin
+    d = staticmethod(lambda x, y: 1.0 / sqrt(1.0 - x * x))
+
+
+class Acos(Unary):
+    f = np.arccos
+    d = staticmethod(lambda x, y: -1.0 / sqrt(1.0 - x * x))
+
+
+class Atan(Unary):
+    f = np.arctan
+    d = staticmethod(lambda x, y: 1.0 / (x * x + 1.0))
+
+
+class Sinh(Unary):
+    f = np.sinh
+    d = staticmethod(lambda x, y: cosh(x))
+
+
+class Cosh(Unary):
+    f = np.cosh
+    d = staticmethod(lambda x, y: sinh(x))
+
+
+class Asinh(Unary):
+    f = np.arcsinh
+    d = staticmethod(lambda x, y: 1.0 / sqrt(x * x + 1.0))
+
+
+class Acosh(Unary):
+    f = np.arccosh
+    d = staticmethod(lambda x, y: 1.0 / sqrt(x * x - 1.0))
+
+
+class Atanh(Unary):
+    f = np.arctanh
+    d = staticmethod(lambda x, y: 1.0 / (1.0 - x * x))
+
+
+class Erf(Unary):
+    f = staticmethod(_np_erf)
+    d = staticmethod(lambda x, y: exp(-(x * x)) * (2.0 / math.sqrt(math.pi)))
+
+
+class Atan2(Op):
+    """atan2(a, b): the angle of the point (b, a)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.arctan2(a._data, b._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        r2 = a * a + b * b
+        need = ctx.needs_input_grad
+        return (g * b / r2 if need[0] else None), (-g * a / r2 if need[1] else None)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        a, b = ctx.saved_tensors
+        r2 = a * a + b * b
+        out = None if ta is None else ta * b / r2
+        if tb is not None:
+            out = -tb * a / r2 if out is None else out - tb * a / r2
+        return out
+
+
+# --------------------------------------------------------------------------- public functions
+def _unary(op, name):
+    def fn(input):
+        return op.apply(float_operand(input))
+    fn.__name__ = name
+    fn.__doc__ = "Elementwise %s (differentiable), like torch.%s." % (name, name)
+    return fn
+
+
+expm1 = _unary(Expm1, "expm1")
+log1p = _unary(Log1p, "log1p")
+log2 = _unary(Log2, "log2")
+log10 = _unary(Log10, "log10")
+rsqrt = _unary(Rsqrt, "rsqrt")
+reciprocal = _unary(Reciprocal, "reciprocal")
+tan = _unary(Tan, "tan")
+asin = arcsin = _unary(Asin, "asin")
+acos = arccos = _unary(Acos, "acos")
+atan = arctan = _unary(Atan, "atan")
+sinh = _unary(Sinh, "sinh")
+cosh = _unary(Cosh, "cosh")
+asinh = arcsinh = _unary(Asinh, "asinh")
+acosh = arccosh = _unary(Acosh, "acosh")
+atanh = arctanh = _unary(Atanh, "atanh")
+erf = _unary(Erf, "erf")
+
+
+def erfc(input):
+    return 1.0 - erf(input)
+
+
+def atan2(input, other):
+    a, b = binary_operands(input, other)
+    if a._data.dtype.kind not in "fc":
+        a, b = a.to(_dtype.get_default_dtype()), b.to(_dtype.get_default_dtype())
+    return Atan2.apply(a, b)
+
+
+arctan2 = atan2
+
+
+def _rounding(f, name):
+    def fn(input):
+        if input._data.dtype.kind != "f":
+            return input.clone()  # integers are already whole
+        return Piecewise.apply(input, f)
+    fn.__name__ = name
+    fn.__doc__ = "Elementwise %s; its gradient is zero (like PyTorch)." % name
+    return fn
+
+
+floor = _rounding(np.floor, "floor")
+ceil = _rounding(np.ceil, "ceil")
+trunc = fix = _rounding(np.trunc, "trunc")
+
+
+def round(input, *, decimals=0):  # noqa: A001
+    if input._data.dtype.kind != "f":
+        return input.clone()
+    if decimals == 0:
+        return Piecewise.apply(input, np.round)
+    return Piecewise.apply(input, lambda a: np.round(a, decimals))
+
+
+def frac(input):
+    return input - trunc(input)
+
+
+def lerp(input, end, weight):
+    """input + weight * (end - input)."""
+    if input._data.dtype.kind != "f" or (is_tensor(end) and end._data.dtype != input._data.dtype):
+        raise RuntimeError("expected dtype %s for `end` but got dtype %s" % (
+            input.dtype.name, end.dtype.name if is_tensor(end) else type(end).__name__))
+    return input + weight * (end - input)
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """NaN, +inf and -inf replaced; the gradient passes where input is finite."""
+    d = input._data
+    if d.dtype.kind != "f":
+        return input.clone()
+    fin = np.finfo(d.dtype)
+    filled = np.nan_to_num(d, nan=nan, posinf=fin.max if posinf is None else posinf,
+                           neginf=fin.min if neginf is None else neginf)
+    return where(make(np.isfinite(d)), input, make(filled))
+
+
+def xlogy(input, other):
+    """input * log(other), 0 where input == 0 (and other is not NaN)."""
+    from fastgrad._ops.elementwise import log
+
+    x, y = binary_operands(input, other)
+    x, y = float_operand(x), float_operand(y)
+    zero = make(np.asarray(x._data == 0) & ~np.isnan(y._data))
+    safe_y = where(zero, make(np.ones((), y._data.dtype)), y)
+    return where(zero, make(np.zeros((), x._data.dtype)), x * log(safe_y))
+
+
+def hypot(input, other):
+    return sqrt(square(input) + square(other))
+
+
+def logaddexp(input, other):
+    from fastgrad._ops.elementwise import maximum
+
+    m = maximum(input, other).detach()
+    m = where(make(np.isfinite(m._data)), m, make(np.zeros((), m._data.dtype)))
+    return m + log1p(exp(input - m) + exp(other - m) - 1.0)
+
+
+def deg2rad(input):
+    return float_operand(input) * (math.pi / 180.0)
+
+
+def rad2deg(input):
+    return float_operand(input) * (180.0 / math.pi)
+
+
+def sinc(input):
+    x = float_operand(input)
+    px = x * math.pi
+    zero = make(np.asarray(x._data == 0))
+    safe = where(zero, make(np.ones((), x._data.dtype)), px)
+    from fastgrad._ops.elementwise import sin
+
+    return where(zero, make(np.ones((), x._data.dtype)), sin(safe) / safe)
+
+
+def positive(input):
+    return input
+
+
+def signbit(input):
+    return make(np.signbit(input._data))
+
+
+def copysign(input, other):
+    a, b = binary_operands(input, other)
+    a = float_operand(a)
+    s = make(np.where(np.signbit(b._data), -1.0, 1.0).astype(a._data.dtype))
+    return abs(a) * s
+
+
+__all__ = ["expm1", "log1p", "log2", "log10", "rsqrt", "reciprocal", "tan", "asin", "arcsin", "acos",
+           "arccos", "atan", "arctan", "sinh", "cosh", "asinh", "arcsinh", "acosh", "arccosh", "atanh",
+           "arctanh", "erf", "erfc", "atan2", "arctan2", "floor", "ceil", "trunc", "fix", "round", "frac",
+           "lerp", "nan_to_num", "xlogy", "hypot", "logaddexp", "deg2rad", "rad2deg", "sinc", "positive",
+           "signbit", "copysign"]

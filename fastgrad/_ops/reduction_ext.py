@@ -1,0 +1,391 @@
+"""More reductions: amax/amin, prod, var/std (correction), norms, logsumexp, cumsum/cumprod,
+all/any, nansum/nanmean.
+
+The norms are compositions (sum, abs, amax and Root, a p-th root whose gradient is 0 where
+its argument is 0, as PyTorch masks it), so their double backward comes for free."""
+import numpy as np
+
+from fastgrad import _dtype
+from fastgrad._ops.base import Op, make, scalar_type_name, norm_dim, norm_dims, out_dtype_of_reduction
+from fastgrad._ops.elementwise import abs, exp, isnan, where
+from fastgrad._ops.reduction import _dims_arg, _keep, mean, sum
+
+
+def _axes(x, dim):
+    return norm_dims(dim, x._data.ndim) if x._data.ndim else ()
+
+
+def _unsqueeze_back(g, ctx):
+    """A reduction's output gradient reshaped so it broadcasts against the input."""
+    if ctx.keepdim:
+        return g
+    return g.reshape(_keep(ctx.in_shape, ctx.axes))
+
+
+class AMax(Op):
+    """amax/amin: the gradient is shared evenly among tied extrema (PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, is_max):
+        d = x._data
+        for a in axes:
+            if d.shape[a] == 0:
+                raise IndexError("%s(): Expected reduction dim %d to have non-zero size."
+                                 % ("amax" if is_max else "amin", a))
+        y = (np.max if is_max else np.min)(d, axis=axes, keepdims=True)
+        ctx.in_shape, ctx.axes, ctx.keepdim = d.shape, axes, keepdim
+        if ctx.needs_input_grad and ctx.needs_input_grad[0]:
+            mask = (d == y) | (np.isnan(d) & np.isnan(y))
+            ctx.save_for_backward(mask / mask.sum(axis=axes, keepdims=True))
+        return y if keepdim else y.reshape([s for i, s in enumerate(d.shape) if i not in axes])
+
+    @staticmethod
+    def backward(ctx, g):
+        (w,) = ctx.saved_tensors
+        return _unsqueeze_back(g, ctx) * w, None, None, None
+
+    @staticmethod
+    def jvp(ctx, t, *_):
+        (w,) = ctx.saved_tensors
+        return (t * w).sum(ctx.axes, keepdim=ctx.keepdim)
+
+
+class Prod(Op):
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, dtype):
+        ctx.in_shape, ctx.axes, ctx.keepdim = x._data.shape, axes, keepdim
+        y = np.prod(x._data, axis=axes, keepdims=keepdim, dtype=dtype)
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return _unsqueeze_back(g, ctx) * _prod_others(x, _unsqueeze_back(y, ctx), ctx.axes), None, None, None
+
+    @staticmethod
+    def jvp(ctx, t, *_):
+        x, y = ctx.saved_tensors
+        return (t * _prod_others(x, _unsqueeze_back(y, ctx), ctx.axes)).sum(ctx.axes, keepdim=ctx.keepdim)
+
+
+def _prod_others(x, y_keep, axes):
+    """d prod / d x_i: the product of the other elements along axes (zero-safe)."""
+    if (x._data != 0).all():
+        return y_keep / x
+    if x._data.size == 0:
+        return make(np.zeros_like(x._data))
+    from fastgrad._ops.indexing import cat, flip
+
+    others = [a for a in range(x._data.ndim) if a not in axes]
+    order = others + list(axes)
+    shp = x._data.shape
+    xm = x.permute(*order).reshape(tuple(shp[a] for a in others) + (-1,))
+    one = make(np.ones(xm._data.shape[:-1] + (1,), xm._data.dtype))
+    left = cumprod(cat([one, xm[..., :-1]], -1), -1)
+    right = flip(cumprod(cat([one, flip(xm, -1)[..., :-1]], -1), -1), -1)
+    out = (left * right).reshape(tuple(shp[a] for a in order))
+    return out.permute(*np.argsort(order).tolist())
+
+
+class Cumsum(Op):
+    @staticmethod
+    def forward(ctx, x, dim, dtype):
+        ctx.dim = dim
+        return np.cumsum(x._data, axis=dim, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        from fastgrad._ops.indexing import flip
+
+        return flip(Cumsum.apply(flip(g, ctx.dim), ctx.dim, None), ctx.dim), None, None
+
+    @staticmethod
+    def jvp(ctx, t, dim, dtype):
+        return Cumsum.apply(t, dim, None)
+
+
+class Cumprod(Op):
+    @staticmethod
+    def forward(ctx, x, dim, dtype):
+        ctx.dim = dim
+        y = np.cumprod(x._data, axis=dim, dtype=dtype)
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return _cumprod_grad(x, y, g, ctx.dim), None, None
+
+    @staticmethod
+    def jvp(ctx, t, *_):
+        x, y = ctx.saved_tensors
+        # d y_k = sum_{i <= k} t_i * prod_{j <= k, j != i} x_j
+        from fastgrad._ops.indexing import narrow, stack
+
+        n = x._data.shape[ctx.dim]
+        cols = []
+        for k in range(n):
+            xk, tk = narrow(x, ctx.dim, 0, k + 1), narrow(t, ctx.dim, 0, k + 1)
+            yk = narrow(y, ctx.dim, k, 1)
+            cols.append((tk * _prod_others(xk, yk, (ctx.dim,))).sum(ctx.dim))
+        return stack(cols, ctx.dim) if cols else t * 0.0
+
+
+def _cumprod_grad(x, y, g, dim):
+    """sum_{k >= i} g_k * prod_{j <= k, j != i} x_j."""
+    from fastgrad._ops.indexing import flip, stack
+
+    if (x._data != 0).all():
+        return flip(Cumsum.apply(flip(g * y, dim), dim, None), dim) / x
+    n = x._data.shape[dim]
+    cols = []
+    for i in range(n):  # zeros present: the exact O(n^2) sum, still differentiable
+        onehot = np.zeros(n, bool)
+        onehot[i] = True
+        shape = [1] * x._data.ndim
+        shape[dim] = n
+        sel = make(onehot.reshape(shape))
+        xi = where(sel, make(np.ones((), x._data.dtype)), x)
+        later = make((np.arange(n) >= i).reshape(shape))
+        cols.append((g * Cumprod.apply(xi, dim, None) * later).sum(dim))
+    return stack(cols, dim)
+
+
+class Root(Op):
+    """s ** (1/p) for s >= 0; the gradient is 0 where s == 0 (PyTorch's masked norm gradient)."""
+
+    @staticmethod
+    def forward(ctx, s, p):
+        ctx.p = p
+        y = np.sqrt(s._data) if p == 2 else np.power(s._data, 1.0 / p)
+        ctx.save_for_backward(s, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        s, y = ctx.saved_tensors
+        return g * _root_deriv(s, y, ctx.p), None
+
+    @staticmethod
+    def jvp(ctx, t, p):
+        s, y = ctx.saved_tensors
+        return t * _root_deriv(s, y, p)
+
+
+def _root_deriv(s, y, p):
+    zero = make(s._data == 0)
+    safe = where(zero, make(np.ones((), s._data.dtype)), s)
+    return where(zero, make(np.zeros((), s._data.dtype)), y / (safe * float(p)))
+
+
+class LogSumExp(Op):
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        d = x._data
+        ctx.in_shape, ctx.axes, ctx.keepdim = d.shape, axes, keepdim
+        if d.size == 0:
+            y = np.full(_keep(d.shape, axes), -np.inf, d.dtype)
+        else:
+            m = np.max(d, axis=axes, keepdims=True)
+            m = np.where(np.isfinite(m), m, 0)
+            with np.errstate(divide="ignore"):
+                y = np.log(np.sum(np.exp(d - m), axis=axes, keepdims=True)) + m
+        if not keepdim:
+            y = y.reshape([s for i, s in enumerate(d.shape) if i not in axes])
+        ctx.save_for_backward(x, y)  # the returned array itself: saved as an output, with its history
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return _unsqueeze_back(g, ctx) * exp(x - _unsqueeze_back(y, ctx)), None, None
+
+    @staticmethod
+    def jvp(ctx, t, *_):
+        x, y = ctx.saved_tensors
+        return (t * exp(x - _unsqueeze_back(y, ctx))).sum(ctx.axes, keepdim=ctx.keepdim)
+
+
+# --------------------------------------------------------------------------- public functions
+def amax(input, dim=(), keepdim=False):
+    axes = _axes(input, None if dim in ((), []) else dim)
+    return AMax.apply(input, axes, keepdim, True)
+
+
+def amin(input, dim=(), keepdim=False):
+    axes = _axes(input, None if dim in ((), []) else dim)
+    return AMax.apply(input, axes, keepdim, False)
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    import collections
+
+    mm = collections.namedtuple("aminmax", ["min", "max"])
+    return mm(amin(input, () if dim is None else dim, keepdim), amax(input, () if dim is None else dim, keepdim))
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    if dim is not None and isinstance(dim, (tuple, list)):
+        raise TypeError("prod(): argument 'dim' must be int, not %s" % type(dim).__name__)
+    axes = _axes(input, dim)
+    return Prod.apply(input, axes, keepdim, out_dtype_of_reduction(input, dtype))
+
+
+def cumsum(input, dim, *, dtype=None):
+    d = norm_dim(dim, input._data.ndim)
+    if input._data.ndim == 0:
+        return input.clone()
+    return Cumsum.apply(input, d, out_dtype_of_reduction(input, dtype))
+
+
+def cumprod(input, dim, *, dtype=None):
+    d = norm_dim(dim, input._data.ndim)
+    if input._data.ndim == 0:
+        return input.clone()
+    return Cumprod.apply(input, d, out_dtype_of_reduction(input, dtype))
+
+
+def _extreme_cum(input, dim, is_max):
+    from fastgrad._ops.reduction import values_indices
+
+    d = norm_dim(dim, input._data.ndim)
+    a = input._data
+    if a.ndim == 0:
+        return values_indices(input.clone(), make(np.zeros((), np.int64)))
+    acc = (np.maximum if is_max else np.minimum).accumulate(a, axis=d)
+    n = a.shape[d]
+    shape = [1] * a.ndim
+    shape[d] = n
+    pos = np.broadcast_to(np.arange(n).reshape(shape), a.shape)
+    hit = np.where(a == acc, pos, -1)  # PyTorch keeps the last index among ties
+    idx = np.maximum.accumulate(hit, axis=d).astype(np.int64)
+    from fastgrad._ops.indexing import gather
+
+    return values_indices(gather(input, d, make(idx)), make(idx))
+
+
+def cummax(input, dim):
+    return _extreme_cum(input, dim, True)
+
+
+def cummin(input, dim):
+    return _extreme_cum(input, dim, False)
+
+
+def logcumsumexp(input, dim):
+    d = norm_dim(dim, input._data.ndim)
+    m = input.detach().max()
+    m = 0.0 if not np.isfinite(m._data) else m
+    return (cumsum((input - m).exp(), d)).log() + m
+
+
+def logsumexp(input, dim=None, keepdim=False):
+    if input._data.dtype.kind not in "fc":
+        input = input.to(_dtype.get_default_dtype())
+    axes = _axes(input, dim)
+    return LogSumExp.apply(input, axes, keepdim)
+
+
+def _var_args(dim, unbiased, keepdim, correction, kwargs):
+    dim, keepdim = _dims_arg(dim, keepdim, kwargs)
+    if isinstance(dim, bool):  # var(x, True): the legacy unbiased flag
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    return dim, keepdim, correction
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, **kwargs):
+    dim, keepdim, correction = _var_args(dim, unbiased, keepdim, correction, kwargs)
+    if input._data.dtype.kind not in "fc":
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    axes = _axes(input, dim)
+    n = int(np.prod([input._data.shape[a] for a in axes])) if axes else 1
+    dev = input - mean(input, axes, keepdim=True)
+    ss = sum(dev * dev, axes, keepdim)
+    denom = max(n - correction, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return ss / make(np.asarray(denom, input._data.dtype))
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, **kwargs):
+    return Root.apply(var(input, dim, unbiased, keepdim, correction=correction, **kwargs), 2)
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    dim2, keepdim2, _ = _var_args(dim, unbiased, keepdim, correction, {})
+    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, _axes(input, dim2), keepdim2)
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    dim2, keepdim2, _ = _var_args(dim, unbiased, keepdim, correction, {})
+    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, _axes(input, dim2), keepdim2)
+
+
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
+    """torch.linalg.vector_norm: sum(|x|^ord)^(1/ord) over dim (all dims when None)."""
+    if dtype is not None:
+        x = x.to(dtype)
+    if x._data.dtype.kind not in "fc":
+        raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as input. Got %s"
+                           % scalar_type_name(x._data.dtype))
+    axes = _axes(x, dim)
+    if isinstance(ord, str):
+        raise RuntimeError("linalg.vector_norm: ord must be a number, got %r" % ord)
+    ord = float(ord)  # noqa: A001
+    if ord == 2:
+        return Root.apply(sum(x * x, axes, keepdim), 2)
+    if ord == 1:
+        return sum(abs(x), axes, keepdim)
+    if ord == float("inf"):
+        return AMax.apply(abs(x), axes, keepdim, True)
+    if ord == float("-inf"):
+        return AMax.apply(abs(x), axes, keepdim, False)
+    if ord == 0:
+        return sum(x != 0, axes, keepdim).to(x.dtype)
+    return Root.apply(sum(abs(x) ** ord, axes, keepdim), ord)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
+    """torch.norm: 'fro' / a number p is a vector norm over dim; 'nuc' a matrix norm."""
+    if p is None:
+        p = "fro"
+    if isinstance(dim, int):
+        dim = (dim,)
+    if p == "nuc":
+        from fastgrad._ops.linalg_ext import matrix_norm
+
+        return matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
+    if p == "fro":
+        if dim is not None and len(dim) > 2:
+            raise RuntimeError("linalg.matrix_norm: dim must be a 2-tuple. Got %s" % (list(dim),))
+        p = 2
+    elif isinstance(p, str):
+        raise RuntimeError("norm(): invalid norm type %r" % p)
+    return vector_norm(input, p, dim, keepdim, dtype=dtype)
+
+
+def all(input, dim=None, keepdim=False):  # noqa: A001
+    axes = _axes(input, dim)
+    return make(np.asarray(np.all(input._data, axis=axes, keepdims=keepdim)))
+
+
+def any(input, dim=None, keepdim=False):  # noqa: A001
+    axes = _axes(input, dim)
+    return make(np.asarray(np.any(input._data, axis=axes, keepdims=keepdim)))
+
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    x = where(isnan(input), make(np.zeros((), input._data.dtype)), input)
+    return sum(x, dim, keepdim, dtype=dtype)
+
+
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    notnan = make(~np.isnan(input._data))
+    return nansum(input, dim, keepdim, dtype=dtype) / sum(notnan, dim, keepdim).to(input.dtype)
+
+
+__all__ = ["amax", "amin", "aminmax", "prod", "cumsum", "cumprod", "cummax", "cummin", "logcumsumexp",
+           "logsumexp", "var", "std", "var_mean", "std_mean", "norm", "all", "any", "nansum", "nanmean"]
