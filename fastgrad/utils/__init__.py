@@ -1,0 +1,1 @@
+from fastgrad.utils import data  # noqa: F401

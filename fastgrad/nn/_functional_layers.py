@@ -1,0 +1,231 @@
+"""nn.functional for layers: conv1d, conv2d, max_pool2d, avg_pool2d, batch_norm, layer_norm, embedding,
+bilinear (re-exported by fastgrad.nn.functional)."""
+import numpy as np
+
+from fastgrad._backend import engine
+from fastgrad._ops import layers as L
+from fastgrad._ops.base import make, shape_str
+from fastgrad.autograd.grad_mode import no_grad
+
+__all__ = ["conv1d", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm", "embedding", "bilinear"]
+
+
+def _pair(v, n=2):
+    if isinstance(v, (tuple, list)):
+        if len(v) == 1:
+            return tuple(v) * n
+        return tuple(int(a) for a in v)
+    return (int(v),) * n
+
+
+def _batched(name, x, ndim):
+    """x with a batch dim (unbatched inputs get one), and whether it was added."""
+    if x.dim() == ndim - 1:
+        return x.unsqueeze(0), True
+    if x.dim() != ndim:
+        raise RuntimeError(f"Expected {ndim - 1}D (unbatched) or {ndim}D (batched) input to {name}, but got "
+                           f"input of size: {shape_str(x.shape)}")
+    return x, False
+
+
+def _same_padding(k, d):
+    pads = []
+    for ki, di in zip(k, d):
+        total = di * (ki - 1)
+        if total % 2:
+            raise NotImplementedError("padding='same' with an even effective kernel size (asymmetric padding) "
+                                      "is not supported")
+        pads.append(total // 2)
+    return tuple(pads)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation) of (N, C, H, W) input with (O, C/groups, kh, kw) weight."""
+    x, unbatched = _batched("conv2d", input, 4)
+    if weight.dim() != 4:
+        raise RuntimeError(f"weight should have at least three dimensions, got {weight.dim()}D weight"
+                           if weight.dim() < 3 else f"Expected 4-dimensional weight for 4-dimensional input "
+                           f"{shape_str(x.shape)}, but got {weight.dim()}-dimensional weight of size "
+                           f"{shape_str(weight.shape)} instead")
+    stride, dilation = _pair(stride), _pair(dilation)
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    k = tuple(weight.shape[2:])
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = (0, 0)
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
+            padding = _same_padding(k, dilation)
+        else:
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+    padding = _pair(padding)
+    n, c, h, w = x.shape
+    if c != weight.shape[1] * groups or weight.shape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {shape_str(weight.shape)}, expected "
+                           f"input{shape_str(x.shape)} to have {weight.shape[1] * groups} channels, but got {c} "
+                           "channels instead")
+    if x.dtype != weight.dtype:
+        raise RuntimeError(f"Input type ({x.type()}) and weight type ({weight.type()}) should be the same")
+    hp, wp = h + 2 * padding[0], w + 2 * padding[1]
+    ek = (dilation[0] * (k[0] - 1) + 1, dilation[1] * (k[1] - 1) + 1)
+    if hp < ek[0] or wp < ek[1]:
+        raise RuntimeError(f"Calculated padded input size per channel: ({hp} x {wp}). Kernel size: "
+                           f"({ek[0]} x {ek[1]}). Kernel size can't be greater than actual input size")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise RuntimeError(f"Given weight of size {shape_str(weight.shape)}, expected bias to be 1-dimensional "
+                           f"with {weight.shape[0]} elements, but got bias of size {shape_str(bias.shape)} instead")
+    geom = L._ConvGeom(tuple(x.shape), tuple(weight.shape), stride, padding, dilation, groups)
+    y = L.Conv2d.apply(x, weight, bias, geom)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution of (N, C, L) input with (O, C/groups, k) weight (conv2d on a height-1 image)."""
+    x, unbatched = _batched("conv1d", input, 3)
+    if weight.dim() != 3:
+        raise RuntimeError(f"Expected 3-dimensional weight for 3-dimensional input {shape_str(x.shape)}, but "
+                           f"got {weight.dim()}-dimensional weight of size {shape_str(weight.shape)} instead")
+    if not isinstance(padding, str):
+        padding = (0, _pair(padding, 1)[0])
+    y = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, _pair(stride, 1)[0]), padding,
+               (1, _pair(dilation, 1)[0]), groups)
+    y = y.squeeze(2)
+    return y.squeeze(0) if unbatched else y
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over (kh, kw) windows of (N, C, H, W) input; with return_indices, also the flat H*W indices."""
+    x, unbatched = _batched("max_pool2d", input, 4)
+    k = _pair(kernel_size)
+    s = _pair(stride) if stride not in (None, []) else k
+    p, d = _pair(padding), _pair(dilation)
+    for i in range(2):
+        if p[i] > (d[i] * (k[i] - 1) + 1) // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p[i]}, "
+                               f"kernel_size={k[i]} and dilation={d[i]}")
+    out = [L._out_size(x.shape[2 + i], k[i], s[i], p[i], d[i], ceil_mode) for i in range(2)]
+    if min(out) <= 0:
+        raise RuntimeError(f"Given input size: ({x.shape[1]}x{x.shape[2]}x{x.shape[3]}). Calculated output "
+                           f"size: ({x.shape[1]}x{out[0]}x{out[1]}). Output size is too small")
+    y = L.MaxPool2d.apply(x, k, s, p, d, bool(ceil_mode))
+    if return_indices:
+        idx = make(y.grad_fn.idx if y.grad_fn is not None else _indices(x, k, s, p, d, ceil_mode))
+        if unbatched:
+            return y.squeeze(0), idx.squeeze(0)
+        return y, idx
+    return y.squeeze(0) if unbatched else y
+
+
+def _indices(x, k, s, p, d, ceil_mode):
+    ctx = type("Ctx", (), {})()
+    L.MaxPool2d.forward(ctx, x, k, s, p, d, ceil_mode)
+    return ctx.idx
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean over (kh, kw) windows of (N, C, H, W) input."""
+    x, unbatched = _batched("avg_pool2d", input, 4)
+    k = _pair(kernel_size)
+    s = _pair(stride) if stride not in (None, []) else k
+    p = _pair(padding)
+    for i in range(2):
+        if p[i] > k[i] // 2:
+            raise RuntimeError(f"pad should be at most half of kernel size, but got pad={p[i]} and "
+                               f"kernel_size={k[i]}")
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
+    y = L.AvgPool2d.apply(x, k, s, p, bool(ceil_mode), bool(count_include_pad), divisor_override)
+    return y.squeeze(0) if unbatched else y
+
+
+def _channel_shape(x):
+    return (1, -1) + (1,) * (x.dim() - 2)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-05):
+    """Normalize over all dims but dim 1 (channels); in training, update the running stats in place."""
+    x = input
+    shape = _channel_shape(x)
+    if training:
+        size = x._data.size // x.shape[1] if x.dim() > 1 else 1
+        if size <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {x.shape!r}")
+        axes = (0,) + tuple(range(2, x.dim()))
+        y = L.Normalize.apply(x, axes, float(eps))
+        if running_mean is not None or running_var is not None:
+            a = x._data
+            mean = a.mean(axes)
+            var = a.var(axes) * (size / (size - 1))
+            for buf, stat in ((running_mean, mean), (running_var, var)):
+                if buf is not None:
+                    buf._data *= 1 - momentum
+                    buf._data += (momentum * stat).astype(buf._data.dtype)
+                    buf._vc.value += 1
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+        rstd = make((1.0 / np.sqrt(running_var._data + eps)).astype(x._data.dtype).reshape(shape))
+        y = (x - running_mean.reshape(shape).to(x.dtype)) * rstd
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
+    """Normalize over the last len(normalized_shape) dims."""
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    nd = len(normalized_shape)
+    if tuple(input.shape[input.dim() - nd:]) != normalized_shape or input.dim() < nd:
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+                           f"[*, {', '.join(str(s) for s in normalized_shape)}], but got input of size"
+                           f"{shape_str(input.shape)}")
+    axes = tuple(range(input.dim() - nd, input.dim()))
+    y = L.Normalize.apply(input, axes, float(eps))
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of weight picked by the integer input; padding_idx's row gets no gradient."""
+    if not isinstance(input, engine.TensorBase) or input._data.dtype.kind not in "iu":
+        dt = input.dtype if isinstance(input, engine.TensorBase) else type(input).__name__
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar "
+                           f"types: Long, Int; but got {dt} instead (while checking arguments for embedding)")
+    num = weight.shape[0]
+    if padding_idx is not None:
+        if padding_idx > 0 and padding_idx >= num or padding_idx < -num:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        padding_idx = padding_idx % num
+    idx = input._data.astype(np.int64, copy=False)
+    if idx.size and (idx.min() < 0 or idx.max() >= num):
+        raise IndexError("index out of range in self")
+    if max_norm is not None:
+        with no_grad():
+            rows = np.unique(idx)
+            norms = np.linalg.norm(weight._data[rows], ord=norm_type, axis=1)
+            scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+            weight._data[rows] *= scale[:, None].astype(weight._data.dtype)
+            weight._vc.value += 1
+    return L.Embedding.apply(weight, idx, padding_idx, bool(scale_grad_by_freq))
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o]."""
+    o, i1, i2 = weight.shape
+    if input1.shape[-1] != i1 or input2.shape[-1] != i2:
+        raise RuntimeError(f"bilinear: input sizes {shape_str(input1.shape)}, {shape_str(input2.shape)} do not "
+                           f"match weight {shape_str(weight.shape)}")
+    w2 = weight.permute(1, 0, 2).reshape(i1, o * i2)
+    t = (input1 @ w2).reshape(tuple(input1.shape[:-1]) + (o, i2))
+    y = (t * input2.unsqueeze(-2)).sum(-1)
+    return y + bias if bias is not None else y

@@ -1,0 +1,254 @@
+"""nn.Module and nn.Parameter: registration, iteration, modes, state dicts, hooks, reprs (vs PyTorch)."""
+import copy
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+from nn_helpers import assert_close, copy_to_torch, fg_repr
+
+import fastgrad
+from fastgrad import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 3)
+        self.act = nn.ReLU()
+        self.fc2 = nn.Linear(3, 2, bias=False)
+        self.scale = nn.Parameter(fastgrad.ones(2))
+        self.register_buffer("count", fastgrad.zeros(1))
+        self.register_buffer("tmp", fastgrad.zeros(1), persistent=False)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x))) * self.scale
+
+
+def test_parameter_basics():
+    p = nn.Parameter(fastgrad.ones(2, 3))
+    assert isinstance(p, fastgrad.Tensor) and isinstance(p, nn.Parameter)
+    assert p.requires_grad and p.is_leaf
+    assert not nn.Parameter(fastgrad.ones(2), requires_grad=False).requires_grad
+    assert repr(p).startswith("Parameter containing:\ntensor([[1., 1., 1.],")
+    q = copy.deepcopy(p)
+    assert isinstance(q, nn.Parameter) and q.requires_grad
+    q.data.fill_(3.0)
+    assert p.sum().item() == 6.0
+    assert nn.Parameter().shape == (0,)
+
+
+def test_parameter_repr_matches_torch(torch):
+    data = np.arange(6, dtype=np.float32).reshape(2, 3)
+    assert repr(nn.Parameter(fastgrad.tensor(data))) == fg_repr(torch.nn.Parameter(torch.tensor(data)))
+
+
+def test_parameter_shares_storage():
+    t = fastgrad.zeros(3)
+    p = nn.Parameter(t)
+    t._data[0] = 5
+    assert p[0].item() == 5
+
+
+def test_registration_and_iteration():
+    net = Net()
+    names = [n for n, _ in net.named_parameters()]
+    assert names == ["scale", "fc1.weight", "fc1.bias", "fc2.weight"]
+    assert [n for n, _ in net.named_buffers()] == ["count", "tmp"]
+    assert [n for n, _ in net.named_children()] == ["fc1", "act", "fc2"]
+    assert [n for n, _ in net.named_modules()] == ["", "fc1", "act", "fc2"]
+    assert [n for n, _ in net.named_parameters(prefix="m", recurse=False)] == ["m.scale"]
+    assert len(list(net.parameters())) == 4 and len(list(net.modules())) == 4
+    assert set(dir(net)) >= {"fc1", "scale", "count", "forward"}
+
+
+def test_no_duplicates_with_shared_module():
+    lin = nn.Linear(2, 2)
+    seq = nn.Sequential(lin, lin)
+    assert len(list(seq.parameters())) == 2
+    assert len(list(seq.named_modules())) == 2
+    assert len(list(seq.named_parameters(remove_duplicate=False))) == 4
+
+
+def test_setattr_rules():
+    net = Net()
+    with pytest.raises(TypeError, match="cannot assign 'fastgrad.FloatTensor' as parameter 'scale'"):
+        net.scale = fastgrad.ones(2)
+    net.scale = None
+    assert net.scale is None and "scale" in net._parameters
+    with pytest.raises(TypeError, match="as child module 'fc1'"):
+        net.fc1 = 3
+    net.count = fastgrad.ones(1)
+    assert net._buffers["count"].item() == 1
+    with pytest.raises(TypeError, match="as buffer 'count'"):
+        net.count = 3
+    with pytest.raises(KeyError, match="attribute 'fc1' already exists"):
+        net.register_buffer("fc1", fastgrad.ones(1))
+    with pytest.raises(KeyError, match='contain'):
+        net.register_parameter("a.b", None)
+    with pytest.raises(AttributeError, match="'Net' object has no attribute 'nope'"):
+        net.nope
+    del net.fc1
+    assert "fc1" not in net._modules
+
+    class Early(nn.Module):
+        def __init__(self):
+            self.w = nn.Parameter(fastgrad.ones(1))
+
+    with pytest.raises(AttributeError, match="cannot assign parameters before Module.__init__"):
+        Early()
+
+
+def test_train_eval_zero_grad_requires_grad_apply():
+    net = Net()
+    assert net.training and net.eval() is net and not net.fc1.training
+    assert net.train() is net and net.fc2.training
+    with pytest.raises(ValueError):
+        net.train("yes")
+    net(fastgrad.randn(5, 4)).sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+    net.zero_grad(set_to_none=False)
+    assert all(p.grad is not None and p.grad.abs().sum().item() == 0 for p in net.parameters())
+    net.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+    net.requires_grad_(False)
+    assert not any(p.requires_grad for p in net.parameters())
+    seen = []
+    net.apply(lambda m: seen.append(type(m).__name__))
+    assert seen == ["Linear", "ReLU", "Linear", "Net"]
+
+
+def test_to_double_float():
+    net = Net()
+    p = net.fc1.weight
+    assert net.double() is net
+    assert net.fc1.weight is p and p.dtype == fastgrad.float64 and net.count.dtype == fastgrad.float64
+    assert net(fastgrad.randn(2, 4, dtype=fastgrad.float64)).dtype == fastgrad.float64
+    net.to(fastgrad.float32)
+    assert p.dtype == fastgrad.float32
+    assert net.to("cpu") is net
+    with pytest.raises(RuntimeError):
+        net.to("cuda")
+    with pytest.raises(TypeError, match="floating point"):
+        net.to(fastgrad.int64)
+
+
+def test_state_dict_round_trip():
+    a, b = Net(), Net()
+    sd = a.state_dict()
+    assert list(sd) == ["scale", "count", "fc1.weight", "fc1.bias", "fc2.weight"]
+    assert isinstance(sd, OrderedDict) and not sd["fc1.weight"].requires_grad
+    assert a.state_dict(keep_vars=True)["fc1.weight"] is a.fc1.weight
+    result = b.load_state_dict(sd)
+    assert repr(result) == "<All keys matched successfully>"
+    for k in sd:
+        assert_close(b.state_dict()[k], sd[k])
+    sd["fc1.weight"]._data[0, 0] = 123.0  # state dict tensors share storage (like PyTorch)
+    assert a.fc1.weight[0, 0].item() == 123.0
+
+
+def test_load_state_dict_errors_match_torch(torch):
+    net = Net()
+    sd = net.state_dict()
+    del sd["fc1.bias"]
+    sd["extra"] = fastgrad.ones(1)
+    sd["fc2.weight"] = fastgrad.ones(5, 5)
+    with pytest.raises(RuntimeError) as info:
+        net.load_state_dict(sd)
+    msg = str(info.value)
+    assert msg.startswith("Error(s) in loading state_dict for Net:\n\t")
+    assert 'Missing key(s) in state_dict: "fc1.bias". ' in msg
+    assert 'Unexpected key(s) in state_dict: "extra". ' in msg
+    assert ("size mismatch for fc2.weight: copying a param with shape fastgrad.Size([5, 5]) from checkpoint, "
+            "the shape in current model is fastgrad.Size([2, 3]).") in msg
+    del sd["fc2.weight"]
+    res = net.load_state_dict(sd, strict=False)  # reported, not raised (like PyTorch)
+    assert res.missing_keys == ["fc1.bias", "fc2.weight"] and res.unexpected_keys == ["extra"]
+
+    tl = torch.nn.Linear(2, 2)
+    fl = nn.Linear(2, 2)
+    t_sd = {"weight": torch.ones(2, 2), "bogus": torch.ones(1)}
+    f_sd = {"weight": fastgrad.ones(2, 2), "bogus": fastgrad.ones(1)}
+    with pytest.raises(RuntimeError) as t_err:
+        tl.load_state_dict(t_sd)
+    with pytest.raises(RuntimeError) as f_err:
+        fl.load_state_dict(f_sd)
+    assert str(f_err.value) == str(t_err.value)
+    t_res = tl.load_state_dict(t_sd, strict=False)
+    f_res = fl.load_state_dict(f_sd, strict=False)
+    assert (f_res.missing_keys, f_res.unexpected_keys) == (t_res.missing_keys, t_res.unexpected_keys)
+
+
+def test_load_state_dict_assign():
+    net = nn.Linear(2, 2)
+    w = nn.Parameter(fastgrad.ones(2, 2))
+    net.load_state_dict({"weight": w, "bias": fastgrad.zeros(2)}, assign=True)
+    assert net.weight is w and isinstance(net.bias, nn.Parameter)
+
+
+def test_forward_hooks():
+    lin = nn.Linear(2, 2)
+    calls = []
+    h1 = lin.register_forward_pre_hook(lambda m, args: (args[0] * 0,))
+    h2 = lin.register_forward_hook(lambda m, args, out: calls.append(out) or out + 1)
+    out = lin(fastgrad.ones(1, 2))
+    assert_close(out, lin.bias.detach().reshape(1, 2) + 1)
+    assert len(calls) == 1
+    h1.remove()
+    h2.remove()
+    assert_close(lin(fastgrad.zeros(1, 2)), lin.bias.detach().reshape(1, 2))
+    with lin.register_forward_pre_hook(lambda m, a, kw: ((a[0] + 1,), kw), with_kwargs=True):
+        assert_close(lin(fastgrad.zeros(1, 2)), nn.functional.linear(fastgrad.ones(1, 2), lin.weight, lin.bias))
+
+
+def test_missing_forward():
+    with pytest.raises(NotImplementedError, match='missing the required "forward" function'):
+        nn.Module()(1)
+
+
+def test_repr_matches_torch(torch):
+    class TNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = torch.nn.Linear(4, 3)
+            self.block = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(3, 2, bias=False),
+                                             torch.nn.Sequential(torch.nn.Tanh()))
+            self.layers = torch.nn.ModuleList([torch.nn.Linear(2, 2) for _ in range(3)] + [torch.nn.Sigmoid()])
+            self.d = torch.nn.ModuleDict({"a": torch.nn.Identity(), "b": torch.nn.Flatten(0, 1)})
+
+    class FNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(4, 3)
+            self.block = nn.Sequential(nn.ReLU(), nn.Linear(3, 2, bias=False), nn.Sequential(nn.Tanh()))
+            self.layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)] + [nn.Sigmoid()])
+            self.d = nn.ModuleDict({"a": nn.Identity(), "b": nn.Flatten(0, 1)})
+
+    FNet.__name__ = TNet.__name__ = "Net"
+    assert repr(FNet()) == repr(TNet())
+    assert repr(nn.Module()) == "Module()"
+
+
+def test_same_outputs_and_grads_as_torch(torch):
+    fnet = Net()
+    tnet = torch.nn.Module()
+    tnet.register_buffer("count", torch.zeros(1))
+    tnet.register_buffer("tmp", torch.zeros(1), persistent=False)
+    tnet.fc1, tnet.act, tnet.fc2 = torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2, bias=False)
+    tnet.scale = torch.nn.Parameter(torch.ones(2))
+    copy_to_torch(torch, fnet, tnet)
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    fo = fnet(fastgrad.tensor(x))
+    to = tnet.fc2(tnet.act(tnet.fc1(torch.tensor(x)))) * tnet.scale
+    assert_close(fo, to)
+    fo.pow(2).sum().backward()
+    to.pow(2).sum().backward()
+    for name, p in fnet.named_parameters():
+        assert_close(p.grad, tnet.get_parameter(name).grad)
+
+
+def test_get_submodule_and_parameter():
+    net = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 1)))
+    assert net.get_submodule("1.0") is net[1][0]
+    assert net.get_parameter("1.0.bias") is net[1][0].bias
+    with pytest.raises(AttributeError):
+        net.get_submodule("1.5")
