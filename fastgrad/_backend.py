@@ -26,6 +26,12 @@ def _load_pure(name, filename):
 
 BACKEND = _requested
 if BACKEND == "cython":
+    # libgomp's idle threads spin for ~ms after each parallel kernel; on 2 cores that starves
+    # OpenBLAS's own threads in the matmul that follows (W1 at 2 threads: 0.4 -> 9.7 ms,
+    # benchmarks/NOTES.md). Sleep at once instead, unless the user chose a policy. libgomp
+    # reads this when it is loaded, i.e. when _C is imported just below.
+    if "OMP_WAIT_POLICY" not in os.environ:
+        os.environ.setdefault("GOMP_SPINCOUNT", "0")
     try:
         from fastgrad import _C as K  # noqa: N812
         from fastgrad import _engine as engine
@@ -33,6 +39,8 @@ if BACKEND == "cython":
         if not str(engine.__file__).endswith((".so", ".pyd")):
             raise ImportError("fastgrad._engine is not compiled")
     except ImportError as exc:
+        if importlib.util.find_spec("fastgrad._C") is None:  # else Python blames a "circular import"
+            exc = "fastgrad._C was not built"
         warnings.warn(
             "fastgrad: the compiled extension is not available (%s); using the pure-NumPy "
             "backend. Reinstall with a C compiler for the compiled one." % exc,

@@ -1,4 +1,13 @@
 # C declarations for _engine.py (Cython's "augmenting .pxd": the .py stays plain Python).
+cimport cython
+
+cdef class Modes:
+    cdef public bint grad_enabled
+    cdef public int fw_level
+    cdef public list fw_tensors
+    cdef public long fw_generation
+    cdef public bint anomaly
+
 cdef class Version:
     cdef public long value
 
@@ -23,6 +32,8 @@ cdef class Node:
     cdef public object _pre_hooks
     cdef public object _post_hooks
     cdef object __weakref__
+    cpdef apply(self, grads)
+    cpdef _release(self)
 
 cdef class AccumulateGrad(Node):
     cdef public object _leaf
@@ -47,13 +58,19 @@ cdef class FunctionNode(Node):
     cdef public object _non_diff
     cdef public object _dirty
     cdef public object _anomaly_trace
+    @cython.locals(n=Py_ssize_t, i=Py_ssize_t, out=list, g=object, gt=TensorBase, fn=object, meta=tuple)
+    cpdef apply(self, grads)
+    cpdef _release(self)
+
+cdef type _tensor_type
+cdef type _ndarray
 
 cpdef tuple grad_edge(TensorBase t)
 
 # Typed locals for the hot paths (Cython's pure-Python mode reads these from here).
 cimport cython
 
-@cython.locals(ctx=FunctionNode, record=bint, fw=bint, builtin=bint, single=bint, a=object, o=object)
+@cython.locals(ctx=FunctionNode, record=bint, fw=bint, builtin=bint, single=bint, a=object, o=object, st=Modes)
 cpdef function_apply(object fn, tuple args, dict kwargs)
 
 @cython.locals(i=Py_ssize_t, t=TensorBase, a=object)
@@ -81,3 +98,26 @@ cpdef bint _owns(TensorBase g, list buf, list outs, Py_ssize_t j)
 cpdef _accumulate(TensorBase leaf, TensorBase g, bint is_fresh, bint create_graph)
 
 cpdef bint _any_not_none(list buf)
+
+@cython.locals(last=tuple, m=Modes)
+cpdef Modes state()
+
+@cython.locals(ctx=FunctionNode, st=Modes)
+cpdef apply1(object fn, TensorBase x)
+
+@cython.locals(ctx=FunctionNode, st=Modes)
+cpdef apply2(object fn, TensorBase a, TensorBase b)
+
+@cython.locals(data=object)
+cpdef _record_out(FunctionNode ctx, object raw, TensorBase out)
+
+@cython.locals(dt=object)
+cpdef bint _is_float(TensorBase x)
+
+cpdef unary(object fn, object x)
+
+@cython.locals(dt=object)
+cpdef binary(object fn, object a, object b)
+
+@cython.locals(saved=list, versions=list, idx=Py_ssize_t)
+cpdef _save(FunctionNode ctx, tuple raw, list outs)

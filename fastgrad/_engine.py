@@ -12,6 +12,7 @@ Graph shape (no reference cycles, so a graph dies with its last output tensor):
 """
 import threading
 import traceback
+from _thread import get_ident as _get_ident
 import weakref
 
 import numpy as np
@@ -25,7 +26,9 @@ FREED_MSG = (
 )
 
 
-class _State(threading.local):
+class Modes:
+    """One thread's autograd modes (C fields when compiled; read once per op as state())."""
+
     def __init__(self):
         self.grad_enabled = True
         self.fw_level = 0  # number of open forward-AD dual levels (0 or 1: levels do not nest)
@@ -34,22 +37,38 @@ class _State(threading.local):
         self.anomaly = False
 
 
-_state = _State()
+class _Local(threading.local):
+    def __init__(self):
+        self.modes = Modes()
+
+
+_local = _Local()
 
 
 def is_grad_enabled():
-    return _state.grad_enabled
+    return state().grad_enabled
 
 
 def set_grad_enabled(mode):
     """Set grad mode for this thread; return the previous mode."""
-    prev = _state.grad_enabled
-    _state.grad_enabled = bool(mode)
+    prev = state().grad_enabled
+    state().grad_enabled = bool(mode)
     return prev
 
 
+_last = [(-1, None)]  # (thread id, Modes) of the last thread that asked: one tuple, so
+# reading it is atomic under the GIL, compiled or not
+
+
 def state():
-    return _state
+    """This thread's Modes."""
+    tid = _get_ident()
+    last = _last[0]
+    if last[0] == tid:
+        return last[1]
+    m = _local.modes
+    _last[0] = (tid, m)
+    return m
 
 
 # --------------------------------------------------------------------------- tensors
@@ -72,21 +91,27 @@ _ops = {}  # callbacks registered by the op layer: "tensor", "sum_to", "zeros", 
 
 
 _tensor_cls = [None]  # fastgrad.Tensor, registered by fastgrad._tensor
+_tensor_type = None  # the same, typed `type` in the .pxd so TensorBase.__new__ is a direct C call
+_ndarray = np.ndarray
 
 
 def register(name, obj):
+    global _tensor_type
     _ops[name] = obj
     if name == "tensor":
         _tensor_cls[0] = obj
+        _tensor_type = obj
+    elif name == "binops":
+        _binops[:] = obj
 
 
 def make_tensor(data, requires_grad=False):
     """Wrap an ndarray (no copy) in a new fastgrad.Tensor."""
-    t = TensorBase.__new__(_tensor_cls[0])
-    if type(data) is not np.ndarray:
+    t = TensorBase.__new__(_tensor_type)
+    if type(data) is not _ndarray:
         data = np.asarray(data)
     t._data = data
-    t._vc = Version()
+    t._vc = Version.__new__(Version)
     t._requires_grad = requires_grad
     return t
 
@@ -240,9 +265,9 @@ class FunctionNode(Node):
                 t._vc = so.vc
                 t._grad_fn = self
                 t._output_nr = so.idx
-                if so.fw_grad is not None and _state.fw_level > 0 and so.fw_grad[0] == _state.fw_generation:
+                if so.fw_grad is not None and state().fw_level > 0 and so.fw_grad[0] == state().fw_generation:
                     t._fw_grad = so.fw_grad[1]
-                    _state.fw_tensors.append(weakref.ref(t))
+                    state().fw_tensors.append(weakref.ref(t))
                 out.append(t)
             else:
                 out.append(make_tensor(item))
@@ -275,7 +300,7 @@ class FunctionNode(Node):
             result = (result,)
         n = len(self.next_functions)
         if len(result) != n:
-            if len(result) > n and all(r is None for r in result[n:]):
+            if len(result) > n and not _any_not_none(list(result[n:])):
                 result = result[:n]
             else:
                 raise RuntimeError(
@@ -295,12 +320,13 @@ class FunctionNode(Node):
                     "function %s returned a gradient of type %s at index %d; expected a Tensor or None"
                     % (self.name(), type(g).__name__, i)
                 )
-            shape, dtype = self._in_meta[i]
-            if g._data.shape != shape:
-                out[i] = _ops["sum_to"](g, shape, self.name(), i)
-                g = out[i]
-            if g._data.dtype != dtype:
-                out[i] = g.to(_ops["dtype_of"](dtype))
+            gt = g
+            meta = self._in_meta[i]
+            if gt._data.shape != meta[0]:
+                gt = _ops["sum_to"](gt, meta[0], self.name(), i)
+                out[i] = gt
+            if gt._data.dtype is not meta[1] and gt._data.dtype != meta[1]:
+                out[i] = gt.to(_ops["dtype_of"](meta[1]))
         return out
 
 
@@ -312,7 +338,7 @@ def function_apply(fn, args, kwargs):
     user Functions return tensors and run their forward with grad mode off.
     """
     record = False
-    st = _state
+    st = state()
     if st.grad_enabled:
         for a in args:
             if isinstance(a, TensorBase) and a._requires_grad:
@@ -344,14 +370,14 @@ def function_apply(fn, args, kwargs):
     if builtin:
         out = fn.forward(ctx, *args, **kwargs) if kwargs else fn.forward(ctx, *args)
     else:
-        prev = _state.grad_enabled
+        prev = state().grad_enabled
         prev_fw = st.fw_level
-        _state.grad_enabled = False
+        state().grad_enabled = False
         st.fw_level = 0  # a user forward is neither recorded nor dual: its jvp gives the tangents
         try:
             out = fn.forward(ctx, *args, **kwargs)
         finally:
-            _state.grad_enabled = prev
+            state().grad_enabled = prev
             st.fw_level = prev_fw
     single = not isinstance(out, tuple)
     raw = (out,) if single else out
@@ -377,6 +403,143 @@ def function_apply(fn, args, kwargs):
     if single:
         return outs[0]
     return tuple(outs)
+
+
+# --------------------------------------------------------------------------- fast paths
+# function_apply handles every case (user Functions, kwargs, many outputs, forward AD,
+# anomaly mode). Most calls are a built-in op on one or two float tensors of one dtype:
+# these run here, with the same node layout and far less work (issue 6, benchmarks/NOTES.md).
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_binops = [None, None, None, None]  # Add, Sub, Mul, Div: registered by the op layer
+
+
+_scratch = [None]  # the ctx handed to a built-in forward that records nothing (set below)
+
+
+def apply1(fn, x):
+    """fn.apply(x) for a built-in op with one tensor argument."""
+    st = state()
+    if st.fw_level > 0 or st.anomaly:
+        return function_apply(fn, (x,), None)
+    if not (st.grad_enabled and x._requires_grad):
+        return make_tensor(_unrecorded(fn.forward(_scratch[0], x)))
+    ctx = FunctionNode.__new__(fn._backward_cls)
+    ctx._fn = fn
+    ctx.materialize_grads = True
+    ctx.needs_input_grad = (True,)
+    raw = fn.forward(ctx, x)  # may be a NumPy scalar (0-d): save_for_backward got that object
+    out = make_tensor(raw)
+    ctx.next_functions = (grad_edge(x),)
+    ctx._in_meta = ((x._data.shape, x._data.dtype),)
+    _record_out(ctx, raw, out)
+    return out
+
+
+def apply2(fn, a, b):
+    """fn.apply(a, b) for a built-in op with two tensor arguments of one dtype."""
+    st = state()
+    if st.fw_level > 0 or st.anomaly:
+        return function_apply(fn, (a, b), None)
+    if not (st.grad_enabled and (a._requires_grad or b._requires_grad)):
+        return make_tensor(_unrecorded(fn.forward(_scratch[0], a, b)))
+    ctx = FunctionNode.__new__(fn._backward_cls)
+    ctx._fn = fn
+    ctx.materialize_grads = True
+    ctx.needs_input_grad = (a._requires_grad, b._requires_grad)
+    raw = fn.forward(ctx, a, b)  # may be a NumPy scalar (0-d): save_for_backward got that object
+    out = make_tensor(raw)
+    ctx.next_functions = (grad_edge(a), grad_edge(b))
+    ctx._in_meta = ((a._data.shape, a._data.dtype), (b._data.shape, b._data.dtype))
+    _record_out(ctx, raw, out)
+    return out
+
+
+def _unrecorded(raw):
+    """A forward that records nothing got the shared scratch ctx (needs_input_grad None, so
+    it saves nothing); drop anything it saved anyway, so no tensor stays alive there."""
+    ctx = _scratch[0]
+    ctx._to_save = None
+    return raw
+
+
+def _record_out(ctx, raw, out):
+    """_record's second half for an op with one float output (raw: what forward returned)."""
+    _seq_counter[0] += 1
+    ctx._seq = _seq_counter[0]
+    data = out._data
+    ctx._out_meta = ((data.shape, data.dtype),)
+    ctx._n_out = 1
+    out._grad_fn = ctx
+    out._output_nr = 0
+    out._requires_grad = True
+    if ctx._to_save is not None:
+        _save(ctx, (raw,), [out])
+
+
+def _is_float(x):
+    dt = x._data.dtype
+    return dt is _F32 or dt is _F64
+
+
+def unary(fn, x):
+    """A float unary op's entry: float tensors go the fast way, anything else to fn._general."""
+    if isinstance(x, TensorBase) and _is_float(x):
+        return apply1(fn, x)
+    return fn._general(x)
+
+
+def binary(fn, a, b):
+    """+ - * / on a float tensor and a tensor of the same dtype or a Python number; anything
+    else (promotion, broadcasting errors, other types) goes to fn._general."""
+    if isinstance(a, TensorBase):
+        dt = a._data.dtype
+        if dt is _F32 or dt is _F64:
+            if isinstance(b, TensorBase):
+                if b._data.dtype is dt:
+                    try:
+                        return apply2(fn, a, b)
+                    except ValueError:  # NumPy's broadcasting error: say it PyTorch's way
+                        return fn._general(a, b)
+            elif type(b) is float or type(b) is int:
+                return apply2(fn, a, make_tensor(np.asarray(b, dt)))
+    elif isinstance(b, TensorBase) and (type(a) is float or type(a) is int) and _is_float(b):
+        return apply2(fn, make_tensor(np.asarray(a, b._data.dtype)), b)
+    return fn._general(a, b)
+
+
+# The arithmetic dunders of fastgrad.Tensor (bound as methods: self is the tensor).
+def tensor_add(self, other):
+    return binary(_binops[0], self, other)
+
+
+def tensor_radd(self, other):
+    return binary(_binops[0], other, self)
+
+
+def tensor_sub(self, other):
+    return binary(_binops[1], self, other)
+
+
+def tensor_rsub(self, other):
+    return binary(_binops[1], other, self)
+
+
+def tensor_mul(self, other):
+    return binary(_binops[2], self, other)
+
+
+def tensor_rmul(self, other):
+    return binary(_binops[2], other, self)
+
+
+def tensor_truediv(self, other):
+    return binary(_binops[3], self, other)
+
+
+def tensor_rtruediv(self, other):
+    return binary(_binops[3], other, self)
+
 
 
 def _is_input(o, args):
@@ -425,25 +588,31 @@ def _record(ctx, args, raw, outs):
             out_meta.append(((), np.dtype(np.float32)))
     ctx._out_meta = tuple(out_meta)
     ctx._n_out = len(outs)
+    if ctx._to_save is not None:
+        _save(ctx, raw, outs)
+
+
+def _save(ctx, raw, outs):
+    """Turn ctx.save_for_backward's request into saved inputs (with their versions) and
+    saved outputs (raw arrays: a node must not hold its own output tensor, a cycle)."""
     to_save = ctx._to_save
-    if to_save is not None:
-        saved = []
-        versions = []
-        for item in to_save:
-            idx = _output_index(item, raw, outs)
-            if idx >= 0:
-                t = outs[idx]
-                saved.append(SavedOutput(t._data, idx, t._vc, t._vc.value))
-                versions.append(0)
-            elif isinstance(item, TensorBase):
-                saved.append(item)
-                versions.append(item._vc.value)
-            else:
-                saved.append(item)
-                versions.append(0)
-        ctx._saved = tuple(saved)
-        ctx._saved_versions = tuple(versions)
-        ctx._to_save = None
+    saved = []
+    versions = []
+    for item in to_save:
+        idx = _output_index(item, raw, outs)
+        if idx >= 0:
+            t = outs[idx]
+            saved.append(SavedOutput(t._data, idx, t._vc, t._vc.value))
+            versions.append(0)
+        elif isinstance(item, TensorBase):
+            saved.append(item)
+            versions.append(item._vc.value)
+        else:
+            saved.append(item)
+            versions.append(0)
+    ctx._saved = tuple(saved)
+    ctx._saved_versions = tuple(versions)
+    ctx._to_save = None
 
 
 def _output_index(item, raw, outs):
@@ -477,11 +646,12 @@ def _forward_ad(fn, ctx, args, outs, record):
         ctx._saved_versions = tuple([s._vc.value if isinstance(s, TensorBase) else 0 for s in saved_fw])
     elif ctx._saved is None and ctx._to_save is not None:
         _keep_saved(ctx, args, outs)
-    _state.fw_level -= 1  # tangent arithmetic itself is not dual
+    st = state()
+    st.fw_level -= 1  # tangent arithmetic itself is not dual
     try:
         res = fn.jvp(ctx, *tangents)
     finally:
-        _state.fw_level += 1
+        st.fw_level += 1
         if saved_fw is not None:
             ctx._saved, ctx._saved_versions = kept
     if not isinstance(res, tuple):
@@ -508,11 +678,11 @@ def _forward_ad(fn, ctx, args, outs, record):
         if tan._data.dtype != o._data.dtype:
             tan = tan.to(_ops["dtype_of"](o._data.dtype))
         o._fw_grad = tan
-        _state.fw_tensors.append(weakref.ref(o))
+        state().fw_tensors.append(weakref.ref(o))
     if record:  # saved outputs keep their tangent for a backward run inside this level
         for item in ctx._saved or ():
             if isinstance(item, SavedOutput) and outs[item.idx]._fw_grad is not None:
-                item.fw_grad = (_state.fw_generation, outs[item.idx]._fw_grad)
+                item.fw_grad = (state().fw_generation, outs[item.idx]._fw_grad)
 
 
 def _keep_saved(ctx, args, outs):
@@ -540,14 +710,14 @@ def run_backward(roots, root_grads, keep_graph, create_graph, inputs=None, accum
     accumulate=True adds into leaves' .grad (restricted to `inputs` when given);
     accumulate=False (autograd.grad) returns the gradients of `inputs` instead.
     """
-    prev = _state.grad_enabled
-    _state.grad_enabled = bool(create_graph)
+    prev = state().grad_enabled
+    state().grad_enabled = bool(create_graph)
     try:
         # inside a dual level, gradients are summed with ops (not in place) so they carry tangents
-        return _run_backward(roots, root_grads, keep_graph, bool(create_graph) or _state.fw_level > 0,
+        return _run_backward(roots, root_grads, keep_graph, bool(create_graph) or state().fw_level > 0,
                              inputs, accumulate)
     finally:
-        _state.grad_enabled = prev
+        state().grad_enabled = prev
 
 
 def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulate):
@@ -623,7 +793,7 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
                     if leaf is not None and (only is None or id(leaf) in only):
                         _accumulate(leaf, buf[0], fbuf[0], create_graph)
             else:
-                if _state.anomaly:
+                if state().anomaly:
                     outs = _apply_checked(node, buf)
                 else:
                     outs = node.apply(buf)
@@ -709,7 +879,7 @@ def _accumulate(leaf, g, is_fresh, create_graph):
             leaf._grad = g
         else:
             leaf._grad = make_tensor(np.array(g._data, copy=True))
-    elif create_graph or _state.grad_enabled or cur._requires_grad:
+    elif create_graph or state().grad_enabled or cur._requires_grad:
         leaf._grad = cur + g
     elif cur._data.shape == g._data.shape and cur._data.flags.writeable:
         np.add(cur._data, g._data, out=cur._data, casting="unsafe")
@@ -772,6 +942,13 @@ def _apply_checked(node, buf):
                     "\nTraceback of forward call that caused the error:\n" + trace)
             )
     return outs
+
+
+class _ScratchCtx(FunctionNode):
+    """The ctx of forwards that record nothing (it has a __dict__, like every op's ctx)."""
+
+
+_scratch[0] = _ScratchCtx()
 
 
 # --------------------------------------------------------------------------- pure-Python build
