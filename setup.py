@@ -13,6 +13,7 @@ import tempfile
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext as _build_ext
 
 DEBUG = os.environ.get("FASTGRAD_DEBUG", "0") not in ("", "0")
 DIRECTIVES = {
@@ -55,5 +56,20 @@ extensions = [
               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
     Extension("fastgrad._engine", ["fastgrad/_engine.py"], extra_compile_args=opt),
 ]
+
+
+class build_ext(_build_ext):
+    """Installs (pip, python -m build) without a working C compiler still succeed: a failed extension is
+    skipped with a warning, and fastgrad imports its pure-NumPy backend (warning once at import).
+    In-place developer builds (build_ext --inplace) still fail loudly."""
+
+    def build_extensions(self):
+        if not self.inplace:
+            for ext in self.extensions:
+                ext.optional = True
+        super().build_extensions()
+
+
 setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES,
-                            compile_time_env={"FASTGRAD_OPENMP": bool(omp)}))
+                            compile_time_env={"FASTGRAD_OPENMP": bool(omp)}),
+      cmdclass={"build_ext": build_ext})

@@ -4,6 +4,7 @@ and PyTorch (when installed), at 1 and 2 OpenMP threads.
     python benchmarks/kernels.py                 # everything, 1 and 2 threads
     python benchmarks/kernels.py --threads 2 --only small
     python benchmarks/kernels.py --root /path    # time another checkout's fastgrad/
+    python benchmarks/kernels.py --threads 1 --cpu-time --only large   # on a busy machine
 
 Each thread count runs in its own subprocess (OMP_NUM_THREADS must be set before the
 OpenMP runtime starts; torch.set_num_threads too). Within one process the implementations
@@ -46,15 +47,17 @@ def _cases(C, NP, torch, only):
         out = np.empty_like(x)
         first = y if bwd_first == "y" else x
         tx, ty, tgy, tout, tfirst = t(x), t(y), t(gy), t(out), t(first)
-        fwd = {"compiled": P(getattr(C, name + "_fwd"), x, out, *extra),
-               "numpy": P(getattr(NP, name + "_fwd"), x, out, *extra)}
-        bwd = {"compiled": P(getattr(C, name + "_bwd"), first, gy, out, *extra),
-               "numpy": P(getattr(NP, name + "_bwd"), first, gy, out, *extra)}
+        kernel = name.split("(")[0]                  # "gelu(tanh)" runs the gelu kernels
+        fwd = {"compiled": P(getattr(C, kernel + "_fwd"), x, out, *extra),
+               "numpy": P(getattr(NP, kernel + "_fwd"), x, out, *extra)}
+        bwd = {"compiled": P(getattr(C, kernel + "_bwd"), first, gy, out, *extra),
+               "numpy": P(getattr(NP, kernel + "_bwd"), first, gy, out, *extra)}
         if torch is not None:
             fwd["torch"] = tfwd(tx, tout)
             bwd["torch"] = tbwd(tgy, tfirst, tout)
-        cases.append((group, "%s_fwd %s" % (name, n), fwd))
-        cases.append((group, "%s_bwd %s" % (name, n), bwd))
+        suffix = name[len(kernel):]
+        cases.append((group, "%s_fwd%s %s" % (kernel, suffix, n), fwd))
+        cases.append((group, "%s_bwd%s %s" % (kernel, suffix, n), bwd))
 
     def activations(group, n, names):
         x = arr(n)
@@ -75,6 +78,10 @@ def _cases(C, NP, torch, only):
             "gelu": (x, lambda a, o: P(aten.gelu.out, a, out=o),
                      lambda g, a, o: P(aten.gelu_backward.grad_input, g, a, grad_input=o),
                      (False,), "x"),
+            "gelu(tanh)": (x, lambda a, o: P(aten.gelu.out, a, approximate="tanh", out=o),
+                           lambda g, a, o: P(aten.gelu_backward.grad_input, g, a,
+                                             approximate="tanh", grad_input=o),
+                           (True,), "x"),
             "silu": (x, lambda a, o: P(aten.silu.out, a, out=o),
                      lambda g, a, o: P(aten.silu_backward.grad_input, g, a, grad_input=o),
                      (), "x"),
@@ -105,7 +112,7 @@ def _cases(C, NP, torch, only):
 
     # large arrays: 4M float32 activations, 1M float32 Adam
     if only in (None, "large"):
-        activations("large", 1 << 22, ["sigmoid", "tanh", "relu", "gelu", "silu"])
+        activations("large", 1 << 22, ["sigmoid", "tanh", "relu", "gelu", "gelu(tanh)", "silu"])
         cases.append(("large", "adam_step 1M", _adam(C, NP, torch, 1 << 20, np)))
     return cases
 
@@ -154,6 +161,9 @@ def worker(args):
         torch.set_num_threads(args.threads)
     except ImportError:
         torch = None
+    # --cpu-time (1 thread only): this thread's CPU time, which other jobs on a shared
+    # machine inflate far less than wall time (they still share caches and memory bandwidth)
+    clock = time.thread_time if args.cpu_time and args.threads == 1 else time.perf_counter
     rows = []
     for group, label, impls in _cases(C, NP, torch, args.only):
         budget = 0.01 if group == "small" else 0.03
@@ -162,10 +172,10 @@ def worker(args):
         for _ in range(args.repeat):                 # round-robin: noise hits all alike
             for k, f in impls.items():
                 n = numbers[k]
-                t0 = time.perf_counter()
+                t0 = clock()
                 for _ in range(n):
                     f()
-                samples[k].append((time.perf_counter() - t0) / n)
+                samples[k].append((clock() - t0) / n)
         med = {k: sorted(v)[len(v) // 2] for k, v in samples.items()}
         rows.append((group, label, med))
     json.dump(rows, sys.stdout)
@@ -180,6 +190,8 @@ def main():
     ap.add_argument("--threads", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--only", choices=["small", "large"])
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time by thread CPU time (1 thread only; wall time otherwise)")
     ap.add_argument("--root", default=str(ROOT), help="checkout whose fastgrad/ to time")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -190,10 +202,12 @@ def main():
         env = dict(os.environ, OMP_NUM_THREADS=str(th), MKL_NUM_THREADS=str(th),
                    OPENBLAS_NUM_THREADS=str(th))
         cmd = [sys.executable, __file__, "--worker", "--threads", str(th), "--root", args.root,
-               "--repeat", str(args.repeat)] + (["--only", args.only] if args.only else [])
+               "--repeat", str(args.repeat)] + (["--only", args.only] if args.only else []) + (
+                   ["--cpu-time"] if args.cpu_time else [])
         rows = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True,
                                          text=True).stdout)
-        print("\n%d thread%s (median of %d)" % (th, "" if th == 1 else "s", args.repeat))
+        print("\n%d thread%s (median of %d%s)" % (th, "" if th == 1 else "s", args.repeat,
+                                                 ", CPU time" if args.cpu_time and th == 1 else ""))
         print("%-26s %11s %11s %11s %11s  %s" % ("kernel", "compiled", "numpy", "torch",
                                                  "torch(2)", "compiled/torch"))
         for group, label, med in rows:

@@ -1,6 +1,8 @@
 """Argument checks shared by the compiled kernels (csrc/_C.pyx) and their NumPy twin
 (fastgrad/_kernels_np.py): plain Python, run before any unchecked loop, so both raise the
 same exception types with the same messages."""
+import operator
+
 import numpy as np
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -41,6 +43,33 @@ def _rows(name, a):
         raise ValueError("%s: expected a 2-D (N, C) array, got shape %s" % (name, a.shape))
 
 
+def _shares(a, b):
+    """a and b (arrays or None) may share memory (bounds check, as the compiled side's)."""
+    if a is None or b is None or a.size == 0 or b.size == 0:
+        return False
+    if a is b:
+        return True
+    if a.base is None and b.base is None:  # each owns its memory
+        return False
+    return bool(np.may_share_memory(a, b))
+
+
+def _same_memory(a, b):
+    ia, ib = a.__array_interface__, b.__array_interface__
+    return ia["data"][0] == ib["data"][0] and a.shape == b.shape and a.strides == b.strides
+
+
+def _no_overlap(name, outs, others, inplace=()):
+    """The loops write each output in one pass, reading the inputs as they go: an output may be
+    exactly one of `inplace` (the kernel then runs in place) but must not otherwise share memory
+    with another argument (PyTorch refuses such partial overlaps too)."""
+    for k, o in enumerate(outs):
+        for a in list(others) + list(outs[k + 1:]):
+            if _shares(a, o) and not (any(a is x for x in inplace) and _same_memory(a, o)):
+                raise ValueError("%s: an output overlaps another argument in memory (only writing an "
+                                 "elementwise or row-wise result over its own input is supported)" % name)
+
+
 def _elementwise(name, inputs, out):
     """Checked inputs (made contiguous) for an elementwise kernel writing `out`."""
     if type(out) is np.ndarray and out.dtype in _FLOATS and out.flags.c_contiguous and out.flags.writeable:
@@ -49,11 +78,14 @@ def _elementwise(name, inputs, out):
                     and a.flags.c_contiguous):
                 break
         else:
+            _no_overlap(name, (out,), inputs, inputs)
             return inputs
     _dtype(name, *inputs, out)
     _same_shape(name, *inputs, out)
     _writeable(name, out)
-    return [np.asarray(a, order="C") for a in inputs]
+    inputs = [np.asarray(a, order="C") for a in inputs]
+    _no_overlap(name, (out,), inputs, inputs)
+    return inputs
 
 
 def _rowwise(name, inputs, out):
@@ -61,11 +93,17 @@ def _rowwise(name, inputs, out):
     _rows(name, inputs[0])
     _same_shape(name, *inputs, out)
     _writeable(name, out)
-    return [np.asarray(a, order="C") for a in inputs]
+    inputs = [np.asarray(a, order="C") for a in inputs]
+    _no_overlap(name, (out,), inputs, inputs)
+    return inputs
 
 
 def _targets(name, target, n, n_cls, ignore_index):
     """int64 class indices of shape (n,), all in [0, n_cls) or == ignore_index."""
+    if not hasattr(type(ignore_index), "__index__"):
+        raise TypeError("%s: ignore_index must be an integer, got %s" % (name, type(ignore_index).__name__))
+    if not -2 ** 63 <= operator.index(ignore_index) < 2 ** 63:  # the compiled side holds it in an int64
+        raise ValueError("%s: ignore_index %d is out of the int64 range" % (name, operator.index(ignore_index)))
     if not isinstance(target, np.ndarray) or target.dtype.kind not in "iu":
         raise TypeError("%s: target must be an integer array, got %s"
                         % (name, _describe((target,))))
@@ -95,7 +133,12 @@ def _ce_args(name, logits, target, weight, ignore_index, vectors, grads):
             raise ValueError("%s: shape mismatch: %s, out %s" % (name, logits.shape, out.shape))
     target = _targets(name, target, n, n_cls, ignore_index)
     w = None if weight is None else np.asarray(weight, order="C")
-    return np.asarray(logits, order="C"), target, w
+    x = np.asarray(logits, order="C")
+    if grads:  # bwd: out may be the logits themselves
+        _no_overlap(name, grads, (x, target, w) + tuple(vectors), (x,))
+    else:      # fwd: lse_out and loss_out
+        _no_overlap(name, vectors, (x, target, w))
+    return x, target, w
 
 
 def _state(name, p, g, buffers):
@@ -110,9 +153,16 @@ def _state(name, p, g, buffers):
     for label, b, needed in buffers:
         if needed:
             _writeable(name, b, label)
+    arrays = [p, g] + used
+    if any(_shares(a, b) for i, a in enumerate(arrays) for b in arrays[i + 1:]):
+        raise ValueError("%s: p, g and the state buffers must not overlap in memory" % name)
     return np.asarray(g, order="C")
 
 
 def _floats(*values):
-    """Python floats (TypeError for None & co., as the compiled side's C doubles)."""
+    """Python floats, converted as the compiled side converts its C doubles (PyFloat_AsDouble):
+    the same TypeError, with the same message, for None, strings, complex numbers..."""
+    for v in values:
+        if not (hasattr(type(v), "__float__") or hasattr(type(v), "__index__")):
+            raise TypeError("must be real number, not %s" % type(v).__name__)
     return [float(v) for v in values]

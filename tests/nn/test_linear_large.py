@@ -1,0 +1,87 @@
+"""linear at sizes where the compiled backend computes (w @ x.T).T + b (fastgrad._ops.nn,
+_linear_out): values, gradients and double backward match the plain product, for both
+dtypes, with and without bias, and the private kernel rejects bad arguments."""
+import numpy as np
+import pytest
+
+import fastgrad
+from fastgrad._ops import nn as nn_ops
+
+
+def _xwb(dtype, batch=160, n_in=48, n_out=520, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((batch, n_in)).astype(dtype),
+            (rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)).astype(dtype),
+            rng.standard_normal(n_out).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bias", [True, False])
+def test_large_linear_forward_backward(dtype, bias):
+    x, w, b = _xwb(dtype)
+    assert x.shape[0] >= nn_ops._T_MIN_BATCH and w.shape[0] >= nn_ops._T_MIN_OUT
+    tx = fastgrad.tensor(x, requires_grad=True)
+    tw = fastgrad.tensor(w, requires_grad=True)
+    tb = fastgrad.tensor(b, requires_grad=True) if bias else None
+    y = fastgrad.nn.functional.linear(tx, tw, tb)
+    want = x.astype(np.float64) @ w.T.astype(np.float64) + (b if bias else 0)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert y.dtype == tx.dtype and y.is_contiguous() and y._data.flags.c_contiguous
+    np.testing.assert_allclose(y.detach().numpy(), want, rtol=rtol, atol=rtol * np.abs(want).max())
+    g = np.random.default_rng(1).standard_normal(want.shape).astype(dtype)
+    y.backward(fastgrad.tensor(g))
+    g64 = g.astype(np.float64)
+    np.testing.assert_allclose(tx.grad.numpy(), g64 @ w, rtol=rtol, atol=rtol * 10)
+    np.testing.assert_allclose(tw.grad.numpy(), g64.T @ x, rtol=rtol, atol=rtol * 10)
+    if bias:
+        np.testing.assert_allclose(tb.grad.numpy(), g64.sum(0), rtol=rtol, atol=rtol * 10)
+
+
+def test_large_linear_same_as_plain_product(monkeypatch):
+    """The transposed route and x @ w.T give the same values (float64, exact up to BLAS
+    summation order) and the same double-backward graph."""
+    x, w, b = _xwb(np.float64)
+    outs = []
+    for fn in (nn_ops._linear_out, None):
+        monkeypatch.setattr(nn_ops, "_linear_out", fn)
+        tx = fastgrad.tensor(x, requires_grad=True)
+        tw = fastgrad.tensor(w, requires_grad=True)
+        y = fastgrad.nn.functional.linear(tx, tw, fastgrad.tensor(b))
+        (gx,) = fastgrad.autograd.grad((y * y).sum(), tx, create_graph=True)
+        (gw,) = fastgrad.autograd.grad(gx.sum(), tw)
+        outs.append((y.detach().numpy(), gx.detach().numpy(), gw.numpy()))
+    for a, c in zip(*outs):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12 * np.abs(c).max())
+
+
+@pytest.mark.parametrize("case", ["strided_bias", "float16", "strided_x"])
+def test_large_linear_other_layouts_fall_back(case):
+    x, w, b = _xwb(np.float64)
+    if case == "strided_bias":
+        b = np.repeat(b, 2)[::2]
+    elif case == "float16":
+        x, w, b = x.astype(np.float16), w.astype(np.float16), b.astype(np.float16)
+    else:
+        x = np.repeat(x, 2, axis=0)[::2]
+    y = fastgrad.nn.functional.linear(fastgrad.from_numpy(x), fastgrad.from_numpy(w),
+                                      fastgrad.from_numpy(b))
+    want = x.astype(np.float64) @ w.T.astype(np.float64) + b
+    np.testing.assert_allclose(y.numpy().astype(np.float64), want, rtol=1e-2 if case == "float16" else 1e-12,
+                               atol=(1e-2 if case == "float16" else 1e-12) * np.abs(want).max())
+
+
+def test_linear_out_kernel_checks():
+    fn = nn_ops._linear_out
+    if fn is None:
+        pytest.skip("compiled backend only")
+    yt = np.random.default_rng(2).standard_normal((7, 45))
+    b = np.arange(7.0)
+    np.testing.assert_array_equal(fn(yt, b, np.empty((45, 7))), yt.T + b)
+    np.testing.assert_array_equal(fn(yt, None, np.empty((45, 7))), yt.T)
+    big = np.random.default_rng(3).standard_normal((600, 300)).astype(np.float32)  # parallel path
+    np.testing.assert_array_equal(fn(big, None, np.empty((300, 600), np.float32)), big.T)
+    for args in [(yt, b, np.empty((7, 45))), (yt.astype(np.float32), b, np.empty((45, 7))),
+                 (yt, b[:3], np.empty((45, 7))), (yt, b, np.empty((7, 45)).T),
+                 (yt, b.astype(np.float32), np.empty((45, 7))), (yt.ravel(), b, np.empty((45, 7)))]:
+        with pytest.raises(ValueError):
+            fn(*args)
