@@ -18,10 +18,10 @@ from fastgrad._random import (Generator, default_generator, get_rng_state, initi
 from fastgrad._ops.elementwise import (abs, add, allclose, bitwise_not, clamp, clip, cos, div, eq,  # noqa: F401,A004
                                        equal, exp, floor_divide, ge, gt, isclose, isfinite, isinf, isnan,
                                        le, log, logical_and, logical_not, logical_or, logical_xor, lt,
-                                       maximum, minimum, mul, ne, neg, negative, pow, relu, remainder,
+                                       maximum, minimum, mul, ne, neg, negative, pow, relu,
                                        rsub, sigmoid, sign, sin, sqrt, square, sub, tanh, true_divide,
                                        where)
-from fastgrad._ops.reduction import argmax, argmin, gather, max, mean, min, sum  # noqa: F401,A004
+from fastgrad._ops.reduction import argmax, argmin, max, mean, min, sum  # noqa: F401,A004
 from fastgrad._ops.shape import (broadcast_to, clone, contiguous, detach, expand, flatten,  # noqa: F401
                                  permute, reshape, squeeze, swapaxes, swapdims, t, transpose,
                                  unsqueeze)
@@ -33,13 +33,14 @@ from fastgrad._ops.reduction_ext import *  # noqa: F401,F403,A004
 from fastgrad._ops.sorting import *  # noqa: F401,F403
 from fastgrad._ops.linalg_ext import (addbmm, addmm, addmv, addr, baddbmm, cdist, chain_matmul,  # noqa: F401
                                       cross, det, einsum, kron, logdet, matrix_power, slogdet, tensordot)
-from fastgrad._ops.linalg_ext import cholesky_legacy as cholesky, pinv as pinverse  # noqa: F401
+from fastgrad._ops.linalg_ext import cholesky_legacy as cholesky, pinv as pinverse, svd_legacy as svd  # noqa: F401
 from fastgrad._ops.activations import celu, hardshrink, prelu, selu, threshold  # noqa: F401
 from fastgrad._ops.nn_functional import alpha_dropout, dropout, pairwise_distance, cosine_similarity  # noqa: F401
 from fastgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                                          is_inference_mode_enabled, no_grad, set_grad_enabled)
 from fastgrad import autograd, cuda, linalg  # noqa: F401,E402
 from fastgrad import nn, optim  # noqa: F401,E402
+from fastgrad import utils  # noqa: F401
 
 float = float32  # noqa: A001
 double = float64

@@ -118,7 +118,7 @@ class Tensor(engine.TensorBase):
     @staticmethod
     def _make_subclass(cls, data, require_grad=False):
         """A new instance of cls sharing data's storage (used by nn.Parameter)."""
-        t = cls.__new__(cls)
+        t = engine.TensorBase.__new__(cls)  # not cls.__new__: Parameter.__new__ would recurse
         t._data = data._data
         t._vc = data._vc
         t._requires_grad = False
@@ -491,28 +491,15 @@ class Tensor(engine.TensorBase):
         return self.new_zeros(*size, dtype=dtype, requires_grad=requires_grad)
 
     # ------------------------------------------------------------------ arithmetic
-    def __add__(self, other):
-        return E.add(self, other)
-
-    def __radd__(self, other):
-        return E.add(other, self)
-
-    def __sub__(self, other):
-        return E.sub(self, other)
-
-    def __rsub__(self, other):
-        return E.sub(other, self)
-
-    def __mul__(self, other):
-        return E.mul(self, other)
-
-    __rmul__ = __mul__
-
-    def __truediv__(self, other):
-        return E.div(self, other)
-
-    def __rtruediv__(self, other):
-        return E.div(other, self)
+    # compiled entry points: float operands of one dtype skip the Python layers (E.add, ...)
+    __add__ = engine.tensor_add
+    __radd__ = engine.tensor_radd
+    __sub__ = engine.tensor_sub
+    __rsub__ = engine.tensor_rsub
+    __mul__ = engine.tensor_mul
+    __rmul__ = engine.tensor_rmul
+    __truediv__ = engine.tensor_truediv
+    __rtruediv__ = engine.tensor_rtruediv
 
     def __floordiv__(self, other):
         return E.floor_divide(self, other)
@@ -521,7 +508,13 @@ class Tensor(engine.TensorBase):
         return E.floor_divide(other, self)
 
     def __mod__(self, other):
-        return E.remainder(self, other)
+        return M.remainder(self, other)
+
+    def __rmod__(self, other):
+        return M.remainder(other, self)
+
+    def __imod__(self, other):
+        return self.remainder_(other)
 
     def __pow__(self, exponent):
         return E.pow(self, exponent)
@@ -893,6 +886,7 @@ class Tensor(engine.TensorBase):
     erf, erfc, atan2, arctan2, lerp, hypot, logaddexp, xlogy = M.erf, M.erfc, M.atan2, M.atan2, M.lerp, M.hypot, M.logaddexp, M.xlogy
     floor, ceil, trunc, fix, round, frac, nan_to_num = M.floor, M.ceil, M.trunc, M.trunc, M.round, M.frac, M.nan_to_num
     deg2rad, rad2deg, sinc, signbit, copysign = M.deg2rad, M.rad2deg, M.sinc, M.signbit, M.copysign
+    remainder, fmod = M.remainder, M.fmod
     amax, amin, aminmax, prod, cumsum, cumprod, cummax, cummin = RX.amax, RX.amin, RX.aminmax, RX.prod, RX.cumsum, RX.cumprod, RX.cummax, RX.cummin
     logsumexp, logcumsumexp, var, std, norm, all, any, nansum, nanmean = (RX.logsumexp, RX.logcumsumexp, RX.var, RX.std, RX.norm,
                                                                         RX.all, RX.any, RX.nansum, RX.nanmean)
@@ -902,10 +896,12 @@ class Tensor(engine.TensorBase):
     flip, fliplr, flipud, roll, moveaxis, unflatten = I.flip, I.fliplr, I.flipud, I.roll, I.movedim, I.unflatten
     repeat, repeat_interleave, index_select, take, take_along_dim = I.repeat, I.repeat_interleave, I.index_select, I.take, I.take_along_dim
     scatter, scatter_add, index_add, index_fill, index_copy = I.scatter, I.scatter_add, I.index_add, I.index_fill, I.index_copy
+    scatter_reduce = I.scatter_reduce
     masked_select, masked_scatter, nonzero, argwhere, count_nonzero = I.masked_select, I.masked_scatter, I.nonzero, I.argwhere, I.count_nonzero
     tril, triu, diagonal, diag, diag_embed, trace = I.tril, I.triu, I.diagonal, I.diag, I.diag_embed, I.trace
     det, slogdet, logdet, kron, cross, matrix_power, pinverse = LX.det, LX.slogdet, LX.logdet, LX.kron, LX.cross, LX.matrix_power, LX.pinv
     addmm, addmv, baddbmm, addbmm, addr, cholesky = LX.addmm, LX.addmv, LX.baddbmm, LX.addbmm, LX.addr, LX.cholesky_legacy
+    svd = LX.svd_legacy
     softplus = A.softplus
 
     def tile(self, *dims):
@@ -935,8 +931,10 @@ for _name, _fn in (("floor_", M.floor), ("ceil_", M.ceil), ("trunc_", M.trunc), 
                    ("square_", E.square), ("sin_", E.sin), ("cos_", E.cos), ("tan_", M.tan), ("atan2_", M.atan2),
                    ("lerp_", M.lerp), ("nan_to_num_", M.nan_to_num), ("erf_", M.erf), ("sign_", E.sign),
                    ("tril_", I.tril), ("triu_", I.triu), ("scatter_", I.scatter), ("scatter_add_", I.scatter_add),
+                   ("scatter_reduce_", I.scatter_reduce),
                    ("index_add_", I.index_add), ("index_fill_", I.index_fill), ("index_copy_", I.index_copy),
-                   ("masked_scatter_", I.masked_scatter), ("cumsum_", RX.cumsum)):
+                   ("masked_scatter_", I.masked_scatter), ("cumsum_", RX.cumsum), ("remainder_", M.remainder),
+                   ("fmod_", M.fmod)):
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _inplace_method(_fn, _name))
 

@@ -464,17 +464,164 @@ def _scatter_args(name, input, dim, index, src):
     return d, src
 
 
+def _scatter_reduce_array(x, dim, index, src, reduce, include_self):
+    """x with src reduced into it at index along dim (NumPy's ufunc.at: repeated indices accumulate)."""
+    out = np.array(x, copy=True)
+    at = _along_index(index, dim, out.ndim)
+    if not include_self:  # the scattered-to positions start from the reduction's identity
+        if reduce in ("amax", "amin"):
+            lo, hi = (-np.inf, np.inf) if out.dtype.kind == "f" else (np.iinfo(out.dtype).min, np.iinfo(out.dtype).max)
+            out[at] = lo if reduce == "amax" else hi
+        else:
+            out[at] = 1 if reduce == "prod" else 0
+    ufunc = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum, "amin": np.minimum}[reduce]
+    ufunc.at(out, at, src)
+    if reduce == "mean":
+        count = _scatter_count(x.shape, dim, index, include_self)
+        out = (out / count if out.dtype.kind in "fc" else out // count).astype(out.dtype)
+    return out
+
+
+def _scatter_count(shape, dim, index, include_self):
+    """How many values each position of a mean scatter_reduce averages (at least 1)."""
+    count = np.full(shape, 1 if include_self else 0, np.int64)
+    np.add.at(count, _along_index(index, dim, len(shape)), 1)
+    return np.maximum(count, 1)
+
+
+class ScatterReduce(Op):
+    """torch.scatter_reduce: out = x with src reduced in at index along dim ('sum', 'prod', 'mean',
+    'amax', 'amin'; x's own value joins unless include_self=False). out depends on x elementwise
+    and on src through the positions src goes to: d out / d x = dself, d out[index] / d src = dsrc,
+    so gx = g dself, gsrc = g[index] dsrc and the tangent is tx dself + scatter_add(tsrc dsrc)."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index, src, reduce, include_self):
+        ctx.dim, ctx.reduce, ctx.include_self = dim, reduce, include_self
+        out = _scatter_reduce_array(x._data, dim, index._data, src._data, reduce, include_self)
+        ctx.save_for_backward(x, index, src, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, index, src, out = ctx.saved_tensors
+        dself, dsrc = _scatter_reduce_derivatives(x, ctx.dim, index, src, out, ctx.reduce, ctx.include_self)
+        need = ctx.needs_input_grad
+        gx = g * dself if need[0] else None
+        gs = GatherDim.apply(g, ctx.dim, index) * dsrc if need[3] else None
+        return gx, None, None, gs, None, None
+
+    @staticmethod
+    def jvp(ctx, tx, dim, index, ts, reduce, include_self):
+        x, index, src, out = ctx.saved_tensors
+        dself, dsrc = _scatter_reduce_derivatives(x, dim, index, src, out, reduce, include_self)
+        res = None if tx is None else tx * dself
+        if ts is not None:
+            term = ScatterAddDim.apply(ts * dsrc, dim, index, out._data.shape)
+            res = term if res is None else res + term
+        return res
+
+
+def _scatter_reduce_derivatives(x, dim, index, src, out, reduce, include_self):
+    """(d out / d x, d out[index] / d src) as tensors (PyTorch's scatter_reduce_backward): ties of
+    amax/amin share the gradient evenly; prod divides out by the factor, except where that factor
+    is zero (then the product of the others is computed again, as PyTorch does)."""
+    dt = x._data.dtype
+    idx = index._data
+    at = _along_index(idx, dim, x._data.ndim)
+    touched = np.zeros(x._data.shape, bool)
+    touched[at] = True
+    keep_self = make(~touched) if not include_self else None  # x's value left out where src goes
+
+    def masked(d):
+        return d if keep_self is None else where(keep_self, d, make(np.zeros((), dt)))
+
+    if reduce == "sum":
+        return masked(make(np.ones(x._data.shape, dt))), make(np.ones(idx.shape, dt))
+    if reduce == "mean":
+        inv = make((1.0 / _scatter_count(x._data.shape, dim, idx, include_self)).astype(dt))
+        return masked(inv), GatherDim.apply(inv, dim, index)
+    if reduce in ("amax", "amin"):
+        self_is = (x._data == out._data) & (include_self | ~touched)
+        src_is = src._data == out._data[at]
+        n = self_is.astype(dt)
+        np.add.at(n, at, src_is)
+        share = make(1.0 / np.maximum(n, 1))
+        return make(self_is.astype(dt)) * share, make(src_is.astype(dt)) * GatherDim.apply(share, dim, index)
+    # prod
+    one = make(np.ones((), dt))
+    self_zero = make(x._data == 0)
+    safe_self = where(self_zero, one, x)
+    others_self = ScatterReduce.apply(safe_self, dim, index, src, "prod", include_self) / safe_self
+    src_zero = src._data == 0
+    zeros_there = np.zeros(x._data.shape, np.int64)
+    np.add.at(zeros_there, at, src_zero)
+    single = make(src_zero & (zeros_there[at] == 1))
+    without = ScatterReduce.apply(x, dim, index, where(single, one, src), "prod", include_self)
+    dsrc = where(single, GatherDim.apply(without, dim, index),
+                 GatherDim.apply(out, dim, index) / where(make(src_zero), one, src))
+    if dsrc._requires_grad and np.any(zeros_there > 1):  # out / src is then no function of src to differentiate
+        dsrc = NotDifferentiable.apply(dsrc, "scatter_reduce(): Double backward is unsupported for src when >1 zeros "
+                                             "in src are scattered to the same position in self")
+    return masked(others_self), dsrc
+
+
+class NotDifferentiable(Op):
+    """The identity, whose derivative raises `message` (PyTorch's Error node in a derivative graph)."""
+
+    @staticmethod
+    def forward(ctx, x, message):
+        ctx.message = message
+        return np.array(x._data, copy=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(ctx.message)
+
+    @staticmethod
+    def jvp(ctx, t, message):
+        raise RuntimeError(message)
+
+
+_SCATTER_REDUCE = {"sum": "sum", "prod": "prod", "mean": "mean", "amax": "amax", "amin": "amin", "max": "amax",
+                   "min": "amin"}
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    if reduce not in _SCATTER_REDUCE:
+        raise RuntimeError("reduce argument must be either sum, prod, mean, amax or amin, got %s" % (reduce,))
+    if not is_tensor(src):
+        raise TypeError("scatter_reduce(): argument 'src' must be Tensor, not %s" % type(src).__name__)
+    d, src = _scatter_args("scatter", input, dim, index, src)
+    return ScatterReduce.apply(input, d, index, src, _SCATTER_REDUCE[reduce], bool(include_self))
+
+
+class ScatterWithReduce(Op):
+    """scatter(..., reduce='add' | 'multiply'): PyTorch has no derivative for it (use scatter_add or
+    scatter_reduce), and neither has fastgrad."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index, src, reduce):
+        return _scatter_reduce_array(x._data, dim, index._data, src._data, reduce, True)
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("derivative for aten::scatter is not implemented")
+
+    @staticmethod
+    def jvp(ctx, *args):
+        raise RuntimeError("derivative for aten::scatter is not implemented")
+
+
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     if src is None:
         src = value
-    if reduce is not None:
-        if reduce == "add":
-            return scatter_add(input, dim, index, src if is_tensor(src) else
-                               make(np.full(index._data.shape, src, input._data.dtype)))
-        raise NotImplementedError("scatter(reduce=%r) is not supported; use 'add'" % (reduce,))
+    if reduce is not None and reduce not in ("add", "multiply"):
+        raise RuntimeError("reduce argument must be either add or multiply.")
     d, src = _scatter_args("scatter", input, dim, index, src)
-    out = Scatter.apply(input, d, index, src)
-    return out
+    if reduce is not None:
+        return ScatterWithReduce.apply(input, d, index, src, "sum" if reduce == "add" else "prod")
+    return Scatter.apply(input, d, index, src)
 
 
 def scatter_add(input, dim, index, src):
@@ -657,6 +804,6 @@ def meshgrid(*tensors, indexing="ij"):
 __all__ = ["cat", "concatenate", "concat", "stack", "hstack", "vstack", "row_stack", "column_stack", "narrow",
            "select", "split", "chunk", "tensor_split", "unbind", "flip", "fliplr", "flipud", "roll", "movedim",
            "moveaxis", "unflatten", "repeat_interleave", "tile", "index_select", "take", "take_along_dim",
-           "gather", "scatter", "scatter_add", "index_add", "index_fill", "index_copy", "masked_fill",
+           "gather", "scatter", "scatter_add", "scatter_reduce", "index_add", "index_fill", "index_copy", "masked_fill",
            "masked_select", "masked_scatter", "nonzero", "argwhere", "count_nonzero", "tril", "triu",
            "diagonal", "diag_embed", "diag", "trace", "broadcast_shapes", "broadcast_tensors", "meshgrid"]

@@ -2,8 +2,7 @@
 det, slogdet, solve, cholesky, qr, eigh, svd with torch.linalg's names and errors.
 
 Gradients are written with differentiable ops (matmul, inverse, solve, tril, ...), so the
-double backward of det / solve / cholesky / eigh works; svd/svdvals treat U and V as
-constants (first order only)."""
+double backward of det / solve / cholesky / eigh / qr / svd works."""
 import collections
 import string
 
@@ -12,7 +11,7 @@ import numpy as np
 from fastgrad._ops import shape as S
 from fastgrad._ops.base import Op, make, norm_dim, scalar_type_name
 from fastgrad._ops.elementwise import abs, where
-from fastgrad._ops.indexing import broadcast_tensors, diag_embed, diagonal, index_select, movedim, tril, triu
+from fastgrad._ops.indexing import broadcast_tensors, cat, diag_embed, diagonal, index_select, movedim, tril, triu
 from fastgrad._ops.linalg import _check_dtypes, inv, matmul
 from fastgrad._ops.reduction import sum
 from fastgrad._ops.reduction_ext import AMax, vector_norm
@@ -21,6 +20,7 @@ _slogdet_t = collections.namedtuple("slogdet", ["sign", "logabsdet"])
 _qr_t = collections.namedtuple("qr", ["Q", "R"])
 _eigh_t = collections.namedtuple("eigh", ["eigenvalues", "eigenvectors"])
 _svd_t = collections.namedtuple("svd", ["U", "S", "Vh"])
+_svd_legacy_t = collections.namedtuple("svd", ["U", "S", "V"])
 _lstsq_t = collections.namedtuple("lstsq", ["solution", "residuals", "rank", "singular_values"])
 
 
@@ -277,7 +277,12 @@ def einsum(equation, *operands):
 
 # --------------------------------------------------------------------------- det / slogdet
 def _adjugate_t(A):
-    """adj(A)^T = d det(A) / dA, from the SVD (valid for singular A); a constant."""
+    """adj(A)^T = d det(A) / dA (valid for singular A): from the SVD, a constant, for a first-order
+    derivative; from the cofactors (differentiable) when that derivative is differentiated again."""
+    from fastgrad._backend import engine
+
+    if (engine.is_grad_enabled() and A._requires_grad) or (engine.state().fw_level > 0 and A._fw_grad is not None):
+        return _cofactors(A)
     u, s, vh = np.linalg.svd(A._data)
     n = s.shape[-1]
     others = np.stack([np.prod(np.delete(s, i, axis=-1), axis=-1) for i in range(n)], -1) if n else s
@@ -285,9 +290,28 @@ def _adjugate_t(A):
     return make((u * others[..., None, :]) @ vh * sign[..., None, None])
 
 
+def _cofactors(A):
+    """C[..., i, j] = (-1)^(i+j) det(A without row i and column j) = adj(A)^T, differentiably."""
+    from fastgrad._ops.indexing import stack
+
+    n = A._data.shape[-1]
+    if n == 1:
+        return make(np.ones(A._data.shape, A._data.dtype))
+    keep = [make(np.array([k for k in range(n) if k != i], np.int64)) for i in range(n)]
+    rows = []
+    for i in range(n):
+        Ai = index_select(A, A._data.ndim - 2, keep[i])
+        rows.append(stack([Det.apply(index_select(Ai, A._data.ndim - 1, keep[j])) * float((-1) ** (i + j))
+                           for j in range(n)], -1))
+    return stack(rows, -2)
+
+
 def _ddet(A, y):
-    """d det / dA as a tensor: det * inv(A)^T, or the adjugate when A is singular."""
-    if np.all(np.abs(y._data) > np.finfo(y._data.dtype).tiny * 1e3):
+    """d det / dA as a tensor: det * inv(A)^T, or the adjugate when A is singular or nearly so (|det|
+    below 1e-4 of Hadamard's bound, the product of the row norms), where the derivatives of inv(A)
+    (the second and higher derivatives of det) would lose most of their digits to cancellation."""
+    bound = np.prod(np.linalg.norm(A._data, axis=-1), axis=-1)
+    if np.all(np.abs(y._data) > 1e-4 * bound):
         return y.unsqueeze(-1).unsqueeze(-1) * inv(A).mT
     return _adjugate_t(A)
 
@@ -444,9 +468,13 @@ def cholesky_legacy(A, upper=False):
 
 # --------------------------------------------------------------------------- qr
 class QR(Op):
+    """A = QR. The derivatives are PyTorch's: for nrows >= ncols in mode 'reduced', and for
+    nrows < ncols (where 'complete' is 'reduced'): with A = [X | Y], X square, X = Q R1 is a square
+    QR and R2 = Q^T Y. Mode 'r' (no Q) and 'complete' with nrows > ncols raise PyTorch's errors."""
+
     @staticmethod
     def forward(ctx, A, mode):
-        Q, R = np.linalg.qr(A._data, mode=mode)
+        Q, R = np.linalg.qr(A._data, mode="reduced" if mode == "r" else mode)
         ctx.save_for_backward(Q, R)
         ctx.mode = mode
         return Q, R
@@ -455,24 +483,50 @@ class QR(Op):
     def backward(ctx, gQ, gR):
         Q, R = ctx.saved_tensors
         m, n = Q._data.shape[-2], R._data.shape[-1]
-        if m < n or (ctx.mode == "complete" and m > n):
-            raise RuntimeError("The derivative of linalg.qr is not implemented when mode='complete' and nrows > "
-                               "ncols, or when nrows < ncols.")
-        # gA = [gQ + Q sym(M)] R^-T, M = gR R^T - Q^T gQ, sym(M) = triu(M) + triu(M, 1)^T
-        M = matmul(gR, R.mT) - matmul(Q.mT, gQ)
-        sym = triu(M) + triu(M, 1).mT
-        gA = matmul(Q, sym) + gQ
-        return solve(R, gA.mT).mT, None
+        _qr_check_differentiable(ctx.mode, m, n)
+        if m >= n:
+            return _qr_backward(Q, R, gQ, gR), None
+        R2, gR2 = R[..., m:], gR[..., m:]
+        gX = _qr_backward(Q, R[..., :m], gQ + matmul(matmul(Q, R2), gR2.mT), gR[..., :m])
+        return cat([gX, matmul(Q, gR2)], -1), None
 
     @staticmethod
     def jvp(ctx, tA, mode):
-        # X = Q^T dA R^-1, C = skew part from X's strict lower triangle: dR = (X - C) R, dQ = dA R^-1 - Q (X - C)
         Q, R = ctx.saved_tensors
-        dAR = solve(R.mT, tA.mT).mT
-        X = matmul(Q.mT, dAR)
-        low = tril(X, -1)
-        XC = X - (low - low.mT)
-        return dAR - matmul(Q, XC), matmul(XC, R)
+        m, n = Q._data.shape[-2], R._data.shape[-1]
+        _qr_check_differentiable(mode, m, n)
+        if m >= n:
+            return _qr_jvp(Q, R, tA)
+        R2 = R[..., m:]
+        dQ, dR1 = _qr_jvp(Q, R[..., :m], tA[..., :m])
+        dR2 = matmul(dQ.mT, matmul(Q, R2)) + matmul(Q.mT, tA[..., m:])
+        return dQ, cat([dR1, dR2], -1)
+
+
+def _qr_check_differentiable(mode, m, n):
+    if mode == "r":
+        raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed when mode='r'. Please "
+                           "use linalg.qr(A, mode='reduced') if you are going to differentiate through linalg.qr.")
+    if mode == "complete" and m > n:
+        raise RuntimeError("The QR decomposition is not differentiable when mode='complete' and nrows > ncols.")
+
+
+def _qr_backward(Q, R, gQ, gR):
+    """gA of A = QR with R square: [gQ + Q sym(M)] R^-T, M = gR R^T - Q^T gQ, sym(M) = triu(M) + triu(M, 1)^T."""
+    M = matmul(gR, R.mT) - matmul(Q.mT, gQ)
+    sym = triu(M) + triu(M, 1).mT
+    gA = matmul(Q, sym) + gQ
+    return solve(R, gA.mT).mT
+
+
+def _qr_jvp(Q, R, tA):
+    """(dQ, dR) of A = QR with R square: X = Q^T dA R^-1, C the skew matrix from X's strict lower
+    triangle; dR = (X - C) R, dQ = dA R^-1 - Q (X - C)."""
+    dAR = solve(R.mT, tA.mT).mT
+    X = matmul(Q.mT, dAR)
+    low = tril(X, -1)
+    XC = X - (low - low.mT)
+    return dAR - matmul(Q, XC), matmul(XC, R)
 
 
 def qr(A, mode="reduced"):
@@ -480,10 +534,8 @@ def qr(A, mode="reduced"):
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError("qr received unrecognized mode '%s' but expected one of 'reduced' (default), 'r', or "
                            "'complete'" % mode)
-    if mode == "r":
-        with_grad = QR.apply(A, "reduced")
-        return _qr_t(make(np.zeros((0,), A._data.dtype)), with_grad[1])
-    return _qr_t(*QR.apply(A, mode))
+    Q, R = QR.apply(A, mode)
+    return _qr_t(Q.reshape(-1)[:0] if mode == "r" else Q, R)  # mode 'r': an empty Q, like PyTorch
 
 
 # --------------------------------------------------------------------------- eigh / svd
@@ -532,42 +584,137 @@ def eigvalsh(A, UPLO="L"):
 
 
 class SvdVals(Op):
-    """Singular values; dS = diag(U^T dA V) with U, V held constant (first order)."""
+    """Singular values; dS = diag(U^T dA V). U and V are constants for a first-order derivative
+    and differentiable functions of A when that derivative is differentiated again."""
 
     @staticmethod
     def forward(ctx, A):
         u, s, vh = np.linalg.svd(A._data, full_matrices=False)
-        ctx.save_for_backward(u, vh)
+        ctx.save_for_backward(A, u, vh)
         return s
 
     @staticmethod
+    def _vectors(A, u, vh):
+        """(U, Vh): the saved constants, or, when A's derivative is itself being recorded (create_graph,
+        or a tangent on A in forward-over-reverse), U and Vh from the eigh of A^T A (or A A^T), which is
+        differentiable: singular vectors have the same signs in both factors, so U diag(g) Vh is unique."""
+        from fastgrad._backend import engine
+        from fastgrad._ops.elementwise import sqrt
+        from fastgrad._ops.indexing import flip
+
+        if not ((engine.is_grad_enabled() and A._requires_grad)
+                or (engine.state().fw_level > 0 and A._fw_grad is not None)):
+            return u, vh
+        m, n = A._data.shape[-2:]
+        if m >= n:
+            L, V = Eigh.apply(matmul(A.mT, A), "L")
+            V, s = flip(V, -1), sqrt(flip(L, -1))
+            return matmul(A, V) / s.unsqueeze(-2), V.mT
+        L, Uq = Eigh.apply(matmul(A, A.mT), "L")
+        Uq, s = flip(Uq, -1), sqrt(flip(L, -1))
+        return Uq, matmul(Uq.mT, A) / s.unsqueeze(-1)
+
+    @staticmethod
     def backward(ctx, g):
-        u, vh = ctx.saved_tensors
+        A, u, vh = ctx.saved_tensors
+        u, vh = SvdVals._vectors(A, u, vh)
         return matmul(u * g.unsqueeze(-2), vh)
 
     @staticmethod
     def jvp(ctx, t):
-        u, vh = ctx.saved_tensors
+        A, u, vh = ctx.saved_tensors
+        u, vh = SvdVals._vectors(A, u, vh)
         return diagonal(matmul(matmul(u.mT, t), vh.mT), 0, -2, -1)
 
 
 class Svd(Op):
+    """A = U diag(S) Vh. The derivatives are PyTorch's (svd_backward, linalg_svd_jvp) on the first
+    k = min(m, n) columns of U and rows of Vh: with full_matrices the gradients of the others are
+    ignored (their tangents are zero). Through U or Vh they need distinct singular values (nonzero
+    ones when A is not square); a loss of S alone gets U diag(gS) Vh."""
+
     @staticmethod
     def forward(ctx, A, full_matrices):
-        return np.linalg.svd(A._data, full_matrices=full_matrices)
+        u, s, vh = np.linalg.svd(A._data, full_matrices=full_matrices)
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(u, s, vh)
+        return u, s, vh
+
+    @staticmethod
+    def _reduced(ctx):
+        U, S, Vh = ctx.saved_tensors
+        k = S._data.shape[-1]
+        return (U if U._data.shape[-1] == k else U[..., :k]), S, (Vh if Vh._data.shape[-2] == k else Vh[..., :k, :])
 
     @staticmethod
     def backward(ctx, gU, gS, gVh):
-        raise RuntimeError("fastgrad: the derivative of linalg.svd's U and Vh is not implemented; "
-                           "use linalg.svdvals for differentiable singular values.")
+        U, S, Vh = Svd._reduced(ctx)
+        m, k, n = U._data.shape[-2], S._data.shape[-1], Vh._data.shape[-1]
+        if gU is None and gVh is None:
+            return matmul(U * gS.unsqueeze(-2), Vh), None
+        # inner = (skew(U^T gU) S + S skew(V^T gV)) / E + diag(gS), E[j, k] = S_k^2 - S_j^2
+        E = _eig_gap(S * S)
+        inner = diag_embed(gS) if gS is not None else None
+        if gU is not None:
+            gU = gU[..., :k]
+            UgU = matmul(U.mT, gU)
+            term = (UgU - UgU.mT) * (S.unsqueeze(-2) / E)
+            inner = term if inner is None else inner + term
+        if gVh is not None:
+            gVh = gVh[..., :k, :]
+            VgV = matmul(Vh, gVh.mT)
+            term = S.unsqueeze(-1) * ((VgV - VgV.mT) / E)
+            inner = term if inner is None else inner + term
+        gA = matmul(matmul(U, inner), Vh)
+        if m > k and gU is not None:  # + (I - U U^T) gU S^-1 Vh
+            gUS = gU / S.unsqueeze(-2)
+            gA = gA + matmul(gUS - matmul(U, matmul(U.mT, gUS)), Vh)
+        if n > k and gVh is not None:  # + U S^-1 gVh (I - V Vh)
+            SgVh = gVh / S.unsqueeze(-1)
+            gA = gA + matmul(U, SgVh - matmul(matmul(SgVh, Vh.mT), Vh))
+        return gA, None
+
+    @staticmethod
+    def jvp(ctx, tA, full_matrices):
+        # dP = U^T dA V: dS = diag(dP); U^T dU = (dX S + S dX^T) / E, V^T dV = (S dX + dX^T S) / E,
+        # dX = dP off the diagonal; plus the parts outside span(U) / span(V) when A is not square
+        U, S, Vh = Svd._reduced(ctx)
+        m, k, n = U._data.shape[-2], S._data.shape[-1], Vh._data.shape[-1]
+        E = _eig_gap(S * S)
+        dP = matmul(matmul(U.mT, tA), Vh.mT)
+        dS = diagonal(dP, 0, -2, -1)
+        dX = dP - diag_embed(dS)
+        dU = matmul(U, (dX * S.unsqueeze(-2) + S.unsqueeze(-1) * dX.mT) / E)
+        dV = matmul(Vh.mT, (S.unsqueeze(-1) * dX + dX.mT * S.unsqueeze(-2)) / E)
+        if m > k:
+            AV = matmul(tA, Vh.mT)
+            dU = dU + (AV - matmul(U, matmul(U.mT, AV))) / S.unsqueeze(-2)
+        if n > k:
+            AU = matmul(tA.mT, U)
+            dV = dV + (AU - matmul(Vh.mT, matmul(Vh, AU))) / S.unsqueeze(-2)
+        dVh = dV.mT
+        if full_matrices and m != n:  # the extra columns of U / rows of Vh: zero tangents
+            if m > k:
+                dU = cat([dU, make(np.zeros(dU._data.shape[:-1] + (m - k,), dU._data.dtype))], -1)
+            else:
+                dVh = cat([dVh, make(np.zeros(dVh._data.shape[:-2] + (n - k, n), dVh._data.dtype))], -2)
+        return dU, dS, dVh
 
 
 def svd(A, full_matrices=True, *, driver=None):
     _float_matrix("linalg.svd", A, square=False)
-    if A._requires_grad and not full_matrices:
-        u, _, vh = Svd.apply(A.detach(), full_matrices)
-        return _svd_t(u, SvdVals.apply(A), vh)
     return _svd_t(*Svd.apply(A, full_matrices))
+
+
+def svd_legacy(input, some=True, compute_uv=True):
+    """torch.svd: (U, S, V) with V = Vh^T (reduced unless some=False); without compute_uv, U and V
+    are zero (m, m) and (n, n) matrices."""
+    if not compute_uv:
+        m, n = input._data.shape[-2:]
+        zeros = [make(np.zeros(input._data.shape[:-2] + (k, k), input._data.dtype)) for k in (m, n)]
+        return _svd_legacy_t(zeros[0], svdvals(input), zeros[1])
+    u, s, vh = svd(input, full_matrices=not some)
+    return _svd_legacy_t(u, s, vh.mT)
 
 
 def svdvals(A, *, driver=None):

@@ -146,6 +146,58 @@ class Atan2(Op):
         return out
 
 
+class Remainder(Op):
+    """a - b * q with q = floor(a / b) (remainder) or trunc(a / b) (fmod); q is piecewise constant,
+    so d/da = 1 and d/db = -q (PyTorch's derivatives)."""
+
+    @staticmethod
+    def forward(ctx, a, b, rounding):
+        ctx.rounding = rounding
+        ctx.save_for_backward(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (np.remainder if rounding == "floor" else np.fmod)(a._data, b._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (g if need[0] else None), (-g * _quotient(a, b, ctx.rounding) if need[1] else None), None
+
+    @staticmethod
+    def jvp(ctx, ta, tb, rounding):
+        if tb is None:
+            return ta
+        a, b = ctx.saved_tensors
+        out = -tb * _quotient(a, b, rounding)
+        return out if ta is None else out + ta
+
+
+def _quotient(a, b, rounding):
+    """floor(a / b) or trunc(a / b), a constant."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = a._data / b._data
+    return make((np.floor(q) if rounding == "floor" else np.trunc(q)).astype(a._data.dtype, copy=False))
+
+
+def _mod(input, other, rounding):
+    a, b = binary_operands(input, other)
+    if a._data.dtype.kind in "fc":
+        return Remainder.apply(a, b, rounding)
+    if a._data.dtype.kind in "iu" and np.any(b._data == 0):
+        raise RuntimeError("ZeroDivisionError")
+    return make((np.remainder if rounding == "floor" else np.fmod)(a._data, b._data))
+
+
+def remainder(input, other):
+    """Python's modulus a - b * floor(a / b) (the sign of b), like torch.remainder."""
+    return _mod(input, other, "floor")
+
+
+def fmod(input, other):
+    """C's fmod a - b * trunc(a / b) (the sign of a), like torch.fmod."""
+    return _mod(input, other, "trunc")
+
+
 # --------------------------------------------------------------------------- public functions
 def _unary(op, name):
     def fn(input):
@@ -293,4 +345,4 @@ __all__ = ["expm1", "log1p", "log2", "log10", "rsqrt", "reciprocal", "tan", "asi
            "arccos", "atan", "arctan", "sinh", "cosh", "asinh", "arcsinh", "acosh", "arccosh", "atanh",
            "arctanh", "erf", "erfc", "atan2", "arctan2", "floor", "ceil", "trunc", "fix", "round", "frac",
            "lerp", "nan_to_num", "xlogy", "hypot", "logaddexp", "deg2rad", "rad2deg", "sinc", "positive",
-           "signbit", "copysign"]
+           "signbit", "copysign", "remainder", "fmod"]

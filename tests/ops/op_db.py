@@ -100,6 +100,16 @@ def B(*values):
     return np.array(values if len(values) != 1 else values[0], dtype=bool)
 
 
+def svd_mat(m, n, batch=()):
+    """A random matrix with well separated singular values (3.5, 2.5, 1.5, 0.7, ...), which the
+    derivatives of U and Vh divide by the differences of."""
+    k = min(m, n)
+    q1 = np.linalg.qr(_rs.standard_normal(batch + (m, m)))[0][..., :k]
+    q2 = np.linalg.qr(_rs.standard_normal(batch + (n, n)))[0][..., :k]
+    s = np.array([3.5, 2.5, 1.5, 0.7, 0.3, 0.1])[:k]
+    return (q1 * s) @ np.swapaxes(q2, -1, -2)
+
+
 def spd(n, batch=()):
     a = _rs.uniform(-1, 1, batch + (n, n))
     return a @ np.swapaxes(a, -1, -2) + n * np.eye(n)
@@ -202,7 +212,35 @@ for _name in ("logical_not", "isnan", "isinf", "isfinite", "signbit"):
     _nodiff(_name, (lambda n: lambda L, a: getattr(L, n)(a))(_name),
             lambda: [Sample(np.array([0.0, -1.0, np.nan, np.inf, -np.inf, 2.0])), Sample(I([0, 1, 2]))])
 _nodiff("floor_divide", lambda L, a, b: L.floor_divide(a, b), lambda: [Sample(I([7, -7, 5]), I([2, 2, -3])), Sample(U(3) * 5, away(3))])
-_nodiff("remainder", lambda L, a, b: L.remainder(a, b), lambda: [Sample(I([7, -7, 5]), I([2, 2, -3]))])
+_nodiff("remainder_int", lambda L, a, b: L.remainder(a, b), lambda: [Sample(I([7, -7, 5]), I([2, 2, -3]))])
+_nodiff("fmod_int", lambda L, a, b: L.fmod(a, b), lambda: [Sample(I([7, -7, 5]), I([2, 2, -3])),
+                                                           Sample(I([7, -7, 5]), 3)])
+
+
+def mod_samples(inplace=False):
+    """a / b at least 0.1 from every integer (the kinks of floor and trunc): a = q * b or b = a / q."""
+    def pair(sa, sb):
+        if len(sa) >= len(sb):
+            b = np.asarray(away(*sb))
+            return np.asarray(frac_vals(*sa)) * b, b
+        a = np.asarray(away(*sa))
+        return a, a / frac_vals(*sb)
+
+    def make():
+        out = [Sample(*pair((3, 4), (3, 4))), Sample(*pair((3, 4), (4,))), Sample(*pair((2, 3), ())),
+               Sample(frac_vals(2, 3) * -1.5, -1.5), Sample(*pair((4, 3), (4, 3)), noncontig=True)]
+        if not inplace:  # the result must have a's shape in place
+            out += [Sample(*pair((4,), (3, 4))), Sample(*pair((), (2, 3))), Sample(*pair((0, 4), (4,)))]
+        return out
+    return make
+
+
+op("remainder", lambda L, a, b: L.remainder(a, b), mod_samples())
+op("fmod", lambda L, a, b: L.fmod(a, b), mod_samples())
+op("remainder_method_operator", lambda L, a, b: a.remainder(b) + (a % b) * 2, mod_samples())
+op("fmod_method", lambda L, a, b: a.fmod(b), mod_samples())
+op("remainder_inplace", lambda L, a, b: (a * 1).remainder_(b), mod_samples(inplace=True))
+op("fmod_inplace", lambda L, a, b: (a * 1).fmod_(b), mod_samples(inplace=True))
 
 # ---- reductions
 op("sum", lambda L, x, *a: L.sum(x, *a), reduce_samples())
@@ -329,6 +367,46 @@ op("scatter", lambda L, x, d, i, s: L.scatter(x, d, i, s), lambda: [
 op("scatter_value", lambda L, x, d, i: L.scatter(x, d, i, 0.5), lambda: [Sample(U(3, 4), 1, I([[0, 2], [1, 3], [3, 0]]))])
 op("scatter_add", lambda L, x, d, i, s: L.scatter_add(x, d, i, s), lambda: [
     Sample(U(3, 4), 1, I([[0, 0], [1, 3], [3, 3]]), U(3, 2)), Sample(U(3, 4), 0, I([[0, 2, 2, 0], [0, 0, 1, 1]]), U(2, 4))])
+
+
+def scatter_reduce_samples(reduce, include_self):
+    """Repeated indices, an index smaller than self off dim, and (prod) zeros in self and src:
+    one zero, and two going to the same place. Values are distinct (no ties for amax/amin)."""
+    g = (lambda *s: distinct(*s, step=0.3)) if reduce in ("amax", "amin") else (lambda *s: U(*s, lo=0.5, hi=1.5))
+
+    def make():
+        out = [Sample(g(3, 4), 1, I([[0, 0], [1, 3], [3, 3]]), g(3, 2)),
+               Sample(g(3, 4), 0, I([[0, 2, 2, 0], [0, 0, 1, 1]]), g(2, 4)),
+               Sample(g(2, 3, 2), 0, I([[[0, 1], [1, 1]], [[1, 0], [0, 0]]]), g(2, 2, 2)),
+               Sample(g(4, 3), 1, I([[2, 2, 0], [1, 0, 0], [0, 0, 0], [1, 1, 2]]), g(4, 3), noncontig=True),
+               Sample(g(3, 4), 1, np.zeros((3, 0), np.int64), g(3, 0))]
+        if reduce == "prod":  # zeros (two zeros going to one place: test_op_numerics)
+            out.append(Sample(np.array([[0.0, 1.5, 2.0], [1.2, 0.0, 0.7]]), 1, I([[0, 0, 1], [1, 1, 2]]),
+                              np.array([[2.0, 0.5, 0.0], [0.3, 0.0, 1.3]])))
+        return out
+    return make
+
+
+for _reduce in ("sum", "prod", "mean", "amax", "amin"):
+    for _inc in (True, False):
+        op("scatter_reduce_%s%s" % (_reduce, "" if _inc else "_exclude_self"),
+           (lambda r, inc: lambda L, x, d, i, s: L.scatter_reduce(x, d, i, s, r, include_self=inc))(_reduce, _inc),
+           scatter_reduce_samples(_reduce, _inc))
+op("scatter_reduce_method", lambda L, x, d, i, s: x.scatter_reduce(d, i, s, "amax", include_self=False),
+   scatter_reduce_samples("amax", False))
+op("scatter_reduce_inplace", lambda L, x, d, i, s: (x * 1).scatter_reduce_(d, i, s, reduce="prod"),
+   scatter_reduce_samples("prod", True))
+_nodiff("scatter_reduce_int", lambda L, x, d, i, s, r: L.scatter_reduce(x, d, i, s, r), lambda: [
+    Sample(I([[-7, 2, 3], [4, 5, 6]]), 1, I([[0, 0], [1, 1]]), I([[1, 2], [9, 10]]), r)
+    for r in ("sum", "prod", "mean", "amax", "amin")])
+op("scatter_with_reduce", lambda L, x, d, i, s, **k: L.scatter(x, d, i, s, **k), lambda: [
+    Sample(U(3, 4), 1, I([[0, 0], [1, 3], [3, 3]]), U(3, 2), reduce="add"),
+    Sample(U(3, 4), 0, I([[0, 2, 2, 0], [0, 0, 1, 1]]), U(2, 4), reduce="multiply"),
+    Sample(U(3, 4), 1, I([[0, 0], [1, 3], [3, 3]]), 1.5, reduce="multiply"),
+    Sample(U(3, 4), 1, I([[0, 0], [1, 3], [3, 3]]), 1.5, reduce="add")],
+   compare_grads=False, gradcheck=False, note="PyTorch has no derivative for scatter with reduce (see test_op_errors)")
+op("scatter_with_reduce_inplace", lambda L, x, d, i, s: (x * 1).scatter_(d, i, s, reduce="add"), lambda: [
+    Sample(U(3, 4), 1, I([[0, 0], [1, 3], [3, 3]]), U(3, 2))], compare_grads=False, gradcheck=False)
 op("index_add", lambda L, x, d, i, s: L.index_add(x, d, i, s), lambda: [Sample(U(3, 4), 0, I([0, 2, 0]), U(3, 4))])
 op("masked_fill", lambda L, x, m: L.masked_fill(x, m, -0.5), lambda: [
     Sample(U(2, 3), B([[True, False, True], [False, False, True]])), Sample(U(2, 3), B([True, False, False]))])
@@ -405,13 +483,40 @@ op("solve", lambda L, a, b, **k: L.linalg.solve(a, b, **k), lambda: [
     Sample(U(3, 3) + 3 * np.eye(3), U(2, 3), left=False)])
 op("cholesky", lambda L, a: L.linalg.cholesky(a @ a.mT + 3 * L.eye(3, dtype=a.dtype)), lambda: [Sample(U(3, 3)), Sample(U(2, 3, 3))])
 op("cholesky_upper", lambda L, a: L.linalg.cholesky(a @ a.mT + 3 * L.eye(3, dtype=a.dtype), upper=True), lambda: [Sample(U(3, 3))])
-op("qr", lambda L, a: _qr_normalized(L, a), lambda: [Sample(U(4, 3)), Sample(U(3, 3))])
+op("qr", lambda L, a, **k: _qr_normalized(L, a, **k), lambda: [
+    Sample(U(4, 3)), Sample(U(3, 3)), Sample(U(3, 5)), Sample(U(2, 2, 4)), Sample(U(3, 5), mode="complete"),
+    Sample(U(3, 3), mode="complete"), Sample(U(5, 3), noncontig=True), Sample(U(2, 4, 3))])
+op("qr_complete_tall", lambda L, a: _qr_complete_normalized(L, a), lambda: [Sample(U(5, 3))],
+   compare_grads=False, gradcheck=False,
+   note="not differentiable when nrows > ncols (PyTorch's error, see test_op_errors)")
+op("qr_r", lambda L, a: L.linalg.qr(a, mode="r"), lambda: [Sample(U(4, 3))], compare_grads=False, gradcheck=False,
+   note="R requires grad, but its derivative raises PyTorch's error (no Q); see test_op_errors")
 op("eigh", lambda L, a: (lambda r: (r[0], r[1].abs()))(L.linalg.eigh(a + a.mT)),
    lambda: [Sample(np.diag([1.0, 2.0, 3.5]) + U(3, 3) * 0.1), Sample(np.diag([-1.0, 2.0]) + U(2, 2, 2) * 0.1)])
 op("eigvalsh", lambda L, a: L.linalg.eigvalsh(a + a.mT), lambda: [Sample(np.diag([1.0, 2.0, 3.5]) + U(3, 3) * 0.1)])
 op("svdvals", lambda L, a: L.linalg.svdvals(a), lambda: [Sample(np.diag([1.0, 2.0, 3.5]) + U(3, 3) * 0.1), Sample(distinct(2, 3))])
-_nodiff("svd_reconstruct", lambda L, a: (lambda r: r[0] @ L.diag_embed(r[1]) @ r[2])(L.linalg.svd(a, full_matrices=False)),
-        lambda: [Sample(U(3, 2)), Sample(U(2, 4))])
+op("svd_reconstruct", lambda L, a: (lambda r: r[0] @ L.diag_embed(r[1]) @ r[2])(L.linalg.svd(a, full_matrices=False)),
+   lambda: [Sample(U(3, 2)), Sample(U(2, 4))])
+op("svd", lambda L, a, **k: _svd_gauge_invariant(L, L.linalg.svd(a, **k)), lambda: [
+    Sample(svd_mat(4, 3), full_matrices=False), Sample(svd_mat(3, 4), full_matrices=False), Sample(svd_mat(3, 3)),
+    Sample(svd_mat(4, 3)), Sample(svd_mat(2, 4)), Sample(svd_mat(3, 2, batch=(2,)), full_matrices=False),
+    Sample(svd_mat(4, 3), noncontig=True, full_matrices=False), Sample(svd_mat(1, 3), full_matrices=False)])
+op("svd_full_extra_vectors", lambda L, a: (lambda r, k: (r.U[..., k:] @ r.U[..., k:].mT, r.Vh[..., k:, :].mT @ r.Vh[..., k:, :],
+                                                          r.S))(L.linalg.svd(a), min(a.shape[-2:])),
+   lambda: [Sample(svd_mat(4, 2)), Sample(svd_mat(2, 4))], gradcheck=False,
+   note="the gradients of U's / Vh's vectors past min(m, n) are ignored, as in PyTorch (so no gradcheck)")
+op("svd_S_only", lambda L, a: L.linalg.svd(a, full_matrices=False).S, lambda: [Sample(svd_mat(4, 3)),
+                                                                             Sample(svd_mat(2, 3))])
+op("svd_U_only", lambda L, a: (lambda U: U * U)(L.linalg.svd(a, full_matrices=False).U), lambda: [Sample(svd_mat(4, 3)),
+                                                                                                Sample(svd_mat(2, 3))])
+op("svd_Vh_only", lambda L, a: (lambda Vh: Vh * Vh)(L.linalg.svd(a, full_matrices=False).Vh), lambda: [
+    Sample(svd_mat(4, 3)), Sample(svd_mat(2, 3))])
+op("svd_polar", lambda L, a: (lambda r: r.U @ r.Vh)(L.linalg.svd(a, full_matrices=False)), lambda: [
+    Sample(svd_mat(3, 3)), Sample(svd_mat(4, 2)), Sample(svd_mat(2, 4))])
+op("svd_legacy", lambda L, a, **k: (lambda r: (r.U * r.U, r.S, r.V * r.V))(L.svd(a, **k)), lambda: [
+    Sample(svd_mat(4, 3)), Sample(svd_mat(3, 4)), Sample(svd_mat(3, 3), some=True)])
+op("svd_legacy_no_uv", lambda L, a: L.svd(a, compute_uv=False), lambda: [Sample(svd_mat(4, 3)), Sample(svd_mat(2, 3))])
+op("svd_method", lambda L, a: (lambda r: (r.U * r.U, r.S))(a.svd()), lambda: [Sample(svd_mat(3, 3))])
 op("pinv", lambda L, a: L.linalg.pinv(a), lambda: [Sample(U(4, 2)), Sample(U(2, 3))], rtol=1e-3)
 op("matrix_power", lambda L, a, n: L.linalg.matrix_power(a, n), lambda: [Sample(U(3, 3), 3), Sample(U(3, 3) + 2 * np.eye(3), -2),
                                                                         Sample(U(3, 3), 0)])
@@ -419,10 +524,27 @@ op("multi_dot", lambda L, a, b, c: L.linalg.multi_dot([a, b, c]), lambda: [Sampl
 op("cdist", lambda L, a, b: L.cdist(a, b), lambda: [Sample(U(3, 2), U(4, 2))])
 
 
-def _qr_normalized(L, a):
-    q, r = L.linalg.qr(a)
+def _qr_normalized(L, a, mode="reduced"):
+    q, r = L.linalg.qr(a, mode=mode)
     s = L.sign(L.diagonal(r, 0, -2, -1))
     return q * s.unsqueeze(-2), r * s.unsqueeze(-1)
+
+
+def _qr_complete_normalized(L, a):
+    """mode='complete' of a tall a: Q's first n columns and R's rows with diag(R) > 0, R's zero rows,
+    and the projection onto the rest of the basis (which is unique)."""
+    q, r = L.linalg.qr(a, mode="complete")
+    n = a.shape[-1]
+    s = L.sign(L.diagonal(r, 0, -2, -1))
+    return q[..., :n] * s.unsqueeze(-2), r[..., :n, :] * s.unsqueeze(-1), r[..., n:, :], q[..., n:] @ q[..., n:].mT
+
+
+def _svd_gauge_invariant(L, r):
+    """Functions of U, S, Vh that do not depend on the signs of the singular vector pairs: U * U and
+    Vh * Vh (the first k = min(m, n) columns / rows; the others are an arbitrary basis), S, and U Vh."""
+    k = r.S.shape[-1]
+    Uk, Vhk = r.U[..., :k], r.Vh[..., :k, :]
+    return Uk * Uk, r.S, Vhk * Vhk, Uk @ Vhk
 
 
 # ---- nn.functional: activations

@@ -18,6 +18,14 @@ def ints(L):
     return L.tensor([[1, 2], [3, 4]])
 
 
+def leaf(L, *shape):
+    return L.tensor(np.linspace(-1.0, 2.0, int(np.prod(shape))).reshape(shape), requires_grad=True)
+
+
+def idx23(L):
+    return L.tensor([[0, 2], [1, 1]])
+
+
 CASES = [
     # dim out of range
     ("sum_dim", lambda L: L.sum(x23(L), 2), IndexError, r"Dimension out of range \(expected to be in range of \[-2, 1\], but got 2\)"),
@@ -101,6 +109,39 @@ CASES = [
      "label_smoothing"),
     ("chunk_zero", lambda L: L.chunk(L.ones(3), 0), RuntimeError, "chunk expects `chunks` to be greater than 0"),
     ("diagonal_same_dims", lambda L: L.diagonal(x23(L), 0, 1, 1), RuntimeError, "diagonal dimensions cannot be identical"),
+    # scatter with reduce / scatter_reduce
+    ("scatter_reduce_name", lambda L: L.scatter_reduce(x23(L), 1, idx23(L), x23(L), "add"), RuntimeError,
+     "reduce argument must be either sum, prod, mean, amax or amin, got add"),
+    ("scatter_with_reduce_name", lambda L: L.scatter(x23(L), 1, idx23(L), x23(L), reduce="mean"), RuntimeError,
+     "reduce argument must be either add or multiply"),
+    ("scatter_reduce_dtype", lambda L: L.scatter_reduce(x23(L), 1, idx23(L), x23(L, L.float32), "sum"), RuntimeError,
+     r"scatter\(\): Expected self.dtype to be equal to src.dtype"),
+    ("scatter_reduce_index", lambda L: L.scatter_reduce(x23(L), 1, L.tensor([[3]]), x23(L), "amax"), RuntimeError,
+     "out of bounds"),
+    ("scatter_reduce_float_index", lambda L: L.scatter_reduce(x23(L), 1, L.ones(2, 1), x23(L), "amax"), RuntimeError,
+     "Expected dtype int64 for index"),
+    ("scatter_reduce_method_name", lambda L: x23(L).scatter_reduce_(1, idx23(L), x23(L), "max2"), RuntimeError,
+     "reduce argument must be either sum"),
+    ("scatter_with_reduce_backward",
+     lambda L: L.scatter(leaf(L, 2, 3), 1, idx23(L), x23(L), reduce="add").sum().backward(), RuntimeError,
+     "derivative for aten::scatter is not implemented"),
+    ("scatter_with_reduce_value_backward",
+     lambda L: leaf(L, 2, 3).scatter(1, idx23(L), 2.0, reduce="multiply").sum().backward(), RuntimeError,
+     "derivative for aten::scatter is not implemented"),
+    # remainder / fmod
+    ("remainder_int_zero", lambda L: L.remainder(ints(L), 0), RuntimeError, "ZeroDivisionError"),
+    ("fmod_int_zero", lambda L: L.fmod(ints(L), L.tensor([[1, 0], [2, 3]])), RuntimeError, "ZeroDivisionError"),
+    ("remainder_shapes", lambda L: L.remainder(L.ones(3), L.ones(4)), RuntimeError, "must match the size of tensor b"),
+    # decompositions: derivatives PyTorch does not define
+    ("qr_mode_r_backward", lambda L: L.linalg.qr(leaf(L, 3, 3), mode="r").R.sum().backward(), RuntimeError,
+     "The derivative of linalg.qr depends on Q, which is not computed when mode='r'"),
+    ("qr_complete_tall_backward", lambda L: L.linalg.qr(leaf(L, 4, 3), mode="complete").Q.sum().backward(),
+     RuntimeError, "The QR decomposition is not differentiable when mode='complete' and nrows > ncols"),
+    ("qr_int", lambda L: L.linalg.qr(ints(L)), RuntimeError, "linalg.qr: Expected a floating point"),
+    ("qr_mode", lambda L: L.linalg.qr(x23(L), mode="full"), RuntimeError, "qr received unrecognized mode 'full'"),
+    ("svd_int", lambda L: L.linalg.svd(ints(L)), RuntimeError, "linalg.svd: Expected a floating point"),
+    ("svd_1d", lambda L: L.linalg.svd(L.ones(3)), RuntimeError,
+     "linalg.svd: The input tensor A must have at least 2 dimensions"),
 ]
 
 
