@@ -9,6 +9,7 @@ dict) is stored as tensors plus a JSON description of the structure in the metad
 ``fastgrad.structure``.
 """
 import json
+import math
 import os
 
 import numpy as np
@@ -135,7 +136,7 @@ def _parse(data):
         raise _bad("header length %d does not fit in a file of %d bytes" % (n, len(data)))
     try:
         header = json.loads(bytes(data[8:8 + n]).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:  # RecursionError: absurdly deep nesting
         raise _bad("the header is not JSON (%s)" % e) from None
     if not isinstance(header, dict):
         raise _bad("the header is not a JSON object")
@@ -156,10 +157,13 @@ def _parse(data):
                 and 0 <= offsets[0] <= offsets[1] <= len(buf)):
             raise _bad("entry %r has invalid data_offsets %r" % (name, offsets))
         dt = np.dtype(_DTYPES[dtype])
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        count = math.prod(shape)  # Python ints: a huge shape cannot wrap around to a small byte count
         if offsets[1] - offsets[0] != count * dt.itemsize:
             raise _bad("entry %r: %d bytes for shape %s of %s" % (name, offsets[1] - offsets[0], shape, dtype))
-        arr = np.frombuffer(buf, dt, count, offsets[0]).reshape(shape)
+        try:  # an empty array can still have a dimension numpy cannot represent
+            arr = np.frombuffer(buf, dt, count, offsets[0]).reshape(shape)
+        except ValueError as e:
+            raise _bad("entry %r has shape %s (%s)" % (name, shape, e)) from None
         arrays[name] = arr.astype(dt.newbyteorder("="), copy=True)  # a private, writeable, native copy
     return arrays, metadata
 
@@ -171,7 +175,7 @@ def _decode(node, arrays, make_tensor):
         raise _bad("malformed structure entry %r" % (node,))
     if "T" in node:
         key = node["T"]
-        if key not in arrays:
+        if not isinstance(key, str) or key not in arrays:
             raise _bad("the structure names a missing tensor %r" % (key,))
         if node.get("np"):
             return arrays[key]
@@ -182,7 +186,8 @@ def _decode(node, arrays, make_tensor):
     if "D" in node and isinstance(node["D"], list):
         out = {}
         for item in node["D"]:
-            if not (isinstance(item, list) and len(item) == 2):
+            if not (isinstance(item, list) and len(item) == 2
+                    and (item[0] is None or isinstance(item[0], (bool, int, float, str)))):
                 raise _bad("malformed dict entry")
             out[item[0]] = _decode(item[1], arrays, make_tensor)
         return out
@@ -217,8 +222,10 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     if _STRUCT_KEY in metadata:
         try:
             structure = json.loads(metadata[_STRUCT_KEY])
-        except ValueError as e:
-            raise _bad("the structure entry is not JSON (%s)" % e) from None
-        return _decode(structure, arrays, _make_tensor)
+            return _decode(structure, arrays, _make_tensor)
+        except (ValueError, RecursionError) as e:  # _bad() is a ValueError
+            if isinstance(e, ValueError) and str(e).startswith("fastgrad.load:"):
+                raise
+            raise _bad("the structure entry is not valid (%s)" % e) from None
     return {name: engine.make_tensor(arr) for name, arr in arrays.items()}
 

@@ -128,6 +128,15 @@ def _hostile_payloads():
     yield "structure-names-missing-tensor", len(meta).to_bytes(8, "little") + meta
     meta = json.dumps({"__metadata__": {"fastgrad.structure": '{"X": 1}'}}).encode()
     yield "bad-structure", len(meta).to_bytes(8, "little") + meta
+    # a shape whose element count wraps to 0 in int64 must not pass the byte-count check
+    yield "shape-overflow", ok.replace(b"[2]", b"[4294967296, 4294967296]").replace(b"[0, 8]", b"[0, 0]")
+    yield "empty-but-huge-dim", ok.replace(b"[2]", b"[0, 4611686018427387904]").replace(b"[0, 8]", b"[0, 0]")
+    deep = b'{"a":' + b"[" * 100000 + b"]" * 100000 + b"}"
+    yield "deeply-nested-header", len(deep).to_bytes(8, "little") + deep
+    for name, struct in [("deeply-nested-structure", '{"L":[' * 5000 + "1" + "]}" * 5000),
+                         ("unhashable-dict-key", '{"D": [[[1], 2]]}'), ("tensor-name-not-str", '{"T": [1]}')]:
+        meta = json.dumps({"__metadata__": {"fastgrad.structure": struct}}).encode()
+        yield name, len(meta).to_bytes(8, "little") + meta
 
 
 @pytest.mark.parametrize("name,payload", list(_hostile_payloads()), ids=[n for n, _ in _hostile_payloads()])
@@ -139,3 +148,21 @@ def test_hostile_files_raise_and_never_execute(tmp_path, name, payload):
     with pytest.raises(ValueError, match="not a valid fastgrad/safetensors file"):
         fastgrad.load(path)
     assert not os.path.exists("/tmp/fastgrad_pwned")
+
+
+def test_loads_a_torch_state_dict_written_by_safetensors(torch, tmp_path):
+    st = pytest.importorskip("safetensors.torch")
+    tm = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    tm.train()
+    tm(torch.randn(8, 3))  # non-trivial running statistics and num_batches_tracked
+    path = str(tmp_path / "torch.safetensors")
+    st.save_file(tm.state_dict(), path)
+    fm = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
+    sd = fastgrad.load(path)
+    assert sd["1.num_batches_tracked"].dtype == fastgrad.int64
+    assert repr(fm.load_state_dict(sd)) == "<All keys matched successfully>"
+    tm.eval()
+    fm.eval()
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    np.testing.assert_allclose(fm(fastgrad.tensor(x)).detach().numpy(), tm(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)

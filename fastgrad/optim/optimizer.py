@@ -128,12 +128,11 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         with no_grad():
+            state = self.state
             for group in self.param_groups:
                 for p in group["params"]:
-                    if p.grad is not None:
-                        if p.grad.is_sparse:
-                            raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
-                        self._update(p, group, self.state[p])
+                    if p._grad is not None:  # fastgrad has no sparse layout to refuse
+                        self._update(p, group, state[p])
         return loss
 
     def _update(self, p, group, state):
@@ -143,10 +142,11 @@ class Optimizer:
     def _run(kernel, p, *args):
         """Call kernel(p_array, g_array, *buffers_and_options) in place; bump p's version."""
         a = p._data
-        g = p.grad._data
-        if g.dtype != a.dtype or not g.flags.c_contiguous:
+        g = p._grad._data
+        if g.dtype is not a.dtype or not g.flags.c_contiguous:
             g = np.ascontiguousarray(g, dtype=a.dtype)
-        if a.flags.c_contiguous and a.flags.writeable:
+        flags = a.flags
+        if flags.c_contiguous and flags.writeable:
             kernel(a, g, *args)
         else:  # a view (e.g. after vector_to_parameters): update a contiguous copy, write it back
             c = np.ascontiguousarray(a).copy()

@@ -25,8 +25,8 @@ class SGD(Optimizer):
         first = buf is None
         if momentum != 0 and first:
             buf = state["momentum_buffer"] = _zeros_like(p)
-        elif momentum == 0:
-            state.setdefault("momentum_buffer", None)
+        elif momentum == 0 and not state:
+            self.state.pop(p, None)  # PyTorch keeps no state for plain SGD (state_dict()["state"] == {})
         self._run(K.sgd_step, p, None if momentum == 0 else buf._data, group["lr"], momentum,
                   group["dampening"], group["weight_decay"], group["nesterov"], group["maximize"], first)
         if buf is not None:

@@ -1,5 +1,6 @@
 """Layers against PyTorch: same weights and inputs give the same outputs, gradients and reprs."""
 import math
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -146,6 +147,24 @@ def test_parameter_list(torch):
     assert len(fp) == 3
     pd = nn.ParameterDict({"w": fastgrad.ones(2)})
     assert isinstance(pd["w"], nn.Parameter) and list(pd.keys()) == ["w"]
+    tpd = torch.nn.ParameterDict({"w": torch.ones(2), "d": torch.nn.Parameter(torch.ones(2, 3).double())})
+    pd = nn.ParameterDict({"w": fastgrad.ones(2), "d": nn.Parameter(fastgrad.ones(2, 3).double())})
+    assert list(pd.keys()) == list(tpd.keys()) == ["d", "w"]  # a plain dict's keys are sorted (PyTorch)
+    assert repr(pd) == fg_repr(tpd)  # ParameterDict prints typename (FloatTensor), ParameterList the dtype
+    tpd = torch.nn.ParameterDict(OrderedDict([("w", torch.ones(1)), ("d", torch.ones(1))]))
+    pd = nn.ParameterDict(OrderedDict([("w", fastgrad.ones(1)), ("d", fastgrad.ones(1))]))
+    assert list(pd.keys()) == list(tpd.keys()) == ["w", "d"]
+
+
+def test_constructor_errors_match_torch(torch):
+    cases = [("Hardtanh", (1.0, 0.0)), ("Dropout", (1.5,)), ("Conv2d", (3, 4, 3, 1, 0, 1, 2)),
+             ("Embedding", (5, 3, 7))]
+    for name, args in cases:
+        with pytest.raises(Exception) as t_err:
+            getattr(torch.nn, name)(*args)
+        with pytest.raises(Exception) as f_err:
+            getattr(nn, name)(*args)
+        assert type(f_err.value) is type(t_err.value) and str(f_err.value) == str(t_err.value), name
 
 
 # --------------------------------------------------------------------------- activations

@@ -252,3 +252,73 @@ def test_get_submodule_and_parameter():
     assert net.get_parameter("1.0.bias") is net[1][0].bias
     with pytest.raises(AttributeError):
         net.get_submodule("1.5")
+
+
+def test_get_buffer_errors_match_torch(torch):
+    f, t = nn.Sequential(nn.BatchNorm1d(2)), torch.nn.Sequential(torch.nn.BatchNorm1d(2))
+    for target in ("0.nope", "0.weight"):
+        with pytest.raises(AttributeError) as t_err:
+            t.get_buffer(target)
+        with pytest.raises(AttributeError) as f_err:
+            f.get_buffer(target)
+        assert str(f_err.value) == str(t_err.value)
+    assert f.get_buffer("0.running_mean") is f[0].running_mean
+
+
+def test_state_dict_metadata_and_batchnorm_version(torch):
+    """state_dict() carries PyTorch's _metadata (module versions); BatchNorm fills a missing
+    num_batches_tracked only for unversioned state dicts, exactly like PyTorch."""
+    f = nn.Sequential(nn.Linear(1, 1), nn.BatchNorm1d(1))
+    t = torch.nn.Sequential(torch.nn.Linear(1, 1), torch.nn.BatchNorm1d(1))
+    fsd, tsd = f.state_dict(), t.state_dict()
+    assert dict(fsd._metadata) == dict(tsd._metadata) == {"": {"version": 1}, "0": {"version": 1},
+                                                          "1": {"version": 2}}
+    assert copy.deepcopy(fsd)._metadata == fsd._metadata
+    del fsd["1.num_batches_tracked"], tsd["1.num_batches_tracked"]
+    with pytest.raises(RuntimeError) as t_err:
+        t.load_state_dict(tsd)
+    with pytest.raises(RuntimeError) as f_err:
+        f.load_state_dict(fsd)
+    assert str(f_err.value) == str(t_err.value)
+    assert '"1.num_batches_tracked"' in str(f_err.value)
+    # a plain dict has no version: the missing counter is tolerated (PyTorch's backward compatibility)
+    f_plain = {k: v for k, v in fsd.items()}
+    t_plain = {k: v for k, v in tsd.items()}
+    f_res, t_res = f.load_state_dict(f_plain), t.load_state_dict(t_plain)
+    assert (f_res.missing_keys, f_res.unexpected_keys) == (t_res.missing_keys, t_res.unexpected_keys) == ([], [])
+    fs = nn.Sequential(nn.Linear(1, 1), nn.BatchNorm1d(1))
+    ts = torch.nn.Sequential(torch.nn.Linear(1, 1), torch.nn.BatchNorm1d(1))
+    f_sd = {"0.weight": fastgrad.ones(1, 1), "1.foo": fastgrad.ones(1), "2.x": fastgrad.ones(1)}
+    t_sd = {"0.weight": torch.ones(1, 1), "1.foo": torch.ones(1), "2.x": torch.ones(1)}
+    with pytest.raises(RuntimeError) as t_err:
+        ts.load_state_dict(t_sd)
+    with pytest.raises(RuntimeError) as f_err:
+        fs.load_state_dict(f_sd)
+    assert str(f_err.value) == str(t_err.value)
+
+
+def test_setattr_and_registration_errors_match_torch(torch):
+    def cases(lib):
+        m = lib.nn
+        yield lambda: setattr(m.Linear(2, 3), "weight", lib.ones(2))
+        yield lambda: setattr(m.Linear(2, 3), "weight", m.ReLU()) or m.Linear(2, 3).weight
+        yield lambda: m.Module().register_buffer("a.b", lib.ones(1))
+        yield lambda: m.Module().register_buffer("", lib.ones(1))
+        yield lambda: m.Module().register_parameter("x", m.Parameter(lib.ones(1)) * 2)
+        yield lambda: m.Linear(2, 3).foo
+        yield lambda: m.Linear(2, 3).train("x")
+        yield lambda: m.Linear(2, 3).to(lib.int64)
+        yield lambda: m.Linear(2, 3).load_state_dict([])
+        yield lambda: m.Module()(1)
+        yield lambda: m.Sequential(m.Linear(2, 3)).get_submodule("0.x")
+        yield lambda: m.Sequential(m.Linear(2, 3)).get_parameter("0.x")
+        yield lambda: m.Linear(2, 3)(lib.ones(4, 5))
+        yield lambda: m.Linear(2, 3)(lib.ones(4, 2, dtype=lib.float64))
+
+    for f_case, t_case in zip(cases(fastgrad), cases(torch)):
+        with pytest.raises(Exception) as t_err:
+            t_case()
+        with pytest.raises(Exception) as f_err:
+            f_case()
+        assert type(f_err.value) is type(t_err.value)
+        assert str(f_err.value).replace("fastgrad", "torch") == str(t_err.value), str(t_err.value)

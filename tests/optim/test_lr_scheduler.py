@@ -146,3 +146,48 @@ def test_cosine_closed_form_with_epoch_arg():
     with pytest.warns(UserWarning):
         sched.step(5)
     assert sched.get_last_lr()[0] == pytest.approx(0.1 * (1 + math.cos(math.pi * 5 / 10)) / 2)
+
+
+@pytest.mark.parametrize("name", [n for n in SCHEDULERS if not n.startswith(("SequentialLR", "ChainedScheduler"))])
+def test_state_dict_keys_match_torch(torch, name):
+    make = SCHEDULERS[name]
+    kw = {"momentum": 0.9} if name.startswith("OneCycle") else {}
+    fo, to = _opt(fastgrad, groups=2, **kw), _opt(torch, groups=2, **kw)
+    fs, ts = make(S, fo), make(torch.optim.lr_scheduler, to)
+    for _ in range(3):
+        fo.step()
+        to.step()
+        fs.step()
+        ts.step()
+    fsd, tsd = fs.state_dict(), ts.state_dict()
+    assert list(fsd) == list(tsd)
+    for key in ("last_epoch", "_step_count", "_is_initial", "_get_lr_called_within_step", "base_lrs"):
+        assert fsd[key] == tsd[key]
+
+
+def test_step_order_and_get_lr_warnings_match_torch(torch):
+    import warnings
+
+    def messages(lib, mod, order):
+        opt = _opt(lib, groups=1)
+        sched = mod.StepLR(opt, 2)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            for call in order:
+                opt.step() if call == "opt" else sched.step()
+            sched.get_lr()  # outside step(): PyTorch points to get_last_lr()
+        return [str(x.message) for x in w]
+
+    for order in (["sched", "opt"], ["opt", "sched"], ["opt", "sched", "sched"]):
+        f = messages(fastgrad, S, order)
+        t = messages(torch, torch.optim.lr_scheduler, order)
+        assert f == t and t[-1].startswith("To get the last learning rate")
+    assert any("before `optimizer.step()`" in m for m in messages(fastgrad, S, ["sched"]))
+
+
+def test_resume_without_initial_lr_matches_torch(torch):
+    with pytest.raises(KeyError) as t_err:
+        torch.optim.lr_scheduler.StepLR(_opt(torch), 2, last_epoch=3)
+    with pytest.raises(KeyError) as f_err:
+        S.StepLR(_opt(fastgrad), 2, last_epoch=3)
+    assert str(f_err.value) == str(t_err.value)

@@ -204,3 +204,25 @@ def test_trains_a_model(torch):
         fo.step()
         to.step()
         assert abs(fl.item() - tl.item()) < 1e-4
+
+
+@pytest.mark.parametrize("name,kwargs", [("SGD", {"lr": 0.1}), ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+                                         ("Adam", {"amsgrad": True}), ("AdamW", {}),
+                                         ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {})])
+def test_state_dict_contents_match_torch(torch, name, kwargs):
+    """Same state keys, dtypes, shapes and values after two steps (plain SGD keeps no state at all)."""
+    fp, tp = nn.Parameter(fastgrad.ones(2, 3)), torch.nn.Parameter(torch.ones(2, 3))
+    fo, to = getattr(optim, name)([fp], **kwargs), getattr(torch.optim, name)([tp], **kwargs)
+    for _ in range(2):
+        fp.grad, tp.grad = fastgrad.full((2, 3), 0.5), torch.full((2, 3), 0.5)
+        fo.step()
+        to.step()
+    fs, ts = fo.state_dict(), to.state_dict()
+    assert fs["param_groups"] == ts["param_groups"]
+    assert list(fs["state"]) == list(ts["state"])
+    for k in ts["state"]:
+        assert list(fs["state"][k]) == list(ts["state"][k])
+        for key, tv in ts["state"][k].items():
+            fv = fs["state"][k][key]
+            assert str(fv.dtype).replace("fastgrad", "torch") == str(tv.dtype) and list(fv.shape) == list(tv.shape)
+            np.testing.assert_allclose(fv.numpy(), tv.numpy(), rtol=1e-6, atol=1e-7)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import fastgrad
+from fastgrad.utils import data
 from fastgrad.utils.data import (BatchSampler, ConcatDataset, DataLoader, Dataset, IterableDataset, RandomSampler,
                                  SequentialSampler, Subset, TensorDataset, default_collate, random_split)
 
@@ -131,3 +132,22 @@ def test_random_split_and_subset():
     cat = ConcatDataset([Subset(ds, [0, 1]), Subset(ds, [9])])
     assert len(cat) == 3 and cat[2][1].item() == 9 and cat[-1][1].item() == 9
     assert len(ds + ds) == 20
+
+
+def test_default_convert_and_collate_errors_match_torch(torch):
+    import torch.utils.data as tdata
+
+    def sample(lib, i):
+        return {"x": lib.ones(2) * i, "y": i, "z": float(i), "n": np.float32(i), "t": (i, "s%d" % i)}
+
+    for i in range(2):  # batch_size=None: samples are converted, not collated
+        f = data.default_convert(sample(fastgrad, i))
+        t = tdata.default_convert(sample(torch, i))
+        assert type(f["t"]) is type(t["t"]) is list and f["t"] == t["t"]
+        assert isinstance(f["n"], fastgrad.Tensor) and f["n"].dtype == fastgrad.float32 and f["n"].item() == i
+        assert f["y"] == t["y"] and f["z"] == t["z"]
+    with pytest.raises(RuntimeError) as t_err:
+        tdata.default_collate([torch.ones(2), torch.ones(2), torch.ones(3)])
+    with pytest.raises(RuntimeError) as f_err:
+        data.default_collate([fastgrad.ones(2), fastgrad.ones(2), fastgrad.ones(3)])
+    assert str(f_err.value) == str(t_err.value)

@@ -1,4 +1,5 @@
 """Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict."""
+import collections.abc
 import operator
 from collections import OrderedDict
 from itertools import chain, islice
@@ -260,11 +261,11 @@ class ModuleDict(Module):
                 self[m[0]] = m[1]
 
 
-def _param_line(p):
+def _param_line(p, type_str=None):
     if isinstance(p, engine.TensorBase):
         size_str = "x".join(str(s) for s in p.size())
         kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
-        return f"{kind} containing: [{p.dtype} of size {size_str}]"
+        return f"{kind} containing: [{type_str or p.dtype} of size {size_str}]"
     return "Object of type: " + type(p).__name__
 
 
@@ -373,12 +374,30 @@ class ParameterDict(Module):
         return (self[k] for k in self._keys)
 
     def update(self, parameters):
-        items = parameters.items() if hasattr(parameters, "items") else parameters
+        if not isinstance(parameters, collections.abc.Iterable):
+            raise TypeError("ParametersDict.update should be called with an iterable of key/value pairs, but got "
+                            + type(parameters).__name__)
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            items = parameters.items()
+        elif isinstance(parameters, collections.abc.Mapping):
+            items = sorted(parameters.items())  # PyTorch sorts the keys of a plain mapping
+        else:
+            items = []
+            for j, p in enumerate(parameters):
+                if not isinstance(p, collections.abc.Iterable):
+                    raise TypeError("ParameterDict update sequence element #" + str(j) + " should be Iterable; is"
+                                    + type(p).__name__)
+                if not len(p) == 2:
+                    raise ValueError("ParameterDict update sequence element #" + str(j) + " has length "
+                                     + str(len(p)) + "; 2 is required")
+                items.append(p)
         for key, value in items:
             self[key] = value
 
     def extra_repr(self):
-        return "\n".join("  (" + k + "): " + _param_line(p) for k, p in self.items())
+        # PyTorch's ParameterDict prints torch.typename(p) ("torch.FloatTensor"), ParameterList p.dtype
+        return "\n".join("  (" + k + "): " + _param_line(p, p.type() if isinstance(p, engine.TensorBase) else None)
+                         for k, p in self.items())
 
     def __call__(self, input):
         raise RuntimeError("ParameterDict should not be called.")

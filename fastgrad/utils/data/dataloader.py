@@ -16,13 +16,17 @@ def default_convert(data):
     """Arrays become tensors, recursively (used when batch_size=None)."""
     if isinstance(data, np.ndarray) and data.dtype.kind not in "USO":
         return _make(data)
+    if isinstance(data, np.generic) and data.dtype.kind not in "USO":  # numpy scalars, like torch.as_tensor
+        return _make(np.asarray(data))
     if isinstance(data, collections.abc.Mapping):
         return type(data)({k: default_convert(v) for k, v in data.items()}) if type(data) is not dict else \
             {k: default_convert(v) for k, v in data.items()}
     if isinstance(data, tuple) and hasattr(data, "_fields"):
         return type(data)(*(default_convert(d) for d in data))
-    if isinstance(data, (list, tuple)):
-        return type(data)(default_convert(d) for d in data)
+    if isinstance(data, tuple):
+        return [default_convert(d) for d in data]  # PyTorch: tuples become lists (backwards compatibility)
+    if isinstance(data, list):
+        return [default_convert(d) for d in data]
     return data
 
 
@@ -30,10 +34,12 @@ def default_collate(batch):
     """Stack a list of samples into a batch: tensors/arrays/numbers stacked, dicts and tuples collated per field."""
     elem = batch[0]
     if isinstance(elem, engine.TensorBase):
-        shapes = {b._data.shape for b in batch}
-        if len(shapes) != 1:
-            raise RuntimeError("stack expects each tensor to be equal size, but got %s" % " and ".join(
-                "[" + ", ".join(map(str, s)) + "]" for s in list(shapes)[:2]))
+        shape0 = elem._data.shape
+        for i, b in enumerate(batch):
+            if b._data.shape != shape0:
+                raise RuntimeError("stack expects each tensor to be equal size, but got [%s] at entry 0 and [%s] "
+                                   "at entry %d" % (", ".join(map(str, shape0)),
+                                                    ", ".join(map(str, b._data.shape)), i))
         return _make(np.stack([b._data for b in batch]))
     if isinstance(elem, np.ndarray):
         if elem.dtype.kind in "USO":
