@@ -241,10 +241,12 @@ def _ce_coefficients(target, weight, ignore_index, eps, n_cls, dtype):
 
 
 class CrossEntropy(Op):
-    """Per-sample cross-entropy of (N, C) logits and class indices (reduction='none')."""
+    """Cross-entropy of (N, C) logits and class indices: per sample (denom None, reduction
+    'none'), or their sum divided by denom ('sum': 1, 'mean': the count or weight of the
+    non-ignored targets) in the same op, so a loss is one node, not three."""
 
     @staticmethod
-    def forward(ctx, logits, target, weight, ignore_index, label_smoothing):
+    def forward(ctx, logits, target, weight, ignore_index, label_smoothing, denom=None):
         x = np.ascontiguousarray(logits._data)
         n = x.shape[0]
         w = None if weight is None else np.ascontiguousarray(weight._data)
@@ -252,19 +254,29 @@ class CrossEntropy(Op):
         loss = K.cross_entropy_fwd(x, target._data, w, ignore_index, label_smoothing, lse,
                                    np.empty(n, x.dtype))
         ctx.args = (target._data, w, ignore_index, label_smoothing)
+        ctx.denom = denom
         ctx.save_for_backward(logits, lse)
-        return loss
+        if denom is None:
+            return loss
+        total = np.add.reduce(loss)
+        with np.errstate(invalid="ignore", divide="ignore"):  # all targets ignored: nan, like torch
+            return total / x.dtype.type(denom) if denom != 1 else total
 
     @staticmethod
     def backward(ctx, g):
         logits, lse = ctx.saved_tensors
-        return CrossEntropyBackward.apply(logits, g, lse, ctx.args), None, None, None, None
+        if ctx.denom is not None and ctx.denom != 1:
+            g = g / ctx.denom  # a 0-d gradient: CrossEntropyBackward spreads it over the rows
+        return CrossEntropyBackward.apply(logits, g, lse, ctx.args), None, None, None, None, None
 
     @staticmethod
     def jvp(ctx, t, *_):
         logits, lse = ctx.saved_tensors
         ones = make(np.ones(logits._data.shape[0], logits._data.dtype))
-        return (CrossEntropyBackward.apply(logits, ones, lse, ctx.args) * t).sum(1)
+        rows = (CrossEntropyBackward.apply(logits, ones, lse, ctx.args) * t).sum(1)
+        if ctx.denom is None:
+            return rows
+        return rows.sum() / ctx.denom if ctx.denom != 1 else rows.sum()
 
 
 class CrossEntropyBackward(Op):
@@ -272,12 +284,15 @@ class CrossEntropyBackward(Op):
 
     @staticmethod
     def forward(ctx, logits, g, lse, args):
+        # g: the per-sample upstream gradient (N,), or one 0-d value shared by all samples
         target, w, ignore_index, eps = args
         x = np.ascontiguousarray(logits._data)
         ctx.args = args
         ctx.save_for_backward(logits, g)
-        return K.cross_entropy_bwd(x, target, w, ignore_index, eps, lse._data,
-                                   np.ascontiguousarray(g._data), np.empty(x.shape, x.dtype))
+        gd = g._data
+        gd = np.ascontiguousarray(gd) if gd.ndim else np.full(x.shape[0], gd, x.dtype)
+        return K.cross_entropy_bwd(x, target, w, ignore_index, eps, lse._data, gd,
+                                   np.empty(x.shape, x.dtype))
 
     @staticmethod
     def backward(ctx, gg):
@@ -288,8 +303,9 @@ class CrossEntropyBackward(Op):
         big_a = make(a.sum(1, keepdims=True))
         p = softmax(logits, 1)
         unit = big_a * p - make(a)
-        g_logits = SoftmaxBackward.apply(p, gg, 1) * (g.unsqueeze(1) * big_a)
-        g_g = (gg * unit).sum(1)
+        gcol = g.unsqueeze(1) if g._data.ndim else g
+        g_logits = SoftmaxBackward.apply(p, gg, 1) * (gcol * big_a)
+        g_g = (gg * unit).sum(1)  # (N,): the tape sums it to a 0-d g's shape
         return g_logits, g_g, None, None
 
     @staticmethod
@@ -300,9 +316,10 @@ class CrossEntropyBackward(Op):
         a = _ce_coefficients(target, w, ignore_index, eps, c, logits._data.dtype)
         big_a = make(a.sum(1, keepdims=True))
         p = softmax(logits, 1)
-        out = None if tl is None else SoftmaxBackward.apply(p, tl, 1) * (g.unsqueeze(1) * big_a)
+        gcol = g.unsqueeze(1) if g._data.ndim else g
+        out = None if tl is None else SoftmaxBackward.apply(p, tl, 1) * (gcol * big_a)
         if tg is not None:
-            t2 = tg.unsqueeze(1) * (big_a * p - make(a))
+            t2 = (tg.unsqueeze(1) if tg._data.ndim else tg) * (big_a * p - make(a))
             out = t2 if out is None else out + t2
         return out
 
@@ -410,26 +427,29 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             raise ValueError("Expected input batch_size (%d) to match target batch_size (%d)."
                              % (x._data.shape[0], target._data.shape[0] if target._data.ndim else 1))
     c = x._data.shape[1]
-    t = target._data.astype(np.int64, copy=False)
-    bad = (t != ignore_index) & ((t < 0) | (t >= c))
-    if bad.any():
-        raise IndexError("Target %d is out of bounds." % int(t[bad][0]))
+    t = target._data.astype(np.int64, copy=False)  # the kernel checks every index is in range
     if weight is not None and weight._data.shape != (c,):
         raise RuntimeError("weight tensor should be defined either for all %d classes or no classes but "
                            "got weight tensor of shape: %s" % (c, shape_str(weight._data.shape)))
     if weight is not None and weight._data.dtype != x._data.dtype:
         weight = weight.to(x.dtype)
-    loss = CrossEntropy.apply(x, make(t), weight, ignore_index, float(label_smoothing))
     if reduction == "none":
+        loss = CrossEntropy.apply(x, make(t), weight, ignore_index, float(label_smoothing))
         if spatial is not None:
             return loss.reshape(spatial)
         return loss.squeeze(0) if squeeze else loss
-    denom = None
-    if reduction == "mean":
-        valid = t != ignore_index
-        wsum = valid.sum() if weight is None else weight._data[t[valid]].sum()
-        denom = make(np.asarray(wsum, x._data.dtype))
-    return _reduce(loss, reduction, denom)
+    if reduction == "sum":
+        denom = 1
+    elif reduction == "mean":
+        ignored = t == ignore_index
+        if weight is None:
+            denom = t.size - np.count_nonzero(ignored)
+        else:
+            # mode="clip": an index out of range is reported by the kernel, PyTorch's way
+            denom = np.take(weight._data, t[~ignored], mode="clip").sum()
+    else:
+        raise ValueError("%s is not a valid value for reduction" % reduction)
+    return CrossEntropy.apply(x, make(t), weight, ignore_index, float(label_smoothing), denom)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,

@@ -3,8 +3,9 @@
 vjp, jacobian (reverse mode) and vhp use the reverse-mode engine; jvp, jacobian with
 ``strategy="forward-mode"`` and hvp use real forward mode (fastgrad.autograd.forward_ad:
 each op's jvp rule), not the double-backward trick. Inputs and results follow PyTorch:
-a Tensor in gives a Tensor out, a tuple gives a tuple. ``vectorize`` is accepted for
-signature compatibility; the Jacobian is built one basis vector at a time either way.
+a Tensor in gives a Tensor out, a tuple gives a tuple. ``vectorize=True`` (reverse mode) computes
+the whole Jacobian as one batched vjp, ``autograd.grad(..., is_grads_batched=True)`` over the rows
+of the identity (PyTorch's structure); it is as fast as that batched grad is.
 """
 import numpy as np
 
@@ -219,13 +220,21 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
     """The Jacobian of func at inputs: J[i][j] has shape outputs[i].shape + inputs[j].shape.
 
     reverse-mode: one backward per output element; forward-mode: one dual forward pass per
-    input element (better when there are more outputs than inputs)."""
+    input element (better when there are more outputs than inputs). vectorize=True (reverse
+    mode) asks for all the rows in one batched vjp, autograd.grad(..., is_grads_batched=True);
+    like PyTorch it refuses strict=True. forward-mode works with or without vectorize (PyTorch
+    requires vectorize=True there)."""
     if strategy not in ("forward-mode", "reverse-mode"):
         raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode". Hint: If your '
                              'function has more outputs than inputs, "forward-mode" tends to be more '
                              'performant. Otherwise, prefer to use "reverse-mode".')
     if strategy == "forward-mode":
         return _jacfwd(func, inputs, create_graph, strict)
+    if vectorize:
+        if strict:
+            raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and `vectorized=True` are not "
+                               "supported together. Please either set `strict=False` or `vectorize=False`.")
+        return _jacrev_vectorized(func, inputs, create_graph)
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
         inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
@@ -250,6 +259,46 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
                     rows[k].append(g)
             jac.append(tuple(_assemble(rows[k], out.shape, inp.shape, inp._data.dtype)
                              for k, inp in enumerate(inputs)))
+        jac = _grad_postprocess(tuple(jac), create_graph)
+        return _tuple_postprocess(jac, (is_outputs_tuple, is_inputs_tuple))
+
+
+def _jacrev_vectorized(func, inputs, create_graph):
+    """Reverse-mode Jacobian as one batched vjp (PyTorch's vectorize=True): the cotangents are the
+    rows of the identity over all outputs' elements, passed at once with is_grads_batched=True."""
+    from fastgrad.autograd import grad
+
+    with enable_grad():
+        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
+        inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
+        outputs = func(*inputs)
+        is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "jacobian")
+        sizes = [o._data.size for o in outputs]
+        total = int(np.sum(sizes)) if sizes else 0
+        diff = [i for i, o in enumerate(outputs) if o.requires_grad and sizes[i] > 0]
+        batched = [None] * len(inputs)
+        if diff and total:
+            offsets = np.concatenate([[0], np.cumsum(sizes)])
+            cotangents = []
+            for i in diff:  # output i's block of the identity, shaped (total, *out_i.shape)
+                e = np.zeros((total, sizes[i]), outputs[i]._data.dtype)
+                e[offsets[i] + np.arange(sizes[i]), np.arange(sizes[i])] = 1
+                cotangents.append(engine.make_tensor(e.reshape((total,) + outputs[i]._data.shape)))
+            batched = grad(tuple(outputs[i] for i in diff), inputs, tuple(cotangents), retain_graph=True,
+                           create_graph=create_graph, allow_unused=True, is_grads_batched=True)
+        jac = []
+        start = 0
+        for i, out in enumerate(outputs):
+            row = []
+            for k, inp in enumerate(inputs):
+                shape = tuple(out.shape) + tuple(inp.shape)
+                g = batched[k]
+                if g is None or sizes[i] == 0:
+                    row.append(engine.make_tensor(np.zeros(shape, inp._data.dtype)))
+                else:
+                    row.append(g[start:start + sizes[i]].reshape(*shape))
+            start += sizes[i]
+            jac.append(tuple(row))
         jac = _grad_postprocess(tuple(jac), create_graph)
         return _tuple_postprocess(jac, (is_outputs_tuple, is_inputs_tuple))
 
