@@ -61,7 +61,7 @@ class LinearBackward(Op):
         g2 = g._data.reshape(-1, n_out)
         gx = np.matmul(g._data, w._data) if need[0] else None
         gw = np.matmul(g2.T, x._data.reshape(-1, n_in)) if need[1] else None
-        gb = g2.sum(0) if len(need) > 2 and need[2] else None
+        gb = np.add.reduce(g2, axis=0) if len(need) > 2 and need[2] else None
         ctx.set_materialize_grads(False)
         return gx, gw, gb
 
