@@ -259,13 +259,19 @@ class CrossEntropy(Op):
         if denom is None:
             return loss
         total = np.add.reduce(loss)
-        with np.errstate(invalid="ignore", divide="ignore"):  # all targets ignored: nan, like torch
-            return total / x.dtype.type(denom) if denom != 1 else total
+        if denom == 1:
+            return total
+        if denom == 0:  # all targets ignored: 0 / 0 = nan, like torch
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return total / x.dtype.type(denom)
+        return total / x.dtype.type(denom)
 
     @staticmethod
     def backward(ctx, g):
         logits, lse = ctx.saved_tensors
-        if ctx.denom is not None and ctx.denom != 1:
+        if ctx.denom == 0:  # every target ignored: the rows' gradients are all zero
+            g = g * 0.0
+        elif ctx.denom is not None and ctx.denom != 1:
             g = g / ctx.denom  # a 0-d gradient: CrossEntropyBackward spreads it over the rows
         return CrossEntropyBackward.apply(logits, g, lse, ctx.args), None, None, None, None, None
 

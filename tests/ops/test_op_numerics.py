@@ -214,3 +214,18 @@ def test_gradgradcheck(entry):
         return tuple(o for o in flatten(entry.fn(fastgrad, *full, **sample.kwargs)) if is_fastgrad(o))
 
     assert fastgrad.autograd.gradgradcheck(fn, tuple(diff), eps=entry.eps, atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cross_entropy_all_targets_ignored(torch, reduction):
+    # the reduction is fused into the op: mean over zero targets is 0/0 = nan, the gradient 0
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    t = np.full(4, -100)
+    res = []
+    for lib in (fastgrad, torch):
+        a = lib.tensor(x, requires_grad=True)
+        loss = lib.nn.functional.cross_entropy(a, lib.tensor(t), reduction=reduction)
+        loss.backward()
+        res.append((loss.item(), a.grad.numpy()))
+    np.testing.assert_equal(res[0][0], res[1][0])
+    np.testing.assert_array_equal(res[0][1], res[1][1])
