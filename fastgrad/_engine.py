@@ -414,7 +414,10 @@ _F64 = np.dtype(np.float64)
 _binops = [None, None, None, None]  # Add, Sub, Mul, Div: registered by the op layer
 
 
-_scratch = [None]  # the ctx handed to a built-in forward that records nothing (set below)
+_scratch = [None]  # the ctx handed to a built-in forward that records nothing (set below);
+# so apply1/apply2 serve ops whose forward keeps state only through save_for_backward
+# (the arithmetic ops and the unary float ops of _ops/elementwise.py), not ops that set
+# their own ctx attributes, which would stay alive on the shared ctx
 
 
 def apply1(fn, x):
