@@ -32,8 +32,8 @@ cdef class Node:
     cdef public object _pre_hooks
     cdef public object _post_hooks
     cdef object __weakref__
-    cpdef apply(self, grads)
-    cpdef _release(self)
+    cdef list _apply_grads(self, list grads)
+    cdef _release(self)
 
 cdef class AccumulateGrad(Node):
     cdef public object _leaf
@@ -59,8 +59,8 @@ cdef class FunctionNode(Node):
     cdef public object _dirty
     cdef public object _anomaly_trace
     @cython.locals(n=Py_ssize_t, i=Py_ssize_t, out=list, g=object, gt=TensorBase, fn=object, meta=tuple)
-    cpdef apply(self, grads)
-    cpdef _release(self)
+    cdef list _apply_grads(self, list grads)
+    cdef _release(self)
 
 cdef type _tensor_type
 cdef type _ndarray
@@ -121,3 +121,5 @@ cpdef binary(object fn, object a, object b)
 
 @cython.locals(saved=list, versions=list, idx=Py_ssize_t)
 cpdef _save(FunctionNode ctx, tuple raw, list outs)
+
+cpdef _apply_checked(Node node, list buf)

@@ -151,10 +151,15 @@ class Node:
         return "<%s object at %#x>" % (type(self).__name__, id(self))
 
     def apply(self, grads):
-        raise NotImplementedError
+        return self._apply_grads(list(grads))
 
     def __call__(self, *grads):
-        return self.apply(list(grads))
+        return self._apply_grads(list(grads))
+
+    def _apply_grads(self, grads):
+        """The backward of this node: one gradient (or None) per next_functions entry.
+        (A C method when compiled: the graph walk calls it without attribute lookups.)"""
+        raise NotImplementedError
 
     def register_hook(self, fn):
         """fn(grad_inputs, grad_outputs) runs after this node; may return new grad_inputs."""
@@ -288,7 +293,7 @@ class FunctionNode(Node):
         self._released = True
 
     # --- backward ---
-    def apply(self, grads):
+    def _apply_grads(self, grads):
         fn = self._fn
         if self.materialize_grads:
             for i in range(len(grads)):
@@ -799,7 +804,7 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
                 if state().anomaly:
                     outs = _apply_checked(node, buf)
                 else:
-                    outs = node.apply(buf)
+                    outs = node._apply_grads(buf)
                 if node._post_hooks is not None:
                     for hook in node._post_hooks:
                         r = hook(tuple(outs), tuple(buf))
@@ -934,7 +939,7 @@ def _needed_nodes(deps, capture):
 
 def _apply_checked(node, buf):
     """Anomaly mode: name the forward op whose backward produced NaN."""
-    outs = node.apply(buf)
+    outs = node._apply_grads(buf)
     for j in range(len(outs)):
         g = outs[j]
         if g is not None and g._data.dtype.kind in "fc" and np.isnan(g._data).any():
