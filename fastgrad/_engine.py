@@ -90,8 +90,8 @@ class TensorBase:
 _ops = {}  # callbacks registered by the op layer: "tensor", "sum_to", "zeros", "add"
 
 
-_tensor_cls = [None]  # fastgrad.Tensor, registered by fastgrad._tensor
-_tensor_type = None  # the same, typed `type` in the .pxd so TensorBase.__new__ is a direct C call
+_tensor_type = None  # fastgrad.Tensor, registered by fastgrad._tensor; typed `type` in the
+# .pxd so TensorBase.__new__(_tensor_type) is a direct C call
 _ndarray = np.ndarray
 
 
@@ -99,7 +99,6 @@ def register(name, obj):
     global _tensor_type
     _ops[name] = obj
     if name == "tensor":
-        _tensor_cls[0] = obj
         _tensor_type = obj
     elif name == "binops":
         _binops[:] = obj
