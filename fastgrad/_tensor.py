@@ -956,3 +956,20 @@ def _rebuild(data, requires_grad):
 
 engine.register("tensor", Tensor)
 engine.register("dtype_of", _dtype.from_numpy_dtype)
+
+
+def zero_grads(params, set_to_none=True):
+    """Module.zero_grad and Optimizer.zero_grad: drop each .grad, or zero it in place
+    (detached from any graph first), as PyTorch does."""
+    for p in params:
+        g = p._grad
+        if g is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            if g.grad_fn is not None:
+                g.detach_()
+            else:
+                g.requires_grad_(False)
+            g.zero_()

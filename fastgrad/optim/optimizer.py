@@ -10,6 +10,7 @@ from itertools import chain
 import numpy as np
 
 from fastgrad._backend import engine
+from fastgrad._tensor import zero_grads
 from fastgrad.autograd.grad_mode import enable_grad, no_grad
 
 
@@ -107,19 +108,7 @@ class Optimizer:
         self.param_groups.append(param_group)
 
     def zero_grad(self, set_to_none=True):
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    g = p.grad
-                    if g.grad_fn is not None:
-                        g.detach_()
-                    else:
-                        g.requires_grad_(False)
-                    g.zero_()
+        zero_grads(chain.from_iterable(g["params"] for g in self.param_groups), set_to_none)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns closure() (evaluated with grad) if given."""

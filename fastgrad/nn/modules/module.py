@@ -6,6 +6,7 @@ import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._backend import engine
+from fastgrad._tensor import zero_grads
 from fastgrad.autograd.grad_mode import no_grad
 from fastgrad.nn.parameter import Parameter
 
@@ -358,18 +359,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                g = p.grad
-                if g.grad_fn is not None:
-                    g.detach_()
-                else:
-                    g.requires_grad_(False)
-                g.zero_()
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn):
         for module in self.children():
