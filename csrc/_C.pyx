@@ -42,7 +42,7 @@ __all__ = [
     "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softplus_fwd", "softplus_bwd",
     "softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
     "cross_entropy_fwd", "cross_entropy_bwd",
-    "sgd_step", "adam_step", "rmsprop_step", "adagrad_step",
+    "sgd_step", "sgd_foreach", "adam_step", "rmsprop_step", "adagrad_step",
 ]
 
 # Loops over at least this many elements run on all OpenMP threads, in blocks of BLOCK.
@@ -1342,6 +1342,47 @@ def sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximiz
     o.f[1] = maximize
     o.f[2] = first_step
     return _opt_run(SGD, &o, p, g, buf if mom != 0 else None, None, None)
+
+
+def sgd_foreach(list ps, list gs, object bufs, lr, momentum, dampening, weight_decay, nesterov,
+                maximize, object firsts):
+    """sgd_step over a parameter group in one call: ps, gs (and bufs, firsts when momentum
+    != 0) are lists of one length. Updates every parameter whose arrays are exactly as the
+    loop needs them (sgd_step's fast case) and returns the indices of the others, which the
+    caller passes to sgd_step one by one (it validates, converts or raises)."""
+    cdef Opt o
+    cdef double mom = momentum
+    cdef Py_ssize_t i, n = len(ps)
+    cdef list rest = []
+    cdef list bl = None, fl = None
+    if len(gs) != n:
+        raise ValueError("sgd_foreach: %d parameters but %d gradients" % (n, len(gs)))
+    if mom != 0:
+        bl, fl = bufs, firsts
+        if len(bl) != n or len(fl) != n:
+            raise ValueError("sgd_foreach: bufs and firsts must have one entry per parameter")
+    o.k[0] = lr
+    o.k[1] = mom
+    o.k[2] = 1 - <double>dampening
+    o.k[3] = weight_decay
+    o.f[0] = nesterov
+    o.f[1] = maximize
+    for i in range(n):
+        p, g = ps[i], gs[i]
+        if mom == 0:
+            if _state_fast(p, g, ()) < 0:
+                rest.append(i)
+                continue
+            o.f[2] = False
+            _opt_run(SGD, &o, p, g, None, None, None)
+        else:
+            b = bl[i]
+            if _state_fast(p, g, (b,)) < 0:
+                rest.append(i)
+                continue
+            o.f[2] = bool(fl[i])
+            _opt_run(SGD, &o, p, g, b, None, None)
+    return rest
 
 
 def adam_step(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, amsgrad, maximize,

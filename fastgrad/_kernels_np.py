@@ -23,7 +23,7 @@ __all__ = [
     "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softplus_fwd", "softplus_bwd",
     "softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
     "cross_entropy_fwd", "cross_entropy_bwd",
-    "sgd_step", "adam_step", "rmsprop_step", "adagrad_step",
+    "sgd_step", "sgd_foreach", "adam_step", "rmsprop_step", "adagrad_step",
 ]
 
 _SQRT1_2 = 0.7071067811865476            # 1/sqrt(2)
@@ -391,6 +391,44 @@ def sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximiz
         d = d + momentum * buf if nesterov else buf
     p -= lr * d
     return p
+
+
+def sgd_foreach(ps, gs, bufs, lr, momentum, dampening, weight_decay, nesterov, maximize, firsts):
+    """sgd_step over a parameter group: updates the parameters whose arrays are as the
+    compiled loop needs them and returns the indices of the others (see _C.sgd_foreach)."""
+    if len(gs) != len(ps):
+        raise ValueError("sgd_foreach: %d parameters but %d gradients" % (len(ps), len(gs)))
+    if momentum != 0 and (len(bufs) != len(ps) or len(firsts) != len(ps)):
+        raise ValueError("sgd_foreach: bufs and firsts must have one entry per parameter")
+    rest = []
+    for i in range(len(ps)):
+        p, g = ps[i], gs[i]
+        buf = bufs[i] if momentum != 0 else None
+        if not _plain_state(p, g, () if buf is None else (buf,)):
+            rest.append(i)
+            continue
+        sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximize,
+                 firsts[i] if momentum != 0 else False)
+    return rest
+
+
+def _plain_state(p, g, buffers):
+    """The compiled fast case of an optimizer step: float32/64 C-contiguous writeable p,
+    and g and buffers of p's dtype and shape, C-contiguous, none sharing memory."""
+    arrays = (p, g) + tuple(buffers)
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype != p.dtype or a.shape != p.shape or not a.flags.c_contiguous:
+            return False
+    if p.dtype not in (np.float32, np.float64) or not p.flags.writeable:
+        return False
+    for b in buffers:
+        if not b.flags.writeable:
+            return False
+    for i in range(len(arrays)):
+        for j in range(i + 1, len(arrays)):
+            if np.shares_memory(arrays[i], arrays[j]):
+                return False
+    return True
 
 
 def adam_step(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, amsgrad, maximize,

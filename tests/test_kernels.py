@@ -775,3 +775,64 @@ def test_fuzz_compiled_entry_points():
             if isinstance(a, np.ndarray) and a.dtype.kind == "f":
                 close(a, b, dt, factor=100)
     assert outcomes["ok"] > 50 and outcomes["error"] > 50, outcomes
+
+
+# --------------------------------------------------------------------------- sgd_foreach
+def _foreach_group(dtype_mix):
+    """Parameters of a group: regular ones, and the kinds sgd_foreach hands back."""
+    rng = np.random.default_rng(7)
+    ps = [rng.standard_normal(s).astype(np.float32) for s in [(5, 4), (4,), (0,), (3, 2, 2)]]
+    gs = [rng.standard_normal(p.shape).astype(np.float32) for p in ps]
+    irregular = []
+    if dtype_mix:
+        ps.append(rng.standard_normal(6))                       # float64 parameter: fine
+        gs.append(rng.standard_normal(6))
+        ps.append(rng.standard_normal((4, 6)).astype(np.float32)[:, ::2])  # strided view
+        gs.append(rng.standard_normal((4, 3)).astype(np.float32))
+        irregular.append(len(ps) - 1)
+        ps.append(rng.standard_normal(5).astype(np.float32))
+        gs.append(rng.standard_normal(5))                       # float64 gradient
+        irregular.append(len(ps) - 1)
+        shared = rng.standard_normal(8).astype(np.float32)
+        ps.append(shared)
+        gs.append(shared)                                       # gradient is the parameter
+        irregular.append(len(ps) - 1)
+    return ps, gs, irregular
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("mix", [False, True])
+def test_sgd_foreach_matches_sgd_step(K, momentum, mix):
+    want_p, gs, irregular = _foreach_group(mix)
+    got_p, got_g, _ = _foreach_group(mix)  # the same group again (views and aliasing included)
+    bufs = [np.ones(p.shape, p.dtype) for p in want_p] if momentum else None
+    firsts = [i % 2 == 0 for i in range(len(want_p))] if momentum else None
+    args = (0.1, momentum, 0.2 if momentum else 0.0, 0.01, False, True)
+    want_b = None if bufs is None else [b.copy() for b in bufs]
+    got_b = None if bufs is None else [b.copy() for b in bufs]
+    for i in range(len(want_p)):
+        if i not in irregular:
+            NP.sgd_step(want_p[i], gs[i], None if bufs is None else want_b[i], *args,
+                        bool(firsts and firsts[i]))
+    rest = K.sgd_foreach(got_p, got_g, got_b, *args, firsts)
+    assert rest == irregular
+    for i in range(len(want_p)):  # the irregular ones are untouched
+        np.testing.assert_allclose(got_p[i], want_p[i], rtol=RTOL[want_p[i].dtype])
+        if bufs is not None:
+            np.testing.assert_allclose(got_b[i], want_b[i], rtol=RTOL[want_p[i].dtype])
+
+
+def test_sgd_foreach_bad_input(K):
+    p = np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match="sgd_foreach"):
+        K.sgd_foreach([p], [], None, 0.1, 0.0, 0.0, 0.0, False, False, None)
+    with pytest.raises(ValueError, match="sgd_foreach"):
+        K.sgd_foreach([p], [p.copy()], [], 0.1, 0.9, 0.0, 0.0, False, False, [])
+    # anything that is not exactly a float array is handed back, never touched
+    junk = [None, [1.0, 2.0], np.zeros(3, np.int64), np.zeros(3, np.float32)[::-1], "x"]
+    assert K.sgd_foreach(junk, [p] * len(junk), None, 0.1, 0.0, 0.0, 0.0, False, False, None) == \
+        list(range(len(junk)))
+    ro = np.zeros(3, np.float32)
+    ro.flags.writeable = False
+    assert K.sgd_foreach([ro], [p], None, 0.1, 0.0, 0.0, 0.0, False, False, None) == [0]
+    assert not ro.any()

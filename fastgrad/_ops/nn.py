@@ -296,7 +296,11 @@ class CrossEntropyBackward(Op):
         ctx.args = args
         ctx.save_for_backward(logits, g)
         gd = g._data
-        gd = np.ascontiguousarray(gd) if gd.ndim else np.full(x.shape[0], gd, x.dtype)
+        if gd.ndim:
+            gd = np.ascontiguousarray(gd)
+        else:
+            gd, g0 = np.empty(x.shape[0], x.dtype), gd
+            gd[...] = g0
         return K.cross_entropy_bwd(x, target, w, ignore_index, eps, lse._data, gd,
                                    np.empty(x.shape, x.dtype))
 
@@ -449,10 +453,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     elif reduction == "mean":
         ignored = t == ignore_index
         if weight is None:
-            denom = t.size - np.count_nonzero(ignored)
+            denom = int(t.size - np.count_nonzero(ignored))  # a Python number: g / denom stays fast
         else:
             # mode="clip": an index out of range is reported by the kernel, PyTorch's way
-            denom = np.take(weight._data, t[~ignored], mode="clip").sum()
+            denom = float(np.take(weight._data, t[~ignored], mode="clip").sum())
     else:
         raise ValueError("%s is not a valid value for reduction" % reduction)
     return CrossEntropy.apply(x, make(t), weight, ignore_index, float(label_smoothing), denom)

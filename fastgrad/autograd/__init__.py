@@ -31,7 +31,8 @@ def _make_grads(outputs, grads, is_grads_batched=False):
             if t._data.dtype.kind not in "fc":
                 raise RuntimeError("grad can be implicitly created only for real scalar outputs but got %s"
                                    % t.dtype)
-            g = engine.make_tensor(np.ones(t._data.shape, t._data.dtype))
+            shape = t._data.shape  # () in the usual case: np.array is a C call, np.ones Python
+            g = engine.make_tensor(np.array(1, t._data.dtype) if shape == () else np.ones(shape, t._data.dtype))
         else:
             if not isinstance(g, engine.TensorBase):
                 g = engine.make_tensor(np.asarray(g, dtype=t._data.dtype))

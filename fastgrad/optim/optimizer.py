@@ -117,12 +117,18 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         with no_grad():
-            state = self.state
             for group in self.param_groups:
-                for p in group["params"]:
-                    if p._grad is not None:  # fastgrad has no sparse layout to refuse
-                        self._update(p, group, state[p])
+                params = [p for p in group["params"] if p._grad is not None]  # no sparse layout to refuse
+                if params:
+                    self._step_group(group, params)
         return loss
+
+    def _step_group(self, group, params):
+        """Update the parameters of one group that have a gradient (subclasses with a
+        multi-tensor kernel override this; the default updates one parameter at a time)."""
+        state = self.state
+        for p in params:
+            self._update(p, group, state[p])
 
     def _update(self, p, group, state):
         raise NotImplementedError

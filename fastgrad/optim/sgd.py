@@ -19,15 +19,31 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
 
-    def _update(self, p, group, state):
+    def _step_group(self, group, params):
+        """All of the group's parameters in one kernel call (K.sgd_foreach); the few whose
+        arrays it does not take as they are (views, mixed dtypes) go through _run."""
         momentum = group["momentum"]
-        buf = state.get("momentum_buffer")
-        first = buf is None
-        if momentum != 0 and first:
-            buf = state["momentum_buffer"] = _zeros_like(p)
-        elif momentum == 0 and not state:
-            self.state.pop(p, None)  # PyTorch keeps no state for plain SGD (state_dict()["state"] == {})
-        self._run(K.sgd_step, p, None if momentum == 0 else buf._data, group["lr"], momentum,
-                  group["dampening"], group["weight_decay"], group["nesterov"], group["maximize"], first)
-        if buf is not None:
-            buf._vc.value += 1
+        bufs = firsts = None
+        if momentum != 0:
+            state = self.state
+            bufs, firsts = [], []
+            for p in params:
+                st = state[p]
+                buf = st.get("momentum_buffer")
+                firsts.append(buf is None)
+                if buf is None:
+                    buf = st["momentum_buffer"] = _zeros_like(p)
+                bufs.append(buf)
+        args = (group["lr"], momentum, group["dampening"], group["weight_decay"], group["nesterov"],
+                group["maximize"])
+        rest = K.sgd_foreach([p._data for p in params], [p._grad._data for p in params],
+                             None if bufs is None else [b._data for b in bufs], *args, firsts)
+        for i in rest:
+            self._run(K.sgd_step, params[i], None if bufs is None else bufs[i]._data, *args,
+                      firsts is not None and firsts[i])
+            params[i]._vc.value -= 1  # bumped once more below
+        for p in params:
+            p._vc.value += 1
+        if bufs is not None:
+            for b in bufs:
+                b._vc.value += 1

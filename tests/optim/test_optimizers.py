@@ -226,3 +226,28 @@ def test_state_dict_contents_match_torch(torch, name, kwargs):
             fv = fs["state"][k][key]
             assert str(fv.dtype).replace("fastgrad", "torch") == str(tv.dtype) and list(fv.shape) == list(tv.shape)
             np.testing.assert_allclose(fv.numpy(), tv.numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("kwargs", [{"lr": 0.1}, {"lr": 0.1, "momentum": 0.9, "dampening": 0.1}])
+def test_sgd_group_with_view_params_and_grads(torch, kwargs):
+    """One SGD group whose parameters the multi-tensor kernel cannot all take as they are:
+    a strided view parameter and a strided view gradient."""
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((4, 6)).astype(np.float32)
+    plain = rng.standard_normal(5).astype(np.float32)
+    fbase, tbase = fastgrad.tensor(base.copy()), torch.tensor(base.copy())
+    fp = [fbase[:, ::2], fastgrad.tensor(plain.copy()), fastgrad.tensor(plain.copy())]
+    tp = [tbase[:, ::2], torch.tensor(plain.copy()), torch.tensor(plain.copy())]
+    fo, to = optim.SGD(fp, **kwargs), torch.optim.SGD(tp, **kwargs)
+    for step in range(3):
+        grads = [_grad(p.numpy(), step) for p in fp]
+        for i, (f, t, g) in enumerate(zip(fp, tp, grads)):
+            f.grad = fastgrad.tensor(np.repeat(g, 2))[::2] if i == 2 else fastgrad.tensor(g)
+            t.grad = torch.tensor(g)
+        v = [p._version for p in fp]
+        fo.step()
+        to.step()
+        assert all(p._version > old for p, old in zip(fp, v))
+    for f, t in zip(fp, tp):
+        np.testing.assert_allclose(f.numpy(), t.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(fbase.numpy(), tbase.numpy(), rtol=1e-6, atol=1e-7)
