@@ -409,6 +409,11 @@ def function_apply(fn, args, kwargs):
     return tuple(outs)
 
 
+def apply_op(cls, *args, **kwargs):
+    """Function.apply (a classmethod): compiled, so an op call costs no Python frame here."""
+    return function_apply(cls, args, kwargs)
+
+
 # --------------------------------------------------------------------------- fast paths
 # function_apply handles every case (user Functions, kwargs, many outputs, forward AD,
 # anomaly mode). Most calls are a built-in op on one or two float tensors of one dtype:

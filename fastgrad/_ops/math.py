@@ -12,10 +12,19 @@ from fastgrad import _dtype
 from fastgrad._ops.base import Op, binary_operands, float_operand, is_tensor, make
 from fastgrad._ops.elementwise import Piecewise, abs, exp, sqrt, square, where
 
-try:  # scipy is optional: its erf is vectorised; math.erf is exact but per element
-    from scipy.special import erf as _np_erf
-except ImportError:  # pragma: no cover
-    _np_erf = np.vectorize(math.erf, otypes=[np.float64])
+_erf = []
+
+
+def _np_erf(x):
+    """scipy's vectorised erf when scipy is installed (imported on first use: it takes
+    ~0.2 s, half of `import fastgrad`), else math.erf per element (exact, slower)."""
+    if not _erf:
+        try:
+            from scipy.special import erf
+        except ImportError:  # pragma: no cover
+            erf = np.vectorize(math.erf, otypes=[np.float64])
+        _erf.append(erf)
+    return _erf[0](x)
 
 
 class Unary(Op):

@@ -13,6 +13,11 @@ from fastgrad._ops.linalg import matmul
 # both sides are large (W3's 256 x 784 -> 1024: -0.3 ms per layer, the pass costs +0.06 ms
 # over the bias add it replaces; benchmarks/NOTES.md, A2-A3). Small shapes keep x @ w.T.
 _linear_out = getattr(K, "_linear_out", None)
+# Compiled backend only: the bias add and the bias gradient of small layers in one C loop
+# each, without NumPy's broadcasting/reduction set-up (~6k instructions each at 32 x 50);
+# they return None when the arrays are not plain C-contiguous float (then NumPy does it).
+_rows_add = getattr(K, "_rows_add", lambda y, b: None)
+_rows_sum = getattr(K, "_rows_sum", lambda g: None)
 _T_MIN_BATCH, _T_MIN_OUT = 128, 512
 
 
@@ -32,7 +37,7 @@ class Linear(Op):
             yt = np.matmul(wd, xd.T)
             return _linear_out(yt, bd, np.empty((xd.shape[0], wd.shape[0]), xd.dtype))
         y = np.matmul(xd, wd.T)
-        if bd is not None:
+        if bd is not None and _rows_add(y, bd) is None:
             y += bd
         return y
 
@@ -61,7 +66,11 @@ class LinearBackward(Op):
         g2 = g._data.reshape(-1, n_out)
         gx = np.matmul(g._data, w._data) if need[0] else None
         gw = np.matmul(g2.T, x._data.reshape(-1, n_in)) if need[1] else None
-        gb = np.add.reduce(g2, axis=0) if len(need) > 2 and need[2] else None
+        gb = None
+        if len(need) > 2 and need[2]:
+            gb = _rows_sum(g2)
+            if gb is None:
+                gb = np.add.reduce(g2, axis=0)
         ctx.set_materialize_grads(False)
         return gx, gw, gb
 

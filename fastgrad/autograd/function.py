@@ -71,9 +71,7 @@ class Function:
             "new-style autograd function with static forward method, and call it with .apply()."
         )
 
-    @classmethod
-    def apply(cls, *args, **kwargs):
-        return engine.function_apply(cls, args, kwargs)
+    apply = classmethod(engine.apply_op)  # apply(*args, **kwargs): run forward, record a node
 
     @staticmethod
     def setup_context(ctx, inputs, output):

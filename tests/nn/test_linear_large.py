@@ -85,3 +85,61 @@ def test_linear_out_kernel_checks():
                  (yt, b.astype(np.float32), np.empty((45, 7))), (yt.ravel(), b, np.empty((45, 7)))]:
         with pytest.raises(ValueError):
             fn(*args)
+
+
+def _compiled(name):
+    fn = getattr(nn_ops.K, name, None)
+    if fn is None:
+        pytest.skip("compiled backend only")
+    return fn
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(32, 50), (1, 7), (0, 5), (5, 0), (300, 3)])
+def test_rows_add_and_rows_sum_match_numpy_bit_for_bit(dtype, shape):
+    rows_add, rows_sum = _compiled("_rows_add"), _compiled("_rows_sum")
+    rng = np.random.default_rng(4)
+    y = (rng.standard_normal(shape) * 1e3).astype(dtype)
+    if y.size:
+        y[0, 0], y.flat[-1] = -0.0, np.nan
+    b = rng.standard_normal(shape[1]).astype(dtype)
+    want = y + b
+    got = y.copy()
+    assert rows_add(got, b) is got
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    want_sum = np.add.reduce(y, axis=0)
+    got_sum = rows_sum(y)
+    assert got_sum.dtype == want_sum.dtype and got_sum.shape == want_sum.shape
+    np.testing.assert_array_equal(got_sum, want_sum)
+    assert np.array_equal(np.signbit(got_sum), np.signbit(want_sum))
+
+
+def test_rows_add_and_rows_sum_decline_other_layouts():
+    rows_add, rows_sum = _compiled("_rows_add"), _compiled("_rows_sum")
+    y = np.ones((4, 6), np.float32)
+    b = np.ones(6, np.float32)
+    ro = y.copy()
+    ro.flags.writeable = False
+    declined = [(y, b.astype(np.float64)), (y[:, ::2], b[:3]), (ro, b), (y, b[:3]), (y.ravel(), b),
+                (y.astype(np.int64), b.astype(np.int64)), (y, y[0]), ([[1.0]], [1.0]), (y, None),
+                (np.ones((400, 400), np.float32), np.ones(400, np.float32))]
+    for args in declined:
+        before = np.array(args[0], copy=True)
+        assert rows_add(*args) is None
+        np.testing.assert_array_equal(np.asarray(args[0]), before)
+    for g in [y[:, ::2], y.ravel(), y.astype(np.int32), [[1.0]], None, np.ones((400, 400))]:
+        assert rows_sum(g) is None
+
+
+def test_small_linear_bias_matches_plain_numpy():
+    """The path W2's layers take (rows_add forward, rows_sum for the bias gradient)."""
+    rng = np.random.default_rng(5)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in [(32, 64), (50, 64), (50,)])
+    tx, tw, tb = (fastgrad.tensor(a, requires_grad=True) for a in (x, w, b))
+    y = fastgrad.nn.functional.linear(tx, tw, tb)
+    np.testing.assert_array_equal(y.detach().numpy(), x @ w.T + b)
+    g = rng.standard_normal((32, 50)).astype(np.float32)
+    y.backward(fastgrad.tensor(g))
+    np.testing.assert_array_equal(tb.grad.numpy(), g.sum(0))
+    np.testing.assert_array_equal(tw.grad.numpy(), g.T @ x)
