@@ -1152,6 +1152,48 @@ def cross_entropy_fwd(logits, target, weight, ignore_index, label_smoothing, lse
     return loss_out
 
 
+def _ce_reduce(loss, target, weight, ignore_index):
+    """(sum of loss, count of the targets != ignore_index or the sum of their weights),
+    both summed in double, for cross_entropy's 'sum'/'mean' after cross_entropy_fwd.
+    Private helper of fastgrad._ops.nn (no NumPy twin): None unless loss is (n,) C-contiguous
+    float32/float64, target (n,) int64, weight None or (c,) of loss's dtype, ignore_index
+    an int, and every kept target indexes weight."""
+    cdef int t = _ftype(loss, IN_OK)
+    cdef Py_ssize_t i, n, c = 0
+    cdef int64_t ign, y
+    cdef int overflow
+    cdef double total = 0, denom = 0
+    cdef const int64_t* tp
+    if t < 0 or cnp.PyArray_NDIM(<cnp.ndarray>loss) != 1 or type(ignore_index) is not int:
+        return None
+    n = cnp.PyArray_DIM(<cnp.ndarray>loss, 0)
+    if (type(target) is not cnp.ndarray or cnp.PyArray_TYPE(<cnp.ndarray>target) != cnp.NPY_INT64
+            or not cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>target)
+            or not cnp.PyArray_CHKFLAGS(<cnp.ndarray>target, IN_OK)
+            or cnp.PyArray_NDIM(<cnp.ndarray>target) != 1 or cnp.PyArray_DIM(<cnp.ndarray>target, 0) != n):
+        return None
+    if weight is not None:
+        if _ftype(weight, IN_OK) != t or cnp.PyArray_NDIM(<cnp.ndarray>weight) != 1:
+            return None
+        c = cnp.PyArray_DIM(<cnp.ndarray>weight, 0)
+    ign = PyLong_AsLongLongAndOverflow(ignore_index, &overflow)
+    if overflow:
+        return None
+    tp = <const int64_t*>cnp.PyArray_DATA(<cnp.ndarray>target)
+    for i in range(n):
+        total += (<const float*>_ptr(loss))[i] if t == cnp.NPY_FLOAT else (<const double*>_ptr(loss))[i]
+        y = tp[i]
+        if y == ign:
+            continue
+        if weight is None:
+            denom += 1
+        elif y < 0 or y >= c:
+            return None
+        else:
+            denom += (<const float*>_ptr(weight))[y] if t == cnp.NPY_FLOAT else (<const double*>_ptr(weight))[y]
+    return total, denom
+
+
 def cross_entropy_bwd(logits, target, weight, ignore_index, label_smoothing, lse, gloss, out):
     """out[i, j] = d (gloss[i] * loss_i) / d logits[i, j]; lse from cross_entropy_fwd."""
     name = "cross_entropy_bwd"

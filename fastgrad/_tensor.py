@@ -4,6 +4,8 @@ import numbers
 
 import numpy as np
 
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
 from fastgrad import _dtype
 from fastgrad._backend import engine
 from fastgrad._ops import activations as A
@@ -320,7 +322,14 @@ class Tensor(engine.TensorBase):
         return engine._RemovableHandle(self._post_acc_hooks, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from fastgrad import autograd
+        d = self._data
+        if (gradient is None and inputs is None and not create_graph and self._requires_grad
+                and d.shape == () and (d.dtype is _F32 or d.dtype is _F64)):
+            # loss.backward(): what autograd.backward checks holds; seed it with a 0-d one
+            engine.run_backward((self,), (engine.make_tensor(np.array(1, d.dtype)),),
+                                bool(retain_graph), False, None, True)
+            return
+        from fastgrad import autograd  # (autograd imports this module)
 
         autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 

@@ -836,3 +836,37 @@ def test_sgd_foreach_bad_input(K):
     ro.flags.writeable = False
     assert K.sgd_foreach([ro], [p], None, 0.1, 0.0, 0.0, 0.0, False, False, None) == [0]
     assert not ro.any()
+
+
+# --------------------------------------------------------------------------- private helpers
+def test_ce_reduce_matches_numpy_and_declines_other_layouts():
+    """_ce_reduce (compiled only) against _ce_sums's NumPy path, which the twin runs."""
+    if C is None or not hasattr(C, "_ce_reduce"):
+        pytest.skip("compiled backend only")
+    from fastgrad._ops import nn as nn_ops
+    rng = np.random.default_rng(8)
+    for dtype in DTYPES:
+        loss = rng.random(40).astype(dtype)
+        target = rng.integers(0, 7, 40)
+        target[::5] = -100
+        w = rng.random(7).astype(dtype)
+        for weight in (None, w):
+            got = C._ce_reduce(loss, target, weight, -100)
+            kept = target != -100
+            want_denom = kept.sum() if weight is None else np.take(w, target[kept]).astype(np.float64).sum()
+            assert got[0] == pytest.approx(loss.astype(np.float64).sum(), rel=1e-15)
+            assert got[1] == pytest.approx(want_denom, rel=1e-15)
+            monkey = nn_ops._ce_reduce
+            try:  # the NumPy path of _ce_sums gives the same numbers
+                nn_ops._ce_reduce = lambda *a: None
+                np.testing.assert_allclose(nn_ops._ce_sums(loss, target, weight, -100), got, rtol=1e-15)
+            finally:
+                nn_ops._ce_reduce = monkey
+    loss, target = np.ones(4, np.float32), np.zeros(4, np.int64)
+    for args in [(loss.astype(np.float16), target, None, -100), (loss[::2], target[:2], None, -100),
+                 (loss, target.astype(np.int32), None, -100), (loss, target[:3], None, -100),
+                 (loss, target, np.ones(3), -100), (loss, target, None, 2 ** 70),
+                 (loss, target, None, -100.0), (loss, np.full(4, 9), np.ones(3, np.float32), -100),
+                 (loss, np.full(4, -1), np.ones(3, np.float32), -100), ([1.0], [0], None, -100)]:
+        assert C._ce_reduce(*args) is None
+    assert C._ce_reduce(loss, np.full(4, 9), None, -100) == (4.0, 4.0)  # no weight to index

@@ -18,6 +18,7 @@ _linear_out = getattr(K, "_linear_out", None)
 # they return None when the arrays are not plain C-contiguous float (then NumPy does it).
 _rows_add = getattr(K, "_rows_add", lambda y, b: None)
 _rows_sum = getattr(K, "_rows_sum", lambda g: None)
+_ce_reduce = getattr(K, "_ce_reduce", lambda loss, target, w, ignore_index: None)  # see _ce_sums
 _T_MIN_BATCH, _T_MIN_OUT = 128, 512
 
 
@@ -250,12 +251,12 @@ def _ce_coefficients(target, weight, ignore_index, eps, n_cls, dtype):
 
 
 class CrossEntropy(Op):
-    """Cross-entropy of (N, C) logits and class indices: per sample (denom None, reduction
-    'none'), or their sum divided by denom ('sum': 1, 'mean': the count or weight of the
-    non-ignored targets) in the same op, so a loss is one node, not three."""
+    """Cross-entropy of (N, C) logits and class indices: per sample (reduction None, i.e.
+    'none'), or their 'sum' or 'mean' (over the count or weight of the non-ignored targets)
+    in the same op, so a loss is one node, not three."""
 
     @staticmethod
-    def forward(ctx, logits, target, weight, ignore_index, label_smoothing, denom=None):
+    def forward(ctx, logits, target, weight, ignore_index, label_smoothing, reduction=None):
         x = np.ascontiguousarray(logits._data)
         n = x.shape[0]
         w = None if weight is None else np.ascontiguousarray(weight._data)
@@ -263,26 +264,21 @@ class CrossEntropy(Op):
         loss = K.cross_entropy_fwd(x, target._data, w, ignore_index, label_smoothing, lse,
                                    np.empty(n, x.dtype))
         ctx.args = (target._data, w, ignore_index, label_smoothing)
-        ctx.denom = denom
         ctx.save_for_backward(logits, lse)
-        if denom is None:
+        ctx.denom = None
+        if reduction is None:
             return loss
-        total = np.add.reduce(loss)
-        if denom == 1:
-            return total
-        if denom == 0:  # all targets ignored: 0 / 0 = nan, like torch
-            with np.errstate(invalid="ignore", divide="ignore"):
-                return total / x.dtype.type(denom)
-        return total / x.dtype.type(denom)
+        total, denom = _ce_sums(loss, target._data, w, ignore_index)  # in double
+        ctx.denom = 1.0 if reduction == "sum" else denom
+        if reduction == "sum":
+            return np.array(total, x.dtype)
+        # all targets ignored: 0 / 0 = nan, like torch
+        return np.array(total / denom if denom else float("nan"), x.dtype)
 
     @staticmethod
     def backward(ctx, g):
         logits, lse = ctx.saved_tensors
-        if ctx.denom == 0:  # every target ignored: the rows' gradients are all zero
-            g = g * 0.0
-        elif ctx.denom is not None and ctx.denom != 1:
-            g = g / ctx.denom  # a 0-d gradient: CrossEntropyBackward spreads it over the rows
-        return CrossEntropyBackward.apply(logits, g, lse, ctx.args), None, None, None, None, None
+        return CrossEntropyBackward.apply(logits, g, lse, ctx.args, ctx.denom), None, None, None, None, None
 
     @staticmethod
     def jvp(ctx, t, *_):
@@ -294,28 +290,54 @@ class CrossEntropy(Op):
         return rows.sum() / ctx.denom if ctx.denom != 1 else rows.sum()
 
 
+def _ce_sums(loss, target, w, ignore_index):
+    """(sum of the per-sample losses, count of the non-ignored targets or the sum of their
+    weights), both summed in double: one C loop on the compiled backend."""
+    r = _ce_reduce(loss, target, w, ignore_index)
+    if r is None:
+        kept = target != ignore_index
+        total = float(np.add.reduce(loss, dtype=np.float64))
+        if w is None:
+            return total, float(np.count_nonzero(kept))
+        # mode="clip": an index out of range was reported by the kernel already
+        return total, float(np.add.reduce(np.take(w, target[kept], mode="clip"), dtype=np.float64))
+    return r
+
+
+def _scaled(g, denom):
+    """A reduced loss's upstream gradient divided by its denominator (differentiably);
+    all targets ignored (denom 0): zero, as every row's gradient is."""
+    if denom is None or denom == 1:
+        return g
+    return g * 0.0 if denom == 0 else g / denom
+
+
 class CrossEntropyBackward(Op):
-    """d(sum_i g_i * loss_i)/d logits = g_i * (A_i * softmax_i - a_i), one fused kernel."""
+    """d(sum_i g_i * loss_i)/d logits = g_i * (A_i * softmax_i - a_i), one fused kernel;
+    with a denominator (a reduced loss), g is divided by it first."""
 
     @staticmethod
-    def forward(ctx, logits, g, lse, args):
+    def forward(ctx, logits, g, lse, args, denom=None):
         # g: the per-sample upstream gradient (N,), or one 0-d value shared by all samples
         target, w, ignore_index, eps = args
         x = np.ascontiguousarray(logits._data)
-        ctx.args = args
+        ctx.args, ctx.denom = args, denom
         ctx.save_for_backward(logits, g)
         gd = g._data
-        if gd.ndim:
+        if denom is not None and denom != 1:
+            gd = gd * x.dtype.type(0.0) if denom == 0 else gd / x.dtype.type(denom)  # as torch: in x's dtype
+        if np.ndim(gd):
             gd = np.ascontiguousarray(gd)
         else:
             gd, g0 = np.empty(x.shape[0], x.dtype), gd
-            gd[...] = g0
+            gd.fill(g0)
         return K.cross_entropy_bwd(x, target, w, ignore_index, eps, lse._data, gd,
                                    np.empty(x.shape, x.dtype))
 
     @staticmethod
     def backward(ctx, gg):
         logits, g = ctx.saved_tensors
+        g = _scaled(g, ctx.denom)
         target, w, ignore_index, eps = ctx.args
         n, c = logits._data.shape
         a = _ce_coefficients(target, w, ignore_index, eps, c, logits._data.dtype)
@@ -324,12 +346,14 @@ class CrossEntropyBackward(Op):
         unit = big_a * p - make(a)
         gcol = g.unsqueeze(1) if g._data.ndim else g
         g_logits = SoftmaxBackward.apply(p, gg, 1) * (gcol * big_a)
-        g_g = (gg * unit).sum(1)  # (N,): the tape sums it to a 0-d g's shape
-        return g_logits, g_g, None, None
+        g_g = _scaled((gg * unit).sum(1), ctx.denom)  # (N,): the tape sums it to a 0-d g's shape
+        return g_logits, g_g, None, None, None
 
     @staticmethod
     def jvp(ctx, tl, tg, *_):
         logits, g = ctx.saved_tensors
+        g = _scaled(g, ctx.denom)
+        tg = None if tg is None else _scaled(tg, ctx.denom)
         target, w, ignore_index, eps = ctx.args
         n, c = logits._data.shape
         a = _ce_coefficients(target, w, ignore_index, eps, c, logits._data.dtype)
@@ -457,18 +481,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if spatial is not None:
             return loss.reshape(spatial)
         return loss.squeeze(0) if squeeze else loss
-    if reduction == "sum":
-        denom = 1
-    elif reduction == "mean":
-        ignored = t == ignore_index
-        if weight is None:
-            denom = int(t.size - np.count_nonzero(ignored))  # a Python number: g / denom stays fast
-        else:
-            # mode="clip": an index out of range is reported by the kernel, PyTorch's way
-            denom = float(np.take(weight._data, t[~ignored], mode="clip").sum())
-    else:
+    if reduction != "sum" and reduction != "mean":
         raise ValueError("%s is not a valid value for reduction" % reduction)
-    return CrossEntropy.apply(x, make(t), weight, ignore_index, float(label_smoothing), denom)
+    return CrossEntropy.apply(x, make(t), weight, ignore_index, float(label_smoothing), reduction)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
