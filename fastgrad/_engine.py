@@ -80,11 +80,37 @@ class Version:
 
 
 class TensorBase:
-    """The fields autograd needs; fastgrad.Tensor adds the user-facing methods."""
+    """The fields autograd needs, and + - * / (compiled, these are the type's C number
+    slots, so `a + b` reaches binary() without a Python-level method lookup); fastgrad.Tensor
+    adds the user-facing methods."""
 
     @property
     def _version(self):
         return self._vc.value
+
+    def __add__(self, other):
+        return binary(_binops[0], self, other)
+
+    def __radd__(self, other):
+        return binary(_binops[0], other, self)
+
+    def __sub__(self, other):
+        return binary(_binops[1], self, other)
+
+    def __rsub__(self, other):
+        return binary(_binops[1], other, self)
+
+    def __mul__(self, other):
+        return binary(_binops[2], self, other)
+
+    def __rmul__(self, other):
+        return binary(_binops[2], other, self)
+
+    def __truediv__(self, other):
+        return binary(_binops[3], self, other)
+
+    def __rtruediv__(self, other):
+        return binary(_binops[3], other, self)
 
 
 _ops = {}  # callbacks registered by the op layer: "tensor", "sum_to", "zeros", "add"
@@ -430,11 +456,15 @@ _scratch = [None]  # the ctx handed to a built-in forward that records nothing (
 
 
 def apply1(fn, x):
-    """fn.apply(x) for a built-in op with one tensor argument."""
+    """fn.apply(x) for a built-in op with one tensor argument (fn._ufunc, when the op has
+    one, is its forward as one NumPy call: made directly when nothing is recorded)."""
     st = state()
     if st.fw_level > 0 or st.anomaly:
         return function_apply(fn, (x,), None)
     if not (st.grad_enabled and x._requires_grad):
+        u = fn._ufunc
+        if u is not None:
+            return make_tensor(u(x._data))
         return make_tensor(_unrecorded(fn.forward(_scratch[0], x)))
     ctx = FunctionNode.__new__(fn._backward_cls)
     ctx._fn = fn
@@ -454,6 +484,9 @@ def apply2(fn, a, b):
     if st.fw_level > 0 or st.anomaly:
         return function_apply(fn, (a, b), None)
     if not (st.grad_enabled and (a._requires_grad or b._requires_grad)):
+        u = fn._ufunc
+        if u is not None:
+            return make_tensor(u(a._data, b._data))
         return make_tensor(_unrecorded(fn.forward(_scratch[0], a, b)))
     ctx = FunctionNode.__new__(fn._backward_cls)
     ctx._fn = fn
@@ -518,40 +551,6 @@ def binary(fn, a, b):
     elif isinstance(b, TensorBase) and (type(a) is float or type(a) is int) and _is_float(b):
         return apply2(fn, make_tensor(np.asarray(a, b._data.dtype)), b)
     return fn._general(a, b)
-
-
-# The arithmetic dunders of fastgrad.Tensor (bound as methods: self is the tensor).
-def tensor_add(self, other):
-    return binary(_binops[0], self, other)
-
-
-def tensor_radd(self, other):
-    return binary(_binops[0], other, self)
-
-
-def tensor_sub(self, other):
-    return binary(_binops[1], self, other)
-
-
-def tensor_rsub(self, other):
-    return binary(_binops[1], other, self)
-
-
-def tensor_mul(self, other):
-    return binary(_binops[2], self, other)
-
-
-def tensor_rmul(self, other):
-    return binary(_binops[2], other, self)
-
-
-def tensor_truediv(self, other):
-    return binary(_binops[3], self, other)
-
-
-def tensor_rtruediv(self, other):
-    return binary(_binops[3], other, self)
-
 
 
 def _is_input(o, args):

@@ -499,16 +499,8 @@ class Tensor(engine.TensorBase):
         return self.new_zeros(*size, dtype=dtype, requires_grad=requires_grad)
 
     # ------------------------------------------------------------------ arithmetic
-    # compiled entry points: float operands of one dtype skip the Python layers (E.add, ...)
-    __add__ = engine.tensor_add
-    __radd__ = engine.tensor_radd
-    __sub__ = engine.tensor_sub
-    __rsub__ = engine.tensor_rsub
-    __mul__ = engine.tensor_mul
-    __rmul__ = engine.tensor_rmul
-    __truediv__ = engine.tensor_truediv
-    __rtruediv__ = engine.tensor_rtruediv
-
+    # + - * / are TensorBase's (fastgrad/_engine.py): float operands of one dtype skip the
+    # Python layers (E.add, ...), and compiled they are C slots
     def __floordiv__(self, other):
         return E.floor_divide(self, other)
 

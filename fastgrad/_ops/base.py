@@ -19,6 +19,9 @@ class Op(Function):
     ctx.needs_input_grad marks the inputs that carry a tangent, so forward saves what jvp needs."""
 
     _builtin = True
+    _ufunc = None  # the NumPy ufunc forward computes, when it is exactly one ufunc call on the
+    # inputs' arrays and saves nothing but inputs/outputs: the engine calls it directly (no
+    # Python frame) when nothing is recorded (engine.apply1/apply2)
 
 
 def is_tensor(x):

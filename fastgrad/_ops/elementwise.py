@@ -11,9 +11,11 @@ def _empty(x):
 
 # --------------------------------------------------------------------------- arithmetic
 class Add(Op):
+    _ufunc = np.add
+
     @staticmethod
     def forward(ctx, a, b):
-        return a._data + b._data
+        return np.add(a._data, b._data)
 
     @staticmethod
     def backward(ctx, g):
@@ -25,9 +27,11 @@ class Add(Op):
 
 
 class Sub(Op):
+    _ufunc = np.subtract
+
     @staticmethod
     def forward(ctx, a, b):
-        return a._data - b._data
+        return np.subtract(a._data, b._data)
 
     @staticmethod
     def backward(ctx, g):
@@ -39,12 +43,14 @@ class Sub(Op):
 
 
 class Mul(Op):
+    _ufunc = np.multiply
+
     @staticmethod
     def forward(ctx, a, b):
         need = ctx.needs_input_grad  # x * 3 keeps only the 3, so x may be modified in place later
         if need:
             ctx.save_for_backward(a if need[1] else None, b if need[0] else None)
-        return a._data * b._data
+        return np.multiply(a._data, b._data)
 
     @staticmethod
     def backward(ctx, g):
@@ -59,12 +65,14 @@ class Mul(Op):
 
 
 class Div(Op):
+    _ufunc = np.true_divide
+
     @staticmethod
     def forward(ctx, a, b):
         need = ctx.needs_input_grad
         if need:
             ctx.save_for_backward(a if need[1] else None, b)
-        return a._data / b._data
+        return np.true_divide(a._data, b._data)
 
     @staticmethod
     def backward(ctx, g):
@@ -180,6 +188,8 @@ def _tan_add(a, b):
 
 # --------------------------------------------------------------------------- unary math
 class Exp(Op):
+    _ufunc = np.exp
+
     @staticmethod
     def forward(ctx, x):
         y = np.exp(x._data)
@@ -252,6 +262,8 @@ class Abs(Op):
 
 
 class Sin(Op):
+    _ufunc = np.sin
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -269,6 +281,8 @@ class Sin(Op):
 
 
 class Cos(Op):
+    _ufunc = np.cos
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
