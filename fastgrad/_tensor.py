@@ -4,8 +4,6 @@ import numbers
 
 import numpy as np
 
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
-
 from fastgrad import _dtype
 from fastgrad._backend import engine
 from fastgrad._ops import activations as A
@@ -20,6 +18,8 @@ from fastgrad._ops import reduction_ext as RX
 from fastgrad._ops import shape as S
 from fastgrad._ops import sorting as SO
 from fastgrad._tensor_str import tensor_repr
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 make = engine.make_tensor
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
