@@ -326,7 +326,7 @@ class CrossEntropyBackward(Op):
         gd = g._data
         if denom is not None and denom != 1:
             gd = gd * x.dtype.type(0.0) if denom == 0 else gd / x.dtype.type(denom)  # as torch: in x's dtype
-        if np.ndim(gd):
+        if gd.ndim:  # (an ndarray, or a NumPy scalar after the division: 0)
             gd = np.ascontiguousarray(gd)
         else:
             gd, g0 = np.empty(x.shape[0], x.dtype), gd

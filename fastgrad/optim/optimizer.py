@@ -11,7 +11,7 @@ import numpy as np
 
 from fastgrad._backend import engine
 from fastgrad._tensor import zero_grads
-from fastgrad.autograd.grad_mode import enable_grad, no_grad
+from fastgrad.autograd.grad_mode import enable_grad
 
 
 class _RequiredParameter:
@@ -116,11 +116,15 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        with no_grad():
+        st = engine.state()  # no_grad() without its three Python calls
+        prev, st.grad_enabled = st.grad_enabled, False
+        try:
             for group in self.param_groups:
                 params = [p for p in group["params"] if p._grad is not None]  # no sparse layout to refuse
                 if params:
                     self._step_group(group, params)
+        finally:
+            st.grad_enabled = prev
         return loss
 
     def _step_group(self, group, params):

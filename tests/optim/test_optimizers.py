@@ -251,3 +251,28 @@ def test_sgd_group_with_view_params_and_grads(torch, kwargs):
     for f, t in zip(fp, tp):
         np.testing.assert_allclose(f.numpy(), t.numpy(), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(fbase.numpy(), tbase.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_step_runs_without_grad_and_restores_the_mode():
+    p = nn.Parameter(fastgrad.ones(3))
+    p.grad = fastgrad.ones(3)
+    seen = []
+
+    class Probe(optim.Optimizer):
+        def __init__(self, params, fail):
+            super().__init__(params, {"lr": 0.1})
+            self.fail = fail
+
+        def _update(self, p, group, state):
+            seen.append(fastgrad.is_grad_enabled())
+            if self.fail:
+                raise ValueError("boom")
+
+    Probe([p], False).step()
+    assert seen == [False] and fastgrad.is_grad_enabled()
+    with pytest.raises(ValueError, match="boom"):
+        Probe([p], True).step()
+    assert fastgrad.is_grad_enabled()
+    with fastgrad.no_grad():
+        Probe([p], False).step()
+        assert not fastgrad.is_grad_enabled()

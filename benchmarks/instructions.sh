@@ -1,0 +1,31 @@
+#!/bin/bash
+# Instructions per call of one statement, counted by callgrind (deterministic, unlike timings
+# on a shared machine; benchmarks/NOTES.md E2, E6-E9). The statement runs N times and 0
+# times in fresh interpreters; the difference divided by N is printed.
+#
+#   bash benchmarks/instructions.sh SETUP STATEMENT [N]
+#   bash benchmarks/instructions.sh "a = fg.randn(100, requires_grad=True); b = fg.randn(100, requires_grad=True)" "a + b"
+#   bash benchmarks/instructions.sh "from w2_step import *" "step()" 1000      # the W2 step of NOTES E6
+#
+# SETUP runs with numpy as np and fastgrad as fg imported, and benchmarks/ on sys.path.
+# Needs valgrind. FASTGRAD_BACKEND=numpy counts the NumPy backend.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+N=${3:-2000}
+PY=$(python -c "import sys; print(sys.executable)")   # the interpreter itself, not a shim
+F=$(mktemp /tmp/fg_instr_XXXXXX.py)
+trap 'rm -f "$F" "$F.0" "$F.1"' EXIT
+cat > "$F" <<PYEOF
+import sys; sys.path.insert(0, "$HERE")
+import numpy as np, fastgrad as fg
+$1
+for _ in range(int(sys.argv[1])):
+    $2
+PYEOF
+count() {
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 valgrind --tool=callgrind --callgrind-out-file="$F.$2" \
+        "$PY" "$F" "$1" 2>&1 | awk '/Collected/ {print $4}'
+}
+a=$(count "$N" 1)
+b=$(count 0 0)
+echo $(( (a - b) / N ))
