@@ -1164,6 +1164,9 @@ def _ce_reduce(loss, target, weight, ignore_index):
     cdef int overflow
     cdef double total = 0, denom = 0
     cdef const int64_t* tp
+    cdef bint f32 = t == cnp.NPY_FLOAT
+    cdef const void* lp
+    cdef const void* wp
     if t < 0 or cnp.PyArray_NDIM(<cnp.ndarray>loss) != 1 or type(ignore_index) is not int:
         return None
     n = cnp.PyArray_DIM(<cnp.ndarray>loss, 0)
@@ -1180,17 +1183,18 @@ def _ce_reduce(loss, target, weight, ignore_index):
     if overflow:
         return None
     tp = <const int64_t*>cnp.PyArray_DATA(<cnp.ndarray>target)
+    lp, wp = _ptr(loss), _ptr(weight)
     for i in range(n):
-        total += (<const float*>_ptr(loss))[i] if t == cnp.NPY_FLOAT else (<const double*>_ptr(loss))[i]
+        total += (<const float*>lp)[i] if f32 else (<const double*>lp)[i]
         y = tp[i]
         if y == ign:
             continue
-        if weight is None:
+        if wp == NULL:
             denom += 1
         elif y < 0 or y >= c:
             return None
         else:
-            denom += (<const float*>_ptr(weight))[y] if t == cnp.NPY_FLOAT else (<const double*>_ptr(weight))[y]
+            denom += (<const float*>wp)[y] if f32 else (<const double*>wp)[y]
     return total, denom
 
 
