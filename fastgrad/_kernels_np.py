@@ -35,7 +35,7 @@ _GELU_KAPPA = 0.044715
 # Argument checks: plain Python shared with the compiled module.
 from fastgrad._kernel_checks import (
     _describe, _dtype, _same_shape, _writeable, _rows, _elementwise, _rowwise, _targets,
-    _ce_args, _state, _floats)
+    _ce_args, _state, _floats, _shares)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -424,11 +424,7 @@ def _plain_state(p, g, buffers):
     for b in buffers:
         if not b.flags.writeable:
             return False
-    for i in range(len(arrays)):
-        for j in range(i + 1, len(arrays)):
-            if np.shares_memory(arrays[i], arrays[j]):
-                return False
-    return True
+    return not any(_shares(a, b) for i, a in enumerate(arrays) for b in arrays[i + 1:])
 
 
 def adam_step(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, amsgrad, maximize,

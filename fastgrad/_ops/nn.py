@@ -305,8 +305,8 @@ def _ce_sums(loss, target, w, ignore_index):
 
 
 def _scaled(g, denom):
-    """A reduced loss's upstream gradient divided by its denominator (differentiably);
-    all targets ignored (denom 0): zero, as every row's gradient is."""
+    """A reduced loss's upstream gradient (a tensor, differentiably, or an array) divided by
+    its denominator; all targets ignored (denom 0): zero, as every row's gradient is."""
     if denom is None or denom == 1:
         return g
     return g * 0.0 if denom == 0 else g / denom
@@ -323,9 +323,7 @@ class CrossEntropyBackward(Op):
         x = np.ascontiguousarray(logits._data)
         ctx.args, ctx.denom = args, denom
         ctx.save_for_backward(logits, g)
-        gd = g._data
-        if denom is not None and denom != 1:
-            gd = gd * x.dtype.type(0.0) if denom == 0 else gd / x.dtype.type(denom)  # as torch: in x's dtype
+        gd = _scaled(g._data, denom)  # a Python-number divisor keeps g's dtype, as torch
         if gd.ndim:  # (an ndarray, or a NumPy scalar after the division: 0)
             gd = np.ascontiguousarray(gd)
         else:

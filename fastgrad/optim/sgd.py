@@ -38,12 +38,12 @@ class SGD(Optimizer):
                 group["maximize"])
         rest = K.sgd_foreach([p._data for p in params], [p._grad._data for p in params],
                              None if bufs is None else [b._data for b in bufs], *args, firsts)
-        for i in rest:
+        for i in rest:  # _run bumps their versions
             self._run(K.sgd_step, params[i], None if bufs is None else bufs[i]._data, *args,
                       firsts is not None and firsts[i])
-            params[i]._vc.value -= 1  # bumped once more below
-        for p in params:
-            p._vc.value += 1
+        for i, p in enumerate(params):
+            if not rest or i not in rest:
+                p._vc.value += 1
         if bufs is not None:
             for b in bufs:
                 b._vc.value += 1

@@ -31,7 +31,7 @@ import fastgrad  # noqa: E402
 from fastgrad._backend import engine  # noqa: E402
 from fastgrad.autograd import forward_ad as fwAD  # noqa: E402
 from fastgrad.autograd import grad, gradcheck, gradgradcheck  # noqa: E402
-from harness import flatten, is_fastgrad, make_inputs  # noqa: E402
+from harness import diff_fn, flatten, is_fastgrad, make_inputs  # noqa: E402
 from op_db import _UNARY, B, I, OpInfo, Sample, U, away, iter_cases  # noqa: E402
 from op_db import distinct as _distinct  # noqa: E402
 
@@ -117,17 +117,7 @@ OTHER_CASES = [c for c in CASES if c.values[0].name not in ELEMENTWISE]
 
 def _setup(entry, sample):
     """(fn of the differentiable tensors -> tuple of float outputs, the float64 leaves)."""
-    args, diff = make_inputs(fastgrad, sample, "float64")
-    positions = [k for k, a in enumerate(args) if any(a is d for d in diff)]
-
-    def fn(*ts):
-        full = list(args)
-        for k, t in zip(positions, ts):
-            full[k] = t
-        return tuple(o for o in flatten(entry.fn(fastgrad, *full, **sample.kwargs))
-                     if is_fastgrad(o) and o.dtype.is_floating_point)
-
-    return fn, tuple(diff)
+    return diff_fn(entry, sample, floats_only=True)
 
 
 def _no_backward(*a, **k):

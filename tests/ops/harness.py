@@ -67,3 +67,20 @@ def assert_close(actual, expected, rtol, atol, what):
 
 def is_fastgrad(x):
     return isinstance(x, fastgrad.Tensor)
+
+
+def diff_fn(entry, sample, floats_only=False):
+    """(fn, leaves): fn maps the sample's differentiable float64 tensors to the op's tensor
+    outputs (only the floating ones with floats_only), the other arguments held fixed; for
+    gradcheck, gradgradcheck and jvp checks."""
+    args, diff = make_inputs(fastgrad, sample, "float64")
+    positions = [k for k, a in enumerate(args) if any(a is d for d in diff)]
+
+    def fn(*ts):
+        full = list(args)
+        for k, t in zip(positions, ts):
+            full[k] = t
+        return tuple(o for o in flatten(entry.fn(fastgrad, *full, **sample.kwargs))
+                     if is_fastgrad(o) and (not floats_only or o.dtype.is_floating_point))
+
+    return fn, tuple(diff)

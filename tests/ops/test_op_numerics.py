@@ -5,7 +5,7 @@ import pytest
 
 import fastgrad
 import fastgrad.nn.functional as F
-from harness import flatten, is_fastgrad, make_inputs
+from harness import diff_fn, flatten
 from op_db import OPS
 
 
@@ -204,16 +204,8 @@ GRADGRAD = [pytest.param(e, id=e.name) for e in OPS
 @pytest.mark.parametrize("entry", GRADGRAD)
 def test_gradgradcheck(entry):
     sample = entry.samples()[0]
-    args, diff = make_inputs(fastgrad, sample, "float64")
-    positions = [k for k, a in enumerate(args) if any(a is d for d in diff)]
-
-    def fn(*ts):
-        full = list(args)
-        for k, t in zip(positions, ts):
-            full[k] = t
-        return tuple(o for o in flatten(entry.fn(fastgrad, *full, **sample.kwargs)) if is_fastgrad(o))
-
-    assert fastgrad.autograd.gradgradcheck(fn, tuple(diff), eps=entry.eps, atol=1e-4, rtol=1e-3)
+    fn, diff = diff_fn(entry, sample)
+    assert fastgrad.autograd.gradgradcheck(fn, diff, eps=entry.eps, atol=1e-4, rtol=1e-3)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])

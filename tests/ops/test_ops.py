@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fastgrad
-from harness import TOL, assert_close, flatten, is_fastgrad, make_inputs, to_numpy
+from harness import TOL, assert_close, diff_fn, flatten, is_fastgrad, make_inputs, to_numpy
 from op_db import iter_cases
 
 CASES = list(iter_cases())
@@ -67,13 +67,5 @@ def test_forward_ad_gradcheck(entry, idx, sample):
 
 
 def _gradcheck(entry, sample, **kw):
-    args, diff = make_inputs(fastgrad, sample, "float64")
-    positions = [k for k, a in enumerate(args) if any(a is d for d in diff)]
-
-    def fn(*ts):
-        full = list(args)
-        for k, t in zip(positions, ts):
-            full[k] = t
-        return tuple(o for o in flatten(entry.fn(fastgrad, *full, **sample.kwargs)) if is_fastgrad(o))
-
-    assert fastgrad.autograd.gradcheck(fn, tuple(diff), eps=entry.eps, atol=entry.gc_atol, rtol=entry.gc_rtol, **kw)
+    fn, diff = diff_fn(entry, sample)
+    assert fastgrad.autograd.gradcheck(fn, diff, eps=entry.eps, atol=entry.gc_atol, rtol=entry.gc_rtol, **kw)
