@@ -1024,8 +1024,9 @@ def plot(results, impls, path, title):
     for ax in axes[:, 0]:
         for h, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, h)
-    fig.legend(list(handles.values()), list(handles), loc="upper center", ncol=len(handles), fontsize=8,
-               bbox_to_anchor=(0.5, 0.965))
+    if handles:  # no bars without the hand-NumPy reference (--impls without numpy)
+        fig.legend(list(handles.values()), list(handles), loc="upper center", ncol=len(handles),
+                   fontsize=8, bbox_to_anchor=(0.5, 0.965))
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     fig.savefig(path, dpi=110)

@@ -102,11 +102,14 @@ cpdef bint _any_not_none(list buf)
 @cython.locals(last=tuple, m=Modes)
 cpdef Modes state()
 
-@cython.locals(ctx=FunctionNode, st=Modes)
+@cython.locals(ctx=FunctionNode, st=Modes, u=object)
 cpdef apply1(object fn, TensorBase x)
 
-@cython.locals(ctx=FunctionNode, st=Modes)
+@cython.locals(ctx=FunctionNode, st=Modes, u=object)
 cpdef apply2(object fn, TensorBase a, TensorBase b)
+
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, code=long, items=list, need=tuple)
+cpdef _declared_saves(FunctionNode ctx, tuple saves, object a, object b, object raw)
 
 @cython.locals(data=object)
 cpdef _record_out(FunctionNode ctx, object raw, TensorBase out)

@@ -436,7 +436,20 @@ def function_apply(fn, args, kwargs):
 
 
 def apply_op(cls, *args, **kwargs):
-    """Function.apply (a classmethod): compiled, so an op call costs no Python frame here."""
+    """Function.apply (a classmethod): compiled, so an op call costs no Python frame here.
+    A plain built-in op (Op._plain) on float tensors of one dtype takes apply1/apply2."""
+    if cls._plain and not kwargs:
+        n = len(args)
+        if n == 1:
+            a = args[0]
+            if isinstance(a, TensorBase) and _is_float(a):
+                return apply1(cls, a)
+        elif n == 2:
+            a = args[0]
+            b = args[1]
+            if (isinstance(a, TensorBase) and isinstance(b, TensorBase) and _is_float(a)
+                    and b._data.dtype is a._data.dtype):
+                return apply2(cls, a, b)
     return function_apply(cls, args, kwargs)
 
 
@@ -455,14 +468,65 @@ _scratch = [None]  # the ctx handed to a built-in forward that records nothing (
 # their own ctx attributes, which would stay alive on the shared ctx
 
 
+# What the forward of an op declared by its ufunc saves for backward (Op._saves: a tuple
+# of these, in the order backward reads ctx.saved_tensors); the *_IF_* entries save None
+# when the other input needs no gradient (x * 3 keeps only the 3).
+SAVE_IN0 = 0
+SAVE_IN1 = 1
+SAVE_OUT = 2
+SAVE_IN0_IF_GRAD1 = 3
+SAVE_IN1_IF_GRAD0 = 4
+
+
+def ufunc_forward(ctx, args):
+    """The forward of an op declared by fn._ufunc and fn._saves (Op.forward's default)."""
+    fn = ctx._fn
+    u = fn._ufunc
+    if u is None:
+        raise NotImplementedError("%s defines neither forward nor _ufunc" % fn.__name__)
+    if len(args) == 1:
+        raw = u(args[0]._data)
+        b = None
+    else:
+        raw = u(args[0]._data, args[1]._data)
+        b = args[1]
+    if ctx.needs_input_grad is not None:
+        _declared_saves(ctx, fn._saves, args[0], b, raw)
+    return raw
+
+
+def _declared_saves(ctx, saves, a, b, raw):
+    """ctx.save_for_backward as fn._saves declares (codes SAVE_* above)."""
+    n = len(saves)
+    if n == 0:
+        return
+    need = ctx.needs_input_grad
+    items = []
+    for i in range(n):
+        code = saves[i]
+        if code == SAVE_IN0:
+            items.append(a)
+        elif code == SAVE_IN1:
+            items.append(b)
+        elif code == SAVE_OUT:
+            items.append(raw)
+        elif code == SAVE_IN0_IF_GRAD1:
+            items.append(a if need[1] else None)
+        elif code == SAVE_IN1_IF_GRAD0:
+            items.append(b if need[0] else None)
+        else:
+            raise ValueError("unknown save code %r in %s._saves" % (code, ctx._fn.__name__))
+    ctx._to_save = tuple(items)
+
+
 def apply1(fn, x):
     """fn.apply(x) for a built-in op with one tensor argument (fn._ufunc, when the op has
-    one, is its forward as one NumPy call: made directly when nothing is recorded)."""
+    one, is its forward as one NumPy call: made directly, with fn._saves, no Python frame)."""
     st = state()
     if st.fw_level > 0 or st.anomaly:
         return function_apply(fn, (x,), None)
+    u = fn._ufunc
     if not (st.grad_enabled and x._requires_grad):
-        u = fn._ufunc
         if u is not None:
             return make_tensor(u(x._data))
         return make_tensor(_unrecorded(fn.forward(_scratch[0], x)))
@@ -470,7 +534,11 @@ def apply1(fn, x):
     ctx._fn = fn
     ctx.materialize_grads = True
     ctx.needs_input_grad = (True,)
-    raw = fn.forward(ctx, x)  # may be a NumPy scalar (0-d): save_for_backward got that object
+    if u is not None:
+        raw = u(x._data)
+        _declared_saves(ctx, fn._saves, x, None, raw)
+    else:
+        raw = fn.forward(ctx, x)  # may be a NumPy scalar (0-d): save_for_backward got that object
     out = make_tensor(raw)
     ctx.next_functions = (grad_edge(x),)
     ctx._in_meta = ((x._data.shape, x._data.dtype),)
@@ -483,8 +551,8 @@ def apply2(fn, a, b):
     st = state()
     if st.fw_level > 0 or st.anomaly:
         return function_apply(fn, (a, b), None)
+    u = fn._ufunc
     if not (st.grad_enabled and (a._requires_grad or b._requires_grad)):
-        u = fn._ufunc
         if u is not None:
             return make_tensor(u(a._data, b._data))
         return make_tensor(_unrecorded(fn.forward(_scratch[0], a, b)))
@@ -492,7 +560,11 @@ def apply2(fn, a, b):
     ctx._fn = fn
     ctx.materialize_grads = True
     ctx.needs_input_grad = (a._requires_grad, b._requires_grad)
-    raw = fn.forward(ctx, a, b)  # may be a NumPy scalar (0-d): save_for_backward got that object
+    if u is not None:
+        raw = u(a._data, b._data)
+        _declared_saves(ctx, fn._saves, a, b, raw)
+    else:
+        raw = fn.forward(ctx, a, b)  # may be a NumPy scalar (0-d): save_for_backward got that object
     out = make_tensor(raw)
     ctx.next_functions = (grad_edge(a), grad_edge(b))
     ctx._in_meta = ((a._data.shape, a._data.dtype), (b._data.shape, b._data.dtype))

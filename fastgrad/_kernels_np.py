@@ -19,6 +19,7 @@ import operator
 import numpy as np
 
 __all__ = [
+    "add", "sub", "mul", "div",
     "sigmoid_fwd", "sigmoid_bwd", "tanh_fwd", "tanh_bwd", "relu_fwd", "relu_bwd",
     "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softplus_fwd", "softplus_bwd",
     "softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
@@ -31,6 +32,13 @@ _INV_SQRT_2PI = 0.3989422804014327       # 1/sqrt(2*pi)
 _GELU_BETA = 0.7978845608028654          # sqrt(2/pi)
 _GELU_KAPPA = 0.044715
 
+
+# + - * / on arrays: the compiled module runs same-shape float arrays in its own loop
+# (no ufunc dispatch); here they are NumPy's ufuncs themselves.
+add = np.add
+sub = np.subtract
+mul = np.multiply
+div = np.true_divide
 
 # Argument checks: plain Python shared with the compiled module.
 from fastgrad._kernel_checks import (

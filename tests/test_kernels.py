@@ -158,6 +158,11 @@ def test_same_public_names_and_signatures():
 
     assert public(NP) == public(C) == set(NP.__all__)
     for name in NP.__all__:
+        if isinstance(getattr(NP, name), np.ufunc):  # + - * /: the twin's is NumPy's ufunc
+            assert getattr(NP, name).nin == 2, name
+            assert list(inspect.signature(getattr(C, name)).parameters) == ["a", "b"], name
+            assert getattr(C, name).__doc__, name
+            continue
         a = inspect.signature(getattr(NP, name))
         b = inspect.signature(getattr(C, name))
         assert [(p.name, p.kind, p.default) for p in a.parameters.values()] == \
@@ -870,3 +875,108 @@ def test_ce_reduce_matches_numpy_and_declines_other_layouts():
                  (loss, np.full(4, -1), np.ones(3, np.float32), -100), ([1.0], [0], None, -100)]:
         assert C._ce_reduce(*args) is None
     assert C._ce_reduce(loss, np.full(4, 9), None, -100) == (4.0, 4.0)  # no weight to index
+
+
+# --------------------------------------------------------------------------- + - * /
+_ARITH = [("add", np.add), ("sub", np.subtract), ("mul", np.multiply), ("div", np.true_divide)]
+
+
+def _arith_values(rng, shape, dtype):
+    """Normal values with zeros, infinities, nans and subnormals mixed in."""
+    a = rng.standard_normal(shape) * rng.choice([1e-3, 1.0, 1e3])
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, np.finfo(dtype).tiny / 4, 1.0])
+    mask = rng.random(shape) < 0.2
+    a = np.where(mask, rng.choice(special, size=shape), a)
+    return np.asarray(a, dtype)
+
+
+def _same_bits(got, want):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(got), nan)
+    u = {4: np.uint32, 8: np.uint64, 2: np.uint16}[want.dtype.itemsize]
+    assert np.array_equal(got[~nan].view(u), want[~nan].view(u))  # -0.0 and subnormals too
+
+
+@needs_c
+@pytest.mark.parametrize("name,ufunc", _ARITH)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("sa,sb", [((7,), (7,)), ((3, 4), (3, 4)), ((2, 3, 5), ()),
+                                   ((), (100,)), ((), ()), ((0,), (0,)), ((0, 3), ()),
+                                   ((5000,), (5000,)), ((4100,), ())])
+def test_arith_bit_identical_to_numpy(name, ufunc, dtype, sa, sb):
+    """The compiled loop (same shapes, or one operand 0-d; 5000 elements release the GIL)
+    rounds exactly as NumPy: one IEEE operation per element."""
+    rng = np.random.default_rng(len(sa) * 10 + len(sb) + len(name))
+    a, b = _arith_values(rng, sa, dtype), _arith_values(rng, sb, dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = ufunc(a, b)
+    got = getattr(C, name)(a, b)
+    assert type(got) is np.ndarray and not np.shares_memory(got, a) and not np.shares_memory(got, b)
+    _same_bits(got, want)
+
+
+def _arith_fallback_cases():
+    rng = np.random.default_rng(3)
+    f = rng.standard_normal((4, 6)).astype(np.float32)
+    unaligned = np.frombuffer(b"\0" + f.tobytes(), np.float32, 24, 1).reshape(4, 6)
+    return [
+        (f[:, :1], f[:1, :]),                      # broadcasting
+        (f[:, ::2], f[:, 1::2]),                   # non-contiguous
+        (unaligned, f),                            # unaligned
+        (f, f.astype(np.float64)),                 # mixed dtypes
+        (f.astype(np.float16), f.astype(np.float16)),
+        (np.arange(6), np.arange(1, 7)),           # integers
+        (f, 2.0),                                  # a Python number
+        ([1.0, 2.0], [3.0, 4.0]),                  # lists
+        (f, f[:3]),                                # shapes that do not broadcast
+        (f, None),
+        (f, "x"),
+    ]
+
+
+@needs_c
+@pytest.mark.parametrize("name,ufunc", _ARITH)
+@pytest.mark.parametrize("case", range(11))
+def test_arith_other_operands_are_numpys(name, ufunc, case):
+    """Anything but same-shape float arrays of one dtype is NumPy's own call: the same
+    result, or the same exception."""
+    a, b = _arith_fallback_cases()[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            want = ufunc(a, b)
+        except Exception as exc:  # noqa: BLE001 - whatever NumPy raises
+            with pytest.raises(type(exc)):
+                getattr(C, name)(a, b)
+            return
+        got = getattr(C, name)(a, b)
+    _same_bits(got, want)
+
+
+@needs_c
+def test_arith_fuzz():
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        name, ufunc = _ARITH[int(rng.integers(4))]
+        shape = [(), (0,), (int(rng.integers(1, 9)),), (2, int(rng.integers(0, 4)))][int(rng.integers(4))]
+        args = []
+        for _k in range(2):
+            r = rng.random()
+            s = shape if r < 0.7 else [(), (3,), (1, 2)][int(rng.integers(3))]
+            dt = DTYPES[0] if rng.random() < 0.5 else DTYPES[1]
+            x = _arith_values(rng, s, dt) if rng.random() < 0.9 else _arith_values(rng, s, np.float32)
+            if rng.random() < 0.1 and x.ndim:
+                x = np.repeat(x, 2, axis=-1)[..., ::2]
+            args.append(x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            try:
+                want = ufunc(*args)
+            except ValueError:
+                with pytest.raises(ValueError):
+                    getattr(C, name)(*args)
+                continue
+            _same_bits(getattr(C, name)(*args), want)

@@ -19,9 +19,17 @@ class Op(Function):
     ctx.needs_input_grad marks the inputs that carry a tangent, so forward saves what jvp needs."""
 
     _builtin = True
-    _ufunc = None  # the NumPy ufunc forward computes, when it is exactly one ufunc call on the
-    # inputs' arrays and saves nothing but inputs/outputs: the engine calls it directly (no
-    # Python frame) when nothing is recorded (engine.apply1/apply2)
+    _plain = False  # True for ops whose forward takes one or two tensors, returns one float
+    # array and keeps state only through save_for_backward: Op.apply on float tensors of one
+    # dtype then takes the engine's fast path (engine.apply1/apply2), not function_apply
+    _ufunc = None  # an op whose forward is one call on its inputs' arrays declares it here
+    _saves = ()  # and what it saves for backward (engine.SAVE_* codes), and defines no
+    # forward: the engine runs it without a Python frame (engine.apply1/apply2)
+
+    @staticmethod
+    def forward(ctx, *tensors):
+        """The forward an op declares by _ufunc and _saves."""
+        return engine.ufunc_forward(ctx, tensors)
 
 
 def is_tensor(x):

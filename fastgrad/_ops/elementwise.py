@@ -11,11 +11,8 @@ def _empty(x):
 
 # --------------------------------------------------------------------------- arithmetic
 class Add(Op):
-    _ufunc = np.add
-
-    @staticmethod
-    def forward(ctx, a, b):
-        return np.add(a._data, b._data)
+    _plain = True
+    _ufunc = K.add
 
     @staticmethod
     def backward(ctx, g):
@@ -27,11 +24,8 @@ class Add(Op):
 
 
 class Sub(Op):
-    _ufunc = np.subtract
-
-    @staticmethod
-    def forward(ctx, a, b):
-        return np.subtract(a._data, b._data)
+    _plain = True
+    _ufunc = K.sub
 
     @staticmethod
     def backward(ctx, g):
@@ -43,14 +37,9 @@ class Sub(Op):
 
 
 class Mul(Op):
-    _ufunc = np.multiply
-
-    @staticmethod
-    def forward(ctx, a, b):
-        need = ctx.needs_input_grad  # x * 3 keeps only the 3, so x may be modified in place later
-        if need:
-            ctx.save_for_backward(a if need[1] else None, b if need[0] else None)
-        return np.multiply(a._data, b._data)
+    _plain = True
+    _ufunc = K.mul
+    _saves = (engine.SAVE_IN0_IF_GRAD1, engine.SAVE_IN1_IF_GRAD0)  # x * 3 keeps only the 3
 
     @staticmethod
     def backward(ctx, g):
@@ -65,14 +54,9 @@ class Mul(Op):
 
 
 class Div(Op):
-    _ufunc = np.true_divide
-
-    @staticmethod
-    def forward(ctx, a, b):
-        need = ctx.needs_input_grad
-        if need:
-            ctx.save_for_backward(a if need[1] else None, b)
-        return np.true_divide(a._data, b._data)
+    _plain = True
+    _ufunc = K.div
+    _saves = (engine.SAVE_IN0_IF_GRAD1, engine.SAVE_IN1)
 
     @staticmethod
     def backward(ctx, g):
@@ -87,9 +71,8 @@ class Div(Op):
 
 
 class Neg(Op):
-    @staticmethod
-    def forward(ctx, x):
-        return np.negative(x._data)
+    _plain = True
+    _ufunc = np.negative
 
     @staticmethod
     def backward(ctx, g):
@@ -188,13 +171,9 @@ def _tan_add(a, b):
 
 # --------------------------------------------------------------------------- unary math
 class Exp(Op):
+    _plain = True
     _ufunc = np.exp
-
-    @staticmethod
-    def forward(ctx, x):
-        y = np.exp(x._data)
-        ctx.save_for_backward(y)
-        return y
+    _saves = (engine.SAVE_OUT,)
 
     @staticmethod
     def backward(ctx, g):
@@ -208,6 +187,8 @@ class Exp(Op):
 
 
 class Log(Op):
+    _plain = True
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -226,6 +207,8 @@ class Log(Op):
 
 
 class Sqrt(Op):
+    _plain = True
+
     @staticmethod
     def forward(ctx, x):
         with np.errstate(invalid="ignore"):
@@ -245,10 +228,9 @@ class Sqrt(Op):
 
 
 class Abs(Op):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.abs(x._data)
+    _plain = True
+    _ufunc = np.abs
+    _saves = (engine.SAVE_IN0,)
 
     @staticmethod
     def backward(ctx, g):
@@ -262,12 +244,9 @@ class Abs(Op):
 
 
 class Sin(Op):
+    _plain = True
     _ufunc = np.sin
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.sin(x._data)
+    _saves = (engine.SAVE_IN0,)
 
     @staticmethod
     def backward(ctx, g):
@@ -281,12 +260,9 @@ class Sin(Op):
 
 
 class Cos(Op):
+    _plain = True
     _ufunc = np.cos
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.cos(x._data)
+    _saves = (engine.SAVE_IN0,)
 
     @staticmethod
     def backward(ctx, g):
@@ -303,6 +279,8 @@ class Cos(Op):
 # Each fused kernel pair (fwd, bwd) is two ops: the bwd op has its own backward, so the
 # first-order path is one kernel call each way and double backward still works.
 class Sigmoid(Op):
+    _plain = True
+
     @staticmethod
     def forward(ctx, x):
         y = K.sigmoid_fwd(x._data, _empty(x._data))
@@ -323,6 +301,8 @@ class Sigmoid(Op):
 class SigmoidBackward(Op):
     """g * y * (1 - y), y = sigmoid(x)."""
 
+    _plain = True
+
     @staticmethod
     def forward(ctx, y, g):
         ctx.save_for_backward(y, g)
@@ -341,6 +321,8 @@ class SigmoidBackward(Op):
 
 
 class Tanh(Op):
+    _plain = True
+
     @staticmethod
     def forward(ctx, x):
         y = K.tanh_fwd(x._data, _empty(x._data))
@@ -361,6 +343,8 @@ class Tanh(Op):
 class TanhBackward(Op):
     """g * (1 - y**2), y = tanh(x)."""
 
+    _plain = True
+
     @staticmethod
     def forward(ctx, y, g):
         ctx.save_for_backward(y, g)
@@ -379,6 +363,8 @@ class TanhBackward(Op):
 
 
 class Relu(Op):
+    _plain = True
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -397,6 +383,8 @@ class Relu(Op):
 
 class ReluBackward(Op):
     """g where x > 0 else 0 (the derivative in x is zero almost everywhere)."""
+
+    _plain = True
 
     @staticmethod
     def forward(ctx, x, g):

@@ -55,6 +55,7 @@ class Function:
     """
 
     _builtin = False
+    _plain = False  # built-in ops only (fastgrad._ops.base.Op)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
