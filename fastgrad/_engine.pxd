@@ -27,7 +27,6 @@ cdef class TensorBase:
 
 cdef class Node:
     cdef public tuple next_functions
-    cdef public long _seq
     cdef public int _n_out
     cdef public object _pre_hooks
     cdef public object _post_hooks
@@ -111,8 +110,8 @@ cpdef apply2(object fn, TensorBase a, TensorBase b)
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, code=long, items=list, need=tuple)
 cpdef _declared_saves(FunctionNode ctx, tuple saves, object a, object b, object raw)
 
-@cython.locals(data=object)
-cpdef _record_out(FunctionNode ctx, object raw, TensorBase out)
+@cython.locals(data=object, shape=tuple, dt=object, meta=tuple, ma=tuple)
+cpdef _record_out(FunctionNode ctx, object raw, TensorBase out, TensorBase a, TensorBase b)
 
 @cython.locals(dt=object)
 cpdef bint _is_float(TensorBase x)

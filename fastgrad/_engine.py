@@ -154,16 +154,15 @@ def grad_edge(t):
     if t._grad_fn is not None:
         return (t._grad_fn, t._output_nr)
     if t._requires_grad:
-        acc = t._acc
-        if acc is None:
-            acc = AccumulateGrad(t)
-            t._acc = acc
-        return (acc, 0)
+        edge = t._acc  # a leaf's edge, made once: (its AccumulateGrad node, 0)
+        if edge is None:
+            edge = (AccumulateGrad(t), 0)
+            t._acc = edge
+        return edge
     return (None, 0)
 
 
 # --------------------------------------------------------------------------- nodes
-_seq_counter = [0]
 
 
 class Node:
@@ -541,9 +540,11 @@ def apply1(fn, x):
         raw = fn.forward(ctx, x)  # may be a NumPy scalar (0-d): save_for_backward got that object
     out = make_tensor(raw)
     ctx.next_functions = (grad_edge(x),)
-    ctx._in_meta = ((x._data.shape, x._data.dtype),)
-    _record_out(ctx, raw, out)
+    _record_out(ctx, raw, out, x, None)
     return out
+
+
+_NEEDS = (((False, False), (False, True)), ((True, False), (True, True)))  # [a needs][b needs]
 
 
 def apply2(fn, a, b):
@@ -559,7 +560,7 @@ def apply2(fn, a, b):
     ctx = FunctionNode.__new__(fn._backward_cls)
     ctx._fn = fn
     ctx.materialize_grads = True
-    ctx.needs_input_grad = (a._requires_grad, b._requires_grad)
+    ctx.needs_input_grad = _NEEDS[a._requires_grad][b._requires_grad]
     if u is not None:
         raw = u(a._data, b._data)
         _declared_saves(ctx, fn._saves, a, b, raw)
@@ -567,8 +568,7 @@ def apply2(fn, a, b):
         raw = fn.forward(ctx, a, b)  # may be a NumPy scalar (0-d): save_for_backward got that object
     out = make_tensor(raw)
     ctx.next_functions = (grad_edge(a), grad_edge(b))
-    ctx._in_meta = ((a._data.shape, a._data.dtype), (b._data.shape, b._data.dtype))
-    _record_out(ctx, raw, out)
+    _record_out(ctx, raw, out, a, b)
     return out
 
 
@@ -580,12 +580,22 @@ def _unrecorded(raw):
     return raw
 
 
-def _record_out(ctx, raw, out):
-    """_record's second half for an op with one float output (raw: what forward returned)."""
-    _seq_counter[0] += 1
-    ctx._seq = _seq_counter[0]
+def _record_out(ctx, raw, out, a, b):
+    """_record's second half for an op with one float output (raw: what forward returned)
+    and tensor inputs a and b (None for a unary op): an input of the output's shape and
+    dtype shares the output's (shape, dtype) tuple, the common elementwise case."""
     data = out._data
-    ctx._out_meta = ((data.shape, data.dtype),)
+    shape = data.shape
+    dt = data.dtype
+    meta = (shape, dt)
+    ctx._out_meta = (meta,)
+    ma = meta if a._data.dtype is dt and a._data.shape == shape else (a._data.shape, a._data.dtype)
+    if b is None:
+        ctx._in_meta = ctx._out_meta if ma is meta else (ma,)
+    elif b._data.dtype is dt and b._data.shape == shape:
+        ctx._in_meta = (ma, meta)
+    else:
+        ctx._in_meta = (ma, (b._data.shape, b._data.dtype))
     ctx._n_out = 1
     out._grad_fn = ctx
     out._output_nr = 0
@@ -653,8 +663,6 @@ def _record(ctx, args, raw, outs):
             in_meta.append(None)
     ctx.next_functions = tuple(edges)
     ctx._in_meta = tuple(in_meta)
-    _seq_counter[0] += 1
-    ctx._seq = _seq_counter[0]
     out_meta = []
     for i in range(len(outs)):
         t = outs[i]
@@ -1042,7 +1050,7 @@ if __file__.endswith(".py"):
         (TensorBase, {"_data": None, "_grad": None, "_grad_fn": None, "_requires_grad": False,
                       "_vc": None, "_output_nr": 0, "_acc": None, "_hooks": None,
                       "_post_acc_hooks": None, "_fw_grad": None, "_base": None}),
-        (Node, {"next_functions": (), "_seq": 0, "_n_out": 0, "_pre_hooks": None, "_post_hooks": None}),
+        (Node, {"next_functions": (), "_n_out": 0, "_pre_hooks": None, "_post_hooks": None}),
         (FunctionNode, {"_fn": None, "_saved": None, "_saved_versions": None, "_in_meta": None,
                         "_out_meta": None, "needs_input_grad": None, "materialize_grads": True,
                         "_released": False, "_to_save": None, "_non_diff": None, "_dirty": None,

@@ -329,3 +329,23 @@ def test_linear_first_and_second_derivatives(xshape, bias):
 
     assert gradcheck(f, args)
     assert fg.autograd.gradgradcheck(f, args, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("op", ["mul", "div"])
+def test_declared_saves_keep_only_what_backward_needs(op):
+    """x * c and x / c with only x needing a gradient save c (and, for x / c, not x): x may
+    be modified in place afterwards, c may not (as in PyTorch)."""
+    f = (lambda a, b: a * b) if op == "mul" else (lambda a, b: a / b)
+    x = fg.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 1.0
+    c = fg.tensor([3.0, 4.0])
+    y = f(h, c)
+    h.add_(1.0)  # not saved
+    y.sum().backward()
+    want = [1 / 3.0, 1 / 4.0] if op == "div" else [3.0, 4.0]
+    assert x.grad.tolist() == pytest.approx(want)
+    h = x * 1.0
+    y = f(h, c)
+    c.add_(1.0)  # saved: backward must refuse
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
