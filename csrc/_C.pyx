@@ -233,8 +233,10 @@ cdef extern from *:
     #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && defined(__x86_64__) \
         && defined(__linux__) && defined(__GLIBC__)
     #define FG_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+    #define FG_NO_CONTRACT __attribute__((optimize("fp-contract=off")))  /* no a * b + c FMA */
     #else
     #define FG_CLONES
+    #define FG_NO_CONTRACT
     #endif
 
     /* out[lo:hi] = op(a, b) for the float32 kernels without libm calls (the same formulas
@@ -330,6 +332,55 @@ cdef extern from *:
     }
     FG_ARITH(fg_arith_f32, float)
     FG_ARITH(fg_arith_f64, double)
+
+    /* Linear's bias: y[i, :] += b (m x n, C order), and its gradient out = sum of g's rows,
+       summed row by row from 0 as NumPy's axis-0 reduction of a C-contiguous array does
+       (each lane of a vector is one column: the order of the additions is unchanged). */
+    #define FG_ROWS(T, SFX)                                                                   \
+    FG_CLONES static void fg_rows_add_##SFX(T *restrict y, const T *restrict b,               \
+                                            ptrdiff_t m, ptrdiff_t n) {                       \
+        for (ptrdiff_t i = 0; i < m; i++) {                                                   \
+            T *row = y + i * n;                                                               \
+            for (ptrdiff_t j = 0; j < n; j++) row[j] = row[j] + b[j];                         \
+        }                                                                                     \
+    }                                                                                         \
+    FG_CLONES static void fg_rows_sum_##SFX(const T *restrict g, T *restrict out,             \
+                                            ptrdiff_t m, ptrdiff_t n) {                       \
+        for (ptrdiff_t j = 0; j < n; j++) out[j] = 0;                                         \
+        for (ptrdiff_t i = 0; i < m; i++) {                                                   \
+            const T *row = g + i * n;                                                         \
+            for (ptrdiff_t j = 0; j < n; j++) out[j] = out[j] + row[j];                       \
+        }                                                                                     \
+    }
+    FG_ROWS(float, f32)
+    FG_ROWS(double, f64)
+
+    /* SGD on p[lo:hi] (PyTorch's formula and rounding: fp-contract off, so the AVX2 and
+       AVX-512 clones do not fuse lr * d into p's subtraction). sgn is -1 to maximize. The
+       arrays never overlap (_state_fast checks), hence restrict. */
+    #define FG_SGD(T, SFX)                                                                    \
+    FG_CLONES FG_NO_CONTRACT                                                                  \
+    static void fg_sgd_##SFX(T *restrict p, const T *restrict g, T *restrict buf,             \
+                             ptrdiff_t lo, ptrdiff_t hi, T lr, T mom, T damp1, T wd, T sgn,   \
+                             int nesterov, int first) {                                       \
+        ptrdiff_t i;                                                                          \
+        if (mom == 0 && wd == 0) {                                                            \
+            for (i = lo; i < hi; i++) p[i] = p[i] - lr * (sgn * g[i]);                        \
+        } else if (mom == 0) {                                                                \
+            for (i = lo; i < hi; i++) { T d = sgn * g[i] + wd * p[i]; p[i] = p[i] - lr * d; } \
+        } else {                                                                              \
+            for (i = lo; i < hi; i++) {                                                       \
+                T d = sgn * g[i];                                                             \
+                if (wd != 0) d = d + wd * p[i];                                               \
+                T bi = first ? d : buf[i] * mom + damp1 * d;                                  \
+                buf[i] = bi;                                                                  \
+                d = nesterov ? d + mom * bi : bi;                                             \
+                p[i] = p[i] - lr * d;                                                         \
+            }                                                                                 \
+        }                                                                                     \
+    }
+    FG_SGD(float, f32)
+    FG_SGD(double, f64)
     """
     float fg_expf(float x) noexcept nogil
     float fg_tanhf(float x) noexcept nogil
@@ -344,6 +395,16 @@ cdef extern from *:
                       Py_ssize_t n) noexcept nogil
     void fg_arith_f64(int op, const double* a, int sa, const double* b, int sb, double* out,
                       Py_ssize_t n) noexcept nogil
+    void fg_rows_add_f32(float* y, const float* b, Py_ssize_t m, Py_ssize_t n) noexcept nogil
+    void fg_rows_add_f64(double* y, const double* b, Py_ssize_t m, Py_ssize_t n) noexcept nogil
+    void fg_rows_sum_f32(const float* g, float* out, Py_ssize_t m, Py_ssize_t n) noexcept nogil
+    void fg_rows_sum_f64(const double* g, double* out, Py_ssize_t m, Py_ssize_t n) noexcept nogil
+    void fg_sgd_f32(float* p, const float* g, float* buf, Py_ssize_t lo, Py_ssize_t hi,
+                    float lr, float mom, float damp1, float wd, float sgn, int nesterov,
+                    int first) noexcept nogil
+    void fg_sgd_f64(double* p, const double* g, double* buf, Py_ssize_t lo, Py_ssize_t hi,
+                    double lr, double mom, double damp1, double wd, double sgn, int nesterov,
+                    int first) noexcept nogil
     ctypedef enum Op "enum fg_op":
         SIGMOID_FWD "FG_SIGMOID_FWD"
         SIGMOID_BWD "FG_SIGMOID_BWD"
@@ -791,26 +852,6 @@ def _linear_out(yt, bias, out):
     return out
 
 
-cdef void _rows_add_loop(floating* y, const floating* b, Py_ssize_t m, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i, j
-    cdef floating* row
-    for i in range(m):
-        row = y + i * n
-        for j in range(n):
-            row[j] = row[j] + b[j]
-
-
-cdef void _rows_sum_loop(const floating* g, floating* out, Py_ssize_t m, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i, j
-    cdef const floating* row
-    for j in range(n):
-        out[j] = 0
-    for i in range(m):                     # from 0, row by row in g's dtype, as np.add.reduce(g, 0)
-        row = g + i * n
-        for j in range(n):
-            out[j] = out[j] + row[j]
-
-
 def _rows_add(y, b):
     """y += b for a 2-D y and a 1-D b of y.shape[1] (linear's bias) in one pass, without
     NumPy's broadcasting iterator (~6k instructions at W2's 32 x 50). Private helper of
@@ -826,9 +867,9 @@ def _rows_add(y, b):
     if cnp.PyArray_DIM(<cnp.ndarray>b, 0) != n or m * n >= NOGIL_MIN * 16:
         return None  # large: NumPy's loop (threads would not pay for a bias add either)
     if t == cnp.NPY_FLOAT:
-        _rows_add_loop(<float*>_ptr(y), <const float*>_ptr(b), m, n)
+        fg_rows_add_f32(<float*>_ptr(y), <const float*>_ptr(b), m, n)
     else:
-        _rows_add_loop(<double*>_ptr(y), <const double*>_ptr(b), m, n)
+        fg_rows_add_f64(<double*>_ptr(y), <const double*>_ptr(b), m, n)
     return y
 
 
@@ -848,9 +889,9 @@ def _rows_sum(g):
     dim = n
     out = cnp.PyArray_EMPTY(1, &dim, t, 0)
     if t == cnp.NPY_FLOAT:
-        _rows_sum_loop(<const float*>_ptr(g), <float*>_ptr(out), m, n)
+        fg_rows_sum_f32(<const float*>_ptr(g), <float*>_ptr(out), m, n)
     else:
-        _rows_sum_loop(<const double*>_ptr(g), <double*>_ptr(out), m, n)
+        fg_rows_sum_f64(<const double*>_ptr(g), <double*>_ptr(out), m, n)
     return out
 
 
@@ -1336,28 +1377,14 @@ cdef inline floating _lerp(floating a, floating b, floating weight, floating one
 
 
 cdef void _sgd_range(floating tag, const Opt* o, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
-    cdef floating* p = <floating*>o.p
-    cdef const floating* g = <const floating*>o.g
-    cdef floating* buf = <floating*>o.s1
-    cdef floating lr = <floating>o.k[0], mom = <floating>o.k[1], damp1 = <floating>o.k[2]
-    cdef floating wd = <floating>o.k[3], sgn = -1 if o.f[1] else 1, d, bi
-    cdef bint nesterov = o.f[0], first = o.f[2]
-    cdef Py_ssize_t i
-    if mom == 0:
-        for i in range(lo, hi):
-            d = sgn * g[i]                           # -g exactly when maximizing
-            if wd != 0:
-                d = d + wd * p[i]
-            p[i] = p[i] - lr * d
+    """The loop is C (fg_sgd_*): CPU-dispatched clones, vectorised 8 or 16 wide."""
+    if floating is float:
+        fg_sgd_f32(<float*>o.p, <const float*>o.g, <float*>o.s1, lo, hi, <float>o.k[0],
+                   <float>o.k[1], <float>o.k[2], <float>o.k[3], -1 if o.f[1] else 1, o.f[0],
+                   o.f[2])
     else:
-        for i in range(lo, hi):
-            d = sgn * g[i]
-            if wd != 0:
-                d = d + wd * p[i]
-            bi = d if first else buf[i] * mom + damp1 * d
-            buf[i] = bi
-            d = d + mom * bi if nesterov else bi
-            p[i] = p[i] - lr * d
+        fg_sgd_f64(<double*>o.p, <const double*>o.g, <double*>o.s1, lo, hi, o.k[0], o.k[1],
+                   o.k[2], o.k[3], -1 if o.f[1] else 1, o.f[0], o.f[2])
 
 
 cdef void _adam_range(floating tag, const Opt* o, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:

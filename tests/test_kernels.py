@@ -980,3 +980,24 @@ def test_arith_fuzz():
                     getattr(C, name)(*args)
                 continue
             _same_bits(getattr(C, name)(*args), want)
+
+
+@needs_c
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("opts", [(0.0, 0.0, False, False, False), (0.0, 0.01, False, True, False),
+                                  (0.9, 0.0, False, False, True), (0.9, 0.01, True, False, False),
+                                  (0.9, 0.0, False, True, False)])
+def test_sgd_bit_identical_to_twin(dtype, opts):
+    """The compiled SGD loop (CPU-dispatched clones, AVX2/AVX-512) rounds every operation as
+    the twin's NumPy expression does: no lr * d fused into the update (fp-contract off)."""
+    mom, wd, nesterov, maximize, first = opts
+    rng = np.random.default_rng(int(mom * 10) + int(wd * 100) + nesterov + 2 * maximize)
+    n = 50001  # both the parallel path and a vector remainder
+    p0, g = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+    b0 = rng.standard_normal(n).astype(dtype)
+    got_p, got_b, want_p, want_b = p0.copy(), b0.copy(), p0.copy(), b0.copy()
+    args = (0.1, mom, 0.1, wd, nesterov, maximize, first)
+    C.sgd_step(got_p, g, got_b if mom else None, *args)
+    NP.sgd_step(want_p, g, want_b if mom else None, *args)
+    _same_bits(got_p, want_p)
+    _same_bits(got_b, want_b)
