@@ -313,7 +313,8 @@ cdef extern from *:
 
     /* out = a op b for op in + - * / (0..3), one IEEE operation per element, so every
        clone rounds exactly as NumPy's loops do. sa, sb: 1 for an array of n elements, 0 for
-       a single value (a 0-d operand) used for every element. */
+       a single value (a 0-d operand) used for every element. out may be a (or b) itself:
+       each element is read before it is written. */
     #define FG_ARITH_LOOP(T, EXPR)                                                            \
         if (sa && sb) { for (i = 0; i < n; i++) { T x = a[i], y = b[i]; out[i] = EXPR; } }     \
         else if (sa) { T y = b[0]; for (i = 0; i < n; i++) { T x = a[i]; out[i] = EXPR; } }   \
@@ -321,7 +322,7 @@ cdef extern from *:
         else { T x = a[0], y = b[0]; for (i = 0; i < n; i++) out[i] = EXPR; }
     #define FG_ARITH(NAME, T)                                                                 \
     FG_CLONES static void NAME(int op, const T *a, int sa, const T *b, int sb,               \
-                               T *restrict out, ptrdiff_t n) {                               \
+                               T *out, ptrdiff_t n) {                                        \
         ptrdiff_t i;                                                                          \
         switch (op) {                                                                         \
         case 0: FG_ARITH_LOOP(T, x + y) break;                                                \
@@ -741,12 +742,13 @@ def softplus_bwd(x, gy, out, beta, threshold):
 
 
 # --------------------------------------------------------------------------- arithmetic
-cdef object _arith(int op, object a, object b, object ufunc):
-    """ufunc(a, b) for + - * /. Arrays of one float dtype (C-contiguous, aligned) with one
-    shape, or one of them 0-d, run in one loop into a new array: NumPy's ufunc machinery
-    costs ~3k instructions a call, a 100-element loop ~100 (benchmarks/NOTES.md E10).
-    The result is the same bit for bit; NumPy's floating-point warnings are not raised
-    (PyTorch raises none). Anything else is the ufunc's call."""
+cdef object _arith(int op, object a, object b, object out, object ufunc):
+    """ufunc(a, b[, out]) for + - * /. Arrays of one float dtype (C-contiguous, aligned)
+    with one shape, or one of them 0-d, run in one loop, into a new array or into out (of
+    the result's shape and dtype; it may be a or b itself, not overlap them otherwise):
+    NumPy's ufunc machinery costs ~3k instructions a call, a 100-element loop ~100
+    (benchmarks/NOTES.md E10). The result is the same bit for bit; NumPy's floating-point
+    warnings are not raised (PyTorch raises none). Anything else is the ufunc's call."""
     cdef int t = _ftype(a, IN_OK)
     cdef int nda, ndb
     cdef bint sa = True, sb = True
@@ -756,7 +758,7 @@ cdef object _arith(int op, object a, object b, object ufunc):
     cdef void *pb
     cdef void *po
     if t < 0 or _ftype(b, IN_OK) != t:
-        return ufunc(a, b)
+        return ufunc(a, b) if out is None else ufunc(a, b, out)
     nda = cnp.PyArray_NDIM(<cnp.ndarray>a)
     ndb = cnp.PyArray_NDIM(<cnp.ndarray>b)
     shape_of = <cnp.ndarray>a
@@ -769,8 +771,11 @@ cdef object _arith(int op, object a, object b, object ufunc):
         sa = False
         shape_of = <cnp.ndarray>b
     else:
-        return ufunc(a, b)
-    out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(shape_of), cnp.PyArray_DIMS(shape_of), t, 0)
+        return ufunc(a, b) if out is None else ufunc(a, b, out)
+    if out is None:
+        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(shape_of), cnp.PyArray_DIMS(shape_of), t, 0)
+    elif not _like(out, shape_of, t, OUT_OK) or _overlap(a, out, True) or _overlap(b, out, True):
+        return ufunc(a, b, out)
     n = cnp.PyArray_SIZE(<cnp.ndarray>out)
     pa, pb, po = _ptr(a), _ptr(b), _ptr(out)
     if n < NOGIL_MIN:
@@ -787,24 +792,24 @@ cdef object _arith(int op, object a, object b, object ufunc):
     return out
 
 
-def add(a, b):
-    """np.add(a, b); one C loop for same-shape (or 0-d) float arrays of one dtype."""
-    return _arith(0, a, b, np.add)
+def add(a, b, out=None):
+    """np.add(a, b, out); one C loop for same-shape (or 0-d) float arrays of one dtype."""
+    return _arith(0, a, b, out, np.add)
 
 
-def sub(a, b):
-    """np.subtract(a, b); one C loop for same-shape (or 0-d) float arrays of one dtype."""
-    return _arith(1, a, b, np.subtract)
+def sub(a, b, out=None):
+    """np.subtract(a, b, out); one C loop for same-shape (or 0-d) float arrays of one dtype."""
+    return _arith(1, a, b, out, np.subtract)
 
 
-def mul(a, b):
-    """np.multiply(a, b); one C loop for same-shape (or 0-d) float arrays of one dtype."""
-    return _arith(2, a, b, np.multiply)
+def mul(a, b, out=None):
+    """np.multiply(a, b, out); one C loop for same-shape (or 0-d) float arrays of one dtype."""
+    return _arith(2, a, b, out, np.multiply)
 
 
-def div(a, b):
-    """np.true_divide(a, b); one C loop for same-shape (or 0-d) float arrays of one dtype."""
-    return _arith(3, a, b, np.true_divide)
+def div(a, b, out=None):
+    """np.true_divide(a, b, out); one C loop for same-shape (or 0-d) float arrays of one dtype."""
+    return _arith(3, a, b, out, np.true_divide)
 
 
 # --------------------------------------------------------------------------- linear

@@ -52,6 +52,7 @@ if BACKEND == "cython":
 if BACKEND == "numpy":
     engine = _load_pure("_engine_py", "_engine.py")
     K = _load_pure("_kernels_py", "_kernels_np.py")
+engine.register("add", K.add)  # the tape sums a tensor's gradients with the backend's add
 
 
 def get_backend():

@@ -121,6 +121,9 @@ _tensor_type = None  # fastgrad.Tensor, registered by fastgrad._tensor; typed `t
 _ndarray = np.ndarray
 
 
+_acc_add = [np.add]  # add(a, b, out): the backend's K.add, registered by fastgrad._backend
+
+
 def register(name, obj):
     global _tensor_type
     _ops[name] = obj
@@ -128,6 +131,8 @@ def register(name, obj):
         _tensor_type = obj
     elif name == "binops":
         _binops[:] = obj
+    elif name == "add":
+        _acc_add[0] = obj
 
 
 def make_tensor(data, requires_grad=False):
@@ -949,7 +954,7 @@ def _buffer_add(buffers, fresh, node, nr, g, is_fresh, create_graph):
         buf[nr] = cur + gt
         fr[nr] = False
     elif fr[nr] and cur._data.shape == gt._data.shape and cur._data.dtype == gt._data.dtype:
-        np.add(cur._data, gt._data, out=cur._data)  # we own cur: accumulate in place
+        _acc_add[0](cur._data, gt._data, cur._data)  # we own cur: accumulate in place
     else:
         buf[nr] = make_tensor(cur._data + gt._data)
         fr[nr] = True

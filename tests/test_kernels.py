@@ -160,7 +160,7 @@ def test_same_public_names_and_signatures():
     for name in NP.__all__:
         if isinstance(getattr(NP, name), np.ufunc):  # + - * /: the twin's is NumPy's ufunc
             assert getattr(NP, name).nin == 2, name
-            assert list(inspect.signature(getattr(C, name)).parameters) == ["a", "b"], name
+            assert list(inspect.signature(getattr(C, name)).parameters) == ["a", "b", "out"], name
             assert getattr(C, name).__doc__, name
             continue
         a = inspect.signature(getattr(NP, name))
@@ -1001,3 +1001,33 @@ def test_sgd_bit_identical_to_twin(dtype, opts):
     NP.sgd_step(want_p, g, want_b if mom else None, *args)
     _same_bits(got_p, want_p)
     _same_bits(got_b, want_b)
+
+
+@needs_c
+@pytest.mark.parametrize("name,ufunc", _ARITH)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_arith_out(name, ufunc, dtype):
+    """out: a new array, a or b itself (in place), a 0-d operand; a partly overlapping or
+    wrongly shaped out is NumPy's call (its result or its exception)."""
+    rng = np.random.default_rng(11)
+    a0, b0 = _arith_values(rng, (3, 5), dtype), _arith_values(rng, (3, 5), dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = ufunc(a0, b0)
+        for target in ("new", "a", "b"):
+            a, b = a0.copy(), b0.copy()
+            out = {"new": np.empty_like(a), "a": a, "b": b}[target]
+            assert getattr(C, name)(a, b, out) is out
+            _same_bits(out, want)
+        s = np.asarray(b0[1, 2])
+        a = a0.copy()
+        assert getattr(C, name)(a, s, a) is a
+        _same_bits(a, ufunc(a0, s))
+        buf = np.concatenate([a0.ravel(), a0.ravel()])
+        x, o = buf[:15].reshape(3, 5), buf[3:18].reshape(3, 5)     # partial overlap
+        ref = buf.copy()
+        ufunc(ref[:15].reshape(3, 5), b0, ref[3:18].reshape(3, 5))
+        getattr(C, name)(x, b0, o)
+        _same_bits(buf, ref)
+    with pytest.raises(ValueError):
+        getattr(C, name)(a0, b0, np.empty((5, 3), dtype))
