@@ -83,7 +83,7 @@ cpdef make_view(data, TensorBase base)
 
 @cython.locals(node=Node, nxt=Node, edges=tuple, edge=tuple, deps=dict, stack=list, buffers=dict,
                fresh=dict, ready=list, buf=list, fbuf=list, outs=list, j=Py_ssize_t, i=Py_ssize_t,
-               k=Py_ssize_t, builtin=bint, is_fresh=bint, t=TensorBase)
+               k=Py_ssize_t, builtin=bint, is_fresh=bint, t=TensorBase, c=object, anomaly=bint)
 cpdef _run_backward(tuple roots, tuple root_grads, bint keep_graph, bint create_graph, object inputs,
                     bint accumulate)
 

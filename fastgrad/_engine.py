@@ -831,11 +831,12 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
             nxt = edge[0]
             if nxt is None:
                 continue
-            if nxt in deps:
-                deps[nxt] += 1
-            else:
+            c = deps.get(nxt)
+            if c is None:
                 deps[nxt] = 1
                 stack.append(nxt)
+            else:
+                deps[nxt] = c + 1
 
     # 2. what to capture (autograd.grad) or where to accumulate (backward(inputs=...))
     capture = None
@@ -870,6 +871,7 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
             ready.append(node)
 
     # 4. run nodes whose gradients are complete
+    anomaly = state().anomaly
     while ready:
         node = ready.pop()
         buf = buffers.pop(node, None)
@@ -889,7 +891,7 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
                     if leaf is not None and (only is None or id(leaf) in only):
                         _accumulate(leaf, buf[0], fbuf[0], create_graph)
             else:
-                if state().anomaly:
+                if anomaly:
                     outs = _apply_checked(node, buf)
                 else:
                     outs = node._apply_grads(buf)
@@ -910,8 +912,9 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
                 g = outs[j]
                 is_fresh = builtin and _owns(g, buf, outs, j)
                 _buffer_add(buffers, fresh, nxt, edges[j][1], g, is_fresh, create_graph)
-            deps[nxt] -= 1
-            if deps[nxt] == 0:
+            c = deps[nxt] - 1
+            deps[nxt] = c
+            if c == 0:
                 ready.append(nxt)
     return results
 
