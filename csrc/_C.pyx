@@ -59,7 +59,7 @@ cdef double GELU_KAPPA = 0.044715
 
 # Argument checks: plain Python shared with the NumPy twin (the slow path here).
 from fastgrad._kernel_checks import (
-    _describe, _dtype, _same_shape, _writeable, _rows, _elementwise, _rowwise, _targets,
+    _describe, _dtype, _new_out, _same_shape, _writeable, _rows, _elementwise, _rowwise, _targets,
     _ce_args, _state, _floats)
 
 
@@ -681,34 +681,45 @@ cdef object _ew_run(str name, object a, object b, object out, object e0=None, ob
 
 
 # --------------------------------------------------------------------------- elementwise API
-def sigmoid_fwd(x, out):
+cdef inline object _out_for(str name, object x, object out):
+    """out, or (None: the kernels without options may be called without it) a new array of
+    x's shape and dtype."""
+    if out is not None:
+        return out
+    if _ftype(x, IN_OK) >= 0:
+        return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>x), cnp.PyArray_DIMS(<cnp.ndarray>x),
+                                 cnp.PyArray_TYPE(<cnp.ndarray>x), 0)
+    return _new_out(name, x)
+
+
+def sigmoid_fwd(x, out=None):
     """out = 1 / (1 + exp(-x))."""
-    return _ew_run("sigmoid_fwd", x, None, out)
+    return _ew_run("sigmoid_fwd", x, None, _out_for("sigmoid_fwd", x, out))
 
 
-def sigmoid_bwd(y, gy, out):
+def sigmoid_bwd(y, gy, out=None):
     """out = gy * y * (1 - y), y = sigmoid(x)."""
-    return _ew_run("sigmoid_bwd", y, gy, out)
+    return _ew_run("sigmoid_bwd", y, gy, _out_for("sigmoid_bwd", y, out))
 
 
-def tanh_fwd(x, out):
+def tanh_fwd(x, out=None):
     """out = tanh(x)."""
-    return _ew_run("tanh_fwd", x, None, out)
+    return _ew_run("tanh_fwd", x, None, _out_for("tanh_fwd", x, out))
 
 
-def tanh_bwd(y, gy, out):
+def tanh_bwd(y, gy, out=None):
     """out = gy * (1 - y * y), y = tanh(x)."""
-    return _ew_run("tanh_bwd", y, gy, out)
+    return _ew_run("tanh_bwd", y, gy, _out_for("tanh_bwd", y, out))
 
 
-def relu_fwd(x, out):
+def relu_fwd(x, out=None):
     """out = max(x, 0) (nan stays nan)."""
-    return _ew_run("relu_fwd", x, None, out)
+    return _ew_run("relu_fwd", x, None, _out_for("relu_fwd", x, out))
 
 
-def relu_bwd(x, gy, out):
+def relu_bwd(x, gy, out=None):
     """out = gy where x > 0 else 0."""
-    return _ew_run("relu_bwd", x, gy, out)
+    return _ew_run("relu_bwd", x, gy, _out_for("relu_bwd", x, out))
 
 
 def gelu_fwd(x, out, approximate):
@@ -721,14 +732,14 @@ def gelu_bwd(x, gy, out, approximate):
     return _ew_run("gelu_bwd", x, gy, out, approximate)
 
 
-def silu_fwd(x, out):
+def silu_fwd(x, out=None):
     """out = x * sigmoid(x)."""
-    return _ew_run("silu_fwd", x, None, out)
+    return _ew_run("silu_fwd", x, None, _out_for("silu_fwd", x, out))
 
 
-def silu_bwd(x, gy, out):
+def silu_bwd(x, gy, out=None):
     """out = gy * s * (1 + x * (1 - s)), s = sigmoid(x)."""
-    return _ew_run("silu_bwd", x, gy, out)
+    return _ew_run("silu_bwd", x, gy, _out_for("silu_bwd", x, out))
 
 
 def softplus_fwd(x, out, beta, threshold):

@@ -482,12 +482,12 @@ SAVE_IN0_IF_GRAD1 = 3
 SAVE_IN1_IF_GRAD0 = 4
 
 
-def ufunc_forward(ctx, args):
-    """The forward of an op declared by fn._ufunc and fn._saves (Op.forward's default)."""
+def kernel_forward(ctx, args):
+    """The forward of an op declared by fn._kernel and fn._saves (Op.forward's default)."""
     fn = ctx._fn
-    u = fn._ufunc
+    u = fn._kernel
     if u is None:
-        raise NotImplementedError("%s defines neither forward nor _ufunc" % fn.__name__)
+        raise NotImplementedError("%s defines neither forward nor _kernel" % fn.__name__)
     if len(args) == 1:
         raw = u(args[0]._data)
         b = None
@@ -524,12 +524,12 @@ def _declared_saves(ctx, saves, a, b, raw):
 
 
 def apply1(fn, x):
-    """fn.apply(x) for a built-in op with one tensor argument (fn._ufunc, when the op has
+    """fn.apply(x) for a built-in op with one tensor argument (fn._kernel, when the op has
     one, is its forward as one NumPy call: made directly, with fn._saves, no Python frame)."""
     st = state()
     if st.fw_level > 0 or st.anomaly:
         return function_apply(fn, (x,), None)
-    u = fn._ufunc
+    u = fn._kernel
     if not (st.grad_enabled and x._requires_grad):
         if u is not None:
             return make_tensor(u(x._data))
@@ -557,7 +557,7 @@ def apply2(fn, a, b):
     st = state()
     if st.fw_level > 0 or st.anomaly:
         return function_apply(fn, (a, b), None)
-    u = fn._ufunc
+    u = fn._kernel
     if not (st.grad_enabled and (a._requires_grad or b._requires_grad)):
         if u is not None:
             return make_tensor(u(a._data, b._data))

@@ -25,6 +25,12 @@ def _dtype(name, *arrays):
     return dt
 
 
+def _new_out(name, x):
+    """The output of an elementwise kernel called without out: x's shape and dtype."""
+    _dtype(name, x)
+    return np.empty(x.shape, x.dtype)
+
+
 def _same_shape(name, *arrays):
     shape = arrays[0].shape
     for a in arrays:

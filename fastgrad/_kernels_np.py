@@ -2,8 +2,10 @@
 
 Both modules expose the same functions with the same signatures, the same argument
 checks (same exception types and messages) and the same results to rounding. Every
-kernel takes its inputs first and ``out`` last, writes into ``out`` and returns it;
-the optimizer steps update their parameter and state arrays in place and return the
+kernel takes its inputs first and ``out`` last, writes into ``out`` and returns it (the
+elementwise kernels without options allocate it when it is None: the ops pass them to the
+engine as their whole forward, Op._kernel); ``add``/``sub``/``mul``/``div`` are NumPy's
+ufuncs here, same-shape loops in the compiled module; the optimizer steps update their parameter and state arrays in place and return the
 parameter. Arrays are float32 or float64 (all of one dtype); elementwise kernels treat
 their arrays as flat, row-wise kernels work on the last axis of a 2-D (N, C) array.
 Inputs that are not C-contiguous are copied; outputs and updated buffers must be
@@ -42,7 +44,7 @@ div = np.true_divide
 
 # Argument checks: plain Python shared with the compiled module.
 from fastgrad._kernel_checks import (
-    _describe, _dtype, _same_shape, _writeable, _rows, _elementwise, _rowwise, _targets,
+    _describe, _dtype, _new_out, _same_shape, _writeable, _rows, _elementwise, _rowwise, _targets,
     _ce_args, _state, _floats, _shares)
 
 
@@ -139,42 +141,48 @@ def _erfc(x):
 
 
 # --------------------------------------------------------------------------- activations
-def sigmoid_fwd(x, out):
+def sigmoid_fwd(x, out=None):
+    out = _new_out("sigmoid_fwd", x) if out is None else out
     (x,) = _elementwise("sigmoid_fwd", (x,), out)
     _sigmoid(x, out)
     return out
 
 
-def sigmoid_bwd(y, gy, out):
+def sigmoid_bwd(y, gy, out=None):
+    out = _new_out("sigmoid_bwd", y) if out is None else out
     y, gy = _elementwise("sigmoid_bwd", (y, gy), out)
     t = gy * (1 - y)
     np.multiply(t, y, out=out)
     return out
 
 
-def tanh_fwd(x, out):
+def tanh_fwd(x, out=None):
+    out = _new_out("tanh_fwd", x) if out is None else out
     (x,) = _elementwise("tanh_fwd", (x,), out)
     np.tanh(x, out=out)
     return out
 
 
-def tanh_bwd(y, gy, out):
+def tanh_bwd(y, gy, out=None):
+    out = _new_out("tanh_bwd", y) if out is None else out
     y, gy = _elementwise("tanh_bwd", (y, gy), out)
     t = 1 - y * y
     np.multiply(gy, t, out=out)
     return out
 
 
-def relu_fwd(x, out):
+def relu_fwd(x, out=None):
     """max(x, 0); nan stays nan like torch.relu. (np.maximum: one pass; a masked copyto
     with a random mask was 20x slower.)"""
+    out = _new_out("relu_fwd", x) if out is None else out
     (x,) = _elementwise("relu_fwd", (x,), out)
     np.maximum(x, out.dtype.type(0), out=out)
     return out
 
 
-def relu_bwd(x, gy, out):
+def relu_bwd(x, gy, out=None):
     """gy where x > 0 else 0 (also for gy = inf / nan, like torch's threshold_backward)."""
+    out = _new_out("relu_bwd", x) if out is None else out
     x, gy = _elementwise("relu_bwd", (x, gy), out)
     on = x > 0
     np.multiply(gy, on, out=out)                 # 2 fast passes; a masked copyto was 10x slower
@@ -216,14 +224,16 @@ def gelu_bwd(x, gy, out, approximate):
     return out
 
 
-def silu_fwd(x, out):
+def silu_fwd(x, out=None):
+    out = _new_out("silu_fwd", x) if out is None else out
     (x,) = _elementwise("silu_fwd", (x,), out)
     np.multiply(x, _sigmoid(x), out=out)
     return out
 
 
-def silu_bwd(x, gy, out):
+def silu_bwd(x, gy, out=None):
     """gy * s * (1 + x (1 - s)), s = sigmoid(x)."""
+    out = _new_out("silu_bwd", x) if out is None else out
     x, gy = _elementwise("silu_bwd", (x, gy), out)
     s = _sigmoid(x)
     t = 1 + x * (1 - s)

@@ -592,7 +592,9 @@ def _bad_cases():
         (TypeError, "sigmoid_fwd", (swapped, f8)),
         (TypeError, "sigmoid_fwd", ([0.0] * 6, f8)),
         (TypeError, "sigmoid_fwd", (None, f8)),
-        (TypeError, "sigmoid_fwd", (f8, None)),
+        (TypeError, "gelu_fwd", (f8, None, False)),          # out=None: option-free kernels only
+        (TypeError, "sigmoid_fwd", (None, None)),
+        (TypeError, "tanh_bwd", (i8, f8, None)),
         (TypeError, "tanh_bwd", (f8, i8, f8.copy())),
         (ValueError, "sigmoid_fwd", (f8, np.zeros(5))),
         (ValueError, "sigmoid_fwd", (f8, f8.reshape(2, 3).copy())),
@@ -1031,3 +1033,25 @@ def test_arith_out(name, ufunc, dtype):
         _same_bits(buf, ref)
     with pytest.raises(ValueError):
         getattr(C, name)(a0, b0, np.empty((5, 3), dtype))
+
+
+_NO_OPTIONS = ["sigmoid_fwd", "sigmoid_bwd", "tanh_fwd", "tanh_bwd", "relu_fwd", "relu_bwd",
+               "silu_fwd", "silu_bwd"]
+
+
+@pytest.mark.parametrize("name", _NO_OPTIONS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "0-d"])
+def test_elementwise_out_none_allocates(K, name, dtype, layout):
+    """Without out, an option-free kernel returns a new C-contiguous array of the first
+    input's shape and dtype, equal bit for bit to the call with out."""
+    rng = np.random.default_rng(4)
+    shape = () if layout == "0-d" else (3, 8)
+    ins = [np.asarray(rng.standard_normal(shape), dtype) for _ in range(2 if name.endswith("bwd") else 1)]
+    if layout == "strided":
+        ins[0] = np.repeat(ins[0], 2, axis=-1)[:, ::2]
+    got = getattr(K, name)(*ins)
+    want = getattr(K, name)(*ins, np.empty(shape, dtype))
+    assert type(got) is np.ndarray and got.flags.c_contiguous and got.dtype == dtype
+    _same_bits(got, want)
+    assert not any(np.shares_memory(got, a) for a in ins)

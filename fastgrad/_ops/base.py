@@ -22,14 +22,14 @@ class Op(Function):
     _plain = False  # True for ops whose forward takes one or two tensors, returns one float
     # array and keeps state only through save_for_backward: Op.apply on float tensors of one
     # dtype then takes the engine's fast path (engine.apply1/apply2), not function_apply
-    _ufunc = None  # an op whose forward is one call on its inputs' arrays declares it here
+    _kernel = None  # an op whose forward is one call on its inputs' arrays declares it here
     _saves = ()  # and what it saves for backward (engine.SAVE_* codes), and defines no
     # forward: the engine runs it without a Python frame (engine.apply1/apply2)
 
     @staticmethod
     def forward(ctx, *tensors):
-        """The forward an op declares by _ufunc and _saves."""
-        return engine.ufunc_forward(ctx, tensors)
+        """The forward an op declares by _kernel and _saves."""
+        return engine.kernel_forward(ctx, tensors)
 
 
 def is_tensor(x):

@@ -5,14 +5,10 @@ from fastgrad import _dtype
 from fastgrad._ops.base import K, Op, binary_operands, engine, float_operand, is_tensor, make
 
 
-def _empty(x):
-    return np.empty(x.shape, x.dtype)
-
-
 # --------------------------------------------------------------------------- arithmetic
 class Add(Op):
     _plain = True
-    _ufunc = K.add
+    _kernel = K.add
 
     @staticmethod
     def backward(ctx, g):
@@ -25,7 +21,7 @@ class Add(Op):
 
 class Sub(Op):
     _plain = True
-    _ufunc = K.sub
+    _kernel = K.sub
 
     @staticmethod
     def backward(ctx, g):
@@ -38,7 +34,7 @@ class Sub(Op):
 
 class Mul(Op):
     _plain = True
-    _ufunc = K.mul
+    _kernel = K.mul
     _saves = (engine.SAVE_IN0_IF_GRAD1, engine.SAVE_IN1_IF_GRAD0)  # x * 3 keeps only the 3
 
     @staticmethod
@@ -55,7 +51,7 @@ class Mul(Op):
 
 class Div(Op):
     _plain = True
-    _ufunc = K.div
+    _kernel = K.div
     _saves = (engine.SAVE_IN0_IF_GRAD1, engine.SAVE_IN1)
 
     @staticmethod
@@ -72,7 +68,7 @@ class Div(Op):
 
 class Neg(Op):
     _plain = True
-    _ufunc = np.negative
+    _kernel = np.negative
 
     @staticmethod
     def backward(ctx, g):
@@ -172,7 +168,7 @@ def _tan_add(a, b):
 # --------------------------------------------------------------------------- unary math
 class Exp(Op):
     _plain = True
-    _ufunc = np.exp
+    _kernel = np.exp
     _saves = (engine.SAVE_OUT,)
 
     @staticmethod
@@ -229,7 +225,7 @@ class Sqrt(Op):
 
 class Abs(Op):
     _plain = True
-    _ufunc = np.abs
+    _kernel = np.abs
     _saves = (engine.SAVE_IN0,)
 
     @staticmethod
@@ -245,7 +241,7 @@ class Abs(Op):
 
 class Sin(Op):
     _plain = True
-    _ufunc = np.sin
+    _kernel = np.sin
     _saves = (engine.SAVE_IN0,)
 
     @staticmethod
@@ -261,7 +257,7 @@ class Sin(Op):
 
 class Cos(Op):
     _plain = True
-    _ufunc = np.cos
+    _kernel = np.cos
     _saves = (engine.SAVE_IN0,)
 
     @staticmethod
@@ -280,12 +276,8 @@ class Cos(Op):
 # first-order path is one kernel call each way and double backward still works.
 class Sigmoid(Op):
     _plain = True
-
-    @staticmethod
-    def forward(ctx, x):
-        y = K.sigmoid_fwd(x._data, _empty(x._data))
-        ctx.save_for_backward(y)
-        return y
+    _kernel = K.sigmoid_fwd
+    _saves = (engine.SAVE_OUT,)
 
     @staticmethod
     def backward(ctx, g):
@@ -302,11 +294,8 @@ class SigmoidBackward(Op):
     """g * y * (1 - y), y = sigmoid(x)."""
 
     _plain = True
-
-    @staticmethod
-    def forward(ctx, y, g):
-        ctx.save_for_backward(y, g)
-        return K.sigmoid_bwd(y._data, g._data, _empty(y._data))
+    _kernel = K.sigmoid_bwd
+    _saves = (engine.SAVE_IN0, engine.SAVE_IN1)
 
     @staticmethod
     def backward(ctx, gg):
@@ -322,12 +311,8 @@ class SigmoidBackward(Op):
 
 class Tanh(Op):
     _plain = True
-
-    @staticmethod
-    def forward(ctx, x):
-        y = K.tanh_fwd(x._data, _empty(x._data))
-        ctx.save_for_backward(y)
-        return y
+    _kernel = K.tanh_fwd
+    _saves = (engine.SAVE_OUT,)
 
     @staticmethod
     def backward(ctx, g):
@@ -344,11 +329,8 @@ class TanhBackward(Op):
     """g * (1 - y**2), y = tanh(x)."""
 
     _plain = True
-
-    @staticmethod
-    def forward(ctx, y, g):
-        ctx.save_for_backward(y, g)
-        return K.tanh_bwd(y._data, g._data, _empty(y._data))
+    _kernel = K.tanh_bwd
+    _saves = (engine.SAVE_IN0, engine.SAVE_IN1)
 
     @staticmethod
     def backward(ctx, gg):
@@ -364,11 +346,8 @@ class TanhBackward(Op):
 
 class Relu(Op):
     _plain = True
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return K.relu_fwd(x._data, _empty(x._data))
+    _kernel = K.relu_fwd
+    _saves = (engine.SAVE_IN0,)
 
     @staticmethod
     def backward(ctx, g):
@@ -385,11 +364,8 @@ class ReluBackward(Op):
     """g where x > 0 else 0 (the derivative in x is zero almost everywhere)."""
 
     _plain = True
-
-    @staticmethod
-    def forward(ctx, x, g):
-        ctx.save_for_backward(x)
-        return K.relu_bwd(x._data, g._data, _empty(x._data))
+    _kernel = K.relu_bwd
+    _saves = (engine.SAVE_IN0,)
 
     @staticmethod
     def backward(ctx, gg):
