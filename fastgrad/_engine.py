@@ -168,8 +168,6 @@ def grad_edge(t):
 
 
 # --------------------------------------------------------------------------- nodes
-
-
 class Node:
     """A backward function in the graph."""
 
@@ -472,7 +470,7 @@ _scratch = [None]  # the ctx handed to a built-in forward that records nothing (
 # their own ctx attributes, which would stay alive on the shared ctx
 
 
-# What the forward of an op declared by its ufunc saves for backward (Op._saves: a tuple
+# What the forward of an op declared by its kernel saves for backward (Op._saves: a tuple
 # of these, in the order backward reads ctx.saved_tensors); the *_IF_* entries save None
 # when the other input needs no gradient (x * 3 keeps only the 3).
 SAVE_IN0 = 0
@@ -525,7 +523,7 @@ def _declared_saves(ctx, saves, a, b, raw):
 
 def apply1(fn, x):
     """fn.apply(x) for a built-in op with one tensor argument (fn._kernel, when the op has
-    one, is its forward as one NumPy call: made directly, with fn._saves, no Python frame)."""
+    one, is its forward as one call on x's array: made here, with fn._saves, no Python frame)."""
     st = state()
     if st.fw_level > 0 or st.anomaly:
         return function_apply(fn, (x,), None)
