@@ -88,6 +88,32 @@ class TensorBase:
     def _version(self):
         return self._vc.value
 
+    @property
+    def grad(self):
+        """The gradient accumulated by backward (None until then); a C getter when compiled."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, TensorBase):
+                raise TypeError("assigned grad expected to be a Tensor or None but got grad of type %s"
+                                % type(value).__name__)
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(
+                    "attempting to assign a gradient of size '%s' to a tensor of size '%s'. Please "
+                    "ensure that the gradient and the tensor are the same size"
+                    % (list(value._data.shape), list(self._data.shape)))
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(
+                    "attempting to assign a gradient with dtype '%s' to a tensor with dtype '%s'. "
+                    "The gradient must match the tensor's dtype" % (value._data.dtype, self._data.dtype))
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None  # del t.grad, as in PyTorch
+
     def __add__(self, other):
         return binary(_binops[0], self, other)
 

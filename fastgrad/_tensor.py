@@ -216,21 +216,7 @@ class Tensor(engine.TensorBase):
         self.requires_grad = requires_grad
         return self
 
-    @property
-    def grad(self):
-        return self._grad
-
-    @grad.setter
-    def grad(self, value):
-        if value is not None:
-            if not isinstance(value, engine.TensorBase):
-                raise TypeError("assigned grad expected to be a Tensor or None but got grad of type %s"
-                                % type(value).__name__)
-            if value._data.shape != self._data.shape:
-                raise RuntimeError("assigned grad has data of a different size")
-            if value._data.dtype != self._data.dtype:
-                raise RuntimeError("assigned grad has data of a different type")
-        self._grad = value
+    # grad (a property with the setter's checks) is TensorBase's: engine.py
 
     @property
     def grad_fn(self):
@@ -966,7 +952,7 @@ def zero_grads(params, set_to_none=True):
         if g is None:
             continue
         if set_to_none:
-            p.grad = None
+            p._grad = None
         else:
             if g.grad_fn is not None:
                 g.detach_()

@@ -349,3 +349,21 @@ def test_declared_saves_keep_only_what_backward_needs(op):
     c.add_(1.0)  # saved: backward must refuse
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.sum().backward()
+
+
+def test_grad_property_set_check_and_delete(torch):
+    """.grad lives on the compiled TensorBase: assignment is checked, del sets None, as in PyTorch."""
+    for lib in (fg, torch):
+        x = lib.ones(3, requires_grad=True)
+        (x * 2.0).sum().backward()
+        assert x.grad.tolist() == [2.0, 2.0, 2.0]
+        with pytest.raises(RuntimeError, match=r"assign a gradient of size '\[2, 3\]' to a tensor of size '\[3\]'"):
+            x.grad = lib.ones(2, 3)
+        with pytest.raises(RuntimeError, match="attempting to assign a gradient with dtype"):
+            x.grad = lib.ones(3, dtype=lib.float64)
+        with pytest.raises(TypeError, match="assigned grad expected to be a Tensor or None"):
+            x.grad = 3
+        del x.grad
+        assert x.grad is None
+        x.grad = lib.zeros(3)
+        assert x.grad.tolist() == [0.0, 0.0, 0.0]
