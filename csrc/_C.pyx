@@ -1570,6 +1570,17 @@ cdef object _opt_run(Kind kind, Opt* o, object p, object g, object s1, object s2
     return p
 
 
+cdef void _sgd_opts(Opt* o, double lr, double mom, double dampening, double weight_decay,
+                    bint nesterov, bint maximize) noexcept:
+    """SGD's factors and flags in o (first_step, o.f[2], is per parameter)."""
+    o.k[0] = lr
+    o.k[1] = mom
+    o.k[2] = 1 - dampening
+    o.k[3] = weight_decay
+    o.f[0] = nesterov
+    o.f[1] = maximize
+
+
 def sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first_step):
     """torch.optim.SGD, one tensor, in place; buf is the momentum buffer (None when
     momentum == 0); first_step copies the update into buf."""
@@ -1580,12 +1591,7 @@ def sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximiz
                                           nesterov, maximize, first_step)
     cdef Opt o
     cdef double mom = momentum
-    o.k[0] = lr
-    o.k[1] = mom
-    o.k[2] = 1 - <double>dampening
-    o.k[3] = weight_decay
-    o.f[0] = nesterov
-    o.f[1] = maximize
+    _sgd_opts(&o, lr, mom, dampening, weight_decay, nesterov, maximize)
     o.f[2] = first_step
     return _opt_run(SGD, &o, p, g, buf if mom != 0 else None, None, None)
 
@@ -1607,12 +1613,7 @@ def sgd_foreach(list ps, list gs, object bufs, lr, momentum, dampening, weight_d
         bl, fl = bufs, firsts
         if len(bl) != n or len(fl) != n:
             raise ValueError("sgd_foreach: bufs and firsts must have one entry per parameter")
-    o.k[0] = lr
-    o.k[1] = mom
-    o.k[2] = 1 - <double>dampening
-    o.k[3] = weight_decay
-    o.f[0] = nesterov
-    o.f[1] = maximize
+    _sgd_opts(&o, lr, mom, dampening, weight_decay, nesterov, maximize)
     for i in range(n):
         p, g = ps[i], gs[i]
         if mom == 0:
