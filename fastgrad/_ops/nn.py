@@ -368,6 +368,16 @@ class CrossEntropyBackward(Op):
 # --------------------------------------------------------------------------- public functions
 def linear(input, weight, bias=None):
     x, w = input._data, weight._data
+    ws = w.shape
+    if (len(ws) == 2 and x.ndim and x.shape[-1] == ws[1] and x.dtype is w.dtype
+            and (bias is None or bias._data.shape == ws[:1])):
+        return Linear.apply(input, weight, bias)  # the usual case, checked in few steps
+    _check_linear(x, w, bias)
+    return Linear.apply(input, weight, bias)
+
+
+def _check_linear(x, w, bias):
+    """linear's argument errors, worded as PyTorch's."""
     if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
         a = x.reshape(-1, x.shape[-1]) if x.ndim else x.reshape(1, 1)
         raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (%dx%d and %dx%d)"
@@ -378,7 +388,6 @@ def linear(input, weight, bias=None):
     if bias is not None and bias._data.shape not in ((w.shape[0],), ()):
         raise RuntimeError("linear: bias must have shape %s, got %s" % (shape_str((w.shape[0],)),
                                                                        shape_str(bias._data.shape)))
-    return Linear.apply(input, weight, bias)
 
 
 def _float_input(name, x):
