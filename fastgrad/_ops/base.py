@@ -24,7 +24,13 @@ class Op(Function):
     # dtype then takes the engine's fast path (engine.apply1/apply2), not function_apply
     _kernel = None  # an op whose forward is one call on its inputs' arrays declares it here
     _saves = ()  # and what it saves for backward (engine.SAVE_* codes), and defines no
-    # forward: the engine runs it without a Python frame (engine.apply1/apply2)
+    # forward: the engine runs it without a Python frame (engine.apply1/apply2); such an op
+    # is plain
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls._kernel is not None:
+            cls._plain = True
 
     @staticmethod
     def forward(ctx, *tensors):

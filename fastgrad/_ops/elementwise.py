@@ -7,7 +7,6 @@ from fastgrad._ops.base import K, Op, binary_operands, engine, float_operand, is
 
 # --------------------------------------------------------------------------- arithmetic
 class Add(Op):
-    _plain = True
     _kernel = K.add
 
     @staticmethod
@@ -20,7 +19,6 @@ class Add(Op):
 
 
 class Sub(Op):
-    _plain = True
     _kernel = K.sub
 
     @staticmethod
@@ -33,7 +31,6 @@ class Sub(Op):
 
 
 class Mul(Op):
-    _plain = True
     _kernel = K.mul
     _saves = (engine.SAVE_IN0_IF_GRAD1, engine.SAVE_IN1_IF_GRAD0)  # x * 3 keeps only the 3
 
@@ -50,7 +47,6 @@ class Mul(Op):
 
 
 class Div(Op):
-    _plain = True
     _kernel = K.div
     _saves = (engine.SAVE_IN0_IF_GRAD1, engine.SAVE_IN1)
 
@@ -67,7 +63,6 @@ class Div(Op):
 
 
 class Neg(Op):
-    _plain = True
     _kernel = np.negative
 
     @staticmethod
@@ -167,7 +162,6 @@ def _tan_add(a, b):
 
 # --------------------------------------------------------------------------- unary math
 class Exp(Op):
-    _plain = True
     _kernel = np.exp
     _saves = (engine.SAVE_OUT,)
 
@@ -224,7 +218,6 @@ class Sqrt(Op):
 
 
 class Abs(Op):
-    _plain = True
     _kernel = np.abs
     _saves = (engine.SAVE_IN0,)
 
@@ -240,7 +233,6 @@ class Abs(Op):
 
 
 class Sin(Op):
-    _plain = True
     _kernel = np.sin
     _saves = (engine.SAVE_IN0,)
 
@@ -256,7 +248,6 @@ class Sin(Op):
 
 
 class Cos(Op):
-    _plain = True
     _kernel = np.cos
     _saves = (engine.SAVE_IN0,)
 
@@ -275,7 +266,6 @@ class Cos(Op):
 # Each fused kernel pair (fwd, bwd) is two ops: the bwd op has its own backward, so the
 # first-order path is one kernel call each way and double backward still works.
 class Sigmoid(Op):
-    _plain = True
     _kernel = K.sigmoid_fwd
     _saves = (engine.SAVE_OUT,)
 
@@ -293,7 +283,6 @@ class Sigmoid(Op):
 class SigmoidBackward(Op):
     """g * y * (1 - y), y = sigmoid(x)."""
 
-    _plain = True
     _kernel = K.sigmoid_bwd
     _saves = (engine.SAVE_IN0, engine.SAVE_IN1)
 
@@ -310,7 +299,6 @@ class SigmoidBackward(Op):
 
 
 class Tanh(Op):
-    _plain = True
     _kernel = K.tanh_fwd
     _saves = (engine.SAVE_OUT,)
 
@@ -328,7 +316,6 @@ class Tanh(Op):
 class TanhBackward(Op):
     """g * (1 - y**2), y = tanh(x)."""
 
-    _plain = True
     _kernel = K.tanh_bwd
     _saves = (engine.SAVE_IN0, engine.SAVE_IN1)
 
@@ -345,7 +332,6 @@ class TanhBackward(Op):
 
 
 class Relu(Op):
-    _plain = True
     _kernel = K.relu_fwd
     _saves = (engine.SAVE_IN0,)
 
@@ -363,7 +349,6 @@ class Relu(Op):
 class ReluBackward(Op):
     """g where x > 0 else 0 (the derivative in x is zero almost everywhere)."""
 
-    _plain = True
     _kernel = K.relu_bwd
     _saves = (engine.SAVE_IN0,)
 
