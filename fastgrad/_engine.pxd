@@ -57,9 +57,18 @@ cdef class FunctionNode(Node):
     cdef public object _non_diff
     cdef public object _dirty
     cdef public object _anomaly_trace
-    @cython.locals(n=Py_ssize_t, i=Py_ssize_t, out=list, g=object, gt=TensorBase, fn=object, meta=tuple)
+    @cython.locals(n=Py_ssize_t, i=Py_ssize_t, out=list, g=object, gt=TensorBase, fn=object, meta=tuple,
+                   st=Modes, arrays=list, r=object)
     cdef list _apply_grads(self, list grads)
+    @cython.locals(saved=tuple, out=list, i=Py_ssize_t, so=SavedOutput, t=TensorBase)
+    cdef tuple _saved_items(self, bint arrays)
     cdef _release(self)
+
+cdef class ModuleSlot:
+    cdef public str name
+
+@cython.locals(sub=object)
+cdef object _module_attr(str name, dict d)
 
 cdef type _tensor_type
 cdef type _ndarray
@@ -106,6 +115,9 @@ cpdef apply1(object fn, TensorBase x)
 
 @cython.locals(ctx=FunctionNode, st=Modes, u=object)
 cpdef apply2(object fn, TensorBase a, TensorBase b)
+
+@cython.locals(ctx=FunctionNode, st=Modes, u=object, cd=object, gc=bint)
+cpdef apply3(object fn, TensorBase a, TensorBase b, TensorBase c)
 
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, code=long, items=list, need=tuple)
 cpdef _declared_saves(FunctionNode ctx, tuple saves, object a, object b, object raw)

@@ -300,6 +300,14 @@ class FunctionNode(Node):
 
     @property
     def saved_tensors(self):
+        return self._saved_items(False)
+
+    @property
+    def saved_arrays(self):
+        """The saved tensors' arrays (an op's _array_backward reads these), same checks."""
+        return self._saved_items(True)
+
+    def _saved_items(self, arrays):
         if self._released:
             raise RuntimeError(FREED_MSG)
         saved = self._saved
@@ -313,12 +321,15 @@ class FunctionNode(Node):
             elif isinstance(item, TensorBase):
                 if item._vc.value != self._saved_versions[i]:
                     raise RuntimeError(self._inplace_msg(item, item._vc.value, self._saved_versions[i]))
-                out.append(item)
+                out.append(item._data if arrays else item)
             elif isinstance(item, SavedOutput):
                 so = item
                 if so.vc.value != so.version:
                     t = make_tensor(so.data)
                     raise RuntimeError(self._inplace_msg(t, so.vc.value, so.version, so.idx))
+                if arrays:
+                    out.append(so.data)
+                    continue
                 t = make_tensor(so.data, True)
                 t._vc = so.vc
                 t._grad_fn = self
@@ -328,7 +339,7 @@ class FunctionNode(Node):
                     state().fw_tensors.append(weakref.ref(t))
                 out.append(t)
             else:
-                out.append(make_tensor(item))
+                out.append(item if arrays else make_tensor(item))
         return tuple(out)
 
     def _inplace_msg(self, t, now, expected, out_idx=-1):
@@ -353,7 +364,19 @@ class FunctionNode(Node):
                 if grads[i] is None:
                     shape, dtype = self._out_meta[i]
                     grads[i] = make_tensor(np.zeros(shape, dtype))
-        result = fn.backward(self, *grads)
+        ab = fn._array_backward
+        st = state()
+        if ab is not None and not st.grad_enabled and st.fw_level == 0:
+            # no graph of this backward is wanted: the op's formula on arrays (Op._array_backward)
+            arrays = []
+            for g in grads:
+                arrays.append(None if g is None else g._data)
+            result = []
+            for r in ab(self, *arrays):
+                result.append(None if r is None else make_tensor(r))
+            result = tuple(result)
+        else:
+            result = fn.backward(self, *grads)
         if not isinstance(result, tuple):
             result = (result,)
         n = len(self.next_functions)
@@ -478,6 +501,14 @@ def apply_op(cls, *args, **kwargs):
             if (isinstance(a, TensorBase) and isinstance(b, TensorBase) and _is_float(a)
                     and b._data.dtype is a._data.dtype):
                 return apply2(cls, a, b)
+        elif n == 3 and cls._kernel is not None:
+            a = args[0]
+            b = args[1]
+            c = args[2]
+            if (isinstance(a, TensorBase) and isinstance(b, TensorBase) and _is_float(a)
+                    and b._data.dtype is a._data.dtype
+                    and (c is None or isinstance(c, TensorBase) and c._data.dtype is a._data.dtype)):
+                return apply3(cls, a, b, c)
     return function_apply(cls, args, kwargs)
 
 
@@ -515,8 +546,12 @@ def kernel_forward(ctx, args):
     if len(args) == 1:
         raw = u(args[0]._data)
         b = None
-    else:
+    elif len(args) == 2:
         raw = u(args[0]._data, args[1]._data)
+        b = args[1]
+    else:  # a third, optional tensor (apply3)
+        c = args[2]
+        raw = u(args[0]._data, args[1]._data, None if c is None else c._data)
         b = args[1]
     if ctx.needs_input_grad is not None:
         _declared_saves(ctx, fn._saves, args[0], b, raw)
@@ -598,6 +633,30 @@ def apply2(fn, a, b):
     out = make_tensor(raw)
     ctx.next_functions = (grad_edge(a), grad_edge(b))
     _record_out(ctx, raw, out, a, b)
+    return out
+
+
+def apply3(fn, a, b, c):
+    """fn.apply(a, b, c) for an op declared by its kernel whose third argument is an
+    optional tensor (None: not given), as linear's bias; a, b and c of one float dtype."""
+    st = state()
+    if st.fw_level > 0 or st.anomaly:
+        return function_apply(fn, (a, b, c), None)
+    u = fn._kernel
+    cd = None if c is None else c._data
+    gc = c is not None and c._requires_grad
+    if not (st.grad_enabled and (a._requires_grad or b._requires_grad or gc)):
+        return make_tensor(u(a._data, b._data, cd))
+    ctx = FunctionNode.__new__(fn._backward_cls)
+    ctx._fn = fn
+    ctx.materialize_grads = True
+    ctx.needs_input_grad = (a._requires_grad, b._requires_grad, gc)
+    raw = u(a._data, b._data, cd)
+    _declared_saves(ctx, fn._saves, a, b, raw)
+    out = make_tensor(raw)
+    ctx.next_functions = (grad_edge(a), grad_edge(b), (None, 0) if c is None else grad_edge(c))
+    _record_out(ctx, raw, out, a, b)
+    ctx._in_meta = ctx._in_meta + (None if c is None else (cd.shape, cd.dtype),)
     return out
 
 
@@ -1072,6 +1131,31 @@ class _ScratchCtx(FunctionNode):
 
 
 _scratch[0] = _ScratchCtx()
+
+
+# --------------------------------------------------------------------------- nn.Module attributes
+class ModuleSlot:
+    """`module.weight` without Module.__getattr__ (issue 6): nn.Module puts one of these on a
+    module's class for each parameter, buffer or submodule name it registers. It is a non-data
+    descriptor, so an instance attribute of that name still wins; otherwise it looks the name
+    up as Module.__getattr__ does (_parameters, _buffers, _modules), and when the instance has
+    none of them it raises AttributeError, so Python falls back to __getattr__ and its message."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __get__(self, obj, owner):
+        if obj is None:
+            raise AttributeError("type object '%s' has no attribute '%s'" % (owner.__name__, self.name))
+        return _module_attr(self.name, obj.__dict__)
+
+
+def _module_attr(name, d):
+    for key in ("_parameters", "_buffers", "_modules"):
+        sub = d.get(key)
+        if sub is not None and name in sub:
+            return sub[name]
+    raise AttributeError(name)
 
 
 # --------------------------------------------------------------------------- pure-Python build

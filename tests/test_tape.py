@@ -111,6 +111,27 @@ def test_inplace_on_saved_output_is_detected():
         y.sum().backward()
 
 
+def test_array_backward_checks_what_it_saved():
+    """linear and cross_entropy backpropagate through Op._array_backward (ctx.saved_arrays)
+    when no graph is wanted: the same version and freed-graph checks as saved_tensors."""
+    F = fg.nn.functional
+    w = fg.randn(2, 4, requires_grad=True)
+    x = fg.randn(3, 4)
+    y = F.linear(x, w)
+    x.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    h = F.linear(fg.randn(3, 4), w) * 1.0
+    loss = F.cross_entropy(h, fg.tensor([0, 1, 1]))
+    h.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    loss = F.cross_entropy(F.linear(fg.randn(3, 4), w), fg.tensor([0, 1, 1]))
+    loss.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()
+
+
 def test_inplace_on_leaf_requiring_grad_raises_outside_no_grad():
     w = fg.ones(2, requires_grad=True)
     with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place operation"):

@@ -27,6 +27,11 @@ class Op(Function):
     # forward: the engine runs it without a Python frame (engine.apply1/apply2); such an op
     # is plain
 
+    _array_backward = None  # optionally, backward's formula on arrays: (ctx, *grad arrays)
+    # -> one array or None per input, reading ctx.saved_arrays. The tape calls it instead
+    # of backward when no graph of the backward is wanted (grad mode off, no dual level):
+    # no tensors, no backward op to record. backward stays the differentiable definition.
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls._kernel is not None:

@@ -4,7 +4,7 @@ Row-wise kernels work on (N, C) C-contiguous arrays; ``_rows`` moves the softmax
 and flattens the rest (no copy in the usual case: dim=-1 on a contiguous tensor)."""
 import numpy as np
 
-from fastgrad._ops.base import K, Op, make, norm_dim, scalar_type_name, shape_str
+from fastgrad._ops.base import K, Op, engine, make, norm_dim, scalar_type_name, shape_str
 from fastgrad._ops.linalg import matmul
 
 
@@ -22,30 +22,36 @@ _ce_reduce = getattr(K, "_ce_reduce", lambda loss, target, w, ignore_index: None
 _T_MIN_BATCH, _T_MIN_OUT = 128, 512
 
 
-class Linear(Op):
-    """y = x @ w.T + b: one BLAS call, the bias added in the same pass (see _linear_out)."""
+def _linear_fwd(x, w, b):
+    """y = x @ w.T + b of arrays (b may be None): one BLAS call, the bias added in one pass."""
+    if (_linear_out is not None and x.ndim == 2 and x.shape[0] >= _T_MIN_BATCH
+            and w.shape[0] >= _T_MIN_OUT and x.dtype == w.dtype and x.dtype.char in "fd"
+            and x.flags.c_contiguous and w.flags.c_contiguous
+            and (b is None or (b.ndim == 1 and b.dtype == x.dtype and b.flags.c_contiguous
+                               and b.flags.aligned))):
+        yt = np.matmul(w, x.T)
+        return _linear_out(yt, b, np.empty((x.shape[0], w.shape[0]), x.dtype))
+    y = np.matmul(x, w.T)
+    if b is not None and _rows_add(y, b) is None:
+        y += b
+    return y
 
-    @staticmethod
-    def forward(ctx, x, w, b):
-        ctx.save_for_backward(x, w)
-        xd, wd = x._data, w._data
-        bd = None if b is None else b._data
-        if (_linear_out is not None and xd.ndim == 2 and xd.shape[0] >= _T_MIN_BATCH
-                and wd.shape[0] >= _T_MIN_OUT and xd.dtype == wd.dtype and xd.dtype.char in "fd"
-                and xd.flags.c_contiguous and wd.flags.c_contiguous
-                and (bd is None or (bd.ndim == 1 and bd.dtype == xd.dtype and bd.flags.c_contiguous
-                                    and bd.flags.aligned))):
-            yt = np.matmul(wd, xd.T)
-            return _linear_out(yt, bd, np.empty((xd.shape[0], wd.shape[0]), xd.dtype))
-        y = np.matmul(xd, wd.T)
-        if bd is not None and _rows_add(y, bd) is None:
-            y += bd
-        return y
+
+class Linear(Op):
+    """y = x @ w.T + b, declared by its kernel (engine.apply3 runs it: no Python forward)."""
+
+    _kernel = staticmethod(_linear_fwd)
+    _saves = (engine.SAVE_IN0, engine.SAVE_IN1)
 
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
         return LinearBackward.apply(x, w, g, ctx.needs_input_grad)
+
+    @staticmethod
+    def _array_backward(ctx, g):
+        x, w = ctx.saved_arrays
+        return _linear_grads(x, w, g, ctx.needs_input_grad)
 
     @staticmethod
     def jvp(ctx, tx, tw, tb):
@@ -63,17 +69,8 @@ class LinearBackward(Op):
     @staticmethod
     def forward(ctx, x, w, g, need):
         ctx.save_for_backward(x, w, g)
-        n_out, n_in = w._data.shape
-        g2 = g._data.reshape(-1, n_out)
-        gx = np.matmul(g._data, w._data) if need[0] else None
-        gw = np.matmul(g2.T, x._data.reshape(-1, n_in)) if need[1] else None
-        gb = None
-        if len(need) > 2 and need[2]:
-            gb = _rows_sum(g2)
-            if gb is None:
-                gb = np.add.reduce(g2, axis=0)
         ctx.set_materialize_grads(False)
-        return gx, gw, gb
+        return _linear_grads(x._data, w._data, g._data, need)
 
     @staticmethod
     def backward(ctx, ax, aw, ab):
@@ -105,6 +102,20 @@ class LinearBackward(Op):
                          None if tx is None else matmul(g2.mT, tx.reshape(-1, n_in)))
         tgb = None if tg is None else tg.reshape(-1, n_out).sum(0)
         return tgx, tgw, tgb
+
+
+def _linear_grads(x, w, g, need):
+    """(gx, gw, gb) arrays of y = x @ w.T + b for upstream g; None where need[i] is false."""
+    n_out, n_in = w.shape
+    g2 = g.reshape(-1, n_out)
+    gx = np.matmul(g, w) if need[0] else None
+    gw = np.matmul(g2.T, x.reshape(-1, n_in)) if need[1] else None
+    gb = None
+    if len(need) > 2 and need[2]:
+        gb = _rows_sum(g2)
+        if gb is None:
+            gb = np.add.reduce(g2, axis=0)
+    return gx, gw, gb
 
 
 def _sum_terms(*terms):
@@ -281,6 +292,11 @@ class CrossEntropy(Op):
         return CrossEntropyBackward.apply(logits, g, lse, ctx.args, ctx.denom), None, None, None, None, None
 
     @staticmethod
+    def _array_backward(ctx, g):
+        logits, lse = ctx.saved_arrays
+        return _ce_grad(logits, g, lse, ctx.args, ctx.denom), None, None, None, None, None
+
+    @staticmethod
     def jvp(ctx, t, *_):
         logits, lse = ctx.saved_tensors
         ones = make(np.ones(logits._data.shape[0], logits._data.dtype))
@@ -312,6 +328,19 @@ def _scaled(g, denom):
     return g * 0.0 if denom == 0 else g / denom
 
 
+def _ce_grad(logits, g, lse, args, denom):
+    """The gradient array of cross-entropy's logits for upstream g (arrays; see below)."""
+    target, w, ignore_index, eps = args
+    x = np.ascontiguousarray(logits)
+    gd = _scaled(g, denom)  # a Python-number divisor keeps g's dtype, as torch
+    if gd.ndim:  # (an ndarray, or a NumPy scalar after the division: 0)
+        gd = np.ascontiguousarray(gd)
+    else:
+        gd, g0 = np.empty(x.shape[0], x.dtype), gd
+        gd.fill(g0)
+    return K.cross_entropy_bwd(x, target, w, ignore_index, eps, lse, gd, np.empty(x.shape, x.dtype))
+
+
 class CrossEntropyBackward(Op):
     """d(sum_i g_i * loss_i)/d logits = g_i * (A_i * softmax_i - a_i), one fused kernel;
     with a denominator (a reduced loss), g is divided by it first."""
@@ -319,18 +348,9 @@ class CrossEntropyBackward(Op):
     @staticmethod
     def forward(ctx, logits, g, lse, args, denom=None):
         # g: the per-sample upstream gradient (N,), or one 0-d value shared by all samples
-        target, w, ignore_index, eps = args
-        x = np.ascontiguousarray(logits._data)
         ctx.args, ctx.denom = args, denom
         ctx.save_for_backward(logits, g)
-        gd = _scaled(g._data, denom)  # a Python-number divisor keeps g's dtype, as torch
-        if gd.ndim:  # (an ndarray, or a NumPy scalar after the division: 0)
-            gd = np.ascontiguousarray(gd)
-        else:
-            gd, g0 = np.empty(x.shape[0], x.dtype), gd
-            gd.fill(g0)
-        return K.cross_entropy_bwd(x, target, w, ignore_index, eps, lse._data, gd,
-                                   np.empty(x.shape, x.dtype))
+        return _ce_grad(logits._data, g._data, lse._data, args, denom)
 
     @staticmethod
     def backward(ctx, gg):

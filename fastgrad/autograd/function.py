@@ -27,6 +27,7 @@ class _SetupContextStyle:
     setup_context(ctx, inputs, output) fills the ctx. The tape sees a classic Function."""
 
     _builtin = False
+    _array_backward = None
 
     def __init__(self, cls):
         self.cls = cls
@@ -56,6 +57,7 @@ class Function:
 
     _builtin = False
     _plain = False  # built-in ops only (fastgrad._ops.base.Op)
+    _array_backward = None  # built-in ops only (fastgrad._ops.base.Op)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

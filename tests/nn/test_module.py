@@ -322,3 +322,66 @@ def test_setattr_and_registration_errors_match_torch(torch):
             f_case()
         assert type(f_err.value) is type(t_err.value)
         assert str(f_err.value).replace("fastgrad", "torch") == str(t_err.value), str(t_err.value)
+
+
+def test_attribute_lookup_matches_torch(torch):
+    """`module.name` for registered names (served by engine.ModuleSlot on the class, issue 6)
+    after the mutations users make: same values and same errors as PyTorch."""
+    def cases(lib):
+        m = lib.nn
+        lin = m.Linear(2, 3)
+        yield lambda: type(lin.weight).__name__
+        yield lambda: m.Linear.weight
+        yield lambda: hasattr(m.Linear, "bias")
+        yield lambda: getattr(m.Linear, "weight", "absent")
+        del lin.weight
+        yield lambda: lin.weight
+        yield lambda: ("weight" in dir(lin), "bias" in dir(lin))
+        yield lambda: type(m.Linear(2, 3).weight).__name__  # other instances keep theirs
+        lin.weight = lib.ones(2)  # a plain attribute now
+        yield lambda: (type(lin.weight).__name__, "weight" in lin._parameters, lin.weight.tolist())
+        lin.bias = None
+        yield lambda: lin.bias
+        lin._parameters["extra"] = m.Parameter(lib.ones(1))  # bypasses registration
+        yield lambda: lin.extra.tolist()
+        lin.register_buffer("running", lib.zeros(2))
+        yield lambda: lin.running.tolist()
+        lin.running = None
+        yield lambda: lin.running
+        yield lambda: m.Linear(2, 3).running
+        bare = m.Module()
+        bare.register_parameter("w", m.Parameter(lib.ones(1)))
+        yield lambda: bare.w.tolist()
+        yield lambda: m.Module().w
+        yield lambda: m.ReLU().w
+        yield lambda: m.Linear(2, 3).register_parameter("w", None)
+
+        class WithProp(m.Module):
+            @property
+            def weight(self):
+                return "prop"
+
+        yield lambda: WithProp().register_parameter("weight", m.Parameter(lib.ones(1)))
+
+        class Sub(m.Linear):
+            pass
+
+        sub = Sub(2, 3)
+        yield lambda: (type(sub.weight).__name__, sub.weight.shape == (3, 2))
+        yield lambda: copy.deepcopy(sub).bias.shape == (3,)
+        seq = m.Sequential(m.Linear(2, 3))
+        seq.add_module("head", m.Linear(3, 1))
+        yield lambda: type(seq.head).__name__
+        del seq.head
+        yield lambda: seq.head
+
+    for f_case, t_case in zip(cases(fastgrad), cases(torch)):
+        try:
+            want = ("ok", t_case())
+        except Exception as e:
+            want = (type(e).__name__, str(e))
+        try:
+            got = ("ok", f_case())
+        except Exception as e:
+            got = (type(e).__name__, str(e).replace("fastgrad", "torch"))
+        assert got == want
