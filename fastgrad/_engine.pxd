@@ -58,7 +58,7 @@ cdef class FunctionNode(Node):
     cdef public object _dirty
     cdef public object _anomaly_trace
     @cython.locals(n=Py_ssize_t, i=Py_ssize_t, out=list, g=object, gt=TensorBase, fn=object, meta=tuple,
-                   st=Modes, arrays=list, r=object)
+                   st=Modes, arrays=list, r=object, gop=object, s0=object, result=object)
     cdef list _apply_grads(self, list grads)
     @cython.locals(saved=tuple, out=list, i=Py_ssize_t, so=SavedOutput, t=TensorBase)
     cdef tuple _saved_items(self, bint arrays)

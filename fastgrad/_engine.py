@@ -365,17 +365,25 @@ class FunctionNode(Node):
                     shape, dtype = self._out_meta[i]
                     grads[i] = make_tensor(np.zeros(shape, dtype))
         ab = fn._array_backward
+        gop = fn._grad_op
         st = state()
-        if ab is not None and not st.grad_enabled and st.fw_level == 0:
-            # no graph of this backward is wanted: the op's formula on arrays (Op._array_backward)
-            arrays = []
-            for g in grads:
-                arrays.append(None if g is None else g._data)
-            result = []
-            for r in ab(self, *arrays):
-                result.append(None if r is None else make_tensor(r))
-            result = tuple(result)
-        else:
+        result = None
+        if (ab is not None or gop is not None) and not st.grad_enabled and st.fw_level == 0:
+            # no graph of this backward is wanted: the op's formula on arrays
+            if gop is not None:  # Op._grad_op's kernel on (the one saved array, g)
+                s0 = self._saved_items(True)[0]
+                g = grads[0]
+                if g is not None and g._data.dtype is s0.dtype:
+                    result = (make_tensor(gop._kernel(s0, g._data)),)
+            else:  # Op._array_backward
+                arrays = []
+                for g in grads:
+                    arrays.append(None if g is None else g._data)
+                result = []
+                for r in ab(self, *arrays):
+                    result.append(None if r is None else make_tensor(r))
+                result = tuple(result)
+        if result is None:
             result = fn.backward(self, *grads)
         if not isinstance(result, tuple):
             result = (result,)

@@ -32,6 +32,11 @@ class Op(Function):
     # of backward when no graph of the backward is wanted (grad mode off, no dual level):
     # no tensors, no backward op to record. backward stays the differentiable definition.
 
+    _grad_op = None  # an op whose gradient is another op applied to (its one saved tensor,
+    # g) declares that op here (Tanh: TanhBackward) and defines no backward: Op.backward
+    # applies it, differentiably; when no graph of the backward is wanted, the tape calls
+    # its _kernel on the arrays instead, without a Python frame
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls._kernel is not None:
@@ -41,6 +46,13 @@ class Op(Function):
     def forward(ctx, *tensors):
         """The forward an op declares by _kernel and _saves."""
         return engine.kernel_forward(ctx, tensors)
+
+    @classmethod
+    def backward(cls, ctx, *grads):
+        """The backward an op declares by _grad_op."""
+        if cls._grad_op is None:
+            return Function.backward(ctx, *grads)
+        return cls._grad_op.apply(ctx.saved_tensors[0], grads[0])
 
 
 def is_tensor(x):

@@ -164,11 +164,7 @@ def _tan_add(a, b):
 class Exp(Op):
     _kernel = np.exp
     _saves = (engine.SAVE_OUT,)
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * y
+    _grad_op = Mul  # g * y as y * g: the same product
 
     @staticmethod
     def jvp(ctx, t):
@@ -264,22 +260,8 @@ class Cos(Op):
 
 # --------------------------------------------------------------------------- activations
 # Each fused kernel pair (fwd, bwd) is two ops: the bwd op has its own backward, so the
-# first-order path is one kernel call each way and double backward still works.
-class Sigmoid(Op):
-    _kernel = K.sigmoid_fwd
-    _saves = (engine.SAVE_OUT,)
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return SigmoidBackward.apply(y, g)
-
-    @staticmethod
-    def jvp(ctx, t):
-        (y,) = ctx.saved_tensors
-        return SigmoidBackward.apply(y, t)
-
-
+# first-order path is one kernel call each way and double backward still works. The bwd op
+# comes first: the fwd op names it as its _grad_op.
 class SigmoidBackward(Op):
     """g * y * (1 - y), y = sigmoid(x)."""
 
@@ -298,19 +280,15 @@ class SigmoidBackward(Op):
         return _tan_add(out, None if tg is None else SigmoidBackward.apply(y, tg))
 
 
-class Tanh(Op):
-    _kernel = K.tanh_fwd
+class Sigmoid(Op):
+    _kernel = K.sigmoid_fwd
     _saves = (engine.SAVE_OUT,)
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return TanhBackward.apply(y, g)
+    _grad_op = SigmoidBackward
 
     @staticmethod
     def jvp(ctx, t):
         (y,) = ctx.saved_tensors
-        return TanhBackward.apply(y, t)
+        return SigmoidBackward.apply(y, t)
 
 
 class TanhBackward(Op):
@@ -331,19 +309,15 @@ class TanhBackward(Op):
         return _tan_add(out, None if tg is None else TanhBackward.apply(y, tg))
 
 
-class Relu(Op):
-    _kernel = K.relu_fwd
-    _saves = (engine.SAVE_IN0,)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return ReluBackward.apply(x, g)
+class Tanh(Op):
+    _kernel = K.tanh_fwd
+    _saves = (engine.SAVE_OUT,)
+    _grad_op = TanhBackward
 
     @staticmethod
     def jvp(ctx, t):
-        (x,) = ctx.saved_tensors
-        return ReluBackward.apply(x, t)
+        (y,) = ctx.saved_tensors
+        return TanhBackward.apply(y, t)
 
 
 class ReluBackward(Op):
@@ -361,6 +335,17 @@ class ReluBackward(Op):
     def jvp(ctx, tx, tg):
         (x,) = ctx.saved_tensors
         return None if tg is None else ReluBackward.apply(x, tg)
+
+
+class Relu(Op):
+    _kernel = K.relu_fwd
+    _saves = (engine.SAVE_IN0,)
+    _grad_op = ReluBackward
+
+    @staticmethod
+    def jvp(ctx, t):
+        (x,) = ctx.saved_tensors
+        return ReluBackward.apply(x, t)
 
 
 class Clamp(Op):

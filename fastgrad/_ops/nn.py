@@ -455,8 +455,10 @@ def _legacy_reduction(size_average, reduce, reduction):
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _float_input("cross_entropy", input)
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce, reduction)
+    if input._data.dtype.kind != "f":
+        _float_input("cross_entropy", input)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError("label_smoothing must be between 0.0 and 1.0. Got: %s" % label_smoothing)
     x = input

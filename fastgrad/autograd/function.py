@@ -28,6 +28,7 @@ class _SetupContextStyle:
 
     _builtin = False
     _array_backward = None
+    _grad_op = None
 
     def __init__(self, cls):
         self.cls = cls
@@ -58,6 +59,7 @@ class Function:
     _builtin = False
     _plain = False  # built-in ops only (fastgrad._ops.base.Op)
     _array_backward = None  # built-in ops only (fastgrad._ops.base.Op)
+    _grad_op = None  # built-in ops only (fastgrad._ops.base.Op)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -108,7 +108,11 @@ class Optimizer:
         self.param_groups.append(param_group)
 
     def zero_grad(self, set_to_none=True):
-        zero_grads(chain.from_iterable(g["params"] for g in self.param_groups), set_to_none)
+        groups = self.param_groups
+        if len(groups) == 1:  # the usual case, without the chain's generator frames
+            zero_grads(groups[0]["params"], set_to_none)
+        else:
+            zero_grads(chain.from_iterable(g["params"] for g in groups), set_to_none)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns closure() (evaluated with grad) if given."""

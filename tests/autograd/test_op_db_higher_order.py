@@ -321,3 +321,45 @@ def test_no_jvp_rule_uses_the_double_vjp_trick():
                                    "is_grads_batched")):
             bad.append(c.__name__)
     assert bad == []
+
+
+_ARRAY_PATH_CASES = {  # op class -> calls that reach it, (lib, float64 inputs) -> a scalar
+    "Linear": [lambda L, x, w, b: L.nn.functional.linear(x, w, b).pow(2).sum(),
+               lambda L, x, w, b: L.nn.functional.linear(x.reshape(2, 2, 3), w).sin().sum()],
+    "CrossEntropy": [
+        lambda L, x, w, b: L.nn.functional.cross_entropy(L.nn.functional.linear(x, w, b), _T),
+        lambda L, x, w, b: L.nn.functional.cross_entropy(x @ w.T, _T, weight=b.exp(), reduction="sum"),
+        lambda L, x, w, b: (L.nn.functional.cross_entropy(x @ w.T, _T, reduction="none",
+                                                          ignore_index=1, label_smoothing=0.2) * x[:, 0]).sum()],
+    "Exp": [lambda L, x, w, b: (x.exp() * x).sum()],
+    "Sigmoid": [lambda L, x, w, b: (x.sigmoid() * x).sum()],
+    "Tanh": [lambda L, x, w, b: (x.tanh() * x).sum()],
+    "Relu": [lambda L, x, w, b: (x.relu() * x).sum()],
+}
+_T = None
+
+
+def test_array_backward_matches_the_differentiable_backward():
+    """Ops with Op._array_backward or Op._grad_op backpropagate on arrays when no graph is
+    wanted; with create_graph=True they run their differentiable backward. Both give the
+    same gradients, bit for bit, and every such op is covered here."""
+    global _T
+    declared = sorted(c.__name__ for c in _op_classes()
+                      if c.__dict__.get("_array_backward") is not None or c.__dict__.get("_grad_op") is not None)
+    assert declared == sorted(_ARRAY_PATH_CASES)
+    rng = np.random.default_rng(0)
+    _T = fastgrad.tensor([0, 2, 1, 2])
+    for name, fns in _ARRAY_PATH_CASES.items():
+        for f in fns:
+            arrays = [rng.standard_normal(s) for s in ((4, 3), (3, 3), (3,))]
+            grads = []
+            for create_graph in (False, True):
+                ins = [fastgrad.tensor(a, requires_grad=True) for a in arrays]
+                out = f(fastgrad, *ins)
+                gs = fastgrad.autograd.grad(out, ins, create_graph=create_graph, allow_unused=True)
+                grads.append([None if g is None else g.detach().numpy() for g in gs])
+            assert grads[0][0] is not None
+            for a, b in zip(*grads):
+                assert (a is None) == (b is None)
+                if a is not None:
+                    np.testing.assert_array_equal(a, b, err_msg=name)
