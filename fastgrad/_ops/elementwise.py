@@ -26,6 +26,10 @@ class Sub(Op):
         return g, (-g if ctx.needs_input_grad[1] else None)
 
     @staticmethod
+    def _array_backward(ctx, g):
+        return g, (np.negative(g) if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
     def jvp(ctx, ta, tb):
         return _tan_add(ta, None if tb is None else -tb)
 
@@ -39,6 +43,12 @@ class Mul(Op):
         a, b = ctx.saved_tensors
         need = ctx.needs_input_grad
         return (g * b if need[0] else None), (g * a if need[1] else None)
+
+    @staticmethod
+    def _array_backward(ctx, g):
+        a, b = ctx.saved_arrays
+        need = ctx.needs_input_grad
+        return (K.mul(g, b) if need[0] else None), (K.mul(g, a) if need[1] else None)
 
     @staticmethod
     def jvp(ctx, ta, tb):
@@ -57,6 +67,13 @@ class Div(Op):
         return (g / b if need[0] else None), (-g * a / (b * b) if need[1] else None)
 
     @staticmethod
+    def _array_backward(ctx, g):
+        a, b = ctx.saved_arrays
+        need = ctx.needs_input_grad
+        return ((K.div(g, b) if need[0] else None),
+                (K.div(K.mul(np.negative(g), a), K.mul(b, b)) if need[1] else None))
+
+    @staticmethod
     def jvp(ctx, ta, tb):
         a, b = ctx.saved_tensors
         return _tan_add(None if ta is None else ta / b, None if tb is None else -tb * a / (b * b))
@@ -70,6 +87,10 @@ class Neg(Op):
         return -g
 
     @staticmethod
+    def _array_backward(ctx, g):
+        return (np.negative(g),)
+
+    @staticmethod
     def jvp(ctx, t):
         return -t
 
@@ -81,9 +102,7 @@ class PowScalar(Op):
     def forward(ctx, x, p):
         ctx.save_for_backward(x)
         ctx.p = p
-        if p == 2:
-            return np.square(x._data)
-        return np.power(x._data, np.asarray(p, dtype=x._data.dtype))
+        return _pow_scalar(x._data, p)
 
     @staticmethod
     def backward(ctx, g):
@@ -96,10 +115,27 @@ class PowScalar(Op):
         return g * (p * x ** (p - 1)), None
 
     @staticmethod
+    def _array_backward(ctx, g):
+        (x,) = ctx.saved_arrays
+        p, dt = ctx.p, x.dtype
+        if p == 0:
+            return K.mul(g, np.asarray(0.0, dt)), None
+        if p == 2:
+            return K.mul(g, K.mul(x, np.asarray(2.0, dt))), None
+        return K.mul(g, K.mul(np.asarray(p, dt), _pow_scalar(x, p - 1))), None
+
+    @staticmethod
     def jvp(ctx, t, _):
         (x,) = ctx.saved_tensors
         p = ctx.p
         return t * 0.0 if p == 0 else t * (p * x ** (p - 1))
+
+
+def _pow_scalar(x, p):
+    """x ** p of an array and a Python number, in x's dtype."""
+    if p == 2:
+        return np.square(x)
+    return np.power(x, np.asarray(p, dtype=x.dtype))
 
 
 class RPowScalar(Op):
@@ -238,6 +274,11 @@ class Sin(Op):
         return g * cos(x)
 
     @staticmethod
+    def _array_backward(ctx, g):
+        (x,) = ctx.saved_arrays
+        return (K.mul(g, np.cos(x)),)
+
+    @staticmethod
     def jvp(ctx, t):
         (x,) = ctx.saved_tensors
         return t * cos(x)
@@ -251,6 +292,11 @@ class Cos(Op):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return -g * sin(x)
+
+    @staticmethod
+    def _array_backward(ctx, g):
+        (x,) = ctx.saved_arrays
+        return (K.mul(np.negative(g), np.sin(x)),)
 
     @staticmethod
     def jvp(ctx, t):

@@ -4,7 +4,7 @@ import collections
 
 import numpy as np
 
-from fastgrad._ops.base import (Op, engine, make, norm_dim, norm_dims, out_dtype_of_reduction,
+from fastgrad._ops.base import (K, Op, engine, make, norm_dim, norm_dims, out_dtype_of_reduction,
                                 shape_str)
 
 values_indices = collections.namedtuple("return_types", ["values", "indices"])
@@ -28,6 +28,10 @@ class Sum(Op):
         return _expand_back(g, ctx), None, None, None
 
     @staticmethod
+    def _array_backward(ctx, g):
+        return _broadcast_copy(g, _keep(ctx.in_shape, ctx.axes), ctx.in_shape), None, None, None
+
+    @staticmethod
     def jvp(ctx, t, *_):
         return t.sum(ctx.axes, keepdim=ctx.keepdim)
 
@@ -39,15 +43,19 @@ def _expand_back(g, ctx):
     return BroadcastCopy.apply(g, keep, ctx.in_shape)
 
 
+def _broadcast_copy(g, keep, shape):
+    out = np.empty(shape, g.dtype)
+    np.copyto(out, g.reshape(keep))
+    return out
+
+
 class BroadcastCopy(Op):
     """g (reshaped to `keep`) broadcast into a new array of `shape`; adjoint of sum_to."""
 
     @staticmethod
     def forward(ctx, g, keep, shape):
         ctx.in_shape, ctx.keep = g._data.shape, keep
-        out = np.empty(shape, g._data.dtype)
-        np.copyto(out, g._data.reshape(keep))
-        return out
+        return _broadcast_copy(g._data, keep, shape)
 
     @staticmethod
     def backward(ctx, gg):
@@ -70,6 +78,11 @@ class Mean(Op):
     @staticmethod
     def backward(ctx, g):
         return _expand_back(g, ctx) / ctx.n, None, None, None
+
+    @staticmethod
+    def _array_backward(ctx, g):
+        out = _broadcast_copy(g, _keep(ctx.in_shape, ctx.axes), ctx.in_shape)
+        return K.div(out, np.asarray(ctx.n, out.dtype)), None, None, None
 
     @staticmethod
     def jvp(ctx, t, *_):

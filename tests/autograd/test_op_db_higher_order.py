@@ -335,6 +335,15 @@ _ARRAY_PATH_CASES = {  # op class -> calls that reach it, (lib, float64 inputs) 
     "Sigmoid": [lambda L, x, w, b: (x.sigmoid() * x).sum()],
     "Tanh": [lambda L, x, w, b: (x.tanh() * x).sum()],
     "Relu": [lambda L, x, w, b: (x.relu() * x).sum()],
+    "Sub": [lambda L, x, w, b: ((x - b) * (b - x)).sum(), lambda L, x, w, b: ((x - 2.0) * x).sum()],
+    "Mul": [lambda L, x, w, b: (x * b * x).sum(), lambda L, x, w, b: (x * 3.0 * x).sum()],
+    "Div": [lambda L, x, w, b: (x / b / x.exp()).sum(), lambda L, x, w, b: ((2.0 / x) * x).sum()],
+    "Neg": [lambda L, x, w, b: ((-x) * x).sum()],
+    "PowScalar": [lambda L, x, w, b: (x ** 2 * x ** 3 * x ** 0 * x.abs() ** 1.5 * b ** -1).sum()],
+    "Sin": [lambda L, x, w, b: (x.sin() * x).sum()],
+    "Cos": [lambda L, x, w, b: (x.cos() * x).sum()],
+    "Sum": [lambda L, x, w, b: (x.sum(1, keepdim=True) * x.sum(0, keepdim=True)).sum() + x.sum()],
+    "Mean": [lambda L, x, w, b: (x.mean(1, keepdim=True) * x).mean() + x.mean() * x.mean(0).sum()],
 }
 _T = None
 
