@@ -95,8 +95,30 @@ class Neg(Op):
         return -t
 
 
+class Square(Op):
+    """x ** 2 (pow routes it here): declared by its kernel."""
+
+    _kernel = np.square
+    _saves = (engine.SAVE_IN0,)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (x * 2.0)
+
+    @staticmethod
+    def _array_backward(ctx, g):
+        (x,) = ctx.saved_arrays
+        return (K.mul(g, K.mul(x, np.asarray(2.0, x.dtype))),)
+
+    @staticmethod
+    def jvp(ctx, t):
+        (x,) = ctx.saved_tensors
+        return t * (x * 2.0)
+
+
 class PowScalar(Op):
-    """x ** p for a Python number p."""
+    """x ** p for a Python number p other than 2 (Square)."""
 
     @staticmethod
     def forward(ctx, x, p):
@@ -110,8 +132,6 @@ class PowScalar(Op):
         p = ctx.p
         if p == 0:
             return g * 0.0, None
-        if p == 2:
-            return g * (x * 2.0), None
         return g * (p * x ** (p - 1)), None
 
     @staticmethod
@@ -120,8 +140,6 @@ class PowScalar(Op):
         p, dt = ctx.p, x.dtype
         if p == 0:
             return K.mul(g, np.asarray(0.0, dt)), None
-        if p == 2:
-            return K.mul(g, K.mul(x, np.asarray(2.0, dt))), None
         return K.mul(g, K.mul(np.asarray(p, dt), _pow_scalar(x, p - 1))), None
 
     @staticmethod
@@ -132,7 +150,7 @@ class PowScalar(Op):
 
 
 def _pow_scalar(x, p):
-    """x ** p of an array and a Python number, in x's dtype."""
+    """x ** p of an array and a Python number, in x's dtype (as x ** p of a tensor: 2 squares)."""
     if p == 2:
         return np.square(x)
     return np.power(x, np.asarray(p, dtype=x.dtype))
@@ -523,6 +541,8 @@ def pow(input, exponent):  # noqa: A001
                 if exponent < 0:
                     raise RuntimeError("Integers to negative integer powers are not allowed.")
                 return make(np.power(input._data, exponent))
+        if exponent == 2:
+            return Square.apply(input)
         return PowScalar.apply(input, exponent)
     raise TypeError("pow(): exponent must be a Tensor or a number, got %s" % type(exponent).__name__)
 

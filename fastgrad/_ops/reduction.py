@@ -1,6 +1,7 @@
 """Reductions: sum, mean, max/min (with indices), argmax/argmin, and sum_to (the one place
 where broadcasting is undone: the tape calls it on every gradient whose shape differs)."""
 import collections
+import functools
 
 import numpy as np
 
@@ -34,6 +35,27 @@ class Sum(Op):
     @staticmethod
     def jvp(ctx, t, *_):
         return t.sum(ctx.axes, keepdim=ctx.keepdim)
+
+
+class SumAll(Op):
+    """sum() of a float tensor over all its elements: declared by its kernel (a C-level
+    partial, so no Python frame runs forward); the input's shape is the node's _in_meta."""
+
+    _kernel = functools.partial(np.add.reduce, axis=None)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape = ctx._in_meta[0][0]
+        return BroadcastCopy.apply(g, (1,) * len(shape), shape)
+
+    @staticmethod
+    def _array_backward(ctx, g):
+        shape = ctx._in_meta[0][0]
+        return (_broadcast_copy(g, (1,) * len(shape), shape),)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return SumAll.apply(t)
 
 
 def _expand_back(g, ctx):
@@ -256,6 +278,8 @@ def _dims_arg(dim, keepdim, kwargs):
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None, **kwargs):  # noqa: A001
+    if dim is None and not keepdim and dtype is None and not kwargs and input._data.dtype.kind == "f":
+        return SumAll.apply(input)
     dim, keepdim = _dims_arg(dim, keepdim, kwargs)
     axes = norm_dims(dim, input._data.ndim)
     return Sum.apply(input, axes, keepdim, out_dtype_of_reduction(input, dtype))

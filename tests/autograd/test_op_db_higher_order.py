@@ -342,6 +342,8 @@ _ARRAY_PATH_CASES = {  # op class -> calls that reach it, (lib, float64 inputs) 
     "PowScalar": [lambda L, x, w, b: (x ** 2 * x ** 3 * x ** 0 * x.abs() ** 1.5 * b ** -1).sum()],
     "Sin": [lambda L, x, w, b: (x.sin() * x).sum()],
     "Cos": [lambda L, x, w, b: (x.cos() * x).sum()],
+    "Square": [lambda L, x, w, b: (x ** 2 * x.square() * b ** 2.0).sum()],
+    "SumAll": [lambda L, x, w, b: (x.sum() * x).sum() + (x * b).sum()],
     "Sum": [lambda L, x, w, b: (x.sum(1, keepdim=True) * x.sum(0, keepdim=True)).sum() + x.sum()],
     "Mean": [lambda L, x, w, b: (x.mean(1, keepdim=True) * x).mean() + x.mean() * x.mean(0).sum()],
 }
