@@ -496,7 +496,8 @@ def function_apply(fn, args, kwargs):
 
 def apply_op(cls, *args, **kwargs):
     """Function.apply (a classmethod): compiled, so an op call costs no Python frame here.
-    A plain built-in op (Op._plain) on float tensors of one dtype takes apply1/apply2."""
+    A plain built-in op (Op._plain) on float tensors of one dtype takes apply1/apply2, and a
+    kernel op on two such tensors and an optional third (None) takes apply3."""
     if cls._plain and not kwargs:
         n = len(args)
         if n == 1:

@@ -24,8 +24,8 @@ class Op(Function):
     # dtype then takes the engine's fast path (engine.apply1/apply2), not function_apply
     _kernel = None  # an op whose forward is one call on its inputs' arrays declares it here
     _saves = ()  # and what it saves for backward (engine.SAVE_* codes), and defines no
-    # forward: the engine runs it without a Python frame (engine.apply1/apply2); such an op
-    # is plain
+    # forward: the engine runs it without a Python frame (engine.apply1/apply2, and apply3
+    # for two tensors and an optional third, as linear's bias); such an op is plain
 
     _array_backward = None  # optionally, backward's formula on arrays: (ctx, *grad arrays)
     # -> one array or None per input, reading ctx.saved_arrays. The tape calls it instead
