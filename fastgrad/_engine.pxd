@@ -32,6 +32,7 @@ cdef class Node:
     cdef public object _post_hooks
     cdef object __weakref__
     cdef list _apply_grads(self, list grads)
+    cdef list _apply_arrays(self, list grads)
     cdef _release(self)
 
 cdef class AccumulateGrad(Node):
@@ -57,12 +58,23 @@ cdef class FunctionNode(Node):
     cdef public object _non_diff
     cdef public object _dirty
     cdef public object _anomaly_trace
-    @cython.locals(n=Py_ssize_t, i=Py_ssize_t, out=list, g=object, gt=TensorBase, fn=object, meta=tuple,
-                   st=Modes, arrays=list, r=object, gop=object, s0=object, result=object)
+    @cython.locals(i=Py_ssize_t, out=list, g=object, gt=TensorBase, fn=object, meta=tuple, result=object)
     cdef list _apply_grads(self, list grads)
+    @cython.locals(i=Py_ssize_t, out=list, g=object, r=object, fn=object, meta=tuple, gop=object,
+                   ab=object, s0=object)
+    cdef list _apply_arrays(self, list grads)
+    cdef TensorBase _fix_grad(self, TensorBase gt, tuple meta, Py_ssize_t i)
+    @cython.locals(n=Py_ssize_t)
+    cdef list _check_count(self, list result)
     @cython.locals(saved=tuple, out=list, i=Py_ssize_t, so=SavedOutput, t=TensorBase)
     cdef tuple _saved_items(self, bint arrays)
     cdef _release(self)
+
+cdef class _Pending:
+    cdef Node node
+    cdef Py_ssize_t deps
+    cdef list buf
+    cdef list fresh
 
 cdef class ModuleSlot:
     cdef public str name
@@ -90,17 +102,30 @@ cpdef make_tensor(data, bint requires_grad=*)
 @cython.locals(t=TensorBase)
 cpdef make_view(data, TensorBase base)
 
-@cython.locals(node=Node, nxt=Node, edges=tuple, edge=tuple, deps=dict, stack=list, buffers=dict,
-               fresh=dict, ready=list, buf=list, fbuf=list, outs=list, j=Py_ssize_t, i=Py_ssize_t,
-               k=Py_ssize_t, builtin=bint, is_fresh=bint, t=TensorBase, c=object, anomaly=bint)
+@cython.locals(node=Node, nxt=Node, edges=tuple, edge=tuple, pending=dict, stack=list, rec=_Pending,
+               nrec=_Pending, ready=list, buf=list, fbuf=list, outs=list, j=Py_ssize_t, i=Py_ssize_t,
+               k=Py_ssize_t, builtin=bint, is_fresh=bint, t=TensorBase, anomaly=bint, arrays=bint)
 cpdef _run_backward(tuple roots, tuple root_grads, bint keep_graph, bint create_graph, object inputs,
                     bint accumulate)
 
-@cython.locals(buf=list, fr=list, cur=TensorBase, gt=TensorBase)
-cpdef _buffer_add(dict buffers, dict fresh, Node node, int nr, object g, bint is_fresh, bint create_graph)
+cpdef list _run_node(Node node, list buf, bint anomaly)
 
-@cython.locals(d=object, k=Py_ssize_t, b=object)
-cpdef bint _owns(TensorBase g, list buf, list outs, Py_ssize_t j)
+cpdef _wrap(object a)
+
+@cython.locals(rec=_Pending)
+cpdef _Pending _pending(Node node)
+
+@cython.locals(out=list)
+cpdef list _wrap_all(list arrays)
+
+@cython.locals(out=list)
+cpdef list _unwrap_all(list tensors, Node node)
+
+@cython.locals(buf=list, fr=list)
+cpdef _buffer_add(_Pending rec, Py_ssize_t nr, object g, bint is_fresh, bint create_graph)
+
+@cython.locals(k=Py_ssize_t, b=object)
+cpdef bint _owns(object d, list buf, list outs, Py_ssize_t j)
 
 @cython.locals(cur=TensorBase)
 cpdef _accumulate(TensorBase leaf, TensorBase g, bint is_fresh, bint create_graph)
@@ -110,13 +135,13 @@ cpdef bint _any_not_none(list buf)
 @cython.locals(last=tuple, m=Modes)
 cpdef Modes state()
 
-@cython.locals(ctx=FunctionNode, st=Modes, u=object)
+@cython.locals(ctx=FunctionNode, cls=type, st=Modes, u=object)
 cpdef apply1(object fn, TensorBase x)
 
-@cython.locals(ctx=FunctionNode, st=Modes, u=object)
+@cython.locals(ctx=FunctionNode, cls=type, st=Modes, u=object)
 cpdef apply2(object fn, TensorBase a, TensorBase b)
 
-@cython.locals(ctx=FunctionNode, st=Modes, u=object, cd=object, gc=bint)
+@cython.locals(ctx=FunctionNode, cls=type, st=Modes, u=object, cd=object, gc=bint)
 cpdef apply3(object fn, TensorBase a, TensorBase b, TensorBase c)
 
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, code=long, items=list, need=tuple)
@@ -133,7 +158,10 @@ cpdef unary(object fn, object x)
 @cython.locals(dt=object)
 cpdef binary(object fn, object a, object b)
 
-@cython.locals(saved=list, versions=list, idx=Py_ssize_t)
+@cython.locals(saved=list, versions=list, idx=Py_ssize_t, t=TensorBase)
 cpdef _save(FunctionNode ctx, tuple raw, list outs)
 
-cpdef _apply_checked(Node node, list buf)
+@cython.locals(i=Py_ssize_t)
+cpdef Py_ssize_t _output_index(object item, tuple raw, list outs)
+
+cpdef list _apply_checked(Node node, list buf)

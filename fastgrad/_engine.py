@@ -214,6 +214,10 @@ class Node:
         (A C method when compiled: the graph walk calls it without attribute lookups.)"""
         raise NotImplementedError
 
+    def _apply_arrays(self, grads):
+        """The backward on arrays, or None: then the walk calls _apply_grads on tensors."""
+        return None
+
     def register_hook(self, fn):
         """fn(grad_inputs, grad_outputs) runs after this node; may return new grad_inputs."""
         if self._post_hooks is None:
@@ -358,46 +362,18 @@ class FunctionNode(Node):
 
     # --- backward ---
     def _apply_grads(self, grads):
+        """The backward on tensors: fn.backward, differentiable (create_graph records it)."""
         fn = self._fn
         if self.materialize_grads:
             for i in range(len(grads)):
                 if grads[i] is None:
                     shape, dtype = self._out_meta[i]
                     grads[i] = make_tensor(np.zeros(shape, dtype))
-        ab = fn._array_backward
-        gop = fn._grad_op
-        st = state()
-        result = None
-        if (ab is not None or gop is not None) and not st.grad_enabled and st.fw_level == 0:
-            # no graph of this backward is wanted: the op's formula on arrays
-            if gop is not None:  # Op._grad_op's kernel on (the one saved array, g)
-                s0 = self._saved_items(True)[0]
-                g = grads[0]
-                if g is not None and g._data.dtype is s0.dtype:
-                    result = (make_tensor(gop._kernel(s0, g._data)),)
-            else:  # Op._array_backward
-                arrays = []
-                for g in grads:
-                    arrays.append(None if g is None else g._data)
-                result = []
-                for r in ab(self, *arrays):
-                    result.append(None if r is None else make_tensor(r))
-                result = tuple(result)
-        if result is None:
-            result = fn.backward(self, *grads)
+        result = fn.backward(self, *grads)
         if not isinstance(result, tuple):
             result = (result,)
-        n = len(self.next_functions)
-        if len(result) != n:
-            if len(result) > n and not _any_not_none(list(result[n:])):
-                result = result[:n]
-            else:
-                raise RuntimeError(
-                    "function %s returned an incorrect number of gradients (expected %d, got %d)"
-                    % (self.name(), n, len(result))
-                )
-        out = list(result)
-        for i in range(n):
+        out = self._check_count(list(result))
+        for i in range(len(out)):
             g = out[i]
             if g is None:
                 continue
@@ -411,12 +387,69 @@ class FunctionNode(Node):
                 )
             gt = g
             meta = self._in_meta[i]
-            if gt._data.shape != meta[0]:
-                gt = _ops["sum_to"](gt, meta[0], self.name(), i)
-                out[i] = gt
-            if gt._data.dtype is not meta[1] and gt._data.dtype != meta[1]:
-                out[i] = gt.to(_ops["dtype_of"](meta[1]))
+            if gt._data.shape != meta[0] or (gt._data.dtype is not meta[1] and gt._data.dtype != meta[1]):
+                out[i] = self._fix_grad(gt, meta, i)
         return out
+
+    def _apply_arrays(self, grads):
+        """The backward on arrays, when no graph of it is wanted (the walk without
+        create_graph): the op's _grad_op kernel or _array_backward. None: the op has
+        neither (or they do not apply), so the walk takes _apply_grads on tensors."""
+        fn = self._fn
+        gop = fn._grad_op
+        ab = fn._array_backward
+        if gop is None and ab is None:
+            return None
+        if self.materialize_grads:
+            for i in range(len(grads)):
+                if grads[i] is None:
+                    shape, dtype = self._out_meta[i]
+                    grads[i] = np.zeros(shape, dtype)
+        if gop is not None:  # Op._grad_op's kernel on (the one saved array, g)
+            s0 = self._saved_items(True)[0]
+            g = grads[0]
+            if g is None or g.dtype is not s0.dtype:
+                return None
+            out = [gop._kernel(s0, g)]
+        elif len(grads) == 1:
+            out = list(ab(self, grads[0]))
+        else:
+            out = list(ab(self, *grads))
+        out = self._check_count(out)
+        for i in range(len(out)):
+            r = out[i]
+            if r is None:
+                continue
+            if self.next_functions[i][0] is None:
+                out[i] = None  # this input does not need a gradient
+                continue
+            if type(r) is not _ndarray:
+                r = np.asarray(r)  # a ufunc on 0-d arrays returns a NumPy scalar
+                out[i] = r
+            meta = self._in_meta[i]
+            if r.shape != meta[0] or (r.dtype is not meta[1] and r.dtype != meta[1]):
+                out[i] = self._fix_grad(make_tensor(r), meta, i)._data  # rare: broadcast, cast
+        return out
+
+    def _fix_grad(self, gt, meta, i):
+        """Input i's gradient to the input's shape (undo broadcasting) and dtype."""
+        if gt._data.shape != meta[0]:
+            gt = _ops["sum_to"](gt, meta[0], self.name(), i)
+        if gt._data.dtype is not meta[1] and gt._data.dtype != meta[1]:
+            gt = gt.to(_ops["dtype_of"](meta[1]))
+        return gt
+
+    def _check_count(self, result):
+        """One gradient per input; extra trailing Nones are dropped (PyTorch)."""
+        n = len(self.next_functions)
+        if len(result) != n:
+            if len(result) > n and not _any_not_none(result[n:]):
+                return result[:n]
+            raise RuntimeError(
+                "function %s returned an incorrect number of gradients (expected %d, got %d)"
+                % (self.name(), n, len(result))
+            )
+        return result
 
 
 # --------------------------------------------------------------------------- Function.apply
@@ -439,7 +472,8 @@ def function_apply(fn, args, kwargs):
             if isinstance(a, TensorBase) and a._fw_grad is not None:
                 fw = True
                 break
-    ctx = FunctionNode.__new__(fn._backward_cls)
+    cls = fn._backward_cls
+    ctx = FunctionNode.__new__(cls)
     ctx._fn = fn
     ctx.materialize_grads = True
     builtin = fn._builtin
@@ -602,7 +636,8 @@ def apply1(fn, x):
         if u is not None:
             return make_tensor(u(x._data))
         return make_tensor(_unrecorded(fn.forward(_scratch[0], x)))
-    ctx = FunctionNode.__new__(fn._backward_cls)
+    cls = fn._backward_cls
+    ctx = FunctionNode.__new__(cls)
     ctx._fn = fn
     ctx.materialize_grads = True
     ctx.needs_input_grad = (True,)
@@ -630,7 +665,8 @@ def apply2(fn, a, b):
         if u is not None:
             return make_tensor(u(a._data, b._data))
         return make_tensor(_unrecorded(fn.forward(_scratch[0], a, b)))
-    ctx = FunctionNode.__new__(fn._backward_cls)
+    cls = fn._backward_cls
+    ctx = FunctionNode.__new__(cls)
     ctx._fn = fn
     ctx.materialize_grads = True
     ctx.needs_input_grad = _NEEDS[a._requires_grad][b._requires_grad]
@@ -656,7 +692,8 @@ def apply3(fn, a, b, c):
     gc = c is not None and c._requires_grad
     if not (st.grad_enabled and (a._requires_grad or b._requires_grad or gc)):
         return make_tensor(u(a._data, b._data, cd))
-    ctx = FunctionNode.__new__(fn._backward_cls)
+    cls = fn._backward_cls
+    ctx = FunctionNode.__new__(cls)
     ctx._fn = fn
     ctx.materialize_grads = True
     ctx.needs_input_grad = (a._requires_grad, b._requires_grad, gc)
@@ -793,8 +830,9 @@ def _save(ctx, raw, outs):
             saved.append(SavedOutput(t._data, idx, t._vc, t._vc.value))
             versions.append(0)
         elif isinstance(item, TensorBase):
-            saved.append(item)
-            versions.append(item._vc.value)
+            t = item
+            saved.append(t)
+            versions.append(t._vc.value)
         else:
             saved.append(item)
             versions.append(0)
@@ -908,27 +946,48 @@ def run_backward(roots, root_grads, keep_graph, create_graph, inputs=None, accum
         state().grad_enabled = prev
 
 
+class _Pending:
+    """One node's state during one backward walk (PyTorch's InputBuffer and dependency
+    count in one object): the edges still to arrive, and the gradients summed so far with,
+    per output, whether the walk owns that array (so it may add into it in place)."""
+
+
+def _pending(node):
+    rec = _Pending.__new__(_Pending)
+    rec.node = node
+    rec.deps = 0
+    rec.buf = None
+    rec.fresh = None
+    return rec
+
+
 def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulate):
-    # 1. discover the graph and count each node's dependencies
-    deps = {}
+    # Without create_graph the walk moves arrays, not tensors: a node's array formula
+    # (FunctionNode._apply_arrays) takes and returns arrays; anything that needs tensors
+    # (hooks, user Functions, ops without one, captured results, leaves) gets them wrapped.
+    arrays = not create_graph
+
+    # 1. discover the graph: one _Pending per node, counting the edges into it
+    pending = {}
     stack = []
     for t in roots:
         node = grad_edge(t)[0]
-        if node is not None and node not in deps:
-            deps[node] = 0
-            stack.append(node)
+        if node is not None and node not in pending:
+            rec = _pending(node)
+            pending[node] = rec
+            stack.append(rec)
     while stack:
-        node = stack.pop()
-        for edge in node.next_functions:
+        rec = stack.pop()
+        for edge in rec.node.next_functions:
             nxt = edge[0]
             if nxt is None:
                 continue
-            c = deps.get(nxt)
-            if c is None:
-                deps[nxt] = 1
-                stack.append(nxt)
-            else:
-                deps[nxt] = c + 1
+            nrec = pending.get(nxt)
+            if nrec is None:
+                nrec = _pending(nxt)
+                pending[nxt] = nrec
+                stack.append(nrec)
+            nrec.deps += 1
 
     # 2. what to capture (autograd.grad) or where to accumulate (backward(inputs=...))
     capture = None
@@ -945,70 +1004,109 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
             only = set()
             for t in inputs:
                 only.add(id(t))
-        needed = _needed_nodes(deps, capture)
+        needed = _needed_nodes(pending, capture)
     else:
         needed = None
 
     # 3. seed the root gradients
-    buffers = {}
-    fresh = {}
     for i in range(len(roots)):
         node, nr = grad_edge(roots[i])
         if node is None:
             continue
-        _buffer_add(buffers, fresh, node, nr, root_grads[i], False, create_graph)
+        g = root_grads[i]
+        _buffer_add(pending[node], nr, g._data if arrays else g, False, create_graph)
     ready = []
-    for node in deps:
-        if deps[node] == 0:
-            ready.append(node)
+    for rec in pending.values():
+        if rec.deps == 0:
+            ready.append(rec)
 
     # 4. run nodes whose gradients are complete
     anomaly = state().anomaly
     while ready:
-        node = ready.pop()
-        buf = buffers.pop(node, None)
-        fbuf = fresh.pop(node, None)
+        rec = ready.pop()
+        node = rec.node
+        buf = rec.buf
+        fbuf = rec.fresh
+        rec.buf = None  # the walk's last reference: freed as soon as the node has run
+        rec.fresh = None
         if needed is not None and node not in needed:
             buf = None
         if buf is not None and node._pre_hooks is not None:
-            buf = _run_pre_hooks(node, buf)
+            buf = _run_pre_hooks(node, buf, arrays)
+            fbuf = [False] * len(buf)  # a hook may have kept or returned any of them
         if buf is not None and capture is not None and node in capture:
             for nr, k in capture[node]:
-                results[k] = buf[nr]
+                results[k] = _wrap(buf[nr]) if arrays else buf[nr]
         outs = None
         if buf is not None and _any_not_none(buf):
             if isinstance(node, AccumulateGrad):
                 if accumulate:
                     leaf = node._leaf()
                     if leaf is not None and (only is None or id(leaf) in only):
-                        _accumulate(leaf, buf[0], fbuf[0], create_graph)
+                        _accumulate(leaf, _wrap(buf[0]) if arrays else buf[0], fbuf[0], create_graph)
             else:
-                if anomaly:
-                    outs = _apply_checked(node, buf)
-                else:
-                    outs = node._apply_grads(buf)
-                if node._post_hooks is not None:
-                    for hook in node._post_hooks:
-                        r = hook(tuple(outs), tuple(buf))
-                        if r is not None:
-                            outs = list(r)
+                outs = None
+                if arrays and not anomaly and node._post_hooks is None:
+                    outs = node._apply_arrays(buf)
+                if outs is None:
+                    outs = _run_node(node, _wrap_all(buf) if arrays else buf, anomaly)
+                    if arrays:
+                        outs = _unwrap_all(outs, node)
                 if not keep_graph:
                     node._release()
         edges = node.next_functions
-        builtin = outs is not None and node._fn._builtin
+        builtin = arrays and outs is not None and node._fn._builtin
         for j in range(len(edges)):
             nxt = edges[j][0]
             if nxt is None:
                 continue
+            nrec = pending[nxt]
             if outs is not None and outs[j] is not None:
                 g = outs[j]
                 is_fresh = builtin and _owns(g, buf, outs, j)
-                _buffer_add(buffers, fresh, nxt, edges[j][1], g, is_fresh, create_graph)
-            c = deps[nxt] - 1
-            deps[nxt] = c
-            if c == 0:
-                ready.append(nxt)
+                _buffer_add(nrec, edges[j][1], g, is_fresh, create_graph)
+            nrec.deps -= 1
+            if nrec.deps == 0:
+                ready.append(nrec)
     return results
+
+
+def _run_node(node, buf, anomaly):
+    """A node's backward on tensors, then its post hooks."""
+    if anomaly:
+        outs = _apply_checked(node, buf)
+    else:
+        outs = node._apply_grads(buf)
+    if node._post_hooks is not None:
+        for hook in node._post_hooks:
+            r = hook(tuple(outs), tuple(buf))
+            if r is not None:
+                outs = list(r)
+    return outs
+
+
+def _wrap(a):
+    return None if a is None else make_tensor(a)
+
+
+def _wrap_all(arrays):
+    out = []
+    for a in arrays:
+        out.append(None if a is None else make_tensor(a))
+    return out
+
+
+def _unwrap_all(tensors, node):
+    out = []
+    for t in tensors:
+        if t is None:
+            out.append(None)
+        elif isinstance(t, TensorBase):
+            out.append(t._data)
+        else:
+            raise TypeError("hook of %s returned a gradient of type %s; expected a Tensor or None"
+                            % (node.name(), type(t).__name__))
+    return out
 
 
 def _any_not_none(buf):
@@ -1018,40 +1116,39 @@ def _any_not_none(buf):
     return False
 
 
-def _owns(g, buf, outs, j):
-    """True when gradient g is a new array nobody else holds, so a leaf may keep it."""
-    d = g._data
+def _owns(d, buf, outs, j):
+    """True when gradient array d (outs[j]) is a new array nobody else holds, so the walk
+    may add into it in place and a leaf may keep it."""
     if d.base is not None:
         return False
     for b in buf:
-        if b is not None and b._data is d:
+        if b is d:
             return False
     for k in range(len(outs)):
-        if k != j and outs[k] is not None and outs[k]._data is d:
+        if k != j and outs[k] is d:
             return False
     return True
 
 
-def _buffer_add(buffers, fresh, node, nr, g, is_fresh, create_graph):
-    buf = buffers.get(node)
+def _buffer_add(rec, nr, g, is_fresh, create_graph):
+    """Add gradient g (a tensor with create_graph, else an array) into rec's buffer."""
+    buf = rec.buf
     if buf is None:
-        buf = [None] * node._n_out
-        buffers[node] = buf
-        fresh[node] = [False] * node._n_out
-    fr = fresh[node]
-    if buf[nr] is None:
+        buf = [None] * rec.node._n_out
+        rec.buf = buf
+        rec.fresh = [False] * rec.node._n_out
+    fr = rec.fresh
+    cur = buf[nr]
+    if cur is None:
         buf[nr] = g
         fr[nr] = is_fresh
-        return
-    cur = buf[nr]
-    gt = g
-    if create_graph:
-        buf[nr] = cur + gt
-        fr[nr] = False
-    elif fr[nr] and cur._data.shape == gt._data.shape and cur._data.dtype == gt._data.dtype:
-        _acc_add[0](cur._data, gt._data, cur._data)  # we own cur: accumulate in place
+    elif create_graph:
+        buf[nr] = cur + g
+    elif fr[nr] and cur.shape == g.shape and cur.dtype == g.dtype:
+        _acc_add[0](cur, g, cur)  # we own cur: accumulate in place
     else:
-        buf[nr] = make_tensor(cur._data + gt._data)
+        s = cur + g
+        buf[nr] = s if type(s) is _ndarray else np.asarray(s)
         fr[nr] = True
 
 
@@ -1082,9 +1179,10 @@ def _accumulate(leaf, g, is_fresh, create_graph):
             hook(leaf)
 
 
-def _run_pre_hooks(node, buf):
-    """Tensor hooks (per output index) and node pre-hooks; retain_grad's hooks run last (PyTorch)."""
-    buf = list(buf)
+def _run_pre_hooks(node, buf, arrays):
+    """Tensor hooks (per output index) and node pre-hooks; retain_grad's hooks run last
+    (PyTorch). They get and return tensors; with arrays, buf holds arrays both ways."""
+    buf = _wrap_all(buf) if arrays else list(buf)
     entries = [e for e in node._pre_hooks if not getattr(e[1], "_retains_grad", False)]
     entries += [e for e in node._pre_hooks if getattr(e[1], "_retains_grad", False)]
     for entry in entries:
@@ -1097,7 +1195,7 @@ def _run_pre_hooks(node, buf):
             r = fn(buf[idx])
             if r is not None:
                 buf[idx] = r
-    return buf
+    return _unwrap_all(buf, node) if arrays else buf
 
 
 def _needed_nodes(deps, capture):

@@ -335,6 +335,7 @@ _ARRAY_PATH_CASES = {  # op class -> calls that reach it, (lib, float64 inputs) 
     "Sigmoid": [lambda L, x, w, b: (x.sigmoid() * x).sum()],
     "Tanh": [lambda L, x, w, b: (x.tanh() * x).sum()],
     "Relu": [lambda L, x, w, b: (x.relu() * x).sum()],
+    "Add": [lambda L, x, w, b: ((x + b) * (b + x) + (x + 2.0)).sum()],
     "Sub": [lambda L, x, w, b: ((x - b) * (b - x)).sum(), lambda L, x, w, b: ((x - 2.0) * x).sum()],
     "Mul": [lambda L, x, w, b: (x * b * x).sum(), lambda L, x, w, b: (x * 3.0 * x).sum()],
     "Div": [lambda L, x, w, b: (x / b / x.exp()).sum(), lambda L, x, w, b: ((2.0 / x) * x).sum()],
