@@ -118,8 +118,8 @@ cpdef _Pending _pending(Node node)
 @cython.locals(out=list)
 cpdef list _wrap_all(list arrays)
 
-@cython.locals(out=list)
-cpdef list _unwrap_all(list tensors, Node node)
+@cython.locals(out=list, t=TensorBase)
+cpdef list _unwrap_all(list tensors)
 
 @cython.locals(buf=list, fr=list)
 cpdef _buffer_add(_Pending rec, Py_ssize_t nr, object g, bint is_fresh, bint create_graph)

@@ -1051,7 +1051,7 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
                 if outs is None:
                     outs = _run_node(node, _wrap_all(buf) if arrays else buf, anomaly)
                     if arrays:
-                        outs = _unwrap_all(outs, node)
+                        outs = _unwrap_all(outs)
                 if not keep_graph:
                     node._release()
         edges = node.next_functions
@@ -1081,7 +1081,7 @@ def _run_node(node, buf, anomaly):
         for hook in node._post_hooks:
             r = hook(tuple(outs), tuple(buf))
             if r is not None:
-                outs = list(r)
+                outs = [_hook_result(x) for x in r]
     return outs
 
 
@@ -1096,16 +1096,10 @@ def _wrap_all(arrays):
     return out
 
 
-def _unwrap_all(tensors, node):
+def _unwrap_all(tensors):
     out = []
     for t in tensors:
-        if t is None:
-            out.append(None)
-        elif isinstance(t, TensorBase):
-            out.append(t._data)
-        else:
-            raise TypeError("hook of %s returned a gradient of type %s; expected a Tensor or None"
-                            % (node.name(), type(t).__name__))
+        out.append(None if t is None else t._data)
     return out
 
 
@@ -1154,11 +1148,11 @@ def _buffer_add(rec, nr, g, is_fresh, create_graph):
 
 def _accumulate(leaf, g, is_fresh, create_graph):
     if leaf._hooks is not None:
+        is_fresh = False  # a hook may keep the gradient it saw: .grad must not be that tensor
         for hook in leaf._hooks:
-            r = hook(g)
+            r = _hook_result(hook(g))
             if r is not None:
                 g = r
-                is_fresh = False
     cur = leaf._grad
     if cur is None:
         if create_graph:
@@ -1190,12 +1184,19 @@ def _run_pre_hooks(node, buf, arrays):
         if idx < 0:
             r = fn(tuple(buf))
             if r is not None:
-                buf = list(r)
+                buf = [_hook_result(x) for x in r]
         elif buf[idx] is not None:
-            r = fn(buf[idx])
+            r = _hook_result(fn(buf[idx]))
             if r is not None:
                 buf[idx] = r
-    return _unwrap_all(buf, node) if arrays else buf
+    return _unwrap_all(buf) if arrays else buf
+
+
+def _hook_result(r):
+    """What a hook returned, if it is a tensor or None (PyTorch's TypeError otherwise)."""
+    if r is None or isinstance(r, TensorBase):
+        return r
+    raise TypeError("expected Variable, but hook returned '%s.%s'" % (type(r).__module__, type(r).__qualname__))
 
 
 def _needed_nodes(deps, capture):

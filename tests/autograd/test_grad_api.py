@@ -143,6 +143,56 @@ def test_hooks_run_in_grad_with_create_graph():
     assert g2.tolist() == [4.0, 4.0, 4.0]
 
 
+
+def _hook_scenarios(L):
+    """Gradients that hooks see or return, read again after later backwards (which add into
+    .grad and into the walk's buffers in place): what each hook kept must not change."""
+    out = {}
+    x = L.ones(3, requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g))
+    (x * 2).sum().backward()
+    (x * 2).sum().backward()
+    out["leaf hook"] = (seen[0].tolist(), seen[1].tolist(), x.grad.tolist(), seen[0] is x.grad)
+
+    x = L.ones(3, requires_grad=True)
+    y = x * 3
+    kept = []
+    acc = y.grad_fn.next_functions[0][0]
+    acc.register_prehook(lambda gs: kept.append(gs[0] * 1) or (kept[-1],))
+    (y * 2).sum().backward(retain_graph=True)
+    (y * 2).sum().backward()
+    out["AccumulateGrad prehook"] = (kept[0].tolist(), kept[1].tolist(), x.grad.tolist())
+
+    x = L.ones(3, requires_grad=True)
+    y = x * 3
+    got = []
+    y.register_hook(lambda g: got.append(g))
+    y.register_hook(lambda g: g * 2)
+    (y + y * y).sum().backward()
+    out["intermediate hooks"] = (got[0].tolist(), x.grad.tolist())
+
+    x = L.ones(3, requires_grad=True)
+    y = x * 3
+    y.grad_fn.register_hook(lambda gi, go: (gi[0] + go[0], None))
+    (y + y).sum().backward()
+    out["post hook"] = x.grad.tolist()
+    return out
+
+
+def test_gradients_kept_by_hooks_are_not_changed_later(torch):
+    assert _hook_scenarios(fg) == _hook_scenarios(torch)
+
+
+def test_hook_returning_a_non_tensor_raises(torch):
+    for L in (fg, torch):
+        x = L.ones(3, requires_grad=True)
+        y = x * 3
+        y.register_hook(lambda g: np.ones(3))
+        with pytest.raises(TypeError, match="expected Variable, but hook returned 'numpy.ndarray'"):
+            y.sum().backward()
+
+
 # --------------------------------------------------------------------------- anomaly mode
 def test_detect_anomaly_names_the_forward_op():
     x = fg.tensor([0.0, 1.0], dtype=fg.float64, requires_grad=True)
