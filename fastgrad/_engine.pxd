@@ -102,9 +102,9 @@ cpdef make_tensor(data, bint requires_grad=*)
 @cython.locals(t=TensorBase)
 cpdef make_view(data, TensorBase base)
 
-@cython.locals(node=Node, nxt=Node, edges=tuple, edge=tuple, pending=dict, stack=list, rec=_Pending,
-               nrec=_Pending, ready=list, buf=list, fbuf=list, outs=list, j=Py_ssize_t, i=Py_ssize_t,
-               k=Py_ssize_t, builtin=bint, is_fresh=bint, t=TensorBase, anomaly=bint, arrays=bint)
+@cython.locals(node=Node, nxt=Node, edges=tuple, edge=tuple, pending=dict, found=list, rec=_Pending,
+               nrec=_Pending, ready=list, top=Py_ssize_t, buf=list, fbuf=list, outs=list, j=Py_ssize_t,
+               i=Py_ssize_t, k=Py_ssize_t, owned=bint, is_fresh=bint, t=TensorBase, anomaly=bint, arrays=bint)
 cpdef _run_backward(tuple roots, tuple root_grads, bint keep_graph, bint create_graph, object inputs,
                     bint accumulate)
 

@@ -969,15 +969,17 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
 
     # 1. discover the graph: one _Pending per node, counting the edges into it
     pending = {}
-    stack = []
+    found = []  # in the order found (a list only appended to: no reallocation per node)
     for t in roots:
         node = grad_edge(t)[0]
         if node is not None and node not in pending:
             rec = _pending(node)
             pending[node] = rec
-            stack.append(rec)
-    while stack:
-        rec = stack.pop()
+            found.append(rec)
+    i = 0
+    while i < len(found):
+        rec = found[i]
+        i += 1
         for edge in rec.node.next_functions:
             nxt = edge[0]
             if nxt is None:
@@ -986,7 +988,7 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
             if nrec is None:
                 nrec = _pending(nxt)
                 pending[nxt] = nrec
-                stack.append(nrec)
+                found.append(nrec)
             nrec.deps += 1
 
     # 2. what to capture (autograd.grad) or where to accumulate (backward(inputs=...))
@@ -1015,15 +1017,19 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
             continue
         g = root_grads[i]
         _buffer_add(pending[node], nr, g._data if arrays else g, False, create_graph)
-    ready = []
-    for rec in pending.values():
+    ready = [None] * len(found)  # a stack; each node is pushed once
+    top = 0
+    for rec in found:
         if rec.deps == 0:
-            ready.append(rec)
+            ready[top] = rec
+            top += 1
 
     # 4. run nodes whose gradients are complete
     anomaly = state().anomaly
-    while ready:
-        rec = ready.pop()
+    while top > 0:
+        top -= 1
+        rec = ready[top]
+        ready[top] = None
         node = rec.node
         buf = rec.buf
         fbuf = rec.fresh
@@ -1038,6 +1044,7 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
             for nr, k in capture[node]:
                 results[k] = _wrap(buf[nr]) if arrays else buf[nr]
         outs = None
+        owned = False  # whether the walk may add into outs' arrays in place
         if buf is not None and _any_not_none(buf):
             if isinstance(node, AccumulateGrad):
                 if accumulate:
@@ -1045,17 +1052,17 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
                     if leaf is not None and (only is None or id(leaf) in only):
                         _accumulate(leaf, _wrap(buf[0]) if arrays else buf[0], fbuf[0], create_graph)
             else:
-                outs = None
                 if arrays and not anomaly and node._post_hooks is None:
-                    outs = node._apply_arrays(buf)
+                    outs = node._apply_arrays(buf)  # a built-in op's array formula
+                    owned = True
                 if outs is None:
                     outs = _run_node(node, _wrap_all(buf) if arrays else buf, anomaly)
                     if arrays:
                         outs = _unwrap_all(outs)
+                        owned = node._fn._builtin  # a user Function's results may be anything
                 if not keep_graph:
                     node._release()
         edges = node.next_functions
-        builtin = arrays and outs is not None and node._fn._builtin
         for j in range(len(edges)):
             nxt = edges[j][0]
             if nxt is None:
@@ -1063,11 +1070,12 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
             nrec = pending[nxt]
             if outs is not None and outs[j] is not None:
                 g = outs[j]
-                is_fresh = builtin and _owns(g, buf, outs, j)
+                is_fresh = owned and _owns(g, buf, outs, j)
                 _buffer_add(nrec, edges[j][1], g, is_fresh, create_graph)
             nrec.deps -= 1
             if nrec.deps == 0:
-                ready.append(nrec)
+                ready[top] = nrec
+                top += 1
     return results
 
 
