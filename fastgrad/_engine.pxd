@@ -45,8 +45,21 @@ cdef class SavedOutput:
     cdef public long version
     cdef public object fw_grad
 
+cdef class OpInfo:
+    cdef public type backward_cls
+    cdef public bint builtin
+    cdef public object kernel
+    cdef public tuple saves
+    cdef public object array_backward
+    cdef public object grad_op
+    cdef public object grad_kernel
+
+@cython.locals(info=OpInfo)
+cpdef OpInfo op_info(object fn)
+
 cdef class FunctionNode(Node):
     cdef public object _fn
+    cdef public OpInfo _info
     cdef public tuple _saved
     cdef public tuple _saved_versions
     cdef public tuple _in_meta
@@ -60,8 +73,8 @@ cdef class FunctionNode(Node):
     cdef public object _anomaly_trace
     @cython.locals(i=Py_ssize_t, out=list, g=object, gt=TensorBase, fn=object, meta=tuple, result=object)
     cdef list _apply_grads(self, list grads)
-    @cython.locals(i=Py_ssize_t, out=list, g=object, r=object, fn=object, meta=tuple, gop=object,
-                   ab=object, s0=object)
+    @cython.locals(i=Py_ssize_t, out=list, g=object, r=object, meta=tuple, info=OpInfo, ab=object,
+                   s0=object)
     cdef list _apply_arrays(self, list grads)
     cdef TensorBase _fix_grad(self, TensorBase gt, tuple meta, Py_ssize_t i)
     @cython.locals(n=Py_ssize_t)
@@ -90,7 +103,7 @@ cpdef tuple grad_edge(TensorBase t)
 # Typed locals for the hot paths (Cython's pure-Python mode reads these from here).
 cimport cython
 
-@cython.locals(ctx=FunctionNode, record=bint, fw=bint, builtin=bint, single=bint, a=object, o=object, st=Modes)
+@cython.locals(ctx=FunctionNode, info=OpInfo, record=bint, fw=bint, builtin=bint, single=bint, a=object, o=object, st=Modes)
 cpdef function_apply(object fn, tuple args, dict kwargs)
 
 @cython.locals(i=Py_ssize_t, t=TensorBase, a=object)
@@ -135,13 +148,13 @@ cpdef bint _any_not_none(list buf)
 @cython.locals(last=tuple, m=Modes)
 cpdef Modes state()
 
-@cython.locals(ctx=FunctionNode, cls=type, st=Modes, u=object)
+@cython.locals(ctx=FunctionNode, info=OpInfo, st=Modes, u=object)
 cpdef apply1(object fn, TensorBase x)
 
-@cython.locals(ctx=FunctionNode, cls=type, st=Modes, u=object)
+@cython.locals(ctx=FunctionNode, info=OpInfo, st=Modes, u=object)
 cpdef apply2(object fn, TensorBase a, TensorBase b)
 
-@cython.locals(ctx=FunctionNode, cls=type, st=Modes, u=object, cd=object, gc=bint)
+@cython.locals(ctx=FunctionNode, info=OpInfo, st=Modes, u=object, cd=object, gc=bint)
 cpdef apply3(object fn, TensorBase a, TensorBase b, TensorBase c)
 
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, code=long, items=list, need=tuple)

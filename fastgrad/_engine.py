@@ -395,22 +395,21 @@ class FunctionNode(Node):
         """The backward on arrays, when no graph of it is wanted (the walk without
         create_graph): the op's _grad_op kernel or _array_backward. None: the op has
         neither (or they do not apply), so the walk takes _apply_grads on tensors."""
-        fn = self._fn
-        gop = fn._grad_op
-        ab = fn._array_backward
-        if gop is None and ab is None:
+        info = self._info
+        if info is None or (info.grad_kernel is None and info.array_backward is None):
             return None
+        ab = info.array_backward
         if self.materialize_grads:
             for i in range(len(grads)):
                 if grads[i] is None:
                     shape, dtype = self._out_meta[i]
                     grads[i] = np.zeros(shape, dtype)
-        if gop is not None:  # Op._grad_op's kernel on (the one saved array, g)
+        if info.grad_kernel is not None:  # Op._grad_op's kernel on (the one saved array, g)
             s0 = self._saved_items(True)[0]
             g = grads[0]
             if g is None or g.dtype is not s0.dtype:
                 return None
-            out = [gop._kernel(s0, g)]
+            out = [info.grad_kernel(s0, g)]
         elif len(grads) == 1:
             out = list(ab(self, grads[0]))
         else:
@@ -452,6 +451,26 @@ class FunctionNode(Node):
         return result
 
 
+# --------------------------------------------------------------------------- op metadata
+class OpInfo:
+    """What the tape reads from an op's class, read once when the class is made
+    (Function.__init_subclass__): C fields here, instead of class attribute lookups
+    (each through the MRO) in every forward and every backward of the op."""
+
+
+def op_info(fn):
+    """The OpInfo of a Function class (or of the adapter of a setup_context-style one)."""
+    info = OpInfo.__new__(OpInfo)
+    info.backward_cls = fn._backward_cls
+    info.builtin = fn._builtin
+    info.kernel = getattr(fn, "_kernel", None)
+    info.saves = getattr(fn, "_saves", ())
+    info.array_backward = fn._array_backward
+    info.grad_op = fn._grad_op
+    info.grad_kernel = None if fn._grad_op is None else fn._grad_op._kernel
+    return info
+
+
 # --------------------------------------------------------------------------- Function.apply
 def function_apply(fn, args, kwargs):
     """Run fn.forward and, when grad mode is on and an input requires grad, record a node.
@@ -472,9 +491,10 @@ def function_apply(fn, args, kwargs):
             if isinstance(a, TensorBase) and a._fw_grad is not None:
                 fw = True
                 break
-    cls = fn._backward_cls
-    ctx = FunctionNode.__new__(cls)
+    info = fn._info
+    ctx = FunctionNode.__new__(info.backward_cls)
     ctx._fn = fn
+    ctx._info = info
     ctx.materialize_grads = True
     builtin = fn._builtin
     if record or fw or not builtin:
@@ -626,24 +646,25 @@ def _declared_saves(ctx, saves, a, b, raw):
 
 
 def apply1(fn, x):
-    """fn.apply(x) for a built-in op with one tensor argument (fn._kernel, when the op has
-    one, is its forward as one call on x's array: made here, with fn._saves, no Python frame)."""
+    """fn.apply(x) for a built-in op with one tensor argument (its _kernel, when the op has
+    one, is its forward as one call on x's array: made here, with its _saves, no Python frame)."""
     st = state()
     if st.fw_level > 0 or st.anomaly:
         return function_apply(fn, (x,), None)
-    u = fn._kernel
+    info = fn._info
+    u = info.kernel
     if not (st.grad_enabled and x._requires_grad):
         if u is not None:
             return make_tensor(u(x._data))
         return make_tensor(_unrecorded(fn.forward(_scratch[0], x)))
-    cls = fn._backward_cls
-    ctx = FunctionNode.__new__(cls)
+    ctx = FunctionNode.__new__(info.backward_cls)
     ctx._fn = fn
+    ctx._info = info
     ctx.materialize_grads = True
     ctx.needs_input_grad = (True,)
     if u is not None:
         raw = u(x._data)
-        _declared_saves(ctx, fn._saves, x, None, raw)
+        _declared_saves(ctx, info.saves, x, None, raw)
     else:
         raw = fn.forward(ctx, x)  # may be a NumPy scalar (0-d): save_for_backward got that object
     out = make_tensor(raw)
@@ -660,19 +681,20 @@ def apply2(fn, a, b):
     st = state()
     if st.fw_level > 0 or st.anomaly:
         return function_apply(fn, (a, b), None)
-    u = fn._kernel
+    info = fn._info
+    u = info.kernel
     if not (st.grad_enabled and (a._requires_grad or b._requires_grad)):
         if u is not None:
             return make_tensor(u(a._data, b._data))
         return make_tensor(_unrecorded(fn.forward(_scratch[0], a, b)))
-    cls = fn._backward_cls
-    ctx = FunctionNode.__new__(cls)
+    ctx = FunctionNode.__new__(info.backward_cls)
     ctx._fn = fn
+    ctx._info = info
     ctx.materialize_grads = True
     ctx.needs_input_grad = _NEEDS[a._requires_grad][b._requires_grad]
     if u is not None:
         raw = u(a._data, b._data)
-        _declared_saves(ctx, fn._saves, a, b, raw)
+        _declared_saves(ctx, info.saves, a, b, raw)
     else:
         raw = fn.forward(ctx, a, b)  # may be a NumPy scalar (0-d): save_for_backward got that object
     out = make_tensor(raw)
@@ -687,18 +709,19 @@ def apply3(fn, a, b, c):
     st = state()
     if st.fw_level > 0 or st.anomaly:
         return function_apply(fn, (a, b, c), None)
-    u = fn._kernel
+    info = fn._info
+    u = info.kernel
     cd = None if c is None else c._data
     gc = c is not None and c._requires_grad
     if not (st.grad_enabled and (a._requires_grad or b._requires_grad or gc)):
         return make_tensor(u(a._data, b._data, cd))
-    cls = fn._backward_cls
-    ctx = FunctionNode.__new__(cls)
+    ctx = FunctionNode.__new__(info.backward_cls)
     ctx._fn = fn
+    ctx._info = info
     ctx.materialize_grads = True
     ctx.needs_input_grad = (a._requires_grad, b._requires_grad, gc)
     raw = u(a._data, b._data, cd)
-    _declared_saves(ctx, fn._saves, a, b, raw)
+    _declared_saves(ctx, info.saves, a, b, raw)
     out = make_tensor(raw)
     ctx.next_functions = (grad_edge(a), grad_edge(b), (None, 0) if c is None else grad_edge(c))
     _record_out(ctx, raw, out, a, b)

@@ -34,6 +34,7 @@ class _SetupContextStyle:
         self.cls = cls
         self.__name__ = cls.__name__
         self._backward_cls = cls._backward_cls
+        self._info = engine.op_info(self)
 
     def forward(self, ctx, *args, **kwargs):
         output = self.cls.forward(*args, **kwargs)
@@ -69,6 +70,7 @@ class Function:
         if cls.setup_context is not Function.setup_context:
             style = _SetupContextStyle(cls)
             cls.apply = classmethod(lambda c, *args, **kwargs: engine.function_apply(style, args, kwargs))
+        cls._info = engine.op_info(cls)  # the tape reads the class attributes from here
 
     def __init__(self, *args, **kwargs):
         raise RuntimeError(
