@@ -38,7 +38,7 @@ import numpy as np
 cnp.import_array()
 
 __all__ = [
-    "add", "sub", "mul", "div",
+    "add", "sub", "mul", "div", "node_meta",
     "sigmoid_fwd", "sigmoid_bwd", "tanh_fwd", "tanh_bwd", "relu_fwd", "relu_bwd",
     "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softplus_fwd", "softplus_bwd",
     "softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
@@ -801,6 +801,25 @@ cdef object _arith(int op, object a, object b, object out, object ufunc):
             else:
                 fg_arith_f64(op, <const double*>pa, sa, <const double*>pb, sb, <double*>po, n)
     return out
+
+
+cdef inline bint _same_meta(cnp.ndarray x, cnp.ndarray o) noexcept:
+    cdef int nd = cnp.PyArray_NDIM(x)
+    return (cnp.PyArray_DESCR(x) == cnp.PyArray_DESCR(o) and nd == cnp.PyArray_NDIM(o)
+            and memcmp(cnp.PyArray_DIMS(x), cnp.PyArray_DIMS(o), nd * sizeof(cnp.npy_intp)) == 0)
+
+
+def node_meta(cnp.ndarray out not None, cnp.ndarray a not None, cnp.ndarray b):
+    """What the tape records of a node's arrays: ((out's shape, dtype),) and one such pair
+    per input array a, b (b None: one input). An input of out's shape and dtype shares
+    out's pair, and a lone input sharing it gets out's very tuple (the common case)."""
+    meta = ((<object>out).shape, out.descr)
+    om = (meta,)
+    ma = meta if _same_meta(a, out) else ((<object>a).shape, a.descr)
+    if b is None:
+        return om, (om if ma is meta else (ma,))
+    mb = meta if _same_meta(b, out) else ((<object>b).shape, b.descr)
+    return om, (ma, mb)
 
 
 def add(a, b, out=None):

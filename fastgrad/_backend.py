@@ -53,6 +53,7 @@ if BACKEND == "numpy":
     engine = _load_pure("_engine_py", "_engine.py")
     K = _load_pure("_kernels_py", "_kernels_np.py")
 engine.register("add", K.add)  # the tape sums a tensor's gradients with the backend's add
+engine.register("node_meta", K.node_meta)
 
 
 def get_backend():

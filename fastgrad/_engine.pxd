@@ -160,7 +160,7 @@ cpdef apply3(object fn, TensorBase a, TensorBase b, TensorBase c)
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, code=long, items=list, need=tuple)
 cpdef _declared_saves(FunctionNode ctx, tuple saves, object a, object b, object raw)
 
-@cython.locals(data=object, shape=tuple, dt=object, meta=tuple, ma=tuple)
+@cython.locals(metas=tuple)
 cpdef _record_out(FunctionNode ctx, object raw, TensorBase out, TensorBase a, TensorBase b)
 
 @cython.locals(dt=object)

@@ -148,6 +148,7 @@ _ndarray = np.ndarray
 
 
 _acc_add = [np.add]  # add(a, b, out): the backend's K.add, registered by fastgrad._backend
+_node_meta = [None]  # the backend's K.node_meta (the shapes and dtypes a node records)
 
 
 def register(name, obj):
@@ -159,6 +160,8 @@ def register(name, obj):
         _binops[:] = obj
     elif name == "add":
         _acc_add[0] = obj
+    elif name == "node_meta":
+        _node_meta[0] = obj
 
 
 def make_tensor(data, requires_grad=False):
@@ -739,20 +742,11 @@ def _unrecorded(raw):
 
 def _record_out(ctx, raw, out, a, b):
     """_record's second half for an op with one float output (raw: what forward returned)
-    and tensor inputs a and b (None for a unary op): an input of the output's shape and
-    dtype shares the output's (shape, dtype) tuple, the common elementwise case."""
-    data = out._data
-    shape = data.shape
-    dt = data.dtype
-    meta = (shape, dt)
-    ctx._out_meta = (meta,)
-    ma = meta if a._data.dtype is dt and a._data.shape == shape else (a._data.shape, a._data.dtype)
-    if b is None:
-        ctx._in_meta = ctx._out_meta if ma is meta else (ma,)
-    elif b._data.dtype is dt and b._data.shape == shape:
-        ctx._in_meta = (ma, meta)
-    else:
-        ctx._in_meta = (ma, (b._data.shape, b._data.dtype))
+    and tensor inputs a and b (None for a unary op); K.node_meta shares the output's
+    (shape, dtype) pair with inputs like it, the common elementwise case."""
+    metas = _node_meta[0](out._data, a._data, None if b is None else b._data)
+    ctx._out_meta = metas[0]
+    ctx._in_meta = metas[1]
     ctx._n_out = 1
     out._grad_fn = ctx
     out._output_nr = 0

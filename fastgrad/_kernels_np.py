@@ -21,7 +21,7 @@ import operator
 import numpy as np
 
 __all__ = [
-    "add", "sub", "mul", "div",
+    "add", "sub", "mul", "div", "node_meta",
     "sigmoid_fwd", "sigmoid_bwd", "tanh_fwd", "tanh_bwd", "relu_fwd", "relu_bwd",
     "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softplus_fwd", "softplus_bwd",
     "softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
@@ -41,6 +41,22 @@ add = np.add
 sub = np.subtract
 mul = np.multiply
 div = np.true_divide
+
+
+def node_meta(out, a, b):
+    """What the tape records of a node's arrays: ((out's shape, dtype),) and one such pair
+    per input array a, b (b None: one input). An input of out's shape and dtype shares
+    out's pair, and a lone input sharing it gets out's very tuple (the common case)."""
+    if not (isinstance(out, np.ndarray) and isinstance(a, np.ndarray) and (b is None or isinstance(b, np.ndarray))):
+        raise TypeError("node_meta: out and a must be ndarrays, b an ndarray or None")
+    meta = (out.shape, out.dtype)
+    om = (meta,)
+    ma = meta if a.dtype is out.dtype and a.shape == out.shape else (a.shape, a.dtype)
+    if b is None:
+        return om, (om if ma is meta else (ma,))
+    mb = meta if b.dtype is out.dtype and b.shape == out.shape else (b.shape, b.dtype)
+    return om, (ma, mb)
+
 
 # Argument checks: plain Python shared with the compiled module.
 from fastgrad._kernel_checks import (

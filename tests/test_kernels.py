@@ -776,6 +776,9 @@ def test_fuzz_compiled_entry_points():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             want = getattr(NP, name)(*args_np)
+        if name == "node_meta":  # shapes and dtypes, not values
+            assert got == want
+            continue
         dt = got.dtype
         close(got, want, dt, factor=100)
         for a, b in zip(args, args_np):                          # in-place state, outputs
@@ -1055,3 +1058,21 @@ def test_elementwise_out_none_allocates(K, name, dtype, layout):
     assert type(got) is np.ndarray and got.flags.c_contiguous and got.dtype == dtype
     _same_bits(got, want)
     assert not any(np.shares_memory(got, a) for a in ins)
+
+
+def test_node_meta_shares_the_output_pair(K):
+    """The tape's record of a node: an input of the output's shape and dtype shares the
+    output's (shape, dtype) pair; others get their own. Both backends alike."""
+    f4, f8 = np.float32, np.float64
+    out = np.zeros((3, 2), f4)
+    same = np.ones((2, 3), f4).T  # same shape, other strides
+    (om,), (ma, mb) = K.node_meta(out, same, np.full((), 2, f4))
+    assert om == ((3, 2), np.dtype(f4)) and ma is om and mb == ((), np.dtype(f4))
+    (om,), (ma, mb) = K.node_meta(out, np.ones((3, 1), f4), np.ones((3, 2), f8))
+    assert ma == ((3, 1), np.dtype(f4)) and mb == ((3, 2), np.dtype(f8)) and mb is not om
+    oms, ims = K.node_meta(out, np.ones((3, 2), f4), None)
+    assert ims is oms  # one input like the output: the very same tuple
+    oms, ims = K.node_meta(np.zeros((), f8), np.ones(5, f8), None)
+    assert oms == (((), np.dtype(f8)),) and ims == (((5,), np.dtype(f8)),)
+    with pytest.raises(TypeError):
+        K.node_meta(out, [1.0], None)
