@@ -365,8 +365,10 @@ cdef extern from *:
                              ptrdiff_t lo, ptrdiff_t hi, T lr, T mom, T damp1, T wd, T sgn,   \
                              int nesterov, int first) {                                       \
         ptrdiff_t i;                                                                          \
-        if (mom == 0 && wd == 0) {                                                            \
-            for (i = lo; i < hi; i++) p[i] = p[i] - lr * (sgn * g[i]);                        \
+        if (mom == 0 && wd == 0) {  /* (sgn * lr) * g is lr * (sgn * g) exactly: sgn is +-1 */ \
+            T slr = sgn * lr;                                                                 \
+            _Pragma("GCC unroll 4")                                                           \
+            for (i = lo; i < hi; i++) p[i] = p[i] - slr * g[i];                               \
         } else if (mom == 0) {                                                                \
             for (i = lo; i < hi; i++) { T d = sgn * g[i] + wd * p[i]; p[i] = p[i] - lr * d; } \
         } else {                                                                              \

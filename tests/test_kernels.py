@@ -989,7 +989,8 @@ def test_arith_fuzz():
 
 @needs_c
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("opts", [(0.0, 0.0, False, False, False), (0.0, 0.01, False, True, False),
+@pytest.mark.parametrize("opts", [(0.0, 0.0, False, False, False), (0.0, 0.0, False, True, False),
+                                  (0.0, 0.01, False, True, False),
                                   (0.9, 0.0, False, False, True), (0.9, 0.01, True, False, False),
                                   (0.9, 0.0, False, True, False)])
 def test_sgd_bit_identical_to_twin(dtype, opts):
