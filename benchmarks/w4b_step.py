@@ -14,33 +14,32 @@ import numpy as np
 import fastgrad as fg
 
 
-def steps():
-    from run import data, graph10, np_graph10_grad
+def lib_step(lib, d):
+    """graph10 forward and backward with library lib (fastgrad or torch)."""
+    from run import graph10
 
-    d = data("W4b")
-    a = fg.tensor(d["a"], requires_grad=True)
-    b = fg.tensor(d["b"], requires_grad=True)
+    a = lib.tensor(d["a"], requires_grad=True)
+    b = lib.tensor(d["b"], requires_grad=True)
 
-    def fastgrad_step():
+    def step():
         a.grad = None
         b.grad = None
-        graph10(fg, a, b).backward()
+        graph10(lib, a, b).backward()
 
-    out = {"fastgrad": fastgrad_step, "numpy": lambda: np_graph10_grad(d["a"], d["b"])}
+    return step
+
+
+def steps():
+    from run import data, np_graph10_grad
+
+    d = data("W4b")
+    out = {"fastgrad": lib_step(fg, d), "numpy": lambda: np_graph10_grad(d["a"], d["b"])}
     try:
         import torch
     except ImportError:
         return out
     torch.set_num_threads(1)
-    ta = torch.tensor(d["a"], requires_grad=True)
-    tb = torch.tensor(d["b"], requires_grad=True)
-
-    def torch_step():
-        ta.grad = None
-        tb.grad = None
-        graph10(torch, ta, tb).backward()
-
-    out["torch"] = torch_step
+    out["torch"] = lib_step(torch, d)
     return out
 
 

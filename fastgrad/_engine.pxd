@@ -71,12 +71,14 @@ cdef class FunctionNode(Node):
     cdef public object _non_diff
     cdef public object _dirty
     cdef public object _anomaly_trace
-    @cython.locals(i=Py_ssize_t, out=list, g=object, gt=TensorBase, fn=object, meta=tuple, result=object)
+    @cython.locals(i=Py_ssize_t, out=list, g=object, gt=TensorBase, meta=tuple, result=object)
     cdef list _apply_grads(self, list grads)
     @cython.locals(i=Py_ssize_t, out=list, g=object, r=object, meta=tuple, info=OpInfo, ab=object,
                    s0=object)
     cdef list _apply_arrays(self, list grads)
     cdef TensorBase _fix_grad(self, TensorBase gt, tuple meta, Py_ssize_t i)
+    @cython.locals(i=Py_ssize_t)
+    cdef _zeros_for_none(self, list grads, bint tensors)
     @cython.locals(n=Py_ssize_t)
     cdef list _check_count(self, list result)
     @cython.locals(saved=tuple, out=list, i=Py_ssize_t, so=SavedOutput, t=TensorBase)

@@ -366,13 +366,9 @@ class FunctionNode(Node):
     # --- backward ---
     def _apply_grads(self, grads):
         """The backward on tensors: fn.backward, differentiable (create_graph records it)."""
-        fn = self._fn
         if self.materialize_grads:
-            for i in range(len(grads)):
-                if grads[i] is None:
-                    shape, dtype = self._out_meta[i]
-                    grads[i] = make_tensor(np.zeros(shape, dtype))
-        result = fn.backward(self, *grads)
+            self._zeros_for_none(grads, True)
+        result = self._fn.backward(self, *grads)
         if not isinstance(result, tuple):
             result = (result,)
         out = self._check_count(list(result))
@@ -403,10 +399,7 @@ class FunctionNode(Node):
             return None
         ab = info.array_backward
         if self.materialize_grads:
-            for i in range(len(grads)):
-                if grads[i] is None:
-                    shape, dtype = self._out_meta[i]
-                    grads[i] = np.zeros(shape, dtype)
+            self._zeros_for_none(grads, False)
         if info.grad_kernel is not None:  # Op._grad_op's kernel on (the one saved array, g)
             s0 = self._saved_items(True)[0]
             g = grads[0]
@@ -432,6 +425,14 @@ class FunctionNode(Node):
             if r.shape != meta[0] or (r.dtype is not meta[1] and r.dtype != meta[1]):
                 out[i] = self._fix_grad(make_tensor(r), meta, i)._data  # rare: broadcast, cast
         return out
+
+    def _zeros_for_none(self, grads, tensors):
+        """Missing output gradients as zeros (ctx.set_materialize_grads, on by default)."""
+        for i in range(len(grads)):
+            if grads[i] is None:
+                shape, dtype = self._out_meta[i]
+                z = np.zeros(shape, dtype)
+                grads[i] = make_tensor(z) if tensors else z
 
     def _fix_grad(self, gt, meta, i):
         """Input i's gradient to the input's shape (undo broadcasting) and dtype."""
