@@ -47,11 +47,9 @@ cdef class SavedOutput:
 
 cdef class OpInfo:
     cdef public type backward_cls
-    cdef public bint builtin
     cdef public object kernel
     cdef public tuple saves
     cdef public object array_backward
-    cdef public object grad_op
     cdef public object grad_kernel
 
 @cython.locals(info=OpInfo)

@@ -466,11 +466,9 @@ def op_info(fn):
     """The OpInfo of a Function class (or of the adapter of a setup_context-style one)."""
     info = OpInfo.__new__(OpInfo)
     info.backward_cls = fn._backward_cls
-    info.builtin = fn._builtin
     info.kernel = getattr(fn, "_kernel", None)
     info.saves = getattr(fn, "_saves", ())
     info.array_backward = fn._array_backward
-    info.grad_op = fn._grad_op
     info.grad_kernel = None if fn._grad_op is None else fn._grad_op._kernel
     return info
 
