@@ -512,15 +512,17 @@ cdef inline int _ftype(object a, int flags) noexcept:
     return -1
 
 
-cdef inline bint _like(object a, object b, int t, int flags) noexcept:
-    """`a` passes _ftype with dtype t and has b's shape (b already passed _ftype)."""
-    cdef int nd
-    if _ftype(a, flags) != t:
-        return False
-    nd = cnp.PyArray_NDIM(<cnp.ndarray>a)
+cdef inline bint _same_dims(object a, object b) noexcept:
+    """Arrays a and b have one shape."""
+    cdef int nd = cnp.PyArray_NDIM(<cnp.ndarray>a)
     return nd == cnp.PyArray_NDIM(<cnp.ndarray>b) and memcmp(
         cnp.PyArray_DIMS(<cnp.ndarray>a), cnp.PyArray_DIMS(<cnp.ndarray>b),
         nd * sizeof(cnp.npy_intp)) == 0
+
+
+cdef inline bint _like(object a, object b, int t, int flags) noexcept:
+    """`a` passes _ftype with dtype t and has b's shape (b already passed _ftype)."""
+    return _ftype(a, flags) == t and _same_dims(a, b)
 
 
 cdef inline void* _ptr(object a) noexcept:
@@ -775,8 +777,7 @@ cdef object _arith(int op, object a, object b, object out, object ufunc):
     nda = cnp.PyArray_NDIM(<cnp.ndarray>a)
     ndb = cnp.PyArray_NDIM(<cnp.ndarray>b)
     shape_of = <cnp.ndarray>a
-    if nda == ndb and memcmp(cnp.PyArray_DIMS(<cnp.ndarray>a), cnp.PyArray_DIMS(<cnp.ndarray>b),
-                             nda * sizeof(cnp.npy_intp)) == 0:
+    if _same_dims(a, b):
         pass
     elif ndb == 0:
         sb = False
@@ -806,9 +807,7 @@ cdef object _arith(int op, object a, object b, object out, object ufunc):
 
 
 cdef inline bint _same_meta(cnp.ndarray x, cnp.ndarray o) noexcept:
-    cdef int nd = cnp.PyArray_NDIM(x)
-    return (cnp.PyArray_DESCR(x) == cnp.PyArray_DESCR(o) and nd == cnp.PyArray_NDIM(o)
-            and memcmp(cnp.PyArray_DIMS(x), cnp.PyArray_DIMS(o), nd * sizeof(cnp.npy_intp)) == 0)
+    return cnp.PyArray_DESCR(x) == cnp.PyArray_DESCR(o) and _same_dims(x, o)
 
 
 def node_meta(cnp.ndarray out not None, cnp.ndarray a not None, cnp.ndarray b):

@@ -47,7 +47,8 @@ def node_meta(out, a, b):
     """What the tape records of a node's arrays: ((out's shape, dtype),) and one such pair
     per input array a, b (b None: one input). An input of out's shape and dtype shares
     out's pair, and a lone input sharing it gets out's very tuple (the common case)."""
-    if not (isinstance(out, np.ndarray) and isinstance(a, np.ndarray) and (b is None or isinstance(b, np.ndarray))):
+    if not (isinstance(out, np.ndarray) and isinstance(a, np.ndarray)
+            and (b is None or isinstance(b, np.ndarray))):
         raise TypeError("node_meta: out and a must be ndarrays, b an ndarray or None")
     meta = (out.shape, out.dtype)
     om = (meta,)
