@@ -9,9 +9,10 @@ from fastgrad._ops.linalg import matmul
 
 
 # Compiled backend only: y = (w @ x.T).T + b by one BLAS call and one tiled transpose pass
-# that adds the bias. OpenBLAS runs the (n_out x batch) product ~10% faster than x @ w.T when
-# both sides are large (W3's 256 x 784 -> 1024: -0.3 ms per layer, the pass costs +0.06 ms
-# over the bias add it replaces; benchmarks/NOTES.md, A2-A3). Small shapes keep x @ w.T.
+# that adds the bias. For float32, OpenBLAS runs the (n_out x batch) product faster than
+# x @ w.T unless the batch is large or the layer narrow: 0.5-0.8x at batch 4-64 with
+# n_out >= 1.5 batch, ~0.95x at W3's 256 x 784 -> 1024 (benchmarks/NOTES.md A2-A3, A7).
+# float64, and the shapes _transposed_is_faster rejects, keep x @ w.T.
 _linear_out = getattr(K, "_linear_out", None)
 # Compiled backend only: the bias add and the bias gradient of small layers in one C loop
 # each, without NumPy's broadcasting/reduction set-up (~6k instructions each at 32 x 50);
@@ -19,14 +20,16 @@ _linear_out = getattr(K, "_linear_out", None)
 _rows_add = getattr(K, "_rows_add", lambda y, b: None)
 _rows_sum = getattr(K, "_rows_sum", lambda g: None)
 _ce_reduce = getattr(K, "_ce_reduce", lambda loss, target, w, ignore_index: None)  # see _ce_sums
-_T_MIN_BATCH, _T_MIN_OUT = 128, 512
 
 
 def _linear_fwd(x, w, b):
-    """y = x @ w.T + b of arrays (b may be None): one BLAS call, the bias added in one pass."""
-    if (_linear_out is not None and x.ndim == 2 and x.shape[0] >= _T_MIN_BATCH
-            and w.shape[0] >= _T_MIN_OUT and x.dtype == w.dtype and x.dtype.char in "fd"
-            and x.flags.c_contiguous and w.flags.c_contiguous
+    """y = x @ w.T + b of arrays (b may be None): one BLAS call, the bias added in one pass.
+    float32 (batch x n_in) -> n_out takes (w @ x.T).T when 2 <= batch <= 256, n_in >= 100,
+    n_out >= 1.5 batch and batch * n_out >= 1024: the rule fitted to a grid of batch 1-512,
+    n_in 32-2048, n_out 10-2048 (NOTES A7; no backward product has a faster layout)."""
+    if (_linear_out is not None and x.ndim == 2 and x.dtype.char == "f" and w.dtype.char == "f"
+            and 2 <= x.shape[0] <= 256 and x.shape[1] >= 100 and 2 * w.shape[0] >= 3 * x.shape[0]
+            and x.shape[0] * w.shape[0] >= 1024 and x.flags.c_contiguous and w.flags.c_contiguous
             and (b is None or (b.ndim == 1 and b.dtype == x.dtype and b.flags.c_contiguous
                                and b.flags.aligned))):
         yt = np.matmul(w, x.T)
@@ -390,7 +393,7 @@ def linear(input, weight, bias=None):
     x, w = input._data, weight._data
     ws = w.shape
     if (len(ws) == 2 and x.ndim and x.shape[-1] == ws[1] and x.dtype is w.dtype
-            and (bias is None or bias._data.shape == ws[:1])):
+            and (bias is None or (bias._data.shape == ws[:1] and bias._data.dtype is w.dtype))):
         return Linear.apply(input, weight, bias)  # the usual case, checked in few steps
     _check_linear(x, w, bias)
     return Linear.apply(input, weight, bias)
@@ -408,6 +411,9 @@ def _check_linear(x, w, bias):
     if bias is not None and bias._data.shape not in ((w.shape[0],), ()):
         raise RuntimeError("linear: bias must have shape %s, got %s" % (shape_str((w.shape[0],)),
                                                                        shape_str(bias._data.shape)))
+    if bias is not None and bias._data.dtype != w.dtype and (bias._data.ndim or x.ndim == 2):
+        raise RuntimeError("self and mat2 must have the same dtype, but got %s and %s"  # addmm's
+                           % (scalar_type_name(bias._data.dtype), scalar_type_name(w.dtype)))
 
 
 def _float_input(name, x):
