@@ -157,8 +157,13 @@ cpdef apply2(object fn, TensorBase a, TensorBase b)
 @cython.locals(ctx=FunctionNode, info=OpInfo, st=Modes, u=object, cd=object, gc=bint)
 cpdef apply3(object fn, TensorBase a, TensorBase b, TensorBase c)
 
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, code=long, items=list, need=tuple)
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, items=list, t=object)
 cpdef _declared_saves(FunctionNode ctx, tuple saves, object a, object b, object raw)
+
+cdef object _declared_input(FunctionNode ctx, object code, object a, object b)
+
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, saved=list, versions=list, t=object, tt=TensorBase)
+cpdef _save_declared(FunctionNode ctx, tuple saves, object a, object b, TensorBase out)
 
 @cython.locals(metas=tuple)
 cpdef _record_out(FunctionNode ctx, object raw, TensorBase out, TensorBase a, TensorBase b)

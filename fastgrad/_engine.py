@@ -624,27 +624,56 @@ def kernel_forward(ctx, args):
 
 
 def _declared_saves(ctx, saves, a, b, raw):
-    """ctx.save_for_backward as fn._saves declares (codes SAVE_* above)."""
+    """ctx.save_for_backward as fn._saves declares (codes SAVE_* above): function_apply's
+    route (kernel_forward); apply1/2/3 save directly (_save_declared)."""
     n = len(saves)
     if n == 0:
         return
-    need = ctx.needs_input_grad
     items = []
     for i in range(n):
-        code = saves[i]
-        if code == SAVE_IN0:
-            items.append(a)
-        elif code == SAVE_IN1:
-            items.append(b)
-        elif code == SAVE_OUT:
-            items.append(raw)
-        elif code == SAVE_IN0_IF_GRAD1:
-            items.append(a if need[1] else None)
-        elif code == SAVE_IN1_IF_GRAD0:
-            items.append(b if need[0] else None)
-        else:
-            raise ValueError("unknown save code %r in %s._saves" % (code, ctx._fn.__name__))
+        t = _declared_input(ctx, saves[i], a, b)
+        items.append(raw if t is _OUT else t)
     ctx._to_save = tuple(items)
+
+
+_OUT = object()  # _declared_input's answer for SAVE_OUT
+
+
+def _declared_input(ctx, code, a, b):
+    """The input tensor (or None) save code `code` names, or _OUT for the output."""
+    if code == SAVE_IN0:
+        return a
+    if code == SAVE_IN1:
+        return b
+    if code == SAVE_OUT:
+        return _OUT
+    if code == SAVE_IN0_IF_GRAD1:
+        return a if ctx.needs_input_grad[1] else None
+    if code == SAVE_IN1_IF_GRAD0:
+        return b if ctx.needs_input_grad[0] else None
+    raise ValueError("unknown save code %r in %s._saves" % (code, ctx._fn.__name__))
+
+
+def _save_declared(ctx, saves, a, b, out):
+    """_save for the saves fn._saves declares, made at once on the fast paths: the input
+    tensors with their versions, the output as a SavedOutput (never its tensor: a cycle)."""
+    n = len(saves)
+    saved = []
+    versions = []
+    for i in range(n):
+        t = _declared_input(ctx, saves[i], a, b)
+        if t is None:
+            saved.append(None)
+            versions.append(0)
+        elif t is _OUT:
+            saved.append(SavedOutput(out._data, 0, out._vc, out._vc.value))
+            versions.append(0)
+        else:
+            tt = t
+            saved.append(tt)
+            versions.append(tt._vc.value)
+    ctx._saved = tuple(saved)
+    ctx._saved_versions = tuple(versions)
 
 
 def apply1(fn, x):
@@ -664,14 +693,13 @@ def apply1(fn, x):
     ctx._info = info
     ctx.materialize_grads = True
     ctx.needs_input_grad = (True,)
-    if u is not None:
-        raw = u(x._data)
-        _declared_saves(ctx, info.saves, x, None, raw)
-    else:
-        raw = fn.forward(ctx, x)  # may be a NumPy scalar (0-d): save_for_backward got that object
+    raw = u(x._data) if u is not None else fn.forward(ctx, x)  # forward may return a NumPy
+    # scalar (0-d): save_for_backward got that object
     out = make_tensor(raw)
     ctx.next_functions = (grad_edge(x),)
     _record_out(ctx, raw, out, x, None)
+    if u is not None and len(info.saves):
+        _save_declared(ctx, info.saves, x, None, out)
     return out
 
 
@@ -694,14 +722,12 @@ def apply2(fn, a, b):
     ctx._info = info
     ctx.materialize_grads = True
     ctx.needs_input_grad = _NEEDS[a._requires_grad][b._requires_grad]
-    if u is not None:
-        raw = u(a._data, b._data)
-        _declared_saves(ctx, info.saves, a, b, raw)
-    else:
-        raw = fn.forward(ctx, a, b)  # may be a NumPy scalar (0-d): save_for_backward got that object
+    raw = u(a._data, b._data) if u is not None else fn.forward(ctx, a, b)  # (as in apply1)
     out = make_tensor(raw)
     ctx.next_functions = (grad_edge(a), grad_edge(b))
     _record_out(ctx, raw, out, a, b)
+    if u is not None and len(info.saves):
+        _save_declared(ctx, info.saves, a, b, out)
     return out
 
 
@@ -723,10 +749,11 @@ def apply3(fn, a, b, c):
     ctx.materialize_grads = True
     ctx.needs_input_grad = (a._requires_grad, b._requires_grad, gc)
     raw = u(a._data, b._data, cd)
-    _declared_saves(ctx, info.saves, a, b, raw)
     out = make_tensor(raw)
     ctx.next_functions = (grad_edge(a), grad_edge(b), (None, 0) if c is None else grad_edge(c))
     _record_out(ctx, raw, out, a, b)
+    if len(info.saves):
+        _save_declared(ctx, info.saves, a, b, out)
     ctx._in_meta = ctx._in_meta + (None if c is None else (cd.shape, cd.dtype),)
     return out
 

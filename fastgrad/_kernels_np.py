@@ -21,7 +21,7 @@ import operator
 import numpy as np
 
 __all__ = [
-    "add", "sub", "mul", "div", "node_meta",
+    "add", "sub", "mul", "div", "node_meta", "sum_all", "fill",
     "sigmoid_fwd", "sigmoid_bwd", "tanh_fwd", "tanh_bwd", "relu_fwd", "relu_bwd",
     "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softplus_fwd", "softplus_bwd",
     "softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
@@ -41,6 +41,18 @@ add = np.add
 sub = np.subtract
 mul = np.multiply
 div = np.true_divide
+
+
+def sum_all(x):
+    """np.add.reduce(x, axis=None) as a 0-d array (the compiled twin sums in C, the same way)."""
+    return np.asarray(np.add.reduce(x, axis=None))
+
+
+def fill(shape, g):
+    """A new array of `shape` with every element g (sum()'s gradient)."""
+    out = np.empty(shape, np.asarray(g).dtype)
+    np.copyto(out, g)
+    return out
 
 
 def node_meta(out, a, b):

@@ -729,6 +729,9 @@ def _fuzz_args(rng, name, params):
             args.append(int(rng.integers(1, 5)))
         elif p == "ignore_index":
             args.append(int(rng.choice([-100, -1, 0, 2])))
+        elif p == "shape":  # fill's: mostly a tuple of sizes, sometimes a list or a bad size
+            r = rng.random()
+            args.append(shapes[int(rng.integers(len(shapes)))] if r < 0.8 else [n, c] if r < 0.9 else (n, -1))
         elif p == "momentum":
             args.append(float(rng.choice([0.0, 0.9])))
         elif p in ("beta1", "beta2", "alpha"):
@@ -778,6 +781,9 @@ def test_fuzz_compiled_entry_points():
             want = getattr(NP, name)(*args_np)
         if name == "node_meta":  # shapes and dtypes, not values
             assert got == want
+            continue
+        if name in ("sum_all", "fill"):  # NumPy's results bit for bit, float16 and ints too
+            _same_bits(got, want)
             continue
         dt = got.dtype
         close(got, want, dt, factor=100)
@@ -1059,6 +1065,55 @@ def test_elementwise_out_none_allocates(K, name, dtype, layout):
     assert type(got) is np.ndarray and got.flags.c_contiguous and got.dtype == dtype
     _same_bits(got, want)
     assert not any(np.shares_memory(got, a) for a in ins)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_all_is_numpys_sum_bit_for_bit(K, dtype):
+    """sum()'s kernel: np.add.reduce over all axes as a 0-d array, bit for bit, at the sizes
+    where NumPy's pairwise summation changes shape (8, 128, the halving) and past the size
+    where the compiled loop drops the GIL; -0.0, nan and inf; other layouts and dtypes."""
+    rng = np.random.default_rng(21)
+    for n in [0, 1, 7, 8, 9, 15, 16, 127, 128, 129, 136, 255, 1000, 4095, 4096, 70001]:
+        x = (rng.standard_normal(n) * 10.0 ** rng.integers(-3, 8, n)).astype(dtype)
+        cases = [x, x.reshape(1, n), -np.abs(x) * 0.0]
+        if n > 2:
+            y = x.copy()
+            y[n // 2] = np.nan
+            z = x.copy()
+            z[:2] = [np.inf, -np.inf] if n % 2 else [np.inf, 1.0]
+            cases += [y, z, x[: n - n % 3].reshape(3, -1), x[::2], x[: n - n % 3].reshape(3, -1).T]
+        for c in cases:
+            got = K.sum_all(c)
+            assert type(got) is np.ndarray and got.shape == ()
+            _same_bits(got, np.add.reduce(c, axis=None))
+    for other in [np.arange(10, dtype=np.int64), np.ones(5, np.float16), [1.0, 2.0]]:
+        got = K.sum_all(other)
+        assert type(got) is np.ndarray and got.shape == ()
+        _same_bits(got, np.add.reduce(other, axis=None))
+
+
+def test_fill_is_numpys_broadcast_copy(K):
+    """sum()'s gradient kernel: a new array of the shape, every element g."""
+    for dtype in (np.float32, np.float64):
+        for shape in [(), (0,), (3,), (2, 3), (70, 70), (2, 0, 4)]:
+            g = np.asarray(-2.5, dtype)
+            got = K.fill(shape, g)
+            assert got.shape == shape and got.dtype == dtype and got.flags.c_contiguous
+            assert not np.shares_memory(got, g)
+            _same_bits(got, np.full(shape, g))
+    got = K.fill((2, 2), np.asarray(-0.0, np.float32))
+    _same_bits(got, np.full((2, 2), -0.0, np.float32))
+    # the fallbacks: a list or NumPy ints for a shape, a non-0-d or float16 g
+    for shape, g in [([2, 3], np.asarray(1.5)), ((np.int64(2),), np.asarray(1.5)),
+                     ((2, 3), np.ones(3)), ((2,), np.float16(3))]:
+        want = np.empty(shape, np.asarray(g).dtype)
+        np.copyto(want, g)
+        _same_bits(K.fill(shape, g), want)
+    for bad in [(2, -1), (2.0,)]:
+        with pytest.raises((ValueError, TypeError)) as info:
+            K.fill(bad, np.asarray(1.0))
+        with pytest.raises(info.type):
+            np.empty(bad)
 
 
 def test_node_meta_shares_the_output_pair(K):

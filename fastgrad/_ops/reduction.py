@@ -1,7 +1,6 @@
 """Reductions: sum, mean, max/min (with indices), argmax/argmin, and sum_to (the one place
 where broadcasting is undone: the tape calls it on every gradient whose shape differs)."""
 import collections
-import functools
 
 import numpy as np
 
@@ -38,10 +37,11 @@ class Sum(Op):
 
 
 class SumAll(Op):
-    """sum() of a float tensor over all its elements: declared by its kernel (a C-level
-    partial, so no Python frame runs forward); the input's shape is the node's _in_meta."""
+    """sum() of a float tensor over all its elements: declared by its kernel (np.add.reduce
+    over all axes as a 0-d array; the compiled one sums small arrays in C without NumPy's
+    reduction set-up, bit for bit); the input's shape is the node's _in_meta."""
 
-    _kernel = functools.partial(np.add.reduce, axis=None)
+    _kernel = K.sum_all
 
     @staticmethod
     def backward(ctx, g):
@@ -50,8 +50,7 @@ class SumAll(Op):
 
     @staticmethod
     def _array_backward(ctx, g):
-        shape = ctx._in_meta[0][0]
-        return (_broadcast_copy(g, (1,) * len(shape), shape),)
+        return (K.fill(ctx._in_meta[0][0], g),)
 
     @staticmethod
     def jvp(ctx, t):
