@@ -89,6 +89,10 @@ cdef class _Pending:
     cdef list buf
     cdef list fresh
 
+cdef class UnaryFunction:
+    cdef public object op
+    cdef dict __dict__
+
 cdef class ModuleSlot:
     cdef public str name
 

@@ -10,9 +10,12 @@ Graph shape (no reference cycles, so a graph dies with its last output tensor):
     node --_saved--> saved input tensors; saved *outputs* are kept as raw arrays
     leaf tensor --_acc--> AccumulateGrad --weakref--> leaf tensor
 """
+import inspect
+import os
 import threading
 import traceback
 from _thread import get_ident as _get_ident
+from types import MethodType as _MethodType
 import weakref
 
 import numpy as np
@@ -138,6 +141,20 @@ class TensorBase:
     def __rtruediv__(self, other):
         return binary(_binops[3], other, self)
 
+    def __pow__(self, exponent, modulo=None):
+        """x ** 2 of a float tensor is Square, run by apply1 (no Python frame); anything else
+        is fastgrad.pow (registered by the op layer)."""
+        if modulo is not None:
+            return NotImplemented
+        if (type(exponent) is int or type(exponent) is float) and exponent == 2 and _is_float(self):
+            return apply1(_pow_ops[1], self)
+        return _pow_ops[0](self, exponent)
+
+    def __rpow__(self, base, modulo=None):
+        if modulo is not None:
+            return NotImplemented
+        return _pow_ops[2](self, base)
+
 
 _ops = {}  # callbacks registered by the op layer: "tensor", "sum_to", "zeros", "add"
 
@@ -158,6 +175,8 @@ def register(name, obj):
         _tensor_type = obj
     elif name == "binops":
         _binops[:] = obj
+    elif name == "pow":
+        _pow_ops[:] = obj
     elif name == "add":
         _acc_add[0] = obj
     elif name == "node_meta":
@@ -541,13 +560,25 @@ def function_apply(fn, args, kwargs):
     if record:
         _record(ctx, args, raw, outs)
         if st.anomaly:
-            frames = traceback.format_stack()  # anomaly mode: where this op was called
-            ctx._anomaly_trace = "".join(frames[:len(frames) - 1])
+            ctx._anomaly_trace = _caller_stack()  # anomaly mode: where this op was called
     if fw:
         _forward_ad(fn, ctx, args, outs, record)
     if single:
         return outs[0]
     return tuple(outs)
+
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _caller_stack():
+    """The formatted stack of the code that called into fastgrad: fastgrad's own frames at
+    its top are dropped (how many there are depends on the backend and the op)."""
+    stack = traceback.extract_stack()
+    while stack and stack[len(stack) - 1].filename.startswith(_PKG_DIR):  # (no [-1]: compiled
+        # without wraparound)
+        stack.pop()
+    return "".join(traceback.format_list(stack))
 
 
 def apply_op(cls, *args, **kwargs):
@@ -584,6 +615,7 @@ def apply_op(cls, *args, **kwargs):
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _binops = [None, None, None, None]  # Add, Sub, Mul, Div: registered by the op layer
+_pow_ops = [None, None, None]  # fastgrad.pow, Square, rpow: registered by the op layer
 
 
 _scratch = [None]  # the ctx handed to a built-in forward that records nothing (set below);
@@ -791,6 +823,45 @@ def unary(fn, x):
     if isinstance(x, TensorBase) and _is_float(x):
         return apply1(fn, x)
     return fn._general(x)
+
+
+_SIGNATURE_INPUT = inspect.Signature([inspect.Parameter("input", inspect.Parameter.POSITIONAL_OR_KEYWORD)])
+
+
+class UnaryFunction:
+    """fastgrad.sin, exp, ... and the Tensor methods of the same names: a float unary op as
+    a function object whose call is unary(op, input), without a Python frame (issue 6). A
+    non-data descriptor, so as a Tensor class attribute it binds as a function does
+    (t.sin() is sin(t)); pickled by name, as functions are."""
+
+    def __init__(self, op, name, doc):
+        self.op = op
+        self.__name__ = name
+        self.__qualname__ = name
+        self.__doc__ = doc
+        self.__module__ = "fastgrad"
+        self.__signature__ = _SIGNATURE_INPUT  # inspect.signature(fastgrad.sin): (input)
+
+    def __call__(self, *args, **kwargs):
+        if len(args) == 1 and not kwargs:
+            return unary(self.op, args[0])
+        if not args and len(kwargs) == 1 and "input" in kwargs:
+            return unary(self.op, kwargs["input"])
+        if len(args) + len(kwargs) == 1:
+            raise TypeError("%s() got an unexpected keyword argument '%s'" % (self.__name__, list(kwargs)[0]))
+        raise TypeError("%s() takes 1 positional argument but %d were given"
+                        % (self.__name__, len(args) + len(kwargs)))
+
+    def __get__(self, obj, owner):
+        if obj is None:
+            return self
+        return _MethodType(self, obj)
+
+    def __repr__(self):
+        return "<function %s>" % self.__name__
+
+    def __reduce__(self):
+        return self.__name__
 
 
 def binary(fn, a, b):

@@ -502,10 +502,7 @@ class Tensor(engine.TensorBase):
     def __imod__(self, other):
         return self.remainder_(other)
 
-    __pow__ = E.pow  # pow(input, exponent) itself as the method: no wrapper frame per call
-
-    def __rpow__(self, base):
-        return E.rpow(self, base)
+    # __pow__ and __rpow__ are TensorBase's (compiled: x ** 2 without a Python frame)
 
     def __neg__(self):
         return E.neg(self)
@@ -671,29 +668,22 @@ class Tensor(engine.TensorBase):
 
     negative = neg
 
-    def exp(self):
-        return E.exp(self)
+    exp = E.exp  # a UnaryFunction: binds as a method, no Python frame
 
-    def log(self):
-        return E.log(self)
+    log = E.log  # a UnaryFunction: binds as a method, no Python frame
 
-    def sqrt(self):
-        return E.sqrt(self)
+    sqrt = E.sqrt  # a UnaryFunction: binds as a method, no Python frame
 
     def abs(self):
         return E.abs(self)
 
-    def sin(self):
-        return E.sin(self)
+    sin = E.sin  # a UnaryFunction: binds as a method, no Python frame
 
-    def cos(self):
-        return E.cos(self)
+    cos = E.cos  # a UnaryFunction: binds as a method, no Python frame
 
-    def sigmoid(self):
-        return E.sigmoid(self)
+    sigmoid = E.sigmoid  # a UnaryFunction: binds as a method, no Python frame
 
-    def tanh(self):
-        return E.tanh(self)
+    tanh = E.tanh  # a UnaryFunction: binds as a method, no Python frame
 
     def relu(self):
         return E.relu(self)

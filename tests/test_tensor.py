@@ -218,3 +218,60 @@ def test_max_with_dim_returns_named_tuple():
     r = x.max(dim=1, keepdims=True)
     assert r.values.tolist() == [[5.0], [7.0]] and r.indices.tolist() == [[1], [0]] and r[0] is r.values
     assert x.argmax(dim=1).tolist() == [1, 0] and x.argmax().item() == 2
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "sin", "cos", "sigmoid", "tanh"])
+def test_unary_functions_are_functions(torch, name):
+    """fastgrad.sin etc. (compiled function objects) call, bind as Tensor methods, take
+    input= and pickle as torch's functions do; the values and gradients are torch's."""
+    import inspect
+    import pickle
+
+    f, tf = getattr(fg, name), getattr(torch, name)
+    x = fg.tensor([0.5, 1.5, 2.0], requires_grad=True)
+    tx = torch.tensor([0.5, 1.5, 2.0], requires_grad=True)
+    want = tf(tx)
+    for got in (f(x), f(input=x), getattr(x, name)(), getattr(fg.Tensor, name)(x)):
+        np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-6)
+        assert got.grad_fn is not None
+    f(x).sum().backward()
+    want.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+    assert pickle.loads(pickle.dumps(f)) is f and pickle.loads(pickle.dumps(tf)) is tf
+    assert f.__name__ == name and name in repr(f) and f.__doc__
+    assert list(inspect.signature(f).parameters) == ["input"]
+    for bad in [lambda m: getattr(m, name)(m.ones(2), m.ones(2)), lambda m: getattr(m.ones(2), name)(1)]:
+        with pytest.raises(TypeError, match=r"%s\(\) takes 1 positional argument but 2 were given" % name):
+            bad(fg)
+        with pytest.raises(TypeError):
+            bad(torch)
+
+
+def test_pow_fast_path_matches_torch(torch):
+    """x ** 2 of a float tensor is the compiled Square; other exponents, dtypes and the
+    reflected and 3-argument forms behave as torch's."""
+    for dtype in ("float32", "float64", "float16", "int64"):
+        x = fg.tensor([-1.5, 0.0, 2.0]).to(getattr(fg, dtype))
+        tx = torch.tensor([-1.5, 0.0, 2.0]).to(getattr(torch, dtype))
+        for e in (2, 2.0, 3, 0.5, -1.0):
+            if dtype == "int64" and (isinstance(e, float) or e < 0):
+                continue
+            got, want = x ** e, tx ** e
+            assert str(got.dtype).split(".")[1] == str(want.dtype).split(".")[1], (dtype, e)
+            np.testing.assert_allclose(got.numpy().astype(float), want.numpy().astype(float), rtol=1e-3)
+        for base in (2, 2.5):
+            got, want = base ** x, base ** tx
+            assert str(got.dtype).split(".")[1] == str(want.dtype).split(".")[1], (dtype, base)
+            np.testing.assert_allclose(got.numpy().astype(float), want.numpy().astype(float), rtol=1e-3)
+    e, te = fg.tensor([-2, -1, 0, 1, 3]), torch.tensor([-2, -1, 0, 1, 3])
+    for base in (2, 1, -1, 0, -2):  # integer powers, negative exponents as torch has them
+        assert (base ** e).dtype == fg.int64
+        np.testing.assert_array_equal((base ** e).numpy(), (base ** te).numpy())
+    x = fg.tensor([0.5, -2.0], requires_grad=True)
+    y = x ** 2
+    assert type(y.grad_fn).__name__.startswith("Square")
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, -4.0])
+    for lib in (fg, torch):
+        with pytest.raises(TypeError, match="unsupported operand"):
+            pow(lib.ones(2), 2, 3)

@@ -554,18 +554,32 @@ def pow(input, exponent):  # noqa: A001
 def rpow(input, base):
     if is_tensor(base):
         return pow(base, input)
+    if type(base) is int and input._data.dtype.kind in "iu":  # int ** int tensor: integers
+        return make(_int_rpow(base, input._data))
     x = float_operand(input) if isinstance(base, float) or input._data.dtype.kind not in "fc" else input
     return RPowScalar.apply(x, base)
 
 
-def _unary(op):
-    op._general = lambda input: op.apply(float_operand(input))
 
-    def fn(input):
-        return engine.unary(op, input)  # float tensors: the compiled fast path
-    fn.__name__ = op.__name__.lower()
-    fn.__doc__ = "Elementwise %s (differentiable)." % op.__name__.lower()
-    return fn
+def _int_rpow(base, e):
+    """base ** e for an int base and an integer array e, in e's dtype, as PyTorch computes
+    it: a negative exponent gives 1 for base 1, +-1 for base -1, else 0 (0 ** -k too)."""
+    out = np.power(np.asarray(base, e.dtype), np.maximum(e, 0))
+    neg = e < 0
+    if neg.any():
+        out[neg] = 1 if base == 1 else np.where(e[neg] % 2 == 0, 1, -1) if base == -1 else 0
+    return out
+
+
+engine.register("pow", (pow, Square, rpow))  # TensorBase.__pow__ / __rpow__ (x ** 2: Square)
+
+
+def _unary(op):
+    """fastgrad.exp etc.: float tensors take the compiled fast path (engine.unary), anything
+    else op._general."""
+    op._general = lambda input: op.apply(float_operand(input))
+    name = op.__name__.lower()
+    return engine.UnaryFunction(op, name, "Elementwise %s (differentiable)." % name)
 
 
 exp = _unary(Exp)
