@@ -6,6 +6,7 @@
 #   bash benchmarks/instructions.sh SETUP STATEMENT [N]
 #   bash benchmarks/instructions.sh "a = fg.randn(100, requires_grad=True); b = fg.randn(100, requires_grad=True)" "a + b"
 #   bash benchmarks/instructions.sh "from w2_step import *" "step()" 1000      # the W2 step of NOTES E6
+#   bash benchmarks/instructions.sh "from inprocess import graph10_step; step = graph10_step(fg)" "step()"   # W4b
 #
 # SETUP runs with numpy as np and fastgrad as fg imported, and benchmarks/ on sys.path.
 # Needs valgrind. FASTGRAD_BACKEND=numpy counts the NumPy backend.

@@ -1,0 +1,135 @@
+"""W1, W2 and W4b timed in one process: fastgrad against run.py's hand-written NumPy and
+PyTorch (when installed), in rotating order, so all see the same machine state. On a
+shared machine this is steadier than run.py's separate workers for the small workloads.
+
+    python benchmarks/inprocess.py [W1 W2 W4b] [--threads 1] [--rounds 30] [--cpu-time]
+
+--cpu-time times this thread's CPU time (time.thread_time) instead of the wall clock: on a
+busy machine it leaves out the time the process waits for a core (1 thread only).
+
+W1: the seed MLP step (64x784-100-10, MSE sum, SGD). W2: one step of run.py's digits MLP on
+its first batch of 32 (64-50-10 tanh, cross-entropy, SGD). W4b: the 10-op graph on 10
+elements, forward and backward.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def mlp_steps(lib, name, act):
+    """The W1 or W2 training step with library lib (fastgrad or torch), on fixed data."""
+    from run import data, lib_mlp
+
+    d = data(name)
+    xa, ya = (d["x"], d["y"]) if name == "W1" else (d["X"][d["batches"][0]], d["Y"][d["batches"][0]])
+    model = lib_mlp(lib, d["params"], getattr(lib.nn, act))
+    opt = lib.optim.SGD(model.parameters(), lr=d["lr"])
+    x, y = lib.from_numpy(xa), lib.from_numpy(ya)
+    F = lib.nn.functional
+
+    def step():
+        opt.zero_grad()
+        out = model(x)
+        loss = F.mse_loss(out, y, reduction="sum") if name == "W1" else F.cross_entropy(out, y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def numpy_mlp_step(name):
+    from run import data, np_mlp_step
+
+    d = data(name)
+    xa, ya = (d["x"], d["y"]) if name == "W1" else (d["X"][d["batches"][0]], d["Y"][d["batches"][0]])
+    params = [p.copy() for p in d["params"]]
+    act, loss = ("relu", "mse_sum") if name == "W1" else ("tanh", "ce")
+    return lambda: np_mlp_step(params, xa, ya, act, loss, d["lr"])
+
+
+def graph10_step(lib):
+    from run import data, graph10
+
+    d = data("W4b")
+    a = lib.tensor(d["a"], requires_grad=True)
+    b = lib.tensor(d["b"], requires_grad=True)
+
+    def step():
+        a.grad = None
+        b.grad = None
+        graph10(lib, a, b).backward()
+
+    return step
+
+
+def steps(name):
+    """{implementation: step function} for workload name."""
+    import fastgrad as fg
+    from run import data, np_graph10_grad
+
+    if name == "W4b":
+        d = data("W4b")
+        out = {"fastgrad": graph10_step(fg), "numpy": lambda: np_graph10_grad(d["a"], d["b"])}
+    else:
+        act = "ReLU" if name == "W1" else "Tanh"
+        out = {"fastgrad": mlp_steps(fg, name, act), "numpy": numpy_mlp_step(name)}
+    try:
+        import torch
+    except ImportError:
+        return out
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    out["torch"] = graph10_step(torch) if name == "W4b" else mlp_steps(torch, name, act)
+    return out
+
+
+def time_workload(name, rounds, clock):
+    fns = list(steps(name).items())
+    t0 = time.perf_counter()
+    for _ in range(20):
+        fns[0][1]()
+    inner = max(5, int(0.004 / ((time.perf_counter() - t0) / 20)))  # ~4 ms per measurement
+    for _, f in fns:
+        for _ in range(inner):  # warm-up
+            f()
+    times = {k: [] for k, _ in fns}
+    for r in range(rounds):
+        for k, f in fns[r % len(fns):] + fns[:r % len(fns)]:
+            t = clock()
+            for _ in range(inner):
+                f()
+            times[k].append((clock() - t) / inner * 1e6)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print("%s (us%s; median, min-max over %d rounds of %d steps)"
+          % (name, ", CPU time" if clock is time.thread_time else "", rounds, inner))
+    for k, v in times.items():
+        print("  %-8s %9.1f  (%.1f-%.1f)" % (k, med[k], min(v), max(v)))
+    print("  fastgrad / numpy %.2fx%s" % (med["fastgrad"] / med["numpy"], "" if "torch" not in med else
+                                          ", fastgrad / torch %.2fx" % (med["fastgrad"] / med["torch"])))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("workloads", nargs="*", help="W1, W2 and/or W4b (default: all three)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--cpu-time", action="store_true", help="thread CPU time, not wall time")
+    args = ap.parse_args()
+    for name in args.workloads:
+        if name not in ("W1", "W2", "W4b"):
+            ap.error("unknown workload %r (W1, W2, W4b)" % name)
+    if args.cpu_time and args.threads != 1:
+        ap.error("--cpu-time measures one thread: use it with --threads 1")
+    if os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):  # read when BLAS loads
+        os.environ.update(OPENBLAS_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads))
+        os.execv(sys.executable, [sys.executable] + sys.argv)
+    sys.path.insert(0, HERE)
+    for name in args.workloads or ["W1", "W2", "W4b"]:
+        time_workload(name, args.rounds, time.thread_time if args.cpu_time else time.perf_counter)
+
+
+if __name__ == "__main__":
+    main()
