@@ -1043,12 +1043,33 @@ def _output_index_any(item, outs):
 
 
 # --------------------------------------------------------------------------- backward
+_ONE32 = np.ones((), np.float32)
+_ONE64 = np.ones((), np.float64)
+
+
+def tensor_backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Tensor.backward (compiled, so loss.backward() costs no Python frame). A 0-d float
+    tensor that requires grad, with nothing else asked, is seeded here with a new 0-d one
+    array (what autograd.backward would check holds); anything else goes to autograd.backward."""
+    d = self._data
+    if (gradient is None and inputs is None and not create_graph and self._requires_grad
+            and d.ndim == 0 and state().fw_level == 0):
+        dt = d.dtype
+        if dt is _F32 or dt is _F64:
+            run_backward((self,), ((_ONE32 if dt is _F32 else _ONE64).copy(),), bool(retain_graph),
+                         False, None, True)
+            return
+    _ops["autograd_backward"](self, gradient, retain_graph, create_graph, inputs=inputs)
+
+
 def run_backward(roots, root_grads, keep_graph, create_graph, inputs=None, accumulate=True):
     """Backpropagate root_grads from roots through the graph.
 
     Iterative: dependency counts, then a ready stack (no recursion, any depth).
     accumulate=True adds into leaves' .grad (restricted to `inputs` when given);
     accumulate=False (autograd.grad) returns the gradients of `inputs` instead.
+    root_grads are tensors, or arrays when no graph of the backward is made (create_graph
+    off, no dual level: tensor_backward's seed).
     """
     prev = state().grad_enabled
     state().grad_enabled = bool(create_graph)
@@ -1130,7 +1151,9 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
         if node is None:
             continue
         g = root_grads[i]
-        _buffer_add(pending[node], nr, g._data if arrays else g, False, create_graph)
+        if type(g) is not _ndarray:
+            g = g._data if arrays else g
+        _buffer_add(pending[node], nr, g, False, create_graph)
     ready = [None] * len(found)  # a stack; each node is pushed once
     top = 0
     for rec in found:

@@ -19,7 +19,6 @@ from fastgrad._ops import shape as S
 from fastgrad._ops import sorting as SO
 from fastgrad._tensor_str import tensor_repr
 
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 make = engine.make_tensor
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
@@ -307,17 +306,8 @@ class Tensor(engine.TensorBase):
         self._post_acc_hooks.append(hook)
         return engine._RemovableHandle(self._post_acc_hooks, hook)
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        d = self._data
-        if (gradient is None and inputs is None and not create_graph and self._requires_grad
-                and d.shape == () and (d.dtype is _F32 or d.dtype is _F64)):
-            # loss.backward(): what autograd.backward checks holds; seed it with a 0-d one
-            engine.run_backward((self,), (engine.make_tensor(np.array(1, d.dtype)),),
-                                bool(retain_graph), False, None, True)
-            return
-        from fastgrad import autograd  # (autograd imports this module)
-
-        autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+    backward = engine.tensor_backward  # (gradient=None, retain_graph=None, create_graph=False,
+    # inputs=None): compiled; anything but loss.backward() goes to autograd.backward
 
     def detach(self):
         return S.detach(self)

@@ -69,6 +69,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     engine.run_backward(outputs, grads, bool(retain_graph), bool(create_graph), inputs, True)
 
 
+engine.register("autograd_backward", backward)  # Tensor.backward's general case
+
+
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
          allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """The gradients of outputs w.r.t. inputs, returned as a tuple (.grad is not touched).

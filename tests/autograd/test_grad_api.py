@@ -236,3 +236,43 @@ def test_inference_mode_and_no_grad():
     with fg.no_grad():
         with fg.enable_grad():
             assert (x * 2).requires_grad
+
+
+def test_scalar_backward_seeds_match_torch(torch):
+    """loss.backward() (Tensor.backward's seeded fast path) against torch: repeated with
+    retain_graph (gradients accumulate, the seed is never shared), a 0-d leaf, float64 and
+    float16 losses, and a loss inside a forward-AD dual level (the general path)."""
+    import torch.autograd.forward_ad as tfw
+
+    import fastgrad.autograd.forward_ad as fw
+
+    results = {}
+    for name, lib, fwd in (("fg", fg, fw), ("torch", torch, tfw)):
+        out = []
+        x = lib.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        loss = (x * x).sum() + x.sum()
+        loss.backward(retain_graph=True)
+        loss.backward()
+        out.append(x.grad.numpy().copy())
+        for _ in range(2):  # a hook that changes the seed in place: the next seed is fresh
+            loss = (x * 2.0).sum()
+            loss.register_hook(lambda g: g.mul_(3.0))
+            loss.backward()
+        out.append(x.grad.numpy().copy())
+        s = lib.tensor(3.0, requires_grad=True)
+        s.backward()
+        s.backward()
+        out.append(s.grad.numpy().copy())
+        for dt in (lib.float64, lib.float16):
+            y = lib.tensor([0.5, -1.0], dtype=dt, requires_grad=True)
+            (y * 3.0).sum().backward()
+            assert y.grad.dtype == dt
+            out.append(y.grad.numpy().astype(np.float64))
+        z = lib.tensor([0.5, 2.0], requires_grad=True)
+        with fwd.dual_level():
+            dz = fwd.make_dual(z, lib.ones(2))
+            (dz * dz).sum().backward()
+        out.append(z.grad.numpy().copy())
+        results[name] = out
+    for a, b in zip(results["fg"], results["torch"]):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
