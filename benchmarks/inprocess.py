@@ -21,11 +21,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def mlp_steps(lib, name, act):
-    """The W1 or W2 training step with library lib (fastgrad or torch), on fixed data."""
+    """The W1, W2 or W3 training step with library lib (fastgrad or torch), on fixed data
+    (W2: its first batch); act is the activation's nn class name."""
     from run import data, lib_mlp
 
     d = data(name)
-    xa, ya = (d["x"], d["y"]) if name == "W1" else (d["X"][d["batches"][0]], d["Y"][d["batches"][0]])
+    xa, ya = (d["X"][d["batches"][0]], d["Y"][d["batches"][0]]) if name == "W2" else (d["x"], d["y"])
     model = lib_mlp(lib, d["params"], getattr(lib.nn, act))
     opt = lib.optim.SGD(model.parameters(), lr=d["lr"])
     x, y = lib.from_numpy(xa), lib.from_numpy(ya)
@@ -45,9 +46,9 @@ def numpy_mlp_step(name):
     from run import data, np_mlp_step
 
     d = data(name)
-    xa, ya = (d["x"], d["y"]) if name == "W1" else (d["X"][d["batches"][0]], d["Y"][d["batches"][0]])
+    xa, ya = (d["X"][d["batches"][0]], d["Y"][d["batches"][0]]) if name == "W2" else (d["x"], d["y"])
     params = [p.copy() for p in d["params"]]
-    act, loss = ("relu", "mse_sum") if name == "W1" else ("tanh", "ce")
+    act, loss = {"W1": ("relu", "mse_sum"), "W2": ("tanh", "ce"), "W3": ("relu", "ce")}[name]
     return lambda: np_mlp_step(params, xa, ya, act, loss, d["lr"])
 
 

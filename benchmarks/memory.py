@@ -16,43 +16,10 @@ import tracemalloc
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fastgrad as fg  # noqa: E402
-from run import data, lib_mlp, np_mlp_step  # noqa: E402
+from inprocess import mlp_steps, numpy_mlp_step  # noqa: E402
 
-# workload: (activation, loss, steps for the growth check)
-WORKLOADS = {"W1": ("relu", "mse_sum", 200), "W2": ("tanh", "ce", 200), "W3": ("relu", "ce", 20)}
-
-
-def _inputs(name):
-    d = data(name)
-    if name == "W2":
-        idx = d["batches"][0]
-        return d, d["X"][idx], d["Y"][idx]
-    return d, d["x"], d["y"]
-
-
-def fastgrad_step(name):
-    act, loss_kind, _ = WORKLOADS[name]
-    d, xa, ya = _inputs(name)
-    model = lib_mlp(fg, d["params"], fg.nn.ReLU if act == "relu" else fg.nn.Tanh)
-    opt = fg.optim.SGD(model.parameters(), lr=d["lr"])
-    x, y = fg.from_numpy(xa), fg.from_numpy(ya)
-    F = fg.nn.functional
-
-    def step():
-        opt.zero_grad()
-        out = model(x)
-        loss = F.mse_loss(out, y, reduction="sum") if loss_kind == "mse_sum" else F.cross_entropy(out, y)
-        loss.backward()
-        opt.step()
-
-    return step
-
-
-def numpy_step(name):
-    act, loss_kind, _ = WORKLOADS[name]
-    d, xa, ya = _inputs(name)
-    params = [p.copy() for p in d["params"]]
-    return lambda: np_mlp_step(params, xa, ya, act, loss_kind, d["lr"])
+# workload: (activation, steps for the growth check)
+WORKLOADS = {"W1": ("ReLU", 200), "W2": ("Tanh", 200), "W3": ("ReLU", 20)}
 
 
 def measure(step, n):
@@ -76,9 +43,9 @@ def measure(step, n):
 def main():
     print("fastgrad backend: %s" % fg._backend.get_backend())
     print("%-4s %26s %26s %12s" % ("", "fastgrad peak / growth", "hand NumPy peak / growth", "peak ratio"))
-    for name, (_, _, n) in WORKLOADS.items():
-        fp, fgrow = measure(fastgrad_step(name), n)
-        npk, ngrow = measure(numpy_step(name), n)
+    for name, (act, n) in WORKLOADS.items():
+        fp, fgrow = measure(mlp_steps(fg, name, act), n)
+        npk, ngrow = measure(numpy_mlp_step(name), n)
         print("%-4s %14.1f KB / %+6.1f KB %14.1f KB / %+6.1f KB %11.2fx"
               % (name, fp / 1e3, fgrow / 1e3, npk / 1e3, ngrow / 1e3, fp / npk))
 

@@ -874,6 +874,18 @@ def div(a, b, out=None):
     return _arith(3, a, b, out, np.true_divide)
 
 
+ctypedef void (*loop_fn)(int t, const void* a, Py_ssize_t n, void* out) noexcept nogil
+
+
+cdef inline void _run_loop(loop_fn f, int t, const void* a, Py_ssize_t n, void* out) noexcept:
+    """f(t, a, n, out), without the GIL when n is large enough for that to pay."""
+    if n < NOGIL_MIN:
+        f(t, a, n, out)
+    else:
+        with nogil:
+            f(t, a, n, out)
+
+
 cdef void _sum_loop(int t, const void* px, Py_ssize_t n, void* po) noexcept nogil:
     """*po = 0.0 + pairwise sum of px[:n] (NumPy's reduction: it starts from 0.0)."""
     cdef float sf = 0.0
@@ -909,13 +921,7 @@ def sum_all(x):
         return np.asarray(np.add.reduce(x, axis=None))
     n = cnp.PyArray_SIZE(<cnp.ndarray>x)
     out = cnp.PyArray_EMPTY(0, NULL, t, 0)
-    cdef void *pi = _ptr(x)
-    cdef void *po = _ptr(out)
-    if n < NOGIL_MIN:
-        _sum_loop(t, pi, n, po)
-    else:
-        with nogil:
-            _sum_loop(t, pi, n, po)
+    _run_loop(_sum_loop, t, _ptr(x), n, _ptr(out))
     return out
 
 
@@ -937,13 +943,7 @@ def fill(shape, g):
         dims[i] = d
     out = cnp.PyArray_EMPTY(nd, dims, t, 0)
     n = cnp.PyArray_SIZE(<cnp.ndarray>out)
-    cdef void *pi = _ptr(g)
-    cdef void *po = _ptr(out)
-    if n < NOGIL_MIN:
-        _fill_loop(t, pi, n, po)
-    else:
-        with nogil:
-            _fill_loop(t, pi, n, po)
+    _run_loop(_fill_loop, t, _ptr(g), n, _ptr(out))
     return out
 
 
