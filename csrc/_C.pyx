@@ -337,8 +337,8 @@ cdef extern from *:
     /* NumPy's pairwise summation (loops_utils.h.src), so sum() is NumPy's bit for bit:
        fewer than 8 values one by one from -0; up to 128 with 8 accumulators, folded as
        ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)), then the rest one by one; more,
-       split in two halves (the first a multiple of 8) summed the same way. No clones: a
-       vectorised clone would keep the order too, but the recursion is not the cost. */
+       split in two halves (the first a multiple of 8) summed the same way. Not cloned per
+       CPU (FG_CLONES): for the small arrays sum() meets in a graph the call is the cost. */
     #define FG_PAIRWISE(T, SFX)                                                               \
     static T fg_pairwise_##SFX(const T *a, ptrdiff_t n) {                                     \
         if (n < 8) {                                                                          \

@@ -156,7 +156,8 @@ class TensorBase:
         return _pow_ops[2](self, base)
 
 
-_ops = {}  # callbacks registered by the op layer: "tensor", "sum_to", "zeros", "add"
+_ops = {}  # callbacks registered by the op layer: "tensor", "sum_to", "dtype_of",
+# "autograd_backward", ...
 
 
 _tensor_type = None  # fastgrad.Tensor, registered by fastgrad._tensor; typed `type` in the

@@ -658,22 +658,24 @@ class Tensor(engine.TensorBase):
 
     negative = neg
 
-    exp = E.exp  # a UnaryFunction: binds as a method, no Python frame
+    # exp, log, sqrt, sin, cos, sigmoid, tanh: fastgrad's function objects themselves
+    # (engine.UnaryFunction: they bind as methods, and a call runs no Python frame)
+    exp = E.exp
 
-    log = E.log  # a UnaryFunction: binds as a method, no Python frame
+    log = E.log
 
-    sqrt = E.sqrt  # a UnaryFunction: binds as a method, no Python frame
+    sqrt = E.sqrt
 
     def abs(self):
         return E.abs(self)
 
-    sin = E.sin  # a UnaryFunction: binds as a method, no Python frame
+    sin = E.sin
 
-    cos = E.cos  # a UnaryFunction: binds as a method, no Python frame
+    cos = E.cos
 
-    sigmoid = E.sigmoid  # a UnaryFunction: binds as a method, no Python frame
+    sigmoid = E.sigmoid
 
-    tanh = E.tanh  # a UnaryFunction: binds as a method, no Python frame
+    tanh = E.tanh
 
     def relu(self):
         return E.relu(self)

@@ -560,7 +560,6 @@ def rpow(input, base):
     return RPowScalar.apply(x, base)
 
 
-
 def _int_rpow(base, e):
     """base ** e for an int base and an integer array e, in e's dtype, as PyTorch computes
     it: a negative exponent gives 1 for base 1, +-1 for base -1, else 0 (0 ** -k too)."""
