@@ -54,6 +54,7 @@ if BACKEND == "numpy":
     K = _load_pure("_kernels_py", "_kernels_np.py")
 engine.register("add", K.add)  # the tape sums a tensor's gradients with the backend's add
 engine.register("node_meta", K.node_meta)
+engine.register("meta_is", K.meta_is)
 
 
 def get_backend():

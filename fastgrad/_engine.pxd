@@ -79,7 +79,7 @@ cdef class FunctionNode(Node):
     cdef _zeros_for_none(self, list grads, bint tensors)
     @cython.locals(n=Py_ssize_t)
     cdef list _check_count(self, list result)
-    @cython.locals(saved=tuple, out=list, i=Py_ssize_t, so=SavedOutput, t=TensorBase)
+    @cython.locals(saved=tuple, out=list, i=Py_ssize_t, so=SavedOutput, t=TensorBase, ti=TensorBase)
     cdef tuple _saved_items(self, bint arrays)
     cdef _release(self)
 

@@ -167,6 +167,7 @@ _ndarray = np.ndarray
 
 _acc_add = [np.add]  # add(a, b, out): the backend's K.add, registered by fastgrad._backend
 _node_meta = [None]  # the backend's K.node_meta (the shapes and dtypes a node records)
+_meta_is = [None]  # the backend's K.meta_is (does a gradient have the recorded shape, dtype)
 
 
 def register(name, obj):
@@ -182,6 +183,8 @@ def register(name, obj):
         _acc_add[0] = obj
     elif name == "node_meta":
         _node_meta[0] = obj
+    elif name == "meta_is":
+        _meta_is[0] = obj
 
 
 def make_tensor(data, requires_grad=False):
@@ -346,9 +349,10 @@ class FunctionNode(Node):
             if item is None:
                 out.append(None)
             elif isinstance(item, TensorBase):
-                if item._vc.value != self._saved_versions[i]:
-                    raise RuntimeError(self._inplace_msg(item, item._vc.value, self._saved_versions[i]))
-                out.append(item._data if arrays else item)
+                ti = item  # (typed: C field reads when compiled)
+                if ti._vc.value != self._saved_versions[i]:
+                    raise RuntimeError(self._inplace_msg(ti, ti._vc.value, self._saved_versions[i]))
+                out.append(ti._data if arrays else ti)
             elif isinstance(item, SavedOutput):
                 so = item
                 if so.vc.value != so.version:
@@ -406,7 +410,7 @@ class FunctionNode(Node):
                 )
             gt = g
             meta = self._in_meta[i]
-            if gt._data.shape != meta[0] or (gt._data.dtype is not meta[1] and gt._data.dtype != meta[1]):
+            if not _meta_is[0](gt._data, meta):
                 out[i] = self._fix_grad(gt, meta, i)
         return out
 
@@ -442,7 +446,7 @@ class FunctionNode(Node):
                 r = np.asarray(r)  # a ufunc on 0-d arrays returns a NumPy scalar
                 out[i] = r
             meta = self._in_meta[i]
-            if r.shape != meta[0] or (r.dtype is not meta[1] and r.dtype != meta[1]):
+            if not _meta_is[0](r, meta):
                 out[i] = self._fix_grad(make_tensor(r), meta, i)._data  # rare: broadcast, cast
         return out
 

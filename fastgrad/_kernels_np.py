@@ -21,7 +21,7 @@ import operator
 import numpy as np
 
 __all__ = [
-    "add", "sub", "mul", "div", "node_meta", "sum_all", "fill",
+    "add", "sub", "mul", "div", "node_meta", "meta_is", "sum_all", "fill",
     "sigmoid_fwd", "sigmoid_bwd", "tanh_fwd", "tanh_bwd", "relu_fwd", "relu_bwd",
     "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softplus_fwd", "softplus_bwd",
     "softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
@@ -41,6 +41,11 @@ add = np.add
 sub = np.subtract
 mul = np.multiply
 div = np.true_divide
+
+
+def meta_is(a, meta):
+    """Whether array a has the (shape, dtype) pair meta a node recorded."""
+    return isinstance(a, np.ndarray) and a.shape == meta[0] and (a.dtype is meta[1] or a.dtype == meta[1])
 
 
 def sum_all(x):

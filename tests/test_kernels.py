@@ -546,7 +546,7 @@ def test_optimizer_matches_torch(K, torch, kind, opts, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kind,opts", OPTIMIZERS, ids=OPT_IDS)
 def test_optimizer_backends_agree(kind, opts, dtype):
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(12)
     for shape in ((0,), (), (5, 3), (40000,)):                # 40000 > PAR_MIN
         p0 = rng.standard_normal(shape).astype(dtype)
         grads = [noncontig(g) for g in _grads(rng, shape, dtype, 5)]
@@ -729,6 +729,12 @@ def _fuzz_args(rng, name, params):
             args.append(int(rng.integers(1, 5)))
         elif p == "ignore_index":
             args.append(int(rng.choice([-100, -1, 0, 2])))
+        elif p == "meta":  # meta_is's (shape, dtype) pair, often the first array's own
+            a0 = next((a for a in args if isinstance(a, np.ndarray)), None)
+            if a0 is not None and rng.random() < 0.5:
+                args.append((a0.shape, a0.dtype))
+            else:
+                args.append((shapes[int(rng.integers(len(shapes)))], np.dtype(rng.choice([np.float32, np.float64]))))
         elif p == "shape":  # fill's: mostly a tuple of sizes, sometimes a list or a bad size
             r = rng.random()
             args.append(shapes[int(rng.integers(len(shapes)))] if r < 0.8 else [n, c] if r < 0.9 else (n, -1))
@@ -782,7 +788,13 @@ def test_fuzz_compiled_entry_points():
         if name == "node_meta":  # shapes and dtypes, not values
             assert got == want
             continue
+        if name == "meta_is":
+            assert got is want
+            continue
         if name in ("sum_all", "fill"):  # NumPy's results bit for bit, float16 and ints too
+            if np.asarray(want).dtype.kind == "O":  # sum_all(None): NumPy's array(None), as the twin's
+                assert got.dtype == want.dtype and got.tolist() == want.tolist()
+                continue
             _same_bits(got, want)
             continue
         dt = got.dtype
@@ -1021,7 +1033,7 @@ def test_sgd_bit_identical_to_twin(dtype, opts):
 def test_arith_out(name, ufunc, dtype):
     """out: a new array, a or b itself (in place), a 0-d operand; a partly overlapping or
     wrongly shaped out is NumPy's call (its result or its exception)."""
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(12)
     a0, b0 = _arith_values(rng, (3, 5), dtype), _arith_values(rng, (3, 5), dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -1114,6 +1126,22 @@ def test_fill_is_numpys_broadcast_copy(K):
             K.fill(bad, np.asarray(1.0))
         with pytest.raises(info.type):
             np.empty(bad)
+
+
+def test_meta_is_checks_shape_and_dtype(K):
+    """The tape's check that a gradient has its input's recorded (shape, dtype)."""
+    f4, f8 = np.dtype(np.float32), np.dtype(np.float64)
+    a = np.zeros((3, 2), f4)
+    assert K.meta_is(a, ((3, 2), f4)) is True
+    assert K.meta_is(a.T, ((2, 3), f4)) is True  # any layout
+    assert K.meta_is(a, ((3, 2), np.dtype("=f4"))) is True  # an equal dtype object
+    for meta in [((2, 3), f4), ((3, 2), f8), ((3, 2, 1), f4), ((3,), f4), ((), f4)]:
+        assert K.meta_is(a, meta) is False
+    z = np.zeros((), f8)
+    assert K.meta_is(z, ((), f8)) is True and K.meta_is(z, ((1,), f8)) is False
+    assert K.meta_is(np.float64(1.0), ((), f8)) is False  # a NumPy scalar is not an array
+    assert K.meta_is([1.0], ((1,), f8)) is False
+    assert K.meta_is(np.zeros(0, f4), ((0,), f4)) is True
 
 
 def test_node_meta_shares_the_output_pair(K):
