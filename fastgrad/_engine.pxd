@@ -50,7 +50,7 @@ cdef class OpInfo:
     cdef public object kernel
     cdef public tuple saves
     cdef public object array_backward
-    cdef public object grad_kernel
+    cdef public tuple array_grads
 
 @cython.locals(info=OpInfo)
 cpdef OpInfo op_info(object fn)
@@ -71,16 +71,19 @@ cdef class FunctionNode(Node):
     cdef public object _anomaly_trace
     @cython.locals(i=Py_ssize_t, out=list, g=object, gt=TensorBase, meta=tuple, result=object)
     cdef list _apply_grads(self, list grads)
-    @cython.locals(i=Py_ssize_t, out=list, g=object, r=object, meta=tuple, info=OpInfo, ab=object,
-                   s0=object)
+    @cython.locals(i=Py_ssize_t, out=list, g=object, r=object, meta=tuple, info=OpInfo, specs=tuple)
     cdef list _apply_arrays(self, list grads)
+    @cython.locals(f=object, saved=tuple, i=Py_ssize_t)
+    cdef object _array_grad(self, object spec, object g)
     cdef TensorBase _fix_grad(self, TensorBase gt, tuple meta, Py_ssize_t i)
     @cython.locals(i=Py_ssize_t)
     cdef _zeros_for_none(self, list grads, bint tensors)
     @cython.locals(n=Py_ssize_t)
     cdef list _check_count(self, list result)
-    @cython.locals(saved=tuple, out=list, i=Py_ssize_t, so=SavedOutput, t=TensorBase, ti=TensorBase)
+    @cython.locals(saved=tuple, out=list, i=Py_ssize_t)
     cdef tuple _saved_items(self, bint arrays)
+    @cython.locals(so=SavedOutput, t=TensorBase, ti=TensorBase)
+    cdef object _saved_item(self, tuple saved, Py_ssize_t i, bint arrays)
     cdef _release(self)
 
 cdef class _Pending:
@@ -100,6 +103,23 @@ cdef class ModuleSlot:
 cdef object _module_attr(str name, dict d)
 
 cdef type _tensor_type
+cdef bint _COMPILED
+
+cdef extern from *:
+    """
+    /* type(cls).__new__(cls) without arguments through cls's tp_new slot (_engine._new) */
+    static PyObject *fg_tp_new(PyObject *cls) {
+        static PyObject *no_args = NULL;
+        if (no_args == NULL && (no_args = PyTuple_New(0)) == NULL) return NULL;
+        return ((PyTypeObject *)cls)->tp_new((PyTypeObject *)cls, no_args, NULL);
+    }
+    """
+    object _c_tp_new "fg_tp_new"(type cls)
+
+cdef object _new(type cls)
+
+@cython.locals(so=SavedOutput)
+cdef SavedOutput _saved_output(TensorBase t, int idx)
 cdef type _ndarray
 
 cpdef tuple grad_edge(TensorBase t)

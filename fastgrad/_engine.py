@@ -20,6 +20,13 @@ import weakref
 
 import numpy as np
 
+try:
+    import cython
+
+    _COMPILED = cython.compiled  # a C constant when compiled (_engine.pxd)
+except ImportError:  # the pure-NumPy backend runs this file as plain Python, maybe without Cython
+    _COMPILED = False
+
 FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
     "after they have already been freed). Saved intermediate values of the graph are freed "
@@ -160,9 +167,18 @@ _ops = {}  # callbacks registered by the op layer: "tensor", "sum_to", "dtype_of
 # "autograd_backward", ...
 
 
-_tensor_type = None  # fastgrad.Tensor, registered by fastgrad._tensor; typed `type` in the
-# .pxd so TensorBase.__new__(_tensor_type) is a direct C call
+_tensor_type = None  # fastgrad.Tensor, registered by fastgrad._tensor
 _ndarray = np.ndarray
+
+
+def _new(cls):
+    """A new instance of cls, a Python subclass without __new__ of a compiled class
+    (fastgrad.Tensor, an op's FunctionNode class), as TensorBase.__new__(cls) makes it.
+    Compiled, cls's tp_new slot is called directly (_c_tp_new, in _engine.pxd): Cython
+    calls X.__new__(cls) by name, through type.__new__'s checks (~800 instructions)."""
+    if _COMPILED:
+        return _c_tp_new(cls)  # noqa: F821  (a C function declared in _engine.pxd)
+    return object.__new__(cls)
 
 
 _acc_add = [np.add]  # add(a, b, out): the backend's K.add, registered by fastgrad._backend
@@ -189,7 +205,7 @@ def register(name, obj):
 
 def make_tensor(data, requires_grad=False):
     """Wrap an ndarray (no copy) in a new fastgrad.Tensor."""
-    t = TensorBase.__new__(_tensor_type)
+    t = _new(_tensor_type)
     if type(data) is not _ndarray:
         data = np.asarray(data)
     t._data = data
@@ -300,12 +316,16 @@ class AccumulateGrad(Node):
 class SavedOutput:
     """An output saved for backward, kept as its array (holding the tensor would be a cycle)."""
 
-    def __init__(self, data, idx, vc, version):
-        self.data = data
-        self.idx = idx
-        self.vc = vc
-        self.version = version
-        self.fw_grad = None  # (dual-level generation, tangent) of the output, for forward-over-reverse
+
+def _saved_output(t, idx):
+    """Output idx, tensor t, saved at its current version (no __init__: no argument parsing)."""
+    so = SavedOutput.__new__(SavedOutput)
+    so.data = t._data
+    so.idx = idx
+    so.vc = t._vc
+    so.version = t._vc.value
+    so.fw_grad = None  # (dual-level generation, tangent) of the output, for forward-over-reverse
+    return so
 
 
 def _describe(t):
@@ -345,33 +365,35 @@ class FunctionNode(Node):
             return ()
         out = []
         for i in range(len(saved)):
-            item = saved[i]
-            if item is None:
-                out.append(None)
-            elif isinstance(item, TensorBase):
-                ti = item  # (typed: C field reads when compiled)
-                if ti._vc.value != self._saved_versions[i]:
-                    raise RuntimeError(self._inplace_msg(ti, ti._vc.value, self._saved_versions[i]))
-                out.append(ti._data if arrays else ti)
-            elif isinstance(item, SavedOutput):
-                so = item
-                if so.vc.value != so.version:
-                    t = make_tensor(so.data)
-                    raise RuntimeError(self._inplace_msg(t, so.vc.value, so.version, so.idx))
-                if arrays:
-                    out.append(so.data)
-                    continue
-                t = make_tensor(so.data, True)
-                t._vc = so.vc
-                t._grad_fn = self
-                t._output_nr = so.idx
-                if so.fw_grad is not None and state().fw_level > 0 and so.fw_grad[0] == state().fw_generation:
-                    t._fw_grad = so.fw_grad[1]
-                    state().fw_tensors.append(weakref.ref(t))
-                out.append(t)
-            else:
-                out.append(item if arrays else make_tensor(item))
+            out.append(self._saved_item(saved, i, arrays))
         return tuple(out)
+
+    def _saved_item(self, saved, i, arrays):
+        """Saved item i (of tuple saved: self._saved), version-checked: its array or its tensor."""
+        item = saved[i]
+        if item is None:
+            return None
+        if isinstance(item, TensorBase):
+            ti = item  # (typed: C field reads when compiled)
+            if ti._vc.value != self._saved_versions[i]:
+                raise RuntimeError(self._inplace_msg(ti, ti._vc.value, self._saved_versions[i]))
+            return ti._data if arrays else ti
+        if isinstance(item, SavedOutput):
+            so = item
+            if so.vc.value != so.version:
+                t = make_tensor(so.data)
+                raise RuntimeError(self._inplace_msg(t, so.vc.value, so.version, so.idx))
+            if arrays:
+                return so.data
+            t = make_tensor(so.data, True)
+            t._vc = so.vc
+            t._grad_fn = self
+            t._output_nr = so.idx
+            if so.fw_grad is not None and state().fw_level > 0 and so.fw_grad[0] == state().fw_generation:
+                t._fw_grad = so.fw_grad[1]
+                state().fw_tensors.append(weakref.ref(t))
+            return t
+        return item if arrays else make_tensor(item)
 
     def _inplace_msg(self, t, now, expected, out_idx=-1):
         where = "" if out_idx < 0 else ", which is output %d of %s," % (out_idx, self.name())
@@ -416,24 +438,26 @@ class FunctionNode(Node):
 
     def _apply_arrays(self, grads):
         """The backward on arrays, when no graph of it is wanted (the walk without
-        create_graph): the op's _grad_op kernel or _array_backward. None: the op has
-        neither (or they do not apply), so the walk takes _apply_grads on tensors."""
+        create_graph): the op's array formulas (_array_grads) or _array_backward. None: the
+        op has neither (or they do not apply), so the walk takes _apply_grads on tensors."""
         info = self._info
-        if info is None or (info.grad_kernel is None and info.array_backward is None):
+        if info is None or (info.array_grads is None and info.array_backward is None):
             return None
-        ab = info.array_backward
         if self.materialize_grads:
             self._zeros_for_none(grads, False)
-        if info.grad_kernel is not None:  # Op._grad_op's kernel on (the one saved array, g)
-            s0 = self._saved_items(True)[0]
+        specs = info.array_grads
+        if specs is not None:  # one formula per input, evaluated here: no Python frame
             g = grads[0]
-            if g is None or g.dtype is not s0.dtype:
-                return None
-            out = [info.grad_kernel(s0, g)]
+            if g is None or g.dtype is not self._out_meta[0][1]:
+                return None  # a hook's gradient of another dtype: the tensor route casts it
+            out = [None] * len(specs)
+            for i in range(len(specs)):
+                if i < len(self.next_functions) and self.next_functions[i][0] is not None:
+                    out[i] = self._array_grad(specs[i], g)
         elif len(grads) == 1:
-            out = list(ab(self, grads[0]))
+            out = list(info.array_backward(self, grads[0]))
         else:
-            out = list(ab(self, *grads))
+            out = list(info.array_backward(self, *grads))
         out = self._check_count(out)
         for i in range(len(out)):
             r = out[i]
@@ -449,6 +473,27 @@ class FunctionNode(Node):
             if not _meta_is[0](r, meta):
                 out[i] = self._fix_grad(make_tensor(r), meta, i)._data  # rare: broadcast, cast
         return out
+
+    def _array_grad(self, spec, g):
+        """One entry of the op's _array_grads on output gradient g: an operand (GRAD,
+        SAVED0, SAVED1, IN0_SHAPE) or a call (kernel, formula[, formula]), operands first."""
+        if type(spec) is tuple:
+            f = spec[0]
+            if len(spec) == 2:
+                return f(self._array_grad(spec[1], g))
+            return f(self._array_grad(spec[1], g), self._array_grad(spec[2], g))
+        if spec == GRAD:
+            return g
+        if spec == IN0_SHAPE:
+            return self._in_meta[0][0]
+        if self._released:
+            raise RuntimeError(FREED_MSG)
+        saved = self._saved
+        i = spec - SAVED0
+        if saved is None or i >= len(saved):
+            raise RuntimeError("%s's _array_grads read saved array %d; it saved %d"
+                               % (self.name(), i, 0 if saved is None else len(saved)))
+        return self._saved_item(saved, i, True)
 
     def _zeros_for_none(self, grads, tensors):
         """Missing output gradients as zeros (ctx.set_materialize_grads, on by default)."""
@@ -493,8 +538,34 @@ def op_info(fn):
     info.kernel = getattr(fn, "_kernel", None)
     info.saves = getattr(fn, "_saves", ())
     info.array_backward = fn._array_backward
-    info.grad_kernel = None if fn._grad_op is None else fn._grad_op._kernel
+    grads = getattr(fn, "_array_grads", None)
+    if fn._grad_op is not None:
+        grads = ((fn._grad_op._kernel, SAVED0, GRAD),)  # its kernel on (the saved array, g)
+    if grads is not None:
+        _check_array_grads(fn, grads)
+    info.array_grads = grads
     return info
+
+
+# Operands of an op's array gradient formulas (Op._array_grads).
+GRAD = 0  # the gradient of the op's (one) output
+SAVED0 = 1  # the arrays it saved, in _saves' order
+SAVED1 = 2
+IN0_SHAPE = 3  # the shape of its first input
+
+
+def _check_array_grads(fn, grads):
+    """Op._array_grads must be a tuple of formulas: operands or (callable, formula[, formula])."""
+    if type(grads) is not tuple:
+        raise TypeError("%s._array_grads must be a tuple (one formula per input)" % fn.__name__)
+    todo = list(grads)
+    while todo:
+        f = todo.pop()
+        if type(f) is tuple and len(f) in (2, 3) and callable(f[0]):
+            todo.extend(f[1:])
+        elif type(f) is not int or not GRAD <= f <= IN0_SHAPE:
+            raise TypeError("%s._array_grads: %r is neither an operand (GRAD, SAVED0, SAVED1, "
+                            "IN0_SHAPE) nor a (callable, formula[, formula]) call" % (fn.__name__, f))
 
 
 # --------------------------------------------------------------------------- Function.apply
@@ -518,7 +589,7 @@ def function_apply(fn, args, kwargs):
                 fw = True
                 break
     info = fn._info
-    ctx = FunctionNode.__new__(info.backward_cls)
+    ctx = _new(info.backward_cls)
     ctx._fn = fn
     ctx._info = info
     ctx.materialize_grads = True
@@ -703,7 +774,7 @@ def _save_declared(ctx, saves, a, b, out):
             saved.append(None)
             versions.append(0)
         elif t is _OUT:
-            saved.append(SavedOutput(out._data, 0, out._vc, out._vc.value))
+            saved.append(_saved_output(out, 0))
             versions.append(0)
         else:
             tt = t
@@ -725,7 +796,7 @@ def apply1(fn, x):
         if u is not None:
             return make_tensor(u(x._data))
         return make_tensor(_unrecorded(fn.forward(_scratch[0], x)))
-    ctx = FunctionNode.__new__(info.backward_cls)
+    ctx = _new(info.backward_cls)
     ctx._fn = fn
     ctx._info = info
     ctx.materialize_grads = True
@@ -754,7 +825,7 @@ def apply2(fn, a, b):
         if u is not None:
             return make_tensor(u(a._data, b._data))
         return make_tensor(_unrecorded(fn.forward(_scratch[0], a, b)))
-    ctx = FunctionNode.__new__(info.backward_cls)
+    ctx = _new(info.backward_cls)
     ctx._fn = fn
     ctx._info = info
     ctx.materialize_grads = True
@@ -780,7 +851,7 @@ def apply3(fn, a, b, c):
     gc = c is not None and c._requires_grad
     if not (st.grad_enabled and (a._requires_grad or b._requires_grad or gc)):
         return make_tensor(u(a._data, b._data, cd))
-    ctx = FunctionNode.__new__(info.backward_cls)
+    ctx = _new(info.backward_cls)
     ctx._fn = fn
     ctx._info = info
     ctx.materialize_grads = True
@@ -946,7 +1017,7 @@ def _save(ctx, raw, outs):
         idx = _output_index(item, raw, outs)
         if idx >= 0:
             t = outs[idx]
-            saved.append(SavedOutput(t._data, idx, t._vc, t._vc.value))
+            saved.append(_saved_output(t, idx))
             versions.append(0)
         elif isinstance(item, TensorBase):
             t = item

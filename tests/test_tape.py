@@ -132,6 +132,40 @@ def test_array_backward_checks_what_it_saved():
         loss.backward()
 
 
+def test_array_grads_check_what_they_saved():
+    """Ops declared by array formulas (Op._array_grads: Mul, Div, Sin, Square...) read
+    their saved arrays with the same version and freed-graph checks as saved_tensors."""
+    for f in (lambda x, b: b * x, lambda x, b: b / x, lambda x, b: x.sin() * b, lambda x, b: x ** 2):
+        x = fg.randn(3, requires_grad=True)
+        b = fg.randn(3, requires_grad=True)  # (else b * x would not save x)
+        h = x * 1.0
+        y = f(h, b)
+        h.add_(1.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+        loss = f(x * 1.0, b).sum()
+        loss.backward()
+        with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+            loss.backward()
+
+
+def test_array_grads_are_checked_when_the_op_is_defined():
+    from fastgrad._ops.base import GRAD, K, SAVED0, Op
+
+    for bad in ([GRAD], (GRAD, 7), ((K.mul,),), ((1.5, GRAD, GRAD),),
+                ((K.mul, GRAD, GRAD, GRAD),), ((K.mul, GRAD, "x"),)):
+        with pytest.raises(TypeError, match="_array_grads"):
+            type("Bad", (Op,), {"_kernel": K.mul, "_array_grads": bad})
+
+    class ReadsNothing(Op):  # a formula reading a saved array the op does not save
+        _kernel = K.mul
+        _array_grads = ((K.mul, GRAD, SAVED0), GRAD)
+
+    x = fg.randn(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="ReadsNothingBackward's _array_grads read saved array 0; it saved 0"):
+        ReadsNothing.apply(x, x).sum().backward()
+
+
 def test_inplace_on_leaf_requiring_grad_raises_outside_no_grad():
     w = fg.ones(2, requires_grad=True)
     with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place operation"):

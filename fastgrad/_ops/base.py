@@ -6,6 +6,7 @@ from fastgrad._backend import K, engine  # noqa: F401  (K re-exported for op mod
 from fastgrad.autograd.function import Function
 
 make = engine.make_tensor
+GRAD, SAVED0, SAVED1, IN0_SHAPE = engine.GRAD, engine.SAVED0, engine.SAVED1, engine.IN0_SHAPE
 make_view = engine.make_view
 TensorBase = engine.TensorBase
 
@@ -27,15 +28,19 @@ class Op(Function):
     # forward: the engine runs it without a Python frame (engine.apply1/apply2, and apply3
     # for two tensors and an optional third, as linear's bias); such an op is plain
 
-    _array_backward = None  # optionally, backward's formula on arrays: (ctx, *grad arrays)
-    # -> one array or None per input, reading ctx.saved_arrays. The tape calls it instead
-    # of backward when no graph of the backward is wanted (grad mode off, no dual level):
-    # no tensors, no backward op to record. backward stays the differentiable definition.
+    _array_grads = None  # optionally, backward's formula on arrays, one per input, for an
+    # op with one output: an operand (GRAD: the output's gradient; SAVED0, SAVED1: the
+    # arrays _saves names; IN0_SHAPE) or a call (kernel, formula[, formula]). Mul's is
+    # ((K.mul, GRAD, SAVED1), (K.mul, GRAD, SAVED0)). The tape evaluates them instead of
+    # backward when no graph of the backward is wanted (grad mode off, no dual level),
+    # without a Python frame, and only for the inputs that need a gradient. backward stays
+    # the differentiable definition; a test holds the two equal bit for bit.
+    _array_backward = None  # the same as a function, where formulas do not suffice:
+    # (ctx, *grad arrays) -> one array or None per input, reading ctx.saved_arrays
 
     _grad_op = None  # an op whose gradient is another op applied to (its one saved tensor,
     # g) declares that op here (Tanh: TanhBackward) and defines no backward: Op.backward
-    # applies it, differentiably; when no graph of the backward is wanted, the tape calls
-    # its _kernel on the arrays instead, without a Python frame
+    # applies it, differentiably; its array formula is that op's _kernel on (SAVED0, GRAD)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

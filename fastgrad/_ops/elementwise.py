@@ -2,7 +2,8 @@
 import numpy as np
 
 from fastgrad import _dtype
-from fastgrad._ops.base import K, Op, binary_operands, engine, float_operand, is_tensor, make
+from fastgrad._ops.base import (GRAD, K, SAVED0, SAVED1, Op, binary_operands, engine, float_operand,
+                                is_tensor, make)
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -13,9 +14,7 @@ class Add(Op):
     def backward(ctx, g):
         return g, g
 
-    @staticmethod
-    def _array_backward(ctx, g):
-        return g, g
+    _array_grads = (GRAD, GRAD)
 
     @staticmethod
     def jvp(ctx, ta, tb):
@@ -29,9 +28,7 @@ class Sub(Op):
     def backward(ctx, g):
         return g, (-g if ctx.needs_input_grad[1] else None)
 
-    @staticmethod
-    def _array_backward(ctx, g):
-        return g, (np.negative(g) if ctx.needs_input_grad[1] else None)
+    _array_grads = (GRAD, (np.negative, GRAD))
 
     @staticmethod
     def jvp(ctx, ta, tb):
@@ -48,11 +45,7 @@ class Mul(Op):
         need = ctx.needs_input_grad
         return (g * b if need[0] else None), (g * a if need[1] else None)
 
-    @staticmethod
-    def _array_backward(ctx, g):
-        a, b = ctx.saved_arrays
-        need = ctx.needs_input_grad
-        return (K.mul(g, b) if need[0] else None), (K.mul(g, a) if need[1] else None)
+    _array_grads = ((K.mul, GRAD, SAVED1), (K.mul, GRAD, SAVED0))
 
     @staticmethod
     def jvp(ctx, ta, tb):
@@ -70,12 +63,8 @@ class Div(Op):
         need = ctx.needs_input_grad
         return (g / b if need[0] else None), (-g * a / (b * b) if need[1] else None)
 
-    @staticmethod
-    def _array_backward(ctx, g):
-        a, b = ctx.saved_arrays
-        need = ctx.needs_input_grad
-        return ((K.div(g, b) if need[0] else None),
-                (K.div(K.mul(np.negative(g), a), K.mul(b, b)) if need[1] else None))
+    _array_grads = ((K.div, GRAD, SAVED1),
+                    (K.div, (K.mul, (np.negative, GRAD), SAVED0), (K.mul, SAVED1, SAVED1)))
 
     @staticmethod
     def jvp(ctx, ta, tb):
@@ -90,9 +79,7 @@ class Neg(Op):
     def backward(ctx, g):
         return -g
 
-    @staticmethod
-    def _array_backward(ctx, g):
-        return (np.negative(g),)
+    _array_grads = ((np.negative, GRAD),)
 
     @staticmethod
     def jvp(ctx, t):
@@ -110,10 +97,7 @@ class Square(Op):
         (x,) = ctx.saved_tensors
         return g * (x * 2.0)
 
-    @staticmethod
-    def _array_backward(ctx, g):
-        (x,) = ctx.saved_arrays
-        return (K.mul(g, K.mul(x, np.asarray(2.0, x.dtype))),)
+    _array_grads = ((K.mul, GRAD, (K.add, SAVED0, SAVED0)),)  # x + x is x * 2.0 exactly
 
     @staticmethod
     def jvp(ctx, t):
@@ -295,10 +279,7 @@ class Sin(Op):
         (x,) = ctx.saved_tensors
         return g * cos(x)
 
-    @staticmethod
-    def _array_backward(ctx, g):
-        (x,) = ctx.saved_arrays
-        return (K.mul(g, np.cos(x)),)
+    _array_grads = ((K.mul, GRAD, (np.cos, SAVED0)),)
 
     @staticmethod
     def jvp(ctx, t):
@@ -315,10 +296,7 @@ class Cos(Op):
         (x,) = ctx.saved_tensors
         return -g * sin(x)
 
-    @staticmethod
-    def _array_backward(ctx, g):
-        (x,) = ctx.saved_arrays
-        return (K.mul(np.negative(g), np.sin(x)),)
+    _array_grads = ((K.mul, (np.negative, GRAD), (np.sin, SAVED0)),)
 
     @staticmethod
     def jvp(ctx, t):

@@ -4,7 +4,7 @@ import collections
 
 import numpy as np
 
-from fastgrad._ops.base import (K, Op, engine, make, norm_dim, norm_dims, out_dtype_of_reduction,
+from fastgrad._ops.base import (GRAD, IN0_SHAPE, K, Op, engine, make, norm_dim, norm_dims, out_dtype_of_reduction,
                                 shape_str)
 
 values_indices = collections.namedtuple("return_types", ["values", "indices"])
@@ -48,9 +48,7 @@ class SumAll(Op):
         shape = ctx._in_meta[0][0]
         return BroadcastCopy.apply(g, (1,) * len(shape), shape)
 
-    @staticmethod
-    def _array_backward(ctx, g):
-        return (K.fill(ctx._in_meta[0][0], g),)
+    _array_grads = ((K.fill, IN0_SHAPE, GRAD),)
 
     @staticmethod
     def jvp(ctx, t):

@@ -352,12 +352,12 @@ _T = None
 
 
 def test_array_backward_matches_the_differentiable_backward():
-    """Ops with Op._array_backward or Op._grad_op backpropagate on arrays when no graph is
-    wanted; with create_graph=True they run their differentiable backward. Both give the
-    same gradients, bit for bit, and every such op is covered here."""
+    """Ops with Op._array_grads, Op._array_backward or Op._grad_op backpropagate on arrays
+    when no graph is wanted; with create_graph=True they run their differentiable backward.
+    Both give the same gradients, bit for bit, and every such op is covered here."""
     global _T
     declared = sorted(c.__name__ for c in _op_classes()
-                      if c.__dict__.get("_array_backward") is not None or c.__dict__.get("_grad_op") is not None)
+                      if any(c.__dict__.get(k) is not None for k in ("_array_grads", "_array_backward", "_grad_op")))
     assert declared == sorted(_ARRAY_PATH_CASES)
     rng = np.random.default_rng(0)
     _T = fastgrad.tensor([0, 2, 1, 2])
