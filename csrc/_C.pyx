@@ -38,7 +38,7 @@ import numpy as np
 cnp.import_array()
 
 __all__ = [
-    "add", "sub", "mul", "div", "node_meta", "meta_is", "sum_all", "fill",
+    "add", "sub", "mul", "div", "neg", "square", "node_meta", "meta_is", "sum_all", "fill",
     "sigmoid_fwd", "sigmoid_bwd", "tanh_fwd", "tanh_bwd", "relu_fwd", "relu_bwd",
     "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softplus_fwd", "softplus_bwd",
     "softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
@@ -311,8 +311,8 @@ cdef extern from *:
     FG_T_ADD(fg_t_add_f32, float)
     FG_T_ADD(fg_t_add_f64, double)
 
-    /* out = a op b for op in + - * / (0..3), one IEEE operation per element, so every
-       clone rounds exactly as NumPy's loops do. sa, sb: 1 for an array of n elements, 0 for
+    /* out = a op b for op in + - * / (0..3), and -a, a * a (4, 5: b is a), one IEEE
+       operation per element, so every clone rounds exactly as NumPy's loops do. sa, sb: 1 for an array of n elements, 0 for
        a single value (a 0-d operand) used for every element. out may be a (or b) itself:
        each element is read before it is written. */
     #define FG_ARITH_LOOP(T, EXPR)                                                            \
@@ -328,7 +328,9 @@ cdef extern from *:
         case 0: FG_ARITH_LOOP(T, x + y) break;                                                \
         case 1: FG_ARITH_LOOP(T, x - y) break;                                                \
         case 2: FG_ARITH_LOOP(T, x * y) break;                                                \
-        default: FG_ARITH_LOOP(T, x / y) break;                                               \
+        case 3: FG_ARITH_LOOP(T, x / y) break;                                                \
+        case 4: FG_ARITH_LOOP(T, -x) break;                                                   \
+        default: FG_ARITH_LOOP(T, x * x) break;                                               \
         }                                                                                     \
     }
     FG_ARITH(fg_arith_f32, float)
@@ -837,6 +839,36 @@ cdef object _arith(int op, object a, object b, object out, object ufunc):
     return out
 
 
+cdef object _unary_arith(int op, object x, object out, object ufunc):
+    """ufunc(x[, out]) for -x and x * x (op 4, 5 of the arithmetic loop), as _arith: one
+    loop for a C-contiguous float array into a new array, or into out of its shape and
+    dtype (x itself, or not overlapping it); anything else is the ufunc's call."""
+    cdef int t = _ftype(x, IN_OK)
+    cdef Py_ssize_t n
+    cdef void *px
+    cdef void *po
+    if t < 0:
+        return ufunc(x) if out is None else ufunc(x, out)
+    if out is None:
+        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>x), cnp.PyArray_DIMS(<cnp.ndarray>x), t, 0)
+    elif not _like(out, x, t, OUT_OK) or _overlap(x, out, True):
+        return ufunc(x, out)
+    n = cnp.PyArray_SIZE(<cnp.ndarray>out)
+    px, po = _ptr(x), _ptr(out)
+    if n < NOGIL_MIN:
+        if t == cnp.NPY_FLOAT:
+            fg_arith_f32(op, <const float*>px, 1, <const float*>px, 1, <float*>po, n)
+        else:
+            fg_arith_f64(op, <const double*>px, 1, <const double*>px, 1, <double*>po, n)
+    else:
+        with nogil:
+            if t == cnp.NPY_FLOAT:
+                fg_arith_f32(op, <const float*>px, 1, <const float*>px, 1, <float*>po, n)
+            else:
+                fg_arith_f64(op, <const double*>px, 1, <const double*>px, 1, <double*>po, n)
+    return out
+
+
 cdef inline bint _same_meta(cnp.ndarray x, cnp.ndarray o) noexcept:
     return cnp.PyArray_DESCR(x) == cnp.PyArray_DESCR(o) and _same_dims(x, o)
 
@@ -892,6 +924,16 @@ def mul(a, b, out=None):
 def div(a, b, out=None):
     """np.true_divide(a, b, out); one C loop for same-shape (or 0-d) float arrays of one dtype."""
     return _arith(3, a, b, out, np.true_divide)
+
+
+def neg(x, out=None):
+    """np.negative(x, out); one C loop for a C-contiguous float array."""
+    return _unary_arith(4, x, out, np.negative)
+
+
+def square(x, out=None):
+    """np.square(x, out); one C loop for a C-contiguous float array."""
+    return _unary_arith(5, x, out, np.square)
 
 
 ctypedef void (*loop_fn)(int t, const void* a, Py_ssize_t n, void* out) noexcept nogil

@@ -21,7 +21,7 @@ import operator
 import numpy as np
 
 __all__ = [
-    "add", "sub", "mul", "div", "node_meta", "meta_is", "sum_all", "fill",
+    "add", "sub", "mul", "div", "neg", "square", "node_meta", "meta_is", "sum_all", "fill",
     "sigmoid_fwd", "sigmoid_bwd", "tanh_fwd", "tanh_bwd", "relu_fwd", "relu_bwd",
     "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softplus_fwd", "softplus_bwd",
     "softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
@@ -41,6 +41,8 @@ add = np.add
 sub = np.subtract
 mul = np.multiply
 div = np.true_divide
+neg = np.negative
+square = np.square
 
 
 def meta_is(a, meta):

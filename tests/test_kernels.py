@@ -158,9 +158,10 @@ def test_same_public_names_and_signatures():
 
     assert public(NP) == public(C) == set(NP.__all__)
     for name in NP.__all__:
-        if isinstance(getattr(NP, name), np.ufunc):  # + - * /: the twin's is NumPy's ufunc
-            assert getattr(NP, name).nin == 2, name
-            assert list(inspect.signature(getattr(C, name)).parameters) == ["a", "b", "out"], name
+        if isinstance(getattr(NP, name), np.ufunc):  # + - * / neg square: NumPy's ufuncs
+            nin = getattr(NP, name).nin
+            assert list(inspect.signature(getattr(C, name)).parameters) == \
+                (["a", "b", "out"] if nin == 2 else ["x", "out"]), name
             assert getattr(C, name).__doc__, name
             continue
         a = inspect.signature(getattr(NP, name))
@@ -902,6 +903,7 @@ def test_ce_reduce_matches_numpy_and_declines_other_layouts():
 
 # --------------------------------------------------------------------------- + - * /
 _ARITH = [("add", np.add), ("sub", np.subtract), ("mul", np.multiply), ("div", np.true_divide)]
+_UNARY_ARITH = [("neg", np.negative), ("square", np.square)]
 
 
 def _arith_values(rng, shape, dtype):
@@ -982,11 +984,12 @@ def test_arith_other_operands_are_numpys(name, ufunc, case):
 @needs_c
 def test_arith_fuzz():
     rng = np.random.default_rng(5)
-    for _ in range(300):
-        name, ufunc = _ARITH[int(rng.integers(4))]
+    kernels = _ARITH + _UNARY_ARITH
+    for _ in range(400):
+        name, ufunc = kernels[int(rng.integers(len(kernels)))]
         shape = [(), (0,), (int(rng.integers(1, 9)),), (2, int(rng.integers(0, 4)))][int(rng.integers(4))]
         args = []
-        for _k in range(2):
+        for _k in range(ufunc.nin):
             r = rng.random()
             s = shape if r < 0.7 else [(), (3,), (1, 2)][int(rng.integers(3))]
             dt = DTYPES[0] if rng.random() < 0.5 else DTYPES[1]
@@ -1003,6 +1006,60 @@ def test_arith_fuzz():
                     getattr(C, name)(*args)
                 continue
             _same_bits(getattr(C, name)(*args), want)
+
+
+@needs_c
+@pytest.mark.parametrize("name,ufunc", _UNARY_ARITH)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(7,), (3, 4), (), (0,), (0, 3), (5000,)])
+def test_unary_arith_bit_identical_to_numpy(name, ufunc, dtype, shape):
+    """-x and x * x in the compiled loop (5000 elements release the GIL) round as NumPy's."""
+    rng = np.random.default_rng(len(shape) + len(name))
+    x = _arith_values(rng, shape, dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = ufunc(x)
+        got = getattr(C, name)(x)
+    assert type(got) is np.ndarray and not np.shares_memory(got, x)
+    _same_bits(got, want)
+    if name == "neg":  # the sign bit of zeros and nans flips too
+        assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+@needs_c
+@pytest.mark.parametrize("name,ufunc", _UNARY_ARITH)
+def test_unary_arith_other_operands_and_out_are_numpys(name, ufunc):
+    """Other operands (strided, unaligned, float16, integers, lists, None) are NumPy's call,
+    its result or its exception; out: a new array, x itself, a partly overlapping one
+    (NumPy's call), a wrong shape (NumPy's ValueError)."""
+    cases = [case[0] for case in _arith_fallback_cases()[1:6]] + [[1.0, -2.0], None, "x"]
+    for x in cases:
+        try:
+            want = ufunc(x)
+        except Exception as exc:  # noqa: BLE001 - whatever NumPy raises
+            with pytest.raises(type(exc)):
+                getattr(C, name)(x)
+            continue
+        _same_bits(getattr(C, name)(x), want)
+    rng = np.random.default_rng(2)
+    for dtype in DTYPES:
+        x0 = _arith_values(rng, (3, 5), dtype)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            want = ufunc(x0)
+            out = np.empty_like(x0)
+            assert getattr(C, name)(x0, out) is out
+            _same_bits(out, want)
+            x = x0.copy()
+            assert getattr(C, name)(x, x) is x
+            _same_bits(x, want)
+            buf = np.concatenate([x0.ravel(), x0.ravel()])
+            ref = buf.copy()
+            ufunc(ref[:15], ref[3:18])
+            getattr(C, name)(buf[:15], buf[3:18])
+            _same_bits(buf, ref)
+        with pytest.raises(ValueError):
+            getattr(C, name)(x0, np.empty((5, 3), dtype))
 
 
 @needs_c

@@ -28,7 +28,7 @@ class Sub(Op):
     def backward(ctx, g):
         return g, (-g if ctx.needs_input_grad[1] else None)
 
-    _array_grads = (GRAD, (np.negative, GRAD))
+    _array_grads = (GRAD, (K.neg, GRAD))
 
     @staticmethod
     def jvp(ctx, ta, tb):
@@ -64,7 +64,7 @@ class Div(Op):
         return (g / b if need[0] else None), (-g * a / (b * b) if need[1] else None)
 
     _array_grads = ((K.div, GRAD, SAVED1),
-                    (K.div, (K.mul, (np.negative, GRAD), SAVED0), (K.mul, SAVED1, SAVED1)))
+                    (K.div, (K.mul, (K.neg, GRAD), SAVED0), (K.mul, SAVED1, SAVED1)))
 
     @staticmethod
     def jvp(ctx, ta, tb):
@@ -73,13 +73,13 @@ class Div(Op):
 
 
 class Neg(Op):
-    _kernel = np.negative
+    _kernel = K.neg
 
     @staticmethod
     def backward(ctx, g):
         return -g
 
-    _array_grads = ((np.negative, GRAD),)
+    _array_grads = ((K.neg, GRAD),)
 
     @staticmethod
     def jvp(ctx, t):
@@ -89,7 +89,7 @@ class Neg(Op):
 class Square(Op):
     """x ** 2 (pow routes it here): declared by its kernel."""
 
-    _kernel = np.square
+    _kernel = K.square
     _saves = (engine.SAVE_IN0,)
 
     @staticmethod
@@ -296,7 +296,7 @@ class Cos(Op):
         (x,) = ctx.saved_tensors
         return -g * sin(x)
 
-    _array_grads = ((K.mul, (np.negative, GRAD), (np.sin, SAVED0)),)
+    _array_grads = ((K.mul, (K.neg, GRAD), (np.sin, SAVED0)),)
 
     @staticmethod
     def jvp(ctx, t):
