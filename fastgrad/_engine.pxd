@@ -169,7 +169,13 @@ cpdef _accumulate(TensorBase leaf, TensorBase g, bint is_fresh, bint create_grap
 
 cpdef bint _any_not_none(list buf)
 
-@cython.locals(last=tuple, m=Modes)
+ctypedef unsigned long thread_id
+cdef thread_id _last_tid
+cdef Modes _last_modes
+cdef extern from "pythread.h":
+    thread_id _c_thread_ident "PyThread_get_thread_ident"() nogil
+
+@cython.locals(last=tuple, m=Modes, ctid=thread_id)
 cpdef Modes state()
 
 @cython.locals(ctx=FunctionNode, info=OpInfo, st=Modes, u=object)

@@ -67,11 +67,22 @@ def set_grad_enabled(mode):
 
 
 _last = [(-1, None)]  # (thread id, Modes) of the last thread that asked: one tuple, so
-# reading it is atomic under the GIL, compiled or not
+# reading it is atomic under the GIL
+_last_tid = 0  # compiled, the same in two C globals: no other thread runs between C statements
+_last_modes = None
 
 
 def state():
     """This thread's Modes."""
+    global _last_tid, _last_modes
+    if _COMPILED:  # the thread id from C (no Python call), the last Modes from C globals
+        ctid = _c_thread_ident()  # noqa: F821  (a C function declared in _engine.pxd)
+        if ctid == _last_tid and _last_modes is not None:
+            return _last_modes
+        m = _local.modes
+        _last_tid = ctid
+        _last_modes = m
+        return m
     tid = _get_ident()
     last = _last[0]
     if last[0] == tid:

@@ -207,6 +207,33 @@ def test_advanced_index_gradient_accumulates_repeats(torch):
     assert run(fg) == run(torch)
 
 
+def test_grad_mode_stays_per_thread_while_threads_interleave():
+    """Two threads switching often, one in no_grad: each op sees its own thread's mode (the
+    engine caches the last thread's modes; a stale cache would leak one into the other)."""
+    import sys
+
+    x = fg.ones(3, requires_grad=True)
+    wrong = []
+
+    def run(grad):
+        with fg.set_grad_enabled(grad):
+            for _ in range(3000):
+                if (x * 2.0).requires_grad is not grad:
+                    wrong.append(grad)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=run, args=(g,)) for g in (True, False)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert wrong == []
+
+
 def test_no_grad_and_decorator_and_thread_local():
     x = fg.ones(2, requires_grad=True)
     with fg.no_grad():
