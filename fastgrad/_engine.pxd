@@ -192,8 +192,13 @@ cpdef _declared_saves(FunctionNode ctx, tuple saves, object a, object b, object 
 
 cdef object _declared_input(FunctionNode ctx, object code, object a, object b)
 
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, saved=list, versions=list, t=object, tt=TensorBase)
+@cython.locals(n=Py_ssize_t, s0=object, s1=object, saved=list)
 cpdef _save_declared(FunctionNode ctx, tuple saves, object a, object b, TensorBase out)
+
+cdef object _declared_item(FunctionNode ctx, object code, object a, object b, TensorBase out)
+
+@cython.locals(t=TensorBase)
+cdef long _version_of(object item)
 
 @cython.locals(metas=tuple)
 cpdef _record_out(FunctionNode ctx, object raw, TensorBase out, TensorBase a, TensorBase b)

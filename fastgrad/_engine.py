@@ -775,24 +775,37 @@ def _declared_input(ctx, code, a, b):
 
 def _save_declared(ctx, saves, a, b, out):
     """_save for the saves fn._saves declares, made at once on the fast paths: the input
-    tensors with their versions, the output as a SavedOutput (never its tensor: a cycle)."""
+    tensors with their versions, the output as a SavedOutput (never its tensor: a cycle).
+    One or two saves (every op so far) make their tuples directly."""
     n = len(saves)
-    saved = []
-    versions = []
-    for i in range(n):
-        t = _declared_input(ctx, saves[i], a, b)
-        if t is None:
-            saved.append(None)
-            versions.append(0)
-        elif t is _OUT:
-            saved.append(_saved_output(out, 0))
-            versions.append(0)
-        else:
-            tt = t
-            saved.append(tt)
-            versions.append(tt._vc.value)
-    ctx._saved = tuple(saved)
-    ctx._saved_versions = tuple(versions)
+    if n == 1:
+        s0 = _declared_item(ctx, saves[0], a, b, out)
+        ctx._saved = (s0,)
+        ctx._saved_versions = (_version_of(s0),)
+    elif n == 2:
+        s0 = _declared_item(ctx, saves[0], a, b, out)
+        s1 = _declared_item(ctx, saves[1], a, b, out)
+        ctx._saved = (s0, s1)
+        ctx._saved_versions = (_version_of(s0), _version_of(s1))
+    else:
+        saved = [_declared_item(ctx, code, a, b, out) for code in saves]
+        ctx._saved = tuple(saved)
+        ctx._saved_versions = tuple([_version_of(item) for item in saved])
+
+
+def _declared_item(ctx, code, a, b, out):
+    """What save code `code` saves: an input tensor, None, or the output as a SavedOutput."""
+    t = _declared_input(ctx, code, a, b)
+    return _saved_output(out, 0) if t is _OUT else t
+
+
+def _version_of(item):
+    """The version a saved item is checked against: an input tensor's at save time (a
+    SavedOutput keeps its own; None has none)."""
+    if isinstance(item, TensorBase):
+        t = item
+        return t._vc.value
+    return 0
 
 
 def apply1(fn, x):
