@@ -54,7 +54,9 @@ extensions = [
     Extension("fastgrad._C", ["csrc/_C.pyx"], include_dirs=[np.get_include()],
               extra_compile_args=kernel_opt + omp, extra_link_args=omp,
               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
-    Extension("fastgrad._engine", ["fastgrad/_engine.py"], extra_compile_args=opt),
+    Extension("fastgrad._engine", ["fastgrad/_engine.py"], include_dirs=[np.get_include()],
+              extra_compile_args=opt,
+              define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
 ]
 
 

@@ -118,6 +118,48 @@ cdef extern from *:
 
 cdef object _new(type cls)
 
+cimport numpy as cnp
+
+cdef extern from *:
+    int _c_import_array "_import_array"() except -1
+
+cdef extern from *:
+    """
+    /* _engine._dtype, _has_base, _same_meta on an ndarray's C struct; anything else through
+       its attributes (dtype and base) or False (same_meta, so the caller takes its general way). */
+    static PyObject *fg_dtype(PyObject *a) {
+        if (!PyArray_Check(a)) return PyObject_GetAttrString(a, "dtype");
+        PyObject *d = (PyObject *)PyArray_DESCR((PyArrayObject *)a);
+        Py_INCREF(d);
+        return d;
+    }
+    static int fg_has_base(PyObject *a) {
+        if (!PyArray_Check(a)) {
+            PyObject *b = PyObject_GetAttrString(a, "base");
+            if (b == NULL) return -1;
+            Py_DECREF(b);
+            return b != Py_None;
+        }
+        return PyArray_BASE((PyArrayObject *)a) != NULL;
+    }
+    static int fg_same_meta(PyObject *a, PyObject *b) {
+        if (!PyArray_Check(a) || !PyArray_Check(b)) return 0;
+        PyArrayObject *x = (PyArrayObject *)a, *y = (PyArrayObject *)b;
+        int nd = PyArray_NDIM(x);
+        if (nd != PyArray_NDIM(y)) return 0;
+        for (int i = 0; i < nd; i++)
+            if (PyArray_DIMS(x)[i] != PyArray_DIMS(y)[i]) return 0;
+        return PyArray_EquivTypes(PyArray_DESCR(x), PyArray_DESCR(y));
+    }
+    """
+    object _c_dtype "fg_dtype"(object a)
+    bint _c_has_base "fg_has_base"(object a) except -1
+    bint _c_same_meta "fg_same_meta"(object a, object b)
+
+cdef object _dtype(object a)
+cdef bint _has_base(object a) except -1
+cdef bint _same_meta(object a, object b) except -1
+
 @cython.locals(so=SavedOutput)
 cdef SavedOutput _saved_output(TensorBase t, int idx)
 cdef type _ndarray

@@ -26,6 +26,8 @@ try:
     _COMPILED = cython.compiled  # a C constant when compiled (_engine.pxd)
 except ImportError:  # the pure-NumPy backend runs this file as plain Python, maybe without Cython
     _COMPILED = False
+if _COMPILED:
+    _c_import_array()  # noqa: F821  (NumPy's C API, for _dtype and friends below)
 
 FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -180,6 +182,29 @@ _ops = {}  # callbacks registered by the op layer: "tensor", "sum_to", "dtype_of
 
 _tensor_type = None  # fastgrad.Tensor, registered by fastgrad._tensor
 _ndarray = np.ndarray
+
+
+# An array's dtype, base and metadata: compiled, read from the array's C struct (an
+# attribute lookup on an ndarray costs ~250 instructions; the tape makes dozens per step).
+def _dtype(a):
+    """a.dtype."""
+    if _COMPILED:
+        return _c_dtype(a)  # noqa: F821  (C functions declared in _engine.pxd)
+    return a.dtype
+
+
+def _has_base(a):
+    """a.base is not None (a view of another array's memory)."""
+    if _COMPILED:
+        return _c_has_base(a)  # noqa: F821
+    return a.base is not None
+
+
+def _same_meta(a, b):
+    """Whether arrays a and b have one shape and one dtype."""
+    if _COMPILED:
+        return _c_same_meta(a, b)  # noqa: F821
+    return a.shape == b.shape and a.dtype == b.dtype
 
 
 def _new(cls):
@@ -459,7 +484,7 @@ class FunctionNode(Node):
         specs = info.array_grads
         if specs is not None:  # one formula per input, evaluated here: no Python frame
             g = grads[0]
-            if g is None or g.dtype is not self._out_meta[0][1]:
+            if g is None or _dtype(g) is not self._out_meta[0][1]:
                 return None  # a hook's gradient of another dtype: the tensor route casts it
             out = [None] * len(specs)
             for i in range(len(specs)):
@@ -682,15 +707,15 @@ def apply_op(cls, *args, **kwargs):
             a = args[0]
             b = args[1]
             if (isinstance(a, TensorBase) and isinstance(b, TensorBase) and _is_float(a)
-                    and b._data.dtype is a._data.dtype):
+                    and _dtype(b._data) is _dtype(a._data)):
                 return apply2(cls, a, b)
         elif n == 3 and cls._kernel is not None:
             a = args[0]
             b = args[1]
             c = args[2]
             if (isinstance(a, TensorBase) and isinstance(b, TensorBase) and _is_float(a)
-                    and b._data.dtype is a._data.dtype
-                    and (c is None or isinstance(c, TensorBase) and c._data.dtype is a._data.dtype)):
+                    and _dtype(b._data) is _dtype(a._data)
+                    and (c is None or isinstance(c, TensorBase) and _dtype(c._data) is _dtype(a._data))):
                 return apply3(cls, a, b, c)
     return function_apply(cls, args, kwargs)
 
@@ -914,7 +939,7 @@ def _record_out(ctx, raw, out, a, b):
 
 
 def _is_float(x):
-    dt = x._data.dtype
+    dt = _dtype(x._data)
     return dt is _F32 or dt is _F64
 
 
@@ -968,10 +993,10 @@ def binary(fn, a, b):
     """+ - * / on a float tensor and a tensor of the same dtype or a Python number; anything
     else (promotion, broadcasting errors, other types) goes to fn._general."""
     if isinstance(a, TensorBase):
-        dt = a._data.dtype
+        dt = _dtype(a._data)
         if dt is _F32 or dt is _F64:
             if isinstance(b, TensorBase):
-                if b._data.dtype is dt:
+                if _dtype(b._data) is dt:
                     try:
                         return apply2(fn, a, b)
                     except ValueError:  # NumPy's broadcasting error: say it PyTorch's way
@@ -1154,7 +1179,7 @@ def tensor_backward(self, gradient=None, retain_graph=None, create_graph=False, 
     d = self._data
     if (gradient is None and inputs is None and not create_graph and self._requires_grad
             and d.ndim == 0 and state().fw_level == 0):
-        dt = d.dtype
+        dt = _dtype(d)
         if dt is _F32 or dt is _F64:
             run_backward((self,), ((_ONE32 if dt is _F32 else _ONE64).copy(),), bool(retain_graph),
                          False, None, True)
@@ -1358,7 +1383,7 @@ def _any_not_none(buf):
 def _owns(d, buf, outs, j):
     """True when gradient array d (outs[j]) is a new array nobody else holds, so the walk
     may add into it in place and a leaf may keep it."""
-    if d.base is not None:
+    if _has_base(d):
         return False
     for b in buf:
         if b is d:
@@ -1383,7 +1408,7 @@ def _buffer_add(rec, nr, g, is_fresh, create_graph):
         fr[nr] = is_fresh
     elif create_graph:
         buf[nr] = cur + g
-    elif fr[nr] and cur.shape == g.shape and cur.dtype == g.dtype:
+    elif fr[nr] and _same_meta(cur, g):
         _acc_add[0](cur, g, cur)  # we own cur: accumulate in place
     else:
         s = cur + g
