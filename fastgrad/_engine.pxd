@@ -82,7 +82,7 @@ cdef class FunctionNode(Node):
     cdef list _check_count(self, list result)
     @cython.locals(saved=tuple, out=list, i=Py_ssize_t)
     cdef tuple _saved_items(self, bint arrays)
-    @cython.locals(so=SavedOutput, t=TensorBase, ti=TensorBase)
+    @cython.locals(so=SavedOutput, t=TensorBase, ti=TensorBase, sv=tuple, expected=long)
     cdef object _saved_item(self, tuple saved, Py_ssize_t i, bint arrays)
     cdef _release(self)
 
@@ -234,7 +234,7 @@ cpdef _declared_saves(FunctionNode ctx, tuple saves, object a, object b, object 
 
 cdef object _declared_input(FunctionNode ctx, object code, object a, object b)
 
-@cython.locals(n=Py_ssize_t, s0=object, s1=object, saved=list)
+@cython.locals(n=Py_ssize_t, s0=object, s1=object, saved=list, v0=long, v1=long)
 cpdef _save_declared(FunctionNode ctx, tuple saves, object a, object b, TensorBase out)
 
 cdef object _declared_item(FunctionNode ctx, object code, object a, object b, TensorBase out)

@@ -411,8 +411,10 @@ class FunctionNode(Node):
             return None
         if isinstance(item, TensorBase):
             ti = item  # (typed: C field reads when compiled)
-            if ti._vc.value != self._saved_versions[i]:
-                raise RuntimeError(self._inplace_msg(ti, ti._vc.value, self._saved_versions[i]))
+            sv = self._saved_versions
+            expected = 0 if sv is None else sv[i]
+            if ti._vc.value != expected:
+                raise RuntimeError(self._inplace_msg(ti, ti._vc.value, expected))
             return ti._data if arrays else ti
         if isinstance(item, SavedOutput):
             so = item
@@ -801,17 +803,21 @@ def _declared_input(ctx, code, a, b):
 def _save_declared(ctx, saves, a, b, out):
     """_save for the saves fn._saves declares, made at once on the fast paths: the input
     tensors with their versions, the output as a SavedOutput (never its tensor: a cycle).
-    One or two saves (every op so far) make their tuples directly."""
+    One or two saves (every op so far) make their tuples directly; versions all 0 (tensors
+    never changed in place, the common case) are kept as None."""
     n = len(saves)
     if n == 1:
         s0 = _declared_item(ctx, saves[0], a, b, out)
         ctx._saved = (s0,)
-        ctx._saved_versions = (_version_of(s0),)
+        v0 = _version_of(s0)
+        ctx._saved_versions = None if v0 == 0 else (v0,)
     elif n == 2:
         s0 = _declared_item(ctx, saves[0], a, b, out)
         s1 = _declared_item(ctx, saves[1], a, b, out)
         ctx._saved = (s0, s1)
-        ctx._saved_versions = (_version_of(s0), _version_of(s1))
+        v0 = _version_of(s0)
+        v1 = _version_of(s1)
+        ctx._saved_versions = None if v0 == 0 and v1 == 0 else (v0, v1)
     else:
         saved = [_declared_item(ctx, code, a, b, out) for code in saves]
         ctx._saved = tuple(saved)

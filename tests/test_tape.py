@@ -149,6 +149,28 @@ def test_array_grads_check_what_they_saved():
             loss.backward()
 
 
+def test_tensors_changed_in_place_before_they_are_saved(torch):
+    """A tensor already changed in place (version > 0) when an op saves it: backward checks
+    it against that version, not 0, for ops saving one or two tensors."""
+    def run(lib, change_after):
+        x = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        b = lib.tensor([0.5, 2.0, -1.0], requires_grad=True)
+        h = x * 1.0
+        h.add_(1.0)
+        k = b * 1.0
+        k.mul_(2.0)
+        y = (h * k).sum() + (h ** 2).sum() + h.sin().sum()
+        if change_after:
+            h.add_(1.0)
+        y.backward()
+        return x.grad.numpy(), b.grad.numpy()
+
+    for got, want in zip(run(fg, False), run(torch, False)):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    with pytest.raises(RuntimeError, match="is at version 2; expected version 1"):
+        run(fg, True)
+
+
 def test_array_grads_are_checked_when_the_op_is_defined():
     from fastgrad._ops.base import GRAD, K, SAVED0, Op
 
