@@ -21,9 +21,9 @@ import weakref
 import numpy as np
 
 try:
-    import cython
+    import cython as _cython
 
-    _COMPILED = cython.compiled  # a C constant when compiled (_engine.pxd)
+    _COMPILED = _cython.compiled  # a C constant when compiled (_engine.pxd)
 except ImportError:  # the pure-NumPy backend runs this file as plain Python, maybe without Cython
     _COMPILED = False
 if _COMPILED:
@@ -237,6 +237,8 @@ def register(name, obj):
         _node_meta[0] = obj
     elif name == "meta_is":
         _meta_is[0] = obj
+    elif name == "sum":
+        _sum_ops[:] = obj
 
 
 def make_tensor(data, requires_grad=False):
@@ -730,6 +732,7 @@ _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _binops = [None, None, None, None]  # Add, Sub, Mul, Div: registered by the op layer
 _pow_ops = [None, None, None]  # fastgrad.pow, Square, rpow: registered by the op layer
+_sum_ops = [None, None]  # the op layer's sum, SumAll: registered by the op layer
 
 
 _scratch = [None]  # the ctx handed to a built-in forward that records nothing (set below);
@@ -942,6 +945,15 @@ def _record_out(ctx, raw, out, a, b):
     out._requires_grad = True
     if ctx._to_save is not None:
         _save(ctx, (raw,), [out])
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None, **kwargs):  # noqa: A001
+    """fastgrad.sum and Tensor.sum (compiled): the sum of all the elements of a float32 or
+    float64 tensor goes straight to SumAll's fast path; anything else to the op layer's sum."""
+    if (dim is None and not keepdim and dtype is None and not kwargs
+            and isinstance(input, TensorBase) and _is_float(input)):
+        return apply1(_sum_ops[1], input)
+    return _sum_ops[0](input, dim, keepdim, dtype=dtype, **kwargs)
 
 
 def _is_float(x):

@@ -274,12 +274,18 @@ def _dims_arg(dim, keepdim, kwargs):
     return dim, bool(keepdim)
 
 
-def sum(input, dim=None, keepdim=False, *, dtype=None, **kwargs):  # noqa: A001
+def _sum(input, dim=None, keepdim=False, *, dtype=None, **kwargs):
+    """sum's general case (engine.sum, fastgrad.sum itself, takes the float sum() of all
+    elements)."""
     if dim is None and not keepdim and dtype is None and not kwargs and input._data.dtype.kind == "f":
         return SumAll.apply(input)
     dim, keepdim = _dims_arg(dim, keepdim, kwargs)
     axes = norm_dims(dim, input._data.ndim)
     return Sum.apply(input, axes, keepdim, out_dtype_of_reduction(input, dtype))
+
+
+engine.register("sum", (_sum, SumAll))
+sum = engine.sum  # noqa: A001  (fastgrad.sum and Tensor.sum)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None, **kwargs):
