@@ -38,7 +38,7 @@ import numpy as np
 cnp.import_array()
 
 __all__ = [
-    "add", "sub", "mul", "div", "neg", "square", "node_meta", "meta_is", "sum_all", "fill",
+    "add", "sub", "mul", "div", "neg", "square", "sum_all", "fill",
     "sigmoid_fwd", "sigmoid_bwd", "tanh_fwd", "tanh_bwd", "relu_fwd", "relu_bwd",
     "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softplus_fwd", "softplus_bwd",
     "softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
@@ -867,43 +867,6 @@ cdef object _unary_arith(int op, object x, object out, object ufunc):
             else:
                 fg_arith_f64(op, <const double*>px, 1, <const double*>px, 1, <double*>po, n)
     return out
-
-
-cdef inline bint _same_meta(cnp.ndarray x, cnp.ndarray o) noexcept:
-    return cnp.PyArray_DESCR(x) == cnp.PyArray_DESCR(o) and _same_dims(x, o)
-
-
-def node_meta(cnp.ndarray out not None, cnp.ndarray a not None, cnp.ndarray b):
-    """What the tape records of a node's arrays: ((out's shape, dtype),) and one such pair
-    per input array a, b (b None: one input). An input of out's shape and dtype shares
-    out's pair, and a lone input sharing it gets out's very tuple (the common case)."""
-    meta = ((<object>out).shape, out.descr)
-    om = (meta,)
-    ma = meta if _same_meta(a, out) else ((<object>a).shape, a.descr)
-    if b is None:
-        return om, (om if ma is meta else (ma,))
-    mb = meta if _same_meta(b, out) else ((<object>b).shape, b.descr)
-    return om, (ma, mb)
-
-
-def meta_is(a, meta):
-    """Whether array a has the (shape, dtype) pair meta a node recorded (the tape's check of
-    each gradient), without making a's shape tuple: False for anything but an ndarray."""
-    cdef tuple shape
-    cdef cnp.npy_intp* dims
-    cdef Py_ssize_t i, nd
-    if not isinstance(a, cnp.ndarray):
-        return False
-    shape = <tuple?>meta[0]
-    nd = len(shape)
-    if cnp.PyArray_NDIM(<cnp.ndarray>a) != nd:
-        return False
-    dims = cnp.PyArray_DIMS(<cnp.ndarray>a)
-    for i in range(nd):
-        if dims[i] != <cnp.npy_intp>shape[i]:
-            return False
-    dt = meta[1]
-    return <object>cnp.PyArray_DESCR(<cnp.ndarray>a) is dt or (<cnp.ndarray>a).dtype == dt
 
 
 def add(a, b, out=None):

@@ -53,8 +53,6 @@ if BACKEND == "numpy":
     engine = _load_pure("_engine_py", "_engine.py")
     K = _load_pure("_kernels_py", "_kernels_np.py")
 engine.register("add", K.add)  # the tape sums a tensor's gradients with the backend's add
-engine.register("node_meta", K.node_meta)
-engine.register("meta_is", K.meta_is)
 
 
 def get_backend():

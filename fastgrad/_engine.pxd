@@ -142,6 +142,70 @@ cdef extern from *:
         }
         return PyArray_BASE((PyArrayObject *)a) != NULL;
     }
+    /* _engine.node_meta and meta_is (their Python twins in _engine.py say what they do) */
+    static PyObject *fg_meta_pair(PyArrayObject *x) {
+        int nd = PyArray_NDIM(x);
+        PyObject *shape = PyTuple_New(nd);
+        if (shape == NULL) return NULL;
+        for (int i = 0; i < nd; i++) {
+            PyObject *v = PyLong_FromSsize_t(PyArray_DIMS(x)[i]);
+            if (v == NULL) { Py_DECREF(shape); return NULL; }
+            PyTuple_SET_ITEM(shape, i, v);
+        }
+        PyObject *pair = PyTuple_Pack(2, shape, (PyObject *)PyArray_DESCR(x));
+        Py_DECREF(shape);
+        return pair;
+    }
+    static int fg_like_out(PyArrayObject *x, PyArrayObject *o) {
+        int nd = PyArray_NDIM(x);
+        if (PyArray_DESCR(x) != PyArray_DESCR(o) || nd != PyArray_NDIM(o)) return 0;
+        for (int i = 0; i < nd; i++)
+            if (PyArray_DIMS(x)[i] != PyArray_DIMS(o)[i]) return 0;
+        return 1;
+    }
+    /* x's pair: out's own (a new reference) when x is like out, else a new one */
+    static PyObject *fg_pair_of(PyObject *x, PyObject *out, PyObject *meta) {
+        if (fg_like_out((PyArrayObject *)x, (PyArrayObject *)out)) { Py_INCREF(meta); return meta; }
+        return fg_meta_pair((PyArrayObject *)x);
+    }
+    static PyObject *fg_node_meta(PyObject *out, PyObject *a, PyObject *b) {
+        if (!PyArray_Check(out) || !PyArray_Check(a) || (b != Py_None && !PyArray_Check(b))) {
+            PyErr_SetString(PyExc_TypeError, "node_meta: out and a must be ndarrays, b an ndarray or None");
+            return NULL;
+        }
+        PyObject *res = NULL, *om = NULL, *ma = NULL, *mb = NULL, *ins = NULL;
+        PyObject *meta = fg_meta_pair((PyArrayObject *)out);
+        if (meta == NULL || (om = PyTuple_Pack(1, meta)) == NULL) goto done;
+        if ((ma = fg_pair_of(a, out, meta)) == NULL) goto done;
+        if (b == Py_None) {
+            if (ma == meta) { Py_INCREF(om); ins = om; } else ins = PyTuple_Pack(1, ma);
+        } else {
+            if ((mb = fg_pair_of(b, out, meta)) == NULL) goto done;
+            ins = PyTuple_Pack(2, ma, mb);
+        }
+        if (ins != NULL) res = PyTuple_Pack(2, om, ins);
+    done:
+        Py_XDECREF(meta); Py_XDECREF(om); Py_XDECREF(ma); Py_XDECREF(mb); Py_XDECREF(ins);
+        return res;
+    }
+    static int fg_meta_is(PyObject *a, PyObject *meta) {
+        if (!PyArray_Check(a)) return 0;
+        if (!PyTuple_Check(meta) || PyTuple_GET_SIZE(meta) != 2 || !PyTuple_Check(PyTuple_GET_ITEM(meta, 0))) {
+            PyErr_SetString(PyExc_TypeError, "meta_is: meta must be a (shape tuple, dtype) pair");
+            return -1;
+        }
+        PyArrayObject *x = (PyArrayObject *)a;
+        PyObject *shape = PyTuple_GET_ITEM(meta, 0), *dt = PyTuple_GET_ITEM(meta, 1);
+        Py_ssize_t nd = PyTuple_GET_SIZE(shape);
+        if (PyArray_NDIM(x) != nd) return 0;
+        for (Py_ssize_t i = 0; i < nd; i++) {
+            Py_ssize_t d = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, i));
+            if (d == -1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }  /* not a size: unequal */
+            if (PyArray_DIMS(x)[i] != d) return 0;
+        }
+        if ((PyObject *)PyArray_DESCR(x) == dt) return 1;
+        return PyObject_RichCompareBool((PyObject *)PyArray_DESCR(x), dt, Py_EQ);
+    }
     static int fg_same_meta(PyObject *a, PyObject *b) {
         if (!PyArray_Check(a) || !PyArray_Check(b)) return 0;
         PyArrayObject *x = (PyArrayObject *)a, *y = (PyArrayObject *)b;
@@ -155,10 +219,14 @@ cdef extern from *:
     object _c_dtype "fg_dtype"(object a)
     bint _c_has_base "fg_has_base"(object a) except -1
     bint _c_same_meta "fg_same_meta"(object a, object b)
+    object _c_node_meta "fg_node_meta"(object out, object a, object b)
+    bint _c_meta_is "fg_meta_is"(object a, object meta) except -1
 
 cdef object _dtype(object a)
 cdef bint _has_base(object a) except -1
 cdef bint _same_meta(object a, object b) except -1
+cpdef tuple node_meta(object out, object a, object b)
+cpdef bint meta_is(object a, object meta) except -1
 
 @cython.locals(so=SavedOutput)
 cdef SavedOutput _saved_output(TensorBase t, int idx)

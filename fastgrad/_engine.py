@@ -207,6 +207,34 @@ def _same_meta(a, b):
     return a.shape == b.shape and a.dtype == b.dtype
 
 
+def node_meta(out, a, b):
+    """What the tape records of a node's arrays: ((out's shape, dtype),) and one such pair
+    per input array a, b (b None: one input). An input of out's shape and dtype shares
+    out's pair, and a lone input sharing it gets out's very tuple (the common case)."""
+    if _COMPILED:
+        return _c_node_meta(out, a, b)  # noqa: F821
+    if not (isinstance(out, np.ndarray) and isinstance(a, np.ndarray)
+            and (b is None or isinstance(b, np.ndarray))):
+        raise TypeError("node_meta: out and a must be ndarrays, b an ndarray or None")
+    meta = (out.shape, out.dtype)
+    om = (meta,)
+    ma = meta if a.dtype is out.dtype and a.shape == out.shape else (a.shape, a.dtype)
+    if b is None:
+        return om, (om if ma is meta else (ma,))
+    mb = meta if b.dtype is out.dtype and b.shape == out.shape else (b.shape, b.dtype)
+    return om, (ma, mb)
+
+
+def meta_is(a, meta):
+    """Whether array a has the (shape, dtype) pair meta a node recorded (the tape's check of
+    each gradient); False for anything but an ndarray."""
+    if _COMPILED:
+        return _c_meta_is(a, meta)  # noqa: F821
+    if not (type(meta) is tuple and len(meta) == 2 and type(meta[0]) is tuple):
+        raise TypeError("meta_is: meta must be a (shape tuple, dtype) pair")
+    return isinstance(a, np.ndarray) and a.shape == meta[0] and (a.dtype is meta[1] or a.dtype == meta[1])
+
+
 def _new(cls):
     """A new instance of cls, a Python subclass without __new__ of a compiled class
     (fastgrad.Tensor, an op's FunctionNode class), as TensorBase.__new__(cls) makes it.
@@ -218,8 +246,6 @@ def _new(cls):
 
 
 _acc_add = [np.add]  # add(a, b, out): the backend's K.add, registered by fastgrad._backend
-_node_meta = [None]  # the backend's K.node_meta (the shapes and dtypes a node records)
-_meta_is = [None]  # the backend's K.meta_is (does a gradient have the recorded shape, dtype)
 
 
 def register(name, obj):
@@ -233,10 +259,6 @@ def register(name, obj):
         _pow_ops[:] = obj
     elif name == "add":
         _acc_add[0] = obj
-    elif name == "node_meta":
-        _node_meta[0] = obj
-    elif name == "meta_is":
-        _meta_is[0] = obj
     elif name == "sum":
         _sum_ops[:] = obj
 
@@ -472,7 +494,7 @@ class FunctionNode(Node):
                 )
             gt = g
             meta = self._in_meta[i]
-            if not _meta_is[0](gt._data, meta):
+            if not meta_is(gt._data, meta):
                 out[i] = self._fix_grad(gt, meta, i)
         return out
 
@@ -510,7 +532,7 @@ class FunctionNode(Node):
                 r = np.asarray(r)  # a ufunc on 0-d arrays returns a NumPy scalar
                 out[i] = r
             meta = self._in_meta[i]
-            if not _meta_is[0](r, meta):
+            if not meta_is(r, meta):
                 out[i] = self._fix_grad(make_tensor(r), meta, i)._data  # rare: broadcast, cast
         return out
 
@@ -934,9 +956,9 @@ def _unrecorded(raw):
 
 def _record_out(ctx, raw, out, a, b):
     """_record's second half for an op with one float output (raw: what forward returned)
-    and tensor inputs a and b (None for a unary op); K.node_meta shares the output's
+    and tensor inputs a and b (None for a unary op); node_meta shares the output's
     (shape, dtype) pair with inputs like it, the common elementwise case."""
-    metas = _node_meta[0](out._data, a._data, None if b is None else b._data)
+    metas = node_meta(out._data, a._data, None if b is None else b._data)
     ctx._out_meta = metas[0]
     ctx._in_meta = metas[1]
     ctx._n_out = 1

@@ -21,7 +21,7 @@ import operator
 import numpy as np
 
 __all__ = [
-    "add", "sub", "mul", "div", "neg", "square", "node_meta", "meta_is", "sum_all", "fill",
+    "add", "sub", "mul", "div", "neg", "square", "sum_all", "fill",
     "sigmoid_fwd", "sigmoid_bwd", "tanh_fwd", "tanh_bwd", "relu_fwd", "relu_bwd",
     "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softplus_fwd", "softplus_bwd",
     "softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
@@ -45,11 +45,6 @@ neg = np.negative
 square = np.square
 
 
-def meta_is(a, meta):
-    """Whether array a has the (shape, dtype) pair meta a node recorded."""
-    return isinstance(a, np.ndarray) and a.shape == meta[0] and (a.dtype is meta[1] or a.dtype == meta[1])
-
-
 def sum_all(x):
     """np.add.reduce(x, axis=None) as a 0-d array (the compiled twin sums in C, the same way)."""
     return np.asarray(np.add.reduce(x, axis=None))
@@ -60,22 +55,6 @@ def fill(shape, g):
     out = np.empty(shape, np.asarray(g).dtype)
     np.copyto(out, g)
     return out
-
-
-def node_meta(out, a, b):
-    """What the tape records of a node's arrays: ((out's shape, dtype),) and one such pair
-    per input array a, b (b None: one input). An input of out's shape and dtype shares
-    out's pair, and a lone input sharing it gets out's very tuple (the common case)."""
-    if not (isinstance(out, np.ndarray) and isinstance(a, np.ndarray)
-            and (b is None or isinstance(b, np.ndarray))):
-        raise TypeError("node_meta: out and a must be ndarrays, b an ndarray or None")
-    meta = (out.shape, out.dtype)
-    om = (meta,)
-    ma = meta if a.dtype is out.dtype and a.shape == out.shape else (a.shape, a.dtype)
-    if b is None:
-        return om, (om if ma is meta else (ma,))
-    mb = meta if b.dtype is out.dtype and b.shape == out.shape else (b.shape, b.dtype)
-    return om, (ma, mb)
 
 
 # Argument checks: plain Python shared with the compiled module.

@@ -730,12 +730,6 @@ def _fuzz_args(rng, name, params):
             args.append(int(rng.integers(1, 5)))
         elif p == "ignore_index":
             args.append(int(rng.choice([-100, -1, 0, 2])))
-        elif p == "meta":  # meta_is's (shape, dtype) pair, often the first array's own
-            a0 = next((a for a in args if isinstance(a, np.ndarray)), None)
-            if a0 is not None and rng.random() < 0.5:
-                args.append((a0.shape, a0.dtype))
-            else:
-                args.append((shapes[int(rng.integers(len(shapes)))], np.dtype(rng.choice([np.float32, np.float64]))))
         elif p == "shape":  # fill's: mostly a tuple of sizes, sometimes a list or a bad size
             r = rng.random()
             args.append(shapes[int(rng.integers(len(shapes)))] if r < 0.8 else [n, c] if r < 0.9 else (n, -1))
@@ -786,12 +780,6 @@ def test_fuzz_compiled_entry_points():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             want = getattr(NP, name)(*args_np)
-        if name == "node_meta":  # shapes and dtypes, not values
-            assert got == want
-            continue
-        if name == "meta_is":
-            assert got is want
-            continue
         if name in ("sum_all", "fill"):  # NumPy's results bit for bit, float16 and ints too
             if np.asarray(want).dtype.kind == "O":  # sum_all(None): NumPy's array(None), as the twin's
                 assert got.dtype == want.dtype and got.tolist() == want.tolist()
@@ -1183,37 +1171,3 @@ def test_fill_is_numpys_broadcast_copy(K):
             K.fill(bad, np.asarray(1.0))
         with pytest.raises(info.type):
             np.empty(bad)
-
-
-def test_meta_is_checks_shape_and_dtype(K):
-    """The tape's check that a gradient has its input's recorded (shape, dtype)."""
-    f4, f8 = np.dtype(np.float32), np.dtype(np.float64)
-    a = np.zeros((3, 2), f4)
-    assert K.meta_is(a, ((3, 2), f4)) is True
-    assert K.meta_is(a.T, ((2, 3), f4)) is True  # any layout
-    assert K.meta_is(a, ((3, 2), np.dtype("=f4"))) is True  # an equal dtype object
-    for meta in [((2, 3), f4), ((3, 2), f8), ((3, 2, 1), f4), ((3,), f4), ((), f4)]:
-        assert K.meta_is(a, meta) is False
-    z = np.zeros((), f8)
-    assert K.meta_is(z, ((), f8)) is True and K.meta_is(z, ((1,), f8)) is False
-    assert K.meta_is(np.float64(1.0), ((), f8)) is False  # a NumPy scalar is not an array
-    assert K.meta_is([1.0], ((1,), f8)) is False
-    assert K.meta_is(np.zeros(0, f4), ((0,), f4)) is True
-
-
-def test_node_meta_shares_the_output_pair(K):
-    """The tape's record of a node: an input of the output's shape and dtype shares the
-    output's (shape, dtype) pair; others get their own. Both backends alike."""
-    f4, f8 = np.float32, np.float64
-    out = np.zeros((3, 2), f4)
-    same = np.ones((2, 3), f4).T  # same shape, other strides
-    (om,), (ma, mb) = K.node_meta(out, same, np.full((), 2, f4))
-    assert om == ((3, 2), np.dtype(f4)) and ma is om and mb == ((), np.dtype(f4))
-    (om,), (ma, mb) = K.node_meta(out, np.ones((3, 1), f4), np.ones((3, 2), f8))
-    assert ma == ((3, 1), np.dtype(f4)) and mb == ((3, 2), np.dtype(f8)) and mb is not om
-    oms, ims = K.node_meta(out, np.ones((3, 2), f4), None)
-    assert ims is oms  # one input like the output: the very same tuple
-    oms, ims = K.node_meta(np.zeros((), f8), np.ones(5, f8), None)
-    assert oms == (((), np.dtype(f8)),) and ims == (((5,), np.dtype(f8)),)
-    with pytest.raises(TypeError):
-        K.node_meta(out, [1.0], None)

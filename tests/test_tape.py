@@ -471,3 +471,89 @@ def test_grad_property_set_check_and_delete(torch):
         assert x.grad is None
         x.grad = lib.zeros(3)
         assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+# --------------------------------------------------------------------------- node metadata
+@pytest.fixture(params=["backend", "pure"])
+def eng(request):
+    """The engine in use (compiled unless FASTGRAD_BACKEND=numpy), and _engine.py run as
+    plain Python: node_meta and meta_is are C code in the first, their Python twins in the
+    second."""
+    from fastgrad import _backend
+
+    if request.param == "backend":
+        return _backend.engine
+    return _backend._load_pure("_engine_check", "_engine.py")
+
+
+def test_meta_is_checks_shape_and_dtype(eng):
+    """The tape's check that a gradient has its input's recorded (shape, dtype)."""
+    f4, f8 = np.dtype(np.float32), np.dtype(np.float64)
+    a = np.zeros((3, 2), f4)
+    assert eng.meta_is(a, ((3, 2), f4)) is True
+    assert eng.meta_is(a.T, ((2, 3), f4)) is True  # any layout
+    assert eng.meta_is(a, ((3, 2), np.dtype("=f4"))) is True  # an equal dtype object
+    for meta in [((2, 3), f4), ((3, 2), f8), ((3, 2, 1), f4), ((3,), f4), ((), f4)]:
+        assert eng.meta_is(a, meta) is False
+    z = np.zeros((), f8)
+    assert eng.meta_is(z, ((), f8)) is True and eng.meta_is(z, ((1,), f8)) is False
+    assert eng.meta_is(np.float64(1.0), ((), f8)) is False  # a NumPy scalar is not an array
+    assert eng.meta_is([1.0], ((1,), f8)) is False
+    assert eng.meta_is(np.zeros(0, f4), ((0,), f4)) is True
+
+
+def test_node_meta_shares_the_output_pair(eng):
+    """The tape's record of a node: an input of the output's shape and dtype shares the
+    output's (shape, dtype) pair; others get their own. Both backends alike."""
+    f4, f8 = np.float32, np.float64
+    out = np.zeros((3, 2), f4)
+    same = np.ones((2, 3), f4).T  # same shape, other strides
+    (om,), (ma, mb) = eng.node_meta(out, same, np.full((), 2, f4))
+    assert om == ((3, 2), np.dtype(f4)) and ma is om and mb == ((), np.dtype(f4))
+    (om,), (ma, mb) = eng.node_meta(out, np.ones((3, 1), f4), np.ones((3, 2), f8))
+    assert ma == ((3, 1), np.dtype(f4)) and mb == ((3, 2), np.dtype(f8)) and mb is not om
+    oms, ims = eng.node_meta(out, np.ones((3, 2), f4), None)
+    assert ims is oms  # one input like the output: the very same tuple
+    oms, ims = eng.node_meta(np.zeros((), f8), np.ones(5, f8), None)
+    assert oms == (((), np.dtype(f8)),) and ims == (((5,), np.dtype(f8)),)
+    with pytest.raises(TypeError):
+        eng.node_meta(out, [1.0], None)
+
+
+def test_meta_is_errors_and_fuzz(eng):
+    """Bad metadata is a TypeError (never a crash); random arrays and pairs agree with the
+    Python twin."""
+    from fastgrad import _backend
+
+    pure = _backend._load_pure("_engine_check2", "_engine.py")
+    a = np.zeros((3, 2), np.float32)
+    for bad in [None, ((3, 2),), ([3, 2], np.float32), "xy", ((3, 2), np.float32, 1)]:
+        with pytest.raises(TypeError):
+            eng.meta_is(a, bad)
+    assert eng.meta_is(a, ((3, "2"), np.float32)) is False
+    assert eng.meta_is(a, ((3, 2 ** 70), np.float32)) is False
+    rng = np.random.default_rng(0)
+    shapes = [(), (0,), (3,), (2, 3), (3, 2), (2, 3, 1)]
+    dtypes = [np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64), np.dtype(">f4")]
+    for _ in range(300):
+        x = np.zeros(shapes[rng.integers(len(shapes))], dtypes[rng.integers(len(dtypes))])
+        if rng.random() < 0.2 and x.ndim:
+            x = x[..., ::-1]
+        meta = (shapes[rng.integers(len(shapes))], dtypes[rng.integers(len(dtypes))])
+        if rng.random() < 0.3:
+            meta = (x.shape, x.dtype)
+        assert eng.meta_is(x, meta) is pure.meta_is(x, meta)
+        b = None if rng.random() < 0.3 else np.zeros(shapes[rng.integers(len(shapes))], dtypes[rng.integers(2)])
+        o = np.zeros(x.shape, x.dtype) if rng.random() < 0.5 else np.zeros((2, 3), np.float32)
+        assert eng.node_meta(o, x, b) == pure.node_meta(o, x, b)
+    import sys  # the C code keeps its reference counts: none gained or lost over many calls
+
+    f4 = np.dtype(np.float32)
+    x, y = np.zeros((2, 3), f4), np.zeros((3,), f4)
+    before = sys.getrefcount(f4)
+    for _ in range(1000):
+        eng.node_meta(x, y, x)
+        eng.node_meta(x, x, None)
+        eng.meta_is(x, ((2, 3), f4))
+        eng.meta_is(x, ((2, 3), np.dtype("=f4")))
+    assert sys.getrefcount(f4) == before
