@@ -1,6 +1,8 @@
 # C declarations for _engine.py (Cython's "augmenting .pxd": the .py stays plain Python).
 cimport cython
 
+ctypedef unsigned long long bits64  # _Pending.owned: one bit per output
+
 cdef class Modes:
     cdef public bint grad_enabled
     cdef public int fw_level
@@ -90,7 +92,7 @@ cdef class _Pending:
     cdef Node node
     cdef Py_ssize_t deps
     cdef list buf
-    cdef list fresh
+    cdef bits64 owned
 
 cdef class UnaryFunction:
     cdef public object op
@@ -250,7 +252,7 @@ cpdef make_tensor(data, bint requires_grad=*)
 cpdef make_view(data, TensorBase base)
 
 @cython.locals(node=Node, nxt=Node, edges=tuple, edge=tuple, pending=dict, found=list, rec=_Pending,
-               nrec=_Pending, ready=list, top=Py_ssize_t, buf=list, fbuf=list, outs=list, j=Py_ssize_t,
+               nrec=_Pending, ready=list, top=Py_ssize_t, buf=list, owned_in=bits64, outs=list, j=Py_ssize_t,
                i=Py_ssize_t, k=Py_ssize_t, owned=bint, is_fresh=bint, t=TensorBase, anomaly=bint, arrays=bint)
 cpdef _run_backward(tuple roots, tuple root_grads, bint keep_graph, bint create_graph, object inputs,
                     bint accumulate)
@@ -268,8 +270,10 @@ cpdef list _wrap_all(list arrays)
 @cython.locals(out=list, t=TensorBase)
 cpdef list _unwrap_all(list tensors)
 
-@cython.locals(buf=list, fr=list)
+@cython.locals(buf=list, bit=bits64)
 cpdef _buffer_add(_Pending rec, Py_ssize_t nr, object g, bint is_fresh, bint create_graph)
+
+cdef bits64 _owned_bit(Py_ssize_t nr)
 
 @cython.locals(k=Py_ssize_t, b=object)
 cpdef bint _owns(object d, list buf, list outs, Py_ssize_t j)

@@ -1249,7 +1249,8 @@ def run_backward(roots, root_grads, keep_graph, create_graph, inputs=None, accum
 class _Pending:
     """One node's state during one backward walk (PyTorch's InputBuffer and dependency
     count in one object): the edges still to arrive, and the gradients summed so far with,
-    per output, whether the walk owns that array (so it may add into it in place)."""
+    per output, whether the walk owns that array (so it may add into it in place): bit nr
+    of `owned` (outputs past the 64th are never owned: summed into new arrays)."""
 
 
 def _pending(node):
@@ -1257,7 +1258,7 @@ def _pending(node):
     rec.node = node
     rec.deps = 0
     rec.buf = None
-    rec.fresh = None
+    rec.owned = 0
     return rec
 
 
@@ -1334,14 +1335,13 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
         ready[top] = None
         node = rec.node
         buf = rec.buf
-        fbuf = rec.fresh
+        owned_in = rec.owned
         rec.buf = None  # the walk's last reference: freed as soon as the node has run
-        rec.fresh = None
         if needed is not None and node not in needed:
             buf = None
         if buf is not None and node._pre_hooks is not None:
             buf = _run_pre_hooks(node, buf, arrays)
-            fbuf = [False] * len(buf)  # a hook may have kept or returned any of them
+            owned_in = 0  # a hook may have kept or returned any of them
         if buf is not None and capture is not None and node in capture:
             for nr, k in capture[node]:
                 results[k] = _wrap(buf[nr]) if arrays else buf[nr]
@@ -1352,7 +1352,7 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
                 if accumulate:
                     leaf = node._leaf()
                     if leaf is not None and (only is None or id(leaf) in only):
-                        _accumulate(leaf, _wrap(buf[0]) if arrays else buf[0], fbuf[0], create_graph)
+                        _accumulate(leaf, _wrap(buf[0]) if arrays else buf[0], owned_in & 1, create_graph)
             else:
                 if arrays and not anomaly and node._post_hooks is None:
                     outs = node._apply_arrays(buf)  # a built-in op's array formula
@@ -1440,20 +1440,25 @@ def _buffer_add(rec, nr, g, is_fresh, create_graph):
     if buf is None:
         buf = [None] * rec.node._n_out
         rec.buf = buf
-        rec.fresh = [False] * rec.node._n_out
-    fr = rec.fresh
+    bit = _owned_bit(nr)
     cur = buf[nr]
     if cur is None:
         buf[nr] = g
-        fr[nr] = is_fresh
+        if is_fresh:
+            rec.owned |= bit
     elif create_graph:
         buf[nr] = cur + g
-    elif fr[nr] and _same_meta(cur, g):
+    elif rec.owned & bit and _same_meta(cur, g):
         _acc_add[0](cur, g, cur)  # we own cur: accumulate in place
     else:
         s = cur + g
         buf[nr] = s if type(s) is _ndarray else np.asarray(s)
-        fr[nr] = True
+        rec.owned |= bit
+
+
+def _owned_bit(nr):
+    """Output nr's bit in _Pending.owned (0 past the 64th output: never owned)."""
+    return (1 << nr) if nr < 64 else 0
 
 
 def _accumulate(leaf, g, is_fresh, create_graph):

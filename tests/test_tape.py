@@ -171,6 +171,32 @@ def test_tensors_changed_in_place_before_they_are_saved(torch):
         run(fg, True)
 
 
+def test_gradients_summed_for_a_node_with_many_outputs(torch):
+    """Gradients arriving several times at outputs of a node with more than 64 outputs
+    (the walk tracks which summed arrays it owns in a 64-bit mask) add up as in torch, and
+    no output's gradient is added into another's."""
+    def run(lib):
+        class Rows(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return tuple(x[i] * 1.0 for i in range(x.shape[0]))
+
+            @staticmethod
+            def backward(ctx, *grads):
+                return lib.stack(grads)
+
+        x = lib.tensor(np.arange(210.0).reshape(70, 3) / 50, requires_grad=True)
+        parts = Rows.apply(x)
+        loss = 0
+        for i in (1, 2, 63, 64, 65, 68):
+            loss = loss + (parts[i] * 2.0).sum() + (parts[i] * parts[i]).sum() + (parts[i] * parts[1]).sum()
+            loss = loss + (parts[i] + parts[i + 1]).sum()  # one gradient array for both: not owned
+        loss.backward()
+        return x.grad.numpy()
+
+    np.testing.assert_allclose(run(fg), run(torch), rtol=1e-12)
+
+
 def test_array_grads_are_checked_when_the_op_is_defined():
     from fastgrad._ops.base import GRAD, K, SAVED0, Op
 
