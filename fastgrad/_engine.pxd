@@ -93,6 +93,7 @@ cdef class _Pending:
     cdef Py_ssize_t deps
     cdef list buf
     cdef bits64 owned
+    cdef Py_ssize_t first  # its edges' records start at kids[first] (_run_backward)
 
 cdef class UnaryFunction:
     cdef public object op
@@ -251,7 +252,7 @@ cpdef make_tensor(data, bint requires_grad=*)
 @cython.locals(t=TensorBase)
 cpdef make_view(data, TensorBase base)
 
-@cython.locals(node=Node, nxt=Node, edges=tuple, edge=tuple, pending=dict, found=list, rec=_Pending,
+@cython.locals(node=Node, nxt=Node, edges=tuple, edge=tuple, pending=dict, found=list, kids=list, rec=_Pending,
                nrec=_Pending, ready=list, top=Py_ssize_t, buf=list, owned_in=bits64, outs=list, j=Py_ssize_t,
                i=Py_ssize_t, k=Py_ssize_t, owned=bint, is_fresh=bint, t=TensorBase, anomaly=bint, arrays=bint)
 cpdef _run_backward(tuple roots, tuple root_grads, bint keep_graph, bint create_graph, object inputs,

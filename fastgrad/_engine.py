@@ -1259,6 +1259,7 @@ def _pending(node):
     rec.deps = 0
     rec.buf = None
     rec.owned = 0
+    rec.first = 0
     return rec
 
 
@@ -1268,9 +1269,11 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
     # (hooks, user Functions, ops without one, captured results, leaves) gets them wrapped.
     arrays = not create_graph
 
-    # 1. discover the graph: one _Pending per node, counting the edges into it
+    # 1. discover the graph: one _Pending per node, counting the edges into it; the records
+    # the edges lead to, node by node (kids[rec.first + j]: edge j's, None for no node)
     pending = {}
     found = []  # in the order found (a list only appended to: no reallocation per node)
+    kids = []
     for t in roots:
         node = grad_edge(t)[0]
         if node is not None and node not in pending:
@@ -1281,9 +1284,11 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
     while i < len(found):
         rec = found[i]
         i += 1
+        rec.first = len(kids)
         for edge in rec.node.next_functions:
             nxt = edge[0]
             if nxt is None:
+                kids.append(None)
                 continue
             nrec = pending.get(nxt)
             if nrec is None:
@@ -1291,6 +1296,7 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
                 pending[nxt] = nrec
                 found.append(nrec)
             nrec.deps += 1
+            kids.append(nrec)
 
     # 2. what to capture (autograd.grad) or where to accumulate (backward(inputs=...))
     capture = None
@@ -1366,10 +1372,9 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
                     node._release()
         edges = node.next_functions
         for j in range(len(edges)):
-            nxt = edges[j][0]
-            if nxt is None:
+            nrec = kids[rec.first + j]
+            if nrec is None:
                 continue
-            nrec = pending[nxt]
             if outs is not None and outs[j] is not None:
                 g = outs[j]
                 is_fresh = owned and _owns(g, buf, outs, j)
