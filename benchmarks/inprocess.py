@@ -118,6 +118,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--cpu-time", action="store_true", help="thread CPU time, not wall time")
+    ap.add_argument("--build", metavar="DIR", help="time the fastgrad built in place in DIR (e.g. a "
+                    "git worktree of an older commit) instead of the installed one")
     args = ap.parse_args()
     for name in args.workloads:
         if name not in ("W1", "W2", "W4b"):
@@ -128,6 +130,13 @@ def main():
         os.environ.update(OPENBLAS_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads))
         os.execv(sys.executable, [sys.executable] + sys.argv)
     sys.path.insert(0, HERE)
+    if args.build:  # an editable install's import hook outranks PYTHONPATH: drop it
+        sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+        sys.path.insert(0, os.path.abspath(args.build))
+        import fastgrad
+        if not fastgrad.__file__.startswith(os.path.abspath(args.build)):
+            ap.error("--build: fastgrad was imported from %s" % fastgrad.__file__)
+        print("fastgrad from %s" % os.path.dirname(fastgrad.__file__))
     for name in args.workloads or ["W1", "W2", "W4b"]:
         time_workload(name, args.rounds, time.thread_time if args.cpu_time else time.perf_counter)
 

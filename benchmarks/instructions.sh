@@ -9,16 +9,22 @@
 #   bash benchmarks/instructions.sh "from inprocess import graph10_step; step = graph10_step(fg)" "step()"   # W4b
 #
 # SETUP runs with numpy as np and fastgrad as fg imported, and benchmarks/ on sys.path.
-# Needs valgrind. FASTGRAD_BACKEND=numpy counts the NumPy backend.
+# Needs valgrind. FASTGRAD_BACKEND=numpy counts the NumPy backend; FASTGRAD_BUILD=DIR counts
+# the fastgrad built in place in DIR (a git worktree of another commit).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 N=${3:-2000}
 PY=$(python -c "import sys; print(sys.executable)")   # the interpreter itself, not a shim
 F=$(mktemp /tmp/fg_instr_XXXXXX.py)
 trap 'rm -f "$F" "$F.0" "$F.1"' EXIT
+BUILD=${FASTGRAD_BUILD:-}
 cat > "$F" <<PYEOF
 import sys; sys.path.insert(0, "$HERE")
+if "$BUILD":  # count the fastgrad built in place there (an editable install's hook outranks sys.path)
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+    sys.path.insert(0, "$BUILD")
 import numpy as np, fastgrad as fg
+assert not "$BUILD" or fg.__file__.startswith("$BUILD"), fg.__file__
 $1
 for _ in range(int(sys.argv[1])):
     $2
