@@ -113,6 +113,10 @@ cdef extern from *:
     /* type(cls).__new__(cls) without arguments through cls's tp_new slot (_engine._new) */
     static PyObject *fg_tp_new(PyObject *cls) {
         static PyObject *no_args = NULL;
+        if (cls == Py_None) {  /* fastgrad.Tensor not registered yet */
+            PyErr_SetString(PyExc_TypeError, "_engine._new: no class to make an instance of");
+            return NULL;
+        }
         if (no_args == NULL && (no_args = PyTuple_New(0)) == NULL) return NULL;
         return ((PyTypeObject *)cls)->tp_new((PyTypeObject *)cls, no_args, NULL);
     }

@@ -52,6 +52,22 @@ class Modes:
 class _Local(threading.local):
     def __init__(self):
         self.modes = Modes()
+        self.end = _ThreadEnd(self.modes)
+
+
+class _ThreadEnd:
+    """Freed with its thread's locals when the thread ends: state()'s cache then forgets
+    that thread's Modes (a new thread may get the same id, and must start with its own)."""
+
+    def __init__(self, modes):
+        self.modes = modes
+
+    def __del__(self):
+        global _last_tid, _last_modes
+        if _last_modes is self.modes:
+            _last_modes = None
+        if _last[0][1] is self.modes:
+            _last[0] = (-1, None)
 
 
 _local = _Local()

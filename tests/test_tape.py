@@ -282,6 +282,39 @@ def test_grad_mode_stays_per_thread_while_threads_interleave():
     assert wrong == []
 
 
+def test_a_new_thread_starts_with_grad_enabled():
+    """A thread that turned grad off and ended does not pass its mode on to a later thread
+    (which often gets the same thread id): each new thread starts with grad on, as in torch."""
+    inherited = []
+
+    def turn_off():
+        fg.set_grad_enabled(False)
+
+    def check():
+        inherited.append(not fg.is_grad_enabled())
+
+    for _ in range(50):
+        for f in (turn_off, check):
+            t = threading.Thread(target=f)
+            t.start()
+            t.join()
+    assert not any(inherited)
+
+
+def test_make_tensor_without_a_tensor_class_is_an_error():
+    """The engine makes tensors through the registered class's tp_new: none registered is a
+    TypeError, not a crash."""
+    from fastgrad._backend import engine
+
+    try:
+        engine.register("tensor", None)
+        with pytest.raises(TypeError):
+            engine.make_tensor(np.zeros(2))
+    finally:
+        engine.register("tensor", fg.Tensor)
+    assert type(engine.make_tensor(np.zeros(2))) is fg.Tensor
+
+
 def test_no_grad_and_decorator_and_thread_local():
     x = fg.ones(2, requires_grad=True)
     with fg.no_grad():
