@@ -312,9 +312,9 @@ cdef extern from *:
     FG_T_ADD(fg_t_add_f64, double)
 
     /* out = a op b for op in + - * / (0..3), and -a, a * a (4, 5: b is a), one IEEE
-       operation per element, so every clone rounds exactly as NumPy's loops do. sa, sb: 1 for an array of n elements, 0 for
-       a single value (a 0-d operand) used for every element. out may be a (or b) itself:
-       each element is read before it is written. */
+       operation per element, so every clone rounds exactly as NumPy's loops do. sa, sb: 1
+       for an array of n elements, 0 for a single value (a 0-d operand) used for every
+       element. out may be a (or b) itself: each element is read before it is written. */
     #define FG_ARITH_LOOP(T, EXPR)                                                            \
         if (sa && sb) { for (i = 0; i < n; i++) { T x = a[i], y = b[i]; out[i] = EXPR; } }     \
         else if (sa) { T y = b[0]; for (i = 0; i < n; i++) { T x = a[i]; out[i] = EXPR; } }   \
