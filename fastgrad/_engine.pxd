@@ -163,12 +163,15 @@ cdef extern from *:
         Py_DECREF(shape);
         return pair;
     }
-    static int fg_like_out(PyArrayObject *x, PyArrayObject *o) {
+    static int fg_same_dims(PyArrayObject *x, PyArrayObject *y) {
         int nd = PyArray_NDIM(x);
-        if (PyArray_DESCR(x) != PyArray_DESCR(o) || nd != PyArray_NDIM(o)) return 0;
+        if (nd != PyArray_NDIM(y)) return 0;
         for (int i = 0; i < nd; i++)
-            if (PyArray_DIMS(x)[i] != PyArray_DIMS(o)[i]) return 0;
+            if (PyArray_DIMS(x)[i] != PyArray_DIMS(y)[i]) return 0;
         return 1;
+    }
+    static int fg_like_out(PyArrayObject *x, PyArrayObject *o) {
+        return PyArray_DESCR(x) == PyArray_DESCR(o) && fg_same_dims(x, o);
     }
     /* x's pair: out's own (a new reference) when x is like out, else a new one */
     static PyObject *fg_pair_of(PyObject *x, PyObject *out, PyObject *meta) {
@@ -216,11 +219,7 @@ cdef extern from *:
     static int fg_same_meta(PyObject *a, PyObject *b) {
         if (!PyArray_Check(a) || !PyArray_Check(b)) return 0;
         PyArrayObject *x = (PyArrayObject *)a, *y = (PyArrayObject *)b;
-        int nd = PyArray_NDIM(x);
-        if (nd != PyArray_NDIM(y)) return 0;
-        for (int i = 0; i < nd; i++)
-            if (PyArray_DIMS(x)[i] != PyArray_DIMS(y)[i]) return 0;
-        return PyArray_EquivTypes(PyArray_DESCR(x), PyArray_DESCR(y));
+        return fg_same_dims(x, y) && PyArray_EquivTypes(PyArray_DESCR(x), PyArray_DESCR(y));
     }
     """
     object _c_dtype "fg_dtype"(object a)
