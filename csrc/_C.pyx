@@ -38,7 +38,7 @@ import numpy as np
 cnp.import_array()
 
 __all__ = [
-    "add", "sub", "mul", "div", "neg", "square", "sum_all", "fill",
+    "add", "sub", "mul", "div", "neg", "square", "sum_all", "fill", "mm",
     "sigmoid_fwd", "sigmoid_bwd", "tanh_fwd", "tanh_bwd", "relu_fwd", "relu_bwd",
     "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softplus_fwd", "softplus_bwd",
     "softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
@@ -1063,6 +1063,114 @@ def _rows_sum(g):
         fg_rows_sum_f32(<const float*>_ptr(g), <float*>_ptr(out), m, n)
     else:
         fg_rows_sum_f64(<const double*>_ptr(g), <double*>_ptr(out), m, n)
+    return out
+
+
+# --------------------------------------------------------------------------- matrix products
+# An external CBLAS (MKL's, from the optional `mkl` package) for 2-D float products, set by
+# fastgrad._blas through _blas_use; until then, and for every product it does not take,
+# mm is np.matmul (NumPy's own BLAS). Row-major CBLAS with LP64 (32-bit) integers.
+ctypedef void (*sgemm_fn)(int order, int ta, int tb, int m, int n, int k, float alpha,
+                          const float* a, int lda, const float* b, int ldb, float beta,
+                          float* c, int ldc) noexcept nogil
+ctypedef void (*dgemm_fn)(int order, int ta, int tb, int m, int n, int k, double alpha,
+                          const double* a, int lda, const double* b, int ldb, double beta,
+                          double* c, int ldc) noexcept nogil
+cdef sgemm_fn _sgemm = NULL
+cdef dgemm_fn _dgemm = NULL
+cdef int CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112
+cdef int64_t INT_MAX = 2147483647
+cdef int MM_OK = cnp.NPY_ARRAY_ALIGNED
+
+
+def _blas_use(size_t sgemm, size_t dgemm):
+    """Route mm's float32 / float64 products through the cblas_sgemm / cblas_dgemm at these
+    addresses; (0, 0) goes back to np.matmul. Private to fastgrad._blas, which resolves the
+    functions and checks them."""
+    global _sgemm, _dgemm
+    if (sgemm == 0) != (dgemm == 0):
+        raise ValueError("_blas_use: both functions or neither")
+    _sgemm = <sgemm_fn>sgemm
+    _dgemm = <dgemm_fn>dgemm
+
+
+cdef inline bint _gemm_operand(cnp.ndarray a, Py_ssize_t item, int* trans, int* ld,
+                               Py_ssize_t* batch_step) noexcept:
+    """How CBLAS reads each matrix (the last two dimensions) of `a` (2-D or 3-D, dimensions
+    > 0, strides multiples of item bytes): rows at a positive stride ld >= columns with
+    unit column stride is NO_TRANS; the mirror image (e.g. a transposed C array) is TRANS.
+    batch_step: elements between a 3-D array's matrices (0 for one matrix, broadcast).
+    Else False: np.matmul takes it."""
+    cdef int nd = cnp.PyArray_NDIM(a)
+    cdef Py_ssize_t r = cnp.PyArray_DIM(a, nd - 2), c = cnp.PyArray_DIM(a, nd - 1)
+    cdef Py_ssize_t sr = cnp.PyArray_STRIDE(a, nd - 2), sc = cnp.PyArray_STRIDE(a, nd - 1), n
+    if sr % item or sc % item:
+        return False
+    sr //= item
+    sc //= item
+    if (c == 1 or sc == 1) and (r == 1 or sr >= c):
+        trans[0], n = CBLAS_NO_TRANS, (c if r == 1 else sr)
+    elif (r == 1 or sr == 1) and (c == 1 or sc >= r):
+        trans[0], n = CBLAS_TRANS, (r if c == 1 else sc)
+    else:
+        return False
+    if n > INT_MAX:
+        return False
+    ld[0] = <int>n
+    batch_step[0] = 0
+    if nd == 3 and cnp.PyArray_DIM(a, 0) > 1:
+        if cnp.PyArray_STRIDE(a, 0) % item:
+            return False
+        batch_step[0] = cnp.PyArray_STRIDE(a, 0) // item
+    return True
+
+
+def mm(a, b):
+    """np.matmul(a, b). With an external BLAS set (fastgrad._blas): 2-D or 3-D ndarrays (a
+    stack of matrices, the stack dimension broadcast as np.matmul does) of one native float
+    dtype, aligned, whose matrices CBLAS can read in place (rows or columns at unit stride:
+    C order, transposed views, row slices), with nonzero dimensions below 2**31, go to that
+    BLAS, one call per matrix, without the GIL; everything else is np.matmul's."""
+    cdef int t = _ftype(a, MM_OK), ta, tb, lda, ldb, nda, ndb
+    cdef cnp.npy_intp dims[3]
+    cdef Py_ssize_t m, n, k, ba, bb, batch, sa, sb, i, item
+    cdef char* pa
+    cdef char* pb
+    cdef char* po
+    if _sgemm == NULL or t < 0 or _ftype(b, MM_OK) != t:
+        return np.matmul(a, b)
+    nda = cnp.PyArray_NDIM(<cnp.ndarray>a)
+    ndb = cnp.PyArray_NDIM(<cnp.ndarray>b)
+    if nda < 2 or nda > 3 or ndb < 2 or ndb > 3:
+        return np.matmul(a, b)
+    m = cnp.PyArray_DIM(<cnp.ndarray>a, nda - 2)
+    k = cnp.PyArray_DIM(<cnp.ndarray>a, nda - 1)
+    n = cnp.PyArray_DIM(<cnp.ndarray>b, ndb - 1)
+    ba = cnp.PyArray_DIM(<cnp.ndarray>a, 0) if nda == 3 else 1
+    bb = cnp.PyArray_DIM(<cnp.ndarray>b, 0) if ndb == 3 else 1
+    batch = max(ba, bb)
+    item = cnp.PyArray_ITEMSIZE(<cnp.ndarray>a)
+    if (cnp.PyArray_DIM(<cnp.ndarray>b, ndb - 2) != k or (ba != bb and ba != 1 and bb != 1)
+            or m == 0 or n == 0 or k == 0 or batch == 0 or m > INT_MAX or n > INT_MAX
+            or k > INT_MAX or not _gemm_operand(<cnp.ndarray>a, item, &ta, &lda, &sa)
+            or not _gemm_operand(<cnp.ndarray>b, item, &tb, &ldb, &sb)):
+        return np.matmul(a, b)  # its errors, empty products, and what CBLAS cannot read
+    dims[0], dims[1], dims[2] = batch, m, n
+    if nda == 3 or ndb == 3:
+        out = cnp.PyArray_EMPTY(3, dims, t, 0)
+    else:
+        out = cnp.PyArray_EMPTY(2, &dims[1], t, 0)
+    pa, pb, po = <char*>_ptr(a), <char*>_ptr(b), <char*>_ptr(out)
+    with nogil:
+        for i in range(batch):
+            if t == cnp.NPY_FLOAT:
+                _sgemm(CBLAS_ROW_MAJOR, ta, tb, <int>m, <int>n, <int>k, 1.0,
+                       <const float*>pa + i * sa, lda, <const float*>pb + i * sb, ldb, 0.0,
+                       <float*>po + i * m * n, <int>n)
+            else:
+                _dgemm(CBLAS_ROW_MAJOR, ta, tb, <int>m, <int>n, <int>k, 1.0,
+                       <const double*>pa + i * sa, lda, <const double*>pb + i * sb, ldb, 0.0,
+                       <double*>po + i * m * n, <int>n)
     return out
 
 

@@ -38,7 +38,7 @@ from fastgrad._ops.activations import celu, hardshrink, prelu, selu, threshold  
 from fastgrad._ops.nn_functional import alpha_dropout, dropout, pairwise_distance, cosine_similarity  # noqa: F401
 from fastgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                                          is_inference_mode_enabled, no_grad, set_grad_enabled)
-from fastgrad import autograd, cuda, linalg  # noqa: F401,E402
+from fastgrad import autograd, backends, cuda, linalg  # noqa: F401,E402
 from fastgrad import nn, optim  # noqa: F401,E402
 from fastgrad import utils  # noqa: F401
 

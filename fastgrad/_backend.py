@@ -52,6 +52,12 @@ if BACKEND == "cython":
 if BACKEND == "numpy":
     engine = _load_pure("_engine_py", "_engine.py")
     K = _load_pure("_kernels_py", "_kernels_np.py")
+if BACKEND == "cython":
+    from fastgrad import _blas
+
+    BLAS = _blas.setup(K)  # "mkl" or "numpy": what K.mm's 2-D float products run on
+else:
+    BLAS = "numpy"
 engine.register("add", K.add)  # the tape sums a tensor's gradients with the backend's add
 
 

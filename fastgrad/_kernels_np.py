@@ -21,7 +21,7 @@ import operator
 import numpy as np
 
 __all__ = [
-    "add", "sub", "mul", "div", "neg", "square", "sum_all", "fill",
+    "add", "sub", "mul", "div", "neg", "square", "sum_all", "fill", "mm",
     "sigmoid_fwd", "sigmoid_bwd", "tanh_fwd", "tanh_bwd", "relu_fwd", "relu_bwd",
     "gelu_fwd", "gelu_bwd", "silu_fwd", "silu_bwd", "softplus_fwd", "softplus_bwd",
     "softmax_fwd", "softmax_bwd", "log_softmax_fwd", "log_softmax_bwd",
@@ -43,6 +43,11 @@ mul = np.multiply
 div = np.true_divide
 neg = np.negative
 square = np.square
+
+
+def mm(a, b):
+    """np.matmul(a, b) (the compiled twin may pass 2-D float products to MKL: fastgrad._blas)."""
+    return np.matmul(a, b)
 
 
 def sum_all(x):

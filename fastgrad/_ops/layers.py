@@ -5,7 +5,7 @@ a linear map is linear), so double backward works while the first-order path sta
 conv1d is conv2d on a height-1 image."""
 import numpy as np
 
-from fastgrad._ops.base import Op, make
+from fastgrad._ops.base import K, Op, make
 
 _as_strided = np.lib.stride_tricks.as_strided
 
@@ -68,7 +68,7 @@ class _ConvGeom:
         n = x.shape[0]
         o = w.shape[0]
         w3 = w.reshape(self.g, o // self.g, -1)
-        y = np.matmul(w3, self.cols(x))  # g, O/g, N*L
+        y = K.mm(w3, self.cols(x))  # g, O/g, N*L
         return np.ascontiguousarray(y.reshape(o, n, *self.out).transpose(1, 0, 2, 3))
 
     def grad_rows(self, g):
@@ -78,12 +78,12 @@ class _ConvGeom:
     def grad_input(self, g, w):
         n, c = self.x_shape[:2]
         w3 = w.reshape(self.g, w.shape[0] // self.g, -1)
-        gcols = np.matmul(w3.transpose(0, 2, 1), self.grad_rows(g))  # g, C/g*kh*kw, N*L
+        gcols = K.mm(w3.transpose(0, 2, 1), self.grad_rows(g))  # g, C/g*kh*kw, N*L
         gcols = gcols.reshape(c, self.k[0], self.k[1], n, *self.out).transpose(3, 0, 1, 2, 4, 5)
         return _scatter_windows(gcols, self.x_shape, self.k, self.s, self.p, self.d, self.out)
 
     def grad_weight(self, x, g):
-        return np.matmul(self.grad_rows(g), self.cols(x).transpose(0, 2, 1)).reshape(self.w_shape)
+        return K.mm(self.grad_rows(g), self.cols(x).transpose(0, 2, 1)).reshape(self.w_shape)
 
 
 class Conv2d(Op):

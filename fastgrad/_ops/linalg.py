@@ -1,7 +1,8 @@
-"""Matrix products (NumPy's matmul calls BLAS, passing transposed views as flags) and inverse."""
+"""Matrix products (K.mm: 2-D float products through the chosen BLAS, transposed views passed
+as flags; np.matmul for the rest) and inverse."""
 import numpy as np
 
-from fastgrad._ops.base import Op, is_tensor
+from fastgrad._ops.base import K, Op, is_tensor
 
 
 class Matmul(Op):
@@ -10,7 +11,7 @@ class Matmul(Op):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.matmul(a._data, b._data)
+        return K.mm(a._data, b._data)
 
     @staticmethod
     def backward(ctx, g):

@@ -4,16 +4,18 @@ Row-wise kernels work on (N, C) C-contiguous arrays; ``_rows`` moves the softmax
 and flattens the rest (no copy in the usual case: dim=-1 on a contiguous tensor)."""
 import numpy as np
 
+from fastgrad._backend import BLAS
 from fastgrad._ops.base import K, Op, engine, make, norm_dim, scalar_type_name, shape_str
 from fastgrad._ops.linalg import matmul
 
 
-# Compiled backend only: y = (w @ x.T).T + b by one BLAS call and one tiled transpose pass
-# that adds the bias. For float32, OpenBLAS runs the (n_out x batch) product faster than
-# x @ w.T unless the batch is large or the layer narrow: 0.5-0.8x at batch 4-64 with
-# n_out >= 1.5 batch, ~0.95x at W3's 256 x 784 -> 1024 (benchmarks/NOTES.md A2-A3, A7).
-# float64, and the shapes _linear_fwd's rule rejects, keep x @ w.T.
-_linear_out = getattr(K, "_linear_out", None)
+# Compiled backend on NumPy's BLAS only: y = (w @ x.T).T + b by one BLAS call and one tiled
+# transpose pass that adds the bias. For float32, OpenBLAS runs the (n_out x batch) product
+# faster than x @ w.T unless the batch is large or the layer narrow: 0.5-0.8x at batch 4-64
+# with n_out >= 1.5 batch, ~0.95x at W3's 256 x 784 -> 1024 (benchmarks/NOTES.md A2-A3, A7).
+# MKL (fastgrad._blas) runs x @ w.T fastest (NOTES B1); so do float64 and the shapes
+# _linear_fwd's rule rejects.
+_linear_out = getattr(K, "_linear_out", None) if BLAS == "numpy" else None
 # Compiled backend only: the bias add and the bias gradient of small layers in one C loop
 # each, without NumPy's broadcasting/reduction set-up (~6k instructions each at 32 x 50);
 # they return None when the arrays are not plain C-contiguous float (then NumPy does it).
@@ -32,9 +34,11 @@ def _linear_fwd(x, w, b):
             and x.shape[0] * w.shape[0] >= 1024 and x.flags.c_contiguous and w.flags.c_contiguous
             and (b is None or (b.ndim == 1 and b.dtype == x.dtype and b.flags.c_contiguous
                                and b.flags.aligned))):
-        yt = np.matmul(w, x.T)
+        yt = K.mm(w, x.T)
         return _linear_out(yt, b, np.empty((x.shape[0], w.shape[0]), x.dtype))
-    y = np.matmul(x, w.T)
+    if x.ndim > 2 and x.size and x.flags.c_contiguous:  # (..., n_in): one 2-D product
+        return _linear_fwd(x.reshape(-1, x.shape[-1]), w, b).reshape(x.shape[:-1] + w.shape[:1])
+    y = K.mm(x, w.T)
     if b is not None and _rows_add(y, b) is None:
         y += b
     return y
@@ -111,8 +115,8 @@ def _linear_grads(x, w, g, need):
     """(gx, gw, gb) arrays of y = x @ w.T + b for upstream g; None where need[i] is false."""
     n_out, n_in = w.shape
     g2 = g.reshape(-1, n_out)
-    gx = np.matmul(g, w) if need[0] else None
-    gw = np.matmul(g2.T, x.reshape(-1, n_in)) if need[1] else None
+    gx = K.mm(g2, w).reshape(x.shape) if need[0] else None
+    gw = K.mm(g2.T, x.reshape(-1, n_in)) if need[1] else None
     gb = None
     if len(need) > 2 and need[2]:
         gb = _rows_sum(g2)

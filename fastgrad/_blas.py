@@ -1,0 +1,114 @@
+"""The compiled backend's BLAS for 2-D float matrix products (``K.mm``: linear, matmul, mm).
+
+``FASTGRAD_BLAS`` chooses, read once at import:
+
+* ``auto`` (default): Intel MKL when the ``mkl`` package is installed
+  (``pip install "fastgrad[mkl]"``, Linux), else NumPy's own BLAS;
+* ``numpy``: NumPy's BLAS (``np.matmul``) always;
+* ``mkl``: MKL, or ImportError saying why not.
+
+Why: on the Xeon these benchmarks run on, MKL's sgemm takes 0.78-0.88x the time of the
+OpenBLAS that NumPy wheels ship, on every product of linear layers from 64 x 784 -> 100 up
+(benchmarks/NOTES.md B1); PyTorch's CPU wheels link MKL too. The pure-NumPy backend always
+uses NumPy's BLAS.
+
+MKL is loaded with ctypes: LP64 integers, and the GNU threading layer on the same libgomp
+as fastgrad's own OpenMP kernels (one thread pool; MKL takes its thread count from
+MKL_NUM_THREADS or OMP_NUM_THREADS), or its sequential layer in a build without OpenMP.
+Its functions are checked on a few products against np.matmul before they are used.
+"""
+import ctypes
+import os
+import sys
+
+import numpy as np
+
+NAME = "numpy"  # the BLAS K.mm uses: "mkl" or "numpy"
+ADDRESSES = (0, 0)  # K._blas_use's arguments for NAME (tests swap the functions and restore them)
+
+_MKL_INTERFACE_LP64 = 0
+_MKL_THREADING_SEQUENTIAL, _MKL_THREADING_GNU = 1, 3
+_lib = None  # the loaded libmkl_rt (kept referenced; never unloaded)
+
+
+def _mkl_path():
+    """libmkl_rt's path in the installed `mkl` package, or None."""
+    from importlib import metadata
+
+    try:
+        files = metadata.distribution("mkl").files or ()
+    except metadata.PackageNotFoundError:
+        return None
+    for f in files:
+        if f.name.startswith("libmkl_rt.so"):
+            path = os.path.realpath(f.locate())
+            if os.path.exists(path):
+                return path
+    return None
+
+
+def _loaded_libgomp():
+    """Path of the libgomp this process has loaded (fastgrad._C's OpenMP runtime), or None."""
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split(None, 5)[-1].strip()
+                if os.path.basename(path).startswith("libgomp"):
+                    return path
+    except OSError:
+        pass
+    return None
+
+
+def _load_mkl():
+    """(cblas_sgemm, cblas_dgemm) addresses from MKL, set up as the module docstring says;
+    OSError with the reason when MKL is absent or unusable."""
+    global _lib
+    if not sys.platform.startswith("linux"):
+        raise OSError("fastgrad loads MKL on Linux only")
+    path = _mkl_path()
+    if path is None:
+        raise OSError("the `mkl` package is not installed (pip install \"fastgrad[mkl]\")")
+    lib = ctypes.CDLL(path)
+    if lib.MKL_Set_Interface_Layer(_MKL_INTERFACE_LP64) != _MKL_INTERFACE_LP64:
+        raise OSError("%s: its interface layer is not LP64 (MKL_INTERFACE_LAYER?)" % path)
+    gomp = _loaded_libgomp()
+    if gomp is not None:  # MKL's GNU layer finds omp_* in the global scope
+        ctypes.CDLL(gomp, mode=os.RTLD_NOLOAD | os.RTLD_GLOBAL)
+    layer = _MKL_THREADING_SEQUENTIAL if gomp is None else _MKL_THREADING_GNU
+    if lib.MKL_Set_Threading_Layer(layer) != layer:
+        raise OSError("%s: MKL's threading layer is already set to another runtime" % path)
+    _lib = lib
+    return (ctypes.cast(lib.cblas_sgemm, ctypes.c_void_p).value,
+            ctypes.cast(lib.cblas_dgemm, ctypes.c_void_p).value)
+
+
+def _self_test(K):
+    """K.mm against np.matmul on small products of every layout and both dtypes."""
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        a, b = rng.standard_normal((2, 5, 3)).astype(dtype)
+        for x, y in ((a, b.T), (a.T, b), (a.T.copy(), b), (a, b.T.copy()), (a.T, b.T.T.copy())):
+            if not np.allclose(K.mm(x, y), np.matmul(x, y), rtol=1e-5, atol=1e-6):
+                raise OSError("MKL's gemm disagrees with np.matmul")
+
+
+def setup(K):
+    """Choose K.mm's BLAS from FASTGRAD_BLAS (compiled backend); returns the name."""
+    global NAME, ADDRESSES
+    want = os.environ.get("FASTGRAD_BLAS", "auto").strip().lower() or "auto"
+    if want not in ("auto", "mkl", "numpy"):
+        raise ImportError("FASTGRAD_BLAS must be 'auto', 'mkl' or 'numpy', got %r" % want)
+    if want == "numpy":
+        return NAME
+    try:
+        sgemm, dgemm = _load_mkl()
+        K._blas_use(sgemm, dgemm)
+        _self_test(K)
+    except OSError as exc:
+        K._blas_use(0, 0)
+        if want == "mkl":
+            raise ImportError("FASTGRAD_BLAS=mkl: %s" % exc) from None
+        return NAME
+    NAME, ADDRESSES = "mkl", (sgemm, dgemm)
+    return NAME

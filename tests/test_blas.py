@@ -1,0 +1,286 @@
+"""K.mm, the matrix product of linear / matmul / conv2d, and fastgrad._blas, which loads MKL for it.
+
+The compiled K.mm passes what CBLAS can read in place to a gemm function pointer. Most tests
+here install a reference gemm written with ctypes and NumPy in its place: it records each call
+(transpose flags, sizes, leading dimensions) and computes the product from the raw pointers,
+so the C path, which products take it and how they are described to BLAS are all checked
+without MKL. Tests of MKL itself skip when it is not loaded (the `mkl` extra)."""
+import ctypes
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastgrad
+from fastgrad import _backend, _blas
+from fastgrad._ops import nn as nn_ops
+
+K = _backend.K
+compiled = pytest.mark.skipif(not hasattr(K, "_blas_use"), reason="compiled backend only")
+needs_mkl = pytest.mark.skipif(_backend.BLAS != "mkl", reason="MKL not loaded (pip install fastgrad[mkl])")
+NO_TRANS, TRANS = 111, 112
+
+
+def _gemm_type(ctype):
+    c_int = ctypes.c_int
+    return ctypes.CFUNCTYPE(None, c_int, c_int, c_int, c_int, c_int, c_int, ctype, ctypes.c_void_p,
+                            c_int, ctypes.c_void_p, c_int, ctype, ctypes.c_void_p, c_int)
+
+
+def _matrix(ptr, rows, cols, ld, dtype):
+    """The rows x cols matrix at address ptr, rows ld elements apart (a view, no copy)."""
+    item = np.dtype(dtype).itemsize
+    buf = (ctypes.c_char * (((rows - 1) * ld + cols) * item)).from_address(ptr)
+    flat = np.frombuffer(buf, dtype)
+    return np.lib.stride_tricks.as_strided(flat, (rows, cols), (ld * item, item))
+
+
+class ReferenceGemm:
+    """cblas_sgemm / cblas_dgemm in NumPy (row-major, beta = 0), recording each call."""
+
+    def __init__(self, wrong=False):
+        self.calls, self.wrong, self.bad = [], wrong, []  # bad: calls with other order/alpha/beta
+        self.fns = [_gemm_type(c)(self._make(d)) for c, d in ((ctypes.c_float, np.float32),
+                                                              (ctypes.c_double, np.float64))]
+
+    def _make(self, dtype):
+        def gemm(order, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc):
+            self.calls.append((np.dtype(dtype).char, ta, tb, m, n, k, lda, ldb, ldc))
+            if (order, alpha, beta) != (101, 1, 0):  # (an assert here would only be printed)
+                self.bad.append((order, alpha, beta))
+            a = _matrix(pa, k, m, lda, dtype).T if ta == TRANS else _matrix(pa, m, k, lda, dtype)
+            b = _matrix(pb, n, k, ldb, dtype).T if tb == TRANS else _matrix(pb, k, n, ldb, dtype)
+            c = _matrix(pc, m, n, ldc, dtype)
+            c[...] = 0 if self.wrong else np.matmul(a, b)
+        return gemm
+
+    def addresses(self):
+        return tuple(ctypes.cast(f, ctypes.c_void_p).value for f in self.fns)
+
+
+@pytest.fixture
+def ref_gemm():
+    """K.mm on a ReferenceGemm for the test; the real setting (MKL or none) afterwards."""
+    ref = ReferenceGemm()
+    K._blas_use(*ref.addresses())
+    yield ref
+    K._blas_use(*_blas.ADDRESSES)
+    assert ref.bad == []
+
+
+def _ints(rng, shape, dtype):
+    """Small integers as floats: every product and sum is exact, whatever the order."""
+    return rng.integers(-4, 5, shape).astype(dtype)
+
+
+# --------------------------------------------------------------------------- which calls, how
+@compiled
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mm_describes_each_layout_to_blas(ref_gemm, dtype):
+    rng = np.random.default_rng(0)
+    a, w = _ints(rng, (6, 5), dtype), _ints(rng, (4, 5), dtype)
+    big = _ints(rng, (9, 12), dtype)
+    stack, one = _ints(rng, (3, 6, 5), dtype), _ints(rng, (5, 4), dtype)
+    c = np.dtype(dtype).char
+    cases = [  # (a, b, expected calls)
+        (a, w.T, [(c, NO_TRANS, TRANS, 6, 4, 5, 5, 5, 4)]),               # x @ w.T (linear)
+        (a.T, a, [(c, TRANS, NO_TRANS, 5, 5, 6, 5, 5, 5)]),               # g.T @ x
+        (big[:6, 2:7], w.T, [(c, NO_TRANS, TRANS, 6, 4, 5, 12, 5, 4)]),   # rows 12 apart
+        (big[2:7, :6].T, big[:5, 3:7], [(c, TRANS, NO_TRANS, 6, 4, 5, 12, 12, 4)]),
+        (a[:1], w.T, [(c, NO_TRANS, TRANS, 1, 4, 5, 5, 5, 4)]),           # one row
+        (stack, one, [(c, NO_TRANS, NO_TRANS, 6, 4, 5, 5, 4, 4)] * 3),    # stack @ matrix
+        (a, np.stack([one] * 2), [(c, NO_TRANS, NO_TRANS, 6, 4, 5, 5, 4, 4)] * 2),
+        (stack[:, ::-1], one, []),                                         # reversed rows: NumPy
+    ]
+    for x, y, calls in cases:
+        del ref_gemm.calls[:]
+        got = K.mm(x, y)
+        assert ref_gemm.calls == calls, (x.shape, x.strides, y.shape, y.strides)
+        want = np.matmul(x, y)
+        assert got.dtype == want.dtype and got.shape == want.shape and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, want)
+    # the stack's matrices are read at their own addresses: broadcast b is read for each
+    del ref_gemm.calls[:]
+    np.testing.assert_array_equal(K.mm(stack[:1], np.stack([one, 2 * one])),
+                                  np.matmul(stack[:1], np.stack([one, 2 * one])))
+    assert len(ref_gemm.calls) == 2
+
+
+@compiled
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_mm_leaves_to_numpy_what_blas_cannot_take(ref_gemm):
+    rng = np.random.default_rng(1)
+    a, b = _ints(rng, (6, 5), np.float32), _ints(rng, (5, 4), np.float32)
+    buf = np.zeros(6 * 5 * 4 + 1, np.uint8)
+    unaligned = np.frombuffer(buf[1:].data, np.float32).reshape(6, 5)
+    unaligned[...] = a
+    cases = [
+        (a.astype(np.int64), b.astype(np.int64)), (a, b.astype(np.float64)), (a.astype(np.float16), b),
+        (a[0], b), (a, b[:, 0]), (a[None, None], b), (a.astype(">f4"), b), (unaligned, b),
+        (a[::-1], b), (a[:, ::2], b[::2]), (np.broadcast_to(a[:1], (6, 5)), b),
+        (a[:0], b), (a[:, :0], b[:0]), (a, b[:, :0]), (np.matrix(a), np.matrix(b)),
+        (a.astype(object), b.astype(object)), (a.astype(np.complex64), b),
+        (np.zeros((0, 6, 5), np.float32), b),
+    ]
+    for x, y in cases:
+        want = np.matmul(x, y)
+        got = K.mm(x, y)
+        assert ref_gemm.calls == [], (x.dtype, x.shape, x.strides)
+        assert type(got) is type(want) and got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+    for x, y in [(a, a), (a, b.T), (np.stack([a] * 2), np.stack([b] * 3)), (a, 2.0)]:
+        with pytest.raises(ValueError) as want:
+            np.matmul(x, y)
+        with pytest.raises(ValueError) as got:
+            K.mm(x, y)
+        assert str(got.value) == str(want.value)
+    assert ref_gemm.calls == []
+
+
+@compiled
+def test_mm_fuzz_against_matmul(ref_gemm):
+    """Random shapes, stacks (broadcast or not), layouts and slices: K.mm is np.matmul bit for
+    bit on integer-valued floats, and most of the cases go through the gemm."""
+    rng = np.random.default_rng(2)
+
+    def make(shape, dtype):
+        kind = rng.integers(6)
+        if kind == 1:  # transposed C array
+            return np.swapaxes(_ints(rng, shape[:-2] + shape[-2:][::-1], dtype), -1, -2)
+        if kind == 2:  # every other column
+            return _ints(rng, shape[:-1] + (2 * shape[-1],), dtype)[..., ::2]
+        if kind == 3:  # a column slice of wider rows
+            return _ints(rng, shape[:-1] + (shape[-1] + 3,), dtype)[..., 1:shape[-1] + 1]
+        if kind == 4:  # a row slice of a transposed array
+            wide = _ints(rng, shape[:-2] + (shape[-1], shape[-2] + 2), dtype)
+            return np.swapaxes(wide[..., :shape[-2]], -1, -2)
+        x = _ints(rng, shape, dtype)
+        return x[::-1] if kind == 5 else x
+
+    taken = 0
+    for _ in range(3000):
+        dtype = [np.float32, np.float64][rng.integers(2)]
+        m, k, n = (int(rng.choice([1, 2, 3, 7, 16])) for _ in range(3))
+        batch = int(rng.choice([1, 2, 3]))
+        sa = tuple(int(rng.choice([1, batch])) for _ in range(rng.integers(0, 2)))
+        sb = tuple(int(rng.choice([1, batch])) for _ in range(rng.integers(0, 2)))
+        x, y = make(sa + (m, k), dtype), make(sb + (k, n), dtype)
+        del ref_gemm.calls[:]
+        got, want = K.mm(x, y), np.matmul(x, y)
+        taken += bool(ref_gemm.calls)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+    assert taken > 1500
+
+
+# --------------------------------------------------------------------------- the real BLAS
+@needs_mkl
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mkl_products_match_numpy_and_propagate_nan_inf(dtype):
+    rng = np.random.default_rng(3)
+    for m, k, n in [(1, 1, 1), (64, 784, 100), (256, 100, 10), (33, 7, 65)]:
+        a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((n, k)).astype(dtype)
+        want = a.astype(np.float64) @ b.T.astype(np.float64)
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(K.mm(a, b.T), want, rtol=tol, atol=tol * np.sqrt(k) * 4)
+    a = np.ones((4, 3), dtype)
+    b = np.ones((3, 5), dtype)
+    a[1, 2], a[2, 0], b[0, 4] = np.nan, np.inf, 0
+    with np.errstate(invalid="ignore"):
+        want = np.matmul(a, b)  # row 1 nan, row 2 inf except inf * 0 = nan in column 4
+    got = K.mm(a, b)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(got[~np.isnan(got)], want[~np.isnan(want)])
+
+
+@needs_mkl
+def test_mkl_product_releases_the_gil_and_keeps_references():
+    """With a long switch interval, another thread runs only while the GIL is released."""
+    a = np.ones((1000, 1000), np.float32)
+    ticks, done = [], threading.Event()
+
+    def count():
+        while not done.is_set():
+            ticks.append(1)
+            time.sleep(0)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(5.0)
+    t = threading.Thread(target=count)
+    t.start()
+    try:
+        before = len(ticks)
+        K.mm(a, a)
+        during = len(ticks) - before
+    finally:
+        done.set()
+        t.join()
+        sys.setswitchinterval(interval)
+    assert during > 0
+    refs = sys.getrefcount(a)
+    for _ in range(1000):
+        out = K.mm(a[:3], a[:, :2])
+    assert sys.getrefcount(a) == refs and sys.getrefcount(out) == 2
+
+
+def test_the_blas_in_use_is_reported():
+    assert fastgrad.backends.mkl.is_available() == (_backend.BLAS == "mkl")
+    assert _backend.BLAS == _blas.NAME if _backend.get_backend() == "cython" else _backend.BLAS == "numpy"
+    if _backend.BLAS == "mkl":  # linear computes x @ w.T on MKL (faster than (w @ x.T).T)
+        assert nn_ops._linear_out is None and _blas.ADDRESSES[0] != 0
+    else:
+        assert nn_ops._linear_out is getattr(K, "_linear_out", None) and _blas.ADDRESSES == (0, 0)
+
+
+# --------------------------------------------------------------------------- loading MKL
+@compiled
+def test_setup_falls_back_or_raises_when_mkl_is_missing(monkeypatch):
+    monkeypatch.setattr(_blas, "_mkl_path", lambda: None)
+    with pytest.raises(OSError, match="`mkl` package is not installed"):
+        _blas._load_mkl()
+    try:
+        monkeypatch.setenv("FASTGRAD_BLAS", "mkl")
+        with pytest.raises(ImportError, match="FASTGRAD_BLAS=mkl: the `mkl` package is not installed"):
+            _blas.setup(K)
+        monkeypatch.setenv("FASTGRAD_BLAS", "auto")
+        assert _blas.setup(K) == _blas.NAME
+        monkeypatch.setenv("FASTGRAD_BLAS", "openblas")
+        with pytest.raises(ImportError, match="FASTGRAD_BLAS must be 'auto', 'mkl' or 'numpy', got 'openblas'"):
+            _blas.setup(K)
+    finally:
+        K._blas_use(*_blas.ADDRESSES)
+
+
+@compiled
+def test_self_test_rejects_a_wrong_gemm():
+    wrong = ReferenceGemm(wrong=True)
+    K._blas_use(*wrong.addresses())
+    try:
+        with pytest.raises(OSError, match="disagrees with np.matmul"):
+            _blas._self_test(K)
+    finally:
+        K._blas_use(*_blas.ADDRESSES)
+    _blas._self_test(K)  # the BLAS in use passes
+    with pytest.raises(ValueError, match="both functions or neither"):
+        K._blas_use(wrong.addresses()[0], 0)
+
+
+@compiled
+@pytest.mark.parametrize("want", ["numpy", "auto", "mkl", "bogus"])
+def test_fastgrad_blas_variable(want):
+    code = ("import fastgrad, numpy as np; from fastgrad import _backend; from fastgrad._ops import nn;"
+            "x = fastgrad.randn(64, 784); w = fastgrad.randn(100, 784);"
+            "y = fastgrad.nn.functional.linear(x, w); d = np.abs(y.numpy() - x.numpy() @ w.numpy().T).max();"
+            "print(_backend.BLAS, nn._linear_out is None, fastgrad.backends.mkl.is_available(), d < 1e-3)")
+    env = dict(__import__("os").environ, FASTGRAD_BLAS=want)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    have_mkl = _blas._mkl_path() is not None
+    if want == "bogus" or (want == "mkl" and not have_mkl):
+        assert res.returncode != 0 and "FASTGRAD_BLAS" in res.stderr
+        return
+    assert res.returncode == 0, res.stderr
+    mkl = want != "numpy" and have_mkl
+    assert res.stdout.split() == (["mkl", "True", "True", "True"] if mkl else ["numpy", "False", "False", "True"])
