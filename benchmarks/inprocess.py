@@ -1,15 +1,17 @@
-"""W1, W2 and W4b timed in one process: fastgrad against run.py's hand-written NumPy and
+"""W1, W2, W3 and W4b timed in one process: fastgrad against run.py's hand-written NumPy and
 PyTorch (when installed), in rotating order, so all see the same machine state. On a
 shared machine this is steadier than run.py's separate workers for the small workloads.
 
-    python benchmarks/inprocess.py [W1 W2 W4b] [--threads 1] [--rounds 30] [--cpu-time]
+    python benchmarks/inprocess.py [W1 W2 W3 W4b] [--threads 1] [--rounds 30] [--cpu-time]
 
 --cpu-time times this thread's CPU time (time.thread_time) instead of the wall clock: on a
 busy machine it leaves out the time the process waits for a core (1 thread only).
 
 W1: the seed MLP step (64x784-100-10, MSE sum, SGD). W2: one step of run.py's digits MLP on
-its first batch of 32 (64-50-10 tanh, cross-entropy, SGD). W4b: the 10-op graph on 10
-elements, forward and backward.
+its first batch of 32 (64-50-10 tanh, cross-entropy, SGD). W3: the 256x784-1024-1024-10
+ReLU step (cross-entropy, SGD). W4b: the 10-op graph on 10 elements, forward and backward.
+When fastgrad runs its matrix products on MKL (fastgrad._blas), the MLP workloads also time
+"fg-npblas": the same fastgrad step on NumPy's BLAS, switched over in the same process.
 """
 import argparse
 import os
@@ -67,6 +69,26 @@ def graph10_step(lib):
     return step
 
 
+def on_numpy_blas(step):
+    """step, timed with fastgrad's matrix products on NumPy's BLAS instead of MKL: its
+    `enter` switches K.mm and linear's layout rule over, `leave` switches them back."""
+    from fastgrad import _blas, _backend
+    from fastgrad._ops import nn
+
+    K, lin = _backend.K, nn._linear_out
+
+    def enter():
+        K._blas_use(0, 0)
+        nn._linear_out = K._linear_out
+
+    def leave():
+        K._blas_use(*_blas._load_mkl())
+        nn._linear_out = lin
+
+    step.enter, step.leave = enter, leave
+    return step
+
+
 def steps(name):
     """{implementation: step function} for workload name."""
     import fastgrad as fg
@@ -76,8 +98,10 @@ def steps(name):
         d = data("W4b")
         out = {"fastgrad": graph10_step(fg), "numpy": lambda: np_graph10_grad(d["a"], d["b"])}
     else:
-        act = "ReLU" if name == "W1" else "Tanh"
+        act = "Tanh" if name == "W2" else "ReLU"
         out = {"fastgrad": mlp_steps(fg, name, act), "numpy": numpy_mlp_step(name)}
+        if fg._backend.BLAS != "numpy":  # the same step on NumPy's BLAS (fastgrad._blas)
+            out["fg-npblas"] = on_numpy_blas(mlp_steps(fg, name, act))
     try:
         import torch
     except ImportError:
@@ -94,27 +118,34 @@ def time_workload(name, rounds, clock):
         fns[0][1]()
     inner = max(5, int(0.004 / ((time.perf_counter() - t0) / 20)))  # ~4 ms per measurement
     for _, f in fns:
+        getattr(f, "enter", lambda: None)()
         for _ in range(inner):  # warm-up
             f()
+        getattr(f, "leave", lambda: None)()
     times = {k: [] for k, _ in fns}
     for r in range(rounds):
         for k, f in fns[r % len(fns):] + fns[:r % len(fns)]:
+            getattr(f, "enter", lambda: None)()
             t = clock()
             for _ in range(inner):
                 f()
             times[k].append((clock() - t) / inner * 1e6)
+            getattr(f, "leave", lambda: None)()
     med = {k: statistics.median(v) for k, v in times.items()}
     print("%s (us%s; median, min-max over %d rounds of %d steps)"
           % (name, ", CPU time" if clock is time.thread_time else "", rounds, inner))
     for k, v in times.items():
         print("  %-8s %9.1f  (%.1f-%.1f)" % (k, med[k], min(v), max(v)))
+    if "fg-npblas" in med:
+        print("  fg-npblas / numpy %.2fx%s" % (med["fg-npblas"] / med["numpy"], "" if "torch" not in med else
+                                               ", fg-npblas / torch %.2fx" % (med["fg-npblas"] / med["torch"])))
     print("  fastgrad / numpy %.2fx%s" % (med["fastgrad"] / med["numpy"], "" if "torch" not in med else
                                           ", fastgrad / torch %.2fx" % (med["fastgrad"] / med["torch"])))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("workloads", nargs="*", help="W1, W2 and/or W4b (default: all three)")
+    ap.add_argument("workloads", nargs="*", help="W1, W2, W3 and/or W4b (default: W1 W2 W4b)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--cpu-time", action="store_true", help="thread CPU time, not wall time")
@@ -122,8 +153,8 @@ def main():
                     "git worktree of an older commit) instead of the installed one")
     args = ap.parse_args()
     for name in args.workloads:
-        if name not in ("W1", "W2", "W4b"):
-            ap.error("unknown workload %r (W1, W2, W4b)" % name)
+        if name not in ("W1", "W2", "W3", "W4b"):
+            ap.error("unknown workload %r (W1, W2, W3, W4b)" % name)
     if args.cpu_time and args.threads != 1:
         ap.error("--cpu-time measures one thread: use it with --threads 1")
     if os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):  # read when BLAS loads

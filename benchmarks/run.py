@@ -46,6 +46,9 @@ RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 IMPLS = {
     "fastgrad-cython": {"proc": "fastgrad-cython", "family": "lib"},
     "fastgrad-numpy": {"proc": "fastgrad-numpy", "family": "lib"},
+    # the compiled backend on NumPy's BLAS (FASTGRAD_BLAS=numpy): what fastgrad-cython is
+    # without the optional MKL (fastgrad._blas); only the workloads with matrix products
+    "fastgrad-npblas": {"proc": "fastgrad-npblas", "family": "lib", "only": ("W1", "W2", "W3")},
     "numpy": {"proc": "numpy", "family": "numpy"},
     "torch": {"proc": "torch", "family": "lib"},
     "torch-foreach": {"proc": "torch", "family": "lib", "variant": "foreach", "only": ("W6a", "W6s")},
@@ -95,6 +98,12 @@ def spec_for(workload, quick):
 def applicable(impl, workload):
     info = IMPLS[impl]
     return workload in info.get("only", (workload,)) and workload not in info.get("skip", ())
+
+
+def fastgrad_env(proc):
+    """The environment that makes worker `proc` (fastgrad-...) import that fastgrad."""
+    backend = "numpy" if proc == "fastgrad-numpy" else "cython"
+    return dict(FASTGRAD_BACKEND=backend, **({"FASTGRAD_BLAS": "numpy"} if proc == "fastgrad-npblas" else {}))
 
 
 def thread_env(threads):
@@ -690,11 +699,12 @@ class WorkerContext:
             if (ROOT / "fastgrad" / "__init__.py").exists() and str(ROOT) not in sys.path:
                 sys.path.insert(0, str(ROOT))      # benchmark this checkout
             self.lib = importlib.import_module("fastgrad")
-            want = proc.split("-", 1)[1]
+            want = fastgrad_env(proc)["FASTGRAD_BACKEND"]
             got = self.lib.get_backend()
             if got != want:
                 raise RuntimeError("fastgrad backend is %r, expected %r" % (got, want))
             self.info.update(version=getattr(self.lib, "__version__", "?"), backend=got,
+                             blas=getattr(self.lib._backend, "BLAS", "numpy"),
                              path=str(pathlib.Path(self.lib.__file__).parent))
         elif proc == "torch":
             self.lib = importlib.import_module("torch")
@@ -725,7 +735,7 @@ def worker_main(args):
     threads = args.threads[0]
     os.environ.update(thread_env(threads))     # before numpy / torch / fastgrad import
     if args.worker.startswith("fastgrad"):
-        os.environ["FASTGRAD_BACKEND"] = args.worker.split("-", 1)[1]
+        os.environ.update(fastgrad_env(args.worker))
     proto = os.fdopen(os.dup(1), "w")          # protocol channel; libraries' prints go to stderr
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -762,7 +772,7 @@ class Worker:
     def start(self):
         env = dict(os.environ, **thread_env(self.threads), **self.extra_env)
         if self.proc.startswith("fastgrad"):
-            env["FASTGRAD_BACKEND"] = self.proc.split("-", 1)[1]
+            env.update(fastgrad_env(self.proc))
         cmd = [sys.executable, str(pathlib.Path(__file__).resolve()), "--worker", self.proc,
                "--threads", str(self.threads)]
         if self.digits_path:
