@@ -73,12 +73,22 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
 
 
 def get_num_threads():
-    import builtins
-    import os
+    """Threads of the compiled backend's OpenMP kernels and MKL products: OMP_NUM_THREADS (or
+    all cores) until set_num_threads. NumPy's own BLAS keeps its own setting."""
+    from fastgrad import _blas
 
-    return builtins.int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))  # `int` is fastgrad.int here
+    return _blas.get_num_threads()
 
 
 def set_num_threads(n):
-    pass
+    """Set get_num_threads() (for the calling thread's OpenMP kernels, and MKL's products)."""
+    import numbers
+
+    from fastgrad import _blas
+
+    if not isinstance(n, numbers.Integral):
+        raise RuntimeError("set_num_threads expects an int, but got %s" % type(n).__name__)
+    if n <= 0:
+        raise RuntimeError("set_num_threads expects a positive integer")
+    _blas.set_num_threads(n)
 from fastgrad.serialization import load, save  # noqa: E402,F401

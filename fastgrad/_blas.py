@@ -16,6 +16,9 @@ MKL is loaded with ctypes: LP64 integers, and the GNU threading layer on the sam
 as fastgrad's own OpenMP kernels (one thread pool; MKL takes its thread count from
 MKL_NUM_THREADS or OMP_NUM_THREADS), or its sequential layer in a build without OpenMP.
 Its functions are checked on a few products against np.matmul before they are used.
+
+Also here, as they concern the same runtimes: fastgrad.get_num_threads / set_num_threads
+(OpenMP and MKL), and single-threaded children after os.fork() (after_fork_in_child).
 """
 import ctypes
 import os
@@ -29,6 +32,7 @@ ADDRESSES = (0, 0)  # K._blas_use's arguments for NAME (tests swap the functions
 _MKL_INTERFACE_LP64 = 0
 _MKL_THREADING_SEQUENTIAL, _MKL_THREADING_GNU = 1, 3
 _lib = None  # the loaded libmkl_rt (kept referenced; never unloaded)
+_gomp = None  # fastgrad._C's libgomp, for after_fork_in_child
 
 
 def _mkl_path():
@@ -83,6 +87,40 @@ def _load_mkl():
             ctypes.cast(lib.cblas_dgemm, ctypes.c_void_p).value)
 
 
+_threads = None  # set_num_threads's value where there is no libgomp to hold it
+
+
+def get_num_threads():
+    """fastgrad.get_num_threads(): libgomp's setting for this thread, else set_num_threads's
+    value or OMP_NUM_THREADS's (first) number or the CPU count."""
+    if _gomp is not None:
+        return _gomp.omp_get_max_threads()
+    if _threads is not None:
+        return _threads
+    first = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(first) if first.isdigit() and int(first) > 0 else (os.cpu_count() or 1)
+
+
+def set_num_threads(n):
+    """fastgrad.set_num_threads(n) for n >= 1: OpenMP (this thread's parallel regions) and MKL."""
+    global _threads
+    _threads = int(n)
+    if _gomp is not None:
+        _gomp.omp_set_num_threads(_threads)
+    if _lib is not None:
+        _lib.MKL_Set_Num_Threads(_threads)
+
+
+def after_fork_in_child():
+    """os.fork()'s child runs fastgrad's OpenMP kernels and MKL on one thread: libgomp's thread
+    pool does not survive fork, and a child entering a parallel region after its parent used
+    one waits forever. (PyTorch's DataLoader workers run on one thread too.)"""
+    if _gomp is not None:
+        _gomp.omp_set_num_threads(1)
+    if _lib is not None:
+        _lib.MKL_Set_Num_Threads(1)
+
+
 def _self_test(K):
     """K.mm against np.matmul on small products of every layout and both dtypes."""
     rng = np.random.default_rng(0)
@@ -94,8 +132,12 @@ def _self_test(K):
 
 
 def setup(K):
-    """Choose K.mm's BLAS from FASTGRAD_BLAS (compiled backend); returns the name."""
-    global NAME, ADDRESSES
+    """Choose K.mm's BLAS from FASTGRAD_BLAS (compiled backend) and make forked children
+    single-threaded (after_fork_in_child); returns the BLAS's name."""
+    global NAME, ADDRESSES, _gomp
+    if _gomp is None and _loaded_libgomp() is not None:
+        _gomp = ctypes.CDLL(_loaded_libgomp())
+        os.register_at_fork(after_in_child=after_fork_in_child)
     want = os.environ.get("FASTGRAD_BLAS", "auto").strip().lower() or "auto"
     if want not in ("auto", "mkl", "numpy"):
         raise ImportError("FASTGRAD_BLAS must be 'auto', 'mkl' or 'numpy', got %r" % want)

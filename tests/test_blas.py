@@ -284,3 +284,55 @@ def test_fastgrad_blas_variable(want):
     assert res.returncode == 0, res.stderr
     mkl = want != "numpy" and have_mkl
     assert res.stdout.split() == (["mkl", "True", "True", "True"] if mkl else ["numpy", "False", "False", "True"])
+
+
+@compiled
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_forked_child_runs_parallel_kernels_and_products():
+    """libgomp's pool does not survive fork: without after_fork_in_child the child hangs."""
+    code = """if 1:
+        import os, time, numpy as np, fastgrad
+        from fastgrad._backend import K
+        a = np.ones((600, 600), np.float32)
+        K.mm(a, a); K.sigmoid_fwd(a)              # the parent starts OpenMP (and MKL) threads
+        pid = os.fork()
+        if pid == 0:
+            ok = K.mm(a, a)[0, 0] == 600 and K.sigmoid_fwd(a).shape == a.shape
+            os._exit(0 if ok else 3)
+        for _ in range(300):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                raise SystemExit(os.waitstatus_to_exitcode(status))
+            time.sleep(0.05)
+        os.kill(pid, 9)
+        raise SystemExit("the child hung")
+    """
+    env = dict(__import__("os").environ, OMP_NUM_THREADS="2", MKL_NUM_THREADS="2")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.parametrize("bad, message", [(0, "set_num_threads expects a positive integer"),
+                                          (-1, "set_num_threads expects a positive integer"),
+                                          (2.5, "set_num_threads expects an int, but got float"),
+                                          ("2", "set_num_threads expects an int, but got str")])
+def test_set_num_threads_errors_as_torch(bad, message):
+    with pytest.raises(RuntimeError, match="^%s$" % message):
+        fastgrad.set_num_threads(bad)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="^%s$" % message):
+        torch.set_num_threads(bad)
+
+
+def test_set_num_threads_reaches_openmp_and_mkl():
+    before = fastgrad.get_num_threads()
+    assert before >= 1
+    try:
+        for n in (1, 3, np.int64(2)):
+            fastgrad.set_num_threads(n)
+            assert fastgrad.get_num_threads() == n
+            if _blas._lib is not None and n <= __import__("os").cpu_count():  # MKL caps at the cores
+                assert _blas._lib.MKL_Get_Max_Threads() == n
+    finally:
+        fastgrad.set_num_threads(before)
+    assert fastgrad.get_num_threads() == before
