@@ -1081,6 +1081,9 @@ cdef dgemm_fn _dgemm = NULL
 cdef int CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112
 cdef int64_t INT_MAX = 2147483647
 cdef int MM_OK = cnp.NPY_ARRAY_ALIGNED
+# A stack of matrices smaller than this (m * n * k) stays with np.matmul: its loop over small
+# matrices is cheaper than a BLAS call each (10000 2x2 products: 4.5x; break-even ~40^3).
+cdef double MM_STACK_MIN = 131072
 
 
 def _blas_use(size_t sgemm, size_t dgemm):
@@ -1129,8 +1132,9 @@ def mm(a, b):
     """np.matmul(a, b). With an external BLAS set (fastgrad._blas): 2-D or 3-D ndarrays (a
     stack of matrices, the stack dimension broadcast as np.matmul does) of one native float
     dtype, aligned, whose matrices CBLAS can read in place (rows or columns at unit stride:
-    C order, transposed views, row slices), with nonzero dimensions below 2**31, go to that
-    BLAS, one call per matrix, without the GIL; everything else is np.matmul's."""
+    C order, transposed views, row slices), with nonzero dimensions below 2**31 (and, for
+    stacks of several, at least MM_STACK_MIN multiply-adds each), go to that BLAS, one call
+    per matrix, without the GIL; everything else is np.matmul's."""
     cdef int t = _ftype(a, MM_OK), ta, tb, lda, ldb, nda, ndb
     cdef cnp.npy_intp dims[3]
     cdef Py_ssize_t m, n, k, ba, bb, batch, sa, sb, i, item
@@ -1152,7 +1156,8 @@ def mm(a, b):
     item = cnp.PyArray_ITEMSIZE(<cnp.ndarray>a)
     if (cnp.PyArray_DIM(<cnp.ndarray>b, ndb - 2) != k or (ba != bb and ba != 1 and bb != 1)
             or m == 0 or n == 0 or k == 0 or batch == 0 or m > INT_MAX or n > INT_MAX
-            or k > INT_MAX or not _gemm_operand(<cnp.ndarray>a, item, &ta, &lda, &sa)
+            or k > INT_MAX or (batch > 1 and <double>m * n * k < MM_STACK_MIN)
+            or not _gemm_operand(<cnp.ndarray>a, item, &ta, &lda, &sa)
             or not _gemm_operand(<cnp.ndarray>b, item, &tb, &ldb, &sb)):
         return np.matmul(a, b)  # its errors, empty products, and what CBLAS cannot read
     dims[0], dims[1], dims[2] = batch, m, n

@@ -84,6 +84,7 @@ def test_mm_describes_each_layout_to_blas(ref_gemm, dtype):
     a, w = _ints(rng, (6, 5), dtype), _ints(rng, (4, 5), dtype)
     big = _ints(rng, (9, 12), dtype)
     stack, one = _ints(rng, (3, 6, 5), dtype), _ints(rng, (5, 4), dtype)
+    tall, wide = _ints(rng, (3, 64, 48), dtype), _ints(rng, (48, 64), dtype)  # 64 * 64 * 48 each
     c = np.dtype(dtype).char
     cases = [  # (a, b, expected calls)
         (a, w.T, [(c, NO_TRANS, TRANS, 6, 4, 5, 5, 5, 4)]),               # x @ w.T (linear)
@@ -91,9 +92,11 @@ def test_mm_describes_each_layout_to_blas(ref_gemm, dtype):
         (big[:6, 2:7], w.T, [(c, NO_TRANS, TRANS, 6, 4, 5, 12, 5, 4)]),   # rows 12 apart
         (big[2:7, :6].T, big[:5, 3:7], [(c, TRANS, NO_TRANS, 6, 4, 5, 12, 12, 4)]),
         (a[:1], w.T, [(c, NO_TRANS, TRANS, 1, 4, 5, 5, 5, 4)]),           # one row
-        (stack, one, [(c, NO_TRANS, NO_TRANS, 6, 4, 5, 5, 4, 4)] * 3),    # stack @ matrix
-        (a, np.stack([one] * 2), [(c, NO_TRANS, NO_TRANS, 6, 4, 5, 5, 4, 4)] * 2),
-        (stack[:, ::-1], one, []),                                         # reversed rows: NumPy
+        (tall, wide, [(c, NO_TRANS, NO_TRANS, 64, 64, 48, 48, 64, 64)] * 3),  # stack @ matrix
+        (wide.T, np.stack([wide] * 2), [(c, TRANS, NO_TRANS, 64, 64, 48, 64, 64, 64)] * 2),
+        (stack[:1], one, [(c, NO_TRANS, NO_TRANS, 6, 4, 5, 5, 4, 4)]),        # a stack of one
+        (stack, one, []),                       # stacks of small matrices: NumPy's loop
+        (tall[:, ::-1], wide, []),              # reversed rows: NumPy
     ]
     for x, y, calls in cases:
         del ref_gemm.calls[:]
@@ -102,10 +105,10 @@ def test_mm_describes_each_layout_to_blas(ref_gemm, dtype):
         want = np.matmul(x, y)
         assert got.dtype == want.dtype and got.shape == want.shape and got.flags.c_contiguous
         np.testing.assert_array_equal(got, want)
-    # the stack's matrices are read at their own addresses: broadcast b is read for each
+    # the stack's matrices are read at their own addresses: broadcast a is read for each
     del ref_gemm.calls[:]
-    np.testing.assert_array_equal(K.mm(stack[:1], np.stack([one, 2 * one])),
-                                  np.matmul(stack[:1], np.stack([one, 2 * one])))
+    np.testing.assert_array_equal(K.mm(tall[:1], np.stack([wide, 2 * wide])),
+                                  np.matmul(tall[:1], np.stack([wide, 2 * wide])))
     assert len(ref_gemm.calls) == 2
 
 
@@ -160,10 +163,11 @@ def test_mm_fuzz_against_matmul(ref_gemm):
         x = _ints(rng, shape, dtype)
         return x[::-1] if kind == 5 else x
 
-    taken = 0
-    for _ in range(3000):
+    taken = stacks = 0
+    for i in range(3000):
         dtype = [np.float32, np.float64][rng.integers(2)]
-        m, k, n = (int(rng.choice([1, 2, 3, 7, 16])) for _ in range(3))
+        sizes = [52, 64, 70] if i % 5 == 0 else [1, 2, 3, 7, 16]  # stacks of >= 52^3 take BLAS too
+        m, k, n = (int(rng.choice(sizes)) for _ in range(3))
         batch = int(rng.choice([1, 2, 3]))
         sa = tuple(int(rng.choice([1, batch])) for _ in range(rng.integers(0, 2)))
         sb = tuple(int(rng.choice([1, batch])) for _ in range(rng.integers(0, 2)))
@@ -171,9 +175,10 @@ def test_mm_fuzz_against_matmul(ref_gemm):
         del ref_gemm.calls[:]
         got, want = K.mm(x, y), np.matmul(x, y)
         taken += bool(ref_gemm.calls)
+        stacks += len(ref_gemm.calls) > 1
         assert got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_array_equal(got, want)
-    assert taken > 1500
+    assert taken > 1000 and stacks > 50
 
 
 # --------------------------------------------------------------------------- the real BLAS
