@@ -32,7 +32,7 @@ ADDRESSES = (0, 0)  # K._blas_use's arguments for NAME (tests swap the functions
 _MKL_INTERFACE_LP64 = 0
 _MKL_THREADING_SEQUENTIAL, _MKL_THREADING_GNU = 1, 3
 _lib = None  # the loaded libmkl_rt (kept referenced; never unloaded)
-_gomp = None  # fastgrad._C's libgomp, for after_fork_in_child
+_gomp = None  # fastgrad._C, through which its libgomp's omp_* functions are called
 
 
 def _mkl_path():
@@ -51,20 +51,18 @@ def _mkl_path():
     return None
 
 
-def _loaded_libgomp():
-    """Path of the libgomp this process has loaded (fastgrad._C's OpenMP runtime), or None."""
+def _openmp(K, mode=0):
+    """fastgrad._C (module K) opened again with dlopen `mode`: the omp_* functions resolve
+    through it to the libgomp it was linked with. None when it was built without OpenMP."""
     try:
-        with open("/proc/self/maps") as maps:
-            for line in maps:
-                path = line.split(None, 5)[-1].strip()
-                if os.path.basename(path).startswith("libgomp"):
-                    return path
-    except OSError:
-        pass
-    return None
+        lib = ctypes.CDLL(K.__file__, mode=os.RTLD_NOLOAD | mode)
+        lib.omp_set_num_threads
+    except (OSError, AttributeError):
+        return None
+    return lib
 
 
-def _load_mkl():
+def _load_mkl(K):
     """(cblas_sgemm, cblas_dgemm) addresses from MKL, set up as the module docstring says;
     OSError with the reason when MKL is absent or unusable."""
     global _lib
@@ -76,9 +74,8 @@ def _load_mkl():
     lib = ctypes.CDLL(path)
     if lib.MKL_Set_Interface_Layer(_MKL_INTERFACE_LP64) != _MKL_INTERFACE_LP64:
         raise OSError("%s: its interface layer is not LP64 (MKL_INTERFACE_LAYER?)" % path)
-    gomp = _loaded_libgomp()
-    if gomp is not None:  # MKL's GNU layer finds omp_* in the global scope
-        ctypes.CDLL(gomp, mode=os.RTLD_NOLOAD | os.RTLD_GLOBAL)
+    # MKL's GNU layer finds omp_* in the global scope: put _C and its libgomp there
+    gomp = _openmp(K, os.RTLD_GLOBAL)
     layer = _MKL_THREADING_SEQUENTIAL if gomp is None else _MKL_THREADING_GNU
     if lib.MKL_Set_Threading_Layer(layer) != layer:
         raise OSError("%s: MKL's threading layer is already set to another runtime" % path)
@@ -135,16 +132,17 @@ def setup(K):
     """Choose K.mm's BLAS from FASTGRAD_BLAS (compiled backend) and make forked children
     single-threaded (after_fork_in_child); returns the BLAS's name."""
     global NAME, ADDRESSES, _gomp
-    if _gomp is None and _loaded_libgomp() is not None:
-        _gomp = ctypes.CDLL(_loaded_libgomp())
-        os.register_at_fork(after_in_child=after_fork_in_child)
+    if _gomp is None:
+        _gomp = _openmp(K)
+        if _gomp is not None:
+            os.register_at_fork(after_in_child=after_fork_in_child)
     want = os.environ.get("FASTGRAD_BLAS", "auto").strip().lower() or "auto"
     if want not in ("auto", "mkl", "numpy"):
         raise ImportError("FASTGRAD_BLAS must be 'auto', 'mkl' or 'numpy', got %r" % want)
     if want == "numpy":
         return NAME
     try:
-        sgemm, dgemm = _load_mkl()
+        sgemm, dgemm = _load_mkl(K)
         K._blas_use(sgemm, dgemm)
         _self_test(K)
     except OSError as exc:

@@ -245,7 +245,7 @@ def test_the_blas_in_use_is_reported():
 def test_setup_falls_back_or_raises_when_mkl_is_missing(monkeypatch):
     monkeypatch.setattr(_blas, "_mkl_path", lambda: None)
     with pytest.raises(OSError, match="`mkl` package is not installed"):
-        _blas._load_mkl()
+        _blas._load_mkl(K)
     try:
         monkeypatch.setenv("FASTGRAD_BLAS", "mkl")
         with pytest.raises(ImportError, match="FASTGRAD_BLAS=mkl: the `mkl` package is not installed"):
