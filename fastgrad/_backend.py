@@ -52,12 +52,9 @@ if BACKEND == "cython":
 if BACKEND == "numpy":
     engine = _load_pure("_engine_py", "_engine.py")
     K = _load_pure("_kernels_py", "_kernels_np.py")
-if BACKEND == "cython":
-    from fastgrad import _blas
+from fastgrad import _blas  # noqa: E402
 
-    BLAS = _blas.setup(K)  # "mkl" or "numpy": what K.mm's 2-D float products run on
-else:
-    BLAS = "numpy"
+BLAS = _blas.setup(K) if BACKEND == "cython" else "numpy"  # what K.mm's float products run on
 engine.register("add", K.add)  # the tape sums a tensor's gradients with the backend's add
 
 

@@ -13,7 +13,7 @@ from fastgrad._ops.linalg import matmul
 # transpose pass that adds the bias. For float32, OpenBLAS runs the (n_out x batch) product
 # faster than x @ w.T unless the batch is large or the layer narrow: 0.5-0.8x at batch 4-64
 # with n_out >= 1.5 batch, ~0.95x at W3's 256 x 784 -> 1024 (benchmarks/NOTES.md A2-A3, A7).
-# MKL (fastgrad._blas) runs x @ w.T fastest (NOTES B1); so do float64 and the shapes
+# MKL (fastgrad._blas) runs x @ w.T fastest (NOTES B2); so do float64 and the shapes
 # _linear_fwd's rule rejects.
 _linear_out = getattr(K, "_linear_out", None) if BLAS == "numpy" else None
 # Compiled backend only: the bias add and the bias gradient of small layers in one C loop
