@@ -1067,7 +1067,7 @@ def _rows_sum(g):
 
 
 # --------------------------------------------------------------------------- matrix products
-# An external CBLAS (MKL's, from the optional `mkl` package) for 2-D float products, set by
+# An external CBLAS (MKL's, from the optional `mkl` package) for float matrix products, set by
 # fastgrad._blas through _blas_use; until then, and for every product it does not take,
 # mm is np.matmul (NumPy's own BLAS). Row-major CBLAS with LP64 (32-bit) integers.
 ctypedef void (*sgemm_fn)(int order, int ta, int tb, int m, int n, int k, float alpha,

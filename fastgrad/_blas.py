@@ -1,4 +1,4 @@
-"""The compiled backend's BLAS for 2-D float matrix products (``K.mm``: linear, matmul, mm).
+"""The compiled backend's BLAS for float matrix products (``K.mm``: linear, matmul, bmm, conv2d).
 
 ``FASTGRAD_BLAS`` chooses, read once at import:
 

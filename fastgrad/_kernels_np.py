@@ -46,7 +46,7 @@ square = np.square
 
 
 def mm(a, b):
-    """np.matmul(a, b) (the compiled twin may pass 2-D float products to MKL: fastgrad._blas)."""
+    """np.matmul(a, b) (the compiled twin may pass float products to MKL: fastgrad._blas)."""
     return np.matmul(a, b)
 
 

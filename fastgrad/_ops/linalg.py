@@ -1,4 +1,4 @@
-"""Matrix products (K.mm: 2-D float products through the chosen BLAS, transposed views passed
+"""Matrix products (K.mm: float products through the chosen BLAS, transposed views passed
 as flags; np.matmul for the rest) and inverse."""
 import numpy as np
 

@@ -3,6 +3,6 @@ from fastgrad import _backend
 
 
 def is_available():
-    """True when the compiled backend runs its 2-D float matrix products on MKL (the optional
+    """True when the compiled backend runs its float matrix products on MKL (the optional
     ``mkl`` package installed, FASTGRAD_BLAS not ``numpy``); PyTorch's: built with MKL."""
     return _backend.BLAS == "mkl"
