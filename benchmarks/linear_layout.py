@@ -5,7 +5,8 @@ For each (batch, n_in, n_out) of a grid, times y = x @ w.T + b ("plain") against
 y = (w @ x.T).T + b ("transposed", the compiled backend's _linear_out), alternating, and
 prints the shapes where the rule's choice is more than 5% slower than the other layout,
 then a summary: geometric-mean time of the rule's choices against always-plain and against
-the best of the two per shape.
+the best of the two per shape. The rule applies on NumPy's BLAS only (with MKL, linear
+always computes x @ w.T: NOTES.md B2), so this script runs with FASTGRAD_BLAS=numpy.
 
     python benchmarks/linear_layout.py [--dtype float32] [--threads 1] [--quick]
 """
@@ -28,6 +29,7 @@ def main():
             os.environ.update(OPENBLAS_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads))
             os.execv(sys.executable, [sys.executable] + sys.argv)
 
+    os.environ["FASTGRAD_BLAS"] = "numpy"  # the rule is for NumPy's BLAS (read at import)
     import numpy as np
 
     from fastgrad._ops import nn as nn_ops
