@@ -26,8 +26,7 @@ import sys
 
 import numpy as np
 
-NAME = "numpy"  # the BLAS K.mm uses: "mkl" or "numpy"
-ADDRESSES = (0, 0)  # K._blas_use's arguments for NAME (tests swap the functions and restore them)
+ADDRESSES = (0, 0)  # K._blas_use's arguments now: MKL's gemms, or none (tests swap and restore them)
 
 _MKL_INTERFACE_LP64 = 0
 _MKL_THREADING_SEQUENTIAL, _MKL_THREADING_GNU = 1, 3
@@ -131,7 +130,7 @@ def _self_test(K):
 def setup(K):
     """Choose K.mm's BLAS from FASTGRAD_BLAS (compiled backend) and make forked children
     single-threaded (after_fork_in_child); returns the BLAS's name."""
-    global NAME, ADDRESSES, _gomp
+    global ADDRESSES, _gomp
     if _gomp is None:
         _gomp = _openmp(K)
         if _gomp is not None:
@@ -139,16 +138,18 @@ def setup(K):
     want = os.environ.get("FASTGRAD_BLAS", "auto").strip().lower() or "auto"
     if want not in ("auto", "mkl", "numpy"):
         raise ImportError("FASTGRAD_BLAS must be 'auto', 'mkl' or 'numpy', got %r" % want)
+    ADDRESSES = (0, 0)
+    K._blas_use(*ADDRESSES)
     if want == "numpy":
-        return NAME
+        return "numpy"
     try:
         sgemm, dgemm = _load_mkl(K)
         K._blas_use(sgemm, dgemm)
         _self_test(K)
     except OSError as exc:
-        K._blas_use(0, 0)
+        K._blas_use(*ADDRESSES)
         if want == "mkl":
             raise ImportError("FASTGRAD_BLAS=mkl: %s" % exc) from None
-        return NAME
-    NAME, ADDRESSES = "mkl", (sgemm, dgemm)
-    return NAME
+        return "numpy"
+    ADDRESSES = (sgemm, dgemm)
+    return "mkl"
