@@ -122,7 +122,7 @@ def _self_test(K):
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
         a, b = rng.standard_normal((2, 5, 3)).astype(dtype)
-        for x, y in ((a, b.T), (a.T, b), (a.T.copy(), b), (a, b.T.copy()), (a.T, b.T.T.copy())):
+        for x, y in ((a.T.copy(), b), (a, b.T), (a.T, b), (a.T, b.T.copy().T)):  # NN NT TN TT
             if not np.allclose(K.mm(x, y), np.matmul(x, y), rtol=1e-5, atol=1e-6):
                 raise OSError("MKL's gemm disagrees with np.matmul")
 
@@ -130,7 +130,7 @@ def _self_test(K):
 def setup(K):
     """Choose K.mm's BLAS from FASTGRAD_BLAS (compiled backend) and make forked children
     single-threaded (after_fork_in_child); returns the BLAS's name."""
-    global ADDRESSES, _gomp
+    global ADDRESSES, _gomp, _lib
     if _gomp is None:
         _gomp = _openmp(K)
         if _gomp is not None:
@@ -148,6 +148,7 @@ def setup(K):
         _self_test(K)
     except OSError as exc:
         K._blas_use(*ADDRESSES)
+        _lib = None
         if want == "mkl":
             raise ImportError("FASTGRAD_BLAS=mkl: %s" % exc) from None
         return "numpy"

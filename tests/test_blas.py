@@ -244,7 +244,8 @@ def test_the_blas_in_use_is_reported():
 @compiled
 def test_setup_falls_back_or_raises_when_mkl_is_missing(monkeypatch):
     monkeypatch.setattr(_blas, "_mkl_path", lambda: None)
-    monkeypatch.setattr(_blas, "ADDRESSES", _blas.ADDRESSES)  # restored after the test
+    monkeypatch.setattr(_blas, "ADDRESSES", _blas.ADDRESSES)  # both restored after the test
+    monkeypatch.setattr(_blas, "_lib", _blas._lib)
     before = _blas.ADDRESSES
     with pytest.raises(OSError, match="`mkl` package is not installed"):
         _blas._load_mkl(K)
@@ -253,7 +254,7 @@ def test_setup_falls_back_or_raises_when_mkl_is_missing(monkeypatch):
         with pytest.raises(ImportError, match="FASTGRAD_BLAS=mkl: the `mkl` package is not installed"):
             _blas.setup(K)
         monkeypatch.setenv("FASTGRAD_BLAS", "auto")
-        assert _blas.setup(K) == "numpy" and _blas.ADDRESSES == (0, 0)
+        assert _blas.setup(K) == "numpy" and _blas.ADDRESSES == (0, 0) and _blas._lib is None
         rng = np.random.default_rng(5)
         a = rng.standard_normal((7, 9)).astype(np.float32)
         np.testing.assert_array_equal(K.mm(a, a.T), np.matmul(a, a.T))  # NumPy's own again
