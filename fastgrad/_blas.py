@@ -3,7 +3,9 @@
 ``FASTGRAD_BLAS`` chooses, read once at import:
 
 * ``auto`` (default): Intel MKL when the ``mkl`` package is installed
-  (``pip install "fastgrad[mkl]"``, Linux), else NumPy's own BLAS;
+  (``pip install "fastgrad[mkl]"``, Linux) and the CPU is Intel's, else NumPy's own BLAS
+  (MKL was measured on Intel only; on the AMD EPYC of benchmarks/NOTES.md entries 1-4,
+  torch with MKL was no faster than NumPy's OpenBLAS on W3);
 * ``numpy``: NumPy's BLAS (``np.matmul``) always;
 * ``mkl``: MKL, or ImportError saying why not.
 
@@ -48,6 +50,18 @@ def _mkl_path():
             if os.path.exists(path):
                 return path
     return None
+
+
+def _cpu_vendor():
+    """The CPU's vendor_id from /proc/cpuinfo ("GenuineIntel", "AuthenticAMD", ...), or ""."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 def _openmp(K, mode=0):
@@ -140,7 +154,7 @@ def setup(K):
         raise ImportError("FASTGRAD_BLAS must be 'auto', 'mkl' or 'numpy', got %r" % want)
     ADDRESSES = (0, 0)
     K._blas_use(*ADDRESSES)
-    if want == "numpy":
+    if want == "numpy" or (want == "auto" and _cpu_vendor() != "GenuineIntel"):
         return "numpy"
     try:
         sgemm, dgemm = _load_mkl(K)

@@ -266,6 +266,26 @@ def test_setup_falls_back_or_raises_when_mkl_is_missing(monkeypatch):
 
 
 @compiled
+def test_auto_takes_mkl_on_intel_cpus_only(monkeypatch):
+    monkeypatch.setattr(_blas, "ADDRESSES", _blas.ADDRESSES)  # both restored after the test
+    monkeypatch.setattr(_blas, "_lib", _blas._lib)
+    before = _blas.ADDRESSES
+    try:
+        monkeypatch.setattr(_blas, "_cpu_vendor", lambda: "AuthenticAMD")
+        monkeypatch.setenv("FASTGRAD_BLAS", "auto")
+        assert _blas.setup(K) == "numpy" and _blas.ADDRESSES == (0, 0)
+        if _blas._mkl_path() is not None:  # asked for, MKL runs on any x86-64
+            monkeypatch.setenv("FASTGRAD_BLAS", "mkl")
+            assert _blas.setup(K) == "mkl" and _blas.ADDRESSES != (0, 0)
+            monkeypatch.setattr(_blas, "_cpu_vendor", lambda: "GenuineIntel")
+            monkeypatch.setenv("FASTGRAD_BLAS", "auto")
+            assert _blas.setup(K) == "mkl"
+    finally:
+        K._blas_use(*before)
+    assert _blas._cpu_vendor() in open("/proc/cpuinfo").read()
+
+
+@compiled
 def test_self_test_rejects_a_wrong_gemm():
     wrong = ReferenceGemm(wrong=True)
     K._blas_use(*wrong.addresses())
