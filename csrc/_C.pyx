@@ -234,10 +234,174 @@ cdef extern from *:
         && defined(__linux__) && defined(__GLIBC__)
     #define FG_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
     #define FG_NO_CONTRACT __attribute__((optimize("fp-contract=off")))  /* no a * b + c FMA */
+    #define FG_AVX512_GELU 1
     #else
     #define FG_CLONES
     #define FG_NO_CONTRACT
     #endif
+
+    /* The exact GELU forward with AVX-512 (benchmarks/NOTES.md, B5): gelu(x) = x Phi(x), with
+       Phi(-u) for u = |x| <= 7.87 from a table of 32 polynomials of degree 7 (intervals of
+       width 1/4; vpermt2ps picks a coefficient for 16 lanes at once; csrc/phi_table.py fits
+       them), and Phi(x) = 1 - Phi(-x) for x > 0. No exp and no division: ~27 instructions
+       per 16 floats against ~55. Max error 7.9 ulp over [-7.87, inf), 2.5 over [-5, inf)
+       (fg_geluf: 6-7). Below -7.87 (Phi < 2e-15) the table would lose relative accuracy:
+       those lanes take fg_phi_tail16, fg_geluf's formula, so a vector costs ~70
+       instructions when it has such a lane (7% of them for randn * 3). Each element's
+       result depends on its value only, never on its neighbours. */
+    #ifdef FG_AVX512_GELU
+    #include <immintrin.h>
+    /* csrc/phi_table.py: worst relative error 4.6e-07 */
+    static const float FG_PHI_C0[32] __attribute__((aligned(64))) = {
+        0.5f, 0.401293665f, 0.308537543f, 0.22662735f, 0.158655256f, 0.105649777f,
+        0.066807203f, 0.0400591567f, 0.0227501318f, 0.0122244731f, 0.00620966544f, 0.00297976332f,
+        0.00134989806f, 0.000577025057f, 0.000232629085f, 8.84172841e-05f, 3.16712431e-05f, 1.06885254e-05f,
+        3.39767303e-06f, 1.01708326e-06f, 2.86651584e-07f, 7.60496022e-08f, 1.89895619e-08f, 4.46217241e-09f,
+        9.86587589e-10f, 2.05226336e-10f, 4.01600038e-11f, 7.39225781e-12f, 1.27981252e-12f, 2.08385812e-13f,
+        3.19089136e-14f, 4.59462731e-15f};
+    static const float FG_PHI_C1[32] __attribute__((aligned(64))) = {
+        -0.398942292f, -0.386668116f, -0.352065325f, -0.301137418f, -0.241970718f, -0.182649091f,
+        -0.1295176f, -0.086277321f, -0.0539909676f, -0.0317396522f, -0.0175283011f, -0.00909356214f,
+        -0.00443184841f, -0.00202904805f, -0.000872682722f, -0.000352595671f, -0.000133830225f, -4.77186368e-05f,
+        -1.59837418e-05f, -5.02950752e-06f, -1.4867195e-06f, -4.12847101e-07f, -1.07697602e-07f, -2.63924331e-08f,
+        -6.07588335e-09f, -1.31400191e-09f, -2.66955708e-10f, -5.09493905e-11f, -9.13472336e-12f, -1.5385385e-12f,
+        -2.43432173e-13f, -3.61829673e-14f};
+    static const float FG_PHI_C2[32] __attribute__((aligned(64))) = {
+        2.32715375e-11f, 0.0483335145f, 0.0880163312f, 0.112926535f, 0.120985359f, 0.11415568f,
+        0.0971381962f, 0.0754926577f, 0.0539909676f, 0.0357071087f, 0.021910375f, 0.0125036482f,
+        0.00664777262f, 0.00329720299f, 0.00152719475f, 0.000661116908f, 0.000267660449f, 0.000101402104f,
+        3.59634214e-05f, 1.19450815e-05f, 3.71679971e-06f, 1.08372399e-06f, 2.96168565e-07f, 7.58782974e-08f,
+        1.82276683e-08f, 4.10626155e-09f, 8.67607541e-10f, 1.71954576e-10f, 3.19716198e-11f, 5.57722184e-12f,
+        9.12874702e-13f, 1.40209757e-13f};
+    static const float FG_PHI_C3[32] __attribute__((aligned(64))) = {
+        0.066490382f, 0.0604168922f, 0.0440081656f, 0.0219579376f, -8.333359e-11f, -0.0171233509f,
+        -0.0269828308f, -0.0296578277f, -0.0269954838f, -0.0214903895f, -0.0153372632f, -0.00994608458f,
+        -0.00590913137f, -0.00323379552f, -0.0016362801f, -0.000767630176f, -0.000334575539f, -0.00013569984f,
+        -5.12811457e-05f, -1.80747775e-05f, -5.94687026e-06f, -1.82770486e-06f, -5.25024234e-07f, -1.41033979e-07f,
+        -3.54424472e-08f, -8.3356344e-09f, -1.83530147e-09f, -3.78400256e-10f, -7.30765171e-11f, -1.32215237e-11f,
+        -2.24154246e-12f, -3.56163775e-13f};
+    static const float FG_PHI_C4[32] __attribute__((aligned(64))) = {
+        4.01658724e-08f, -0.0118315639f, -0.0201702937f, -0.0229381062f, -0.020164188f, -0.0136749204f,
+        -0.00607119454f, 0.000393131835f, 0.00449920958f, 0.00613714848f, 0.00593406893f, 0.00475400733f,
+        0.00332390028f, 0.0020779334f, 0.00117721583f, 0.000609467155f, 0.000289964257f, 0.000127279447f,
+        5.16964537e-05f, 1.94724016e-05f, 6.8138429e-06f, 2.21811729e-06f, 6.7249681e-07f, 1.90071688e-07f,
+        5.01196524e-08f, 1.23382033e-08f, 2.83724555e-09f, 6.09757578e-10f, 1.22523366e-10f, 2.30274202e-11f,
+        4.04930126e-12f, 6.66424327e-13f};
+    static const float FG_PHI_C5[32] __attribute__((aligned(64))) = {
+        -0.00997418072f, -0.00847085193f, -0.0045840852f, 0.000147097046f, 0.00403283816f, 0.00598716177f,
+        0.00586867379f, 0.00431097718f, 0.00224958151f, 0.000461836462f, -0.000666412932f, -0.00112274673f,
+        -0.00110793277f, -0.000865565264f, -0.000578601554f, -0.000341957173f, -0.000181790267f, -8.78377687e-05f,
+        -3.88384542e-05f, -1.57898776e-05f, -5.92302513e-06f, -2.05543165e-06f, -6.61228853e-07f, -1.9751684e-07f,
+        -5.48581838e-08f, -1.41822269e-08f, -3.41598638e-09f, -7.67181874e-10f, -1.60762223e-10f, -3.14504152e-11f,
+        -5.74706645e-12f, -9.81380016e-13f};
+    static const float FG_PHI_C6[32] __attribute__((aligned(64))) = {
+        5.09020674e-06f, 0.00192285539f, 0.00306007592f, 0.00303053064f, 0.00201252615f, 0.000578095845f,
+        -0.000652051123f, -0.0013039672f, -0.00134604913f, -0.000990435015f, -0.000514391228f, -0.000120840377f,
+        0.000109396635f, 0.000190956329f, 0.000180237213f, 0.000132458721f, 8.26531468e-05f, 4.53781904e-05f,
+        2.23309344e-05f, 9.96015842e-06f, 4.05592255e-06f, 1.51561369e-06f, 5.21654556e-07f, 1.65845691e-07f,
+        4.88106693e-08f, 1.33224818e-08f, 3.37709927e-09f, 7.95997657e-10f, 1.74633197e-10f, 3.56911826e-11f,
+        6.80038924e-12f, 1.20871e-12f};
+    static const float FG_PHI_C7[32] __attribute__((aligned(64))) = {
+        0.00116907759f, 0.000934218988f, 0.000322627136f, -0.000344030588f, -0.00076607446f, -0.000811848615f,
+        -0.000553958467f, -0.000183303346f, 0.000118547046f, 0.000263016002f, 0.000261388224f, 0.000179195413f,
+        8.35142127e-05f, 1.3577639e-05f, -2.14587199e-05f, -3.01421424e-05f, -2.53537764e-05f, -1.68752322e-05f,
+        -9.57719021e-06f, -4.78718948e-06f, -2.14453439e-06f, -8.70184692e-07f, -3.22098373e-07f, -1.0930448e-07f,
+        -3.41325475e-08f, -9.83589654e-09f, -2.62147304e-09f, -6.47360221e-10f, -1.48340007e-10f, -3.15804223e-11f,
+        -6.25283766e-12f, -1.15245075e-12f};
+    #define FG_PHI_UMAX 7.87f                 /* below 31.5 / 4 */
+    static int fg_avx512_gelu = 0;            /* set by fg_simd_init; tests switch it */
+
+    __attribute__((target("avx512f"))) static inline __m512 fg_gelu16(__m512 x) {
+        __m512 u = _mm512_min_ps(_mm512_abs_ps(x), _mm512_set1_ps(FG_PHI_UMAX));
+        /* m = 2^23 + k, k = round(4u) in its low bits; s = u - k/4 exactly */
+        __m512 m = _mm512_fmadd_ps(u, _mm512_set1_ps(4.0f), _mm512_set1_ps(8388608.0f));
+        __m512i k = _mm512_castps_si512(m);
+        __m512 s = _mm512_sub_ps(u, _mm512_fmadd_ps(m, _mm512_set1_ps(0.25f),
+                                                     _mm512_set1_ps(-2097152.0f)));
+    #define FG_PHI_C(C) _mm512_permutex2var_ps(_mm512_load_ps(C), k, _mm512_load_ps(C + 16))
+        __m512 h = FG_PHI_C(FG_PHI_C7);
+        h = _mm512_fmadd_ps(h, s, FG_PHI_C(FG_PHI_C6));
+        h = _mm512_fmadd_ps(h, s, FG_PHI_C(FG_PHI_C5));
+        h = _mm512_fmadd_ps(h, s, FG_PHI_C(FG_PHI_C4));
+        h = _mm512_fmadd_ps(h, s, FG_PHI_C(FG_PHI_C3));
+        h = _mm512_fmadd_ps(h, s, FG_PHI_C(FG_PHI_C2));
+        h = _mm512_fmadd_ps(h, s, FG_PHI_C(FG_PHI_C1));
+        h = _mm512_fmadd_ps(h, s, FG_PHI_C(FG_PHI_C0));              /* Phi(-u) */
+    #undef FG_PHI_C
+        __mmask16 pos = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ);
+        return _mm512_mul_ps(x, _mm512_mask_sub_ps(h, pos, _mm512_set1_ps(1.0f), h));
+    }
+
+    /* Phi(-|x|) as fg_phi_tailf computes it, for the lanes below -7.87: t = 2 / (2 + z) by
+       vrcp14ps and one Newton step, Q(t) with its coefficients scaled by 2^i so that it
+       runs on t / 2, exp(-x^2 / 2) by vscalefps with x^2 = hi + lo by FMA. 9.8 ulp of GELU. */
+    __attribute__((target("avx512f"))) static inline __m512 fg_phi_tail16(__m512 x) {
+        static const float q[10] = {0.01081355f * 512, -0.11545905f * 256, 0.41110285f * 128,
+                                    -0.64701534f * 64, 0.40285848f * 32, -0.08886748f * 16,
+                                    0.22244295f * 8, 0.2392691f * 4, 0.28278712f * 2,
+                                    0.28206781f};
+        const __m512 two = _mm512_set1_ps(2.0f);
+        __m512 z = _mm512_min_ps(_mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(0.70710678f)),
+                                 _mm512_set1_ps(1e30f));          /* inf: no 0 * inf */
+        __m512 d = _mm512_add_ps(z, two);
+        __m512 r = _mm512_rcp14_ps(d);
+        r = _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, two));       /* 1 / d = t / 2 */
+        __m512 p = _mm512_set1_ps(q[0]);
+        for (int j = 1; j < 10; j++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(q[j]));
+        __m512 hi = _mm512_mul_ps(x, x);
+        /* exp(-hi / 2) < 2^-126 (|x| > 13.2) gives 0, as fg_expf_ftz does: results there
+           are < 1e-38, and subnormal arithmetic costs ~100 cycles per instruction */
+        __mmask16 fin = _mm512_cmp_ps_mask(hi, _mm512_set1_ps(174.6f), _CMP_LT_OQ);
+        __m512 lo = _mm512_maskz_fmsub_ps(fin, x, x, hi);         /* x^2 = hi + lo */
+        __m512 y = _mm512_max_ps(_mm512_mul_ps(hi, _mm512_set1_ps(-0.5f)),
+                                 _mm512_set1_ps(-87.3f));
+        __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(y, _mm512_set1_ps(1.44269504f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512 e = _mm512_fmadd_ps(k, _mm512_set1_ps(-0.693359375f), y);
+        e = _mm512_fmadd_ps(k, _mm512_set1_ps(2.12194440e-4f), e);   /* y - k ln 2 */
+        __m512 c = _mm512_set1_ps(1.38146128e-3f);
+        c = _mm512_fmadd_ps(c, e, _mm512_set1_ps(8.36871006e-3f));
+        c = _mm512_fmadd_ps(c, e, _mm512_set1_ps(4.16683890e-2f));
+        c = _mm512_fmadd_ps(c, e, _mm512_set1_ps(1.66665211e-1f));
+        c = _mm512_fmadd_ps(c, e, _mm512_set1_ps(4.99999940e-1f));
+        c = _mm512_fmadd_ps(_mm512_mul_ps(e, e), c, _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
+        e = _mm512_scalef_ps(c, k);                               /* exp(-hi / 2) */
+        e = _mm512_fmadd_ps(e, _mm512_mul_ps(lo, _mm512_set1_ps(-0.5f)), e);
+        return _mm512_maskz_mul_ps(fin, _mm512_mul_ps(r, p), e);
+    }
+
+    /* out[lo:hi] = gelu(a[lo:hi]) (out may be a); the vectors with a lane below -7.87
+       also run fg_phi_tail16 for those lanes */
+    __attribute__((target("avx512f"), noinline))
+    static void fg_gelu_f32_avx512(const float *a, float *out, ptrdiff_t lo, ptrdiff_t hi) {
+        const __m512 lim = _mm512_set1_ps(-FG_PHI_UMAX);
+        for (ptrdiff_t i = lo; i < hi; i += 16) {
+            __mmask16 mk = hi - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (hi - i)) - 1);
+            __m512 x = _mm512_maskz_loadu_ps(mk, a + i);
+            __m512 y = fg_gelu16(x);
+            __mmask16 tail = _mm512_cmp_ps_mask(x, lim, _CMP_LT_OQ);
+            if (tail) y = _mm512_mask_mul_ps(y, tail, x, fg_phi_tail16(x));
+            _mm512_mask_storeu_ps(out + i, mk, y);
+        }
+    }
+    #endif
+
+    static void fg_simd_init(void) {
+    #ifdef FG_AVX512_GELU
+        fg_avx512_gelu = __builtin_cpu_supports("avx512f");
+    #endif
+    }
+
+    /* 1: the AVX-512 GELU is on; flag 0 / 1 switches it (only on where the CPU has it) */
+    static int fg_avx512_gelu_switch(int flag) {
+    #ifdef FG_AVX512_GELU
+        if (flag >= 0) fg_avx512_gelu = flag && __builtin_cpu_supports("avx512f");
+        return fg_avx512_gelu;
+    #else
+        (void)flag;
+        return 0;
+    #endif
+    }
 
     /* out[lo:hi] = op(a, b) for the float32 kernels without libm calls (the same formulas
        as the Cython loops, which serve float64 and softplus): returns 0 for the others.
@@ -251,6 +415,12 @@ cdef extern from *:
             if (approximate) {
                 for (i = lo; i < hi; i++) out[i] = fg_gelu_tanhf(a[i]);
             } else {
+    #ifdef FG_AVX512_GELU
+                if (fg_avx512_gelu) {
+                    fg_gelu_f32_avx512(a, out, lo, hi);
+                    return 1;
+                }
+    #endif
                 for (i = lo; i < hi; i++) out[i] = fg_geluf(a[i]);
             }
             return 1;
@@ -421,6 +591,8 @@ cdef extern from *:
     float fg_sigmoidf(float x) noexcept nogil
     int fg_ew_f32(int op, const float* a, const float* b, float* out, Py_ssize_t lo,
                   Py_ssize_t hi, int approximate) noexcept nogil
+    void fg_simd_init() noexcept nogil
+    int fg_avx512_gelu_switch(int flag) noexcept nogil
     void fg_t_add_f32(const float* a, const float* b, float* out, Py_ssize_t m, Py_ssize_t n,
                       Py_ssize_t i0, Py_ssize_t i1) noexcept nogil
     void fg_t_add_f64(const double* a, const double* b, double* out, Py_ssize_t m,
@@ -597,6 +769,15 @@ cdef object _numpy_twin():
         from fastgrad import _kernels_np
         _twin = _kernels_np
     return _twin
+
+
+fg_simd_init()
+
+
+def _avx512_gelu(flag=None):
+    """Whether float32 gelu_fwd (exact form) runs the AVX-512 table kernel; True / False
+    switches it (on only where the CPU has AVX-512F). For tests and benchmarks."""
+    return bool(fg_avx512_gelu_switch(-1 if flag is None else (1 if flag else 0)))
 
 
 # --------------------------------------------------------------------------- elementwise loops
