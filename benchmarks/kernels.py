@@ -113,6 +113,19 @@ def _cases(C, NP, torch, only):
     # large arrays: 4M float32 activations, 1M float32 Adam
     if only in (None, "large"):
         activations("large", 1 << 22, ["sigmoid", "tanh", "relu", "gelu", "gelu(tanh)", "silu"])
+        if getattr(C, "_avx512_gelu", lambda: False)():
+            # the portable loop that the AVX-512 GELU replaced (NOTES.md, B5), same data kind
+            def portable(x, out):
+                C._avx512_gelu(False)
+                try:
+                    return C.gelu_fwd(x, out, False)
+                finally:
+                    C._avx512_gelu(True)
+            x = arr(1 << 22)
+            d = {"compiled": P(portable, x, np.empty_like(x))}
+            if torch is not None:
+                d["torch"] = P(aten.gelu.out, t(x), out=t(np.empty_like(x)))
+            cases.append(("large", "gelu_fwd(portable) 4194304", d))
         cases.append(("large", "adam_step 1M", _adam(C, NP, torch, 1 << 20, np)))
     return cases
 
@@ -213,7 +226,7 @@ def main():
         for group, label, med in rows:
             torches = [k for k in med if k.startswith("torch")]
             ts = [med[k] for k in torches] + [None] * (2 - len(torches))
-            cells = [_fmt(med["compiled"]), _fmt(med["numpy"])]
+            cells = [_fmt(med[k]) if k in med else "%11s" % "-" for k in ("compiled", "numpy")]
             cells += [_fmt(v) if v is not None else "%11s" % "-" for v in ts]
             ratio = "%.2f" % (med["compiled"] / ts[0]) if ts[0] else "-"
             if len(torches) == 2:

@@ -247,7 +247,7 @@ cdef extern from *:
        at 0 to 0.175 at 10: k = round((ALPHA u + BETA) u). No exp and no division: ~24
        vector operations per 16 floats, against ~55 in fg_geluf's loop. Max error 4.7 ulp
        over [-10, inf) (fg_geluf: 7). Below -10 (Phi < 8e-24) the table would lose relative
-       accuracy: those lanes take fg_phi_tail16, fg_geluf's formula, so a vector with such
+       accuracy: those lanes take fg_gelu_tail16, fg_geluf's formula, so a vector with such
        a lane costs ~70 operations (0.7% of vectors for randn * 3). Each element's result
        depends on its value only, never on its neighbours. */
     #ifdef FG_AVX512_GELU
@@ -343,10 +343,14 @@ cdef extern from *:
         return _mm512_fnmadd_ps(u, h, _mm512_max_ps(_mm512_setzero_ps(), x));
     }
 
-    /* Phi(-|x|) as fg_phi_tailf computes it, for the lanes below -10: t = 2 / (2 + z) by
+    /* gelu(x) for the lanes below -10, by fg_phi_tailf's formula: t = 2 / (2 + z) by
        vrcp14ps and one Newton step, Q(t) with its coefficients scaled by 2^i so that it
-       runs on t / 2, exp(-x^2 / 2) by vscalefps with x^2 = hi + lo by FMA. 9.8 ulp of GELU. */
-    __attribute__((target("avx512f"))) static inline __m512 fg_phi_tail16(__m512 x) {
+       runs on t / 2, exp(-x^2 / 2) by vscalefps with x^2 = hi + lo by FMA; 9.4 ulp. The
+       product is taken as ((x t / 2) Q) exp(-x^2 / 2), whose factors stay normal floats:
+       one subnormal operand or result costs ~100 cycles (an 8x slower kernel on inputs
+       around -13). So results below 2^-126 (x < -13.146) are -0, as torch gives below -8;
+       -inf gives nan (-inf * 0), as fg_geluf does. */
+    __attribute__((target("avx512f"))) static inline __m512 fg_gelu_tail16(__m512 x) {
         static const float q[10] = {0.01081355f * 512, -0.11545905f * 256, 0.41110285f * 128,
                                     -0.64701534f * 64, 0.40285848f * 32, -0.08886748f * 16,
                                     0.22244295f * 8, 0.2392691f * 4, 0.28278712f * 2,
@@ -360,9 +364,7 @@ cdef extern from *:
         __m512 p = _mm512_set1_ps(q[0]);
         for (int j = 1; j < 10; j++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(q[j]));
         __m512 hi = _mm512_mul_ps(x, x);
-        /* exp(-hi / 2) < 2^-126 (|x| > 13.2) gives 0, as fg_expf_ftz does: results there
-           are < 1e-38, and subnormal arithmetic costs ~100 cycles per instruction */
-        __mmask16 fin = _mm512_cmp_ps_mask(hi, _mm512_set1_ps(174.6f), _CMP_LT_OQ);
+        __mmask16 fin = _mm512_cmp_ps_mask(hi, _mm512_set1_ps(172.83f), _CMP_LT_OQ);
         __m512 lo = _mm512_maskz_fmsub_ps(fin, x, x, hi);         /* x^2 = hi + lo */
         __m512 y = _mm512_max_ps(_mm512_mul_ps(hi, _mm512_set1_ps(-0.5f)),
                                  _mm512_set1_ps(-87.3f));
@@ -378,14 +380,15 @@ cdef extern from *:
         c = _mm512_fmadd_ps(_mm512_mul_ps(e, e), c, _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
         e = _mm512_scalef_ps(c, k);                               /* exp(-hi / 2) */
         e = _mm512_fmadd_ps(e, _mm512_mul_ps(lo, _mm512_set1_ps(-0.5f)), e);
-        return _mm512_maskz_mul_ps(fin, _mm512_mul_ps(r, p), e);
+        return _mm512_mask_mul_ps(_mm512_mul_ps(x, _mm512_setzero_ps()), fin,
+                                  _mm512_mul_ps(_mm512_mul_ps(x, r), p), e);
     }
 
-    /* gelu for the 16 lanes of x; the lanes below -10 also run fg_phi_tail16 */
+    /* gelu for the 16 lanes of x; the lanes below -10 also run fg_gelu_tail16 */
     __attribute__((target("avx512f"))) static inline __m512 fg_gelu16_all(__m512 x) {
         __m512 y = fg_gelu16(x);
         __mmask16 tail = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-FG_PHI_UMAX), _CMP_LT_OQ);
-        if (tail) y = _mm512_mask_mul_ps(y, tail, x, fg_phi_tail16(x));
+        if (tail) y = _mm512_mask_mov_ps(y, tail, fg_gelu_tail16(x));
         return y;
     }
 
