@@ -126,6 +126,17 @@ def _cases(C, NP, torch, only):
             if torch is not None:
                 d["torch"] = P(aten.gelu.out, t(x), out=t(np.empty_like(x)))
             cases.append(("large", "gelu_fwd(portable) 4194304", d))
+        # |x| in [12.5, 13.5], where exp(-x^2 / 2) nears the smallest normal float: a guard
+        # against subnormal arithmetic (~100 cycles an operation; NOTES.md, B5)
+        x = (rng.uniform(12.5, 13.5, 1 << 20) * rng.choice([-1, 1], 1 << 20)).astype(np.float32)
+        g, o = np.ones_like(x), np.empty_like(x)
+        d = {"compiled": P(C.gelu_fwd, x, o, False)}
+        b = {"compiled": P(C.gelu_bwd, x, g, o, False)}
+        if torch is not None:
+            d["torch"] = P(aten.gelu.out, t(x), out=t(o))
+            b["torch"] = P(aten.gelu_backward.grad_input, t(g), t(x), grad_input=t(o))
+        cases.append(("large", "gelu_fwd |x|~13 1048576", d))
+        cases.append(("large", "gelu_bwd |x|~13 1048576", b))
         cases.append(("large", "adam_step 1M", _adam(C, NP, torch, 1 << 20, np)))
     return cases
 

@@ -133,8 +133,9 @@ cdef extern from *:
        max error 9 ulp against the exact function (tests: float32 rtol 1e-5), with no
        cancellation anywhere: Phi(x) for x < 0 and the tails are relatively accurate. */
 
-    /* fg_expf with results below 2^-126 flushed to 0 (one scale factor instead of two:
-       ~10% off GELU; its results there are < 1e-37 and rounded away anyway). */
+    /* fg_expf with results below 2^-125 flushed to 0 (one scale factor instead of two:
+       ~10% off GELU; its results there are < 1e-37 and rounded away anyway). Its results
+       are never subnormal: one subnormal operand costs ~100 cycles. */
     static inline float fg_expf_ftz(float x) {
         const float shift = 12582912.0f;
         x = x > 89.0f ? 89.0f : x;
@@ -150,8 +151,8 @@ cdef extern from *:
         p = p * r + 1.66665211e-1f;
         p = p * r + 4.99999940e-1f;
         p = 1.0f + r + (r * r) * p;
-        int32_t e = n + 127;                    /* 255 at x = 89: inf; <= 0: flush to 0 */
-        e = e > 0 ? e : 0;
+        int32_t e = n + 127;                    /* 255 at x = 89: inf; <= 1: flush to 0 */
+        e = e > 1 ? e : 0;
         return p * fg_as_float((uint32_t)e << 23);
     }
 
@@ -159,10 +160,13 @@ cdef extern from *:
        not a float would otherwise lose |a| * 6e-8 of relative accuracy (7 ulp at a = 16). */
     static inline float fg_exp_neg2(float a, float b) { return fg_expf_ftz(-a) * (1.0f - b); }
 
-    /* Phi(-|x|) = erfc(z) / 2, z = |x| / sqrt 2, and exp(-x^2 / 2) in *ez2 (the normal
-       pdf reuses it): erfc(z) = t exp(-z^2) Q(t), t = 2 / (2 + z), Q a degree-9 polynomial
-       fitted here (Lawson, relative error 2e-8 for z in [0, 10.5]; beyond, exp(-z^2) is 0).
-       x^2 = hi + lo exactly (Dekker's product: a 12-bit split, no FMA needed). */
+    /* Phi(-|x|) = erfc(z) / 2 = H exp(-x^2 / 2), z = |x| / sqrt 2: returns H and puts
+       exp(-x^2 / 2) in *ez2 (the normal pdf reuses it): erfc(z) = t exp(-z^2) Q(t),
+       t = 2 / (2 + z), Q a degree-9 polynomial fitted here (Lawson, relative error 2e-8 for
+       z in [0, 10.5]; beyond, exp(-z^2) is 0). x^2 = hi + lo exactly (Dekker's product: a
+       12-bit split, no FMA needed). The callers multiply H by |x| or the pdf's factor
+       before exp(-x^2 / 2): H exp(-x^2 / 2) itself is subnormal for |x| > 12.9, and a
+       subnormal operand costs ~100 cycles (a 10-20x slower kernel on inputs near +-13). */
     static inline float fg_phi_tailf(float x, float *ez2) {
         float z = fabsf(x) * 0.70710678f;
         float t = 2.0f / (2.0f + z);
@@ -182,19 +186,25 @@ cdef extern from *:
         lo = hi < 512.0f ? lo : 0.0f;                   /* exp(-hi / 2) is 0 there anyway */
         float e = fg_exp_neg2(0.5f * hi, 0.5f * lo);
         *ez2 = e;
-        return 0.5f * t * q * e;
+        return 0.5f * t * q;
     }
 
-    /* x Phi(x) */
+    /* x Phi(x) = max(x, 0) - |x| Phi(-|x|) (x < 0: x * 0, so that -inf gives nan as
+       before; |x| <= 1e30, so that +inf gives inf). Results below 2^-126 (x < -13.146) are
+       -0, as in fg_gelu_tail16, rather than subnormal (slow). */
     static inline float fg_geluf(float x) {
         float e, h = fg_phi_tailf(x, &e);
-        return x * (x < 0.0f ? h : 1.0f - h);
+        float u = fabsf(x);
+        e = x * x < 172.83f ? e : 0.0f;
+        u = u < 1e30f ? u : 1e30f;
+        return (x < 0.0f ? x * 0.0f : x) - (u * h) * e;
     }
 
-    /* Phi(x) + x pdf(x) */
+    /* Phi(x) + x pdf(x) = d or 1 - d, d = Phi(-|x|) - |x| pdf(x) (+-inf: nan, as torch) */
     static inline float fg_gelu_gradf(float x) {
         float e, h = fg_phi_tailf(x, &e);
-        return (x < 0.0f ? h : 1.0f - h) + x * (e * 0.39894228f);
+        float d = (h - fabsf(x) * 0.39894228f) * e;
+        return x < 0.0f ? d : 1.0f - d;
     }
 
     /* exp(-2u), u = sqrt(2/pi) (x + 0.044715 x^3) (tanh form): 2u in double (exact enough),
