@@ -127,7 +127,7 @@ def _cases(C, NP, torch, only):
                 d["torch"] = P(aten.gelu.out, t(x), out=t(np.empty_like(x)))
             cases.append(("large", "gelu_fwd(portable) 4194304", d))
         # |x| in [12.5, 13.5], where exp(-x^2 / 2) nears the smallest normal float: a guard
-        # against subnormal arithmetic (~100 cycles an operation; NOTES.md, B5)
+        # against subnormal arithmetic (~100 cycles an operation; NOTES.md, B6)
         x = (rng.uniform(12.5, 13.5, 1 << 20) * rng.choice([-1, 1], 1 << 20)).astype(np.float32)
         g, o = np.ones_like(x), np.empty_like(x)
         d = {"compiled": P(C.gelu_fwd, x, o, False)}

@@ -355,7 +355,7 @@ cdef extern from *:
 
     /* gelu(x) for the lanes below -10, by fg_phi_tailf's formula: t = 2 / (2 + z) by
        vrcp14ps and one Newton step, Q(t) with its coefficients scaled by 2^i so that it
-       runs on t / 2, exp(-x^2 / 2) by vscalefps with x^2 = hi + lo by FMA; 9.4 ulp. The
+       runs on t / 2, exp(-x^2 / 2) by vscalefps with x^2 = hi + lo by FMA; 6.1 ulp. The
        product is taken as ((x t / 2) Q) exp(-x^2 / 2), whose factors stay normal floats:
        one subnormal operand or result costs ~100 cycles (an 8x slower kernel on inputs
        around -13). So results below 2^-126 (x < -13.146) are -0, as torch gives below -8;

@@ -1,7 +1,8 @@
-"""The float32 exact GELU forward of fastgrad._C: its AVX-512 table kernel (Phi(-|x|) from
-32 polynomials, the lanes below -10 from an exp-based tail) and the portable loop, each
+"""The float32 exact GELU of fastgrad._C. The forward's AVX-512 table kernel (Phi(-|x|) from
+32 polynomials, the lanes below -10 from an exp-based tail) and its portable loop, each
 against x Phi(x) in float64 to a bound in ulp, and against each other; each element's
-result depends on its value only (not on its position, the array's length, aliasing)."""
+result depends on its value only (not on its position, the array's length, aliasing).
+The backward against Phi(x) + x pdf(x)."""
 import math
 import pathlib
 import platform
