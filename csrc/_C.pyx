@@ -167,19 +167,14 @@ cdef extern from *:
        12-bit split, no FMA needed). The callers multiply H by |x| or the pdf's factor
        before exp(-x^2 / 2): H exp(-x^2 / 2) itself is subnormal for |x| > 12.9, and a
        subnormal operand costs ~100 cycles (a 10-20x slower kernel on inputs near +-13). */
+    static const float FG_PHI_Q[10] = {0.01081355f, -0.11545905f, 0.41110285f, -0.64701534f,
+                                       0.40285848f, -0.08886748f, 0.22244295f, 0.2392691f,
+                                       0.28278712f, 0.28206781f};   /* Q, highest power first */
     static inline float fg_phi_tailf(float x, float *ez2) {
         float z = fabsf(x) * 0.70710678f;
         float t = 2.0f / (2.0f + z);
-        float q = 0.01081355f;
-        q = q * t - 0.11545905f;
-        q = q * t + 0.41110285f;
-        q = q * t - 0.64701534f;
-        q = q * t + 0.40285848f;
-        q = q * t - 0.08886748f;
-        q = q * t + 0.22244295f;
-        q = q * t + 0.2392691f;
-        q = q * t + 0.28278712f;
-        q = q * t + 0.28206781f;
+        float q = FG_PHI_Q[0];
+        for (int j = 1; j < 10; j++) q = q * t + FG_PHI_Q[j];
         float xh = fg_as_float(fg_as_uint(x) & 0xFFFFF000u), xl = x - xh;
         float hi = x * x;
         float lo = ((xh * xh - hi) + 2.0f * xh * xl) + xl * xl;
@@ -361,18 +356,15 @@ cdef extern from *:
        around -13). So results below 2^-126 (x < -13.146) are -0, as torch gives below -8;
        -inf gives nan (-inf * 0), as fg_geluf does. */
     __attribute__((target("avx512f"))) static inline __m512 fg_gelu_tail16(__m512 x) {
-        static const float q[10] = {0.01081355f * 512, -0.11545905f * 256, 0.41110285f * 128,
-                                    -0.64701534f * 64, 0.40285848f * 32, -0.08886748f * 16,
-                                    0.22244295f * 8, 0.2392691f * 4, 0.28278712f * 2,
-                                    0.28206781f};
         const __m512 two = _mm512_set1_ps(2.0f);
         __m512 z = _mm512_min_ps(_mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(0.70710678f)),
                                  _mm512_set1_ps(1e30f));          /* inf: no 0 * inf */
         __m512 d = _mm512_add_ps(z, two);
         __m512 r = _mm512_rcp14_ps(d);
         r = _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, two));       /* 1 / d = t / 2 */
-        __m512 p = _mm512_set1_ps(q[0]);
-        for (int j = 1; j < 10; j++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(q[j]));
+        __m512 p = _mm512_set1_ps(FG_PHI_Q[0] * 512.0f);          /* Q_j 2^(9-j): exact */
+        for (int j = 1; j < 10; j++)
+            p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(FG_PHI_Q[j] * (float)(1 << (9 - j))));
         __m512 hi = _mm512_mul_ps(x, x);
         __mmask16 fin = _mm512_cmp_ps_mask(hi, _mm512_set1_ps(172.83f), _CMP_LT_OQ);
         __m512 lo = _mm512_maskz_fmsub_ps(fin, x, x, hi);         /* x^2 = hi + lo */
