@@ -1,0 +1,284 @@
+"""scaled_dot_product_attention and nn.MultiheadAttention against PyTorch: outputs, gradients of
+inputs, masks and parameters (float32 and float64), torch's state_dict loaded into fastgrad,
+the explicit softmax(QK^T/sqrt(d))V formula, float64 gradcheck / gradgradcheck / forward AD,
+and torch's error messages."""
+import math
+
+import numpy as np
+import pytest
+from nn_helpers import assert_close, copy_to_torch
+
+import fastgrad
+from fastgrad import nn
+from fastgrad.autograd import gradcheck, gradgradcheck
+from fastgrad.nn import functional as F
+
+RNG = np.random.default_rng(0)
+
+
+def _x(*shape, dtype=np.float64):
+    return RNG.standard_normal(shape).astype(dtype)
+
+
+tol = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-9, atol=1e-11)}
+
+
+def _sdpa_both(torch, qs, ks, vs, mask=None, mask_grad=False, dtype=np.float64, **kw):
+    """Run both libraries' SDPA on the same inputs; return fastgrad and torch (output, grads)."""
+    arrays = [_x(*s, dtype=dtype) for s in (qs, ks, vs)]
+    fx = [fastgrad.tensor(a, requires_grad=True) for a in arrays]
+    tx = [torch.tensor(a, requires_grad=True) for a in arrays]
+    fm = tm = None
+    if mask is not None:
+        fm = fastgrad.tensor(mask, requires_grad=mask_grad)
+        tm = torch.tensor(mask, requires_grad=mask_grad)
+    fo = F.scaled_dot_product_attention(*fx, attn_mask=fm, **kw)
+    to = torch.nn.functional.scaled_dot_product_attention(*tx, attn_mask=tm, **kw)
+    w = _x(*to.shape, dtype=dtype)
+    (fo * fastgrad.tensor(w)).sum().backward()
+    (to * torch.tensor(w)).sum().backward()
+    fg = [t.grad for t in fx] + ([fm.grad] if mask_grad else [])
+    tg = [t.grad for t in tx] + ([tm.grad] if mask_grad else [])
+    return (fo, fg), (to, tg)
+
+
+def _check(torch, *args, dtype=np.float64, **kw):
+    (fo, fg), (to, tg) = _sdpa_both(torch, *args, dtype=dtype, **kw)
+    assert fo.dtype == getattr(fastgrad, np.dtype(dtype).name)
+    assert_close(fo, to, **tol[dtype])
+    for a, b in zip(fg, tg):
+        assert_close(a, b, **tol[dtype])
+
+
+# --------------------------------------------------------------------------- SDPA against torch
+SHAPES = [
+    ((2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 6)),  # value head dim differs
+    ((2, 3, 6, 8), (2, 3, 6, 8), (2, 3, 6, 8)),
+    ((4, 8), (5, 8), (5, 8)),  # unbatched
+    ((3, 4, 8), (3, 5, 8), (3, 5, 8)),
+    ((2, 4, 8), (5, 8), (5, 6)),  # broadcast batch
+    ((2, 3, 4, 8), (1, 3, 5, 8), (1, 3, 5, 8)),
+    ((2, 2, 3, 4, 8), (2, 2, 3, 5, 8), (2, 2, 3, 5, 8)),  # 5-D
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shapes", SHAPES)
+def test_sdpa_matches_torch(torch, shapes, dtype):
+    _check(torch, *shapes, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("L", [4, 6, 5])
+def test_sdpa_causal(torch, L, dtype):
+    _check(torch, (2, 3, L, 8), (2, 3, 5, 8), (2, 3, 5, 8), is_causal=True, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sdpa_bool_mask(torch, dtype):
+    m = RNG.random((4, 5)) > 0.3
+    _check(torch, (2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 6), mask=m, dtype=dtype)
+    m4 = RNG.random((2, 1, 4, 5)) > 0.5
+    _check(torch, (2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 6), mask=m4, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sdpa_float_mask_and_its_gradient(torch, dtype):
+    for shape in [(4, 5), (3, 1, 5), (2, 3, 4, 5), (1, 5)]:
+        _check(torch, (2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 6), mask=_x(*shape, dtype=dtype), mask_grad=True,
+               dtype=dtype)
+
+
+def test_sdpa_mask_with_causal_and_scale(torch):
+    _check(torch, (2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 8), mask=_x(2, 3, 4, 5), is_causal=True)
+    _check(torch, (2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 8), mask=RNG.random((4, 5)) > 0.4, is_causal=True)
+    _check(torch, (2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 6), scale=0.3)
+    _check(torch, (2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 6), scale=0.0)
+
+
+def test_sdpa_fully_masked_rows_are_zero(torch):
+    m = RNG.random((4, 5)) > 0.3
+    m[1] = False
+    _check(torch, (2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 6), mask=m)
+    fm = np.zeros((4, 5))
+    fm[2] = -np.inf
+    (fo, fg), _ = _sdpa_both(torch, (2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 6), mask=fm)
+    assert np.all(fo.detach().numpy()[:, :, 2] == 0) and np.isfinite(fo.detach().numpy()).all()
+    assert all(np.isfinite(g.numpy()).all() for g in fg)
+    _check(torch, (2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 6), mask=fm)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sdpa_gqa(torch, dtype):
+    _check(torch, (2, 4, 6, 8), (2, 2, 5, 8), (2, 2, 5, 6), enable_gqa=True, dtype=dtype)
+    _check(torch, (2, 4, 6, 8), (2, 2, 5, 8), (2, 2, 5, 8), enable_gqa=True, is_causal=True, dtype=dtype)
+    _check(torch, (2, 4, 6, 8), (2, 1, 5, 8), (2, 2, 5, 8), enable_gqa=True, dtype=dtype)  # key/value heads differ
+    _check(torch, (4, 6, 8), (2, 5, 8), (2, 5, 8), enable_gqa=True, dtype=dtype)
+    _check(torch, (2, 4, 6, 8), (2, 2, 5, 8), (2, 2, 5, 8), enable_gqa=True, mask=RNG.random((2, 4, 6, 5)) > 0.3,
+           dtype=dtype)
+
+
+def test_sdpa_equals_explicit_formula():
+    q, k, v = (fastgrad.tensor(_x(2, 3, 7, 16)) for _ in range(3))
+    ref = fastgrad.softmax(q @ k.transpose(-2, -1) / math.sqrt(16), -1) @ v
+    assert_close(F.scaled_dot_product_attention(q, k, v), ref, rtol=1e-12, atol=1e-12)
+    mask = fastgrad.tensor(RNG.random((7, 7)) > 0.3) | fastgrad.eye(7, dtype=fastgrad.bool)
+    s = (q @ k.transpose(-2, -1) / math.sqrt(16)).masked_fill(mask.logical_not(), float("-inf"))
+    assert_close(F.scaled_dot_product_attention(q, k, v, attn_mask=mask), fastgrad.softmax(s, -1) @ v,
+                 rtol=1e-12, atol=1e-12)
+    causal = fastgrad.ones(7, 7, dtype=fastgrad.bool).tril()
+    s = (q @ k.transpose(-2, -1) / math.sqrt(16)).masked_fill(causal.logical_not(), float("-inf"))
+    assert_close(F.scaled_dot_product_attention(q, k, v, is_causal=True), fastgrad.softmax(s, -1) @ v,
+                 rtol=1e-12, atol=1e-12)
+
+
+def test_sdpa_chunked_equals_unchunked(monkeypatch):
+    """The forward and backward loop over chunks of heads; chunk boundaries change nothing."""
+    from fastgrad._ops import attention as A
+
+    arrays = [_x(3, 4, 9, 8) for _ in range(3)]
+    mask = _x(4, 9, 9)
+    outs = []
+    for chunk in (1 << 21, 9 * 9 * 4, 1):
+        monkeypatch.setattr(A, "_CHUNK", chunk)
+        ts = [fastgrad.tensor(a, requires_grad=True) for a in arrays]
+        m = fastgrad.tensor(mask, requires_grad=True)
+        o = F.scaled_dot_product_attention(*ts, attn_mask=m, is_causal=False)
+        (o * o).sum().backward()
+        outs.append([o.detach().numpy()] + [t.grad.numpy() for t in ts + [m]])
+    for other in outs[1:]:
+        for a, b in zip(outs[0], other):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_sdpa_dropout():
+    fastgrad.manual_seed(0)
+    q, k, v = (fastgrad.tensor(_x(2, 2, 50, 4), requires_grad=True) for _ in range(3))
+    o0 = F.scaled_dot_product_attention(q, k, v)
+    o1 = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5)
+    assert o1.shape == o0.shape and not np.allclose(o0.detach().numpy(), o1.detach().numpy())
+    o1.sum().backward()
+    assert q.grad is not None and np.isfinite(q.grad.numpy()).all()
+    # gradient of the dropped-out attention: finite differences with the same mask
+    from fastgrad._ops import attention as A
+
+    fastgrad.manual_seed(1)
+    spec_drop = []
+    orig = A.ScaledDotProductAttention.apply
+
+    def spy(*args):
+        spec_drop.append(args[-1])
+        return orig(*args)
+
+    A.ScaledDotProductAttention.apply = spy
+    try:
+        q2, k2, v2 = (fastgrad.tensor(_x(1, 2, 3, 4), requires_grad=True) for _ in range(3))
+        F.scaled_dot_product_attention(q2, k2, v2, dropout_p=0.3)
+    finally:
+        A.ScaledDotProductAttention.apply = orig
+    spec = spec_drop[0]
+    assert gradcheck(lambda a, b, c: A.ScaledDotProductAttention.apply(a, b, c, None, spec), (q2, k2, v2))
+    o = F.scaled_dot_product_attention(q, k, v, dropout_p=1.0)
+    assert np.all(o.detach().numpy() == 0)
+
+
+def test_sdpa_no_grad_and_dtype():
+    q = fastgrad.randn(2, 3, 4, 8)
+    with fastgrad.no_grad():
+        o = F.scaled_dot_product_attention(q, q, q)
+    assert o.grad_fn is None and o.dtype == fastgrad.float32 and o.shape == (2, 3, 4, 8)
+    o = F.scaled_dot_product_attention(q.requires_grad_(), q, q)
+    assert o.grad_fn is not None
+
+
+def test_sdpa_empty():
+    o = F.scaled_dot_product_attention(fastgrad.randn(2, 8), fastgrad.randn(0, 8), fastgrad.randn(0, 8))
+    assert o.shape == (2, 8) and not o.abs().sum().item()
+    assert F.scaled_dot_product_attention(fastgrad.randn(0, 8), fastgrad.randn(5, 8), fastgrad.randn(5, 8)).shape == (0, 8)
+
+
+# --------------------------------------------------------------------------- float64 gradcheck
+@pytest.mark.parametrize("kw", [{}, {"is_causal": True}, {"scale": 0.7}, {"enable_gqa": True}])
+def test_sdpa_gradcheck(kw):
+    hk = 1 if kw.get("enable_gqa") else 2
+    q = fastgrad.tensor(_x(1, 2, 3, 4), requires_grad=True)
+    k = fastgrad.tensor(_x(1, hk, 4, 4), requires_grad=True)
+    v = fastgrad.tensor(_x(1, hk, 4, 3), requires_grad=True)
+    f = lambda a, b, c: F.scaled_dot_product_attention(a, b, c, **kw)  # noqa: E731
+    assert gradcheck(f, (q, k, v), check_forward_ad=True)
+    assert gradgradcheck(f, (q, k, v))
+
+
+def test_sdpa_gradcheck_masks():
+    q = fastgrad.tensor(_x(1, 2, 3, 4), requires_grad=True)
+    k = fastgrad.tensor(_x(1, 2, 4, 4), requires_grad=True)
+    v = fastgrad.tensor(_x(1, 2, 4, 3), requires_grad=True)
+    m = fastgrad.tensor(_x(2, 1, 4), requires_grad=True)
+    f = lambda a, b, c, d: F.scaled_dot_product_attention(a, b, c, attn_mask=d)  # noqa: E731
+    assert gradcheck(f, (q, k, v, m), check_forward_ad=True)
+    assert gradgradcheck(f, (q, k, v, m))
+    bm = np.array([[True, False, True, True], [False, False, False, False], [True, True, False, True]])
+    fb = lambda a, b, c: F.scaled_dot_product_attention(a, b, c, attn_mask=fastgrad.tensor(bm))  # noqa: E731
+    assert gradcheck(fb, (q, k, v), check_forward_ad=True)
+    assert gradgradcheck(fb, (q, k, v))
+
+
+# --------------------------------------------------------------------------- errors
+def _errors(torch, fn_f, fn_t):
+    with pytest.raises(Exception) as te:
+        fn_t()
+    with pytest.raises(type(te.value)) as fe:
+        fn_f()
+    assert str(fe.value) == str(te.value)
+
+
+def _args(lib, shapes, dtypes=None):
+    dtypes = dtypes or ["float32"] * len(shapes)
+    return [lib.tensor(_x(*s)).to(getattr(lib, d)) for s, d in zip(shapes, dtypes)]
+
+
+SDPA_ERRORS = [
+    (((8,), (8,), (8,)), None, {}),
+    (((4, 8), (5, 8), (5, 8)), ["float32", "float64", "float32"], {}),
+    (((4, 8), (5, 8), (5, 8)), ["int64", "int64", "int64"], {}),
+    (((2, 3, 4, 8), (2, 3, 5, 7), (2, 3, 5, 8)), None, {}),
+    (((4, 8), (5, 7), (5, 8)), None, {}),
+    (((4, 8), (5, 8), (6, 8)), None, {}),
+    (((2, 4, 4, 8), (2, 2, 5, 8), (2, 2, 5, 8)), None, {}),
+    (((2, 4, 4, 8), (2, 3, 5, 8), (2, 3, 5, 8)), None, {"enable_gqa": True}),
+    (((4, 8), (5, 8), (5, 8)), None, {"enable_gqa": True}),
+    (((2, 4, 4, 8), (3, 4, 5, 8), (3, 4, 5, 8)), None, {}),
+    (((4, 8), (5, 8), (5, 8)), None, {"dropout_p": 1.5}),
+]
+
+
+@pytest.mark.parametrize("shapes,dtypes,kw", SDPA_ERRORS)
+def test_sdpa_errors(torch, shapes, dtypes, kw):
+    _errors(torch, lambda: F.scaled_dot_product_attention(*_args(fastgrad, shapes, dtypes), **kw),
+            lambda: torch.nn.functional.scaled_dot_product_attention(*_args(torch, shapes, dtypes), **kw))
+
+
+@pytest.mark.parametrize("mask_shape,mask_dtype,kw", [
+    ((4, 5), "int64", {}), ((4, 5), "float64", {}), ((4, 5), "uint8", {}), ((4, 6), "float32", {}),
+    ((5,), "bool", {}), ((1, 1, 1, 2, 4, 5), "bool", {}), ((3, 2, 4, 5), "bool", {}),
+    ((2, 2, 3, 4, 5), "float32", {}), ((4, 5), "float32", {"is_causal": True, "dropout_p": 0.5}),
+])
+def test_sdpa_mask_errors(torch, mask_shape, mask_dtype, kw):
+    shapes = ((2, 3, 4, 8), (2, 3, 5, 8), (2, 3, 5, 8))
+
+    def run(lib):
+        m = lib.tensor(RNG.random(mask_shape) > 0.5).to(getattr(lib, mask_dtype))
+        return lib.nn.functional.scaled_dot_product_attention(*_args(lib, shapes), attn_mask=m, **kw)
+
+    _errors(torch, lambda: run(fastgrad), lambda: run(torch))
+
+
+def test_sdpa_causal_with_mask_on_other_layouts(torch):
+    """torch's CPU flash kernel takes is_causal with a mask; its math fallback (3-D inputs,
+    a mask that requires grad) refuses them: the same either way here."""
+    for shapes, grad in [(((3, 4, 8), (3, 5, 8), (3, 5, 8)), False), (((2, 3, 4, 8),) * 3, True)]:
+        def run(lib, shapes=shapes, grad=grad):
+            m = lib.zeros(4, shapes[1][-2]).requires_grad_(grad)
+            return lib.nn.functional.scaled_dot_product_attention(*_args(lib, shapes), attn_mask=m, is_causal=True)
+
+        _errors(torch, lambda: run(fastgrad), lambda: run(torch))
