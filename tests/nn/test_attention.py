@@ -282,3 +282,230 @@ def test_sdpa_causal_with_mask_on_other_layouts(torch):
             return lib.nn.functional.scaled_dot_product_attention(*_args(lib, shapes), attn_mask=m, is_causal=True)
 
         _errors(torch, lambda: run(fastgrad), lambda: run(torch))
+
+
+# --------------------------------------------------------------------------- nn.MultiheadAttention
+def _load_from_torch(fg_mod, th_mod):
+    """torch's state_dict into the fastgrad module, arrays converted."""
+    sd = {k: fastgrad.tensor(v.detach().numpy().copy()) for k, v in th_mod.state_dict().items()}
+    fg_mod.load_state_dict(sd)
+
+
+def _mha_pair(torch, dtype, *args, **kw):
+    th = torch.nn.MultiheadAttention(*args, **kw, dtype=getattr(torch, np.dtype(dtype).name))
+    fg = nn.MultiheadAttention(*args, **kw, dtype=getattr(fastgrad, np.dtype(dtype).name))
+    assert list(fg.state_dict()) == list(th.state_dict())
+    assert [tuple(v.shape) for v in fg.state_dict().values()] == [tuple(v.shape) for v in th.state_dict().values()]
+    _load_from_torch(fg, th)
+    return fg, th
+
+
+def _mha_compare(torch, fg, th, q, k=None, v=None, dtype=np.float64, masks=None, **kw):
+    """Same inputs (k, v None: self-attention, one tensor) and masks; compare both outputs,
+    input gradients and parameter gradients."""
+    masks = masks or {}
+    arrays = [q] if k is None else [q, k, v]
+    fx = [fastgrad.tensor(a, requires_grad=True) for a in arrays]
+    tx = [torch.tensor(a, requires_grad=True) for a in arrays]
+    fargs = fx * 3 if k is None else fx
+    targs = tx * 3 if k is None else tx
+    fm = {n: fastgrad.tensor(m) for n, m in masks.items()}
+    tm = {n: torch.tensor(m) for n, m in masks.items()}
+    fo, fw = fg(*fargs, **fm, **kw)
+    to, tw = th(*targs, **tm, **kw)
+    t = tol[dtype]
+    assert_close(fo, to, **t)
+    if tw is None:
+        assert fw is None
+    else:
+        assert_close(fw, tw, **t)
+    wo = _x(*to.shape, dtype=dtype)
+    loss_f = (fo * fastgrad.tensor(wo)).sum()
+    loss_t = (to * torch.tensor(wo)).sum()
+    if tw is not None:
+        ww = _x(*tw.shape, dtype=dtype)
+        loss_f = loss_f + (fw * fastgrad.tensor(ww)).sum()
+        loss_t = loss_t + (tw * torch.tensor(ww)).sum()
+    loss_f.backward()
+    loss_t.backward()
+    for a, b in zip(fx, tx):
+        assert_close(a.grad, b.grad, **t)
+    for name, p in fg.named_parameters():
+        tp = th.get_parameter(name)
+        assert_close(p.grad, tp.grad, **t)
+    return fo, fw
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("need_weights,average", [(True, True), (True, False), (False, True)])
+def test_mha_self_attention(torch, dtype, batch_first, need_weights, average):
+    fg, th = _mha_pair(torch, dtype, 8, 2, batch_first=batch_first)
+    _mha_compare(torch, fg, th, _x(3, 5, 8, dtype=dtype), dtype=dtype, need_weights=need_weights,
+                 average_attn_weights=average)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_mha_cross_attention(torch, dtype, batch_first):
+    fg, th = _mha_pair(torch, dtype, 8, 4, batch_first=batch_first)
+    shp = (lambda n, b: (b, n, 8)) if batch_first else (lambda n, b: (n, b, 8))
+    kv = _x(*shp(6, 2), dtype=dtype)
+    # key is value (encoder-decoder attention), then three different tensors
+    fx, fkv = fastgrad.tensor(_x(*shp(4, 2), dtype=dtype)), fastgrad.tensor(kv)
+    tx, tkv = torch.tensor(fx.numpy()), torch.tensor(kv)
+    assert_close(fg(fx, fkv, fkv)[0], th(tx, tkv, tkv)[0], **tol[dtype])
+    for nw in (True, False):
+        _mha_compare(torch, fg, th, _x(*shp(4, 2), dtype=dtype), _x(*shp(6, 2), dtype=dtype),
+                     _x(*shp(6, 2), dtype=dtype), dtype=dtype, need_weights=nw)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mha_kdim_vdim(torch, dtype):
+    fg, th = _mha_pair(torch, dtype, 8, 2, kdim=5, vdim=3)
+    assert fg.in_proj_weight is None and fg.q_proj_weight.shape == (8, 8) and fg.k_proj_weight.shape == (8, 5)
+    for nw in (True, False):
+        _mha_compare(torch, fg, th, _x(4, 2, 8, dtype=dtype), _x(6, 2, 5, dtype=dtype), _x(6, 2, 3, dtype=dtype),
+                     dtype=dtype, need_weights=nw)
+
+
+@pytest.mark.parametrize("kw", [{"bias": False}, {"add_bias_kv": True}, {"add_zero_attn": True},
+                                {"add_bias_kv": True, "add_zero_attn": True}])
+def test_mha_options(torch, kw):
+    fg, th = _mha_pair(torch, np.float64, 8, 2, **kw)
+    kpm = RNG.random((2, 5)) > 0.7
+    kpm[:, 0] = False
+    am = _x(4, 5)
+    for nw in (True, False):
+        _mha_compare(torch, fg, th, _x(4, 2, 8), _x(5, 2, 8), _x(5, 2, 8), need_weights=nw,
+                     masks={"key_padding_mask": kpm, "attn_mask": am})
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_mha_masks(torch, need_weights):
+    fg, th = _mha_pair(torch, np.float64, 8, 2, batch_first=True)
+    x = _x(3, 5, 8)
+    causal = np.triu(np.full((5, 5), -np.inf), 1)
+    kpm = RNG.random((3, 5)) > 0.6
+    kpm[:, 0] = False
+    cases = [{"attn_mask": causal}, {"attn_mask": np.triu(np.ones((5, 5), bool), 1)},
+             {"attn_mask": _x(6, 5, 5)}, {"attn_mask": RNG.random((6, 5, 5)) > 0.8},
+             {"key_padding_mask": kpm}, {"key_padding_mask": np.where(kpm, -np.inf, 0.0)},
+             {"key_padding_mask": kpm, "attn_mask": np.triu(np.ones((5, 5), bool), 1)}]
+    for masks in cases:
+        fg.zero_grad()
+        th.zero_grad()
+        _mha_compare(torch, fg, th, x, need_weights=need_weights, masks=masks)
+    for masks in [{"attn_mask": causal}, {"attn_mask": causal, "key_padding_mask": kpm}]:
+        fg.zero_grad()
+        th.zero_grad()
+        _mha_compare(torch, fg, th, x, need_weights=need_weights, masks=masks, is_causal=True)
+
+
+def test_mha_unbatched(torch):
+    fg, th = _mha_pair(torch, np.float64, 8, 2)
+    for nw in (True, False):
+        _mha_compare(torch, fg, th, _x(4, 8), need_weights=nw, masks={"key_padding_mask": np.array([0, 0, 1, 0], bool)})
+        fg.zero_grad()
+        th.zero_grad()
+        _mha_compare(torch, fg, th, _x(4, 8), _x(6, 8), _x(6, 8), need_weights=nw, masks={"attn_mask": _x(2, 4, 6)})
+
+
+def test_mha_dropout_eval_equals_torch_and_train_differs(torch):
+    fg, th = _mha_pair(torch, np.float64, 8, 2, dropout=0.5)
+    fg.eval()
+    th.eval()
+    _mha_compare(torch, fg, th, _x(4, 2, 8))
+    fg.train()
+    x = fastgrad.tensor(_x(4, 2, 8))
+    fg.eval()
+    a = fg(x, x, x)[0].detach().numpy()
+    fg.train()
+    assert not np.allclose(a, fg(x, x, x)[0].detach().numpy())
+
+
+def test_mha_repr_init_and_module_path(torch):
+    fg = nn.MultiheadAttention(8, 2)
+    th = torch.nn.MultiheadAttention(8, 2)
+    assert repr(fg) == repr(th)
+    assert fastgrad.nn.modules.activation.MultiheadAttention is nn.MultiheadAttention
+    assert type(fg).__module__ == "fastgrad.nn.modules.activation"
+    assert type(fg.out_proj).__name__ == "NonDynamicallyQuantizableLinear" and isinstance(fg.out_proj, nn.Linear)
+    assert not fg.in_proj_bias.abs().sum().item() and not fg.out_proj.bias.abs().sum().item()
+    bound = math.sqrt(6.0 / (8 + 24))  # xavier_uniform on (24, 8)
+    w = fg.in_proj_weight.detach().numpy()
+    assert np.abs(w).max() <= bound and w.std() > 0.3 * bound
+    assert fg.head_dim == 4 and fg.batch_first is False and fg.bias_k is None
+    m = nn.MultiheadAttention(8, 2, add_bias_kv=True, kdim=4, vdim=6)
+    assert list(m.state_dict()) == list(torch.nn.MultiheadAttention(8, 2, add_bias_kv=True, kdim=4, vdim=6)
+                                        .state_dict())
+
+
+def test_mha_gradcheck():
+    m = nn.MultiheadAttention(4, 2, dtype=fastgrad.float64, add_bias_kv=True)
+    q = fastgrad.tensor(_x(3, 2, 4), requires_grad=True)
+    kv = fastgrad.tensor(_x(5, 2, 4), requires_grad=True)
+    mask = fastgrad.tensor(_x(3, 5))
+    for nw in (True, False):
+        f = lambda a, b: m(a, b, b, need_weights=nw, attn_mask=mask)[0]  # noqa: B023
+        assert gradcheck(f, (q, kv))
+        assert gradgradcheck(f, (q, kv))
+
+
+def test_mha_functional(torch):
+    """F.multi_head_attention_forward with the module's weights, as torch's."""
+    th = torch.nn.MultiheadAttention(8, 2, dtype=torch.float64)
+    fg = nn.MultiheadAttention(8, 2, dtype=fastgrad.float64)
+    _load_from_torch(fg, th)
+    x = _x(4, 2, 8)
+    args = lambda lib, m, xx: (xx, xx, xx, 8, 2, m.in_proj_weight, m.in_proj_bias, None, None, False, 0.0,  # noqa
+                               m.out_proj.weight, m.out_proj.bias)
+    fo, fw = F.multi_head_attention_forward(*args(fastgrad, fg, fastgrad.tensor(x)), training=False)
+    to, tw = torch.nn.functional.multi_head_attention_forward(*args(torch, th, torch.tensor(x)), training=False)
+    assert_close(fo, to, **tol[np.float64])
+    assert_close(fw, tw, **tol[np.float64])
+
+
+def _mha_error(torch, build, call=None):
+    with pytest.raises(Exception) as te:
+        r = build(torch)
+        if call:
+            call(torch, r)
+    with pytest.raises(type(te.value)) as fe:
+        r = build(fastgrad)
+        if call:
+            call(fastgrad, r)
+    assert str(fe.value).replace("fastgrad.", "torch.") == str(te.value)
+
+
+@pytest.mark.parametrize("args", [(10, 3), (0, 2), (8, 0), (8, -1)])
+def test_mha_constructor_errors(torch, args):
+    _mha_error(torch, lambda lib: lib.nn.MultiheadAttention(*args))
+
+
+def _x32(lib, *shape):
+    return lib.tensor(_x(*shape, dtype=np.float32))
+
+
+@pytest.mark.parametrize("case", [
+    lambda lib, m: m(_x32(lib, 4, 2, 8), _x32(lib, 5, 2, 8), _x32(lib, 5, 2, 8), attn_mask=lib.zeros(4, 4)),
+    lambda lib, m: m(_x32(lib, 4, 2, 8), _x32(lib, 5, 2, 8), _x32(lib, 5, 2, 8), attn_mask=lib.zeros(3, 4, 5)),
+    lambda lib, m: m(_x32(lib, 4, 2, 8), _x32(lib, 5, 2, 8), _x32(lib, 5, 2, 8), attn_mask=lib.zeros(4, 5).long()),
+    lambda lib, m: m(_x32(lib, 4, 2, 8), _x32(lib, 5, 2, 8), _x32(lib, 5, 2, 8),
+                     key_padding_mask=lib.zeros(2, 5).long()),
+    lambda lib, m: m(_x32(lib, 4, 2, 8), _x32(lib, 5, 2, 8), _x32(lib, 5, 2, 8),
+                     key_padding_mask=lib.zeros(2, 4, dtype=lib.bool)),
+    lambda lib, m: m(_x32(lib, 4, 2, 8), _x32(lib, 5, 2, 8), _x32(lib, 5, 2, 8),
+                     key_padding_mask=lib.zeros(3, 5, dtype=lib.bool)),
+    lambda lib, m: m(_x32(lib, 4, 2, 8), _x32(lib, 5, 2, 8), _x32(lib, 5, 2, 8),
+                     key_padding_mask=lib.zeros(2, 5, 1, dtype=lib.bool)),
+    lambda lib, m: m(_x32(lib, 4, 2, 8), _x32(lib, 5, 2, 8), _x32(lib, 5, 2, 8), attn_mask=lib.zeros(1, 1, 4, 5)),
+    lambda lib, m: m(_x32(lib, 4, 2, 8), _x32(lib, 5, 2, 8), _x32(lib, 5, 2, 8), is_causal=True),
+    lambda lib, m: m(_x32(lib, 4, 2, 8), _x32(lib, 5, 2, 8), _x32(lib, 6, 2, 8)),
+    lambda lib, m: m(_x32(lib, 4, 2, 8), _x32(lib, 5, 2, 8), _x32(lib, 5, 8)),
+    lambda lib, m: m(_x32(lib, 4, 2, 6), _x32(lib, 5, 2, 6), _x32(lib, 5, 2, 6)),
+    lambda lib, m: m(_x32(lib, 8), _x32(lib, 8), _x32(lib, 8)),
+    lambda lib, m: m(_x32(lib, 4, 8), _x32(lib, 5, 8), _x32(lib, 5, 8), attn_mask=lib.zeros(3, 4, 5)),
+])
+def test_mha_forward_errors(torch, case):
+    _mha_error(torch, lambda lib: lib.nn.MultiheadAttention(8, 2), case)
