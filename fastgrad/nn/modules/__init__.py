@@ -14,3 +14,5 @@ from fastgrad.nn.modules.normalization import BatchNorm1d, BatchNorm2d, LayerNor
 from fastgrad.nn.modules.pooling import AvgPool2d, MaxPool2d  # noqa: F401
 from fastgrad.nn.modules.sparse import Embedding  # noqa: F401
 from fastgrad.nn.modules.activation import MultiheadAttention  # noqa: F401,E402
+from fastgrad.nn.modules.transformer import (Transformer, TransformerDecoder,  # noqa: F401,E402
+                                             TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)

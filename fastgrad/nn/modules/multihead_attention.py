@@ -81,7 +81,7 @@ class MultiheadAttention(Module):
         # checkpoints from before kdim/vdim had no _qkv_same_embed_dim
         if "_qkv_same_embed_dim" not in state:
             state["_qkv_same_embed_dim"] = True
-        super().__setstate__(state)
+        _module_setstate(self, state)
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
@@ -143,3 +143,12 @@ class MultiheadAttention(Module):
                     -1, self.num_heads, -1, -1)
                 merged_mask = attn_mask_expanded + key_padding_mask_expanded
         return merged_mask, mask_type
+
+
+def _module_setstate(module, state):
+    """Module.__setstate__ where the base class defines one, else the default (the dict updated)."""
+    setter = getattr(Module, "__setstate__", None)
+    if setter is not None:
+        setter(module, state)
+    else:
+        module.__dict__.update(state)
