@@ -30,6 +30,7 @@ from fastgrad._ops.linalg import matmul
 from fastgrad._ops.nn import Softmax, SoftmaxBackward
 
 _CHUNK = 1 << 21  # score elements per chunk (8 MB of float32): bounds the raw scores' memory
+_BLOCKS_MIN = 128 * 128  # causal attention with at least this many scores per head runs in row blocks
 _causal_cache = {}  # (L, S, dtype char) -> the additive causal bias (read-only)
 
 _CPP_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int", "int16": "short int",
@@ -48,7 +49,7 @@ class _Spec:
     the dim to chunk over first, G: query heads per key head (1 without GQA), n: the number
     of (Lg, S) score matrices, Lg = G * L rows each."""
 
-    __slots__ = ("full", "lead", "G", "L", "S", "E", "Ev", "n", "scale", "const", "rowkeep", "drop", "kv_full")
+    __slots__ = ("full", "lead", "G", "L", "S", "E", "Ev", "n", "scale", "const", "rowkeep", "drop", "kv_full", "blocks")
 
 
 def _causal(L, S, dt):
@@ -102,62 +103,95 @@ def _bias(spec, mask):
     return b
 
 
+def _pieces(spec):
+    """(i, j, a, b, r0, r1, c1, off): chunk i:j of lead[0] (stack a:b), score rows r0:r1 of the
+    Lg, key columns :c1, and the piece's offset in the flat saved P (pieces are stored one after
+    another, each C-contiguous of shape (b - a, r1 - r0, c1))."""
+    off = 0
+    for i, j, a, b in _chunks(spec):
+        for r0, r1, c1 in spec.blocks:
+            yield i, j, a, b, r0, r1, c1, off
+            off += (b - a) * (r1 - r0) * c1
+
+
+def _causal_blocks(L, S, G, n_blocks):
+    """Row blocks of a causal attention: rows r0:r1 see keys :min(r1, S) only, so the scores
+    above the diagonal blocks are never computed (about half of them for long sequences)."""
+    if G != 1 or n_blocks < 2:
+        return [(0, G * L, S)]
+    step = -(-L // n_blocks)
+    return [(r0, min(L, r0 + step), min(min(L, r0 + step), S)) for r0 in range(0, L, step)]
+
+
 def _attn_fwd(spec, q3, k3, v3, bias, save):
-    """O (n, Lg, Ev) and, when save, the probabilities P (n, Lg, S)."""
+    """O (n, Lg, Ev) and, when save, the probabilities P (flat, in _pieces' layout)."""
     s = spec
-    n, Lg, S = s.n, s.G * s.L, s.S
+    S, G = s.S, s.G
     dt = q3.dtype
-    o = np.empty((n, Lg, s.Ev), dt)
-    p_all = np.empty((n, Lg, S), dt) if save else None
+    o = np.empty((s.n, G * s.L, s.Ev), dt)
+    p_all = np.empty(s.n * sum((r1 - r0) * c1 for r0, r1, c1 in s.blocks), dt) if save else None
     kT = k3.transpose(0, 2, 1)
-    lead_tail = s.lead[1:] + (s.L, S)
     bias_l = None if bias is None else np.broadcast_to(bias, s.lead + (s.L, S))
     keep_l = None if s.rowkeep is None else np.broadcast_to(s.rowkeep, s.lead + (s.L, 1))
-    for i, j, a, b in _chunks(s):
-        sc = K.mm(q3[a:b], kT[a:b])
+    mid = s.lead[1:]
+    for i, j, a, b, r0, r1, c1, off in _pieces(s):
+        sc = K.mm(q3[a:b, r0:r1], kT[a:b, :, :c1])
+        lv = (j - i,) + mid + ((r1 - r0) // G, c1)  # the piece in the lead-shaped view
         if bias_l is not None:
-            sv = sc.reshape((j - i,) + lead_tail)
-            sv += bias_l[i:j]
-        p = p_all[a:b] if save else np.empty(sc.shape, dt)
-        K.softmax_fwd(sc.reshape(-1, S), p.reshape(-1, S))
+            sv = sc.reshape(lv)
+            sv += bias_l[i:j, ..., r0 // G:r1 // G, :c1]
+        p = p_all[off:off + sc.size].reshape(sc.shape) if save else np.empty(sc.shape, dt)
+        K.softmax_fwd(sc.reshape(-1, c1), p.reshape(-1, c1))
         if keep_l is not None:
-            pv = p.reshape((j - i,) + lead_tail)
-            pv *= keep_l[i:j]
+            pv = p.reshape(lv)
+            pv *= keep_l[i:j, ..., r0 // G:r1 // G, :]
         if s.drop is not None:
-            p = p * s.drop[a:b]
-        o[a:b] = K.mm(p, v3[a:b])
+            p = p * s.drop[a:b, r0:r1, :c1]
+        o[a:b, r0:r1] = K.mm(p, v3[a:b, :c1])
     return o, p_all
+
+
+def _put(out, a, b, c1, r, r0):
+    """out[a:b, :c1] = r for the first row block (r0 == 0), += for the others."""
+    if r0 == 0:
+        out[a:b, :c1] = r
+    else:
+        out[a:b, :c1] += r
 
 
 def _attn_bwd(spec, qs3, k3, v3, p_all, g3, need):
     """(dq3, dk3, dv3, dbias) arrays for output gradient g3 (n, Lg, Ev); None where not needed."""
     s = spec
-    n, Lg, S = s.n, s.G * s.L, s.S
+    S = s.S
     dt = qs3.dtype
     dq = np.empty(qs3.shape, dt) if need[0] else None
-    dk = np.empty(k3.shape, dt) if need[1] else None
-    dv = np.empty(v3.shape, dt) if need[2] else None
-    db = np.empty((n, Lg, S), dt) if need[3] else None
+    # blocks add up into dk and dv: the first (r0 == 0) sees keys :c1, later ones more
+    dk = (np.empty if len(s.blocks) == 1 else np.zeros)(k3.shape, dt) if need[1] else None
+    dv = (np.empty if len(s.blocks) == 1 else np.zeros)(v3.shape, dt) if need[2] else None
+    db = (np.empty if len(s.blocks) == 1 else np.zeros)((s.n, s.G * s.L, S), dt) if need[3] else None
     vT = v3.transpose(0, 2, 1)
-    for i, j, a, b in _chunks(s):
-        p = p_all[a:b]
-        gc = g3[a:b]
+    for i, j, a, b, r0, r1, c1, off in _pieces(s):
+        shape = (b - a, r1 - r0, c1)
+        p = p_all[off:off + shape[0] * shape[1] * c1].reshape(shape)
+        gc = g3[a:b, r0:r1]
         if dv is not None:
-            pd = p if s.drop is None else p * s.drop[a:b]
-            dv[a:b] = K.mm(pd.transpose(0, 2, 1), gc)
+            pd = p if s.drop is None else p * s.drop[a:b, r0:r1, :c1]
+            _put(dv, a, b, c1, K.mm(pd.transpose(0, 2, 1), gc), r0)
         if dq is None and dk is None and db is None:
             continue
-        dp = K.mm(gc, vT[a:b])
+        dp = K.mm(gc, vT[a:b, :, :c1])
         if s.drop is not None:
-            dp *= s.drop[a:b]
-        ds = db[a:b] if db is not None else np.empty(dp.shape, dt)
-        K.softmax_bwd(p.reshape(-1, S), dp.reshape(-1, S), ds.reshape(-1, S))
+            dp *= s.drop[a:b, r0:r1, :c1]
+        ds = np.empty(shape, dt)
+        K.softmax_bwd(p.reshape(-1, c1), dp.reshape(-1, c1), ds.reshape(-1, c1))
+        if db is not None:
+            db[a:b, r0:r1, :c1] = ds
         if dq is not None:
-            r = K.mm(ds, k3[a:b])
+            r = K.mm(ds, k3[a:b, :c1])
             r *= s.scale
-            dq[a:b] = r
+            dq[a:b, r0:r1] = r
         if dk is not None:
-            dk[a:b] = K.mm(ds.transpose(0, 2, 1), qs3[a:b])
+            _put(dk, a, b, c1, K.mm(ds.transpose(0, 2, 1), qs3[a:b, r0:r1]), r0)
     return dq, dk, dv, db
 
 
@@ -421,6 +455,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     spec.n = int(np.prod(spec.kv_full)) if spec.kv_full else 1
     spec.scale = (1.0 / math.sqrt(E) if E else math.inf) if scale is None else float(scale)
     spec.const, spec.rowkeep = const, rowkeep
+    spec.blocks = [(0, G * L, S)]
+    if is_causal and attn_mask is None and L * S >= _BLOCKS_MIN:
+        spec.blocks = _causal_blocks(L, S, G, min(8, L // 32))
     spec.drop = None
     if dropout_p > 0.0:
         shape = (spec.n, G * L, S)

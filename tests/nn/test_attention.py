@@ -151,6 +151,30 @@ def test_sdpa_chunked_equals_unchunked(monkeypatch):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("L,S", [(64, 64), (70, 50), (40, 64)])
+def test_sdpa_causal_row_blocks(torch, monkeypatch, L, S):
+    """Causal attention over long sequences computes only the row blocks' visible keys; the
+    result is the same (forward, backward, every chunk size, dropout's mask slices)."""
+    from fastgrad._ops import attention as A
+
+    monkeypatch.setattr(A, "_BLOCKS_MIN", 1)
+    for chunk in (1 << 21, 64 * 64 * 2, 1):
+        monkeypatch.setattr(A, "_CHUNK", chunk)
+        _check(torch, (2, 3, L, 8), (2, 3, S, 8), (2, 3, S, 6), is_causal=True)
+        _check(torch, (2, 3, L, 8), (2, 3, S, 8), (2, 3, S, 6), is_causal=True, dtype=np.float32)
+    _check(torch, (2, 4, L, 8), (2, 2, S, 8), (2, 2, S, 8), is_causal=True, enable_gqa=True)  # one block
+    assert len(A._causal_blocks(256, 256, 1, 8)) == 8 and A._causal_blocks(256, 256, 2, 8) == [(0, 512, 256)]
+    q = fastgrad.tensor(_x(1, 2, 64, 4), requires_grad=True)
+    f = lambda a: F.scaled_dot_product_attention(a, a, a, is_causal=True)  # noqa: E731
+    assert gradcheck(f, (q,), eps=1e-6, atol=1e-5)
+    fastgrad.manual_seed(3)
+    o1 = F.scaled_dot_product_attention(q, q, q, is_causal=True, dropout_p=0.3)
+    monkeypatch.setattr(A, "_BLOCKS_MIN", 10 ** 9)
+    fastgrad.manual_seed(3)
+    o2 = F.scaled_dot_product_attention(q, q, q, is_causal=True, dropout_p=0.3)
+    assert_close(o1, o2, rtol=1e-12, atol=1e-12)
+
+
 def test_sdpa_dropout():
     fastgrad.manual_seed(0)
     q, k, v = (fastgrad.tensor(_x(2, 2, 50, 4), requires_grad=True) for _ in range(3))
