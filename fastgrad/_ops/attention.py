@@ -29,7 +29,7 @@ from fastgrad._ops.elementwise import where
 from fastgrad._ops.linalg import matmul
 from fastgrad._ops.nn import Softmax, SoftmaxBackward
 
-_CHUNK = 1 << 21  # score elements per chunk (8 MB of float32): bounds the raw scores' memory
+_CHUNK = 1 << 16  # score elements per chunk (256 kB of float32): each chunk's steps run in cache
 _BLOCKS_MIN = 128 * 128  # causal attention with at least this many scores per head runs in row blocks
 _causal_cache = {}  # (L, S, dtype char) -> the additive causal bias (read-only)
 
@@ -82,14 +82,26 @@ def _layout(spec, q, k, v):
 
 
 def _chunks(spec):
-    """(i, j, a, b): lead[0] indices i:j, matching stack indices a:b."""
-    n0 = spec.lead[0]
-    per = spec.n // n0 if n0 else 0
-    rows = spec.G * spec.L * spec.S * max(per, 1)
-    step = max(1, _CHUNK // max(rows, 1))
-    for i in range(0, n0, step):
-        j = min(n0, i + step)
-        yield i, j, i * per, j * per
+    """(idx, vshape, a, b): a chunk of the score stacks a:b, idx its slices of the lead-shaped
+    view (lead[0], or one lead[0] index and a range of lead[1] when one lead[0] index holds
+    more than _CHUNK scores) and vshape that view's leading shape."""
+    lead, n = spec.lead, spec.n
+    rows = spec.G * spec.L * spec.S  # scores per stack matrix
+    n0 = lead[0]
+    per = n // n0 if n0 else 0
+    if per * rows <= _CHUNK or len(lead) < 2 or (spec.G > 1 and len(lead) == 2):
+        step = max(1, _CHUNK // max(per * rows, 1))
+        for i in range(0, n0, step):
+            j = min(n0, i + step)
+            yield (slice(i, j),), (j - i,) + lead[1:], i * per, j * per
+        return
+    n1 = lead[1]
+    per1 = per // n1
+    step = max(1, _CHUNK // max(per1 * rows, 1))
+    for i in range(n0):
+        for j0 in range(0, n1, step):
+            j1 = min(n1, j0 + step)
+            yield (slice(i, i + 1), slice(j0, j1)), (1, j1 - j0) + lead[2:], (i * n1 + j0) * per1, (i * n1 + j1) * per1
 
 
 def _bias(spec, mask):
@@ -104,13 +116,13 @@ def _bias(spec, mask):
 
 
 def _pieces(spec):
-    """(i, j, a, b, r0, r1, c1, off): chunk i:j of lead[0] (stack a:b), score rows r0:r1 of the
+    """(idx, vshape, a, b, r0, r1, c1, off): a chunk (see _chunks), score rows r0:r1 of the
     Lg, key columns :c1, and the piece's offset in the flat saved P (pieces are stored one after
     another, each C-contiguous of shape (b - a, r1 - r0, c1))."""
     off = 0
-    for i, j, a, b in _chunks(spec):
+    for idx, vshape, a, b in _chunks(spec):
         for r0, r1, c1 in spec.blocks:
-            yield i, j, a, b, r0, r1, c1, off
+            yield idx, vshape, a, b, r0, r1, c1, off
             off += (b - a) * (r1 - r0) * c1
 
 
@@ -133,18 +145,17 @@ def _attn_fwd(spec, q3, k3, v3, bias, save):
     kT = k3.transpose(0, 2, 1)
     bias_l = None if bias is None else np.broadcast_to(bias, s.lead + (s.L, S))
     keep_l = None if s.rowkeep is None else np.broadcast_to(s.rowkeep, s.lead + (s.L, 1))
-    mid = s.lead[1:]
-    for i, j, a, b, r0, r1, c1, off in _pieces(s):
+    for idx, vshape, a, b, r0, r1, c1, off in _pieces(s):
         sc = K.mm(q3[a:b, r0:r1], kT[a:b, :, :c1])
-        lv = (j - i,) + mid + ((r1 - r0) // G, c1)  # the piece in the lead-shaped view
+        lv = vshape + ((r1 - r0) // G, c1)  # the piece in the lead-shaped view
         if bias_l is not None:
             sv = sc.reshape(lv)
-            sv += bias_l[i:j, ..., r0 // G:r1 // G, :c1]
+            sv += bias_l[idx][..., r0 // G:r1 // G, :c1]
         p = p_all[off:off + sc.size].reshape(sc.shape) if save else np.empty(sc.shape, dt)
         K.softmax_fwd(sc.reshape(-1, c1), p.reshape(-1, c1))
         if keep_l is not None:
             pv = p.reshape(lv)
-            pv *= keep_l[i:j, ..., r0 // G:r1 // G, :]
+            pv *= keep_l[idx][..., r0 // G:r1 // G, :]
         if s.drop is not None:
             p = p * s.drop[a:b, r0:r1, :c1]
         o[a:b, r0:r1] = K.mm(p, v3[a:b, :c1])
@@ -170,7 +181,7 @@ def _attn_bwd(spec, qs3, k3, v3, p_all, g3, need):
     dv = (np.empty if len(s.blocks) == 1 else np.zeros)(v3.shape, dt) if need[2] else None
     db = (np.empty if len(s.blocks) == 1 else np.zeros)((s.n, s.G * s.L, S), dt) if need[3] else None
     vT = v3.transpose(0, 2, 1)
-    for i, j, a, b, r0, r1, c1, off in _pieces(s):
+    for _, _, a, b, r0, r1, c1, off in _pieces(s):
         shape = (b - a, r1 - r0, c1)
         p = p_all[off:off + shape[0] * shape[1] * c1].reshape(shape)
         gc = g3[a:b, r0:r1]
