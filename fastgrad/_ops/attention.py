@@ -86,7 +86,7 @@ def _chunks(spec):
     view (lead[0], or one lead[0] index and a range of lead[1] when one lead[0] index holds
     more than _CHUNK scores) and vshape that view's leading shape."""
     lead, n = spec.lead, spec.n
-    rows = spec.G * spec.L * spec.S  # scores per stack matrix
+    rows = max((r1 - r0) * c1 for r0, r1, c1 in spec.blocks)  # scores per stack matrix and piece
     n0 = lead[0]
     per = n // n0 if n0 else 0
     if per * rows <= _CHUNK or len(lead) < 2 or (spec.G > 1 and len(lead) == 2):
@@ -468,7 +468,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     spec.const, spec.rowkeep = const, rowkeep
     spec.blocks = [(0, G * L, S)]
     if is_causal and attn_mask is None and L * S >= _BLOCKS_MIN:
-        spec.blocks = _causal_blocks(L, S, G, min(8, L // 32))
+        spec.blocks = _causal_blocks(L, S, G, min(4, L // 64))
     spec.drop = None
     if dropout_p > 0.0:
         shape = (spec.n, G * L, S)
