@@ -14,6 +14,7 @@ from fastgrad.autograd import gradcheck, gradgradcheck
 from fastgrad.nn import functional as F
 
 RNG = np.random.default_rng(0)
+pytestmark = pytest.mark.filterwarnings("ignore:Support for mismatched")  # torch warns too
 
 
 def _x(*shape, dtype=np.float64):
