@@ -239,50 +239,105 @@ class ScaledDotProductAttention(Op):
 
     @staticmethod
     def backward(ctx, g):
-        s = ctx.spec
         q, k, v, mask = ctx.saved_tensors[:4]
-        need = ctx.needs_input_grad
-        q3, k3, v3, p, pd = _recompute(s, q, k, v, mask)
-        g3 = g.reshape(s.n, s.G * s.L, s.Ev)
-        dv = matmul(pd.mT, g3).reshape(s.kv_full + (s.S, s.Ev)) if need[2] else None
-        dq = dk = dm = None
-        if need[0] or need[1] or need[3]:
-            dp = matmul(g3, v3.mT)
-            if s.drop is not None:
-                dp = dp * make(s.drop)
-            ds = SoftmaxBackward.apply(p, dp, 2)
-            if need[0]:
-                dq = (matmul(ds, k3) * s.scale).reshape(_out_shape(s, s.E))
-            if need[1]:
-                dk = matmul(ds.mT, q3 * s.scale).reshape(s.kv_full + (s.S, s.E))
-            if need[3]:
-                dm = ds.reshape(s.lead + (s.L, s.S)).reshape(s.full + (s.L, s.S))
-        return dq, dk, dv, dm, None
+        return _grads(ctx.spec, q, k, v, mask, g, ctx.needs_input_grad) + (None,)
 
     @staticmethod
     def jvp(ctx, tq, tk, tv, tm, _):
-        s = ctx.spec
         q, k, v, mask = ctx.saved_tensors[:4]
-        q3, k3, v3, p, pd = _recompute(s, q, k, v, mask)
-        ts = None
-        if tq is not None:
-            ts = matmul(_to3t(tq, s.full + (s.L, s.E), s.n, s.G * s.L, s.E) * s.scale, k3.mT)
-        if tk is not None:
-            t2 = matmul(q3 * s.scale, _to3t(tk, s.kv_full + (s.S, s.E), s.n, s.S, s.E).mT)
-            ts = t2 if ts is None else ts + t2
-        if tm is not None:
-            t2 = tm.expand(s.full + (s.L, s.S)).reshape(s.lead + (s.L, s.S)).reshape(s.n, s.G * s.L, s.S)
-            ts = t2 if ts is None else ts + t2
-        out = None
-        if ts is not None:
-            tp = SoftmaxBackward.apply(p, ts, 2)
-            if s.drop is not None:
-                tp = tp * make(s.drop)
-            out = matmul(tp, v3)
-        if tv is not None:
-            t2 = matmul(pd, _to3t(tv, s.kv_full + (s.S, s.Ev), s.n, s.S, s.Ev))
-            out = t2 if out is None else out + t2
-        return None if out is None else out.reshape(_out_shape(s, s.Ev))
+        return _tangent(ctx.spec, q, k, v, mask, tq, tk, tv, tm)
+
+
+class PackedAttention(Op):
+    """ScaledDotProductAttention of (qkv[0], qkv[1], qkv[2]) for one (3, ...) tensor qkv, as
+    multi-head self-attention's packed projection gives them: one node where three selects
+    (each with a full-size zero-filled gradient) would be; its gradient is one array."""
+
+    @staticmethod
+    def forward(ctx, qkv, mask, spec):
+        ctx.spec = spec
+        a = qkv._data
+        q3, k3, v3 = _layout(spec, a[0], a[1], a[2])
+        qs3 = q3 * q3.dtype.type(spec.scale)
+        save = ctx.needs_input_grad is not None and any(ctx.needs_input_grad)
+        o, p = _attn_fwd(spec, qs3, k3, v3, _bias(spec, mask), save)
+        if save:
+            ctx.save_for_backward(qkv, mask, qs3, k3, v3, p)
+        return o.reshape(_out_shape(spec, spec.Ev))
+
+    @staticmethod
+    def _array_backward(ctx, g):
+        s = ctx.spec
+        qkv, mask, qs3, k3, v3, p = ctx.saved_arrays
+        need = ctx.needs_input_grad
+        g3 = np.ascontiguousarray(g).reshape(s.n, s.G * s.L, s.Ev)
+        dq, dk, dv, db = _attn_bwd(s, qs3, k3, v3, p, g3, (need[0], need[0], need[0], need[1]))
+        dqkv = None
+        if need[0]:
+            dqkv = np.empty(qkv.shape, qkv.dtype)
+            dqkv[0] = dq.reshape(qkv.shape[1:])
+            dqkv[1] = dk.reshape(qkv.shape[1:])
+            dqkv[2] = dv.reshape(qkv.shape[1:])
+        return dqkv, None if db is None else _sum_to(db.reshape(s.lead + (s.L, s.S)), mask.shape), None
+
+    @staticmethod
+    def backward(ctx, g):
+        from fastgrad._ops.indexing import stack
+
+        qkv, mask = ctx.saved_tensors[:2]
+        need = ctx.needs_input_grad
+        dq, dk, dv, dm = _grads(ctx.spec, qkv[0], qkv[1], qkv[2], mask, g, (need[0], need[0], need[0], need[1]))
+        return (stack([dq, dk, dv]) if need[0] else None), dm, None
+
+    @staticmethod
+    def jvp(ctx, tqkv, tm, _):
+        qkv, mask = ctx.saved_tensors[:2]
+        t = (None, None, None) if tqkv is None else (tqkv[0], tqkv[1], tqkv[2])
+        return _tangent(ctx.spec, qkv[0], qkv[1], qkv[2], mask, *t, tm)
+
+
+def _grads(s, q, k, v, mask, g, need):
+    """(dq, dk, dv, dmask) as differentiable tensors (the backward of the backward works)."""
+    q3, k3, v3, p, pd = _recompute(s, q, k, v, mask)
+    g3 = g.reshape(s.n, s.G * s.L, s.Ev)
+    dv = matmul(pd.mT, g3).reshape(s.kv_full + (s.S, s.Ev)) if need[2] else None
+    dq = dk = dm = None
+    if need[0] or need[1] or need[3]:
+        dp = matmul(g3, v3.mT)
+        if s.drop is not None:
+            dp = dp * make(s.drop)
+        ds = SoftmaxBackward.apply(p, dp, 2)
+        if need[0]:
+            dq = (matmul(ds, k3) * s.scale).reshape(_out_shape(s, s.E))
+        if need[1]:
+            dk = matmul(ds.mT, q3 * s.scale).reshape(s.kv_full + (s.S, s.E))
+        if need[3]:
+            dm = ds.reshape(s.lead + (s.L, s.S)).reshape(s.full + (s.L, s.S))
+    return dq, dk, dv, dm
+
+
+def _tangent(s, q, k, v, mask, tq, tk, tv, tm):
+    """The output's tangent for input tangents tq, tk, tv, tm (None: zero)."""
+    q3, k3, v3, p, pd = _recompute(s, q, k, v, mask)
+    ts = None
+    if tq is not None:
+        ts = matmul(_to3t(tq, s.full + (s.L, s.E), s.n, s.G * s.L, s.E) * s.scale, k3.mT)
+    if tk is not None:
+        t2 = matmul(q3 * s.scale, _to3t(tk, s.kv_full + (s.S, s.E), s.n, s.S, s.E).mT)
+        ts = t2 if ts is None else ts + t2
+    if tm is not None:
+        t2 = tm.expand(s.full + (s.L, s.S)).reshape(s.lead + (s.L, s.S)).reshape(s.n, s.G * s.L, s.S)
+        ts = t2 if ts is None else ts + t2
+    out = None
+    if ts is not None:
+        tp = SoftmaxBackward.apply(p, ts, 2)
+        if s.drop is not None:
+            tp = tp * make(s.drop)
+        out = matmul(tp, v3)
+    if tv is not None:
+        t2 = matmul(pd, _to3t(tv, s.kv_full + (s.S, s.Ev), s.n, s.S, s.Ev))
+        out = t2 if out is None else out + t2
+    return None if out is None else out.reshape(_out_shape(s, s.Ev))
 
 
 def _sum_to(a, shape):
@@ -382,6 +437,25 @@ def _bool_bias(m, dt):
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
+    r = _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+    if is_tensor(r):
+        return r
+    return ScaledDotProductAttention.apply(query, key, value, *r)
+
+
+def packed_attention(qkv, attn_mask=None, dropout_p=0.0, is_causal=False):
+    """scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], ...) as one op (see PackedAttention)."""
+    a = qkv._data
+    q, k, v = make(a[0]), make(a[1]), make(a[2])
+    if min(a.shape[1:]) == 0:
+        return scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask, dropout_p, is_causal)
+    mask_t, spec = _prepare(q, k, v, attn_mask, dropout_p, is_causal, None, False)
+    return PackedAttention.apply(qkv, mask_t, spec)
+
+
+def _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa):
+    """(mask tensor or None, _Spec) for the op, after torch's checks; or the result itself
+    (empty inputs; key and value with different head counts, repeated)."""
     if not (is_tensor(query) and is_tensor(key) and is_tensor(value)):
         bad = next(n for n, t in (("query", query), ("key", key), ("value", value)) if not is_tensor(t))
         raise TypeError("scaled_dot_product_attention(): argument '%s' must be Tensor, not %s"
@@ -482,7 +556,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if any(t.requires_grad for t in (query, key, value)) and engine.state().grad_enabled:
             return out + (query.sum() + key.sum() + value.sum()) * 0.0
         return out
-    return ScaledDotProductAttention.apply(query, key, value, mask_t, spec)
+    return mask_t, spec
 
 
 __all__ = ["scaled_dot_product_attention"]

@@ -8,7 +8,7 @@ import numpy as np
 
 import fastgrad
 from fastgrad import _dtype
-from fastgrad._ops.attention import scaled_dot_product_attention
+from fastgrad._ops.attention import packed_attention, scaled_dot_product_attention
 from fastgrad._ops.base import is_tensor, make
 from fastgrad._ops.nn import linear, softmax
 from fastgrad._ops.nn_functional import dropout, pad
@@ -173,8 +173,15 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     elif key.shape != value.shape:
         raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
 
-    # in-projection
-    if not use_separate_proj_weight:
+    # in-projection. Self-attention without weights, bias_k/v or a zero row (the Transformer
+    # layers' case) keeps q, k, v packed, (3, N, H, L, head_dim), for one attention op.
+    packed = (not need_weights and not use_separate_proj_weight and query is key and key is value
+              and bias_k is None and bias_v is None and not add_zero_attn and static_k is None and static_v is None
+              and in_proj_weight is not None)
+    if packed:
+        qkv = linear(query, in_proj_weight, in_proj_bias).reshape(tgt_len, bsz, 3, num_heads, head_dim)
+        qkv = qkv.permute(2, 1, 3, 0, 4)
+    elif not use_separate_proj_weight:
         if in_proj_weight is None:
             raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
         q, k, v = _in_projection_packed(query, key, value, in_proj_weight, in_proj_bias)
@@ -226,6 +233,9 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
             raise AssertionError("bias_v is set but bias_k is None")
 
     # heads: (N * H, L, head_dim)
+    if packed:
+        return _packed_rest(qkv, attn_mask, key_padding_mask, bsz, num_heads, tgt_len, embed_dim, dropout_p, training,
+                            is_causal, out_proj_weight, out_proj_bias, is_batched)
     q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
     if static_k is None:
         k = k.reshape(k.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
@@ -297,6 +307,30 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     k = k.reshape(bsz, num_heads, src_len, head_dim)
     v = v.reshape(bsz, num_heads, src_len, head_dim)
     attn_output = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
+    attn_output = attn_output.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
+    attn_output = linear(attn_output, out_proj_weight, out_proj_bias)
+    attn_output = attn_output.view(tgt_len, bsz, attn_output.size(1))
+    if not is_batched:
+        attn_output = attn_output.squeeze(1)
+    return attn_output, None
+
+
+def _packed_rest(qkv, attn_mask, key_padding_mask, bsz, num_heads, tgt_len, embed_dim, dropout_p, training, is_causal,
+                 out_proj_weight, out_proj_bias, is_batched):
+    """multi_head_attention_forward's remaining steps for packed self-attention (no weights)."""
+    if key_padding_mask is not None:
+        _check_key_padding_mask(key_padding_mask, tgt_len, bsz)
+        key_padding_mask = (key_padding_mask.view(bsz, 1, 1, tgt_len).expand(-1, num_heads, -1, -1)
+                            .reshape(bsz * num_heads, 1, tgt_len))
+        attn_mask = key_padding_mask if attn_mask is None else attn_mask + key_padding_mask
+    if not training:
+        dropout_p = 0.0
+    if attn_mask is not None:
+        if attn_mask.size(0) == 1 and attn_mask.dim() == 3:
+            attn_mask = attn_mask.unsqueeze(0)
+        else:
+            attn_mask = attn_mask.reshape(bsz, num_heads, -1, tgt_len)
+    attn_output = packed_attention(qkv, attn_mask, dropout_p, is_causal)
     attn_output = attn_output.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
     attn_output = linear(attn_output, out_proj_weight, out_proj_bias)
     attn_output = attn_output.view(tgt_len, bsz, attn_output.size(1))

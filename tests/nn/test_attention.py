@@ -534,3 +534,28 @@ def _x32(lib, *shape):
 ])
 def test_mha_forward_errors(torch, case):
     _mha_error(torch, lambda lib: lib.nn.MultiheadAttention(8, 2), case)
+
+
+def test_mha_packed_self_attention_path(monkeypatch):
+    """Self-attention without weights runs one PackedAttention op on the (3, N, H, L, d)
+    projection; its gradients (first and second order) and tangents are right."""
+    from fastgrad._ops import attention as A
+
+    calls = []
+    orig = A.PackedAttention.apply
+    monkeypatch.setattr(A.PackedAttention, "apply", lambda *a: calls.append(1) or orig(*a))
+    m = nn.MultiheadAttention(4, 2, dtype=fastgrad.float64, batch_first=True)
+    x = fastgrad.tensor(_x(2, 3, 4), requires_grad=True)
+    kpm = fastgrad.tensor(np.array([[False, False, True], [False, False, False]]))
+    mask = fastgrad.tensor(_x(3, 3))
+    for kw in [{}, {"attn_mask": mask}, {"key_padding_mask": kpm, "attn_mask": mask},
+               {"attn_mask": nn.Transformer.generate_square_subsequent_mask(3, dtype=fastgrad.float64),
+                "is_causal": True}]:
+        f = lambda a: m(a, a, a, need_weights=False, **kw)[0]  # noqa: B023
+        assert gradcheck(f, (x,), check_forward_ad=True)
+        assert gradgradcheck(f, (x,))
+    assert calls
+    calls.clear()
+    m(x, x, x, need_weights=True)
+    m(x, fastgrad.tensor(_x(2, 3, 4)), fastgrad.tensor(_x(2, 3, 4)), need_weights=False)
+    assert not calls
