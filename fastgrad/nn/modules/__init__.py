@@ -13,3 +13,6 @@ from fastgrad.nn.modules.conv import Conv1d, Conv2d  # noqa: F401
 from fastgrad.nn.modules.normalization import BatchNorm1d, BatchNorm2d, LayerNorm  # noqa: F401
 from fastgrad.nn.modules.pooling import AvgPool2d, MaxPool2d  # noqa: F401
 from fastgrad.nn.modules.sparse import Embedding  # noqa: F401
+from fastgrad.nn.modules.activation import MultiheadAttention  # noqa: F401,E402
+from fastgrad.nn.modules.transformer import (Transformer, TransformerDecoder,  # noqa: F401,E402
+                                             TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)

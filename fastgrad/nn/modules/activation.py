@@ -150,3 +150,8 @@ class Softmax(_DimActivation):
 class LogSoftmax(_DimActivation):
     def forward(self, input):
         return F.log_softmax(input, self.dim, _stacklevel=5)
+
+
+from fastgrad.nn.modules.multihead_attention import MultiheadAttention  # noqa: E402
+
+MultiheadAttention.__module__ = __name__  # torch's home of it (reprs, pickles)
