@@ -254,7 +254,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
     if k > 2 ** 24:
         raise RuntimeError("number of categories cannot exceed 2^24")
-    rows = p.reshape(-1, k).astype(np.float64)
+    rows = p.reshape(p.shape[0] if p.ndim == 2 else 1, k).astype(np.float64)
     res = np.zeros((rows.shape[0], n), np.int64)
     if res.size == 0:
         return _finish(res.reshape(p.shape[:-1] + (n,)), None, False, None)
@@ -277,7 +277,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
                 raise RuntimeError("invalid multinomial distribution (encountering probability entry %s)"
                                    % ("< 0" if not row[j] >= 0 else "= infinity or NaN"))
             cum = np.cumsum(row)
-            if not cum[-1] > 0:
+            if not (k and cum[-1] > 0):
                 raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
             u = r.random(n) * cum[-1]
             res[i] = np.minimum(np.searchsorted(cum, u, side="right"), k - 1)

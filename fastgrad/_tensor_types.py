@@ -55,7 +55,7 @@ class _TensorType(type):
 
     def __instancecheck__(cls, obj):
         return (isinstance(obj, engine.TensorBase) and not getattr(obj, "is_sparse", False)
-                and obj._data.dtype == cls.dtype.np)
+                and cls.dtype is not None and obj._data.dtype == cls.dtype.np)
 
     def __subclasscheck__(cls, sub):
         return type.__subclasscheck__(cls, sub)
@@ -80,9 +80,17 @@ class _TensorType(type):
                 return src.detach()  # PyTorch: an alias of other's storage
             if isinstance(src, (numbers.Number, np.generic)):
                 raise TypeError("new(): data must be a sequence (got %s)" % type(src).__name__)
-            from fastgrad._creation import _to_array
+            from fastgrad._creation import _unwrap_nested
 
-            return make(_to_array(src, d).astype(d.np, copy=False))
+            arr = np.asarray(_unwrap_nested(src) if isinstance(src, (list, tuple)) else src)
+            if arr.dtype.kind in "USO":
+                raise TypeError("new(): invalid data type 'str'")
+            if d.np.kind in "iu" and arr.dtype.kind in "iuf" and arr.size:
+                info = np.iinfo(d.np)
+                lo, hi = arr.min(), arr.max()
+                if not (lo >= info.min and hi <= info.max):  # NaN overflows too
+                    raise RuntimeError("value cannot be converted to type %s without overflow" % d.name)
+            return make(arr.astype(d.np))  # a copy
         return make(np.zeros(_sizes(args), d.np))
 
 
