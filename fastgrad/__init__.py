@@ -94,4 +94,5 @@ def set_num_threads(n):
     _blas.set_num_threads(n)
 from fastgrad.serialization import load, save  # noqa: E402,F401
 from fastgrad import sparse  # noqa: E402,F401
+from fastgrad import accelerator, onnx  # noqa: E402,F401
 from fastgrad.sparse import sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: E402,F401

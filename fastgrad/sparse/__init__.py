@@ -342,3 +342,21 @@ def sum(input, dim=None, dtype=None):  # noqa: A001
 def spmm(input, mat2):
     """torch.spmm: a matrix product (the sparse operand's gradient is dense, as PyTorch's MmBackward)."""
     return _L.mm(input, mat2)
+
+
+def _rebuild_sparse(indices, values, size, coalesced, requires_grad):
+    """Unpickling a sparse tensor (allow-listed for weights-only loads)."""
+    if not isinstance(indices, engine.TensorBase) or not isinstance(values, engine.TensorBase):
+        raise TypeError("_rebuild_sparse expects index and value tensors")
+    out = sparse_coo_tensor(indices, values.detach(), tuple(int(s) for s in size), is_coalesced=bool(coalesced))
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def _reduce_sparse(self, protocol):
+    return (_rebuild_sparse, (self._indices(), self._values(), tuple(self._data.shape), self._sp_coal,
+                              self._requires_grad))
+
+
+SparseCOOTensor.__reduce_ex__ = _reduce_sparse
