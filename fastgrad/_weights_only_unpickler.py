@@ -56,7 +56,7 @@ def _user_allowed_globals():
 def _allowed_globals():
     """The globals a weights-only load accepts by default: what tensors, parameters, sizes, devices,
     dtypes and plain containers need (PyTorch's list, with fastgrad's classes)."""
-    from fastgrad import _dtype, _tensor, sparse
+    from fastgrad import _dtype, _tensor, _types, sparse
     from fastgrad.nn.parameter import Parameter
 
     rc = {
@@ -67,14 +67,10 @@ def _allowed_globals():
         "builtins.set": set,
         "builtins.frozenset": frozenset,
         "builtins.complex": complex,
-        "fastgrad.nn.parameter.Parameter": Parameter,
-        "fastgrad._tensor.Tensor": _tensor.Tensor,
-        "fastgrad._tensor.Size": _tensor.Size,
-        "fastgrad._tensor.device": _tensor.device,
-        "fastgrad._tensor._rebuild": _tensor._rebuild,
-        "fastgrad._dtype._from_name": _dtype._from_name,
-        "fastgrad.sparse._rebuild_sparse": sparse._rebuild_sparse,
     }
+    for obj in (Parameter, _tensor.Tensor, _types.Size, _types.device, _tensor._rebuild, _dtype._from_name,
+                sparse._rebuild_sparse):  # named where they live, as pickle names them
+        rc[f"{obj.__module__}.{obj.__qualname__}"] = obj
     return rc
 
 
