@@ -12,7 +12,7 @@ from fastgrad._tensor import Size, Tensor, device
 from fastgrad._creation import (arange, as_tensor, asarray, bernoulli, empty, empty_like, eye,  # noqa: F401
                                 from_numpy, full, full_like, linspace, logspace, normal, ones, ones_like,
                                 rand, rand_like, randint, randint_like, randn, randn_like, randperm,
-                                tensor, zeros, zeros_like)
+                                tensor, zeros, zeros_like, multinomial)
 from fastgrad._random import (Generator, default_generator, get_rng_state, initial_seed,  # noqa: F401
                               manual_seed, seed, set_rng_state)
 from fastgrad._ops.elementwise import (abs, add, allclose, bitwise_not, clamp, clip, cos, div, eq,  # noqa: F401,A004
@@ -51,7 +51,8 @@ short = int16
 cfloat = complex64
 cdouble = complex128
 
-FloatTensor = DoubleTensor = LongTensor = Tensor  # legacy names, constructors of Tensor
+from fastgrad._tensor_types import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor,  # noqa: E402,F401
+                                    FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor)
 __version__ = "0.1.0"
 
 
@@ -92,3 +93,6 @@ def set_num_threads(n):
         raise RuntimeError("set_num_threads expects a positive integer")
     _blas.set_num_threads(n)
 from fastgrad.serialization import load, save  # noqa: E402,F401
+from fastgrad import sparse  # noqa: E402,F401
+from fastgrad import accelerator, onnx  # noqa: E402,F401
+from fastgrad.sparse import sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: E402,F401

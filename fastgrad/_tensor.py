@@ -374,13 +374,15 @@ class Tensor(engine.TensorBase):
     def byte(self):
         return self.to(_dtype.uint8)
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking=False, **kwargs):
+        """'torch.FloatTensor' (PyTorch's type names, which programs compare against), or self
+        converted to a typed constructor / dtype / type name."""
+        from fastgrad import _tensor_types
+
         if dtype is None:
-            return "fastgrad." + _TYPE_NAMES[self.dtype.name]
-        if isinstance(dtype, str):
-            rev = {v: k for k, v in _TYPE_NAMES.items()}
-            dtype = _dtype._BY_NAME[rev[dtype.split(".")[-1]]]
-        return self.to(dtype)
+            return _tensor_types.type_name(self)
+        d = _tensor_types.parse_type(dtype)
+        return self if d.np == self._data.dtype else self.to(d)
 
     def type_as(self, other):
         return self.to(other.dtype)
@@ -594,6 +596,14 @@ class Tensor(engine.TensorBase):
 
     def true_divide_(self, other):
         return self.div_(other)
+
+    def to_dense(self, dtype=None, *, masked_grad=None):
+        return self if dtype is None else self.to(dtype)
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        from fastgrad._creation import multinomial
+
+        return multinomial(self, num_samples, replacement, generator=generator)
 
 
 # Tensor methods that are an op's public function itself, bound here in one place (the op
