@@ -460,7 +460,12 @@ def _legacy_reduction(size_average, reduce, reduction):
         return reduction
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
-    return "none" if not reduce else ("mean" if size_average else "sum")
+    ret = "none" if not reduce else ("mean" if size_average else "sum")
+    import warnings
+
+    warnings.warn("size_average and reduce args will be deprecated, please use reduction='%s' instead." % ret,
+                  stacklevel=3)
+    return ret
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,

@@ -153,11 +153,25 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """PyTorch's: each input divided by its norm (clamped at eps outside autograd), then summed."""
+    from fastgrad import _dtype
+    from fastgrad._ops.base import check_broadcast, scalar_type_name
+    from fastgrad._ops.losses import _clamp_min_no_grad
+
+    dt = _dtype.result_type(x1, x2)
+    if dt.kind not in "fc":
+        raise RuntimeError("expected common dtype to be floating point, yet common dtype is %s"
+                           % scalar_type_name(dt))
+    if x1._data.dtype.kind not in "fc" or x1._data.dtype != dt:
+        x1 = x1.to(_dtype.from_numpy_dtype(dt))
+    if x2._data.dtype.kind not in "fc" or x2._data.dtype != dt:
+        x2 = x2.to(_dtype.from_numpy_dtype(dt))
     if x1._data.shape != x2._data.shape:
+        check_broadcast(x1._data.shape, x2._data.shape)
         x1, x2 = broadcast_tensors(x1, x2)
     d = norm_dim(dim, x1._data.ndim)
-    n1 = clamp(vector_norm(x1, 2, d, True), min=eps)
-    n2 = clamp(vector_norm(x2, 2, d, True), min=eps)
+    n1 = _clamp_min_no_grad(vector_norm(x1, 2, d, True), eps)
+    n2 = _clamp_min_no_grad(vector_norm(x2, 2, d, True), eps)
     return sum((x1 / n1) * (x2 / n2), d)
 
 

@@ -13,3 +13,8 @@ from fastgrad.nn.modules.conv import Conv1d, Conv2d  # noqa: F401
 from fastgrad.nn.modules.normalization import BatchNorm1d, BatchNorm2d, LayerNorm  # noqa: F401
 from fastgrad.nn.modules.pooling import AvgPool2d, MaxPool2d  # noqa: F401
 from fastgrad.nn.modules.sparse import Embedding  # noqa: F401
+from fastgrad.nn.modules.distance import CosineSimilarity, PairwiseDistance  # noqa: F401,E402
+from fastgrad.nn.modules.loss import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss,  # noqa: F401,E402
+                                      MarginRankingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
+                                      MultiMarginLoss, NLLLoss2d, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss,
+                                      TripletMarginWithDistanceLoss)
