@@ -35,6 +35,7 @@ from fastgrad._ops.linalg_ext import (addbmm, addmm, addmv, addr, baddbmm, cdist
                                       cross, det, einsum, kron, logdet, matrix_power, slogdet, tensordot)
 from fastgrad._ops.linalg_ext import cholesky_legacy as cholesky, pinv as pinverse, svd_legacy as svd  # noqa: F401
 from fastgrad._ops.activations import celu, hardshrink, prelu, selu, threshold  # noqa: F401
+from fastgrad._ops.activations import celu_, relu_, rrelu, rrelu_, selu_, threshold_  # noqa: F401
 from fastgrad._ops.nn_functional import alpha_dropout, dropout, pairwise_distance, cosine_similarity  # noqa: F401
 from fastgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                                          is_inference_mode_enabled, no_grad, set_grad_enabled)

@@ -595,6 +595,12 @@ class Tensor(engine.TensorBase):
     def true_divide_(self, other):
         return self.div_(other)
 
+    def hardshrink(self, lambd=0.5):
+        return A.hardshrink(self, lambd)
+
+    def prelu(self, weight):
+        return A.prelu(self, weight)
+
 
 # Tensor methods that are an op's public function itself, bound here in one place (the op
 # modules never import this one). Each function takes the tensor as its first argument, with

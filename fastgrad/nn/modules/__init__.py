@@ -18,3 +18,6 @@ from fastgrad.nn.modules.loss import (CosineEmbeddingLoss, GaussianNLLLoss, Hing
                                       MarginRankingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
                                       MultiMarginLoss, NLLLoss2d, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss,
                                       TripletMarginWithDistanceLoss)
+from fastgrad.nn.modules.activation import (CELU, GLU, Hardshrink, Hardsigmoid, Hardswish, LogSigmoid,  # noqa: F401,E402
+                                            Mish, PReLU, RReLU, Softmax2d, Softmin, Softshrink, Tanhshrink,
+                                            Threshold)
