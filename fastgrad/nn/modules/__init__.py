@@ -21,3 +21,5 @@ from fastgrad.nn.modules.loss import (CosineEmbeddingLoss, GaussianNLLLoss, Hing
 from fastgrad.nn.modules.activation import (CELU, GLU, Hardshrink, Hardsigmoid, Hardswish, LogSigmoid,  # noqa: F401,E402
                                             Mish, PReLU, RReLU, Softmax2d, Softmin, Softshrink, Tanhshrink,
                                             Threshold)
+from fastgrad.nn.modules.dropout import (AlphaDropout, Dropout1d, Dropout2d, Dropout3d,  # noqa: F401,E402
+                                         FeatureAlphaDropout)
