@@ -362,3 +362,82 @@ def test_shape_warnings(torch):
     assert fg == th and th
     fg, th = warns_both(torch, lambda L: F(L).kl_div, r(3, 4), u(3, 4), reduction="batchmean")
     assert fg == th == []
+
+
+# --------------------------------------------------------------------------- CTC
+def _ctc_inputs(dtype):
+    g = np.random.default_rng(5)
+    T, N, C = 12, 4, 5
+    z = g.standard_normal((T, N, C))
+    lp = (z - np.log(np.exp(z).sum(2, keepdims=True))).astype(dtype)
+    tg = g.integers(1, C, (N, 6)).astype(np.int64)
+    tg[1, :3] = [2, 2, 3]  # a repeated label needs a blank between
+    return lp, tg, np.array([12, 10, 12, 7]), np.array([6, 3, 0, 4])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("zero_infinity", [False, True])
+def test_ctc_loss_against_torch(torch, dtype, reduction, zero_infinity):
+    lp, tg, il, tl = _ctc_inputs(dtype)
+    kw = dict(reduction=reduction, zero_infinity=zero_infinity)
+    both(torch, lambda L: (lambda x: F(L).ctc_loss(x, L.tensor(tg), L.tensor(il), L.tensor(tl), **kw)), lp)
+    both(torch, lambda L: (lambda x: F(L).ctc_loss(x, L.tensor(tg), tuple(il), tuple(tl), 0, **kw)), lp)
+    both(torch, lambda L: (lambda x: L.nn.CTCLoss(**kw)(x, L.tensor(tg), L.tensor(il), L.tensor(tl))), lp)
+    # input lengths too short for the targets: an infinite loss (0 with zero_infinity, and no gradient)
+    both(torch, lambda L: (lambda x: F(L).ctc_loss(x, L.tensor(tg), L.tensor([12, 3, 12, 2]), L.tensor(tl), **kw)),
+         lp)
+    flat = np.array([1, 3, 4, 1, 0, 0, 3, 4, 1], np.int64)  # concatenated targets, blank = 2
+    both(torch, lambda L: (lambda x: F(L).ctc_loss(x, L.tensor(flat), L.tensor(il), L.tensor([3, 2, 0, 4]), blank=2,
+                                                   **kw)), lp)
+    both(torch, lambda L: (lambda x: F(L).ctc_loss(x[:, 0], L.tensor(tg[0]), L.tensor(12), L.tensor(6), **kw)), lp)
+    logits = R.standard_normal(lp.shape).astype(dtype)
+    both(torch, lambda L: (lambda x: F(L).ctc_loss(x.log_softmax(2), L.tensor(tg), L.tensor(il), L.tensor(tl), **kw)),
+         logits)
+
+
+def test_ctc_loss_module_and_errors(torch):
+    for kw in ({}, {"blank": 3, "reduction": "sum", "zero_infinity": True}):
+        assert repr(fastgrad.nn.CTCLoss(**kw)) == fg_repr(torch.nn.CTCLoss(**kw))
+    lp, tg, il, tl = _ctc_inputs(np.float32)
+    for args, kw in [((tg, [13, 2, 3, 4], tl), {}), ((tg[:, :2], il, tl), {}), ((tg, il[:3], tl), {}),
+                     ((tg, il, tl[:2]), {}), ((tg, il, tl), {"blank": 5}), ((tg, il, tl), {"reduction": "foo"})]:
+        both_raise(torch, lambda L: (lambda: F(L).ctc_loss(L.tensor(lp), L.tensor(args[0]), L.tensor(np.array(args[1])),
+                                                           L.tensor(np.array(args[2])), **kw)))
+    x = fastgrad.tensor(lp.astype(np.float64), requires_grad=True)
+    (g,) = fastgrad.autograd.grad(F(fastgrad).ctc_loss(x, fastgrad.tensor(tg), fastgrad.tensor(il),
+                                                       fastgrad.tensor(tl)), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="derivative for aten::_ctc_loss_backward is not implemented"):
+        g.sum().backward()
+
+
+# --------------------------------------------------------------------------- forward mode
+JVP = {
+    "bce": (lambda L: lambda x, t: F(L).binary_cross_entropy(x.sigmoid(), t.sigmoid()), 2),
+    "bce_logits_pw": (lambda L: lambda x, t: F(L).binary_cross_entropy_with_logits(
+        x, t.sigmoid(), pos_weight=L.tensor([1.0, 2.0, 0.5, 3.0], dtype=L.float64)), 2),
+    "kl": (lambda L: lambda x, t: F(L).kl_div(x, t.sigmoid(), reduction="sum"), 2),
+    "poisson_full": (lambda L: lambda x, t: F(L).poisson_nll_loss(x, t.exp() + 1, full=True), 2),
+    "gaussian": (lambda L: lambda x, t, v: F(L).gaussian_nll_loss(x, t, v.exp()), 3),
+    "cosine_similarity": (lambda L: lambda x, t: F(L).cosine_similarity(x, t), 2),
+    "triplet": (lambda L: lambda a, p, n: F(L).triplet_margin_loss(a, p, n, swap=True), 3),
+    "cosine_embedding": (lambda L: lambda a, b: F(L).cosine_embedding_loss(
+        a, b, L.tensor([1.0, -1.0, 1.0], dtype=L.float64)), 2),
+    "huber": (lambda L: lambda x, t: F(L).huber_loss(x, t, delta=0.5), 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(JVP))
+def test_forward_mode_against_torch(torch, name):
+    import fastgrad.autograd.forward_ad as fw
+
+    fn, k = JVP[name]
+    g = np.random.default_rng(2)
+    xs = [g.standard_normal((3, 4)) for _ in range(k)]
+    ts = [g.standard_normal((3, 4)) for _ in range(k)]
+    res = []
+    for lib, ad in ((fastgrad, fw), (torch, torch.autograd.forward_ad)):
+        with ad.dual_level():
+            y = fn(lib)(*[ad.make_dual(lib.tensor(x), lib.tensor(t)) for x, t in zip(xs, ts)])
+            res.append(ad.unpack_dual(y).tangent.numpy().copy())
+    np.testing.assert_allclose(res[0], res[1], rtol=1e-9, atol=1e-12)

@@ -23,3 +23,4 @@ from fastgrad.nn.modules.activation import (CELU, GLU, Hardshrink, Hardsigmoid, 
                                             Threshold)
 from fastgrad.nn.modules.dropout import (AlphaDropout, Dropout1d, Dropout2d, Dropout3d,  # noqa: F401,E402
                                          FeatureAlphaDropout)
+from fastgrad.nn.modules.loss import CTCLoss  # noqa: F401,E402
