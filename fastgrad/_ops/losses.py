@@ -81,14 +81,20 @@ class _XLogYSelf(Op):
     @staticmethod
     def backward(ctx, g):
         (t,) = ctx.saved_tensors
-        nz = make(t._data != 0)
-        return g * where(nz, log(where(nz, t, make(np.ones((), t._data.dtype)))), _zero(t)) + g * t / t
+        return g * _XLogYSelf.derivative(t)
 
     @staticmethod
     def jvp(ctx, tt):
         (t,) = ctx.saved_tensors
-        nz = make(t._data != 0)
-        return tt * where(nz, log(where(nz, t, make(np.ones((), t._data.dtype)))), _zero(t)) + tt * t / t
+        return tt * _XLogYSelf.derivative(t)
+
+    @staticmethod
+    def derivative(t):
+        """xlogy(t != 0, t) + t / t, the last term 1 (NaN at 0) as a constant: its derivative is 0."""
+        d = t._data
+        nz = make(d != 0)
+        one_or_nan = make(np.where(d != 0, d.dtype.type(1), d.dtype.type(np.nan)))
+        return where(nz, log(where(nz, t, make(np.ones((), d.dtype)))), _zero(t)) + one_or_nan
 
 
 # --------------------------------------------------------------------------- regression losses
