@@ -595,12 +595,6 @@ class Tensor(engine.TensorBase):
     def true_divide_(self, other):
         return self.div_(other)
 
-    def hardshrink(self, lambd=0.5):
-        return A.hardshrink(self, lambd)
-
-    def prelu(self, weight):
-        return A.prelu(self, weight)
-
 
 # Tensor methods that are an op's public function itself, bound here in one place (the op
 # modules never import this one). Each function takes the tensor as its first argument, with
@@ -630,7 +624,7 @@ _OP_METHODS = {
     "rad2deg": M.rad2deg, "sinc": M.sinc, "signbit": M.signbit, "copysign": M.copysign,
     "remainder": M.remainder, "fmod": M.fmod,
     # activations
-    "softplus": A.softplus,
+    "softplus": A.softplus, "hardshrink": A.hardshrink, "prelu": A.prelu,
     # reduction
     "sum": R.sum, "mean": R.mean,
     # reduction_ext

@@ -12,6 +12,7 @@ from fastgrad._ops.base import Op, engine, is_tensor, make, scalar_type_name, sh
 from fastgrad._ops.elementwise import abs, clamp, exp, log, minimum, where
 from fastgrad._ops.math import log1p
 from fastgrad._ops.nn import _legacy_reduction, _reduce
+from fastgrad._ops.nn_functional import _clamp_min_no_grad, pairwise_distance
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -42,29 +43,6 @@ def _not_differentiable(fname, argname, t):
 
 def _zero(x):
     return make(np.zeros((), x._data.dtype))
-
-
-class _Replace(Op):
-    """Forward: new values (an array of x's shape); backward: the gradient passes to x unchanged.
-    PyTorch's `with no_grad(): v.clamp_(min=eps)` on a clone, as gaussian_nll_loss and
-    cosine_similarity write it."""
-
-    @staticmethod
-    def forward(ctx, x, values):
-        return values
-
-    @staticmethod
-    def backward(ctx, g):
-        return g, None
-
-    @staticmethod
-    def jvp(ctx, t, values):
-        return t
-
-
-def _clamp_min_no_grad(x, eps):
-    d = x._data
-    return _Replace.apply(x, np.maximum(d, np.asarray(eps, d.dtype))) if (d < eps).any() else x
 
 
 class _XLogYSelf(Op):
@@ -433,8 +411,6 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
-    from fastgrad._ops.nn_functional import pairwise_distance
-
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
     if margin <= 0:
         raise ValueError("margin must be greater than 0, got %s" % margin)
@@ -451,8 +427,6 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
 
 def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0,
                                       swap=False, reduction="mean"):
-    from fastgrad._ops.nn_functional import pairwise_distance
-
     _check_reduction(reduction)
     if margin <= 0:
         raise ValueError("margin must be greater than 0, got %s" % margin)

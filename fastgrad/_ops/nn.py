@@ -2,6 +2,8 @@
 
 Row-wise kernels work on (N, C) C-contiguous arrays; ``_rows`` moves the softmax dim last
 and flattens the rest (no copy in the usual case: dim=-1 on a contiguous tensor)."""
+import warnings
+
 import numpy as np
 
 from fastgrad._backend import BLAS
@@ -461,8 +463,6 @@ def _legacy_reduction(size_average, reduce, reduction):
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
     ret = "none" if not reduce else ("mean" if size_average else "sum")
-    import warnings
-
     warnings.warn("size_average and reduce args will be deprecated, please use reduction='%s' instead." % ret,
                   stacklevel=3)
     return ret

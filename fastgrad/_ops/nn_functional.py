@@ -220,11 +220,33 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     return input / denom
 
 
+class _Replace(Op):
+    """Forward: new values (an array of x's shape); backward: the gradient passes to x unchanged.
+    PyTorch's `with no_grad(): v.clamp_(min=eps)` on a clone, as gaussian_nll_loss and
+    cosine_similarity write it."""
+
+    @staticmethod
+    def forward(ctx, x, values):
+        return values
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+    @staticmethod
+    def jvp(ctx, t, values):
+        return t
+
+
+def _clamp_min_no_grad(x, eps):
+    d = x._data
+    return _Replace.apply(x, np.maximum(d, np.asarray(eps, d.dtype))) if (d < eps).any() else x
+
+
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """PyTorch's: each input divided by its norm (clamped at eps outside autograd), then summed."""
     from fastgrad import _dtype
     from fastgrad._ops.base import check_broadcast, scalar_type_name
-    from fastgrad._ops.losses import _clamp_min_no_grad
 
     dt = _dtype.result_type(x1, x2)
     if dt.kind not in "fc":
