@@ -243,6 +243,29 @@ class Shrink(Pointwise):
         return where(_mask((d >= -lambd) & (d <= lambd)), _zero_like(g), g)
 
 
+class _NoBackward(Op):
+    """Passes its input through; its backward raises (PyTorch's in-place leaky_relu_/elu_ with a
+    negative slope record a backward that refuses to run)."""
+
+    @staticmethod
+    def forward(ctx, x, message):
+        ctx.message = message
+        return x._data
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(ctx.message)
+
+    @staticmethod
+    def jvp(ctx, t, message):
+        return t
+
+
+_NEG_SLOPE = ("In-place %s backward calculation is triggered with a negative slope which is not supported. This "
+              "is caused by calling in-place forward function with a negative slope, please call out-of-place "
+              "version instead.")
+
+
 # --------------------------------------------------------------------------- helpers
 def _float_only(kernel, x):
     if x._data.dtype.kind not in "fc":
@@ -290,7 +313,15 @@ def _leaky_relu(x, slope):
     return LeakyRelu.apply(_float_only("leaky_relu_cpu", x), float(slope))
 
 
+def _leaky_relu_negative_inplace(x, slope):
+    return _NoBackward.apply(_leaky_relu(x, slope), _NEG_SLOPE % "leakyReLu" + " File an issue at https://github.com/"
+                             "pytorch/pytorch if you do require supporting in-place leakRelu backward calculation "
+                             "with negative slope")
+
+
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    if inplace and negative_slope < 0:
+        return _maybe_inplace(input, True, "leaky_relu_", _leaky_relu_negative_inplace, negative_slope)
     return _maybe_inplace(input, inplace, "leaky_relu_", _leaky_relu, negative_slope)
 
 
@@ -304,7 +335,13 @@ def _elu(x, alpha, scale=1.0, input_scale=1.0, grad_scale=None):
                      float(input_scale if grad_scale is None else grad_scale))
 
 
+def _elu_negative_inplace(x, alpha, fn=_elu):
+    return _NoBackward.apply(fn(x, alpha), _NEG_SLOPE % "elu")
+
+
 def elu(input, alpha=1.0, inplace=False):
+    if inplace and alpha < 0:
+        return _maybe_inplace(input, True, "elu_", _elu_negative_inplace, alpha)
     return _maybe_inplace(input, inplace, "elu_", _elu, alpha)
 
 
@@ -319,6 +356,8 @@ def _celu(x, alpha):
 
 
 def celu(input, alpha=1.0, inplace=False):
+    if inplace and alpha < 0:
+        return _maybe_inplace(input, True, "celu_", _elu_negative_inplace, alpha, _celu)
     return _maybe_inplace(input, inplace, "celu_", _celu, alpha)
 
 
