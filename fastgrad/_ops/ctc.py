@@ -82,16 +82,14 @@ class CTCLoss(Op):
         return nll
 
     @staticmethod
-    def backward(ctx, g):
-        (log_probs,) = ctx.saved_tensors
-        lp = log_probs._data
+    def derivative(ctx, lp):
+        """d nll / d log_probs as PyTorch's backward has it, (T, N, C); 0 past each input length
+        and for the samples zero_infinity zeroes."""
         T, N, C = lp.shape
-        gy = g._data
-        grad = np.zeros_like(lp)
+        out = np.zeros_like(lp)
         for n in range(N):
             ext, alpha, beta = ctx.cache[n]
-            Tn = ctx.in_lens[n]
-            nll = ctx.nll[n]
+            Tn, nll = ctx.in_lens[n], ctx.nll[n]
             if ctx.zero_infinity and np.isposinf(nll):
                 continue
             ab = alpha + beta  # (Tn, L)
@@ -100,11 +98,22 @@ class CTCLoss(Op):
                 lcab[:, c] = _lse(*[ab[:, s] for s in np.nonzero(ext == c)[0]])
             x = lp[:Tn, n]
             with np.errstate(over="ignore", invalid="ignore"):
-                grad[:Tn, n] = (np.exp(x) - np.exp(lcab + nll - x)) * gy[n]
-        grad = make(grad)
+                out[:Tn, n] = np.exp(x) - np.exp(lcab + nll - x)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (log_probs,) = ctx.saved_tensors
+        grad = make(CTCLoss.derivative(ctx, log_probs._data) * g._data[None, :, None])
         if engine.is_grad_enabled() and (g._requires_grad or log_probs._requires_grad):
             grad = _NoDerivative.apply(grad, g, log_probs)  # create_graph=True: a double backward raises
         return grad, None, None, None, None, None
+
+    @staticmethod
+    def jvp(ctx, t, *args):
+        (log_probs,) = ctx.saved_tensors
+        d = CTCLoss.derivative(ctx, log_probs._data)
+        return (t * make(d)).sum((0, 2))
 
 
 class _NoDerivative(Op):
@@ -114,6 +123,10 @@ class _NoDerivative(Op):
 
     @staticmethod
     def backward(ctx, g):
+        raise RuntimeError("derivative for aten::_ctc_loss_backward is not implemented")
+
+    @staticmethod
+    def jvp(ctx, *tangents):
         raise RuntimeError("derivative for aten::_ctc_loss_backward is not implemented")
 
 

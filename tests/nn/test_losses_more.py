@@ -441,3 +441,20 @@ def test_forward_mode_against_torch(torch, name):
             y = fn(lib)(*[ad.make_dual(lib.tensor(x), lib.tensor(t)) for x, t in zip(xs, ts)])
             res.append(ad.unpack_dual(y).tangent.numpy().copy())
     np.testing.assert_allclose(res[0], res[1], rtol=1e-9, atol=1e-12)
+
+
+def test_ctc_loss_forward_mode():
+    """Through log_softmax, the jvp is the plain directional derivative (finite differences)."""
+    import fastgrad.autograd.forward_ad as fw
+
+    g = np.random.default_rng(4)
+    z, tz = g.standard_normal((8, 2, 4)), g.standard_normal((8, 2, 4))
+    tg, il, tl = fastgrad.tensor([[1, 2, 2], [3, 1, 0]]), fastgrad.tensor([8, 6]), fastgrad.tensor([3, 2])
+
+    def f(x):
+        return F(fastgrad).ctc_loss(x.log_softmax(2), tg, il, tl, reduction="sum")
+
+    with fw.dual_level():
+        jv = fw.unpack_dual(f(fw.make_dual(fastgrad.tensor(z), fastgrad.tensor(tz)))).tangent.item()
+    fd = (f(fastgrad.tensor(z + 1e-6 * tz)).item() - f(fastgrad.tensor(z - 1e-6 * tz)).item()) / 2e-6
+    assert abs(jv - fd) < 1e-6
