@@ -35,7 +35,14 @@ from fastgrad._ops.linalg_ext import (addbmm, addmm, addmv, addr, baddbmm, cdist
                                       cross, det, einsum, kron, logdet, matrix_power, slogdet, tensordot)
 from fastgrad._ops.linalg_ext import cholesky_legacy as cholesky, pinv as pinverse, svd_legacy as svd  # noqa: F401
 from fastgrad._ops.activations import celu, hardshrink, prelu, selu, threshold  # noqa: F401
-from fastgrad._ops.nn_functional import alpha_dropout, dropout, pairwise_distance, cosine_similarity  # noqa: F401
+from fastgrad._ops.activations import celu_, relu_, rrelu, rrelu_, selu_, threshold_  # noqa: F401
+from fastgrad._ops.nn_functional import pairwise_distance, cosine_similarity  # noqa: F401
+from fastgrad._ops.nn_functional import (_vf_alpha_dropout as alpha_dropout,  # noqa: F401
+                                         _vf_alpha_dropout_ as alpha_dropout_, _vf_dropout as dropout,
+                                         _vf_dropout_ as dropout_, _vf_feature_alpha_dropout as feature_alpha_dropout,
+                                         _vf_feature_alpha_dropout_ as feature_alpha_dropout_,
+                                         _vf_feature_dropout as feature_dropout,
+                                         _vf_feature_dropout_ as feature_dropout_)
 from fastgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                                          is_inference_mode_enabled, no_grad, set_grad_enabled)
 from fastgrad import autograd, backends, cuda, linalg  # noqa: F401,E402

@@ -634,7 +634,7 @@ _OP_METHODS = {
     "rad2deg": M.rad2deg, "sinc": M.sinc, "signbit": M.signbit, "copysign": M.copysign,
     "remainder": M.remainder, "fmod": M.fmod,
     # activations
-    "softplus": A.softplus,
+    "softplus": A.softplus, "hardshrink": A.hardshrink, "prelu": A.prelu,
     # reduction
     "sum": R.sum, "mean": R.mean,
     # reduction_ext
