@@ -114,6 +114,15 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
     return bracket_f[low_pos], bracket_g[low_pos], t, ls_func_evals
 
 
+def _add_(a, b, alpha):
+    """a += alpha * b in place, as torch's a.add_(b, alpha=alpha): one rounding (a fused
+    multiply-add). float32 gets it exactly through float64; float64 rounds twice (<= 1 ulp)."""
+    if a.dtype == np.float32:
+        np.copyto(a, a.astype(np.float64) + float(np.float32(alpha)) * b.astype(np.float64), casting="same_kind")
+    else:
+        a += alpha * b
+
+
 def _to_np(value):
     """State as stored (tensors, lists of them) -> the arrays and NumPy scalars step() works on."""
     if isinstance(value, engine.TensorBase):
@@ -175,7 +184,10 @@ class LBFGS(Optimizer):
             seg = update[offset:offset + numel]
             if a.dtype.kind == "c":
                 seg = np.ascontiguousarray(seg).view(a.dtype)
-            a += step_size * seg.reshape(a.shape)
+            if a.dtype.kind == "c":
+                a += step_size * seg.reshape(a.shape)
+            else:
+                _add_(a, seg.reshape(a.shape), step_size)
             p._vc.value += 1
             offset += numel
         if offset != self._numel():
@@ -284,13 +296,13 @@ class LBFGS(Optimizer):
                 q = -flat_grad
                 for i in range(num_old - 1, -1, -1):
                     al[i] = old_stps[i].dot(q) * ro[i]
-                    q += -al[i] * old_dirs[i]
+                    _add_(q, old_dirs[i], -al[i])
 
                 # multiply by initial Hessian; r/d is the final direction
                 d = r = q * H_diag
                 for i in range(num_old):
                     be_i = old_dirs[i].dot(r) * ro[i]
-                    r += (al[i] - be_i) * old_stps[i]
+                    _add_(r, old_stps[i], al[i] - be_i)
 
             if prev_flat_grad is None:
                 prev_flat_grad = flat_grad.copy()

@@ -44,9 +44,11 @@ def _scalar(value):
 
 
 def _to_scalar(x):
-    """A hyperparameter as a Python float (a 1-element Tensor lr gives its value)."""
+    """A hyperparameter as a number: a 1-element Tensor (lr, betas) gives a NumPy scalar of its
+    dtype, which combines with Python floats and arrays as torch's 0-d tensor does (NumPy 2's
+    promotion), e.g. lr * weight_decay stays float32 for a float32 lr."""
     if isinstance(x, engine.TensorBase):
-        return float(x._data.reshape(()))
+        return x._data.reshape(())[()]
     return x
 
 
