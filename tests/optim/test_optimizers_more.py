@@ -514,3 +514,21 @@ def test_exports_and_module_paths(torch):
         tsig = inspect.signature(getattr(torch.optim, name).__init__)
         assert [(p.name, p.kind, p.default) for p in fsig.parameters.values()] == \
             [(p.name, p.kind, p.default) for p in tsig.parameters.values()], name
+
+
+def test_scalar_state_follows_the_default_dtype(torch):
+    """'step', 'mu_product', 'eta', 'mu' are float64 when the default dtype is (torch's _get_scalar_dtype)."""
+    old_f, old_t = fastgrad.get_default_dtype(), torch.get_default_dtype()
+    fastgrad.set_default_dtype(fastgrad.float64)
+    torch.set_default_dtype(torch.float64)
+    try:
+        for name in ["NAdam", "ASGD", "Adam", "Adagrad", "Rprop", "Adafactor"]:
+            fp, tp = nn.Parameter(fastgrad.ones(3)), torch.nn.Parameter(torch.ones(3))
+            fo, to = getattr(optim, name)([fp]), getattr(torch.optim, name)([tp])
+            fp.grad, tp.grad = fastgrad.ones(3), torch.ones(3)
+            fo.step()
+            to.step()
+            _assert_state_matches(fo.state_dict(), to.state_dict(), _tol(np.float64))
+    finally:
+        fastgrad.set_default_dtype(old_f)
+        torch.set_default_dtype(old_t)
