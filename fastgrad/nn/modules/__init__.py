@@ -13,3 +13,4 @@ from fastgrad.nn.modules.conv import Conv1d, Conv2d  # noqa: F401
 from fastgrad.nn.modules.normalization import BatchNorm1d, BatchNorm2d, LayerNorm  # noqa: F401
 from fastgrad.nn.modules.pooling import AvgPool2d, MaxPool2d  # noqa: F401
 from fastgrad.nn.modules.sparse import Embedding  # noqa: F401
+from fastgrad.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: F401
