@@ -371,3 +371,188 @@ def test_errors_match_torch(torch, name):
 def test_hidden_size_message():
     with pytest.raises(RuntimeError, match=r"Expected hidden size \(1, 3, 20\), got \[2, 3, 20\]"):
         nn.RNN(10, 20)(fastgrad.randn(5, 3, 10), fastgrad.zeros(2, 3, 20))
+
+
+# --------------------------------------------------------------------------- packed sequences
+def _packed_pair(torch, lengths, feat, batch_first=False, dtype=np.float32, enforce_sorted=False):
+    """The same padded batch packed by both libraries; returns (fg packed, th packed, fg x, th x)."""
+    t_len = max(lengths) + 1
+    shape = (len(lengths), t_len, feat) if batch_first else (t_len, len(lengths), feat)
+    x = _x(*shape, dtype=dtype)
+    fx = fastgrad.tensor(x, requires_grad=True)
+    tx = torch.tensor(x, requires_grad=True)
+    fp = fastgrad.nn.utils.rnn.pack_padded_sequence(fx, lengths, batch_first, enforce_sorted)
+    tp = torch.nn.utils.rnn.pack_padded_sequence(tx, lengths, batch_first, enforce_sorted)
+    return fp, tp, fx, tx
+
+
+def _same_packed(fp, tp, **tol):
+    assert_close(fp.data, tp.data, **tol)
+    assert fp.batch_sizes.tolist() == tp.batch_sizes.tolist()
+    assert fp.batch_sizes.dtype == fastgrad.int64
+    for a, b in ((fp.sorted_indices, tp.sorted_indices), (fp.unsorted_indices, tp.unsorted_indices)):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.tolist() == b.tolist() and a.dtype == fastgrad.int64
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("with_state", [False, True])
+def test_packed_unsorted_matches_torch(torch, mode, dtype, with_state):
+    lengths = [3, 5, 1, 4, 5, 2]
+    fg, th = _pair(torch, mode, 3, 4, num_layers=2, bidirectional=True, dtype=dtype)
+    fp, tp, fx, tx = _packed_pair(torch, lengths, 3, dtype=dtype)
+    _same_packed(fp, tp)
+    fargs, targs, fs, ts = [fp], [tp], [], []
+    if with_state:
+        _, _, fs, ts = _inputs(torch, (1,), dtype, [(4, 6, 4)] * (2 if mode == "LSTM" else 1))
+        fargs.append(tuple(fs) if mode == "LSTM" else fs[0])
+        targs.append(tuple(ts) if mode == "LSTM" else ts[0])
+    fo, to = fg(*fargs), th(*targs)
+    assert isinstance(fo[0], fastgrad.nn.utils.rnn.PackedSequence)
+    _same_packed(fo[0], to[0], **TOL[dtype])
+    fh, thh = _flat(fo[1]), _flat(to[1])
+    for f, t in zip(fh, thh):
+        assert_close(f, t, **TOL[dtype])
+    fpad, flen = fastgrad.nn.utils.rnn.pad_packed_sequence(fo[0], total_length=7)
+    tpad, tlen = torch.nn.utils.rnn.pad_packed_sequence(to[0], total_length=7)
+    assert_close(fpad, tpad, **TOL[dtype])
+    assert flen.tolist() == tlen.tolist() == lengths
+    _backward_both(torch, [fpad] + fh, [tpad] + thh, dtype)
+    for f, t in zip([fx] + fs, [tx] + ts):
+        assert_close(f.grad, t.grad, **TOL[dtype])
+    for name, p in fg.named_parameters():
+        assert_close(p.grad, th.get_parameter(name).grad, **TOL[dtype])
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_packed_sorted_lstm_proj(torch, batch_first):
+    fg, th = _pair(torch, "LSTM", 3, 5, proj_size=2, batch_first=batch_first)
+    fp, tp, fx, tx = _packed_pair(torch, [4, 4, 2, 1], 3, batch_first=batch_first, enforce_sorted=True)
+    _same_packed(fp, tp)
+    fo, to = fg(fp), th(tp)
+    _same_packed(fo[0], to[0], **TOL[np.float32])
+    outs_f, outs_t = [fo[0].data] + _flat(fo[1]), [to[0].data] + _flat(to[1])
+    for f, t in zip(outs_f, outs_t):
+        assert_close(f, t, **TOL[np.float32])
+    _backward_both(torch, outs_f, outs_t, np.float32)
+    assert_close(fx.grad, tx.grad, **TOL[np.float32])
+
+
+def test_packed_gradcheck():
+    fastgrad.manual_seed(2)
+    m = nn.GRU(2, 3, bidirectional=True).double()
+    x = fastgrad.randn(4, 3, 2, dtype=fastgrad.float64, requires_grad=True)
+    h = fastgrad.randn(2, 3, 3, dtype=fastgrad.float64, requires_grad=True)
+
+    def f(x, h):
+        p = fastgrad.nn.utils.rnn.pack_padded_sequence(x, [2, 4, 1], enforce_sorted=False)
+        out, hn = m(p, h)
+        return fastgrad.nn.utils.rnn.pad_packed_sequence(out)[0], hn
+    assert gradcheck(f, (x, h))
+    assert gradgradcheck(f, (x, h))
+
+
+# --------------------------------------------------------------------------- pad / pack utilities
+def _seqs(torch, lengths, feat=(2,), dtype=np.float32):
+    arrays = [_x(n, *feat, dtype=dtype) for n in lengths]
+    return ([fastgrad.tensor(a, requires_grad=True) for a in arrays],
+            [torch.tensor(a, requires_grad=True) for a in arrays])
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_pad_sequence(torch, batch_first, padding_side):
+    fs, ts = _seqs(torch, [3, 5, 1], feat=(2, 3))
+    fo = fastgrad.nn.utils.rnn.pad_sequence(fs, batch_first, -1.5, padding_side)
+    to = torch.nn.utils.rnn.pad_sequence(ts, batch_first, -1.5, padding_side)
+    assert_close(fo, to, rtol=0, atol=0)
+    _backward_both(torch, [fo], [to], np.float32)
+    for f, t in zip(fs, ts):
+        assert_close(f.grad, t.grad, rtol=0, atol=0)
+    fo = fastgrad.nn.utils.rnn.pad_sequence(fs)  # defaults
+    assert_close(fo, torch.nn.utils.rnn.pad_sequence(ts), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_pack_pad_roundtrip(torch, batch_first, as_tensor):
+    lengths = [5, 3, 3, 1]
+    for enforce_sorted, lens in ((True, lengths), (False, [3, 1, 5, 3])):
+        fp, tp, fx, tx = _packed_pair(torch, lens, 2, batch_first, enforce_sorted=enforce_sorted)
+        if as_tensor:
+            x = fx.detach().numpy()
+            fp = fastgrad.nn.utils.rnn.pack_padded_sequence(fastgrad.tensor(x), fastgrad.tensor(lens),
+                                                            batch_first, enforce_sorted)
+        _same_packed(fp, tp)
+        for total in (None, 8):
+            fo, fl = fastgrad.nn.utils.rnn.pad_packed_sequence(fp, batch_first, 0.25, total)
+            to, tl = torch.nn.utils.rnn.pad_packed_sequence(tp, batch_first, 0.25, total)
+            assert_close(fo, to, rtol=0, atol=0)
+            assert fl.tolist() == tl.tolist() and fl.dtype == fastgrad.int64
+        if not as_tensor:
+            _backward_both(torch, [fo], [to], np.float32)
+            assert_close(fx.grad, tx.grad, rtol=0, atol=0)
+
+
+def test_pack_sequence_unpack_unpad(torch):
+    fs, ts = _seqs(torch, [2, 4, 3])
+    for enforce_sorted in (False,):
+        fp = fastgrad.nn.utils.rnn.pack_sequence(fs, enforce_sorted)
+        tp = torch.nn.utils.rnn.pack_sequence(ts, enforce_sorted)
+        _same_packed(fp, tp)
+        for f, t in zip(fastgrad.nn.utils.rnn.unpack_sequence(fp), torch.nn.utils.rnn.unpack_sequence(tp)):
+            assert_close(f, t, rtol=0, atol=0)
+    fs2, ts2 = _seqs(torch, [4, 3, 2])
+    _same_packed(fastgrad.nn.utils.rnn.pack_sequence(fs2), torch.nn.utils.rnn.pack_sequence(ts2))
+    for batch_first in (False, True):
+        fpad = fastgrad.nn.utils.rnn.pad_sequence(fs, batch_first)
+        tpad = torch.nn.utils.rnn.pad_sequence([t.detach() for t in ts], batch_first)
+        lens = [2, 4, 3]
+        fu = fastgrad.nn.utils.rnn.unpad_sequence(fpad, fastgrad.tensor(lens), batch_first)
+        tu = torch.nn.utils.rnn.unpad_sequence(tpad, torch.tensor(lens), batch_first)
+        assert len(fu) == len(tu)
+        for f, t in zip(fu, tu):
+            assert_close(f, t, rtol=0, atol=0)
+    perm = fastgrad.tensor([2, 0, 3, 1])
+    assert fastgrad.nn.utils.rnn.invert_permutation(perm).tolist() == \
+        torch.nn.utils.rnn.invert_permutation(torch.tensor([2, 0, 3, 1])).tolist()
+    assert fastgrad.nn.utils.rnn.invert_permutation(None) is None
+
+
+def test_packed_sequence_tuple_and_to(torch):
+    fs, _ = _seqs(torch, [3, 1])
+    p = fastgrad.nn.utils.rnn.pack_sequence(fs)
+    data, batch_sizes, sorted_indices, unsorted_indices = p
+    assert p._fields == torch.nn.utils.rnn.PackedSequence._fields
+    assert data is p.data and batch_sizes.tolist() == [2, 1, 1] and sorted_indices is None
+    assert p.to(fastgrad.float32) is p
+    q = p.to(fastgrad.float64)
+    assert isinstance(q, fastgrad.nn.utils.rnn.PackedSequence) and q.data.dtype == fastgrad.float64
+    assert q.batch_sizes is p.batch_sizes
+    assert p.double().data.dtype == fastgrad.float64 and not p.is_cuda
+    r = fastgrad.nn.utils.rnn.PackedSequence(p.data, p.batch_sizes)
+    assert r.unsorted_indices is None
+
+
+PACK_ERRORS = {
+    "unsorted": lambda lib: lambda: lib.nn.utils.rnn.pack_padded_sequence(lib.randn(5, 3, 2), [3, 5, 2]),
+    "zero_length": lambda lib: lambda: lib.nn.utils.rnn.pack_padded_sequence(lib.randn(5, 3, 2), [5, 3, 0]),
+    "count": lambda lib: lambda: lib.nn.utils.rnn.pack_padded_sequence(lib.randn(5, 3, 2), [5, 3]),
+    "lengths_2d": lambda lib: lambda: lib.nn.utils.rnn.pack_padded_sequence(lib.randn(5, 3, 2),
+                                                                            lib.tensor([[5, 3, 2]])),
+    "pad_shapes": lambda lib: lambda: lib.nn.utils.rnn.pad_sequence([lib.randn(3, 2), lib.randn(2, 3)]),
+    "pad_empty": lambda lib: lambda: lib.nn.utils.rnn.pad_sequence([]),
+    "pad_not_iterable": lambda lib: lambda: lib.nn.utils.rnn.pad_sequence(5),
+    "padding_side": lambda lib: lambda: lib.nn.utils.rnn.pad_sequence([lib.randn(3)], padding_side="up"),
+    "total_length": lambda lib: lambda: lib.nn.utils.rnn.pad_packed_sequence(
+        lib.nn.utils.rnn.pack_padded_sequence(lib.randn(5, 3, 2), [5, 3, 2]), total_length=3),
+    "packed_input_size": lambda lib: lambda: lib.nn.LSTM(3, 2)(
+        lib.nn.utils.rnn.pack_sequence([lib.randn(3, 2), lib.randn(2, 2)])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PACK_ERRORS))
+def test_pack_errors_match_torch(torch, name):
+    _errors_match(torch, PACK_ERRORS[name])

@@ -386,7 +386,7 @@ class LSTM(RNNBase):
                         raise RuntimeError("For unbatched 2-D input, hx and cx should also be 2-D but got "
                                            f"({hx[0].dim()}-D, {hx[1].dim()}-D) tensors")
                     hx = (hx[0].unsqueeze(1), hx[1].unsqueeze(1))
-        self.check_forward_args(input, hx, batch_sizes)
+            self.check_forward_args(input, hx, batch_sizes)  # (PyTorch checks no packed input here)
         if batch_sizes is None and self.batch_first:
             input = input.transpose(0, 1)
         output, h, c = self._run(input, hx[0], hx[1], batch_sizes)
