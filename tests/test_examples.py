@@ -38,3 +38,15 @@ def test_mlp_example_full_reaches_95_percent(tmp_path):
 
 def test_cnn_example(tmp_path):
     assert _run("train_digits_cnn.py", tmp_path, 2) > 0.8
+
+
+def test_char_lstm_example(tmp_path):
+    env = dict(os.environ, FASTGRAD_EXAMPLE_ITERS="40",
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "char_lstm.py"), "--sample", "60"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("held-out bits per character:")][-1]
+    bpc, uniform = float(line.split()[4]), float(line.split()[6].rstrip(")"))
+    assert bpc < 0.75 * uniform  # 40 iterations already learn the character frequencies and more
+    assert proc.stdout.rstrip().splitlines()[-1]  # the sample
