@@ -20,10 +20,6 @@ from fastgrad._ops.indexing import cat
 from fastgrad._ops.linalg import matmul
 from fastgrad._ops.nn import linear
 
-if hasattr(K, "lstm_cell_fwd"):
-    R = K
-else:  # until the compiled kernels exist: their NumPy twin
-    from fastgrad._np import rnn as R
 
 
 def _sum(*terms):
@@ -155,7 +151,7 @@ class LSTMStep(Op):
         gates += gx._data
         cn = np.empty(c._data.shape, gates.dtype)
         hn = np.empty(c._data.shape, gates.dtype)
-        R.lstm_cell_fwd(gates, c._data, gates, cn, hn)  # gates -> activations, in place
+        K.lstm_cell_fwd(gates, c._data, gates, cn, hn)  # gates -> activations, in place
         ctx.save_for_backward(gx, h, c, w, b, gates, cn)
         return hn, cn
 
@@ -165,7 +161,7 @@ class LSTMStep(Op):
         need = ctx.needs_input_grad
         dgates = np.empty(act.shape, act.dtype)
         dc = np.empty(c.shape, act.dtype)
-        R.lstm_cell_bwd(act, c, cn, gh, gc, dgates, dc)
+        K.lstm_cell_bwd(act, c, cn, gh, gc, dgates, dc)
         return (dgates if need[0] else None, K.mm(dgates, w) if need[1] else None, dc if need[2] else None,
                 K.mm(dgates.T, h) if need[3] else None, dgates.sum(0) if need[4] else None)
 
@@ -218,7 +214,7 @@ class GRUStep(Op):
         hid = h._data.shape[1]
         act = np.empty((gh.shape[0], 4 * hid), gh.dtype)
         hn = np.empty(h._data.shape, gh.dtype)
-        R.gru_cell_fwd(gx._data, gh, h._data, act, hn)
+        K.gru_cell_fwd(gx._data, gh, h._data, act, hn)
         ctx.save_for_backward(gx, h, w, b, act)
         return hn
 
@@ -229,7 +225,7 @@ class GRUStep(Op):
         dgx = np.empty(gx.shape, act.dtype)
         dgh = np.empty(gx.shape, act.dtype)
         dh = np.empty(h.shape, act.dtype)
-        R.gru_cell_bwd(act, h, gy, dgx, dgh, dh)
+        K.gru_cell_bwd(act, h, gy, dgx, dgh, dh)
         if need[1]:
             dh += K.mm(dgh, w)
         return (dgx if need[0] else None, dh if need[1] else None, K.mm(dgh.T, h) if need[2] else None,
