@@ -8,12 +8,11 @@
 
 static inline double fg_sigmoid_f64(double x) { return 1.0 / (1.0 + exp(-x)); }
 
-/* act may be gates itself (no restrict on those two): each element is read before it is
-   written, at the same index. */
-#define FG_LSTM(T, SFX, SIG, TANH)                                                        \
-FG_CLONES static void fg_lstm_fwd_##SFX(const T *gates, const T *restrict cp, T *act,      \
-                                        T *restrict c, T *restrict h, ptrdiff_t b,          \
-                                        ptrdiff_t n) {                                      \
+/* The forward twice: with restrict everywhere (GCC vectorises it), and for act == gates
+   (in place: each element is read before it is written, at the same index) without. */
+#define FG_LSTM_FWD(T, NAME, SIG, TANH, RESTRICT)                                         \
+FG_CLONES static void NAME(const T *RESTRICT gates, const T *restrict cp, T *RESTRICT act, \
+                           T *restrict c, T *restrict h, ptrdiff_t b, ptrdiff_t n) {        \
     for (ptrdiff_t r = 0; r < b; r++) {                                                     \
         const T *g = gates + r * 4 * n;                                                     \
         T *a = act + r * 4 * n;                                                             \
@@ -31,6 +30,17 @@ FG_CLONES static void fg_lstm_fwd_##SFX(const T *gates, const T *restrict cp, T 
             hr[j] = o * TANH(cn);                                                           \
         }                                                                                   \
     }                                                                                       \
+}
+
+#define FG_LSTM(T, SFX, SIG, TANH)                                                        \
+FG_LSTM_FWD(T, fg_lstm_fwd_restrict_##SFX, SIG, TANH, restrict)                            \
+FG_LSTM_FWD(T, fg_lstm_fwd_inplace_##SFX, SIG, TANH, )                                     \
+static void fg_lstm_fwd_##SFX(const T *gates, const T *cp, T *act, T *c, T *h, ptrdiff_t b, \
+                              ptrdiff_t n) {                                                \
+    if (act == gates)                                                                       \
+        fg_lstm_fwd_inplace_##SFX(gates, cp, act, c, h, b, n);                              \
+    else                                                                                    \
+        fg_lstm_fwd_restrict_##SFX(gates, cp, act, c, h, b, n);                             \
 }                                                                                           \
 FG_CLONES static void fg_lstm_bwd_##SFX(const T *restrict act, const T *restrict cp,       \
                                         const T *restrict c, const T *restrict gh,          \

@@ -149,10 +149,11 @@ class LSTMStep(Op):
     def forward(ctx, gx, h, c, w, b):
         gates = _hh(h._data, w._data, None if b is None else b._data)
         gates += gx._data
+        act = np.empty(gates.shape, gates.dtype)  # (not in place over gates: that loop is scalar)
         cn = np.empty(c._data.shape, gates.dtype)
         hn = np.empty(c._data.shape, gates.dtype)
-        K.lstm_cell_fwd(gates, c._data, gates, cn, hn)  # gates -> activations, in place
-        ctx.save_for_backward(gx, h, c, w, b, gates, cn)
+        K.lstm_cell_fwd(gates, c._data, act, cn, hn)
+        ctx.save_for_backward(gx, h, c, w, b, act, cn)
         return hn, cn
 
     @staticmethod
