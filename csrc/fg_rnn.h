@@ -1,7 +1,9 @@
 /* Recurrent cells' pointwise gate math, one time step, B rows of n hidden units
    (csrc/rnn.pxi; twin fastgrad/_np/rnn.py, whose docstring gives the formulas). Each loop
-   reads and writes every element once, in the twin's order of operations; the float32
-   clones vectorise through fg_common.h's branch-free sigmoid / tanh. */
+   reads and writes every element once, in the twin's order of operations and without
+   contracting a * b + c into an FMA (FG_NO_CONTRACT), so float64 results are those of the
+   same formulas written with fastgrad's ops (the step ops' differentiable backward) bit for
+   bit; the float32 clones vectorise through fg_common.h's branch-free sigmoid / tanh. */
 #ifndef FG_FG_RNN_H
 #define FG_FG_RNN_H
 #include "fg_common.h"
@@ -11,7 +13,7 @@ static inline double fg_sigmoid_f64(double x) { return 1.0 / (1.0 + exp(-x)); }
 /* The forward twice: with restrict everywhere (GCC vectorises it), and for act == gates
    (in place: each element is read before it is written, at the same index) without. */
 #define FG_LSTM_FWD(T, NAME, SIG, TANH, RESTRICT)                                         \
-FG_CLONES static void NAME(const T *RESTRICT gates, const T *restrict cp, T *RESTRICT act, \
+FG_CLONES FG_NO_CONTRACT static void NAME(const T *RESTRICT gates, const T *restrict cp, T *RESTRICT act, \
                            T *restrict c, T *restrict h, ptrdiff_t b, ptrdiff_t n) {        \
     for (ptrdiff_t r = 0; r < b; r++) {                                                     \
         const T *g = gates + r * 4 * n;                                                     \
@@ -42,7 +44,7 @@ static void fg_lstm_fwd_##SFX(const T *gates, const T *cp, T *act, T *c, T *h, p
     else                                                                                    \
         fg_lstm_fwd_restrict_##SFX(gates, cp, act, c, h, b, n);                             \
 }                                                                                           \
-FG_CLONES static void fg_lstm_bwd_##SFX(const T *restrict act, const T *restrict cp,       \
+FG_CLONES FG_NO_CONTRACT static void fg_lstm_bwd_##SFX(const T *restrict act, const T *restrict cp,       \
                                         const T *restrict c, const T *restrict gh,          \
                                         const T *restrict gc, T *restrict dgates,           \
                                         T *restrict dcp, ptrdiff_t b, ptrdiff_t n) {        \
@@ -66,7 +68,7 @@ FG_LSTM(float, f32, fg_sigmoidf, fg_tanhf)
 FG_LSTM(double, f64, fg_sigmoid_f64, tanh)
 
 #define FG_GRU(T, SFX, SIG, TANH)                                                         \
-FG_CLONES static void fg_gru_fwd_##SFX(const T *restrict gx, const T *restrict gh,         \
+FG_CLONES FG_NO_CONTRACT static void fg_gru_fwd_##SFX(const T *restrict gx, const T *restrict gh,         \
                                        const T *restrict hp, T *restrict act,               \
                                        T *restrict h, ptrdiff_t b, ptrdiff_t n) {           \
     for (ptrdiff_t r = 0; r < b; r++) {                                                     \
@@ -84,7 +86,7 @@ FG_CLONES static void fg_gru_fwd_##SFX(const T *restrict gx, const T *restrict g
         }                                                                                   \
     }                                                                                       \
 }                                                                                           \
-FG_CLONES static void fg_gru_bwd_##SFX(const T *restrict act, const T *restrict hp,        \
+FG_CLONES FG_NO_CONTRACT static void fg_gru_bwd_##SFX(const T *restrict act, const T *restrict hp,        \
                                        const T *restrict gy, T *restrict dgx,               \
                                        T *restrict dgh, T *restrict dhp, ptrdiff_t b,       \
                                        ptrdiff_t n) {                                       \

@@ -11,6 +11,7 @@ fastgrad ops, so double backward works.
 
 Rows: a sequence of T steps of batch B is handled as N = T * B rows (step-major), a packed
 sequence as its sum(batch_sizes) rows; _Split cuts the rows into steps, _Join puts them back.
+nn.utils.rnn's packing and padding move rows with _RowGather / _RowScatter / _Pad.
 """
 import numpy as np
 
@@ -132,6 +133,85 @@ def join_rows(xs):
     return _Join.apply(*xs)
 
 
+# --------------------------------------------------------------------------- packing (nn.utils.rnn)
+class _RowGather(Op):
+    """x[idx] for rows idx, all distinct; the gradient scatters back (_RowScatter)."""
+
+    @staticmethod
+    def forward(ctx, x, idx):
+        ctx.n = x._data.shape[0]
+        ctx.idx = idx
+        return x._data[idx]
+
+    @staticmethod
+    def backward(ctx, g):
+        return _RowScatter.apply(g, ctx.idx, ctx.n, 0.0), None
+
+    @staticmethod
+    def _array_backward(ctx, g):
+        return _scatter(g, ctx.idx, ctx.n, 0.0), None
+
+    @staticmethod
+    def jvp(ctx, t, idx):
+        return _RowGather.apply(t, idx)
+
+
+def _scatter(x, idx, n, fill):
+    out = np.empty((n,) + x.shape[1:], x.dtype)
+    out[...] = fill
+    out[idx] = x
+    return out
+
+
+class _RowScatter(Op):
+    """n rows of `fill`, x's rows at rows idx (distinct); the gradient gathers (_RowGather)."""
+
+    @staticmethod
+    def forward(ctx, x, idx, n, fill):
+        ctx.idx = idx
+        return _scatter(x._data, idx, n, fill)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _RowGather.apply(g, ctx.idx), None, None, None
+
+    @staticmethod
+    def _array_backward(ctx, g):
+        return g[ctx.idx], None, None, None
+
+    @staticmethod
+    def jvp(ctx, t, idx, n, fill):
+        return _RowScatter.apply(t, idx, n, 0.0)
+
+
+class _Pad(Op):
+    """pad_sequence's forward: each sequence's rows placed in one padded (T, B, *) array."""
+
+    @staticmethod
+    def forward(ctx, places, shape, fill, *seqs):
+        out = np.empty(shape, seqs[0]._data.dtype)
+        out[...] = fill
+        for p, s in zip(places, seqs):
+            out[p] = s._data
+        ctx.places = places
+        ctx.seq_shapes = [s._data.shape for s in seqs]
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return (None, None, None) + tuple(g[p] for p in ctx.places)
+
+    @staticmethod
+    def _array_backward(ctx, g):
+        return (None, None, None) + tuple(g[p] for p in ctx.places)
+
+    @staticmethod
+    def jvp(ctx, places, shape, fill, *ts):
+        dt = next(t for t in ts if t is not None)._data.dtype
+        ts = [make(np.zeros(s, dt)) if t is None else t for t, s in zip(ts, ctx.seq_shapes)]
+        return _Pad.apply(places, shape, 0.0, *ts)
+
+
 # --------------------------------------------------------------------------- cells
 def _hh(h, w, b):
     """h @ w.T (+ b) on arrays: a fresh (B, G) array."""
@@ -170,10 +250,10 @@ class LSTMStep(Op):
     def backward(ctx, gh, gc):
         gx, h, c, w, b = ctx.saved_tensors[:5]
         i, f, g, o, cn = _lstm_gates(gx, h, c, w, b)
-        tc = tanh(cn)
-        dc = gc + gh * o * (1.0 - tc * tc)
-        dgates = cat([dc * g * i * (1.0 - i), dc * c * f * (1.0 - f), dc * i * (1.0 - g * g),
-                      gh * tc * o * (1.0 - o)], 1)
+        tc = tanh(cn)  # (the kernel's order of operations: the same gradients bit for bit)
+        dc = gh * o * (1.0 - tc * tc) + gc
+        dgates = cat([dc * g * (i * (1.0 - i)), dc * c * (f * (1.0 - f)), dc * i * (1.0 - g * g),
+                      gh * tc * (o * (1.0 - o))], 1)
         need = ctx.needs_input_grad
         return (dgates, matmul(dgates, w) if need[1] else None, dc * f if need[2] else None,
                 matmul(dgates.mT, h) if need[3] else None, dgates.sum(0) if need[4] else None)
@@ -196,7 +276,7 @@ class LSTMStep(Op):
 
 def _lstm_gates(gx, h, c, w, b):
     """The LSTM step's forward in fastgrad ops (differentiable): i, f, g, o, c."""
-    gates = _sum(gx, matmul(h, w.mT), b)
+    gates = _sum(matmul(h, w.mT), b) + gx  # (the forward's order of additions)
     hid = c.shape[1]
     i = sigmoid(gates[:, :hid])
     f = sigmoid(gates[:, hid:2 * hid])
@@ -236,9 +316,9 @@ class GRUStep(Op):
     def backward(ctx, gy):
         gx, h, w, b = ctx.saved_tensors[:4]
         r, z, n, ghn = _gru_gates(gx, h, w, b)
-        dn = gy * (1.0 - z) * (1.0 - n * n)
-        dz = gy * (h - n) * z * (1.0 - z)
-        dr = dn * ghn * r * (1.0 - r)
+        dn = (1.0 - z) * gy * (1.0 - n * n)  # (the kernel's order of operations)
+        dz = (h - n) * gy * (z * (1.0 - z))
+        dr = dn * ghn * (r * (1.0 - r))
         dgx = cat([dr, dz, dn], 1)
         dgh = cat([dr, dz, dn * r], 1)
         need = ctx.needs_input_grad
@@ -294,7 +374,7 @@ class RNNStep(Op):
     @staticmethod
     def backward(ctx, gy):
         gx, h, w, b = ctx.saved_tensors[:4]
-        pre = _sum(gx, matmul(h, w.mT), b)
+        pre = _sum(matmul(h, w.mT), b) + gx  # (the forward's order of additions)
         if ctx.use_relu:
             d = gy * (pre > 0).to(gy.dtype)
         else:

@@ -4,8 +4,8 @@ invert_permutation.
 
 A PackedSequence holds the steps' rows one after another (data: (sum(batch_sizes), *)), step t
 holding the batch_sizes[t] sequences still running, longest first. Packing and unpadding move
-rows by an index (one op each way, _RowGather / _RowScatter, each the other's gradient), with
-the sorting permutation folded into that index.
+rows by an index (one op each way, fastgrad/_ops/rnn.py's _RowGather / _RowScatter, each the
+other's gradient), with the sorting permutation folded into that index.
 """
 from collections import namedtuple
 from collections.abc import Iterable
@@ -13,7 +13,8 @@ from collections.abc import Iterable
 import numpy as np
 
 import fastgrad
-from fastgrad._ops.base import Op, is_tensor, make
+from fastgrad._ops.base import is_tensor, make
+from fastgrad._ops.rnn import _Pad, _RowGather, _RowScatter
 
 __all__ = [
     "PackedSequence",
@@ -25,85 +26,6 @@ __all__ = [
     "pack_sequence",
     "unpack_sequence",
 ]
-
-
-# --------------------------------------------------------------------------- row ops
-class _RowGather(Op):
-    """x[idx] for rows idx, all distinct; the gradient scatters back (_RowScatter)."""
-
-    @staticmethod
-    def forward(ctx, x, idx):
-        ctx.n = x._data.shape[0]
-        ctx.idx = idx
-        return x._data[idx]
-
-    @staticmethod
-    def backward(ctx, g):
-        return _RowScatter.apply(g, ctx.idx, ctx.n, 0.0), None
-
-    @staticmethod
-    def _array_backward(ctx, g):
-        return _scatter(g, ctx.idx, ctx.n, 0.0), None
-
-    @staticmethod
-    def jvp(ctx, t, idx):
-        return _RowGather.apply(t, idx)
-
-
-def _scatter(x, idx, n, fill):
-    out = np.empty((n,) + x.shape[1:], x.dtype)
-    out[...] = fill
-    out[idx] = x
-    return out
-
-
-class _RowScatter(Op):
-    """n rows of `fill`, x's rows at rows idx (distinct); the gradient gathers (_RowGather)."""
-
-    @staticmethod
-    def forward(ctx, x, idx, n, fill):
-        ctx.idx = idx
-        return _scatter(x._data, idx, n, fill)
-
-    @staticmethod
-    def backward(ctx, g):
-        return _RowGather.apply(g, ctx.idx), None, None, None
-
-    @staticmethod
-    def _array_backward(ctx, g):
-        return g[ctx.idx], None, None, None
-
-    @staticmethod
-    def jvp(ctx, t, idx, n, fill):
-        return _RowScatter.apply(t, idx, n, 0.0)
-
-
-class _Pad(Op):
-    """pad_sequence's forward: each sequence's rows placed in one padded (T, B, *) array."""
-
-    @staticmethod
-    def forward(ctx, places, shape, fill, *seqs):
-        out = np.empty(shape, seqs[0]._data.dtype)
-        out[...] = fill
-        for p, s in zip(places, seqs):
-            out[p] = s._data
-        ctx.places = places
-        ctx.seq_shapes = [s._data.shape for s in seqs]
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        return (None, None, None) + tuple(g[p] for p in ctx.places)
-
-    @staticmethod
-    def _array_backward(ctx, g):
-        return (None, None, None) + tuple(g[p] for p in ctx.places)
-
-    @staticmethod
-    def jvp(ctx, places, shape, fill, *ts):
-        dt = next(t for t in ts if t is not None)._data.dtype
-        ts = [make(np.zeros(s, dt)) if t is None else t for t, s in zip(ts, ctx.seq_shapes)]
-        return _Pad.apply(places, shape, 0.0, *ts)
 
 
 # --------------------------------------------------------------------------- PackedSequence
