@@ -27,3 +27,4 @@ from fastgrad.nn.modules.activation import (CELU, GLU, Hardshrink, Hardsigmoid, 
 from fastgrad.nn.modules.dropout import (AlphaDropout, Dropout1d, Dropout2d, Dropout3d,  # noqa: F401,E402
                                          FeatureAlphaDropout)
 from fastgrad.nn.modules.loss import CTCLoss  # noqa: F401,E402
+from fastgrad.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: F401
