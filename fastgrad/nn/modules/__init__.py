@@ -13,3 +13,7 @@ from fastgrad.nn.modules.conv import Conv1d, Conv2d  # noqa: F401
 from fastgrad.nn.modules.normalization import BatchNorm1d, BatchNorm2d, LayerNorm  # noqa: F401
 from fastgrad.nn.modules.pooling import AvgPool2d, MaxPool2d  # noqa: F401
 from fastgrad.nn.modules.sparse import Embedding  # noqa: F401
+from fastgrad.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d,  # noqa: F401
+                                         AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d, AvgPool1d,
+                                         AvgPool3d, LPPool1d, LPPool2d, LPPool3d, MaxPool1d, MaxPool3d,
+                                         MaxUnpool1d, MaxUnpool2d, MaxUnpool3d)
