@@ -936,3 +936,14 @@ def zero_grads(params, set_to_none=True):
             else:
                 g.requires_grad_(False)
             g.zero_()
+
+
+def _unfold(self, dimension, size, step):
+    """x.unfold(dimension, size, step): the windows of `size` elements, `step` apart, along
+    `dimension` (a view; the windows' count replaces the dim, their elements are a new last dim)."""
+    from fastgrad._ops.spatial import tensor_unfold
+
+    return tensor_unfold(self, dimension, size, step)
+
+
+Tensor.unfold = _unfold

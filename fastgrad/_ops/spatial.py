@@ -7,7 +7,7 @@ gradient of a convolution (layers.Conv2dBackward) and its backward is a convolut
 import numpy as np
 
 from fastgrad._ops import layers as L
-from fastgrad._ops.base import Op, make, make_view
+from fastgrad._ops.base import Op, make_view, norm_dim
 
 _as_strided = np.lib.stride_tricks.as_strided
 
@@ -180,3 +180,18 @@ class ConvTranspose2d(Op):
             if t is not None:
                 out = t if out is None else out + t
         return out
+
+
+def tensor_unfold(x, dimension, size, step):
+    """Tensor.unfold: every window of `size` elements along `dimension`, `step` apart, as a view."""
+    d = norm_dim(dimension, x._data.ndim)
+    max_size = x._data.shape[d] if x._data.ndim else 1
+    if size > max_size:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {max_size} but size is {size}")
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    if x._data.ndim == 0:
+        return TensorUnfold.apply(x.reshape(1), 0, int(size), int(step)).reshape(int(size))
+    return TensorUnfold.apply(x, d, int(size), int(step))

@@ -17,3 +17,7 @@ from fastgrad.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, A
                                          AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d, AvgPool1d,
                                          AvgPool3d, LPPool1d, LPPool2d, LPPool3d, MaxPool1d, MaxPool3d,
                                          MaxUnpool1d, MaxUnpool2d, MaxUnpool3d)
+from fastgrad.nn.modules.conv import ConvTranspose1d, ConvTranspose2d  # noqa: F401
+from fastgrad.nn.modules.pixelshuffle import PixelShuffle, PixelUnshuffle  # noqa: F401
+from fastgrad.nn.modules.channelshuffle import ChannelShuffle  # noqa: F401
+from fastgrad.nn.modules.fold import Fold, Unfold  # noqa: F401
