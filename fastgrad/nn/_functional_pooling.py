@@ -504,8 +504,8 @@ def _max_unpool(input, indices, out, nd):
         raise RuntimeError(f"Input to {name} should be a {nd + 1}d or {nd + 2}d Tensor, but got a tensor with "
                            f"{input.dim()} dimensions.")
     if tuple(indices.shape) != tuple(input.shape):
-        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor ({shape_str(input.shape)})"
-                           f" but got indices tensor with shape: {shape_str(indices.shape)}")
+        raise RuntimeError("Expected shape of indices to be same as that of the input tensor "
+                           f"({shape_str(input.shape)}) but got indices tensor with shape: {shape_str(indices.shape)}")
     unbatched = input.dim() == nd + 1
     x = input.unsqueeze(0) if unbatched else input
     idx = indices._data.reshape(x.shape[0], x.shape[1], -1)

@@ -180,8 +180,9 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     desc = (f"Given output_size=({o[0]}, {o[1]}), kernel_size=({k[0]}, {k[1]}), dilation=({d[0]}, {d[1]}), "
             f"padding=({p[0]}, {p[1]}), stride=({s[0]}, {s[1]}), ")
     if length != blocks[0] * blocks[1]:
-        raise RuntimeError(desc + f"expected size of input's dimension 2 to match the calculated number of sliding "
-                           f"blocks {blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]}, but got input.size(2)={length}.")
+        raise RuntimeError(desc + "expected size of input's dimension 2 to match the calculated number of sliding "
+                           f"blocks {blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]}, but got "
+                           f"input.size(2)={length}.")
     if min(blocks) < 1:
         raise RuntimeError(desc + f"calculated shape of the array of sliding blocks as ({blocks[0]}, {blocks[1]}), "
                            "which is too small (non-positive)")

@@ -83,7 +83,8 @@ def test_max_pool_ties_and_minus_inf(torch):
 
 
 AVG1D = [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
-         dict(kernel_size=3, stride=2, padding=1, count_include_pad=False), dict(kernel_size=3, stride=2, ceil_mode=True),
+         dict(kernel_size=3, stride=2, padding=1, count_include_pad=False),
+         dict(kernel_size=3, stride=2, ceil_mode=True),
          dict(kernel_size=4, stride=3, padding=2, ceil_mode=True),
          dict(kernel_size=4, stride=3, padding=2, ceil_mode=True, count_include_pad=False)]
 

@@ -21,3 +21,7 @@ from fastgrad.nn.modules.conv import ConvTranspose1d, ConvTranspose2d  # noqa: F
 from fastgrad.nn.modules.pixelshuffle import PixelShuffle, PixelUnshuffle  # noqa: F401
 from fastgrad.nn.modules.channelshuffle import ChannelShuffle  # noqa: F401
 from fastgrad.nn.modules.fold import Fold, Unfold  # noqa: F401
+from fastgrad.nn.modules.padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d,  # noqa: F401
+                                         ConstantPad2d, ConstantPad3d, ReflectionPad1d, ReflectionPad2d,
+                                         ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
+                                         ZeroPad1d, ZeroPad2d, ZeroPad3d)

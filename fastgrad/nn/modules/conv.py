@@ -155,8 +155,8 @@ class _ConvTransposeNd(_ConvNd):
             max_sizes.append(min_sizes[d] + stride[d] - 1)
         for size, lo, hi in zip(output_size, min_sizes, max_sizes):
             if size < lo or size > hi:
-                raise ValueError(f"requested an output size of {output_size}, but valid sizes range from {min_sizes} to "
-                                 f"{max_sizes} (for an input of {input.size()[2:]})")
+                raise ValueError(f"requested an output size of {output_size}, but valid sizes range from {min_sizes} "
+                                 f"to {max_sizes} (for an input of {input.size()[2:]})")
         return [output_size[d] - min_sizes[d] for d in range(num_spatial_dims)]
 
 
