@@ -25,3 +25,4 @@ from fastgrad.nn.modules.padding import (CircularPad1d, CircularPad2d, CircularP
                                          ConstantPad2d, ConstantPad3d, ReflectionPad1d, ReflectionPad2d,
                                          ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
                                          ZeroPad1d, ZeroPad2d, ZeroPad3d)
+from fastgrad.nn.modules.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401
