@@ -8,3 +8,4 @@ from fastgrad.nn._functional_layers import *  # noqa: F401,F403
 from fastgrad.nn._functional_pooling import *  # noqa: F401,F403
 from fastgrad.nn._functional_spatial import *  # noqa: F401,F403
 from fastgrad.nn._functional_upsampling import *  # noqa: F401,F403
+from fastgrad._ops.normalization_ext import *  # noqa: F401,F403

@@ -26,3 +26,5 @@ from fastgrad.nn.modules.padding import (CircularPad1d, CircularPad2d, CircularP
                                          ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
                                          ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from fastgrad.nn.modules.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401
+from fastgrad.nn.modules.normalization import CrossMapLRN2d, GroupNorm, LocalResponseNorm, RMSNorm  # noqa: F401
+from fastgrad.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d  # noqa: F401
