@@ -342,18 +342,29 @@ def _adaptive_input(fn, kind, x, out, n):
     return (x.unsqueeze(0) if unbatched else x), unbatched
 
 
+def axis_matmul(y, m, d):
+    """The linear map m (n_out, n_in), an array, applied along dim d of y (differentiably: matmul)."""
+    mt = make(np.ascontiguousarray(m.astype(y._data.dtype)))
+    if d == y.dim() - 1:
+        return y @ mt.mT
+    if d == y.dim() - 2:
+        return mt @ y
+    return (y.movedim(d, -1) @ mt.mT).movedim(-1, d)
+
+
 def _adaptive_avg(x, out):
-    n = len(out)
     y = x
-    for i in range(n):
+    for i in range(len(out)):
         size = x.shape[2 + i]
         if size == out[i]:
             continue
+        if out[i] == 1:  # global pooling along this dim
+            y = y.mean(2 + i, keepdim=True)
+            continue
         start, end = _adaptive_bounds(size, out[i])
         pos = np.arange(size)
-        m = ((pos[:, None] >= start) & (pos[:, None] < end)) / (end - start).astype(np.float64)
-        mt = make(m.astype(x._data.dtype))  # (size, out): averages dim 2 + i
-        y = (y.movedim(2 + i, -1) @ mt).movedim(-1, 2 + i)
+        m = ((pos >= start[:, None]) & (pos < end[:, None])) / (end - start)[:, None].astype(np.float64)
+        y = axis_matmul(y, m, 2 + i)  # (out, size): averages dim 2 + i
     return y
 
 

@@ -2,8 +2,8 @@
 deprecated F.upsample* (re-exported by fastgrad.nn.functional).
 
 Every mode but area is separable: along each spatial dim an output position reads one tap
-(nearest), two (linear) or four (cubic) input positions with weights, so the result is a sum of
-index_select's times constant weights, one dim after the other; its gradients (index_add's) and
+(nearest), two (linear) or four (cubic) input positions with weights, one dim after the other:
+a matmul with the dim's interpolation matrix (or index_select's times weights), so gradients and
 double backward come from those ops. Source positions and weights follow torch's CPU kernels
 (UpSample.h), computed in the input's float type as torch's opmath does."""
 import math
@@ -13,7 +13,7 @@ import numpy as np
 
 from fastgrad._backend import engine
 from fastgrad._ops.base import make, scalar_type_name
-from fastgrad.nn._functional_pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
+from fastgrad.nn._functional_pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, axis_matmul
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
 
@@ -86,9 +86,15 @@ def _taps(mode, n_in, n_out, align_corners, scale, dt):
     return [(np.clip(i0 - 1 + j, 0, n_in - 1), w.astype(dt)) for j, w in enumerate(_cubic_weights(t, dt))]
 
 
+_DENSE_MAX = 1 << 22  # entries of a per-dim interpolation matrix applied by matmul
+
+
 def _resample(x, mode, out, align_corners, scales):
-    """x (N, C, *sp) resampled to spatial size out, one dim after the other."""
+    """x (N, C, *sp) resampled to spatial size out, one dim after the other. Float inputs take each
+    dim's (n_out, n_in) interpolation matrix by one matmul (its gradient is a matmul too: index_add's
+    scatter is ~10x slower); non-finite inputs (0 * inf is nan) and integer ones gather the taps."""
     dt = x._data.dtype.type if x._data.dtype.kind == "f" else np.float32
+    dense = x._data.dtype.kind == "f" and bool(np.isfinite(x._data).all())
     y = x
     for i, n_out in enumerate(out):
         d = 2 + i
@@ -96,12 +102,20 @@ def _resample(x, mode, out, align_corners, scales):
         taps = _taps(mode, n_in, n_out, align_corners, None if scales is None else scales[i], dt)
         if len(taps) == 1 and taps[0][1] is None and n_in == n_out and np.array_equal(taps[0][0], np.arange(n_out)):
             continue
+        if dense and n_in * n_out <= _DENSE_MAX:
+            m = np.zeros((n_out, n_in), dt)
+            rows = np.arange(n_out)
+            for idx, w in taps:
+                np.add.at(m, (rows, idx), 1 if w is None else w)
+            y = axis_matmul(y, m, d)
+            continue
         acc = None
-        for idx, w in taps:
-            term = y.index_select(d, make(idx))
-            if w is not None:
-                term = term * make(w.astype(x._data.dtype).reshape((-1,) + (1,) * (len(out) - 1 - i)))
-            acc = term if acc is None else acc + term
+        with np.errstate(invalid="ignore"):  # 0 * inf is nan, as in torch's kernels, without a warning
+            for idx, w in taps:
+                term = y.index_select(d, make(idx))
+                if w is not None:
+                    term = term * make(w.astype(x._data.dtype).reshape((-1,) + (1,) * (len(out) - 1 - i)))
+                acc = term if acc is None else acc + term
         y = acc
     return y
 

@@ -94,6 +94,18 @@ def test_interpolate_integer_nearest_and_empty_batch(torch):
     check(torch, lambda F, a: F.interpolate(a, size=3, mode="bilinear"), _x(0, 3, 5, 6))
 
 
+def test_interpolate_non_finite_input(torch):
+    """inf inputs give torch's nan pattern (0 * inf) and infinities, not nan rows of a matmul."""
+    x = _x(1, 2, 4, 5)
+    x[0, 0, 1, 2], x[0, 1, 3, 0] = np.inf, -np.inf
+    for mode, ac in (("nearest", None), ("nearest-exact", None), ("bilinear", False), ("bilinear", True),
+                     ("bicubic", False)):
+        for kw in (dict(scale_factor=2), dict(size=(3, 7))):
+            fo = F.interpolate(fastgrad.tensor(x), mode=mode, align_corners=ac, **kw).numpy()
+            to = torch.nn.functional.interpolate(torch.tensor(x), mode=mode, align_corners=ac, **kw).numpy()
+            np.testing.assert_allclose(fo, to, rtol=1e-10, atol=1e-10, equal_nan=True)
+
+
 @pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic", "area"])
 def test_interpolate_gradcheck(mode):
     x = fastgrad.tensor(_x(1, 2, 4, 3), requires_grad=True)
