@@ -122,6 +122,35 @@ def test_conv_transpose_gradcheck():
     assert gradgradcheck(lambda a, c: F.conv_transpose1d(a, c, stride=2, dilation=2), (x1, w1))
 
 
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular", "zeros"])
+@pytest.mark.parametrize("cls,kw,shape", [("Conv2d", dict(kernel_size=3, padding=(1, 2), stride=(2, 1)), (2, 4, 6, 7)),
+                                          ("Conv2d", dict(kernel_size=(2, 4), padding="same", dilation=(1, 2)),
+                                           (2, 4, 6, 9)),
+                                          ("Conv1d", dict(kernel_size=4, padding=2, groups=2), (2, 4, 9)),
+                                          ("Conv1d", dict(kernel_size=3, padding="same"), (4, 8))], ids=str)
+def test_conv_padding_modes(torch, mode, cls, kw, shape):
+    if mode == "zeros" and kw.get("padding") == "same" and cls == "Conv2d":
+        pytest.skip("padding='same' with an even kernel is asymmetric zero padding (not supported by F.conv2d)")
+    fm = getattr(nn, cls)(4, 6, padding_mode=mode, dtype=fastgrad.float64, **kw)
+    tm = getattr(torch.nn, cls)(4, 6, padding_mode=mode, dtype=torch.float64, **kw)
+    assert tuple(fm._reversed_padding_repeated_twice) == tuple(tm._reversed_padding_repeated_twice)
+    check_module(torch, fm, tm, _x(*shape))
+
+
+def test_forward_mode_ad():
+    """jvp of the new ops (their own and their primitives') against finite differences."""
+    cases = [(lambda a: F.max_pool1d(a, 3, 2, 1), (2, 2, 7)), (lambda a: F.avg_pool3d(a, 2, 1, 1), (1, 2, 3, 3, 3)),
+             (lambda a: F.adaptive_max_pool2d(a, (2, 3)), (1, 2, 5, 4)),
+             (lambda a: F.unfold(a, 2, padding=1), (1, 2, 3, 3)),
+             (lambda a: F.fold(a, (3, 3), 2), (1, 8, 4)), (lambda a: a.unfold(1, 2, 1), (2, 5)),
+             (lambda a: F.interpolate(a, scale_factor=1.5, mode="bicubic"), (1, 1, 3, 3)),
+             (lambda a: F.pad(a, (1, 2), mode="reflect"), (1, 2, 4)), (lambda a: F.group_norm(a, 2), (2, 4, 3)),
+             (lambda a: F.conv_transpose2d(a, w, stride=2, output_padding=1), (1, 2, 2, 2))]
+    w = fastgrad.tensor(_x(2, 1, 2, 2))
+    for fn, shape in cases:
+        assert gradcheck(fn, (fastgrad.tensor(_x(*shape), requires_grad=True),), check_forward_ad=True)
+
+
 # --------------------------------------------------------------------------- fold / unfold
 UNFOLD = [dict(kernel_size=2), dict(kernel_size=(2, 3), dilation=(1, 2), padding=1, stride=(2, 1)),
           dict(kernel_size=3, padding=(2, 0), stride=3)]

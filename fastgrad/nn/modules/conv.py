@@ -30,8 +30,9 @@ class _ConvNd(Module):
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of {valid_padding_strings}")
             if padding == "same" and any(s != 1 for s in _ntuple(stride, self._n)):
                 raise ValueError("padding='same' is not supported for strided convolutions")
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"padding_mode={padding_mode!r} is not supported (only 'zeros')")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError("padding_mode must be one of {'zeros', 'reflect', 'replicate', 'circular'}, but got "
+                             f"padding_mode='{padding_mode}'")
         n = self._n
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -43,6 +44,15 @@ class _ConvNd(Module):
         self.output_padding = (0,) * n
         self.groups = groups
         self.padding_mode = padding_mode
+        if isinstance(self.padding, str):  # F.pad's (last dim first) padding for padding_mode != 'zeros'
+            self._reversed_padding_repeated_twice = [0, 0] * n
+            if padding == "same":
+                for d, k, i in zip(self.dilation, self.kernel_size, range(n - 1, -1, -1)):
+                    total = d * (k - 1)
+                    self._reversed_padding_repeated_twice[2 * i] = total // 2
+                    self._reversed_padding_repeated_twice[2 * i + 1] = total - total // 2
+        else:
+            self._reversed_padding_repeated_twice = tuple(p for p in reversed(self.padding) for _ in range(2))
         self.weight = Parameter(fastgrad.empty((out_channels, in_channels // groups) + self.kernel_size,
                                                device=device, dtype=dtype))
         if bias:
@@ -74,18 +84,26 @@ class _ConvNd(Module):
         return s.format(**self.__dict__)
 
 
+    def _conv_forward(self, input, weight, bias):
+        conv = F.conv1d if self._n == 1 else F.conv2d
+        if self.padding_mode != "zeros":
+            return conv(F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode), weight, bias,
+                        self.stride, (0,) * self._n, self.dilation, self.groups)
+        return conv(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+
 class Conv1d(_ConvNd):
     _n = 1
 
     def forward(self, input):
-        return F.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return self._conv_forward(input, self.weight, self.bias)
 
 
 class Conv2d(_ConvNd):
     _n = 2
 
     def forward(self, input):
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return self._conv_forward(input, self.weight, self.bias)
 
 
 # --------------------------------------------------------------------------- transposed convolution
@@ -114,6 +132,7 @@ class _ConvTransposeNd(_ConvNd):
         self.output_padding = _ntuple(output_padding, n)
         self.groups = groups
         self.padding_mode = padding_mode
+        self._reversed_padding_repeated_twice = tuple(p for p in reversed(self.padding) for _ in range(2))
         self.weight = Parameter(fastgrad.empty((in_channels, out_channels // groups) + self.kernel_size,
                                                device=device, dtype=dtype))
         if bias:
