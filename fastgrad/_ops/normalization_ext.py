@@ -38,7 +38,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
     if input._data.dtype.kind != "f":
         raise NotImplementedError("\"GroupNormKernelImpl\" not implemented for "
                                   f"'{scalar_type_name(input._data.dtype)}'")
-    y = L.Normalize.apply(input.reshape(n, num_groups, -1), (2,), float(eps)).reshape(tuple(input.shape))
+    per_group = c // num_groups * int(np.prod(input.shape[2:], dtype=np.int64))
+    y = L.Normalize.apply(input.reshape(n, num_groups, per_group), (2,), float(eps)).reshape(tuple(input.shape))
     return _affine(y, weight, bias, (1, c) + (1,) * (input.dim() - 2))
 
 
