@@ -7,6 +7,8 @@ import numpy as np
 
 from fastgrad._ops import layers as L
 from fastgrad._ops.base import make, scalar_type_name, shape_str
+from fastgrad._ops.nn_functional import pad
+from fastgrad._ops.spatial import tensor_unfold
 
 __all__ = ["group_norm", "instance_norm", "rms_norm", "local_response_norm"]
 
@@ -101,25 +103,16 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
 
 
 def local_response_norm(input, size, alpha=0.0001, beta=0.75, k=1.0):
-    """x / (k + alpha * mean of x^2 over `size` neighbouring channels) ^ beta (torch's composition)."""
-    from fastgrad.nn import functional as F
-
+    """x / (k + alpha * mean of x^2 over `size` neighbouring channels) ^ beta: torch's average
+    pooling of the zero-padded squares over channels, here as the windows' sum / size."""
     dim = input.dim()
     if dim < 3:
         raise ValueError(f"Expected 3D or higher dimensionality                          input (got {dim} dimensions)")
     if input.numel() == 0:
         return input
-    div = input.mul(input)
-    if dim == 3:
-        div = div.unsqueeze(1)
-        div = F.pad(div, (0, 0, size // 2, (size - 1) // 2))
-        div = F.avg_pool2d(div, (size, 1), stride=1).squeeze(1)
-    else:
-        sizes = input.size()
-        div = div.view(sizes[0], 1, sizes[1], sizes[2], -1)
-        div = F.pad(div, (0, 0, 0, 0, size // 2, (size - 1) // 2))
-        div = F.avg_pool3d(div, (size, 1, 1), stride=1).squeeze(1)
-        div = div.view(sizes)
+    sq = input.mul(input)
+    widths = [0, 0] * (dim - 2) + [size // 2, (size - 1) // 2]  # F.pad's order: last dim first
+    div = tensor_unfold(pad(sq, widths), 1, size, 1).sum(-1) / size
     div = div.mul(alpha).add(k).pow(beta)
     return input / div
 

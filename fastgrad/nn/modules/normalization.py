@@ -5,6 +5,7 @@ import numpy as np
 
 import fastgrad
 from fastgrad._backend import engine
+from fastgrad._ops.normalization_ext import cross_map_lrn2d
 from fastgrad.nn import functional as F
 from fastgrad.nn import init
 from fastgrad.nn.modules.module import Module
@@ -236,8 +237,6 @@ class CrossMapLRN2d(Module):
         self.k = k
 
     def forward(self, input):
-        from fastgrad._ops.normalization_ext import cross_map_lrn2d
-
         return cross_map_lrn2d(input, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self):
