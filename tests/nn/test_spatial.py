@@ -129,8 +129,6 @@ def test_conv_transpose_gradcheck():
                                           ("Conv1d", dict(kernel_size=4, padding=2, groups=2), (2, 4, 9)),
                                           ("Conv1d", dict(kernel_size=3, padding="same"), (4, 8))], ids=str)
 def test_conv_padding_modes(torch, mode, cls, kw, shape):
-    if mode == "zeros" and kw.get("padding") == "same" and cls == "Conv2d":
-        pytest.skip("padding='same' with an even kernel is asymmetric zero padding (not supported by F.conv2d)")
     fm = getattr(nn, cls)(4, 6, padding_mode=mode, dtype=fastgrad.float64, **kw)
     tm = getattr(torch.nn, cls)(4, 6, padding_mode=mode, dtype=torch.float64, **kw)
     assert tuple(fm._reversed_padding_repeated_twice) == tuple(tm._reversed_padding_repeated_twice)

@@ -86,9 +86,12 @@ class _ConvNd(Module):
 
     def _conv_forward(self, input, weight, bias):
         conv = F.conv1d if self._n == 1 else F.conv2d
-        if self.padding_mode != "zeros":
-            return conv(F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode), weight, bias,
-                        self.stride, (0,) * self._n, self.dilation, self.groups)
+        rev = self._reversed_padding_repeated_twice
+        if self.padding_mode != "zeros" or (self.padding == "same" and any(rev[i] != rev[i + 1] for i in (0, -2))):
+            # (asymmetric 'same' zero padding too: F.pad, then an unpadded convolution)
+            mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
+            return conv(F.pad(input, rev, mode=mode), weight, bias, self.stride, (0,) * self._n, self.dilation,
+                        self.groups)
         return conv(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
 
