@@ -287,3 +287,29 @@ def test_errors_match_torch(torch, i):
     with pytest.raises(type(te.value)) as fe:
         ERRORS[i](fastgrad, F)
     assert str(fe.value) == str(te.value).split("\n")[0]
+
+
+# --------------------------------------------------------------------------- torch.* spellings
+TOPLEVEL = [("max_pool1d", lambda x: (x[0], 2)), ("max_pool2d", lambda x: (x, 2, ())), ("max_pool3d", lambda x: (x, 2)),
+            ("max_pool1d_with_indices", lambda x: (x[0], 3, (), 1)), ("avg_pool1d", lambda x: (x[0], 3)),
+            ("adaptive_avg_pool1d", lambda x: (x[0], 3)), ("adaptive_max_pool1d", lambda x: (x[0], 3)),
+            ("pixel_shuffle", lambda x: (x, 2)), ("pixel_unshuffle", lambda x: (x, 2)),
+            ("channel_shuffle", lambda x: (x, 2)), ("native_channel_shuffle", lambda x: (x, 2)),
+            ("group_norm", lambda x: (x, 2)), ("rms_norm", lambda x: (x, (6,))),
+            ("instance_norm", lambda x: (x, None, None, None, None, True, 0.1, 1e-5, False)),
+            ("conv_transpose1d", lambda x: (x[0], x.reshape(-1)[:48].reshape(8, 2, 3), None, 2)),
+            ("conv_transpose2d", lambda x: (x, x.reshape(-1)[:48].reshape(4, 3, 2, 2)))]
+
+
+@pytest.mark.parametrize("name,args", TOPLEVEL, ids=[t[0] for t in TOPLEVEL])
+def test_torch_namespace_spellings(torch, name, args):
+    x = _x(2, 4, 8, 6)
+
+    def convert(L):
+        return [L.tensor(a) if isinstance(a, np.ndarray) else a for a in args(x)]
+
+    fo, to = getattr(fastgrad, name)(*convert(fastgrad)), getattr(torch, name)(*convert(torch))
+    fo, to = (fo if isinstance(fo, tuple) else (fo,)), (to if isinstance(to, tuple) else (to,))
+    assert len(fo) == len(to)
+    for a, b in zip(fo, to):
+        assert_close(a, b, 1e-10, 1e-10)
