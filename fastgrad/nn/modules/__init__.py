@@ -13,3 +13,5 @@ from fastgrad.nn.modules.conv import Conv1d, Conv2d  # noqa: F401
 from fastgrad.nn.modules.normalization import BatchNorm1d, BatchNorm2d, LayerNorm  # noqa: F401
 from fastgrad.nn.modules.pooling import AvgPool2d, MaxPool2d  # noqa: F401
 from fastgrad.nn.modules.sparse import Embedding  # noqa: F401
+from fastgrad.nn.modules.conv3d import Conv3d, ConvTranspose3d  # noqa: F401
+from fastgrad.nn.modules.batchnorm import BatchNorm3d  # noqa: F401
