@@ -15,3 +15,6 @@ from fastgrad.nn.modules.pooling import AvgPool2d, MaxPool2d  # noqa: F401
 from fastgrad.nn.modules.sparse import Embedding  # noqa: F401
 from fastgrad.nn.modules.conv3d import Conv3d, ConvTranspose3d  # noqa: F401
 from fastgrad.nn.modules.batchnorm import BatchNorm3d  # noqa: F401
+from fastgrad.nn.modules.lazy import (LazyConv1d, LazyConv2d, LazyConv3d, LazyConvTranspose3d,  # noqa: F401
+                                      LazyLinear)
+from fastgrad.nn.modules.batchnorm import LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d  # noqa: F401
