@@ -6,3 +6,5 @@ from fastgrad._ops.losses import *  # noqa: F401,F403
 from fastgrad._ops.nn_functional import *  # noqa: F401,F403
 from fastgrad.nn._functional_layers import *  # noqa: F401,F403
 from fastgrad.nn._functional_conv3d import *  # noqa: F401,F403
+from fastgrad.nn._functional_more import *  # noqa: F401,F403
+from fastgrad.nn._functional_grid import *  # noqa: F401,F403
