@@ -92,3 +92,4 @@ def set_num_threads(n):
         raise RuntimeError("set_num_threads expects a positive integer")
     _blas.set_num_threads(n)
 from fastgrad.serialization import load, save  # noqa: E402,F401
+from fastgrad._ops.nn_more import pdist  # noqa: E402,F401

@@ -72,6 +72,17 @@ class Pdist(Op):
         return (coef * (index_select(t, 0, i) - index_select(t, 0, j))).sum(1)
 
 
+def pdist(input, p=2):
+    """The p-norm distance of every pair of rows i < j of input (N, M): N (N - 1) / 2 values."""
+    if input._data.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input._data.ndim}D")
+    if input._data.dtype.kind != "f":
+        raise RuntimeError("pdist only supports floating-point dtypes")
+    if p < 0:
+        raise RuntimeError("pdist only supports non-negative p values")
+    return Pdist.apply(input, float(p))
+
+
 class ZeroGradLink(Op):
     """A 0-d zero that depends on x: adding it to an output gives x a zero gradient."""
 

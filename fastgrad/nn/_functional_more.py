@@ -8,6 +8,7 @@ import numpy as np
 from fastgrad import _random
 from fastgrad._ops import layers as L
 from fastgrad._ops import nn_more as NM
+from fastgrad._ops.nn_more import pdist  # noqa: F401 (torch.pdist too)
 from fastgrad._ops.base import TensorBase, make, scalar_type_name
 from fastgrad._ops.nn import softmax
 from fastgrad.autograd.grad_mode import no_grad
@@ -175,18 +176,6 @@ def _cat_zero(rows):
     from fastgrad._ops.indexing import cat
 
     return cat([rows, rows.new_zeros((1, rows.shape[1]))], 0)
-
-
-# --------------------------------------------------------------------------- pdist
-def pdist(input, p=2):
-    """The p-norm distance of every pair of rows i < j of input (N, M): N (N - 1) / 2 values."""
-    if input.dim() != 2:
-        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.dim()}D")
-    if not _is_float(input):
-        raise RuntimeError("pdist only supports floating-point dtypes")
-    if p < 0:
-        raise RuntimeError("pdist only supports non-negative p values")
-    return NM.Pdist.apply(input, float(p))
 
 
 # --------------------------------------------------------------------------- gumbel_softmax

@@ -490,3 +490,40 @@ def test_container_is_deprecated(torch):
     assert repr(fm) == fg_repr(tm)
     assert list(fm.state_dict()) == list(tm.state_dict()) == ["a.weight", "a.bias"]
     assert isinstance(fm, nn.Module) and nn.modules.container.Container is nn.Container
+
+
+def test_forward_mode_matches_torch(torch):
+    from fastgrad.autograd import forward_ad
+
+    tf = torch.nn.functional
+    x, tx_ = _x(5, 3), _x(5, 3)
+    x[3] = x[1]
+    w, tw_ = _x(10, 3), _x(10, 3)
+    img, timg = _x(1, 2, 4, 5), _x(1, 2, 4, 5)
+    grid, tgrid = RNG.random((1, 3, 2, 2)) * 2.4 - 1.2, _x(1, 3, 2, 2)
+    idx, off, psw, tpsw = np.array([1, 2, 4, 4, 9]), np.array([0, 2, 2]), _x(5), _x(5)
+    cases = [
+        (lambda a: F.pdist(a, 1.5), lambda a: torch.pdist(a, 1.5), (x,), (tx_,)),
+        (lambda a: F.pdist(a), lambda a: torch.pdist(a), (x,), (tx_,)),
+        (lambda a, p: F.embedding_bag(fastgrad.tensor(idx), a, fastgrad.tensor(off), mode="sum", per_sample_weights=p),
+         lambda a, p: tf.embedding_bag(torch.tensor(idx), a, torch.tensor(off), mode="sum", per_sample_weights=p),
+         (w, psw), (tw_, tpsw)),
+        (lambda a: F.embedding_bag(fastgrad.tensor(idx), a, fastgrad.tensor(off), mode="max"),
+         lambda a: tf.embedding_bag(torch.tensor(idx), a, torch.tensor(off), mode="max"), (w,), (tw_,)),
+        (lambda a, g: F.grid_sample(a, g, "bilinear", "reflection", False),
+         lambda a, g: tf.grid_sample(a, g, "bilinear", "reflection", False), (img, grid), (timg, tgrid)),
+        (lambda a, g: F.grid_sample(a, g, "bicubic", "zeros", True),
+         lambda a, g: tf.grid_sample(a, g, "bicubic", "zeros", True), (img, grid), (timg, tgrid)),
+    ]
+    for fg_fn, th_fn, primals, tangents in cases:
+        with forward_ad.dual_level():
+            duals = [forward_ad.make_dual(fastgrad.tensor(p), fastgrad.tensor(t)) for p, t in zip(primals, tangents)]
+            out = forward_ad.unpack_dual(fg_fn(*duals)).tangent
+        tp, tt = tuple(torch.tensor(p) for p in primals), tuple(torch.tensor(t) for t in tangents)
+        try:
+            _, ref = torch.func.jvp(th_fn, tp, tt)
+        except NotImplementedError:  # torch has no forward AD for pdist: J t from its Jacobian
+            jac = torch.autograd.functional.jacobian(th_fn, tp)
+            ref = sum((j.reshape(-1, t.numel()) @ t.reshape(-1)) for j, t in zip(jac, tt)).reshape(out.shape)
+        assert_close(out, ref, 1e-10, 1e-10)
+    assert fastgrad.pdist is F.pdist
