@@ -102,6 +102,29 @@ class UninitializedTensorMixin:
     def __repr__(self):
         return f"<{self.__class__.__name__}>"
 
+    def _converted(self, out):
+        """A dtype conversion of a lazy tensor is a lazy tensor of the new dtype (as torch's)."""
+        if out is self:
+            return self
+        kw = {"persistent": self.persistent} if hasattr(self, "persistent") else {}
+        return type(self)(self.requires_grad, None, out.dtype, **kw)
+
+    def to(self, *args, **kwargs):
+        return self._converted(super().to(*args, **kwargs))
+
+    def type(self, dtype=None, *args, **kwargs):
+        out = super().type(dtype)
+        return out if dtype is None else self._converted(out)
+
+    def float(self):
+        return self._converted(super().float())
+
+    def double(self):
+        return self._converted(super().double())
+
+    def half(self):
+        return self._converted(super().half())
+
     def __reduce_ex__(self, proto):
         return (self.__class__, (self.requires_grad,))
 

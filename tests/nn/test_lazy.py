@@ -91,6 +91,13 @@ def test_lazy_linear_init_and_dtype():
     m = nn.LazyLinear(2).double()  # the dtype of the uninitialized parameter is kept
     assert m.weight.dtype == fastgrad.float64
     assert m(fastgrad.zeros(1, 3, dtype=fastgrad.float64)).dtype == fastgrad.float64
+    for conv in (lambda m: m.double(), lambda m: m.to(fastgrad.float64), lambda m: m.type(fastgrad.float64)):
+        m = conv(nn.LazyBatchNorm1d())  # lazy buffers stay lazy through dtype conversions
+        assert type(m.running_mean) is UninitializedBuffer and m.running_mean.dtype == fastgrad.float64
+        m(fastgrad.zeros(4, 3, dtype=fastgrad.float64))
+        assert type(m) is nn.BatchNorm1d and m.running_var.dtype == m.weight.dtype == fastgrad.float64
+    b = UninitializedBuffer(persistent=False)
+    assert b.float() is b and type(b.half()) is UninitializedBuffer and not b.half().persistent
     m = nn.LazyConv2d(3, 2, dtype=fastgrad.float64)
     m(fastgrad.zeros(1, 2, 3, 3, dtype=fastgrad.float64))
     assert m.weight.dtype == fastgrad.float64 and m.weight.shape == (3, 2, 2, 2)
