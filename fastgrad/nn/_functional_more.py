@@ -10,6 +10,7 @@ from fastgrad._ops import layers as L
 from fastgrad._ops import nn_more as NM
 from fastgrad._ops.nn_more import pdist  # noqa: F401 (torch.pdist too)
 from fastgrad._ops.base import TensorBase, make, scalar_type_name
+from fastgrad._ops.indexing import cat
 from fastgrad._ops.nn import softmax
 from fastgrad.autograd.grad_mode import no_grad
 
@@ -154,7 +155,7 @@ def _freq_scale(idx, num):
     """The gradient factor of each entry under scale_grad_by_freq, as torch's CPU backward computes
     it: the entries of the i-th smallest distinct index get 1 / count(sorted(idx)[i])."""
     counts = np.bincount(idx, minlength=num)
-    uniq, group = np.unique(idx, return_inverse=True)
+    _, group = np.unique(idx, return_inverse=True)
     return 1.0 / counts[np.sort(idx)[group.reshape(-1)]]
 
 
@@ -173,8 +174,6 @@ def _bag_max(rows, bag, nbags, dim):
 
 
 def _cat_zero(rows):
-    from fastgrad._ops.indexing import cat
-
     return cat([rows, rows.new_zeros((1, rows.shape[1]))], 0)
 
 
