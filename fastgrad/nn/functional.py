@@ -13,3 +13,6 @@ from fastgrad.nn._functional_pooling import *  # noqa: F401,F403
 from fastgrad.nn._functional_spatial import *  # noqa: F401,F403
 from fastgrad.nn._functional_upsampling import *  # noqa: F401,F403
 from fastgrad._ops.normalization_ext import *  # noqa: F401,F403
+from fastgrad.nn._functional_conv3d import *  # noqa: F401,F403
+from fastgrad.nn._functional_more import *  # noqa: F401,F403
+from fastgrad.nn._functional_grid import *  # noqa: F401,F403

@@ -43,3 +43,13 @@ from fastgrad.nn.modules.padding import (CircularPad1d, CircularPad2d, CircularP
 from fastgrad.nn.modules.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401
 from fastgrad.nn.modules.normalization import CrossMapLRN2d, GroupNorm, LocalResponseNorm, RMSNorm  # noqa: F401
 from fastgrad.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d  # noqa: F401
+from fastgrad.nn.modules.conv3d import Conv3d, ConvTranspose3d  # noqa: F401
+from fastgrad.nn.modules.batchnorm import BatchNorm3d  # noqa: F401
+from fastgrad.nn.modules.lazy import (LazyConv1d, LazyConv2d, LazyConv3d, LazyConvTranspose3d,  # noqa: F401
+                                      LazyLinear)
+from fastgrad.nn.modules.batchnorm import LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d  # noqa: F401
+from fastgrad.nn.modules.sparse import EmbeddingBag  # noqa: F401
+from fastgrad.nn.modules.batchnorm import SyncBatchNorm  # noqa: F401
+from fastgrad.nn.modules.container import Container  # noqa: F401
+from fastgrad.nn.modules.pooling_fractional import FractionalMaxPool2d  # noqa: F401
+from fastgrad.nn.modules.adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: F401

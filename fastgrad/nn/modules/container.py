@@ -1,6 +1,7 @@
-"""Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict."""
+"""Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict (and the deprecated Container)."""
 import collections.abc
 import operator
+import warnings
 from collections import OrderedDict
 from itertools import chain, islice
 
@@ -399,3 +400,20 @@ class ParameterDict(Module):
 
     def __call__(self, input):
         raise RuntimeError("ParameterDict should not be called.")
+
+
+class Container(Module):
+    """Deprecated: a Module whose keyword arguments become its submodules."""
+
+    _WARNING = ("`nn.Container` is deprecated. All of its functionality is now implemented in `nn.Module`. Subclass "
+                "that instead.")
+
+    def __init_subclass__(cls, **kwargs):
+        warnings.warn(Container._WARNING, FutureWarning, stacklevel=2)
+        super().__init_subclass__(**kwargs)
+
+    def __init__(self, **kwargs):
+        warnings.warn(Container._WARNING, FutureWarning, stacklevel=2)
+        super().__init__()
+        for key, value in kwargs.items():
+            self.add_module(key, value)

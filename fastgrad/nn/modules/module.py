@@ -8,7 +8,7 @@ from fastgrad import _dtype
 from fastgrad._backend import engine
 from fastgrad._tensor import zero_grads
 from fastgrad.autograd.grad_mode import no_grad
-from fastgrad.nn.parameter import Parameter
+from fastgrad.nn.parameter import Buffer, Parameter
 
 
 def _typename(obj):
@@ -281,10 +281,12 @@ class Module:
                 modules[name] = value
             else:
                 buffers = self.__dict__.get("_buffers")
-                if buffers is not None and name in buffers:
+                if isinstance(value, Buffer):  # torch 2.5+: assigning an nn.Buffer registers it
+                    self.register_buffer(name, value, value.persistent)
+                elif buffers is not None and name in buffers:
                     if value is not None and not isinstance(value, engine.TensorBase):
-                        raise TypeError("cannot assign '%s' as buffer '%s' (fastgrad.Tensor or None expected)"
-                                        % (_typename(value), name))
+                        raise TypeError("cannot assign '%s' as buffer '%s' (fastgrad.nn.Buffer, fastgrad.Tensor or "
+                                        "None expected)" % (_typename(value), name))
                     buffers[name] = value
                 else:
                     object.__setattr__(self, name, value)

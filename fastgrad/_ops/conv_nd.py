@@ -1,0 +1,203 @@
+"""Convolution in any number of spatial dims (conv3d, conv_transpose3d): im2col + one BLAS
+matmul per group, as layers.Conv2d does for two dims, with the padding allowed to differ
+before and after each dim (torch's padding='same' with an even kernel).
+
+ConvNd's backward is ConvNdBackward (gx = the transposed convolution of g, gw = the
+correlation of x and g), whose own backward is written with these two ops again (both are
+linear in each argument), so double backward works. ConvTransposeNd is ConvNdBackward's
+input gradient as a forward: its backward is a convolution."""
+import numpy as np
+
+from fastgrad._ops.base import K, Op
+
+_as_strided = np.lib.stride_tricks.as_strided
+
+
+def pad_nd(a, lo, hi):
+    """a with its trailing len(lo) dims zero-padded by lo before and hi after."""
+    if not any(lo) and not any(hi):
+        return a
+    return np.pad(a, [(0, 0)] * (a.ndim - len(lo)) + list(zip(lo, hi)))
+
+
+def windows(xp, k, s, d, out):
+    """Read-only (*lead, *k, *out) view of xp (*lead, *spatial)."""
+    n = len(k)
+    lead = xp.ndim - n
+    st = xp.strides
+    return _as_strided(xp, xp.shape[:lead] + tuple(k) + tuple(out),
+                       st[:lead] + tuple(a * b for a, b in zip(st[lead:], d))
+                       + tuple(a * b for a, b in zip(st[lead:], s)), writeable=False)
+
+
+def scatter_windows(cols, sp, k, s, lo, d, out):
+    """Adjoint of windows(pad_nd(x, lo, hi), ...): cols (*lead, *k, *out) added into (*lead, *sp)."""
+    n = len(k)
+    lead = cols.shape[:cols.ndim - 2 * n]
+    full = tuple(max(lo[i] + sp[i], d[i] * (k[i] - 1) + s[i] * (out[i] - 1) + 1) for i in range(n))
+    gx = np.zeros(lead + full, cols.dtype)
+    for kk in np.ndindex(*k):
+        dst = tuple(slice(kk[i] * d[i], kk[i] * d[i] + s[i] * (out[i] - 1) + 1, s[i]) for i in range(n))
+        gx[(Ellipsis,) + dst] += cols[(Ellipsis,) + kk + (slice(None),) * n]
+    return np.ascontiguousarray(gx[(Ellipsis,) + tuple(slice(lo[i], lo[i] + sp[i]) for i in range(n))])
+
+
+class ConvGeom:
+    """A convolution of x (N, C, *sp) with w (O, C/g, *k): stride s, dilation d, padding lo
+    before and hi after each spatial dim, g groups; out is the output's spatial size."""
+
+    def __init__(self, x_shape, w_shape, stride, lo, hi, dilation, groups, out=None):
+        self.x_shape, self.w_shape = tuple(x_shape), tuple(w_shape)
+        self.s, self.lo, self.hi, self.d, self.g = tuple(stride), tuple(lo), tuple(hi), tuple(dilation), groups
+        self.k = self.w_shape[2:]
+        sp = self.x_shape[2:]
+        self.out = tuple(out) if out is not None else tuple(
+            (sp[i] + self.lo[i] + self.hi[i] - self.d[i] * (self.k[i] - 1) - 1) // self.s[i] + 1
+            for i in range(len(self.k)))
+        self.n = len(self.k)
+
+    def _span_hi(self):
+        """The high padding the windows read (the output may be one window short of the input's end)."""
+        sp = self.x_shape[2:]
+        return tuple(max(0, self.d[i] * (self.k[i] - 1) + self.s[i] * (self.out[i] - 1) + 1 - sp[i] - self.lo[i])
+                     for i in range(self.n))
+
+    def cols(self, x):
+        """(g, C/g * prod(k), N * prod(out)) patch matrix of x (one copy)."""
+        n, nd = x.shape[0], self.n
+        win = windows(pad_nd(x, self.lo, self._span_hi()), self.k, self.s, self.d, self.out)  # N C *k *out
+        order = (1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, 2 + 2 * nd))
+        cols = np.ascontiguousarray(win.transpose(order))  # C *k N *out
+        return cols.reshape(self.g, -1, n * int(np.prod(self.out, dtype=np.int64)))
+
+    def conv(self, x, w):
+        n, o = x.shape[0], w.shape[0]
+        w3 = w.reshape(self.g, o // self.g, -1)
+        y = K.mm(w3, self.cols(x))  # g, O/g, N * L
+        return np.ascontiguousarray(np.moveaxis(y.reshape((o, n) + self.out), 0, 1))
+
+    def grad_rows(self, g):
+        o = self.w_shape[0]
+        return np.ascontiguousarray(np.moveaxis(g, 1, 0)).reshape(self.g, o // self.g, -1)
+
+    def grad_input(self, g, w):
+        n, c = self.x_shape[:2]
+        nd = self.n
+        w3 = w.reshape(self.g, w.shape[0] // self.g, -1)
+        gcols = K.mm(w3.transpose(0, 2, 1), self.grad_rows(g))  # g, C/g * prod(k), N * L
+        gcols = gcols.reshape((c,) + self.k + (n,) + self.out)
+        order = (1 + nd, 0) + tuple(range(1, 1 + nd)) + tuple(range(2 + nd, 2 + 2 * nd))
+        return scatter_windows(gcols.transpose(order), self.x_shape[2:], self.k, self.s, self.lo, self.d, self.out)
+
+    def grad_weight(self, x, g):
+        return K.mm(self.grad_rows(g), self.cols(x).transpose(0, 2, 1)).reshape(self.w_shape)
+
+
+def _bias_shape(nd):
+    return (1, -1) + (1,) * nd
+
+
+def _sum_terms(*terms):
+    out = None
+    for t in terms:
+        if t is not None:
+            out = t if out is None else out + t
+    return out
+
+
+class ConvNd(Op):
+    """y = conv(x, w) + b for x (N, C, *sp), w (O, C/groups, *k), in geom's geometry."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, geom):
+        ctx.geom = geom
+        ctx.save_for_backward(x, w)
+        y = geom.conv(x._data, w._data)
+        if b is not None:
+            y += b._data.reshape(_bias_shape(geom.n))
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gx, gw = ConvNdBackward.apply(x, w, g, ctx.geom, (need[0], need[1]))
+        gb = g.sum((0,) + tuple(range(2, 2 + ctx.geom.n))) if need[2] else None
+        return gx, gw, gb, None
+
+    @staticmethod
+    def jvp(ctx, tx, tw, tb, geom):
+        x, w = ctx.saved_tensors
+        return _sum_terms(None if tx is None else ConvNd.apply(tx, w, None, geom),
+                          None if tw is None else ConvNd.apply(x, tw, None, geom),
+                          None if tb is None else tb.reshape(_bias_shape(geom.n)))
+
+
+class ConvNdBackward(Op):
+    """(gx, gw) of ConvNd: gx = conv_transpose(g, w), gw = correlate(x, g); both bilinear."""
+
+    @staticmethod
+    def forward(ctx, x, w, g, geom, need):
+        ctx.geom = geom
+        ctx.save_for_backward(x, w, g)
+        ctx.set_materialize_grads(False)
+        gx = geom.grad_input(g._data, w._data) if need[0] else None
+        gw = geom.grad_weight(x._data, g._data) if need[1] else None
+        return gx, gw
+
+    @staticmethod
+    def backward(ctx, ax, aw):
+        x, w, g = ctx.saved_tensors
+        geom = ctx.geom
+        need = ctx.needs_input_grad
+        gx = gw = gg = None
+        if need[0] and aw is not None:  # <aw, corr(x, g)> = <x, conv_T(g, aw)>
+            gx = ConvNdBackward.apply(x, aw, g, geom, (True, False))[0]
+        if need[1] and ax is not None:  # <ax, conv_T(g, w)> = <corr(ax, g), w>
+            gw = ConvNdBackward.apply(ax, w, g, geom, (False, True))[1]
+        if need[2]:
+            gg = _sum_terms(None if ax is None else ConvNd.apply(ax, w, None, geom),
+                            None if aw is None else ConvNd.apply(x, aw, None, geom))
+        return gx, gw, gg, None, None
+
+    @staticmethod
+    def jvp(ctx, tx, tw, tg, geom, need):
+        x, w, g = ctx.saved_tensors
+        gx = gw = None
+        for t in ((None if tg is None else ConvNdBackward.apply(x, w, tg, geom, need)),
+                  (None if tw is None else ConvNdBackward.apply(x, tw, g, geom, (need[0], False))),
+                  (None if tx is None else ConvNdBackward.apply(tx, w, g, geom, (False, need[1])))):
+            if t is not None:
+                gx = _sum_terms(gx, t[0])
+                gw = _sum_terms(gw, t[1])
+        return gx, gw
+
+
+class ConvTransposeNd(Op):
+    """y = conv_transpose(x, w) + b: the input gradient of the convolution whose geometry is
+    geom (its input has y's shape, its output x's); w is (C_in, C_out / groups, *k)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, geom):
+        ctx.geom = geom
+        ctx.save_for_backward(x, w)
+        y = geom.grad_input(x._data, w._data)
+        if b is not None:
+            y += b._data.reshape(_bias_shape(geom.n))
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gx = ConvNd.apply(g, w, None, ctx.geom) if need[0] else None  # the adjoint: a convolution
+        gw = ConvNdBackward.apply(g, w, x, ctx.geom, (False, True))[1] if need[1] else None
+        gb = g.sum((0,) + tuple(range(2, 2 + ctx.geom.n))) if need[2] else None
+        return gx, gw, gb, None
+
+    @staticmethod
+    def jvp(ctx, tx, tw, tb, geom):
+        x, w = ctx.saved_tensors
+        return _sum_terms(None if tx is None else ConvTransposeNd.apply(tx, w, None, geom),
+                          None if tw is None else ConvTransposeNd.apply(x, tw, None, geom),
+                          None if tb is None else tb.reshape(_bias_shape(geom.n)))
