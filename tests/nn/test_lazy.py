@@ -41,6 +41,11 @@ LAZY_CASES = [
     ("LazyBatchNorm2d", (), dict(track_running_stats=False), (2, 3, 4, 4), "BatchNorm2d"),
     ("LazyBatchNorm2d", (), dict(bias=False, eps=1e-3), (2, 3, 4, 4), "BatchNorm2d"),
     ("LazyBatchNorm3d", (), {}, (2, 3, 2, 3, 2), "BatchNorm3d"),
+    ("LazyConvTranspose1d", (4, 3), dict(stride=2, output_padding=1), (2, 3, 5), "ConvTranspose1d"),
+    ("LazyConvTranspose2d", (4, (2, 3)), dict(groups=3, bias=False), (3, 4, 5), "ConvTranspose2d"),
+    ("LazyInstanceNorm1d", (), {}, (2, 3, 5), "InstanceNorm1d"),
+    ("LazyInstanceNorm2d", (), dict(affine=False, track_running_stats=False), (2, 3, 4, 4), "InstanceNorm2d"),
+    ("LazyInstanceNorm3d", (), dict(momentum=None, bias=False), (2, 3, 2, 3, 2), "InstanceNorm3d"),
 ]
 
 

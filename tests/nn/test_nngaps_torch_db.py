@@ -19,7 +19,8 @@ OPS = ["nn.functional.conv3d", "nn.functional.conv_transpose3d", "nn.functional.
        "nn.functional.fractional_max_pool2d"]
 
 MODULES = ["Conv3d", "ConvTranspose3d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "FractionalMaxPool2d",
-           "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose3d"]
+           "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
+           "LazyConvTranspose3d"]
 
 
 def _fg(torch, v):

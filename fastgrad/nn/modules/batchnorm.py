@@ -1,14 +1,16 @@
-"""BatchNorm3d, LazyBatchNorm1d/2d/3d and SyncBatchNorm (on _BatchNorm of normalization.py, with
-BatchNorm1d/2d)."""
+"""BatchNorm3d, LazyBatchNorm1d/2d/3d, LazyInstanceNorm1d/2d/3d and SyncBatchNorm (on _BatchNorm of
+normalization.py, with BatchNorm1d/2d)."""
 import numpy as np
 
 from fastgrad._backend import engine
 from fastgrad.autograd.grad_mode import no_grad
+from fastgrad.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, _InstanceNorm
 from fastgrad.nn.modules.lazy import LazyModuleMixin
 from fastgrad.nn.modules.normalization import BatchNorm1d, BatchNorm2d, _BatchNorm
 from fastgrad.nn.parameter import UninitializedBuffer, UninitializedParameter
 
-__all__ = ["BatchNorm3d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "SyncBatchNorm"]
+__all__ = ["BatchNorm3d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyInstanceNorm1d",
+           "LazyInstanceNorm2d", "LazyInstanceNorm3d", "SyncBatchNorm"]
 
 
 class BatchNorm3d(_BatchNorm):
@@ -87,6 +89,40 @@ class LazyBatchNorm3d(_LazyNormBase, _BatchNorm):
     def _check_input_dim(self, input):
         if input.dim() != 5:
             raise ValueError(f"expected 5D input (got {input.dim()}D input)")
+
+
+class LazyInstanceNorm1d(_LazyNormBase, _InstanceNorm):
+    """An InstanceNorm1d whose num_features is inferred from the first input (torch's defaults:
+    affine and running statistics on)."""
+
+    cls_to_become = InstanceNorm1d
+    _no_batch_dim = 2
+
+    def _check_input_dim(self, input):
+        if input.dim() not in (2, 3):
+            raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
+
+
+class LazyInstanceNorm2d(_LazyNormBase, _InstanceNorm):
+    """An InstanceNorm2d whose num_features is inferred from the first input."""
+
+    cls_to_become = InstanceNorm2d
+    _no_batch_dim = 3
+
+    def _check_input_dim(self, input):
+        if input.dim() not in (3, 4):
+            raise ValueError(f"expected 3D or 4D input (got {input.dim()}D input)")
+
+
+class LazyInstanceNorm3d(_LazyNormBase, _InstanceNorm):
+    """An InstanceNorm3d whose num_features is inferred from the first input."""
+
+    cls_to_become = InstanceNorm3d
+    _no_batch_dim = 4
+
+    def _check_input_dim(self, input):
+        if input.dim() not in (4, 5):
+            raise ValueError(f"expected 4D or 5D input (got {input.dim()}D input)")
 
 
 # --------------------------------------------------------------------------- sync

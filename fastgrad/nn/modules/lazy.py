@@ -1,5 +1,5 @@
 """Lazy modules: LazyModuleMixin (torch.nn.modules.lazy), LazyLinear and LazyConv1d/2d/3d,
-LazyConvTranspose3d. Their parameters are UninitializedParameters until the first forward
+LazyConvTranspose1d/2d/3d. Their parameters are UninitializedParameters until the first forward
 infers their shapes from the input; then the module turns into cls_to_become (LazyLinear ->
 Linear). Loading a state dict into a lazy module materializes its parameters with the
 checkpoint's shapes. (LazyBatchNorm1d/2d/3d live in batchnorm.py beside BatchNorm3d.)"""
@@ -7,13 +7,14 @@ import itertools
 from collections import OrderedDict
 
 from fastgrad.autograd.grad_mode import no_grad
-from fastgrad.nn.modules.conv import Conv1d, Conv2d
+from fastgrad.nn.modules.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from fastgrad.nn.modules.conv3d import Conv3d, ConvTranspose3d
 from fastgrad.nn.modules.linear import Linear
 from fastgrad.nn.modules.module import RemovableHandle
 from fastgrad.nn.parameter import UninitializedParameter, is_lazy
 
-__all__ = ["LazyModuleMixin", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose3d"]
+__all__ = ["LazyModuleMixin", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
+           "LazyConvTranspose2d", "LazyConvTranspose3d"]
 
 
 class LazyModuleMixin:
@@ -201,6 +202,36 @@ class LazyConv3d(_LazyConvXdMixin, Conv3d):
 
     def _get_num_spatial_dims(self):
         return 3
+
+
+class LazyConvTranspose1d(_LazyConvXdMixin, ConvTranspose1d):
+    """A ConvTranspose1d whose in_channels is inferred from the first input."""
+
+    cls_to_become = ConvTranspose1d
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True,
+                 dilation=1, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False, dilation, padding_mode,
+                         device, dtype)
+        _lazy_conv_init(self, out_channels, bias, device, dtype)
+
+    def _get_num_spatial_dims(self):
+        return 1
+
+
+class LazyConvTranspose2d(_LazyConvXdMixin, ConvTranspose2d):
+    """A ConvTranspose2d whose in_channels is inferred from the first input."""
+
+    cls_to_become = ConvTranspose2d
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True,
+                 dilation=1, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False, dilation, padding_mode,
+                         device, dtype)
+        _lazy_conv_init(self, out_channels, bias, device, dtype)
+
+    def _get_num_spatial_dims(self):
+        return 2
 
 
 class LazyConvTranspose3d(_LazyConvXdMixin, ConvTranspose3d):
