@@ -435,7 +435,7 @@ class Where(Op):
     def backward(ctx, g):
         (cond,) = ctx.saved_tensors
         need = ctx.needs_input_grad
-        zero = g * 0.0
+        zero = make(np.zeros((), g._data.dtype))  # not g * 0.0: an inf or nan g gives 0 where unselected
         return (None, where(cond, g, zero) if need[1] else None,
                 where(cond, zero, g) if need[2] else None)
 

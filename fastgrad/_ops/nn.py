@@ -547,6 +547,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     picked = x.gather(1, make(safe[:, None])).squeeze(1)
     w = np.where(valid, 1.0 if weight is None else weight._data[safe], 0.0).astype(x._data.dtype)
     loss = -picked * make(w)
+    if not valid.all():  # an ignored row adds exactly 0 (its log-probability may be -inf or nan)
+        from fastgrad._ops.elementwise import where
+
+        loss = where(make(valid), loss, make(np.zeros((), loss._data.dtype)))
     if reduction == "none":
         loss = loss.reshape(spatial) if spatial is not None else loss
         return loss if input._data.ndim > 1 else loss.squeeze(0)
