@@ -97,18 +97,9 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over (kh, kw) windows of (N, C, H, W) input; with return_indices, also the flat H*W indices."""
-    x, unbatched = _batched("max_pool2d", input, 4)
-    k = _pair(kernel_size)
-    s = _pair(stride) if stride not in (None, []) else k
-    p, d = _pair(padding), _pair(dilation)
-    for i in range(2):
-        if p[i] > (d[i] * (k[i] - 1) + 1) // 2:
-            raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p[i]}, "
-                               f"kernel_size={k[i]} and dilation={d[i]}")
-    out = [L._out_size(x.shape[2 + i], k[i], s[i], p[i], d[i], ceil_mode) for i in range(2)]
-    if min(out) <= 0:
-        raise RuntimeError(f"Given input size: ({x.shape[1]}x{x.shape[2]}x{x.shape[3]}). Calculated output "
-                           f"size: ({x.shape[1]}x{out[0]}x{out[1]}). Output size is too small")
+    k, s, p, d = _pool2d_args("max_pool2d", input, kernel_size, stride, padding, dilation)
+    x, unbatched = (input.unsqueeze(0), True) if input.dim() == 3 else (input, False)
+    out = _pool2d_out("max_pool2d", x, k, s, p, d, ceil_mode)
     y = L.MaxPool2d.apply(x, k, s, p, d, bool(ceil_mode))
     if return_indices:
         idx = make(y.grad_fn.idx if y.grad_fn is not None else _indices(x, k, s, p, d, ceil_mode))
@@ -116,6 +107,60 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
             return y.squeeze(0), idx.squeeze(0)
         return y, idx
     return y.squeeze(0) if unbatched else y
+
+
+def _pool2d_args(name, x, kernel_size, stride, padding, dilation):
+    """(kernel, stride, padding, dilation) pairs of a 2-D pooling, and the checks PyTorch makes
+    before it computes the output size, with its messages, in its order."""
+    def pair(v, what):
+        t = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+        if len(t) not in (1, 2):
+            raise RuntimeError(f"{name}: {what} must either be a single int, or a tuple of two ints")
+        return _pair(t)
+
+    k = pair(kernel_size, "kernel_size")
+    s = pair(stride, "stride") if stride not in (None, []) and stride != () else k
+    p = pair(padding, "padding")
+    d = pair(dilation, "dilation")
+    nd = x.dim()
+    if nd not in (3, 4):
+        if name == "max_pool2d":
+            raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
+        if nd < 3:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-max(nd, 1)}, "
+                             f"{max(nd, 1) - 1}], but got -3)")
+    for i in range(2):  # height, then width
+        if s[i] == 0:
+            raise RuntimeError("stride should not be zero")
+        if p[i] < 0:
+            raise RuntimeError(f"pad must be non-negative, but got pad: {p[i]}")
+        ek = d[i] * (k[i] - 1) + 1
+        if p[i] > (ek // 2 if ek >= 0 else -(-ek // 2)):  # C's division, which truncates
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p[i]}, "
+                               f"kernel_size={k[i]} and dilation={d[i]}")
+    if min(k) <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kH: {k[0]} kW: {k[1]}")
+    if min(s) < 0:
+        raise RuntimeError(f"stride should be greater than zero, but got dH: {s[0]} dW: {s[1]}")
+    if min(d) <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got dilationH: {d[0]} dilationW: {d[1]}")
+    sh = tuple(x.shape)
+    if nd not in (3, 4) or 0 in sh[-3:]:  # only the batch may be empty
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, "
+                           f"but got:{shape_str(sh)}")
+    if k[1] // 2 < p[1] or k[0] // 2 < p[0]:  # with a dilation, the check above allows more
+        raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got padW = {p[1]}, "
+                           f"padH = {p[0]}, kW = {k[1]}, kH = {k[0]}")
+    return k, s, p, d
+
+
+def _pool2d_out(name, x, k, s, p, d, ceil_mode):
+    """The output size (oh, ow) of a 2-D pooling of the batched x; PyTorch's error below 1."""
+    out = [L._out_size(x.shape[2 + i], k[i], s[i], p[i], d[i], ceil_mode) for i in range(2)]
+    if min(out) <= 0:
+        raise RuntimeError(f"Given input size: ({x.shape[1]}x{x.shape[2]}x{x.shape[3]}). Calculated output "
+                           f"size: ({x.shape[1]}x{out[0]}x{out[1]}). Output size is too small")
+    return out
 
 
 def _indices(x, k, s, p, d, ceil_mode):
@@ -127,16 +172,11 @@ def _indices(x, k, s, p, d, ceil_mode):
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """Mean over (kh, kw) windows of (N, C, H, W) input."""
-    x, unbatched = _batched("avg_pool2d", input, 4)
-    k = _pair(kernel_size)
-    s = _pair(stride) if stride not in (None, []) else k
-    p = _pair(padding)
-    for i in range(2):
-        if p[i] > k[i] // 2:
-            raise RuntimeError(f"pad should be at most half of kernel size, but got pad={p[i]} and "
-                               f"kernel_size={k[i]}")
+    k, s, p, d = _pool2d_args("avg_pool2d", input, kernel_size, stride, padding, 1)
+    x, unbatched = (input.unsqueeze(0), True) if input.dim() == 3 else (input, False)
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
+    _pool2d_out("avg_pool2d", x, k, s, p, d, ceil_mode)
     y = L.AvgPool2d.apply(x, k, s, p, bool(ceil_mode), bool(count_include_pad), divisor_override)
     return y.squeeze(0) if unbatched else y
 
