@@ -464,8 +464,8 @@ cdef extern from *:
         case FG_RELU_FWD:                                      /* nan stays nan */
             for (i = lo; i < hi; i++) out[i] = a[i] <= 0.0f ? 0.0f : a[i];
             return 1;
-        case FG_RELU_BWD:                                      /* a select, not a branch */
-            for (i = lo; i < hi; i++) { float g = b[i]; out[i] = a[i] > 0.0f ? g : 0.0f; }
+        case FG_RELU_BWD:                    /* a select, not a branch; nan passes g (torch) */
+            for (i = lo; i < hi; i++) { float g = b[i]; out[i] = a[i] <= 0.0f ? 0.0f : g; }
             return 1;
         case FG_SILU_FWD:
             for (i = lo; i < hi; i++) out[i] = a[i] * fg_sigmoidf(a[i]);
@@ -838,7 +838,7 @@ cdef void _ew_range(Op op, const floating* a, const floating* b, floating* out,
     elif op == RELU_BWD:                                 # a = x, b = gy; a select, not a branch
         for i in range(lo, hi):
             v = b[i]
-            out[i] = v if a[i] > zero else zero
+            out[i] = zero if a[i] <= zero else v         # nan passes gy, like torch's threshold_backward
     elif op == GELU_FWD:                                 # in double, as the twin
         for i in range(lo, hi):
             out[i] = <floating>_gelu(a[i], approx)

@@ -112,6 +112,108 @@ class Softplus(Fused):
     kernel, Backward = "softplus", SoftplusBackward
 
 
+def _zero(x):
+    return make(np.zeros((), x._data.dtype))
+
+
+def _select(g, mask):
+    """g where mask else 0 (torch's masked gradients: 0, not inf * 0 = nan)."""
+    return where(make(mask), g, _zero(g))
+
+
+# At nan, torch's gradients of hardtanh, relu6, the shrinks, elu / celu / selu and hardswish
+# depend on where the element sits: its vectorized loops (every full vector: all but the last
+# n % 16 float32 or n % 8 float64 elements of a contiguous tensor) give 0 (hardtanh, relu6,
+# shrinks) or nan (the elus, hardswish), its scalar tail loop passes g. These ops follow the
+# vectorized loops, torch's answer for the bulk of any tensor; relu, threshold and leaky_relu,
+# the same in both of torch's loops, pass g (leaky_relu: g * slope). The one-sided choices at
+# the kinks agree in both loops and are taken from them.
+class Hardtanh(Op):
+    """clamp(x, lo, hi) (nan stays nan); the gradient is g strictly inside (lo, hi), else 0,
+    nan included (torch's hardtanh_backward, vectorized; relu6 is hardtanh(0, 6))."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        d = x._data
+        with np.errstate(invalid="ignore"):
+            ctx.mask = (d > lo) & (d < hi)
+        return np.minimum(np.maximum(d, d.dtype.type(lo)), d.dtype.type(hi))
+
+    @staticmethod
+    def backward(ctx, g):
+        return _select(g, ctx.mask), None, None
+
+    @staticmethod
+    def jvp(ctx, t, *_):
+        return _select(t, ctx.mask)
+
+
+class Hardsigmoid(Op):
+    """min(max(x + 3, 0), 6) / 6; the gradient g / 6 strictly inside (-3, 3), 0 elsewhere and
+    at nan (torch's hardsigmoid_backward)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        d = x._data
+        t = d.dtype.type
+        with np.errstate(invalid="ignore"):
+            ctx.mask = (d > -3) & (d < 3)
+        return np.minimum(np.maximum(d + t(3), t(0)), t(6)) / t(6)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _select(g * _ONE_SIXTH, ctx.mask)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return _select(t * _ONE_SIXTH, ctx.mask)
+
+
+_ONE_SIXTH = float(np.float32(1.0) / np.float32(6.0))  # torch's constant, 1.0f / 6.0f, in both dtypes
+
+
+class Hardswish(Op):
+    """x * min(max(x + 3, 0), 6) / 6; the gradient (torch's hardswish_backward): 0 where
+    x <= -3, g where x >= 3, g * (x / 3 + 1/2) elsewhere (nan: nan)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        d = x._data
+        t = d.dtype.type
+        ctx.save_for_backward(x)
+        with np.errstate(invalid="ignore"):
+            ctx.masks = (d <= -3, ~(d >= 3))
+        return d * np.minimum(np.maximum(d + t(3), t(0)), t(6)) / t(6)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return Hardswish._times_derivative(x, g, ctx.masks)
+
+    @staticmethod
+    def jvp(ctx, t):
+        (x,) = ctx.saved_tensors
+        return Hardswish._times_derivative(x, t, ctx.masks)
+
+    @staticmethod
+    def _times_derivative(x, g, masks):
+        low, mid = masks
+        return where(make(low), _zero(g), where(make(mid), g * (x / 3.0 + 0.5), g))
+
+
+def _elu(x, alpha, scale, input_scale):
+    """torch's elu: x > 0 ? x * scale : alpha * scale * expm1(x * input_scale). The branch is
+    chosen by a constant mask (nan takes the exponential: nan, as torch's vectorized loop), and
+    the exponential never sees a positive input (no inf * 0 in its gradient)."""
+    with np.errstate(invalid="ignore"):
+        neg = make(~(x._data > 0))
+    xn = where(neg, x, _zero(x))
+    if input_scale != 1.0:
+        xn = xn * input_scale
+    pos = x * scale if scale != 1.0 else x
+    return where(neg, expm1(xn) * (alpha * scale), pos)
+
+
 def _float(name, x):
     check_float(name, x)
     return x
@@ -137,11 +239,13 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 
 def elu(input, alpha=1.0, inplace=False):
-    return where(input > 0, input, expm1(clamp(input, max=0.0)) * alpha)
+    return _elu(input, alpha, 1.0, 1.0)
 
 
 def celu(input, alpha=1.0, inplace=False):
-    return where(input > 0, input, expm1(clamp(input, max=0.0) / alpha) * alpha)
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError")
+    return _elu(input, alpha, 1.0, 1.0 / alpha)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -149,7 +253,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def selu(input, inplace=False):
-    return elu(input, _SELU_ALPHA) * _SELU_SCALE
+    return _elu(input, _SELU_ALPHA, _SELU_SCALE, 1.0)
 
 
 def softsign(input):
@@ -159,7 +263,9 @@ def softsign(input):
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    return clamp(input, min_val, max_val)
+    if input._data.dtype.kind not in "fc":
+        return clamp(input, min_val, max_val)
+    return Hardtanh.apply(input, min_val, max_val)
 
 
 def relu6(input, inplace=False):
@@ -167,11 +273,11 @@ def relu6(input, inplace=False):
 
 
 def hardsigmoid(input, inplace=False):
-    return relu6(input + 3.0) / 6.0
+    return Hardsigmoid.apply(_float("hardsigmoid_out", input))
 
 
 def hardswish(input, inplace=False):
-    return input * hardsigmoid(input)
+    return Hardswish.apply(_float("hardswish_cpu", input))
 
 
 def logsigmoid(input):
@@ -186,17 +292,30 @@ def tanhshrink(input):
     return input - tanh(input)
 
 
+# The shrinks and threshold choose their branch by a constant mask, as torch's kernels: a nan
+# stays nan; its gradient is 0 in the shrinks (the dead zone's, torch's vectorized loop) and g
+# in threshold (as relu).
 def softshrink(input, lambd=0.5):
-    zero = make(np.zeros((), input._data.dtype))
-    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, zero))
+    d = input._data
+    with np.errstate(invalid="ignore"):
+        dead = ~((d < -lambd) | (d > lambd))
+        above = d > lambd
+        zeros = d * 0  # zeros, and nan for nan
+    shifted = where(make(above), input - lambd, input + lambd)
+    return where(make(dead), make(zeros), shifted)
 
 
 def hardshrink(input, lambd=0.5):
-    return where((input > lambd) | (input < -lambd), input, make(np.zeros((), input._data.dtype)))
+    d = input._data
+    with np.errstate(invalid="ignore"):
+        dead = ~((d < -lambd) | (d > lambd))
+    return where(make(dead), make(np.where(np.isnan(d), d, d.dtype.type(0))), input)
 
 
 def threshold(input, threshold, value, inplace=False):
-    return where(input > threshold, input, make(np.asarray(value, input._data.dtype)))
+    with np.errstate(invalid="ignore"):
+        below = input._data <= threshold
+    return where(make(below), make(np.asarray(value, input._data.dtype)), input)
 
 
 def glu(input, dim=-1):

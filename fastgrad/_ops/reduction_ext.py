@@ -35,8 +35,9 @@ class AMax(Op):
         y = (np.max if is_max else np.min)(d, axis=axes, keepdims=True)
         ctx.in_shape, ctx.axes, ctx.keepdim = d.shape, axes, keepdim
         if ctx.needs_input_grad and ctx.needs_input_grad[0]:
-            mask = (d == y) | (np.isnan(d) & np.isnan(y))
-            ctx.save_for_backward(mask / mask.sum(axis=axes, keepdims=True))
+            mask = d == y  # a nan result matches nothing: 0 / 0, nan gradients, as torch's amax
+            with np.errstate(invalid="ignore"):
+                ctx.save_for_backward(mask / mask.sum(axis=axes, keepdims=True))
         return y if keepdim else y.reshape([s for i, s in enumerate(d.shape) if i not in axes])
 
     @staticmethod
@@ -259,7 +260,7 @@ def _extreme_cum(input, dim, is_max):
     shape = [1] * a.ndim
     shape[d] = n
     pos = np.broadcast_to(np.arange(n).reshape(shape), a.shape)
-    hit = np.where(a == acc, pos, -1)  # PyTorch keeps the last index among ties
+    hit = np.where((a == acc) | np.isnan(a), pos, -1)  # PyTorch: the last index among ties, and of nans
     idx = np.maximum.accumulate(hit, axis=d).astype(np.int64)
     from fastgrad._ops.indexing import gather
 
