@@ -2,8 +2,8 @@
 import numpy as np
 
 from fastgrad import _dtype
-from fastgrad._ops.base import (GRAD, K, SAVED0, SAVED1, Op, binary_operands, engine, float_operand,
-                                is_tensor, make)
+from fastgrad._ops.base import (GRAD, K, SAVED0, SAVED1, Op, binary_operands, check_broadcast, engine,
+                                float_operand, is_tensor, make)
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -659,6 +659,11 @@ def where(condition, input=None, other=None):
     if cond._data.dtype != np.bool_:
         cond = make(cond._data.astype(bool))
     a, b = binary_operands(input, other)
+    shape = cond._data.shape
+    for t in (a, b):  # torch's message (condition first), not NumPy's
+        if t._data.shape != shape:
+            check_broadcast(shape, t._data.shape)
+            shape = np.broadcast_shapes(shape, t._data.shape)
     return Where.apply(cond, a, b)
 
 

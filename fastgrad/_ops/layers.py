@@ -62,22 +62,22 @@ class _ConvGeom:
         n, c = x.shape[:2]
         win = _windows(_pad(x, self.p), self.k, self.s, self.d, self.out)  # N C kh kw oh ow
         cols = np.ascontiguousarray(win.transpose(1, 2, 3, 0, 4, 5))  # C kh kw N oh ow
-        return cols.reshape(self.g, -1, n * self.out[0] * self.out[1])
+        return cols.reshape(self.g, c // self.g * self.k[0] * self.k[1], n * self.out[0] * self.out[1])
 
     def conv(self, x, w):
         n = x.shape[0]
         o = w.shape[0]
-        w3 = w.reshape(self.g, o // self.g, -1)
+        w3 = w.reshape(self.g, o // self.g, int(np.prod(w.shape[1:])))
         y = K.mm(w3, self.cols(x))  # g, O/g, N*L
         return np.ascontiguousarray(y.reshape(o, n, *self.out).transpose(1, 0, 2, 3))
 
     def grad_rows(self, g):
         o = self.w_shape[0]
-        return np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(self.g, o // self.g, -1)
+        return np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(self.g, o // self.g, int(np.prod(g.shape)) // max(o, 1))
 
     def grad_input(self, g, w):
         n, c = self.x_shape[:2]
-        w3 = w.reshape(self.g, w.shape[0] // self.g, -1)
+        w3 = w.reshape(self.g, w.shape[0] // self.g, int(np.prod(w.shape[1:])))
         gcols = K.mm(w3.transpose(0, 2, 1), self.grad_rows(g))  # g, C/g*kh*kw, N*L
         gcols = gcols.reshape(c, self.k[0], self.k[1], n, *self.out).transpose(3, 0, 1, 2, 4, 5)
         return _scatter_windows(gcols, self.x_shape, self.k, self.s, self.p, self.d, self.out)
@@ -391,7 +391,7 @@ class EmbeddingBackward(Op):
         ctx.args = args
         dim = g._data.shape[-1]
         flat_idx = idx.reshape(-1)
-        g2 = g._data.reshape(-1, dim)
+        g2 = g._data.reshape(flat_idx.size, dim)
         coef = np.ones(flat_idx.shape, g2.dtype)
         if padding_idx is not None:
             coef[flat_idx == padding_idx] = 0

@@ -124,6 +124,8 @@ def pad(input, pad, mode="constant", value=None):
         widths[nd - 1 - i] = pr
     if mode == "constant":
         x = input
+        if any(n + min(lo, 0) + min(hi, 0) < 0 for n, (lo, hi) in zip(x._data.shape, widths)):
+            raise RuntimeError("narrow(): length must be non-negative.")  # cropping more than there is
         if any(lo < 0 or hi < 0 for lo, hi in widths):  # negative padding crops
             crop = tuple(slice(max(-lo, 0), x._data.shape[d] - max(-hi, 0)) for d, (lo, hi) in enumerate(widths))
             x = S.getitem(x, crop)
@@ -133,6 +135,13 @@ def pad(input, pad, mode="constant", value=None):
         raise NotImplementedError("Unsupported padding mode: %s" % mode)
     if value not in (None, 0):
         raise RuntimeError("Padding mode \"%s\" doesn't take in value argument." % mode)
+    k = len(pairs)
+    checked = input._data.shape[1:] if nd == k + 2 else input._data.shape  # all but a batch dim
+    if mode in ("reflect", "replicate") and nd in (k + 1, k + 2) and 0 in checked:
+        raise RuntimeError("Expected %dD or %dD (batch mode) tensor with possibly 0 batch size and other non-zero "
+                           "dimensions for input, but got: %s" % (k + 1, k + 2, shape_str(input._data.shape)))
+    if mode == "circular" and any(lo > n or hi > n for n, (lo, hi) in zip(input._data.shape, widths)):
+        raise RuntimeError("Padding value causes wrapping around more than once.")
     out = input
     for d, (lo, hi) in enumerate(widths):
         if lo or hi:

@@ -62,6 +62,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             raise RuntimeError(f"Invalid padding string: '{padding}'")
     padding = _pair(padding)
     n, c, h, w = x.shape
+    if weight.shape[0] < groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be at least {groups} at dimension 0, but got "
+                           f"weight of size {shape_str(weight.shape)} instead")
     if c != weight.shape[1] * groups or weight.shape[0] % groups:
         raise RuntimeError(f"Given groups={groups}, weight of size {shape_str(weight.shape)}, expected "
                            f"input{shape_str(x.shape)} to have {weight.shape[1] * groups} channels, but got {c} "
@@ -77,6 +80,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise RuntimeError(f"Given weight of size {shape_str(weight.shape)}, expected bias to be 1-dimensional "
                            f"with {weight.shape[0]} elements, but got bias of size {shape_str(bias.shape)} instead")
     geom = L._ConvGeom(tuple(x.shape), tuple(weight.shape), stride, padding, dilation, groups)
+    if c == 0:  # torch: no input channels give no output channels (not the bias)
+        y = x.sum((2, 3), keepdim=True).expand(n, 0, *geom.out)
+        return y.squeeze(0) if unbatched else y
     y = L.Conv2d.apply(x, weight, bias, geom)
     return y.squeeze(0) if unbatched else y
 
@@ -191,9 +197,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     x = input
     shape = _channel_shape(x)
     if training:
-        size = x._data.size // x.shape[1] if x.dim() > 1 else 1
-        if size <= 1:
+        # values per channel, from the shape as torch counts them (0 channels do not divide it)
+        size = x.shape[0] * int(np.prod(tuple(x.shape[2:]))) if x.dim() > 1 else 1
+        if size == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {x.shape!r}")
+        if size == 0:  # an empty batch: an empty result, the running statistics untouched (torch)
+            y = x * 1.0
+            if weight is not None:
+                y = y * weight.reshape(shape)
+            if bias is not None:
+                y = y + bias.reshape(shape)
+            return y
         axes = (0,) + tuple(range(2, x.dim()))
         y = L.Normalize.apply(x, axes, float(eps))
         if running_mean is not None or running_var is not None:
@@ -245,8 +259,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if padding_idx is not None:
         if padding_idx > 0 and padding_idx >= num or padding_idx < -num:
             raise AssertionError("Padding_idx must be within num_embeddings")
-        padding_idx = padding_idx % num
+        padding_idx = padding_idx % num if num else padding_idx
     idx = input._data.astype(np.int64, copy=False)
+    if idx.size and num == 0:
+        raise RuntimeError("index_select(): self indexing axis dim should be positive")
     if idx.size and (idx.min() < 0 or idx.max() >= num):
         raise IndexError("index out of range in self")
     if max_norm is not None:

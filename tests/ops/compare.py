@@ -49,7 +49,7 @@ def run(lib, fn, arrays, dtype, grad=True, weights_seed=0):
                 loss = term if loss is None else loss + term
         if loss is not None:
             gs = lib.autograd.grad(loss, diff, allow_unused=True)
-            grads = [None if g is None else np.array(g.numpy()) for g in gs]
+            grads = [None if g is None else np.array(g.detach().numpy()) for g in gs]
     return vals, grads
 
 
