@@ -36,6 +36,9 @@ from fastgrad._ops.linalg_ext import (addbmm, addmm, addmv, addr, baddbmm, cdist
 from fastgrad._ops.linalg_ext import cholesky_legacy as cholesky, pinv as pinverse, svd_legacy as svd  # noqa: F401
 from fastgrad._ops.activations import celu, hardshrink, prelu, selu, threshold  # noqa: F401
 from fastgrad._ops.nn_functional import alpha_dropout, dropout, pairwise_distance, cosine_similarity  # noqa: F401
+from fastgrad._ops.minmax import fmax, fmin  # noqa: F401
+from fastgrad._ops.pointwise import addcdiv, addcmul  # noqa: F401
+from fastgrad._ops.index_put import index_put, index_put_  # noqa: F401
 from fastgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                                          is_inference_mode_enabled, no_grad, set_grad_enabled)
 from fastgrad import autograd, backends, cuda, linalg  # noqa: F401,E402

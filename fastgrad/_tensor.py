@@ -902,6 +902,34 @@ for _name, _fn in (("floor_", M.floor), ("ceil_", M.ceil), ("trunc_", M.trunc), 
         setattr(Tensor, _name, _inplace_method(_fn, _name))
 
 
+def _index_put_(self, indices, values, accumulate=False):
+    from fastgrad._ops.index_put import index_put_
+
+    return index_put_(self, indices, values, accumulate)
+
+
+def _pointwise_(fn, name):
+    def method(self, tensor1, tensor2, *, value=1):
+        return S.inplace(self, lambda a, t1, t2: fn(a, t1, t2, value=value), tensor1, tensor2, name=name)
+    method.__name__ = name
+    return method
+
+
+def _add_methods():
+    """fmax, fmin, addcmul(_), addcdiv(_), index_put(_) (their ops live in _ops/minmax.py, pointwise.py,
+    index_put.py)."""
+    from fastgrad._ops import index_put as IP, minmax as MM, pointwise as PW
+
+    Tensor.fmax, Tensor.fmin = MM.fmax, MM.fmin
+    Tensor.addcmul, Tensor.addcdiv = PW.addcmul_method, PW.addcdiv_method
+    Tensor.addcmul_ = _pointwise_(PW.addcmul_method, "addcmul_")
+    Tensor.addcdiv_ = _pointwise_(PW.addcdiv_method, "addcdiv_")
+    Tensor.index_put, Tensor.index_put_ = IP.index_put, _index_put_
+
+
+_add_methods()
+
+
 def _copy_like(a, s):
     s = s if s._data.dtype == a._data.dtype else s.to(a.dtype)
     return S.expand(s, *a._data.shape) if s._data.shape != a._data.shape else s.clone() if not s._requires_grad else s
