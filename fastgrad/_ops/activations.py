@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from fastgrad._ops.base import K, Op, check_float, make, norm_dim
+from fastgrad._ops.base import K, Op, make, norm_dim, scalar_type_name
 from fastgrad._ops.elementwise import abs, clamp, relu, sigmoid, tanh, where
 from fastgrad._ops.math import expm1
 
@@ -215,7 +215,9 @@ def _elu(x, alpha, scale, input_scale):
 
 
 def _float(name, x):
-    check_float(name, x)
+    """x, if floating; else torch's NotImplementedError naming its CPU kernel."""
+    if x._data.dtype.kind not in "fc":
+        raise NotImplementedError('"%s" not implemented for \'%s\'' % (name, scalar_type_name(x._data.dtype)))
     return x
 
 
@@ -227,25 +229,26 @@ def gelu(input, approximate="none"):
 
 
 def silu(input, inplace=False):
-    return Silu.apply(_float("silu", input))
+    return Silu.apply(_float("silu_cpu", input))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
-    return Softplus.apply(_float("softplus", input), float(beta), float(threshold))
+    return Softplus.apply(_float("softplus_cpu", input), float(beta), float(threshold))
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    _float("leaky_relu_cpu", input)
     return where(input > 0, input, input * negative_slope)
 
 
 def elu(input, alpha=1.0, inplace=False):
-    return _elu(input, alpha, 1.0, 1.0)
+    return _elu(_float("elu_cpu", input), alpha, 1.0, 1.0)
 
 
 def celu(input, alpha=1.0, inplace=False):
     if alpha == 0:
-        raise RuntimeError("ZeroDivisionError")
-    return _elu(input, alpha, 1.0, 1.0 / alpha)
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    return _elu(_float("elu_cpu", input), alpha, 1.0, 1.0 / alpha)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -253,7 +256,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def selu(input, inplace=False):
-    return _elu(input, _SELU_ALPHA, _SELU_SCALE, 1.0)
+    return _elu(_float("elu_cpu", input), _SELU_ALPHA, _SELU_SCALE, 1.0)
 
 
 def softsign(input):
@@ -263,8 +266,11 @@ def softsign(input):
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    if input._data.dtype.kind not in "fc":
-        return clamp(input, min_val, max_val)
+    d = input._data
+    if d.dtype == np.bool_:
+        raise RuntimeError("Bool inputs not supported for hardtanh")
+    if d.dtype.kind not in "fc":  # integers stay integers (the bounds cast to them, as torch)
+        return make(np.clip(d, d.dtype.type(min_val), d.dtype.type(max_val)))
     return Hardtanh.apply(input, min_val, max_val)
 
 
@@ -273,7 +279,7 @@ def relu6(input, inplace=False):
 
 
 def hardsigmoid(input, inplace=False):
-    return Hardsigmoid.apply(_float("hardsigmoid_out", input))
+    return Hardsigmoid.apply(_float("hardsigmoid_cpu", input))
 
 
 def hardswish(input, inplace=False):
@@ -281,10 +287,11 @@ def hardswish(input, inplace=False):
 
 
 def logsigmoid(input):
-    return -Softplus.apply(_float("log_sigmoid_forward", -input), 1.0, float("inf"))
+    return -Softplus.apply(-_float("log_sigmoid_cpu", input), 1.0, float("inf"))
 
 
 def mish(input, inplace=False):
+    _float("mish_cpu", input)
     return input * tanh(softplus(input))
 
 
@@ -296,7 +303,7 @@ def tanhshrink(input):
 # stays nan; its gradient is 0 in the shrinks (the dead zone's, torch's vectorized loop) and g
 # in threshold (as relu).
 def softshrink(input, lambd=0.5):
-    d = input._data
+    d = _float("softshrink_check", input)._data
     with np.errstate(invalid="ignore"):
         dead = ~((d < -lambd) | (d > lambd))
         above = d > lambd
@@ -306,13 +313,15 @@ def softshrink(input, lambd=0.5):
 
 
 def hardshrink(input, lambd=0.5):
-    d = input._data
+    d = _float("hardshrink_cpu", input)._data
     with np.errstate(invalid="ignore"):
         dead = ~((d < -lambd) | (d > lambd))
     return where(make(dead), make(np.where(np.isnan(d), d, d.dtype.type(0))), input)
 
 
 def threshold(input, threshold, value, inplace=False):
+    if input._data.dtype == np.bool_:
+        raise NotImplementedError('"threshold_cpu" not implemented for \'Bool\'')
     with np.errstate(invalid="ignore"):
         below = input._data <= threshold
     return where(make(below), make(np.asarray(value, input._data.dtype)), input)
@@ -321,6 +330,7 @@ def threshold(input, threshold, value, inplace=False):
 def glu(input, dim=-1):
     from fastgrad._ops.indexing import chunk
 
+    _float("glu_cpu", input)
     d = norm_dim(dim, input._data.ndim)
     if input._data.shape[d] % 2:
         raise RuntimeError("Halving dimension must be even, but dimension %d is size %d" % (d, input._data.shape[d]))
@@ -329,6 +339,9 @@ def glu(input, dim=-1):
 
 
 def prelu(input, weight):
+    if input._data.dtype != weight._data.dtype:
+        raise RuntimeError("prelu: Type promoting not supported. Got %s and %s"
+                           % (scalar_type_name(input._data.dtype), scalar_type_name(weight._data.dtype)))
     w = weight
     if weight._data.size > 1 and input._data.ndim > 1:
         w = weight.reshape((1, -1) + (1,) * (input._data.ndim - 2))

@@ -593,6 +593,8 @@ def abs(input):  # noqa: A001
 
 
 def relu(input):
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("Boolean inputs not supported for relu")
     if input._data.dtype.kind not in "fc":
         return make(np.maximum(input._data, 0))
     return Relu.apply(input)

@@ -178,3 +178,41 @@ def test_masked_points_of_pow_and_atan2(torch, dtype):
     compare(torch, lambda L, a, b: L.pow(a, b), [x, p], dtype, what="pow")
     compare(torch, lambda L, a: L.pow(a, 0), [x], dtype, what="pow(x, 0)")
     compare(torch, lambda L, a, b: L.atan2(a, b), [np.zeros(3), np.array([0.0, -0.0, 1.0])], dtype, what="atan2")
+
+
+_ACTIVATIONS = ["relu", "relu6", "hardtanh", "hardsigmoid", "hardswish", "elu", "celu", "selu", "leaky_relu", "softshrink",
+                "hardshrink", "gelu", "silu", "mish", "softplus", "logsigmoid", "glu", "threshold"]
+
+
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+@pytest.mark.parametrize("name", _ACTIVATIONS)
+def test_activation_integer_inputs(torch, name, dtype):
+    """Integer and bool inputs: torch's integer result (relu, relu6, hardtanh, threshold) or its
+    error, type and message (the float-only kernels' NotImplementedError)."""
+    import fastgrad
+
+    def fn(L):
+        x = L.tensor(np.array([-3, 0, 8, 2]).astype(dtype))
+        f = getattr(L.nn.functional, name)
+        return f(x, 1, 5) if name == "threshold" else f(x)
+
+    outcome = []
+    for L in (torch, fastgrad):
+        try:
+            outcome.append(("ok", np.asarray(fn(L).numpy())))
+        except Exception as e:  # noqa: BLE001
+            outcome.append((type(e).__name__, str(e)))
+    (tk, tv), (fk, fv) = outcome
+    assert fk == tk, (outcome[1], outcome[0])
+    if tk == "ok":
+        assert fv.dtype == tv.dtype and np.array_equal(fv, tv), (fv, tv)
+    else:
+        assert fv == tv
+
+
+def test_celu_alpha_zero(torch):
+    import fastgrad
+
+    for L in (torch, fastgrad):
+        with pytest.raises(RuntimeError, match="ZeroDivisionError: alpha cannot be 0 for CELU"):
+            L.nn.functional.celu(L.ones(2), 0.0)
