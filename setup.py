@@ -51,7 +51,7 @@ opt = ["-O0", "-g"] if DEBUG else ["-O3"]
 # exception flags are not observed anywhere), which lets loops with options vectorise.
 kernel_opt = opt + ([] if DEBUG else ["-fno-math-errno", "-fno-trapping-math"])
 extensions = [
-    Extension("fastgrad._C", ["csrc/_C.pyx"], include_dirs=[np.get_include()],
+    Extension("fastgrad._C", ["csrc/_C.pyx"], include_dirs=[np.get_include(), "csrc"],
               extra_compile_args=kernel_opt + omp, extra_link_args=omp,
               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
     Extension("fastgrad._engine", ["fastgrad/_engine.py"], include_dirs=[np.get_include()],

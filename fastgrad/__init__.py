@@ -31,7 +31,7 @@ from fastgrad._ops.math import *  # noqa: F401,F403,A004
 from fastgrad._ops.indexing import *  # noqa: F401,F403
 from fastgrad._ops.reduction_ext import *  # noqa: F401,F403,A004
 from fastgrad._ops.sorting import *  # noqa: F401,F403
-from fastgrad._ops.linalg_ext import (addbmm, addmm, addmv, addr, baddbmm, cdist, chain_matmul,  # noqa: F401
+from fastgrad._ops.linalg_ext import (addbmm, addmm, addmv, addr, baddbmm, cdist, chain_matmul, norm,  # noqa: F401
                                       cross, det, einsum, kron, logdet, matrix_power, slogdet, tensordot)
 from fastgrad._ops.linalg_ext import cholesky_legacy as cholesky, pinv as pinverse, svd_legacy as svd  # noqa: F401
 from fastgrad._ops.activations import celu, hardshrink, prelu, selu, threshold  # noqa: F401

@@ -8,7 +8,7 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad import _random as _r
 from fastgrad._backend import engine
-from fastgrad._tensor import check_device
+from fastgrad._types import check_device
 
 make = engine.make_tensor
 

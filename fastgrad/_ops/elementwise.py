@@ -4,6 +4,7 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad._ops.base import (GRAD, K, SAVED0, SAVED1, Op, binary_operands, check_broadcast, engine,
                                 float_operand, is_tensor, make)
+from fastgrad._ops.minmax import clamp_tensor, extremum
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -640,8 +641,6 @@ def clamp(input, min=None, max=None):  # noqa: A002
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if is_tensor(min) or is_tensor(max):
-        from fastgrad._ops.minmax import clamp_tensor
-
         return clamp_tensor(input, min, max)
     if input._data.dtype.kind not in "fc":
         if isinstance(min, float) or isinstance(max, float):
@@ -670,14 +669,10 @@ def where(condition, input=None, other=None):
 
 
 def maximum(input, other):
-    from fastgrad._ops.minmax import extremum
-
     return extremum(input, other, "max")
 
 
 def minimum(input, other):
-    from fastgrad._ops.minmax import extremum
-
     return extremum(input, other, "min")
 
 

@@ -12,16 +12,33 @@ from fastgrad import _dtype
 from fastgrad._ops.base import Op, as_tensor_of, binary_operands, check_broadcast, is_tensor, make
 
 
-def _select(g, mask, half=None):
-    """g where mask (g / 2 where also half), else 0: torch's masked_fill, not a product."""
-    from fastgrad._ops.elementwise import where
+class Masked(Op):
+    """g where mask (g / 2 where also half), else 0: torch's masked_fill, not a product (an inf g
+    gives 0 where unselected). Linear in g and its own adjoint, so double backward works."""
 
-    zero = make(np.zeros((), g._data.dtype))
-    if half is not None and half.any():
-        g = where(make(half), g * 0.5, g)
-    if mask.all():
+    @staticmethod
+    def forward(ctx, g, mask, half):
+        ctx.mask, ctx.half = mask, half
+        d = g._data
+        if half is not None:
+            d = np.where(half, d * d.dtype.type(0.5), d)
+        return np.where(mask, d, d.dtype.type(0))
+
+    @staticmethod
+    def backward(ctx, gg):
+        return Masked.apply(gg, ctx.mask, ctx.half), None, None
+
+    @staticmethod
+    def jvp(ctx, t, mask, half):
+        return Masked.apply(t, mask, half)
+
+
+def _select(g, mask, half=None):
+    if half is not None and not half.any():
+        half = None
+    if half is None and mask.all():
         return g
-    return where(make(mask), g, zero)
+    return Masked.apply(g, mask, half)
 
 
 def _extremum_masks(a, b, kind):
