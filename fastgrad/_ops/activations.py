@@ -438,6 +438,9 @@ def tanhshrink(input):
     return input - tanh(input)
 
 
+# The shrinks and threshold choose their branch by a constant mask, as torch's kernels: a nan
+# stays nan; its gradient is 0 in the shrinks (the dead zone's, torch's vectorized loop) and g
+# in threshold (as relu).
 def softshrink(input, lambd=0.5):
     _float_only("softshrink_check", input)
     if lambd < 0:
