@@ -51,6 +51,9 @@ def _check_transposed_shapes(x, weight, bias, groups):
 def _conv_transpose_2d(x, weight, bias, s, p, op, groups, d):
     """The 2-D core on batched (N, C, H, W) input; 1-D runs here on height-1 images."""
     ws = tuple(weight.shape)
+    if x.shape[0] and x.shape[1] and not all(x.shape[2:]):  # torch's backend selection, before the kernel's checks
+        raise RuntimeError(f"Only zero batch or zero channel inputs are supported, but got input shape: "
+                           f"{shape_str(x.shape)}")
     if d[0] <= 0 or d[1] <= 0:
         raise RuntimeError(f"dilation should be greater than zero, but got dilation_height: {d[0]}, dilation_width: "
                            f"{d[1]}")
