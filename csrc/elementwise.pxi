@@ -70,7 +70,7 @@ cdef void _ew_range(Op op, const floating* a, const floating* b, floating* out,
     elif op == RELU_BWD:                                 # a = x, b = gy; a select, not a branch
         for i in range(lo, hi):
             v = b[i]
-            out[i] = v if a[i] > zero else zero
+            out[i] = zero if a[i] <= zero else v         # nan passes gy, like torch's threshold_backward
     elif op == GELU_FWD:                                 # in double, as the twin
         for i in range(lo, hi):
             out[i] = <floating>_gelu(a[i], approx)

@@ -324,8 +324,8 @@ FG_CLONES static int fg_ew_f32(int op, const float *a, const float *b, float *ou
     case FG_RELU_FWD:                                      /* nan stays nan */
         for (i = lo; i < hi; i++) out[i] = a[i] <= 0.0f ? 0.0f : a[i];
         return 1;
-    case FG_RELU_BWD:                                      /* a select, not a branch */
-        for (i = lo; i < hi; i++) { float g = b[i]; out[i] = a[i] > 0.0f ? g : 0.0f; }
+    case FG_RELU_BWD:                    /* a select, not a branch; nan passes g (torch) */
+        for (i = lo; i < hi; i++) { float g = b[i]; out[i] = a[i] <= 0.0f ? 0.0f : g; }
         return 1;
     case FG_SILU_FWD:
         for (i = lo; i < hi; i++) out[i] = a[i] * fg_sigmoidf(a[i]);

@@ -43,6 +43,9 @@ from fastgrad._ops.nn_functional import (_vf_alpha_dropout as alpha_dropout,  # 
                                          _vf_feature_alpha_dropout_ as feature_alpha_dropout_,
                                          _vf_feature_dropout as feature_dropout,
                                          _vf_feature_dropout_ as feature_dropout_)
+from fastgrad._ops.minmax import fmax, fmin  # noqa: F401
+from fastgrad._ops.pointwise import addcdiv, addcmul  # noqa: F401
+from fastgrad._ops.index_put import index_put, index_put_  # noqa: F401
 from fastgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                                          is_inference_mode_enabled, no_grad, set_grad_enabled)
 from fastgrad import autograd, backends, cuda, linalg  # noqa: F401,E402

@@ -18,6 +18,7 @@ from fastgrad._ops import reduction_ext as RX
 from fastgrad._ops import shape as S
 from fastgrad._ops import sorting as SO
 from fastgrad._ops import spatial as SP
+from fastgrad._ops import index_put as IP, minmax as MM, pointwise as PW
 from fastgrad._tensor_str import tensor_repr
 from fastgrad._types import _TYPE_NAMES, CPU, Size, check_device, device  # noqa: F401 (re-exported)
 
@@ -673,6 +674,9 @@ _OP_METHODS = {
     "unique_consecutive": SO.unique_consecutive, "bincount": SO.bincount,
     # spatial
     "unfold": SP.tensor_unfold,
+    # minmax, pointwise, index_put
+    "fmax": MM.fmax, "fmin": MM.fmin, "addcmul": PW.addcmul_method, "addcdiv": PW.addcdiv_method,
+    "index_put": IP.index_put, "index_put_": IP.index_put_,
 }
 for _name, _fn in _OP_METHODS.items():
     setattr(Tensor, _name, _fn)
@@ -695,7 +699,7 @@ for _name, _fn in (("floor_", M.floor), ("ceil_", M.ceil), ("trunc_", M.trunc), 
                    ("scatter_reduce_", I.scatter_reduce),
                    ("index_add_", I.index_add), ("index_fill_", I.index_fill), ("index_copy_", I.index_copy),
                    ("masked_scatter_", I.masked_scatter), ("cumsum_", RX.cumsum), ("remainder_", M.remainder),
-                   ("fmod_", M.fmod)):
+                   ("fmod_", M.fmod), ("addcmul_", PW.addcmul_method), ("addcdiv_", PW.addcdiv_method)):
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _inplace_method(_fn, _name))
 

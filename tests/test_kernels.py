@@ -120,7 +120,7 @@ ELEMENTWISE = {
     "tanh_fwd": (1, (), lambda x: np.tanh(x)),
     "tanh_bwd": (2, (), lambda y, gy: gy * (1 - y * y)),
     "relu_fwd": (1, (), lambda x: np.where(x > 0, x, 0.0)),
-    "relu_bwd": (2, (), lambda x, gy: np.where(x > 0, gy, 0.0)),
+    "relu_bwd": (2, (), lambda x, gy: np.where(x <= 0, 0.0, gy)),  # nan passes gy (torch)
     "gelu_fwd": (1, (False,), lambda x: ref_gelu(x, False)),
     "gelu_bwd": (2, (False,), lambda x, gy: gy * ref_gelu_grad(x, False)),
     "silu_fwd": (1, (), lambda x: x * ref_sigmoid(x)),

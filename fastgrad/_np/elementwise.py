@@ -163,10 +163,11 @@ def relu_fwd(x, out=None):
 
 
 def relu_bwd(x, gy, out=None):
-    """gy where x > 0 else 0 (also for gy = inf / nan, like torch's threshold_backward)."""
+    """0 where x <= 0 else gy (also for gy = inf / nan; x = nan passes gy), like torch's
+    threshold_backward."""
     out = _new_out("relu_bwd", x) if out is None else out
     x, gy = _elementwise("relu_bwd", (x, gy), out)
-    on = x > 0
+    on = ~(x <= 0)
     np.multiply(gy, on, out=out)                 # 2 fast passes; a masked copyto was 10x slower
     if not np.isfinite(gy).all():                # inf * 0 = nan: zero those (rare)
         np.copyto(out, 0, where=~on)

@@ -177,7 +177,17 @@ class LeakyRelu(Pointwise):
         return where(_mask(x._data > 0), g, g * slope)
 
 
+# At NaN, PyTorch's gradients of hardtanh, relu6, the shrinks, elu / celu / selu and hardswish
+# depend on where the element sits: its vectorized loops (every full vector: all but the last
+# n % 16 float32 or n % 8 float64 elements of a contiguous tensor) give 0 (hardtanh, relu6, the
+# shrinks) or NaN (the elus, hardswish), its scalar tail loop passes g. These ops follow the
+# vectorized loops, PyTorch's answer for the bulk of any tensor; relu, threshold and leaky_relu,
+# the same in both loops, pass g (leaky_relu: g * slope). The masks below are written so that a
+# NaN falls on the vectorized loops' side.
 class Hardtanh(Pointwise):
+    """clamp(x, lo, hi) (NaN stays NaN); the gradient is g strictly inside (lo, hi), else 0, NaN
+    included (PyTorch's hardtanh_backward, vectorized; relu6 is hardtanh(0, 6))."""
+
     @staticmethod
     def f(d, lo, hi):
         return np.minimum(np.maximum(d, d.dtype.type(lo)), d.dtype.type(hi))
@@ -185,7 +195,7 @@ class Hardtanh(Pointwise):
     @staticmethod
     def df(x, g, lo, hi):
         d = x._data
-        return where(_mask((d <= lo) | (d >= hi)), _zero_like(g), g)
+        return where(_mask((d > lo) & (d < hi)), g, _zero_like(g))
 
 
 _ONE_SIXTH = float(np.float32(1.0) / np.float32(6.0))  # PyTorch's constant, in float in every dtype
@@ -213,7 +223,7 @@ class Hardswish(Pointwise):
     def df(x, g):
         d = x._data
         mid = g * (x / 3.0 + 0.5)
-        return where(_mask(d <= -3), _zero_like(g), where(_mask(d < 3), mid, g))
+        return where(_mask(d <= -3), _zero_like(g), where(_mask(~(d >= 3)), mid, g))  # NaN: mid, NaN
 
 
 class Threshold(Pointwise):
@@ -227,20 +237,22 @@ class Threshold(Pointwise):
 
 
 class Shrink(Pointwise):
-    """hardshrink (soft=False) and softshrink: 0 on [-lambd, lambd]; the gradient is 0 there."""
+    """hardshrink (soft=False) and softshrink: 0 on [-lambd, lambd], NaN stays NaN; the gradient
+    is g outside [-lambd, lambd], 0 on it and at NaN (the dead zone's, PyTorch's vectorized loop)."""
 
     @staticmethod
     def f(d, lambd, soft):
-        inside = (d >= -lambd) & (d <= lambd)
+        dead = ~((d < -lambd) | (d > lambd))  # NaN included
+        zeros = d * d.dtype.type(0)  # zeros, and NaN for NaN (no inf: inf is never dead)
         if not soft:
-            return np.where(inside, d.dtype.type(0), d)
+            return np.where(dead, zeros, d)
         c = d.dtype.type(lambd)
-        return np.where(d > lambd, d - c, np.where(d < -lambd, d + c, d.dtype.type(0)))
+        return np.where(dead, zeros, np.where(d > lambd, d - c, d + c))
 
     @staticmethod
     def df(x, g, lambd, soft):
         d = x._data
-        return where(_mask((d >= -lambd) & (d <= lambd)), _zero_like(g), g)
+        return where(_mask((d < -lambd) | (d > lambd)), g, _zero_like(g))
 
 
 class _NoBackward(Op):
@@ -386,8 +398,11 @@ def softsign(input):
 
 
 def _hardtanh(x, lo, hi):
-    if x._data.dtype.kind not in "fc":
-        return make(np.clip(x._data, lo, hi).astype(x._data.dtype))
+    d = x._data
+    if d.dtype == np.bool_:
+        raise RuntimeError("Bool inputs not supported for hardtanh")
+    if d.dtype.kind not in "fc":  # integers stay integers (the bounds cast to them, as PyTorch)
+        return make(np.clip(d, d.dtype.type(lo), d.dtype.type(hi)))
     return Hardtanh.apply(x, float(lo), float(hi))
 
 
@@ -422,7 +437,7 @@ def hardswish(input, inplace=False):
 
 
 def logsigmoid(input):
-    return -Softplus.apply(_float_only("log_sigmoid_cpu", -input), 1.0, float("inf"))
+    return -Softplus.apply(-_float_only("log_sigmoid_cpu", input), 1.0, float("inf"))
 
 
 def _mish(x):
@@ -438,6 +453,9 @@ def tanhshrink(input):
     return input - tanh(input)
 
 
+# The shrinks and threshold choose their branch by a constant mask, as torch's kernels: a nan
+# stays nan; its gradient is 0 in the shrinks (the dead zone's, torch's vectorized loop) and g
+# in threshold (as relu).
 def softshrink(input, lambd=0.5):
     _float_only("softshrink_check", input)
     if lambd < 0:
@@ -451,6 +469,8 @@ def hardshrink(input, lambd=0.5):
 
 
 def _threshold(x, threshold, value):
+    if x._data.dtype == np.bool_:
+        raise NotImplementedError('"threshold_cpu" not implemented for \'Bool\'')
     if x._data.dtype.kind not in "fc":
         return make(np.where(x._data <= threshold, np.asarray(value).astype(x._data.dtype), x._data))
     return Threshold.apply(x, threshold, value)

@@ -2,8 +2,9 @@
 import numpy as np
 
 from fastgrad import _dtype
-from fastgrad._ops.base import (GRAD, K, SAVED0, SAVED1, Op, binary_operands, engine, float_operand,
-                                is_tensor, make)
+from fastgrad._ops.base import (GRAD, K, SAVED0, SAVED1, Op, binary_operands, check_broadcast, engine,
+                                float_operand, is_tensor, make)
+from fastgrad._ops.minmax import clamp_tensor, extremum
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -61,15 +62,16 @@ class Div(Op):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need = ctx.needs_input_grad
-        return (g / b if need[0] else None), (-g * a / (b * b) if need[1] else None)
+        # -g * ((a / b) / b), torch's order: b * b would underflow (or overflow) first
+        return (g / b if need[0] else None), (-g * (a / b / b) if need[1] else None)
 
     _array_grads = ((K.div, GRAD, SAVED1),
-                    (K.div, (K.mul, (K.neg, GRAD), SAVED0), (K.mul, SAVED1, SAVED1)))
+                    (K.mul, (K.neg, GRAD), (K.div, (K.div, SAVED0, SAVED1), SAVED1)))
 
     @staticmethod
     def jvp(ctx, ta, tb):
         a, b = ctx.saved_tensors
-        return _tan_add(None if ta is None else ta / b, None if tb is None else -tb * a / (b * b))
+        return _tan_add(None if ta is None else ta / b, None if tb is None else -tb * (a / b / b))
 
 
 class Neg(Op):
@@ -118,8 +120,8 @@ class PowScalar(Op):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         p = ctx.p
-        if p == 0:
-            return g * 0.0, None
+        if p == 0:  # zeros, whatever g is (torch)
+            return make(np.zeros(x._data.shape, x._data.dtype)), None
         return g * (p * x ** (p - 1)), None
 
     @staticmethod
@@ -127,14 +129,14 @@ class PowScalar(Op):
         (x,) = ctx.saved_arrays
         p, dt = ctx.p, x.dtype
         if p == 0:
-            return K.mul(g, np.asarray(0.0, dt)), None
+            return np.zeros(x.shape, dt), None
         return K.mul(g, K.mul(np.asarray(p, dt), _pow_scalar(x, p - 1))), None
 
     @staticmethod
     def jvp(ctx, t, _):
         (x,) = ctx.saved_tensors
         p = ctx.p
-        return t * 0.0 if p == 0 else t * (p * x ** (p - 1))
+        return make(np.zeros(x._data.shape, x._data.dtype)) if p == 0 else t * (p * x ** (p - 1))
 
 
 def _pow_scalar(x, p):
@@ -149,20 +151,24 @@ class RPowScalar(Op):
 
     @staticmethod
     def forward(ctx, x, c):
-        y = np.power(np.asarray(c, dtype=x._data.dtype), x._data)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = np.power(np.asarray(c, dtype=x._data.dtype), x._data)
         ctx.save_for_backward(y)
-        ctx.logc = float(np.log(c)) if c > 0 else float("nan")
+        ctx.logc = float(np.log(c)) if c > 0 else float("-inf") if c == 0 else float("nan")
+        ctx.zero_at = (x._data >= 0) if c == 0 else None  # torch: 0 where base == 0 and x >= 0
         return y
 
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return g * y * ctx.logc, None
+        out = g * y * ctx.logc
+        return (out if ctx.zero_at is None else where(make(ctx.zero_at), make(np.zeros((), y._data.dtype)), out)), None
 
     @staticmethod
     def jvp(ctx, t, _):
         (y,) = ctx.saved_tensors
-        return t * y * ctx.logc
+        out = t * y * ctx.logc
+        return out if ctx.zero_at is None else where(make(ctx.zero_at), make(np.zeros((), y._data.dtype)), out)
 
 
 class Pow(Op):
@@ -170,7 +176,8 @@ class Pow(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        y = np.power(a._data, b._data)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            y = np.power(a._data, b._data)
         ctx.save_for_backward(a, b, y)
         return y
 
@@ -178,20 +185,32 @@ class Pow(Op):
     def backward(ctx, g):
         a, b, y = ctx.saved_tensors
         need = ctx.needs_input_grad
-        ga = g * b * a ** (b - 1) if need[0] else None
-        gb = None
-        if need[1]:
-            safe_log = where(a > 0, log(where(a > 0, a, 1.0)), 0.0)
-            gb = g * y * safe_log
+        ga = _pow_grad_base(a, b, g) if need[0] else None
+        gb = g * _pow_dexp(a, b, y) if need[1] else None
         return ga, gb
 
     @staticmethod
     def jvp(ctx, ta, tb):
         a, b, y = ctx.saved_tensors
-        out = None if ta is None else ta * b * a ** (b - 1)
+        out = None if ta is None else _pow_grad_base(a, b, ta)
         if tb is not None:
-            out = _tan_add(out, tb * y * where(a > 0, log(where(a > 0, a, 1.0)), 0.0))
+            out = _tan_add(out, tb * _pow_dexp(a, b, y))
         return out
+
+
+def _pow_grad_base(a, b, g):
+    """torch's pow_backward_self: 0 where the exponent is 0 (whatever a and g are), else
+    g * b * a ** (b - 1)."""
+    zero = make(np.zeros((), a._data.dtype))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = g * (b * a ** (b - 1))
+    return where(make(b._data == 0), zero, out)
+
+
+def _pow_dexp(a, b, y):
+    """d(a ** b)/db as torch: 0 where a == 0 and b >= 0, else y * log(a) (nan for a < 0)."""
+    zero = make(np.zeros((), a._data.dtype))
+    return where(make((a._data == 0) & (b._data >= 0)), zero, y * log(a))
 
 
 def _tan_add(a, b):
@@ -417,12 +436,12 @@ class Clamp(Op):
     @staticmethod
     def backward(ctx, g):
         (mask,) = ctx.saved_tensors
-        return g * mask, None, None
+        return where(mask, g, make(np.zeros((), g._data.dtype))), None, None  # 0, not inf * 0
 
     @staticmethod
     def jvp(ctx, t, *_):
         (mask,) = ctx.saved_tensors
-        return t * mask
+        return where(mask, t, make(np.zeros((), t._data.dtype)))
 
 
 class Where(Op):
@@ -435,7 +454,7 @@ class Where(Op):
     def backward(ctx, g):
         (cond,) = ctx.saved_tensors
         need = ctx.needs_input_grad
-        zero = g * 0.0
+        zero = make(np.zeros((), g._data.dtype))  # not g * 0.0: an inf or nan g gives 0 where unselected
         return (None, where(cond, g, zero) if need[1] else None,
                 where(cond, zero, g) if need[2] else None)
 
@@ -575,6 +594,8 @@ def abs(input):  # noqa: A001
 
 
 def relu(input):
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("Boolean inputs not supported for relu")
     if input._data.dtype.kind not in "fc":
         return make(np.maximum(input._data, 0))
     return Relu.apply(input)
@@ -596,9 +617,17 @@ class Piecewise(Op):
         return make(np.zeros_like(t._data))
 
 
+def _sign(x):
+    """np.sign with torch's 0 at NaN."""
+    s = np.sign(x)
+    if s.dtype.kind == "f" and s.size and np.isnan(s).any():
+        s = np.where(np.isnan(s), s.dtype.type(0), s)
+    return s
+
+
 def sign(input):
     if input._data.dtype.kind == "f":
-        return Piecewise.apply(input, np.sign)
+        return Piecewise.apply(input, _sign)
     if input._data.dtype == np.bool_:
         return input.clone()
     return make(np.sign(input._data))
@@ -612,12 +641,7 @@ def clamp(input, min=None, max=None):  # noqa: A002
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if is_tensor(min) or is_tensor(max):
-        out = input
-        if min is not None:
-            out = maximum(out, min)
-        if max is not None:
-            out = minimum(out, max)
-        return out
+        return clamp_tensor(input, min, max)
     if input._data.dtype.kind not in "fc":
         if isinstance(min, float) or isinstance(max, float):
             input = input.to(_dtype.get_default_dtype())
@@ -636,17 +660,20 @@ def where(condition, input=None, other=None):
     if cond._data.dtype != np.bool_:
         cond = make(cond._data.astype(bool))
     a, b = binary_operands(input, other)
+    shape = cond._data.shape
+    for t in (a, b):  # torch's message (condition first), not NumPy's
+        if t._data.shape != shape:
+            check_broadcast(shape, t._data.shape)
+            shape = np.broadcast_shapes(shape, t._data.shape)
     return Where.apply(cond, a, b)
 
 
 def maximum(input, other):
-    a, b = binary_operands(input, other)
-    return where(ge(a, b), a, b) if _any_grad(a, b) else make(np.maximum(a._data, b._data))
+    return extremum(input, other, "max")
 
 
 def minimum(input, other):
-    a, b = binary_operands(input, other)
-    return where(le(a, b), a, b) if _any_grad(a, b) else make(np.minimum(a._data, b._data))
+    return extremum(input, other, "min")
 
 
 def _any_grad(*ts):

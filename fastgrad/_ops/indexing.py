@@ -10,7 +10,7 @@ import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._ops import shape as S
-from fastgrad._ops.base import Op, as_tensor_of, is_tensor, make, norm_dim, shape_str
+from fastgrad._ops.base import Op, as_tensor_of, check_broadcast, is_tensor, make, norm_dim, shape_str
 from fastgrad._ops.elementwise import where
 from fastgrad._ops.reduction import GatherDim, ScatterAddDim, _along_index
 
@@ -171,7 +171,9 @@ def chunk(input, chunks, dim=0):
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: %d" % chunks)
     d = norm_dim(dim, input._data.ndim)
     n = input._data.shape[d]
-    return split(input, max(math.ceil(n / chunks), 1) if n else 1, d) if n else (input,)
+    if n == 0:  # torch: `chunks` empty pieces
+        return tuple(narrow(input, d, 0, 0) for _ in range(chunks))
+    return split(input, max(math.ceil(n / chunks), 1), d)
 
 
 def tensor_split(input, indices_or_sections, dim=0):
@@ -448,15 +450,22 @@ def _scatter_args(name, input, dim, index, src):
         raise RuntimeError("%s(): Expected dtype int64 for index" % name)
     if index._data.ndim != input._data.ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
-    _check_index(name, index, input._data.shape[d], d)
     ishape = index._data.shape
+    if is_tensor(src) and src._data.dtype != input._data.dtype:
+        raise RuntimeError("%s(): Expected self.dtype to be equal to src.dtype" % name)
+    # torch's shape check (index no larger than self off dim, nor than src), before the index values
+    wrong = any(i > s for k, (i, s) in enumerate(zip(ishape, input._data.shape)) if k != d)
     if is_tensor(src):
-        if src._data.dtype != input._data.dtype:
-            raise RuntimeError("%s(): Expected self.dtype to be equal to src.dtype" % name)
-        if any(i > s for i, s in zip(ishape, src._data.shape)):
-            raise RuntimeError("Expected index %s to be smaller than self %s apart from dimension %d and to be "
-                               "smaller size than src %s" % (shape_str(ishape), shape_str(input._data.shape), d,
-                                                             shape_str(src._data.shape)))
+        wrong = wrong or any(i > s for i, s in zip(ishape, src._data.shape))
+        if wrong:
+            raise RuntimeError("Expected index %s to be no larger than self %s apart from dimension %d and to be "
+                               "no larger size than src %s" % (shape_str(ishape), shape_str(input._data.shape), d,
+                                                               shape_str(src._data.shape)))
+    elif wrong:
+        raise RuntimeError("Expected index %s to be no larger than self %s apart from dimension %d"
+                           % (shape_str(ishape), shape_str(input._data.shape), d))
+    _check_index(name, index, input._data.shape[d], d)
+    if is_tensor(src):
         if src._data.shape != ishape:
             src = S.getitem(src, tuple(slice(0, i) for i in ishape))
     else:
@@ -671,6 +680,7 @@ def masked_fill(input, mask, value):
 
 def masked_select(input, mask):
     _bool_mask("masked_select", mask)
+    check_broadcast(mask._data.shape, input._data.shape)
     shp = np.broadcast_shapes(input._data.shape, mask._data.shape)
     x = S.expand(input, *shp) if input._data.shape != shp else input
     m = np.broadcast_to(mask._data, shp)

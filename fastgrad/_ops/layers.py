@@ -62,22 +62,22 @@ class _ConvGeom:
         n, c = x.shape[:2]
         win = _windows(_pad(x, self.p), self.k, self.s, self.d, self.out)  # N C kh kw oh ow
         cols = np.ascontiguousarray(win.transpose(1, 2, 3, 0, 4, 5))  # C kh kw N oh ow
-        return cols.reshape(self.g, -1, n * self.out[0] * self.out[1])
+        return cols.reshape(self.g, c // self.g * self.k[0] * self.k[1], n * self.out[0] * self.out[1])
 
     def conv(self, x, w):
         n = x.shape[0]
         o = w.shape[0]
-        w3 = w.reshape(self.g, o // self.g, -1)
+        w3 = w.reshape(self.g, o // self.g, int(np.prod(w.shape[1:])))
         y = K.mm(w3, self.cols(x))  # g, O/g, N*L
         return np.ascontiguousarray(y.reshape(o, n, *self.out).transpose(1, 0, 2, 3))
 
     def grad_rows(self, g):
         o = self.w_shape[0]
-        return np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(self.g, o // self.g, -1)
+        return np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(self.g, o // self.g, int(np.prod(g.shape)) // max(o, 1))
 
     def grad_input(self, g, w):
         n, c = self.x_shape[:2]
-        w3 = w.reshape(self.g, w.shape[0] // self.g, -1)
+        w3 = w.reshape(self.g, w.shape[0] // self.g, int(np.prod(w.shape[1:])))
         gcols = K.mm(w3.transpose(0, 2, 1), self.grad_rows(g))  # g, C/g*kh*kw, N*L
         gcols = gcols.reshape(c, self.k[0], self.k[1], n, *self.out).transpose(3, 0, 1, 2, 4, 5)
         return _scatter_windows(gcols, self.x_shape, self.k, self.s, self.p, self.d, self.out)
@@ -181,6 +181,8 @@ class MaxPool2d(Op):
         rows = np.arange(out[0]).reshape(-1, 1) * s[0] + ki * d[0] - p[0]
         cols = np.arange(out[1]) * s[1] + kj * d[1] - p[1]
         idx = (rows * w + cols).astype(np.int64)
+        if a.dtype.kind == "f" and y.size:
+            idx = _torch_max_indices(flat, y, idx, a.shape, k, s, p, d, out)
         ctx.x_shape = a.shape
         ctx.idx = idx
         return y
@@ -194,9 +196,39 @@ class MaxPool2d(Op):
         return _gather_plane(t, ctx.idx)
 
 
+def _torch_max_indices(flat, y, idx, shape, k, s, p, d, out):
+    """PyTorch's choice where the maximum is not unique in a simple way: the last NaN of a window
+    (its loop takes `val > max || isnan(val)`), and, where the maximum is -inf, the window's first
+    position on the grid at or after (0, 0), which for a window of padding only may be outside the
+    plane (no gradient flows there)."""
+    nan = np.isnan(y)
+    if nan.any():
+        kk = flat.shape[-1]
+        last = kk - 1 - np.isnan(flat[..., ::-1]).argmax(-1)
+        ki, kj = np.divmod(last, k[1])
+        rows = np.arange(out[0]).reshape(-1, 1) * s[0] + ki * d[0] - p[0]
+        cols = np.arange(out[1]) * s[1] + kj * d[1] - p[1]
+        idx = np.where(nan, rows * shape[3] + cols, idx)
+    low = y == -np.inf
+    if low.any():
+        start = []
+        for i in range(2):
+            b = np.arange(out[i]) * s[i] - p[i]
+            start.append(np.where(b < 0, b + (-b + d[i] - 1) // d[i] * d[i], b))
+        first = start[0].reshape(-1, 1) * shape[3] + start[1]
+        idx = np.where(low, first, idx)
+    return idx.astype(np.int64, copy=False)
+
+
 def _gather_plane(t, idx):
-    """t (N, C, H, W) -> t at flat plane indices idx (N, C, oh, ow), differentiably."""
+    """t (N, C, H, W) -> t at flat plane indices idx (N, C, oh, ow), differentiably (0 where an
+    index is outside the plane: a window of padding only)."""
     n, c = idx.shape[:2]
+    size = t._data.shape[2] * t._data.shape[3]
+    inside = (idx >= 0) & (idx < size)
+    if not inside.all():
+        v = t.reshape(n, c, -1).gather(2, make(np.where(inside, idx, 0).reshape(n, c, -1))).reshape(idx.shape)
+        return v * make(inside.astype(t._data.dtype))
     return t.reshape(n, c, -1).gather(2, make(idx.reshape(n, c, -1))).reshape(idx.shape)
 
 
@@ -208,7 +240,11 @@ class MaxPoolBackward(Op):
         ctx.idx = idx
         n, c, h, w = x_shape
         base = (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
-        gx = np.bincount((idx + base).ravel(), weights=g._data.ravel(), minlength=n * c * h * w)
+        gd = g._data
+        inside = (idx >= 0) & (idx < h * w)
+        if not inside.all():  # a window of padding only: its gradient goes nowhere
+            idx, gd = np.where(inside, idx, 0), np.where(inside, gd, 0)
+        gx = np.bincount((idx + base).ravel(), weights=gd.ravel(), minlength=n * c * h * w)
         return gx.astype(g._data.dtype, copy=False).reshape(x_shape)
 
     @staticmethod
@@ -355,7 +391,7 @@ class EmbeddingBackward(Op):
         ctx.args = args
         dim = g._data.shape[-1]
         flat_idx = idx.reshape(-1)
-        g2 = g._data.reshape(-1, dim)
+        g2 = g._data.reshape(flat_idx.size, dim)
         coef = np.ones(flat_idx.shape, g2.dtype)
         if padding_idx is not None:
             coef[flat_idx == padding_idx] = 0

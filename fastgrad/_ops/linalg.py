@@ -2,7 +2,7 @@
 as flags; np.matmul for the rest) and inverse."""
 import numpy as np
 
-from fastgrad._ops.base import K, Op, is_tensor
+from fastgrad._ops.base import K, Op, check_broadcast, is_tensor
 
 
 class Matmul(Op):
@@ -105,6 +105,8 @@ def matmul(input, other):
                                % (a.shape[0], b.shape[0], a.shape[0], b.shape[0]))
         raise RuntimeError("Expected size for first two dimensions of batch2 tensor to be: [%s] but got: "
                            "[%s]." % (", ".join(map(str, a.shape[:-2] + (k1,))), ", ".join(map(str, b.shape[:-1]))))
+    if a.ndim > 2 and b.ndim > 2 and a.shape[:-2] != b.shape[:-2]:
+        check_broadcast(a.shape[:-2], b.shape[:-2])  # torch's message for the batch dims
     return Matmul.apply(input, other)
 
 

@@ -762,6 +762,10 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # no
         raise RuntimeError("linalg.matrix_norm: dims must be different. Got (%d, %d)" % (d0, d1))
     if ord == "fro":
         return vector_norm(A, 2, (d0, d1), keepdim)
+    if A._data.size == 0 and ord in (2, -2, 1, -1, float("inf"), float("-inf")):
+        empty = _empty_matrix_norm(A, ord, d0, d1, keepdim)
+        if empty is not None:
+            return empty
     if ord in ("nuc", 2, -2):
         s = SvdVals.apply(movedim(A, (d0, d1), (-2, -1)))
         res = s.sum(-1) if ord == "nuc" else AMax.apply(s, (s._data.ndim - 1,), False, ord == 2)
@@ -775,6 +779,26 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # no
         res = AMax.apply(s, (outer,), True, ord > 0)
         return res if keepdim else res.squeeze((d0, d1))
     raise RuntimeError("linalg.matrix_norm: Order %s not supported." % (ord,))
+
+
+def _empty_matrix_norm(A, ord, d0, d1, keepdim):  # noqa: A002
+    """torch's results for an empty matrix where its max / min over an empty dim cannot be taken:
+    the max-like norms give zeros off the graph, the min-like ones amin's IndexError; None where
+    the general path gives torch's result (the dim taken the max or min of is not empty)."""
+    shape = A._data.shape
+    if ord in (2, -2):
+        if min(shape[d0], shape[d1]):
+            return None
+        outer, where_ = None, -1
+    else:
+        inner, outer = (d0, d1) if ord in (1, -1) else (d1, d0)
+        if shape[outer]:
+            return None
+        where_ = outer if outer < inner else outer - 1  # its position once the inner dim is summed away
+    if ord < 0:
+        raise IndexError("amin(): Expected reduction dim %d to have non-zero size." % where_)
+    out = [1 if i in (d0, d1) else s for i, s in enumerate(shape) if keepdim or i not in (d0, d1)]
+    return make(np.zeros(out, A._data.dtype))
 
 
 def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002

@@ -141,18 +141,27 @@ class Atan2(Op):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        r2 = a * a + b * b
+        recip = _atan2_recip(a, b)
         need = ctx.needs_input_grad
-        return (g * b / r2 if need[0] else None), (-g * a / r2 if need[1] else None)
+        return (g * b * recip if need[0] else None), (g * -a * recip if need[1] else None)
 
     @staticmethod
     def jvp(ctx, ta, tb):
         a, b = ctx.saved_tensors
-        r2 = a * a + b * b
-        out = None if ta is None else ta * b / r2
+        recip = _atan2_recip(a, b)
+        out = None if ta is None else ta * b * recip
         if tb is not None:
-            out = -tb * a / r2 if out is None else out - tb * a / r2
+            out = tb * -a * recip if out is None else out + tb * -a * recip
         return out
+
+
+def _atan2_recip(a, b):
+    """1 / (a * a + b * b), 0 where that sum is 0 (torch: atan2's gradient at the origin is 0)."""
+    r2 = a * a + b * b
+    zero = r2._data == 0
+    if not zero.any():
+        return r2.reciprocal()
+    return where(make(zero), make(np.zeros((), r2._data.dtype)), where(make(zero), make(np.ones((), r2._data.dtype)), r2).reciprocal())
 
 
 class Remainder(Op):

@@ -85,13 +85,13 @@ class LinearBackward(Op):
     def backward(ctx, ax, aw, ab):
         x, w, g = ctx.saved_tensors
         n_out, n_in = w._data.shape
-        x2, g2 = x.reshape(-1, n_in), g.reshape(-1, n_out)
+        x2, g2 = x.reshape(_lead(x), n_in), g.reshape(_lead(g), n_out)
         need = ctx.needs_input_grad
         gx = gw = gg = None
         if need[0] and aw is not None:  # gw = g2.T @ x2
             gx = matmul(g2, aw).reshape(x._data.shape)
         if need[1] and ax is not None:  # gx = g @ w
-            gw = matmul(g2.mT, ax.reshape(-1, n_in))
+            gw = matmul(g2.mT, ax.reshape(_lead(ax), n_in))
         if need[2]:
             terms = [matmul(ax, w.mT) if ax is not None else None,
                      matmul(x2, aw.mT).reshape(g._data.shape) if aw is not None else None,
@@ -105,26 +105,31 @@ class LinearBackward(Op):
     def jvp(ctx, tx, tw, tg, _):
         x, w, g = ctx.saved_tensors
         n_out, n_in = w._data.shape
-        g2 = g.reshape(-1, n_out)
+        g2 = g.reshape(_lead(g), n_out)
         tgx = _sum_terms(None if tg is None else matmul(tg, w), None if tw is None else matmul(g, tw))
-        tgw = _sum_terms(None if tg is None else matmul(tg.reshape(-1, n_out).mT, x.reshape(-1, n_in)),
-                         None if tx is None else matmul(g2.mT, tx.reshape(-1, n_in)))
-        tgb = None if tg is None else tg.reshape(-1, n_out).sum(0)
+        tgw = _sum_terms(None if tg is None else matmul(tg.reshape(_lead(tg), n_out).mT, x.reshape(_lead(x), n_in)),
+                         None if tx is None else matmul(g2.mT, tx.reshape(_lead(tx), n_in)))
+        tgb = None if tg is None else tg.reshape(_lead(tg), n_out).sum(0)
         return tgx, tgw, tgb
 
 
 def _linear_grads(x, w, g, need):
     """(gx, gw, gb) arrays of y = x @ w.T + b for upstream g; None where need[i] is false."""
     n_out, n_in = w.shape
-    g2 = g.reshape(-1, n_out)
+    g2 = g.reshape(_lead(g), n_out)
     gx = K.mm(g2, w).reshape(x.shape) if need[0] else None
-    gw = K.mm(g2.T, x.reshape(-1, n_in)) if need[1] else None
+    gw = K.mm(g2.T, x.reshape(_lead(x), n_in)) if need[1] else None
     gb = None
     if len(need) > 2 and need[2]:
         gb = _rows_sum(g2)
         if gb is None:
             gb = np.add.reduce(g2, axis=0)
     return gx, gw, gb
+
+
+def _lead(a):
+    """The number of rows of a as a 2-D (rows, last dim) matrix (reshape(-1, n) fails for n = 0)."""
+    return int(np.prod(a.shape[:-1]))
 
 
 def _sum_terms(*terms):
@@ -141,7 +146,7 @@ def _rows(a, dim):
     if nd == 0:
         return a.reshape(1, 1), (a.shape, None)
     moved = np.moveaxis(a, dim, -1) if dim != nd - 1 else a
-    rows = np.ascontiguousarray(moved).reshape(-1, a.shape[dim])
+    rows = np.ascontiguousarray(moved).reshape(int(np.prod(moved.shape[:-1])), a.shape[dim])  # not -1: size 0
     return rows, (moved.shape, dim)
 
 
@@ -408,7 +413,7 @@ def linear(input, weight, bias=None):
 def _check_linear(x, w, bias):
     """linear's argument errors, worded as PyTorch's."""
     if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
-        a = x.reshape(-1, x.shape[-1]) if x.ndim else x.reshape(1, 1)
+        a = x.reshape(_lead(x), x.shape[-1]) if x.ndim else x.reshape(1, 1)
         raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (%dx%d and %dx%d)"
                            % (a.shape[0], a.shape[1], w.shape[-1], w.shape[0]))
     if x.dtype != w.dtype:
@@ -489,24 +494,25 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                                % (shape_str(target._data.shape), shape_str(x._data.shape)))
         c = x._data.shape[1]
         logp = log_softmax(x, 1)
-        if label_smoothing:
+        if label_smoothing and c:
             target = target * (1.0 - label_smoothing) + label_smoothing / c
         if weight is not None:
             logp = logp * weight.reshape((1, c) + (1,) * (x._data.ndim - 2))
         loss = -(logp * target).sum(1)
         if squeeze:
             loss = loss.squeeze(0)
-        return _reduce(loss, reduction, None if reduction != "mean" else make(
-            np.asarray(loss._data.size if loss._data.ndim else 1, x._data.dtype)))
+        count = (loss._data.size if loss._data.ndim else 1) if c else float("nan")  # torch: numel / C
+        return _reduce(loss, reduction, None if reduction != "mean" else make(np.asarray(count, x._data.dtype)))
     if target._data.dtype.kind not in "iu":
         raise RuntimeError("expected scalar type Long but found %s" % target.dtype.name.capitalize())
     if x._data.ndim > 2:  # (N, C, d1, ...) -> (N*d1*..., C)
         c = x._data.shape[1]
+        _no_classes(x, target)
         if target._data.shape != (x._data.shape[0],) + x._data.shape[2:]:
             raise RuntimeError("Expected target size %s, got %s" % (
                 shape_str((x._data.shape[0],) + x._data.shape[2:]), shape_str(target._data.shape)))
         spatial = target._data.shape
-        x = x.movedim(1, -1).reshape(-1, c)
+        x = x.movedim(1, -1).reshape(x._data.shape[0] * int(np.prod(x._data.shape[2:])), c)
         target = target.reshape(-1)
     else:
         spatial = None
@@ -530,6 +536,14 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return CrossEntropy.apply(x, make(t), weight, ignore_index, float(label_smoothing), reduction)
 
 
+def _no_classes(x, target):
+    """torch's error for (N, 0, d1, ...) inputs, whose view as (N, 0, 1, -1) loses the spatial size."""
+    if x._data.shape[1] == 0:
+        t = target._data.shape
+        raise RuntimeError("size mismatch (got input: %s , target: %s" % (
+            shape_str((x._data.shape[0], 0, 0, 0)), shape_str((t[0] if t else 0, 1, int(np.prod(t[1:]))))))
+
+
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -537,12 +551,16 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     t = target if input._data.ndim > 1 else target.unsqueeze(0)
     if x._data.ndim > 2:
         c = x._data.shape[1]
+        _no_classes(x, t)
         spatial = t._data.shape
-        x = x.movedim(1, -1).reshape(-1, c)
+        x = x.movedim(1, -1).reshape(x._data.shape[0] * int(np.prod(x._data.shape[2:])), c)
         t = t.reshape(-1)
     else:
         spatial = None
     c = x._data.shape[1]
+    if weight is not None and weight._data.shape != (c,):
+        raise RuntimeError("weight tensor should be defined either for all %d classes or no classes but got weight "
+                           "tensor of shape: %s" % (c, shape_str(weight._data.shape)))
     td = t._data.astype(np.int64)
     valid = td != ignore_index
     bad = valid & ((td < 0) | (td >= c))
@@ -552,6 +570,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     picked = x.gather(1, make(safe[:, None])).squeeze(1)
     w = np.where(valid, 1.0 if weight is None else weight._data[safe], 0.0).astype(x._data.dtype)
     loss = -picked * make(w)
+    if not valid.all():  # an ignored row adds exactly 0 (its log-probability may be -inf or nan)
+        from fastgrad._ops.elementwise import where
+
+        loss = where(make(valid), loss, make(np.zeros((), loss._data.dtype)))
     if reduction == "none":
         loss = loss.reshape(spatial) if spatial is not None else loss
         return loss if input._data.ndim > 1 else loss.squeeze(0)

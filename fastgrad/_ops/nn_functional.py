@@ -235,6 +235,8 @@ def pad(input, pad, mode="constant", value=None):
         widths[nd - 1 - i] = pr
     if mode == "constant":
         x = input
+        if any(n + min(lo, 0) + min(hi, 0) < 0 for n, (lo, hi) in zip(x._data.shape, widths)):
+            raise RuntimeError("narrow(): length must be non-negative.")  # cropping more than there is
         if any(lo < 0 or hi < 0 for lo, hi in widths):  # negative padding crops
             if any(x._data.shape[d] + min(lo, 0) + min(hi, 0) < 0 for d, (lo, hi) in enumerate(widths)):
                 raise RuntimeError("narrow(): length must be non-negative.")

@@ -42,7 +42,24 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
                                   f"'{scalar_type_name(input._data.dtype)}'")
     per_group = c // num_groups * int(np.prod(input.shape[2:], dtype=np.int64))
     y = L.Normalize.apply(input.reshape(n, num_groups, per_group), (2,), float(eps)).reshape(tuple(input.shape))
+    if per_group == 0 and n and weight is not None:
+        # torch's dgamma = sum_n (ds - db * mean) * rstd: the statistics of an empty group are NaN,
+        # so the weight's gradient is NaN (the output is empty either way)
+        weight = weight * make(np.array(np.nan, weight._data.dtype))
     return _affine(y, weight, bias, (1, c) + (1,) * (input.dim() - 2))
+
+
+def _instance_norm_empty(input, weight, bias, n):
+    """torch's batch_norm on an empty input (instance_norm runs it on (1, N * C, ...) with the
+    weight and bias repeated N times): no checks, no statistics; input * weight[0] + bias[0]."""
+    y = input.clone()
+    for t, combine in ((weight, lambda a, b: a * b), (bias, lambda a, b: a + b)):
+        if t is not None:
+            rep = t.repeat(n) if t.dim() == 1 else t
+            if rep.shape[0] == 0:
+                raise IndexError("select(): index 0 out of range for tensor of size [0] at dimension 0")
+            y = combine(y, rep[0])
+    return y
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
@@ -52,6 +69,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if use_input_stats and int(np.prod(input.shape[2:])) == 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.size()!r}")
     n, c = input.shape[:2]
+    if input.numel() == 0:
+        return _instance_norm_empty(input, weight, bias, n)
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
         if t is not None and t.numel() * n != n * c:
             raise RuntimeError(f"{name} should contain {n * c} elements not {t.numel() * n}")

@@ -163,7 +163,7 @@ class MaxAll(Op):
             raise RuntimeError("%s(): Expected reduction dim to be specified for input.numel() == 0. "
                                "Specify the reduction dim with the 'dim' argument." % ("max" if is_max else "min"))
         y = d.max() if is_max else d.min()
-        mask = d == y
+        mask = np.isnan(d) if d.dtype.kind in "fc" and np.isnan(y) else d == y  # a nan result: shared among the nans (torch)
         ctx.save_for_backward(mask / mask.sum())
         return y
 
@@ -323,9 +323,14 @@ def min(input, dim=None, keepdim=False, **kwargs):  # noqa: A001
 def _arg(input, dim, keepdim, kwargs, fn):
     dim, keepdim = _dims_arg(dim, keepdim, kwargs)
     d = input._data
+    name = "argmax" if fn is np.argmax else "argmin"
     if dim is None:
+        if d.size == 0:
+            raise IndexError("%s(): Expected reduction dim to be specified for input.numel() == 0." % name)
         return make(np.asarray(fn(d), dtype=np.int64).reshape((1,) * d.ndim if keepdim else ()))
     ax = norm_dim(dim, d.ndim)
+    if d.ndim and d.shape[ax] == 0:
+        raise IndexError("%s(): Expected reduction dim %d to have non-zero size." % (name, ax))
     if d.ndim == 0:
         return make(np.zeros((), np.int64))
     return make(fn(d, axis=ax, keepdims=keepdim).astype(np.int64))

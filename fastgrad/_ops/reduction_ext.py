@@ -35,8 +35,9 @@ class AMax(Op):
         y = (np.max if is_max else np.min)(d, axis=axes, keepdims=True)
         ctx.in_shape, ctx.axes, ctx.keepdim = d.shape, axes, keepdim
         if ctx.needs_input_grad and ctx.needs_input_grad[0]:
-            mask = (d == y) | (np.isnan(d) & np.isnan(y))
-            ctx.save_for_backward(mask / mask.sum(axis=axes, keepdims=True))
+            mask = d == y  # a nan result matches nothing: 0 / 0, nan gradients, as torch's amax
+            with np.errstate(invalid="ignore"):
+                ctx.save_for_backward(mask / mask.sum(axis=axes, keepdims=True))
         return y if keepdim else y.reshape([s for i, s in enumerate(d.shape) if i not in axes])
 
     @staticmethod
@@ -210,13 +211,20 @@ class LogSumExp(Op):
 
 # --------------------------------------------------------------------------- public functions
 def amax(input, dim=(), keepdim=False):
-    axes = _axes(input, None if dim in ((), []) else dim)
-    return AMax.apply(input, axes, keepdim, True)
+    return _amax(input, dim, keepdim, True)
 
 
 def amin(input, dim=(), keepdim=False):
-    axes = _axes(input, None if dim in ((), []) else dim)
-    return AMax.apply(input, axes, keepdim, False)
+    return _amax(input, dim, keepdim, False)
+
+
+def _amax(input, dim, keepdim, is_max):
+    every = dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0)
+    if every and input._data.size == 0:
+        raise RuntimeError("%s(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
+                           "reduction dim with the 'dim' argument." % ("amax" if is_max else "amin"))
+    axes = _axes(input, None if every else dim)
+    return AMax.apply(input, axes, keepdim, is_max)
 
 
 def aminmax(input, *, dim=None, keepdim=False):
@@ -259,7 +267,7 @@ def _extreme_cum(input, dim, is_max):
     shape = [1] * a.ndim
     shape[d] = n
     pos = np.broadcast_to(np.arange(n).reshape(shape), a.shape)
-    hit = np.where(a == acc, pos, -1)  # PyTorch keeps the last index among ties
+    hit = np.where((a == acc) | np.isnan(a), pos, -1)  # PyTorch: the last index among ties, and of nans
     idx = np.maximum.accumulate(hit, axis=d).astype(np.int64)
     from fastgrad._ops.indexing import gather
 
@@ -276,6 +284,8 @@ def cummin(input, dim):
 
 def logcumsumexp(input, dim):
     d = norm_dim(dim, input._data.ndim)
+    if input._data.size == 0:
+        return input * 1.0
     m = input.detach().max()
     m = 0.0 if not np.isfinite(m._data) else m
     return (cumsum((input - m).exp(), d)).log() + m
@@ -335,6 +345,16 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     if isinstance(ord, str):
         raise RuntimeError("linalg.vector_norm: ord must be a number, got %r" % ord)
     ord = float(ord)  # noqa: A001
+    if (ord < 0 or ord == float("inf")) and x._data.size == 0:  # no identity for max / min-like norms
+        empty = [a for a in axes if x._data.shape[a] == 0]
+        ords = "inf" if ord == float("inf") else "-inf" if ord == float("-inf") else "%g" % ord
+        if dim is None:
+            raise RuntimeError("linalg.vector_norm cannot compute the %s norm on an empty tensor because the "
+                               "operation does not have an identity" % ords)
+        if empty:
+            raise RuntimeError("linalg.vector_norm cannot compute the %s norm on the dimension %d"
+                               "because this dimension is empty and the operation does not have an identity"
+                               % (ords, empty[0]))
     if ord == 2:
         return Root.apply(sum(x * x, axes, keepdim), 2)
     if ord == 1:

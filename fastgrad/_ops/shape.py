@@ -251,15 +251,35 @@ def setitem(x, idx, value):
         v = make(np.asarray(value, dtype=x._data.dtype))
     if engine.is_grad_enabled() and (x._requires_grad or v._requires_grad):
         check_inplace(x, "__setitem__")
+        _check_expand(x, np_idx, v)
         new = IndexPut.apply(_detached_history(x), v, np_idx, False)
         rebase(x, new)
     else:
-        x._data[np_idx] = v._data
+        try:
+            x._data[np_idx] = v._data
+        except ValueError:
+            _check_expand(x, np_idx, v)
+            raise
         x._vc.value += 1
         if x._fw_grad is not None or v._fw_grad is not None:  # forward AD: the tangent gets the same write
             tan = x._fw_grad.clone() if x._fw_grad is not None else make(np.zeros_like(x._data))
             tan[idx] = v._fw_grad if v._fw_grad is not None else 0.0
             _set_tangent(x, tan)
+
+
+def _check_expand(x, np_idx, v):
+    """torch's error when the value cannot be expanded to the shape of x[idx] (NumPy's otherwise)."""
+    vs = v._data.shape
+    if not vs:
+        return
+    target = np.empty(x._data.shape, np.bool_)[np_idx].shape  # a bool scratch copy: cheap
+    if len(vs) > len(target):
+        return
+    for k in range(1, len(vs) + 1):
+        if vs[-k] != target[-k] and vs[-k] != 1:
+            raise RuntimeError("The expanded size of the tensor (%d) must match the existing size (%d) at "
+                               "non-singleton dimension %d.  Target sizes: %s.  Tensor sizes: %s"
+                               % (target[-k], vs[-k], len(target) - k, shape_str(target), shape_str(vs)))
 
 
 # --------------------------------------------------------------------------- in-place support

@@ -62,6 +62,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             raise RuntimeError(f"Invalid padding string: '{padding}'")
     padding = _pair(padding)
     n, c, h, w = x.shape
+    if weight.shape[0] < groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be at least {groups} at dimension 0, but got "
+                           f"weight of size {shape_str(weight.shape)} instead")
     if c != weight.shape[1] * groups or weight.shape[0] % groups:
         raise RuntimeError(f"Given groups={groups}, weight of size {shape_str(weight.shape)}, expected "
                            f"input{shape_str(x.shape)} to have {weight.shape[1] * groups} channels, but got {c} "
@@ -77,6 +80,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise RuntimeError(f"Given weight of size {shape_str(weight.shape)}, expected bias to be 1-dimensional "
                            f"with {weight.shape[0]} elements, but got bias of size {shape_str(bias.shape)} instead")
     geom = L._ConvGeom(tuple(x.shape), tuple(weight.shape), stride, padding, dilation, groups)
+    if c == 0:  # torch: no input channels give no output channels (not the bias)
+        y = x.sum((2, 3), keepdim=True).expand(n, 0, *geom.out)
+        return y.squeeze(0) if unbatched else y
     y = L.Conv2d.apply(x, weight, bias, geom)
     return y.squeeze(0) if unbatched else y
 
@@ -97,18 +103,9 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over (kh, kw) windows of (N, C, H, W) input; with return_indices, also the flat H*W indices."""
-    x, unbatched = _batched("max_pool2d", input, 4)
-    k = _pair(kernel_size)
-    s = _pair(stride) if stride not in (None, []) else k
-    p, d = _pair(padding), _pair(dilation)
-    for i in range(2):
-        if p[i] > (d[i] * (k[i] - 1) + 1) // 2:
-            raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p[i]}, "
-                               f"kernel_size={k[i]} and dilation={d[i]}")
-    out = [L._out_size(x.shape[2 + i], k[i], s[i], p[i], d[i], ceil_mode) for i in range(2)]
-    if min(out) <= 0:
-        raise RuntimeError(f"Given input size: ({x.shape[1]}x{x.shape[2]}x{x.shape[3]}). Calculated output "
-                           f"size: ({x.shape[1]}x{out[0]}x{out[1]}). Output size is too small")
+    k, s, p, d = _pool2d_args("max_pool2d", input, kernel_size, stride, padding, dilation)
+    x, unbatched = (input.unsqueeze(0), True) if input.dim() == 3 else (input, False)
+    out = _pool2d_out("max_pool2d", x, k, s, p, d, ceil_mode)
     y = L.MaxPool2d.apply(x, k, s, p, d, bool(ceil_mode))
     if return_indices:
         idx = make(y.grad_fn.idx if y.grad_fn is not None else _indices(x, k, s, p, d, ceil_mode))
@@ -116,6 +113,60 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
             return y.squeeze(0), idx.squeeze(0)
         return y, idx
     return y.squeeze(0) if unbatched else y
+
+
+def _pool2d_args(name, x, kernel_size, stride, padding, dilation):
+    """(kernel, stride, padding, dilation) pairs of a 2-D pooling, and the checks PyTorch makes
+    before it computes the output size, with its messages, in its order."""
+    def pair(v, what):
+        t = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+        if len(t) not in (1, 2):
+            raise RuntimeError(f"{name}: {what} must either be a single int, or a tuple of two ints")
+        return _pair(t)
+
+    k = pair(kernel_size, "kernel_size")
+    s = pair(stride, "stride") if stride not in (None, []) and stride != () else k
+    p = pair(padding, "padding")
+    d = pair(dilation, "dilation")
+    nd = x.dim()
+    if nd not in (3, 4):
+        if name == "max_pool2d":
+            raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
+        if nd < 3:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-max(nd, 1)}, "
+                             f"{max(nd, 1) - 1}], but got -3)")
+    for i in range(2):  # height, then width
+        if s[i] == 0:
+            raise RuntimeError("stride should not be zero")
+        if p[i] < 0:
+            raise RuntimeError(f"pad must be non-negative, but got pad: {p[i]}")
+        ek = d[i] * (k[i] - 1) + 1
+        if p[i] > (ek // 2 if ek >= 0 else -(-ek // 2)):  # C's division, which truncates
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p[i]}, "
+                               f"kernel_size={k[i]} and dilation={d[i]}")
+    if min(k) <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kH: {k[0]} kW: {k[1]}")
+    if min(s) < 0:
+        raise RuntimeError(f"stride should be greater than zero, but got dH: {s[0]} dW: {s[1]}")
+    if min(d) <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got dilationH: {d[0]} dilationW: {d[1]}")
+    sh = tuple(x.shape)
+    if nd not in (3, 4) or 0 in sh[-3:]:  # only the batch may be empty
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, "
+                           f"but got:{shape_str(sh)}")
+    if k[1] // 2 < p[1] or k[0] // 2 < p[0]:  # with a dilation, the check above allows more
+        raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got padW = {p[1]}, "
+                           f"padH = {p[0]}, kW = {k[1]}, kH = {k[0]}")
+    return k, s, p, d
+
+
+def _pool2d_out(name, x, k, s, p, d, ceil_mode):
+    """The output size (oh, ow) of a 2-D pooling of the batched x; PyTorch's error below 1."""
+    out = [L._out_size(x.shape[2 + i], k[i], s[i], p[i], d[i], ceil_mode) for i in range(2)]
+    if min(out) <= 0:
+        raise RuntimeError(f"Given input size: ({x.shape[1]}x{x.shape[2]}x{x.shape[3]}). Calculated output "
+                           f"size: ({x.shape[1]}x{out[0]}x{out[1]}). Output size is too small")
+    return out
 
 
 def _indices(x, k, s, p, d, ceil_mode):
@@ -127,16 +178,11 @@ def _indices(x, k, s, p, d, ceil_mode):
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """Mean over (kh, kw) windows of (N, C, H, W) input."""
-    x, unbatched = _batched("avg_pool2d", input, 4)
-    k = _pair(kernel_size)
-    s = _pair(stride) if stride not in (None, []) else k
-    p = _pair(padding)
-    for i in range(2):
-        if p[i] > k[i] // 2:
-            raise RuntimeError(f"pad should be at most half of kernel size, but got pad={p[i]} and "
-                               f"kernel_size={k[i]}")
+    k, s, p, d = _pool2d_args("avg_pool2d", input, kernel_size, stride, padding, 1)
+    x, unbatched = (input.unsqueeze(0), True) if input.dim() == 3 else (input, False)
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
+    _pool2d_out("avg_pool2d", x, k, s, p, d, ceil_mode)
     y = L.AvgPool2d.apply(x, k, s, p, bool(ceil_mode), bool(count_include_pad), divisor_override)
     return y.squeeze(0) if unbatched else y
 
@@ -151,9 +197,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     x = input
     shape = _channel_shape(x)
     if training:
-        size = x._data.size // x.shape[1] if x.dim() > 1 else 1
-        if size <= 1:
+        # values per channel, from the shape as torch counts them (0 channels do not divide it)
+        size = x.shape[0] * int(np.prod(tuple(x.shape[2:]))) if x.dim() > 1 else 1
+        if size == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {x.shape!r}")
+        if size == 0:  # an empty batch: an empty result, the running statistics untouched (torch)
+            y = x * 1.0
+            if weight is not None:
+                y = y * weight.reshape(shape)
+            if bias is not None:
+                y = y + bias.reshape(shape)
+            return y
         axes = (0,) + tuple(range(2, x.dim()))
         y = L.Normalize.apply(x, axes, float(eps))
         if running_mean is not None or running_var is not None:
@@ -205,8 +259,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if padding_idx is not None:
         if padding_idx > 0 and padding_idx >= num or padding_idx < -num:
             raise AssertionError("Padding_idx must be within num_embeddings")
-        padding_idx = padding_idx % num
+        padding_idx = padding_idx % num if num else padding_idx
     idx = input._data.astype(np.int64, copy=False)
+    if idx.size and num == 0:
+        raise RuntimeError("index_select(): self indexing axis dim should be positive")
     if idx.size and (idx.min() < 0 or idx.max() >= num):
         raise IndexError("index out of range in self")
     if max_norm is not None:

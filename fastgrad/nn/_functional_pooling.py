@@ -112,7 +112,8 @@ def _unbatch(y, unbatched):
 def _plane_gather(x, idx):
     """x (N, C, *sp) at flat spatial indices idx (N, C, *out), differentiably (gather)."""
     n, c = idx.shape[:2]
-    return x.reshape(n, c, -1).gather(2, make(idx.reshape(n, c, -1))).reshape(idx.shape)
+    sp, so = int(np.prod(x.shape[2:], dtype=np.int64)), int(np.prod(idx.shape[2:], dtype=np.int64))
+    return x.reshape(n, c, sp).gather(2, make(idx.reshape(n, c, so))).reshape(idx.shape)
 
 
 def _max_indices(a, k, s, p, d, out):
@@ -122,7 +123,7 @@ def _max_indices(a, k, s, p, d, out):
     neg = -np.inf if a.dtype.kind == "f" else np.iinfo(a.dtype).min
     win = SP.windows(SP.pad_nd(a, p, [p[i] + extra[i] for i in range(n)], neg), k, s, d, out)  # N C *k *out
     order = (0, 1) + tuple(range(2 + n, 2 + 2 * n)) + tuple(range(2, 2 + n))
-    flat = win.transpose(order).reshape(a.shape[:2] + tuple(out) + (-1,))
+    flat = win.transpose(order).reshape(a.shape[:2] + tuple(out) + (int(np.prod(k, dtype=np.int64)),))
     kk = np.unravel_index(flat.argmax(-1), k) if flat.size else [np.zeros(flat.shape[:-1], np.int64)] * n
     idx = np.zeros(flat.shape[:-1], np.int64)
     for i in range(n):
@@ -330,8 +331,16 @@ def _adaptive_input(fn, kind, x, out, n):
         full = tuple(x.shape[:-n]) + full_out
         raise RuntimeError(f"Trying to create tensor with negative dimension {next(v for v in full if v < 0)}: "
                            f"{shape_str(full)}")
-    batched = x.dim() == n + 2
-    for i in range(1 if batched else 0, len(shown)):
+    # torch checks every dim but the first for max pooling and 3-d average pooling (an empty
+    # channel dim of an unbatched input included), only the two spatial dims for 2-d (and 1-d) average
+    # pooling; an all-ones average output_size is a mean over the spatial dims, without the checks.
+    if kind == "avg" and all(v == 1 for v in out):
+        checked = ()
+    elif kind == "avg" and n < 3:
+        checked = range(len(shown) - 2, len(shown))
+    else:
+        checked = range(1, len(shown))
+    for i in checked:
         if shown[i] == 0:
             raise RuntimeError(f"{name}(): Expected input to have non-zero size for non-batch dimensions, but input "
                                f"has sizes {shape_str(shown)} with dimension {i} being empty")
@@ -353,6 +362,8 @@ def axis_matmul(y, m, d):
 
 
 def _adaptive_avg(x, out):
+    if all(v == 1 for v in out):  # torch: a mean over the spatial dims (NaN over an empty one)
+        return x.mean(tuple(range(2, 2 + len(out))), keepdim=True)
     y = x
     for i in range(len(out)):
         size = x.shape[2 + i]
@@ -381,7 +392,7 @@ def _adaptive_max(x, out):
     # table: (*out, *kmax) -> (prod(out), prod(kmax))
     po = int(np.prod(out, dtype=np.int64))
     table = table.reshape(po, -1) if po else np.zeros((0, 1), np.int64)
-    planes = a.reshape(a.shape[0], a.shape[1], -1)
+    planes = a.reshape(a.shape[0], a.shape[1], int(np.prod(sp, dtype=np.int64)))
     vals = planes[:, :, table]  # N C prod(out) K
     arg = vals.argmax(-1) if vals.size else np.zeros(vals.shape[:-1], np.int64)
     idx = table[np.arange(po)[None, None, :], arg].reshape(a.shape[:2] + tuple(out))

@@ -51,6 +51,9 @@ def _check_transposed_shapes(x, weight, bias, groups):
 def _conv_transpose_2d(x, weight, bias, s, p, op, groups, d):
     """The 2-D core on batched (N, C, H, W) input; 1-D runs here on height-1 images."""
     ws = tuple(weight.shape)
+    if x.shape[0] and x.shape[1] and not all(x.shape[2:]):  # torch's backend selection, before the kernel's checks
+        raise RuntimeError(f"Only zero batch or zero channel inputs are supported, but got input shape: "
+                           f"{shape_str(x.shape)}")
     if d[0] <= 0 or d[1] <= 0:
         raise RuntimeError(f"dilation should be greater than zero, but got dilation_height: {d[0]}, dilation_width: "
                            f"{d[1]}")
@@ -228,6 +231,8 @@ def pixel_unshuffle(input, downscale_factor):
     if w % r:
         raise RuntimeError(f"pixel_unshuffle expects width to be divisible by downscale_factor, but input.size(-1)={w} "
                            f"is not divisible by {r}")
+    if input.numel() == 0:  # torch 2.13 returns a copy of an empty input, in the input's shape
+        return input.clone()
     lead = tuple(input.shape[:-3])
     nb = len(lead)
     x = input.reshape(lead + (c, h // r, r, w // r, r))
