@@ -25,6 +25,8 @@ cdef class TensorBase:
     cdef public object _post_acc_hooks
     cdef public object _fw_grad
     cdef public object _base
+    cdef public long _view_ver  # a view's: the version its grad_fn was made at (views.refresh)
+    cdef public object _view_meta  # a view's creation meta: None, or (kind, node name, output nr)
     cdef object __weakref__
 
 cdef class Node:
@@ -238,6 +240,7 @@ cpdef bint meta_is(object a, object meta) except -1
 cdef SavedOutput _saved_output(TensorBase t, int idx)
 cdef type _ndarray
 
+@cython.locals(edge=object)
 cpdef tuple grad_edge(TensorBase t)
 
 # Typed locals for the hot paths (Cython's pure-Python mode reads these from here).
@@ -252,8 +255,10 @@ cpdef _record(FunctionNode ctx, tuple args, tuple raw, list outs)
 @cython.locals(t=TensorBase)
 cpdef make_tensor(data, bint requires_grad=*)
 
-@cython.locals(t=TensorBase)
+@cython.locals(t=TensorBase, meta=object)
 cpdef make_view(data, TensorBase base)
+
+cpdef view_fresh(TensorBase t)
 
 @cython.locals(node=Node, nxt=Node, edges=tuple, edge=tuple, pending=dict, found=list, kids=list, rec=_Pending,
                nrec=_Pending, ready=list, top=Py_ssize_t, buf=list, owned_in=bits64, outs=list, j=Py_ssize_t,
@@ -282,8 +287,10 @@ cdef bits64 _owned_bit(Py_ssize_t nr)
 @cython.locals(k=Py_ssize_t, b=object)
 cpdef bint _owns(object d, list buf, list outs, Py_ssize_t j)
 
-@cython.locals(cur=TensorBase)
 cpdef _accumulate(TensorBase leaf, TensorBase g, bint is_fresh, bint create_graph)
+
+@cython.locals(cur=TensorBase)
+cdef _accumulate_locked(TensorBase leaf, TensorBase g, bint is_fresh, bint create_graph)
 
 cpdef bint _any_not_none(list buf)
 

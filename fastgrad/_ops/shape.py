@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from fastgrad import _dtype
+from fastgrad._ops import views as V
 from fastgrad._ops.base import (Op, TensorBase, engine, is_tensor, make, make_view, norm_dim,
                                 shape_str)
 from fastgrad.autograd.forward_ad import _set_tangent
@@ -203,15 +204,24 @@ def getitem(x, idx):
 
 
 def setitem(x, idx, value):
-    np_idx, _ = convert_index(idx)
+    np_idx, basic = convert_index(idx)
     if is_tensor(value):
         v = value if value._data.dtype == x._data.dtype else value.to(x.dtype)
     else:
         v = make(np.asarray(value, dtype=x._data.dtype))
-    if engine.is_grad_enabled() and (x._requires_grad or v._requires_grad):
-        check_inplace(x, "__setitem__")
-        new = IndexPut.apply(_detached_history(x), v, np_idx, False)
-        rebase(x, new)
+    grad = engine.is_grad_enabled() and (V.view_requires_grad(x) or v._requires_grad)
+    dst = x._data[np_idx] if basic else None
+    if grad:  # x[i] = v writes a view of x (x itself when the index takes all of it)
+        V.check_inplace(x, sub_view=basic and not _same_array(dst, x._data))
+    if is_tensor(value) and value._data.ndim > 0:  # (a 0-d value is a fill: no check)
+        if basic:
+            V.check_internal_overlap(dst)
+            V.check_overlap(dst, (value,))
+        else:
+            V.check_overlap(x._data, (value,), full_ok=False)
+    if grad:
+        new = IndexPut.apply(detached_history(x), v, np_idx, False)
+        commit(x, new)
     else:
         x._data[np_idx] = v._data
         x._vc.value += 1
@@ -221,25 +231,30 @@ def setitem(x, idx, value):
             _set_tangent(x, tan)
 
 
+def _same_array(a, b):
+    """Whether arrays a and b are the same elements in the same layout."""
+    return (a.shape == b.shape and a.strides == b.strides
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
 # --------------------------------------------------------------------------- in-place support
-def check_inplace(x, name):
-    """PyTorch's rules for in-place ops that autograd records."""
-    if x._grad_fn is None and x._requires_grad:
-        raise RuntimeError(
-            "a leaf Variable that requires grad is being used in an in-place operation.")
-    if x._base is not None and x._base._requires_grad:
-        raise RuntimeError(
-            "%s: in-place modification of a view of a tensor that requires grad is not supported "
-            "by fastgrad; use an out-of-place op (e.g. torch.where, index_put, clone first)" % name)
+def check_inplace(x, name=None):
+    """PyTorch's rules for in-place ops that autograd records (views: fastgrad._ops.views)."""
+    V.check_inplace(x)
 
 
-def _detached_history(x):
-    """A new tensor with a copy of x's values and x's place in the graph (x will be overwritten)."""
+def detached_history(x):
+    """A new tensor with a copy of x's values and x's place in the graph (x will be overwritten);
+    a view's place is brought up to date first (its base may have changed in place since)."""
+    engine.view_fresh(x)
     t = make(np.array(x._data, copy=True))
     t._grad_fn, t._output_nr, t._requires_grad = x._grad_fn, x._output_nr, x._requires_grad
     if x._fw_grad is not None:
         _set_tangent(t, x._fw_grad)
     return t
+
+
+_detached_history = detached_history
 
 
 def rebase(x, new):
@@ -255,16 +270,34 @@ def rebase(x, new):
         _set_tangent(x, new._fw_grad)
 
 
-def inplace(x, fn, *args, name="inplace"):
+def commit(x, new):
+    """x takes new's values and history: a view through its base (CopySlices), else directly."""
+    if x._base is None or not V.commit_view(x, new):
+        rebase(x, new)
+
+
+def inplace(x, fn, *args, name="inplace", others=(), full_ok=True, internal_ok=False, overlap=True):
     """Run the out-of-place op fn(x, *args) and write the result into x.
 
     With no graph to record this is one NumPy pass with out=; otherwise the result and its
-    history are moved onto x (PyTorch's semantics for in-place ops on non-leaves)."""
-    need_graph = engine.is_grad_enabled() and (
-        x._requires_grad or any(is_tensor(a) and a._requires_grad for a in args))
-    if need_graph:
-        check_inplace(x, name)
-        rebase(x, fn(_detached_history(x), *args))
+    history are moved onto x (PyTorch's semantics for in-place ops on non-leaves; on a view,
+    onto its base: commit). The write is checked as PyTorch's kernels check it: x must not
+    see one element twice (unless internal_ok: fill_, zero_), and no tensor input (args and
+    others) may share part of x's elements (full_ok False: any; overlap False: no check)."""
+    grad = engine.is_grad_enabled() and (
+        V.view_requires_grad(x) or any(is_tensor(a) and a._requires_grad for a in args)
+        or any(is_tensor(a) and a._requires_grad for a in others))
+    if grad:
+        V.check_inplace(x)
+    d = x._data
+    if not internal_ok:
+        V.check_internal_overlap(d)
+    if overlap:
+        V.check_overlap(d, args, full_ok)
+        if others:
+            V.check_overlap(d, others, full_ok)
+    if grad:
+        commit(x, fn(detached_history(x), *args))
     else:
         res = fn(x, *args)
         if res._data.shape != x._data.shape:
