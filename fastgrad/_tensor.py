@@ -614,13 +614,17 @@ class Tensor(engine.TensorBase):
 
     def fill_(self, value):
         if engine.is_grad_enabled() and (S.V.view_requires_grad(self) or (isinstance(value, engine.TensorBase) and value._requires_grad)):
-            return S.inplace(self, lambda a: a * 0 + value, name="fill_", internal_ok=True, overlap=False)
+            return S.inplace(self, lambda a: a * 0 + value, name="fill_", others=(value,),
+                             internal_ok=not isinstance(value, engine.TensorBase), overlap=False)
+        if isinstance(value, engine.TensorBase):  # (a number may fill an expanded tensor, a tensor not)
+            S.V.check_internal_overlap(self._data)
         self._data[...] = value._data if isinstance(value, engine.TensorBase) else value
         self._vc.value += 1
         return self
 
     def masked_fill_(self, mask, value):
-        return S.inplace(self, lambda a: a.masked_fill(mask, value), name="masked_fill_", overlap=False)
+        return S.inplace(self, lambda a: a.masked_fill(mask, value), name="masked_fill_", internal_ok=True,
+                         overlap=False)
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from fastgrad import _random

@@ -6,7 +6,8 @@ import math
 import numpy as np
 
 from fastgrad._ops.base import K, Op, check_float, make, norm_dim
-from fastgrad._ops.elementwise import abs, clamp, relu, sigmoid, tanh, where
+from fastgrad._ops.elementwise import abs, clamp, sigmoid, tanh, where
+from fastgrad._ops.elementwise import relu as _relu
 from fastgrad._ops.math import expm1
 
 
@@ -125,7 +126,7 @@ def gelu(input, approximate="none"):
 
 
 def silu(input, inplace=False):
-    return Silu.apply(_float("silu", input))
+    return _act(input, inplace, lambda a: Silu.apply(_float("silu", a)), "silu_")
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -133,15 +134,15 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return where(input > 0, input, input * negative_slope)
+    return _act(input, inplace, lambda a: where(a > 0, a, a * negative_slope), "leaky_relu_")
 
 
 def elu(input, alpha=1.0, inplace=False):
-    return where(input > 0, input, expm1(clamp(input, max=0.0)) * alpha)
+    return _act(input, inplace, lambda a: where(a > 0, a, expm1(clamp(a, max=0.0)) * alpha), "elu_")
 
 
 def celu(input, alpha=1.0, inplace=False):
-    return where(input > 0, input, expm1(clamp(input, max=0.0) / alpha) * alpha)
+    return _act(input, inplace, lambda a: where(a > 0, a, expm1(clamp(a, max=0.0) / alpha) * alpha), "celu_")
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -149,7 +150,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def selu(input, inplace=False):
-    return elu(input, _SELU_ALPHA) * _SELU_SCALE
+    return _act(input, inplace, lambda a: elu(a, _SELU_ALPHA) * _SELU_SCALE, "selu_")
 
 
 def softsign(input):
@@ -159,19 +160,19 @@ def softsign(input):
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    return clamp(input, min_val, max_val)
+    return _act(input, inplace, lambda a: clamp(a, min_val, max_val), "hardtanh_")
 
 
 def relu6(input, inplace=False):
-    return hardtanh(input, 0.0, 6.0)
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
 def hardsigmoid(input, inplace=False):
-    return relu6(input + 3.0) / 6.0
+    return _act(input, inplace, lambda a: relu6(a + 3.0) / 6.0, "hardsigmoid_")
 
 
 def hardswish(input, inplace=False):
-    return input * hardsigmoid(input)
+    return _act(input, inplace, lambda a: a * hardsigmoid(a), "hardswish_")
 
 
 def logsigmoid(input):
@@ -179,7 +180,7 @@ def logsigmoid(input):
 
 
 def mish(input, inplace=False):
-    return input * tanh(softplus(input))
+    return _act(input, inplace, lambda a: a * tanh(softplus(a)), "mish_")
 
 
 def tanhshrink(input):
@@ -196,7 +197,22 @@ def hardshrink(input, lambd=0.5):
 
 
 def threshold(input, threshold, value, inplace=False):
-    return where(input > threshold, input, make(np.asarray(value, input._data.dtype)))
+    return _act(input, inplace, lambda a: where(a > threshold, a, make(np.asarray(value, a._data.dtype))),
+                "threshold_")
+
+
+def relu(input, inplace=False):
+    """F.relu (torch.relu takes no inplace: fastgrad.relu is the elementwise op's)."""
+    return input.relu_() if inplace else _relu(input)
+
+
+def _act(input, inplace, fn, name):
+    """fn(input), or with inplace its result written into input (PyTorch's inplace=True)."""
+    if inplace:
+        from fastgrad._ops.shape import inplace as write
+
+        return write(input, fn, name=name)
+    return fn(input)
 
 
 def glu(input, dim=-1):

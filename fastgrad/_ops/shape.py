@@ -47,7 +47,7 @@ class Expand(Op):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x._data.shape
-        return make_view(np.broadcast_to(x._data, shape), x)
+        return make_view(_expanded(x._data, shape), x)
 
     @staticmethod
     def backward(ctx, g):
@@ -56,6 +56,15 @@ class Expand(Op):
     @staticmethod
     def jvp(ctx, t, shape):
         return t.expand(shape)
+
+
+def _expanded(a, shape):
+    """np.broadcast_to(a, shape), writable as PyTorch's expand (fill_ and zero_ may write it;
+    other in-place ops raise on it: views.check_internal_overlap)."""
+    b = np.broadcast_to(a, shape)
+    if not a.flags.writeable:
+        return b
+    return np.lib.stride_tricks.as_strided(a, b.shape, b.strides)
 
 
 class Cast(Op):
@@ -96,8 +105,9 @@ class Index(Op):
     def forward(ctx, x, idx, basic):
         ctx.in_shape = x._data.shape
         ctx.idx, ctx.basic = idx, basic
-        y = x._data[idx]
-        return make_view(y, x) if basic else y
+        if basic:
+            return make_view(basic_view(x._data, idx), x)
+        return x._data[idx]
 
     @staticmethod
     def backward(ctx, g):
@@ -196,39 +206,59 @@ def convert_index(idx):
     return np_idx, _is_basic(np_idx)
 
 
+def basic_view(a, idx):
+    """a[idx] for a basic index, always a view of a (NumPy gives a copy, a scalar, for an
+    index that picks one element: an Ellipsis added keeps it a 0-d view)."""
+    r = a[idx]
+    if type(r) is not np.ndarray:
+        r = a[(idx if isinstance(idx, tuple) else (idx,)) + (Ellipsis,)]
+    return r
+
+
 def getitem(x, idx):
     np_idx, basic = convert_index(idx)
     if basic and not x._requires_grad and x._fw_grad is None:
-        return make_view(x._data[np_idx], x)
+        return make_view(basic_view(x._data, np_idx), x)
     return Index.apply(x, np_idx, basic)
 
 
 def setitem(x, idx, value):
+    """x[idx] = value. A basic index writes the view x[idx] (x itself when it takes all of x) by
+    copy_ (fill_ for a number or a 0-d tensor), as PyTorch does: recorded, that is CopySlices
+    on x's base; an advanced index is index_put_ (IndexPut)."""
     np_idx, basic = convert_index(idx)
     if is_tensor(value):
         v = value if value._data.dtype == x._data.dtype else value.to(x.dtype)
     else:
         v = make(np.asarray(value, dtype=x._data.dtype))
     grad = engine.is_grad_enabled() and (V.view_requires_grad(x) or v._requires_grad)
-    dst = x._data[np_idx] if basic else None
-    if grad:  # x[i] = v writes a view of x (x itself when the index takes all of it)
-        V.check_inplace(x, sub_view=basic and not _same_array(dst, x._data))
-    if is_tensor(value) and value._data.ndim > 0:  # (a 0-d value is a fill: no check)
-        if basic:
+    fill = not is_tensor(value) or value._data.ndim == 0  # (a fill: no overlap check)
+    if basic:
+        dst = basic_view(x._data, np_idx)
+        if grad:
+            sub = x if _same_array(dst, x._data) else getitem(x, idx)
+            if fill:
+                sub.fill_(v)
+            else:
+                sub.copy_(value)
+            return
+        if not fill:
             V.check_internal_overlap(dst)
             V.check_overlap(dst, (value,))
-        else:
-            V.check_overlap(x._data, (value,), full_ok=False)
-    if grad:
-        new = IndexPut.apply(detached_history(x), v, np_idx, False)
-        commit(x, new)
     else:
-        x._data[np_idx] = v._data
-        x._vc.value += 1
-        if x._fw_grad is not None or v._fw_grad is not None:  # forward AD: the tangent gets the same write
-            tan = x._fw_grad.clone() if x._fw_grad is not None else make(np.zeros_like(x._data))
-            tan[idx] = v._fw_grad if v._fw_grad is not None else 0.0
-            _set_tangent(x, tan)
+        if grad:
+            V.check_inplace(x)
+        if not fill:
+            V.check_overlap(x._data, (value,), full_ok=False)
+        if grad:
+            commit(x, IndexPut.apply(detached_history(x), v, np_idx, False))
+            return
+    x._data[np_idx] = v._data
+    x._vc.value += 1
+    if x._fw_grad is not None or v._fw_grad is not None:  # forward AD: the tangent gets the same write
+        tan = x._fw_grad.clone() if x._fw_grad is not None else make(np.zeros_like(x._data))
+        tan[idx] = v._fw_grad if v._fw_grad is not None else 0.0
+        _set_tangent(x, tan)
 
 
 def _same_array(a, b):

@@ -198,6 +198,8 @@ class CopySlices(Op):
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.geom.overlap:  # (PyTorch's CopySlices writes the view's gradient into it)
+            raise RuntimeError(_INTERNAL_MSG)
         return ViewFill.apply(g, ctx.geom), AsStrided.apply(g, ctx.geom), None, None
 
     @staticmethod
@@ -320,16 +322,14 @@ def view_requires_grad(x):
     return x._requires_grad or (x._base is not None and x._base._requires_grad)
 
 
-def check_inplace(x, sub_view=False):
-    """PyTorch's checks before autograd records an in-place op on x (sub_view: on a proper
-    view of x, as x[0] = v writes)."""
+def check_inplace(x):
+    """PyTorch's checks before autograd records an in-place op on x."""
     base = x._base
-    if base is not None or sub_view:
+    if base is not None:
         meta = x._view_meta
         if meta is not None:
             raise RuntimeError(_meta_msg(x, meta, False))
-        root = x if base is None else base
-        if root._grad_fn is None and view_requires_grad(x):  # (the root need not require grad)
+        if base._grad_fn is None and view_requires_grad(x):  # (the base need not require grad)
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
     if x._grad_fn is None and x._requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
