@@ -289,6 +289,29 @@ cpdef bint _owns(object d, list buf, list outs, Py_ssize_t j)
 
 cpdef _accumulate(TensorBase leaf, TensorBase g, bint is_fresh, bint create_graph)
 
+cdef extern from *:
+    """
+    /* _engine._accumulate's lock (its Python twin: _ACC_LOCK), taken without a Python call:
+       at once when free, else waiting with the GIL released (its holder may need the GIL) */
+    #include "pythread.h"
+    static PyThread_type_lock fg_acc_lock = NULL;
+    static int fg_acc_acquire(void) {
+        if (fg_acc_lock == NULL && (fg_acc_lock = PyThread_allocate_lock()) == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        if (!PyThread_acquire_lock(fg_acc_lock, NOWAIT_LOCK)) {
+            Py_BEGIN_ALLOW_THREADS
+            PyThread_acquire_lock(fg_acc_lock, WAIT_LOCK);
+            Py_END_ALLOW_THREADS
+        }
+        return 0;
+    }
+    static void fg_acc_release(void) { PyThread_release_lock(fg_acc_lock); }
+    """
+    int _c_acc_acquire "fg_acc_acquire"() except -1
+    void _c_acc_release "fg_acc_release"()
+
 @cython.locals(cur=TensorBase)
 cdef _accumulate_locked(TensorBase leaf, TensorBase g, bint is_fresh, bint create_graph)
 

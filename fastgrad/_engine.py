@@ -1546,8 +1546,15 @@ def _accumulate(leaf, g, is_fresh, create_graph):
             r = _hook_result(hook(g))
             if r is not None:
                 g = r
-    with _ACC_LOCK:
-        _accumulate_locked(leaf, g, is_fresh, create_graph)
+    if _COMPILED:  # the same lock in C (no Python call)
+        _c_acc_acquire()  # noqa: F821  (C functions declared in _engine.pxd)
+        try:
+            _accumulate_locked(leaf, g, is_fresh, create_graph)
+        finally:
+            _c_acc_release()  # noqa: F821
+    else:
+        with _ACC_LOCK:
+            _accumulate_locked(leaf, g, is_fresh, create_graph)
     if leaf._post_acc_hooks is not None:
         for hook in leaf._post_acc_hooks:
             hook(leaf)

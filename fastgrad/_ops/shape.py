@@ -259,6 +259,7 @@ def setitem(x, idx, value):
         tan = x._fw_grad.clone() if x._fw_grad is not None else make(np.zeros_like(x._data))
         tan[idx] = v._fw_grad if v._fw_grad is not None else 0.0
         _set_tangent(x, tan)
+        V.write_tangent(x, tan)
 
 
 def _same_array(a, b):
@@ -337,6 +338,7 @@ def inplace(x, fn, *args, name="inplace", others=(), full_ok=True, internal_ok=F
         x._vc.value += 1
         if x._fw_grad is not None or res._fw_grad is not None:
             _set_tangent(x, res._fw_grad)
+            V.write_tangent(x, res._fw_grad)
     return x
 
 

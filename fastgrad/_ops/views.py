@@ -391,6 +391,21 @@ def commit_view(x, new):
     return True
 
 
+def write_tangent(x, tan):
+    """Forward AD, an in-place op nothing records: view x took tangent tan (None: zero), so
+    its base's tangent takes it at the view's elements."""
+    base = x._base
+    geom = None if base is None else view_geom(base._data, x._data)
+    if geom is None:
+        return
+    from fastgrad.autograd.forward_ad import _set_tangent
+
+    bt = base._fw_grad
+    new = np.zeros(base._data.shape, base._data.dtype) if bt is None else np.array(bt._data, order="C", copy=True)
+    geom.fill(new, 0 if tan is None else np.broadcast_to(tan._data, geom.shape))
+    _set_tangent(base, engine.make_tensor(new))
+
+
 # --------------------------------------------------------------------------- memory overlap
 _INTERNAL_MSG = ("unsupported operation: more than one element of the written-to tensor refers to a "
                  "single memory location. Please clone() the tensor before performing the operation.")
