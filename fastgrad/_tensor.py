@@ -197,9 +197,9 @@ class Tensor(engine.TensorBase):
 
     @property
     def requires_grad(self):
-        if self._base is not None:
-            engine.view_fresh(self)  # a view whose base changed in place: its history anew
-        return self._requires_grad
+        return self._requires_grad or (self._base is not None and self._base._requires_grad)  # (a
+        # view's is its base's too, as PyTorch's: one made in no_grad mode, or before its base
+        # took a gradient history through another view)
 
     @requires_grad.setter
     def requires_grad(self, value):
