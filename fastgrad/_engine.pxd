@@ -243,6 +243,9 @@ cdef type _ndarray
 @cython.locals(edge=object)
 cpdef tuple grad_edge(TensorBase t)
 
+@cython.locals(owner=bint, a=object, t=TensorBase, ad=object)
+cpdef bint may_alias(object d, tuple items, bint full_ok) except -1
+
 # Typed locals for the hot paths (Cython's pure-Python mode reads these from here).
 cimport cython
 

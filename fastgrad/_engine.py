@@ -322,6 +322,25 @@ def view_fresh(t):
         _ops["view_refresh"](t)
 
 
+def may_alias(d, items, full_ok):
+    """Whether a tensor among items may share memory with array d, the one an in-place op
+    writes: d itself when full_ok is False, or any array when one of the two is a view of
+    memory (an array that owns its memory shares it with none that owns its own). False:
+    nothing to check; True: fastgrad._ops.views.check_overlap decides (a C loop compiled,
+    so the in-place ops' common case costs no Python call)."""
+    owner = not _has_base(d)
+    for a in items:
+        if isinstance(a, TensorBase):
+            t = a
+            ad = t._data
+            if ad is d:
+                if not full_ok:
+                    return True
+            elif not owner or _has_base(ad):
+                return True
+    return False
+
+
 def grad_edge(t):
     """The (node, output index) a gradient for tensor t flows into."""
     if t._base is not None and t._vc.value != t._view_ver:

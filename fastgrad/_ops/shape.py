@@ -231,18 +231,20 @@ def setitem(x, idx, value):
         v = value if value._data.dtype == x._data.dtype else value.to(x.dtype)
     else:
         v = make(np.asarray(value, dtype=x._data.dtype))
-    grad = engine.is_grad_enabled() and (V.view_requires_grad(x) or v._requires_grad)
-    fill = not is_tensor(value) or value._data.ndim == 0  # (a fill: no overlap check)
+    base = x._base
+    grad = engine.is_grad_enabled() and (x._requires_grad or (base is not None and base._requires_grad)
+                                         or v._requires_grad)
+    fill = not isinstance(value, TensorBase) or value._data.ndim == 0  # (a fill: no overlap check)
     if basic:
-        dst = basic_view(x._data, np_idx)
         if grad:
-            sub = x if _same_array(dst, x._data) else getitem(x, idx)
+            sub = x if _same_array(basic_view(x._data, np_idx), x._data) else getitem(x, idx)
             if fill:
                 sub.fill_(v)
             else:
                 sub.copy_(value)
             return
         if not fill:
+            dst = basic_view(x._data, np_idx)
             V.check_internal_overlap(dst)
             V.check_overlap(dst, (value,))
     else:
@@ -307,6 +309,13 @@ def commit(x, new):
         rebase(x, new)
 
 
+def _any_requires_grad(items):
+    for a in items:
+        if isinstance(a, TensorBase) and a._requires_grad:
+            return True
+    return False
+
+
 def inplace(x, fn, *args, name="inplace", others=(), full_ok=True, internal_ok=False, overlap=True):
     """Run the out-of-place op fn(x, *args) and write the result into x.
 
@@ -315,17 +324,19 @@ def inplace(x, fn, *args, name="inplace", others=(), full_ok=True, internal_ok=F
     onto its base: commit). The write is checked as PyTorch's kernels check it: x must not
     see one element twice (unless internal_ok: fill_, zero_), and no tensor input (args and
     others) may share part of x's elements (full_ok False: any; overlap False: no check)."""
+    base = x._base
     grad = engine.is_grad_enabled() and (
-        V.view_requires_grad(x) or any(is_tensor(a) and a._requires_grad for a in args)
-        or any(is_tensor(a) and a._requires_grad for a in others))
+        x._requires_grad or (base is not None and base._requires_grad) or _any_requires_grad(args)
+        or (others and _any_requires_grad(others)))
     if grad:
         V.check_inplace(x)
     d = x._data
-    if not internal_ok:
+    if not internal_ok and d.base is not None:  # (an array owning its memory sees each element once)
         V.check_internal_overlap(d)
     if overlap:
-        V.check_overlap(d, args, full_ok)
-        if others:
+        if args and engine.may_alias(d, args, full_ok):
+            V.check_overlap(d, args, full_ok)
+        if others and engine.may_alias(d, others, full_ok):
             V.check_overlap(d, others, full_ok)
     if grad:
         commit(x, fn(detached_history(x), *args))

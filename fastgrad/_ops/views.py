@@ -455,6 +455,7 @@ def check_overlap(d, others, full_ok=True):
     (full_ok False: nor all of them), as PyTorch's TensorIterator (index ops) checks. Cheap
     when nothing is shared: two arrays that own their memory are told apart without a call,
     np.may_share_memory compares bounds, and only then are the layouts compared."""
+    owner = d.base is None
     for a in others:
         if not isinstance(a, TensorBase):
             continue
@@ -463,7 +464,7 @@ def check_overlap(d, others, full_ok=True):
             if full_ok:
                 continue
             raise RuntimeError(_PARTIAL_MSG)
-        if d.base is None and ad.base is None:
+        if owner and ad.base is None:
             continue
         if np.may_share_memory(d, ad):
             st = overlap_status(d, ad)
