@@ -25,7 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def mlp_steps(lib, name, act):
     """The W1, W2 or W3 training step with library lib (fastgrad or torch), on fixed data
     (W2: its first batch); act is the activation's nn class name."""
-    from run import data, lib_mlp
+    from mlp import lib_mlp
+    from run import data
 
     d = data(name)
     xa, ya = (d["X"][d["batches"][0]], d["Y"][d["batches"][0]]) if name == "W2" else (d["x"], d["y"])
@@ -45,7 +46,8 @@ def mlp_steps(lib, name, act):
 
 
 def numpy_mlp_step(name):
-    from run import data, np_mlp_step
+    from mlp import np_mlp_step
+    from run import data
 
     d = data(name)
     xa, ya = (d["X"][d["batches"][0]], d["Y"][d["batches"][0]]) if name == "W2" else (d["x"], d["y"])
@@ -55,7 +57,8 @@ def numpy_mlp_step(name):
 
 
 def graph10_step(lib):
-    from run import data, graph10
+    from run import data
+    from w4_overhead import graph10
 
     d = data("W4b")
     a = lib.tensor(d["a"], requires_grad=True)
@@ -92,7 +95,8 @@ def on_numpy_blas(step):
 def steps(name):
     """{implementation: step function} for workload name."""
     import fastgrad as fg
-    from run import data, np_graph10_grad
+    from run import data
+    from w4_overhead import np_graph10_grad
 
     if name == "W4b":
         d = data("W4b")

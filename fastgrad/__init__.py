@@ -12,7 +12,7 @@ from fastgrad._tensor import Size, Tensor, device
 from fastgrad._creation import (arange, as_tensor, asarray, bernoulli, empty, empty_like, eye,  # noqa: F401
                                 from_numpy, full, full_like, linspace, logspace, normal, ones, ones_like,
                                 rand, rand_like, randint, randint_like, randn, randn_like, randperm,
-                                tensor, zeros, zeros_like)
+                                tensor, zeros, zeros_like, multinomial)
 from fastgrad._random import (Generator, default_generator, get_rng_state, initial_seed,  # noqa: F401
                               manual_seed, seed, set_rng_state)
 from fastgrad._ops.elementwise import (abs, add, allclose, bitwise_not, clamp, clip, cos, div, eq,  # noqa: F401,A004
@@ -31,11 +31,18 @@ from fastgrad._ops.math import *  # noqa: F401,F403,A004
 from fastgrad._ops.indexing import *  # noqa: F401,F403
 from fastgrad._ops.reduction_ext import *  # noqa: F401,F403,A004
 from fastgrad._ops.sorting import *  # noqa: F401,F403
-from fastgrad._ops.linalg_ext import (addbmm, addmm, addmv, addr, baddbmm, cdist, chain_matmul,  # noqa: F401
+from fastgrad._ops.linalg_ext import (addbmm, addmm, addmv, addr, baddbmm, cdist, chain_matmul, norm,  # noqa: F401
                                       cross, det, einsum, kron, logdet, matrix_power, slogdet, tensordot)
 from fastgrad._ops.linalg_ext import cholesky_legacy as cholesky, pinv as pinverse, svd_legacy as svd  # noqa: F401
 from fastgrad._ops.activations import celu, hardshrink, prelu, selu, threshold  # noqa: F401
-from fastgrad._ops.nn_functional import alpha_dropout, dropout, pairwise_distance, cosine_similarity  # noqa: F401
+from fastgrad._ops.activations import celu_, relu_, rrelu, rrelu_, selu_, threshold_  # noqa: F401
+from fastgrad._ops.nn_functional import pairwise_distance, cosine_similarity  # noqa: F401
+from fastgrad._ops.nn_functional import (_vf_alpha_dropout as alpha_dropout,  # noqa: F401
+                                         _vf_alpha_dropout_ as alpha_dropout_, _vf_dropout as dropout,
+                                         _vf_dropout_ as dropout_, _vf_feature_alpha_dropout as feature_alpha_dropout,
+                                         _vf_feature_alpha_dropout_ as feature_alpha_dropout_,
+                                         _vf_feature_dropout as feature_dropout,
+                                         _vf_feature_dropout_ as feature_dropout_)
 from fastgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                                          is_inference_mode_enabled, no_grad, set_grad_enabled)
 from fastgrad import autograd, backends, cuda, linalg  # noqa: F401,E402
@@ -51,7 +58,8 @@ short = int16
 cfloat = complex64
 cdouble = complex128
 
-FloatTensor = DoubleTensor = LongTensor = Tensor  # legacy names, constructors of Tensor
+from fastgrad._tensor_types import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor,  # noqa: E402,F401
+                                    FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor)
 __version__ = "0.1.0"
 
 
@@ -92,3 +100,6 @@ def set_num_threads(n):
         raise RuntimeError("set_num_threads expects a positive integer")
     _blas.set_num_threads(n)
 from fastgrad.serialization import load, save  # noqa: E402,F401
+from fastgrad import sparse  # noqa: E402,F401
+from fastgrad import accelerator, onnx  # noqa: E402,F401
+from fastgrad.sparse import sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: E402,F401

@@ -8,7 +8,7 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad import _random as _r
 from fastgrad._backend import engine
-from fastgrad._tensor import check_device
+from fastgrad._types import check_device
 
 make = engine.make_tensor
 
@@ -229,3 +229,65 @@ def randint_like(input, low=0, high=None, *, dtype=None, generator=None, require
 def bernoulli(input, p=None, *, generator=None):
     probs = input._data if p is None else np.full(input._data.shape, p)
     return make((_r.rng(generator).random(probs.shape) < probs).astype(input._data.dtype))
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
+    """Indices drawn from each row of input (non-negative weights), as torch.multinomial: without
+    replacement the top num_samples of p / q with q ~ Exp(1) (sequential sampling without
+    replacement), with replacement one uniform draw per sample through the row's cumulative sums."""
+    if not isinstance(num_samples, numbers.Integral) or isinstance(num_samples, builtins.bool):
+        raise TypeError("multinomial(): argument 'num_samples' (position 2) must be int, not %s"
+                        % type(num_samples).__name__)
+    if not isinstance(replacement, builtins.bool):
+        raise TypeError("multinomial(): argument 'replacement' must be bool, not %s" % type(replacement).__name__)
+    p = input._data
+    if p.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if p.dtype.kind != "f":
+        raise RuntimeError("multinomial only supports floating-point dtypes for input, got: %s"
+                           % _SCALAR_NAMES.get(p.dtype.name, p.dtype.name))
+    n = int(num_samples)
+    if n <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    k = p.shape[-1]
+    if not replacement and n > k:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    if k > 2 ** 24:
+        raise RuntimeError("number of categories cannot exceed 2^24")
+    rows = p.reshape(p.shape[0] if p.ndim == 2 else 1, k).astype(np.float64)
+    res = np.zeros((rows.shape[0], n), np.int64)
+    if res.size == 0:
+        return _finish(res.reshape(p.shape[:-1] + (n,)), None, False, None)
+    r = _r.rng(generator)
+    if not replacement or n == 1:
+        if rows.size == 0:
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation "
+                               "has no identity.")
+        if not (np.all(rows >= 0) and np.all(rows < np.inf)):  # NaN fails both
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+        if np.any(rows.sum(1) == 0):
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+        keys = rows / r.standard_exponential(rows.shape)  # argmax / top-k of p / Exp(1): Gumbel top-k
+        res = np.argsort(-keys, axis=1, kind="stable")[:, :n]
+    else:
+        for i, row in enumerate(rows):
+            bad = ~((row >= 0) & np.isfinite(row))
+            if bad.any():
+                j = int(np.argmax(bad))
+                raise RuntimeError("invalid multinomial distribution (encountering probability entry %s)"
+                                   % ("< 0" if not row[j] >= 0 else "= infinity or NaN"))
+            cum = np.cumsum(row)
+            if not (k and cum[-1] > 0):
+                raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+            u = r.random(n) * cum[-1]
+            res[i] = np.minimum(np.searchsorted(cum, u, side="right"), k - 1)
+            # a category of zero weight is never drawn: u lands past its (empty) interval
+    res = res.reshape(p.shape[:-1] + (n,))
+    if out is not None:
+        out._data = res
+        return out
+    return _finish(res, None, False, None)
+
+
+_SCALAR_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                 "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}

@@ -18,79 +18,10 @@ from fastgrad._ops import reduction_ext as RX
 from fastgrad._ops import shape as S
 from fastgrad._ops import sorting as SO
 from fastgrad._tensor_str import tensor_repr
+from fastgrad._types import _TYPE_NAMES, CPU, Size, check_device, device  # noqa: F401 (re-exported)
 
 
 make = engine.make_tensor
-_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor",
-               "uint8": "ByteTensor", "bool": "BoolTensor", "complex64": "ComplexFloatTensor",
-               "complex128": "ComplexDoubleTensor"}
-
-
-class Size(tuple):
-    """Tensor shape: a tuple (like torch.Size)."""
-
-    def __repr__(self):
-        return "fastgrad.Size([%s])" % ", ".join(str(s) for s in self)
-
-    def numel(self):
-        n = 1
-        for s in self:
-            n *= s
-        return n
-
-    def __getitem__(self, item):
-        r = tuple.__getitem__(self, item)
-        return Size(r) if isinstance(item, slice) else r
-
-    def __add__(self, other):
-        return Size(tuple(self) + tuple(other))
-
-
-class device:  # noqa: N801
-    """Only the CPU exists here; asking for CUDA raises a clear error."""
-
-    def __init__(self, type="cpu", index=None):  # noqa: A002
-        if isinstance(type, device):
-            type, index = type.type, type.index
-        name = str(type)
-        if ":" in name:
-            name, idx = name.split(":", 1)
-            index = int(idx)
-        if name not in ("cpu", "cuda", "mps", "meta"):
-            raise RuntimeError("Expected one of cpu, cuda, mps device type at start of device string: %s" % type)
-        self.type = name
-        self.index = index
-
-    def __repr__(self):
-        return "device(type='%s'%s)" % (self.type, "" if self.index is None else ", index=%d" % self.index)
-
-    def __str__(self):
-        return self.type if self.index is None else "%s:%d" % (self.type, self.index)
-
-    def __eq__(self, other):
-        if isinstance(other, str):
-            other = device(other)
-        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
-
-    def __hash__(self):
-        return hash((self.type, self.index))
-
-
-CPU = device("cpu")
-
-
-def check_device(dev):
-    """Accept None / 'cpu' / device('cpu'); anything else is a clear error."""
-    if dev is None:
-        return CPU
-    if isinstance(dev, int):
-        dev = device("cuda", dev)
-    d = dev if isinstance(dev, device) else device(dev)
-    if d.type != "cpu":
-        raise RuntimeError("fastgrad runs on the CPU only: device '%s' is not available "
-                           "(fastgrad.cuda.is_available() is False)" % d)
-    return CPU
 
 
 class Tensor(engine.TensorBase):
@@ -315,9 +246,6 @@ class Tensor(engine.TensorBase):
     backward = engine.tensor_backward  # (gradient=None, retain_graph=None, create_graph=False,
     # inputs=None): compiled; anything but loss.backward() goes to autograd.backward
 
-    def detach(self):
-        return S.detach(self)
-
     def detach_(self):
         if self._base is not None and self._base._requires_grad:
             raise RuntimeError("Can't detach views in-place. Use detach() instead.")
@@ -452,13 +380,15 @@ class Tensor(engine.TensorBase):
     def byte(self):
         return self.to(_dtype.uint8)
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking=False, **kwargs):
+        """'torch.FloatTensor' (PyTorch's type names, which programs compare against), or self
+        converted to a typed constructor / dtype / type name."""
+        from fastgrad import _tensor_types
+
         if dtype is None:
-            return "fastgrad." + _TYPE_NAMES[self.dtype.name]
-        if isinstance(dtype, str):
-            rev = {v: k for k, v in _TYPE_NAMES.items()}
-            dtype = _dtype._BY_NAME[rev[dtype.split(".")[-1]]]
-        return self.to(dtype)
+            return _tensor_types.type_name(self)
+        d = _tensor_types.parse_type(dtype)
+        return self if d.np == self._data.dtype else self.to(d)
 
     def type_as(self, other):
         return self.to(other.dtype)
@@ -483,14 +413,9 @@ class Tensor(engine.TensorBase):
     # ------------------------------------------------------------------ arithmetic
     # + - * / are TensorBase's (fastgrad/_engine.py): float operands of one dtype skip the
     # Python layers (E.add, ...), and compiled they are C slots
-    def __floordiv__(self, other):
-        return E.floor_divide(self, other)
 
     def __rfloordiv__(self, other):
         return E.floor_divide(other, self)
-
-    def __mod__(self, other):
-        return M.remainder(self, other)
 
     def __rmod__(self, other):
         return M.remainder(other, self)
@@ -500,23 +425,11 @@ class Tensor(engine.TensorBase):
 
     # __pow__ and __rpow__ are TensorBase's (compiled: x ** 2 without a Python frame)
 
-    def __neg__(self):
-        return E.neg(self)
-
     def __pos__(self):
         return self
 
-    def __abs__(self):
-        return E.abs(self)
-
-    def __matmul__(self, other):
-        return L.matmul(self, other)
-
     def __rmatmul__(self, other):
         return L.matmul(other, self)
-
-    def __invert__(self):
-        return E.bitwise_not(self)
 
     def __and__(self, other):
         return E.logical_and(self, other) if self._data.dtype == np.bool_ else make(self._data & _raw(other))
@@ -528,24 +441,6 @@ class Tensor(engine.TensorBase):
         return E.logical_xor(self, other) if self._data.dtype == np.bool_ else make(self._data ^ _raw(other))
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
-
-    def __eq__(self, other):
-        return E.eq(self, other)
-
-    def __ne__(self, other):
-        return E.ne(self, other)
-
-    def __lt__(self, other):
-        return E.lt(self, other)
-
-    def __le__(self, other):
-        return E.le(self, other)
-
-    def __gt__(self, other):
-        return E.gt(self, other)
-
-    def __ge__(self, other):
-        return E.ge(self, other)
 
     # in place: x += y is x.add_(y)
     def __iadd__(self, other):
@@ -636,9 +531,6 @@ class Tensor(engine.TensorBase):
 
         return _random.fill_(self, "normal", mean, std, generator)
 
-    def __getitem__(self, idx):
-        return S.getitem(self, idx)
-
     def __setitem__(self, idx, value):
         S.setitem(self, idx, value)
 
@@ -651,114 +543,15 @@ class Tensor(engine.TensorBase):
 
     subtract = sub
 
-    def mul(self, other):
-        return E.mul(self, other)
-
-    multiply = mul
-
     def div(self, other, *, rounding_mode=None):
         return E.div(self, other, rounding_mode=rounding_mode)
 
     divide = true_divide = div
 
-    pow = E.pow
-
-    def neg(self):
-        return E.neg(self)
-
-    negative = neg
-
-    # exp, log, sqrt, sin, cos, sigmoid, tanh: fastgrad's function objects themselves
-    # (engine.UnaryFunction: they bind as methods, and a call runs no Python frame)
-    exp = E.exp
-
-    log = E.log
-
-    sqrt = E.sqrt
-
-    def abs(self):
-        return E.abs(self)
-
-    sin = E.sin
-
-    cos = E.cos
-
-    sigmoid = E.sigmoid
-
-    tanh = E.tanh
-
-    def relu(self):
-        return E.relu(self)
-
-    def sign(self):
-        return E.sign(self)
-
-    def square(self):
-        return E.square(self)
-
-    def clamp(self, min=None, max=None):  # noqa: A002
-        return E.clamp(self, min, max)
-
-    clip = clamp
-
-    def maximum(self, other):
-        return E.maximum(self, other)
-
-    def minimum(self, other):
-        return E.minimum(self, other)
-
-    def eq(self, other):
-        return E.eq(self, other)
-
-    def ne(self, other):
-        return E.ne(self, other)
-
-    def lt(self, other):
-        return E.lt(self, other)
-
-    def le(self, other):
-        return E.le(self, other)
-
-    def gt(self, other):
-        return E.gt(self, other)
-
-    def ge(self, other):
-        return E.ge(self, other)
-
-    def logical_not(self):
-        return E.logical_not(self)
-
-    def logical_and(self, other):
-        return E.logical_and(self, other)
-
-    def logical_or(self, other):
-        return E.logical_or(self, other)
-
-    def isnan(self):
-        return E.isnan(self)
-
-    def isinf(self):
-        return E.isinf(self)
-
-    def isfinite(self):
-        return E.isfinite(self)
-
-    def equal(self, other):
-        return E.equal(self, other)
-
-    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-        return E.allclose(self, other, rtol, atol, equal_nan)
-
     def where(self, condition, other):
         return E.where(condition, self, other)
 
-    def masked_fill(self, mask, value):
-        return I.masked_fill(self, mask, value)
-
     # ------------------------------------------------------------------ reductions
-    sum = R.sum  # fastgrad.sum(input, dim, keepdim, *, dtype) itself: no wrapper frame
-    mean = R.mean
-
     def max(self, dim=None, keepdim=False, **kwargs):
         return R.max(self, dim, keepdim, **kwargs)
 
@@ -771,36 +564,11 @@ class Tensor(engine.TensorBase):
     def argmin(self, dim=None, keepdim=False, **kwargs):
         return R.argmin(self, dim, keepdim, **kwargs)
 
-    def gather(self, dim, index):
-        return I.gather(self, dim, index)
-
     def softmax(self, dim=None, dtype=None):
         return N.softmax(self, dim, dtype=dtype)
 
     def log_softmax(self, dim=None, dtype=None):
         return N.log_softmax(self, dim, dtype=dtype)
-
-    # ------------------------------------------------------------------ linear algebra
-    def matmul(self, other):
-        return L.matmul(self, other)
-
-    def mm(self, mat2):
-        return L.mm(self, mat2)
-
-    def mv(self, vec):
-        return L.mv(self, vec)
-
-    def dot(self, other):
-        return L.dot(self, other)
-
-    def outer(self, vec2):
-        return L.outer(self, vec2)
-
-    def bmm(self, mat2):
-        return L.bmm(self, mat2)
-
-    def inverse(self):
-        return L.inv(self)
 
     # ------------------------------------------------------------------ shape
     def view(self, *shape):
@@ -815,30 +583,8 @@ class Tensor(engine.TensorBase):
     def reshape_as(self, other):
         return S.reshape(self, other._data.shape)
 
-    def flatten(self, start_dim=0, end_dim=-1):
-        return S.flatten(self, start_dim, end_dim)
-
-    def squeeze(self, dim=None):
-        return S.squeeze(self, dim)
-
-    def unsqueeze(self, dim):
-        return S.unsqueeze(self, dim)
-
     def permute(self, *dims):
         return S.permute(self, *dims)
-
-    def transpose(self, dim0, dim1):
-        return S.transpose(self, dim0, dim1)
-
-    swapaxes = swapdims = transpose
-
-    def t(self):
-        return S.t(self)
-
-    def movedim(self, source, destination):
-        return I.movedim(self, source, destination)
-
-    moveaxis = movedim
 
     def expand(self, *sizes):
         return S.expand(self, *sizes)
@@ -852,42 +598,91 @@ class Tensor(engine.TensorBase):
     def contiguous(self, memory_format=None):
         return S.contiguous(self)
 
-    # ------------------------------------------------------------------ more ops (issue 3): the functions are the methods
-    expm1, log1p, log2, log10, rsqrt, reciprocal = M.expm1, M.log1p, M.log2, M.log10, M.rsqrt, M.reciprocal
-    tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh = M.tan, M.asin, M.acos, M.atan, M.sinh, M.cosh, M.asinh, M.acosh, M.atanh
-    arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
-    erf, erfc, atan2, arctan2, lerp, hypot, logaddexp, xlogy = M.erf, M.erfc, M.atan2, M.atan2, M.lerp, M.hypot, M.logaddexp, M.xlogy
-    floor, ceil, trunc, fix, round, frac, nan_to_num = M.floor, M.ceil, M.trunc, M.trunc, M.round, M.frac, M.nan_to_num
-    deg2rad, rad2deg, sinc, signbit, copysign = M.deg2rad, M.rad2deg, M.sinc, M.signbit, M.copysign
-    remainder, fmod = M.remainder, M.fmod
-    amax, amin, aminmax, prod, cumsum, cumprod, cummax, cummin = RX.amax, RX.amin, RX.aminmax, RX.prod, RX.cumsum, RX.cumprod, RX.cummax, RX.cummin
-    logsumexp, logcumsumexp, var, std, norm, all, any, nansum, nanmean = (RX.logsumexp, RX.logcumsumexp, RX.var, RX.std, RX.norm,
-                                                                        RX.all, RX.any, RX.nansum, RX.nanmean)
-    sort, argsort, msort, topk, kthvalue, median, unique = SO.sort, SO.argsort, SO.msort, SO.topk, SO.kthvalue, SO.median, SO.unique
-    unique_consecutive, bincount = SO.unique_consecutive, SO.bincount
-    narrow, select, split, chunk, tensor_split, unbind = I.narrow, I.select, I.split, I.chunk, I.tensor_split, I.unbind
-    flip, fliplr, flipud, roll, moveaxis, unflatten = I.flip, I.fliplr, I.flipud, I.roll, I.movedim, I.unflatten
-    repeat, repeat_interleave, index_select, take, take_along_dim = I.repeat, I.repeat_interleave, I.index_select, I.take, I.take_along_dim
-    scatter, scatter_add, index_add, index_fill, index_copy = I.scatter, I.scatter_add, I.index_add, I.index_fill, I.index_copy
-    scatter_reduce = I.scatter_reduce
-    masked_select, masked_scatter, nonzero, argwhere, count_nonzero = I.masked_select, I.masked_scatter, I.nonzero, I.argwhere, I.count_nonzero
-    tril, triu, diagonal, diag, diag_embed, trace = I.tril, I.triu, I.diagonal, I.diag, I.diag_embed, I.trace
-    det, slogdet, logdet, kron, cross, matrix_power, pinverse = LX.det, LX.slogdet, LX.logdet, LX.kron, LX.cross, LX.matrix_power, LX.pinv
-    addmm, addmv, baddbmm, addbmm, addr, cholesky = LX.addmm, LX.addmv, LX.baddbmm, LX.addbmm, LX.addr, LX.cholesky_legacy
-    svd = LX.svd_legacy
-    softplus = A.softplus
-
     def tile(self, *dims):
         return I.tile(self, S._shape_args(dims))
 
     def broadcast_to(self, size):
         return S.broadcast_to(self, size)
 
-    def logical_xor(self, other):
-        return E.logical_xor(self, other)
-
     def true_divide_(self, other):
         return self.div_(other)
+
+    def to_dense(self, dtype=None, *, masked_grad=None):
+        return self if dtype is None else self.to(dtype)
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        from fastgrad._creation import multinomial
+
+        return multinomial(self, num_samples, replacement, generator=generator)
+
+
+# Tensor methods that are an op's public function itself, bound here in one place (the op
+# modules never import this one). Each function takes the tensor as its first argument, with
+# the parameter names and defaults of torch's method; methods that need more than that are
+# defined in the class above. exp, log, sqrt, sin, cos, sigmoid, tanh are engine.UnaryFunction
+# objects: they bind as methods, and a call runs no Python frame.
+_OP_METHODS = {
+    # elementwise
+    "__floordiv__": E.floor_divide, "__neg__": E.neg, "__abs__": E.abs, "__invert__": E.bitwise_not,
+    "__eq__": E.eq, "__ne__": E.ne, "__lt__": E.lt, "__le__": E.le, "__gt__": E.gt, "__ge__": E.ge,
+    "mul": E.mul, "multiply": E.mul, "pow": E.pow, "neg": E.neg, "negative": E.neg, "exp": E.exp,
+    "log": E.log, "sqrt": E.sqrt, "abs": E.abs, "sin": E.sin, "cos": E.cos, "sigmoid": E.sigmoid,
+    "tanh": E.tanh, "relu": E.relu, "sign": E.sign, "square": E.square, "clamp": E.clamp,
+    "clip": E.clamp, "maximum": E.maximum, "minimum": E.minimum, "eq": E.eq, "ne": E.ne, "lt": E.lt,
+    "le": E.le, "gt": E.gt, "ge": E.ge, "logical_not": E.logical_not, "logical_and": E.logical_and,
+    "logical_or": E.logical_or, "isnan": E.isnan, "isinf": E.isinf, "isfinite": E.isfinite,
+    "equal": E.equal, "allclose": E.allclose, "logical_xor": E.logical_xor,
+    # math
+    "__mod__": M.remainder, "expm1": M.expm1, "log1p": M.log1p, "log2": M.log2, "log10": M.log10,
+    "rsqrt": M.rsqrt, "reciprocal": M.reciprocal, "tan": M.tan, "asin": M.asin, "acos": M.acos,
+    "atan": M.atan, "sinh": M.sinh, "cosh": M.cosh, "asinh": M.asinh, "acosh": M.acosh,
+    "atanh": M.atanh, "arcsin": M.asin, "arccos": M.acos, "arctan": M.atan, "arcsinh": M.asinh,
+    "arccosh": M.acosh, "arctanh": M.atanh, "erf": M.erf, "erfc": M.erfc, "atan2": M.atan2,
+    "arctan2": M.atan2, "lerp": M.lerp, "hypot": M.hypot, "logaddexp": M.logaddexp,
+    "xlogy": M.xlogy, "floor": M.floor, "ceil": M.ceil, "trunc": M.trunc, "fix": M.trunc,
+    "round": M.round, "frac": M.frac, "nan_to_num": M.nan_to_num, "deg2rad": M.deg2rad,
+    "rad2deg": M.rad2deg, "sinc": M.sinc, "signbit": M.signbit, "copysign": M.copysign,
+    "remainder": M.remainder, "fmod": M.fmod,
+    # activations
+    "softplus": A.softplus, "hardshrink": A.hardshrink, "prelu": A.prelu,
+    # reduction
+    "sum": R.sum, "mean": R.mean,
+    # reduction_ext
+    "amax": RX.amax, "amin": RX.amin, "aminmax": RX.aminmax, "prod": RX.prod, "cumsum": RX.cumsum,
+    "cumprod": RX.cumprod, "cummax": RX.cummax, "cummin": RX.cummin, "logsumexp": RX.logsumexp,
+    "logcumsumexp": RX.logcumsumexp, "var": RX.var, "std": RX.std, "all": RX.all, "any": RX.any,
+    "nansum": RX.nansum, "nanmean": RX.nanmean,
+    # linalg
+    "__matmul__": L.matmul, "matmul": L.matmul, "mm": L.mm, "mv": L.mv, "dot": L.dot,
+    "outer": L.outer, "bmm": L.bmm, "inverse": L.inv,
+    # linalg_ext
+    "norm": LX.norm, "det": LX.det, "slogdet": LX.slogdet, "logdet": LX.logdet, "kron": LX.kron,
+    "cross": LX.cross, "matrix_power": LX.matrix_power, "pinverse": LX.pinv, "addmm": LX.addmm,
+    "addmv": LX.addmv, "baddbmm": LX.baddbmm, "addbmm": LX.addbmm, "addr": LX.addr,
+    "cholesky": LX.cholesky_legacy, "svd": LX.svd_legacy,
+    # shape
+    "detach": S.detach, "__getitem__": S.getitem, "flatten": S.flatten, "squeeze": S.squeeze,
+    "unsqueeze": S.unsqueeze, "transpose": S.transpose, "swapaxes": S.transpose,
+    "swapdims": S.transpose, "t": S.t,
+    # indexing
+    "masked_fill": I.masked_fill, "gather": I.gather, "movedim": I.movedim, "moveaxis": I.movedim,
+    "narrow": I.narrow, "select": I.select, "split": I.split, "chunk": I.chunk,
+    "tensor_split": I.tensor_split, "unbind": I.unbind, "flip": I.flip, "fliplr": I.fliplr,
+    "flipud": I.flipud, "roll": I.roll, "unflatten": I.unflatten, "repeat": I.repeat,
+    "repeat_interleave": I.repeat_interleave, "index_select": I.index_select, "take": I.take,
+    "take_along_dim": I.take_along_dim, "scatter": I.scatter, "scatter_add": I.scatter_add,
+    "index_add": I.index_add, "index_fill": I.index_fill, "index_copy": I.index_copy,
+    "scatter_reduce": I.scatter_reduce, "masked_select": I.masked_select,
+    "masked_scatter": I.masked_scatter, "nonzero": I.nonzero, "argwhere": I.argwhere,
+    "count_nonzero": I.count_nonzero, "tril": I.tril, "triu": I.triu, "diagonal": I.diagonal,
+    "diag": I.diag, "diag_embed": I.diag_embed, "trace": I.trace,
+    # sorting
+    "sort": SO.sort, "argsort": SO.argsort, "msort": SO.msort, "topk": SO.topk,
+    "kthvalue": SO.kthvalue, "median": SO.median, "unique": SO.unique,
+    "unique_consecutive": SO.unique_consecutive, "bincount": SO.bincount,
+}
+for _name, _fn in _OP_METHODS.items():
+    setattr(Tensor, _name, _fn)
 
 
 _NO_ALIAS = ("index_add_", "index_copy_", "scatter_", "scatter_add_", "scatter_reduce_")  # PyTorch:

@@ -38,3 +38,17 @@ def test_mlp_example_full_reaches_95_percent(tmp_path):
 
 def test_cnn_example(tmp_path):
     assert _run("train_digits_cnn.py", tmp_path, 2) > 0.8
+
+
+def test_char_transformer_example(tmp_path):
+    env = dict(os.environ, FASTGRAD_EXAMPLE_STEPS="40",
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "char_transformer.py"), "--sample-chars", "40"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    initial = float([ln for ln in lines if ln.startswith("Initial loss")][-1].split()[-1])
+    final = float([ln for ln in lines if ln.startswith("Final loss:")][-1].split()[2])
+    assert final < initial - 1.0  # learnt the character frequencies at least
+    sample = lines[lines.index("Sample:") + 1:]
+    assert "".join(sample).startswith("def ") and len("\n".join(sample)) >= 40

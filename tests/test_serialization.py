@@ -68,10 +68,11 @@ def test_nested_structures_and_optimizer_state():
 
 
 def test_unsupported_objects():
-    with pytest.raises(TypeError, match="cannot save an object of type"):
+    """What the plain format cannot hold is pickled (tests/test_serialization_objects.py): an
+    unpicklable object fails as pickle (and PyTorch) fail; tuple keys round-trip, as in PyTorch."""
+    with pytest.raises((AttributeError, pickle.PicklingError), match="pickle"):
         _round_trip({"f": lambda x: x})
-    with pytest.raises(TypeError, match="dict keys"):
-        _round_trip({(1, 2): 3})
+    assert _round_trip({(1, 2): 3}) == {(1, 2): 3}
 
 
 def test_file_is_safetensors_and_loads_in_torch(torch, tmp_path):

@@ -125,7 +125,7 @@ def test_attributes():
     assert x.size() == x.shape and x.size(1) == 3 and x.size(-1) == 4
     assert x.dim() == x.ndim == 3 and x.numel() == 24 and len(x) == 2
     assert x.T.shape == (4, 3, 2) and x.mT.shape == (2, 4, 3)
-    assert x.type() == "fastgrad.FloatTensor" and x.long().type() == "fastgrad.LongTensor"
+    assert x.type() == "torch.FloatTensor" and x.long().type() == "torch.LongTensor"
     assert x.double().dtype == fg.float64 and x.to(fg.int32).dtype == fg.int32 and x.bool().dtype == fg.bool
     assert x.to(dtype=fg.float64).dtype == fg.float64 and x.to(fg.ones(1, dtype=fg.int64)).dtype == fg.int64
 

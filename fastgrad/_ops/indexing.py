@@ -774,7 +774,7 @@ def trace(input):
 
 # --------------------------------------------------------------------------- broadcasting
 def broadcast_shapes(*shapes):
-    from fastgrad._tensor import Size
+    from fastgrad._types import Size
 
     try:
         return Size(np.broadcast_shapes(*[tuple(s) if isinstance(s, (tuple, list)) else (s,) for s in shapes]))

@@ -787,3 +787,19 @@ def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A
                            % A._data.ndim)
     return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
 
+
+def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
+    """torch.norm (composes the vector and matrix norms, so it lives here): 'fro' / a number p is a vector norm over dim; 'nuc' a matrix norm."""
+    if p is None:
+        p = "fro"
+    if isinstance(dim, int):
+        dim = (dim,)
+    if p == "nuc":
+        return matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
+    if p == "fro":
+        if dim is not None and len(dim) > 2:
+            raise RuntimeError("linalg.matrix_norm: dim must be a 2-tuple. Got %s" % (list(dim),))
+        p = 2
+    elif isinstance(p, str):
+        raise RuntimeError("norm(): invalid norm type %r" % p)
+    return vector_norm(input, p, dim, keepdim, dtype=dtype)

@@ -2,6 +2,8 @@
 
 Row-wise kernels work on (N, C) C-contiguous arrays; ``_rows`` moves the softmax dim last
 and flattens the rest (no copy in the usual case: dim=-1 on a contiguous tensor)."""
+import warnings
+
 import numpy as np
 
 from fastgrad._backend import BLAS
@@ -460,7 +462,10 @@ def _legacy_reduction(size_average, reduce, reduction):
         return reduction
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
-    return "none" if not reduce else ("mean" if size_average else "sum")
+    ret = "none" if not reduce else ("mean" if size_average else "sum")
+    warnings.warn("size_average and reduce args will be deprecated, please use reduction='%s' instead." % ret,
+                  stacklevel=3)
+    return ret
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,

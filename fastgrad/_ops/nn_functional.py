@@ -1,10 +1,12 @@
 """nn.functional helpers that are not activations or losses: dropout, one_hot, pad, normalize,
 cosine_similarity, pairwise_distance, embedding."""
+import warnings
+
 import numpy as np
 
 from fastgrad import _random
 from fastgrad._ops import shape as S
-from fastgrad._ops.base import Op, make, norm_dim, shape_str
+from fastgrad._ops.base import Op, engine, make, norm_dim, shape_str
 from fastgrad._ops.elementwise import clamp, where
 from fastgrad._ops.indexing import broadcast_tensors, index_select
 from fastgrad._ops.reduction import sum
@@ -12,66 +14,132 @@ from fastgrad._ops.reduction_ext import vector_norm
 
 
 # --------------------------------------------------------------------------- dropout
-def _dropout_mask(input, p, mask_shape):
+_ALPHA = 1.7580993408473766  # SELU's -alpha * scale: alpha dropout's value for a dropped unit, negated
+
+
+def _check_p(p):
     if p < 0.0 or p > 1.0:
         raise ValueError("dropout probability has to be between 0 and 1, but got %s" % p)
-    if p == 1.0:
-        return make(np.zeros(mask_shape, input._data.dtype))
-    keep = _random.rng(None).random(mask_shape) >= p
-    return make((keep / (1.0 - p)).astype(input._data.dtype))
 
 
-def _apply_mask(input, mask, inplace):
-    if inplace:
-        return S.inplace(input, lambda a: a * mask, name="dropout_")
-    return input * mask
+def _feature_shape(shape):
+    """The noise shape of PyTorch's feature dropout: (N, C, 1, 1, ...)."""
+    if len(shape) < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    return tuple(shape[:2]) + (1,) * (len(shape) - 2)
+
+
+def _dropout_impl(input, p, train, inplace, feature=False, alpha=False, unbatched=False):
+    """PyTorch's _dropout_impl: identity when p == 0, not training or empty; zeros when p == 1;
+    else a Bernoulli(1 - p) keep mask (per (N, C) channel for feature dropout) scaled by 1 / (1 - p),
+    or, for alpha dropout, the affine map that keeps SELU's mean and variance."""
+    _check_p(p)
+    if p == 0 or not train or input._data.size == 0:
+        return input
+    dt = input._data.dtype
+    if p == 1:
+        zero = make(np.zeros((), dt))
+        return S.inplace(input, lambda a: a * zero, name="dropout_") if inplace else input * zero
+    if unbatched:  # dropout1d/3d's unsqueeze(0) ... squeeze(0) around feature dropout
+        noise_shape = _feature_shape((1,) + input._data.shape)[1:]
+    else:
+        noise_shape = _feature_shape(input._data.shape) if feature else input._data.shape
+    noise = (_random.rng(None).random(noise_shape) >= p).astype(dt)
+    if alpha:
+        c = dt.type
+        a = 1.0 / np.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
+        b = make((noise - c(1)) * c(_ALPHA * a) + c(_ALPHA * a * p))
+        mul = make(noise * c(a))
+        fn = lambda x: x * mul + b  # noqa: E731
+    else:
+        mul = make(noise / dt.type(1 - p))
+        fn = lambda x: x * mul  # noqa: E731
+    return S.inplace(input, fn, name="dropout_") if inplace else fn(input)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
-    if p < 0.0 or p > 1.0:
-        raise ValueError("dropout probability has to be between 0 and 1, but got %s" % p)
-    if not training or p == 0.0:
-        return input
-    return _apply_mask(input, _dropout_mask(input, p, input._data.shape), inplace)
-
-
-def _feature_dropout(input, p, training, inplace, n_feature_dims, name):
-    if p < 0.0 or p > 1.0:
-        raise ValueError("dropout probability has to be between 0 and 1, but got %s" % p)
-    nd = input._data.ndim
-    if nd not in (n_feature_dims + 1, n_feature_dims + 2):
-        raise RuntimeError("%s: Expected %dD or %dD input, but received a %dD input"
-                           % (name, n_feature_dims + 1, n_feature_dims + 2, nd))
-    if not training or p == 0.0:
-        return input
-    shp = input._data.shape
-    mask_shape = shp[:nd - n_feature_dims] + (1,) * n_feature_dims
-    return _apply_mask(input, _dropout_mask(input, p, mask_shape), inplace)
-
-
-def dropout1d(input, p=0.5, training=True, inplace=False):
-    return _feature_dropout(input, p, training, inplace, 1, "dropout1d")
-
-
-def dropout2d(input, p=0.5, training=True, inplace=False):
-    return _feature_dropout(input, p, training, inplace, 2, "dropout2d")
-
-
-def dropout3d(input, p=0.5, training=True, inplace=False):
-    return _feature_dropout(input, p, training, inplace, 3, "dropout3d")
+    _check_p(p)
+    return _dropout_impl(input, p, training, inplace)
 
 
 def alpha_dropout(input, p=0.5, training=False, inplace=False):
-    if p < 0.0 or p > 1.0:
-        raise ValueError("dropout probability has to be between 0 and 1, but got %s" % p)
-    if not training or p == 0.0:
-        return input
-    alpha_p = -1.7580993408473766
-    keep = _random.rng(None).random(input._data.shape) >= p
-    a = ((1 - p) * (1 + p * alpha_p ** 2)) ** -0.5
-    b = -a * alpha_p * p
-    k = make(keep.astype(input._data.dtype))
-    return (input * k + make(np.asarray(alpha_p, input._data.dtype)) * (1.0 - k)) * a + b
+    _check_p(p)
+    return _dropout_impl(input, p, training, inplace, alpha=True)
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    _check_p(p)
+    return _dropout_impl(input, p, training, inplace, feature=True, alpha=True)
+
+
+def _unbatched_feature_dropout(input, p, training, inplace, unbatched):
+    """dropout1d/3d: PyTorch wraps an unbatched input in unsqueeze(0) ... squeeze(0), so the result
+    is a new tensor even when nothing is dropped, and inplace=True on a leaf that requires grad
+    fails (unsqueeze_ is in place) even in eval mode."""
+    if not unbatched:
+        return _dropout_impl(input, p, training, inplace, feature=True)
+    if inplace and engine.is_grad_enabled():
+        S.check_inplace(input, "unsqueeze_")
+    out = _dropout_impl(input, p, training, inplace, feature=True, unbatched=True)
+    return S.unsqueeze(input, 0).squeeze(0) if out is input and not inplace else out
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    _check_p(p)
+    nd = input._data.ndim
+    if nd not in (2, 3):
+        raise RuntimeError("dropout1d: Expected 2D or 3D input, but received a %dD input. Note that dropout1d exists "
+                           "to provide channel-wise dropout on inputs with 1 spatial dimension, a channel dimension, "
+                           "and an optional batch dimension (i.e. 2D or 3D inputs)." % nd)
+    return _unbatched_feature_dropout(input, p, training, inplace, nd != 3)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    _check_p(p)
+    nd = input._data.ndim
+    if nd not in (3, 4):
+        warnings.warn("dropout2d: Received a %d-D input to dropout2d, which is deprecated and will result in an "
+                      "error in a future release. To retain the behavior and silence this warning, please use "
+                      "dropout instead. Note that dropout2d exists to provide channel-wise dropout on inputs with 2 "
+                      "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 3D or 4D "
+                      "inputs)." % nd, stacklevel=2)
+    if nd == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel dim. "
+                      "This behavior will change in a future release to interpret the input as one without a batch "
+                      "dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise dropout behavior, please "
+                      "switch to using dropout1d instead.", stacklevel=2)
+    return _dropout_impl(input, p, training, inplace, feature=True)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    _check_p(p)
+    nd = input._data.ndim
+    if nd not in (4, 5):
+        warnings.warn("dropout3d: Received a %d-D input to dropout3d, which is deprecated and will result in an "
+                      "error in a future release. To retain the behavior and silence this warning, please use "
+                      "dropout instead. Note that dropout3d exists to provide channel-wise dropout on inputs with 3 "
+                      "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 4D or 5D "
+                      "inputs)." % nd, stacklevel=2)
+    return _unbatched_feature_dropout(input, p, training, inplace, nd != 5)
+
+
+# torch.dropout & co. (input, p, train): the ATen functions behind nn.functional's (RuntimeError for p)
+def _vf(inplace, feature, alpha, name):
+    def fn(input, p, train):
+        if p < 0 or p > 1:
+            raise RuntimeError("dropout probability has to be between 0 and 1, but got %s" % p)
+        return _dropout_impl(input, p, train, inplace, feature=feature, alpha=alpha)
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+_vf_dropout, _vf_dropout_ = _vf(False, False, False, "dropout"), _vf(True, False, False, "dropout_")
+_vf_feature_dropout = _vf(False, True, False, "feature_dropout")
+_vf_feature_dropout_ = _vf(True, True, False, "feature_dropout_")
+_vf_alpha_dropout, _vf_alpha_dropout_ = _vf(False, False, True, "alpha_dropout"), _vf(True, False, True, "alpha_dropout_")
+_vf_feature_alpha_dropout = _vf(False, True, True, "feature_alpha_dropout")
+_vf_feature_alpha_dropout_ = _vf(True, True, True, "feature_alpha_dropout_")
 
 
 # --------------------------------------------------------------------------- encoding / padding
@@ -152,12 +220,48 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     return input / denom
 
 
+class _Replace(Op):
+    """Forward: new values (an array of x's shape); backward: the gradient passes to x unchanged.
+    PyTorch's `with no_grad(): v.clamp_(min=eps)` on a clone, as gaussian_nll_loss and
+    cosine_similarity write it."""
+
+    @staticmethod
+    def forward(ctx, x, values):
+        return values
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+    @staticmethod
+    def jvp(ctx, t, values):
+        return t
+
+
+def _clamp_min_no_grad(x, eps):
+    d = x._data
+    return _Replace.apply(x, np.maximum(d, np.asarray(eps, d.dtype))) if (d < eps).any() else x
+
+
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """PyTorch's: each input divided by its norm (clamped at eps outside autograd), then summed."""
+    from fastgrad import _dtype
+    from fastgrad._ops.base import check_broadcast, scalar_type_name
+
+    dt = _dtype.result_type(x1, x2)
+    if dt.kind not in "fc":
+        raise RuntimeError("expected common dtype to be floating point, yet common dtype is %s"
+                           % scalar_type_name(dt))
+    if x1._data.dtype.kind not in "fc" or x1._data.dtype != dt:
+        x1 = x1.to(_dtype.from_numpy_dtype(dt))
+    if x2._data.dtype.kind not in "fc" or x2._data.dtype != dt:
+        x2 = x2.to(_dtype.from_numpy_dtype(dt))
     if x1._data.shape != x2._data.shape:
+        check_broadcast(x1._data.shape, x2._data.shape)
         x1, x2 = broadcast_tensors(x1, x2)
     d = norm_dim(dim, x1._data.ndim)
-    n1 = clamp(vector_norm(x1, 2, d, True), min=eps)
-    n2 = clamp(vector_norm(x2, 2, d, True), min=eps)
+    n1 = _clamp_min_no_grad(vector_norm(x1, 2, d, True), eps)
+    n2 = _clamp_min_no_grad(vector_norm(x2, 2, d, True), eps)
     return sum((x1 / n1) * (x2 / n2), d)
 
 
@@ -183,5 +287,5 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     return out
 
 
-__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "one_hot", "pad", "normalize",
+__all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout", "one_hot", "pad", "normalize",
            "cosine_similarity", "pairwise_distance", "embedding"]

@@ -348,25 +348,6 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     return Root.apply(sum(abs(x) ** ord, axes, keepdim), ord)
 
 
-def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
-    """torch.norm: 'fro' / a number p is a vector norm over dim; 'nuc' a matrix norm."""
-    if p is None:
-        p = "fro"
-    if isinstance(dim, int):
-        dim = (dim,)
-    if p == "nuc":
-        from fastgrad._ops.linalg_ext import matrix_norm
-
-        return matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
-    if p == "fro":
-        if dim is not None and len(dim) > 2:
-            raise RuntimeError("linalg.matrix_norm: dim must be a 2-tuple. Got %s" % (list(dim),))
-        p = 2
-    elif isinstance(p, str):
-        raise RuntimeError("norm(): invalid norm type %r" % p)
-    return vector_norm(input, p, dim, keepdim, dtype=dtype)
-
-
 def all(input, dim=None, keepdim=False):  # noqa: A001
     axes = _axes(input, dim)
     return make(np.asarray(np.all(input._data, axis=axes, keepdims=keepdim)))
@@ -388,4 +369,4 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
 
 
 __all__ = ["amax", "amin", "aminmax", "prod", "cumsum", "cumprod", "cummax", "cummin", "logcumsumexp",
-           "logsumexp", "var", "std", "var_mean", "std_mean", "norm", "all", "any", "nansum", "nanmean"]
+           "logsumexp", "var", "std", "var_mean", "std_mean", "all", "any", "nansum", "nanmean"]

@@ -1,4 +1,5 @@
 """Views and copies: reshape/view, permute/transpose, expand, indexing, setitem, cast, clone."""
+import collections.abc
 import math
 
 import numpy as np
@@ -179,9 +180,52 @@ def _is_basic(idx):
                for i in items)
 
 
+_SEQ_AS_TUPLE_WARNING = (
+    "Using a non-tuple sequence for multidimensional indexing is deprecated and will be changed in pytorch 2.9; "
+    "use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this will be interpreted as tensor index, "
+    "x[torch.tensor(seq)], which will result either in an error or a different result")
+
+
+def _is_sequence(x):
+    return isinstance(x, (list, tuple, range, str, bytes, np.ndarray)) or isinstance(x, collections.abc.Sequence)
+
+
+def _index_items(idx):
+    """The per-dimension items of an index, by torch's rule (NumPy's old one): a tuple indexes several
+    dims; so does another sequence of fewer than 32 items when one of them is a tensor, a sequence,
+    a slice, Ellipsis or None (with torch's deprecation warning); any other sequence is one index."""
+    if isinstance(idx, tuple):
+        return idx, True
+    if isinstance(idx, (TensorBase, np.ndarray, str, bytes)) or not _is_sequence(idx):
+        return (idx,), False
+    if len(idx) < 32:
+        for e in idx:
+            if isinstance(e, (TensorBase, slice)) or e is None or e is Ellipsis or _is_sequence(e):
+                import warnings
+
+                warnings.warn(_SEQ_AS_TUPLE_WARNING, UserWarning, stacklevel=5)
+                return tuple(idx), True
+    return (idx,), False
+
+
+def _sequence_index(seq):
+    """torch's indexing tensor from data: a range is an arange, a bool sequence is a mask, and any
+    other sequence of numbers becomes int64 (floats truncate, as in torch)."""
+    if isinstance(seq, range):
+        return np.arange(seq.start, seq.stop, seq.step, dtype=np.int64)
+    if isinstance(seq, (str, bytes)):
+        raise TypeError("new(): invalid data type 'str'")
+    a = np.asarray([_sequence_index(j) if isinstance(j, range) else j._data if isinstance(j, TensorBase)
+                    else j for j in seq])
+    if a.dtype.kind in "USO":
+        raise TypeError("new(): invalid data type '%s'" % ("str" if a.dtype.kind in "US" else "object"))
+    return a if a.dtype == np.bool_ else a.astype(np.int64)
+
+
 def convert_index(idx):
-    """Tensors and lists in an index become arrays; returns (numpy index, is_basic)."""
-    items = idx if isinstance(idx, tuple) else (idx,)
+    """Tensors and sequences (lists, ranges, tuples inside the index) become arrays; returns
+    (numpy index, is_basic)."""
+    items, as_tuple = _index_items(idx)
     out = []
     for i in items:
         if isinstance(i, TensorBase):
@@ -189,20 +233,17 @@ def convert_index(idx):
             if a.dtype.kind == "f":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             out.append(a.item() if a.ndim == 0 and a.dtype != np.bool_ else a)
-        elif isinstance(i, list):
-            a = np.asarray([j._data if isinstance(j, TensorBase) else j for j in i])
-            if a.dtype.kind == "f":
-                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-            out.append(a)
         elif isinstance(i, (bool, np.bool_)):
             out.append(np.asarray(i))
         elif isinstance(i, (slice, int, np.integer, np.ndarray)) or i is None or i is Ellipsis:
             out.append(i)
+        elif _is_sequence(i):
+            out.append(_sequence_index(i))
         else:
             raise IndexError(
                 "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
                 "valid indices (got %s)" % type(i).__name__)
-    np_idx = tuple(out) if isinstance(idx, tuple) or len(out) != 1 else out[0]
+    np_idx = tuple(out) if as_tuple or len(out) != 1 else out[0]
     return np_idx, _is_basic(np_idx)
 
 
@@ -217,6 +258,10 @@ def basic_view(a, idx):
 
 def getitem(x, idx):
     np_idx, basic = convert_index(idx)
+    return _index(x, np_idx, basic)
+
+
+def _index(x, np_idx, basic):
     if basic and not x._requires_grad and x._fw_grad is None:
         return make_view(basic_view(x._data, np_idx), x)
     return Index.apply(x, np_idx, basic)
@@ -237,7 +282,7 @@ def setitem(x, idx, value):
     fill = not isinstance(value, TensorBase) or value._data.ndim == 0  # (a fill: no overlap check)
     if basic:
         if grad:
-            sub = x if _same_array(basic_view(x._data, np_idx), x._data) else getitem(x, idx)
+            sub = x if _same_array(basic_view(x._data, np_idx), x._data) else _index(x, np_idx, True)
             if fill:
                 sub.fill_(v)
             else:

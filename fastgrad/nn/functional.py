@@ -5,3 +5,7 @@ from fastgrad._ops.activations import *  # noqa: F401,F403
 from fastgrad._ops.losses import *  # noqa: F401,F403
 from fastgrad._ops.nn_functional import *  # noqa: F401,F403
 from fastgrad.nn._functional_layers import *  # noqa: F401,F403
+from fastgrad._ops.attention import scaled_dot_product_attention  # noqa: F401,E402
+from fastgrad.nn._functional_attention import (_canonical_mask, _none_or_dtype,  # noqa: F401,E402
+                                               multi_head_attention_forward)
+from fastgrad._ops.ctc import ctc_loss  # noqa: F401,E402

@@ -2,12 +2,13 @@
 import numpy as np
 
 from fastgrad._backend import K, engine
-from fastgrad.optim.optimizer import Optimizer, _scalar
+from fastgrad.optim.optimizer import Optimizer, _check_tensor_lr, _scalar, _to_scalar
 
 
 class Adagrad(Optimizer):
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
+        _check_tensor_lr(lr)
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= lr_decay:
@@ -22,6 +23,11 @@ class Adagrad(Optimizer):
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach, maximize=maximize,
                         differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
+        if fused:
+            if differentiable:
+                raise RuntimeError("`fused` does not support `differentiable`")
+            if foreach:
+                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
         for group in self.param_groups:
             for p in group["params"]:
                 state = self.state[p]
@@ -31,5 +37,5 @@ class Adagrad(Optimizer):
 
     def _update(self, p, group, state):
         state["step"]._data[...] += 1
-        self._run(K.adagrad_step, p, state["sum"]._data, group["lr"], group["lr_decay"], group["weight_decay"],
-                  group["eps"], float(state["step"]._data), group["maximize"])
+        self._run(K.adagrad_step, p, state["sum"]._data, _to_scalar(group["lr"]), group["lr_decay"],
+                  group["weight_decay"], group["eps"], float(state["step"]._data), group["maximize"])

@@ -10,6 +10,7 @@ from itertools import chain
 import numpy as np
 
 from fastgrad._backend import engine
+from fastgrad._dtype import get_default_dtype
 from fastgrad._tensor import zero_grads
 from fastgrad.autograd.grad_mode import enable_grad
 
@@ -32,8 +33,36 @@ def _zeros_like(p):
     return engine.make_tensor(np.zeros(p._data.shape, p._data.dtype))
 
 
+def _get_scalar_dtype():
+    """The dtype of per-parameter scalar state ('step', 'mu_product', 'eta', ...): float64
+    when the default dtype is float64, float32 otherwise (torch.optim's _get_scalar_dtype)."""
+    return np.float64 if get_default_dtype().np == np.float64 else np.float32
+
+
 def _scalar(value):
-    return engine.make_tensor(np.asarray(value, np.float32))
+    return engine.make_tensor(np.asarray(value, _get_scalar_dtype()))
+
+
+def _to_scalar(x):
+    """A hyperparameter as a number: a 1-element Tensor (lr, betas) gives a NumPy scalar of its
+    dtype, which combines with Python floats and arrays as torch's 0-d tensor does (NumPy 2's
+    promotion), e.g. lr * weight_decay stays float32 for a float32 lr."""
+    if isinstance(x, engine.TensorBase):
+        return x._data.reshape(())[()]
+    return x
+
+
+def _check_tensor_lr(lr):
+    if isinstance(lr, engine.TensorBase) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+
+
+def _lerp_(a, b, weight):
+    """a = lerp(a, b, weight) in place with PyTorch's two-sided formula (NumPy arrays)."""
+    if abs(weight) < 0.5:
+        a += weight * (b - a)
+    else:
+        np.subtract(b, (b - a) * (1 - weight), out=a)
 
 
 class Optimizer:
@@ -74,7 +103,7 @@ class Optimizer:
     def add_param_group(self, param_group):
         """Add a group of parameters (a dict with 'params' and optional per-group options)."""
         if not isinstance(param_group, dict):
-            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
         params = param_group["params"]
         if isinstance(params, engine.TensorBase):
             param_group["params"] = [params]
@@ -83,13 +112,22 @@ class Optimizer:
                             "ordering of tensors in sets will change between runs. Please use a list instead.")
         else:
             param_group["params"] = list(params)
-        if param_group["params"] and isinstance(param_group["params"][0], tuple):  # named parameters
-            param_group["param_names"] = [name for name, _ in param_group["params"]]
-            param_group["params"] = [p for _, p in param_group["params"]]
+        tensors, names = [], []
+        for param in param_group["params"]:
+            if isinstance(param, tuple):  # named parameters
+                names.append(param[0])
+                tensors.append(param[1])
+            else:
+                tensors.append(param)
+        param_group["params"] = tensors
+        if names:
+            if len(names) != len(tensors):
+                raise ValueError("all optimizer params should be with/without names. Some param names are missing")
+            param_group["param_names"] = names
         for param in param_group["params"]:
             if not isinstance(param, engine.TensorBase):
                 raise TypeError("optimizer can only optimize Tensors, but one of the params is " + _typename(param))
-            if not (param.is_leaf or param.retains_grad):
+            if not self.defaults.get("differentiable", None) and not (param.is_leaf or param.retains_grad):
                 raise ValueError("can't optimize a non-leaf Tensor")
         for name, default in self.defaults.items():
             if default is required and name not in param_group:
@@ -103,6 +141,10 @@ class Optimizer:
         param_set = set()
         for group in self.param_groups:
             param_set.update(id(p) for p in group["params"])
+            if ("param_names" in param_group) != ("param_names" in group):
+                current = "with names" if "param_names" in param_group else "without names"
+                raise ValueError("all optimizer param groups should be with/without names. "
+                                 f"cannot add param group {current} to the optimizer")
         if not param_set.isdisjoint(id(p) for p in param_group["params"]):
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
@@ -215,3 +257,11 @@ class Optimizer:
                 new_group["betas"] = tuple(new_group["betas"])
             new_groups.append(new_group)
         self.__setstate__({"state": state, "param_groups": new_groups})
+
+
+def _real(a):
+    """A complex array as the float array of its (real, imag) pairs, sharing memory
+    (torch.view_as_real, flattened: the optimizers' updates are elementwise)."""
+    if a is not None and a.dtype.kind == "c":
+        return a.reshape(-1).view(a.real.dtype)
+    return a

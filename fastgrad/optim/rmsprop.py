@@ -1,11 +1,12 @@
 """RMSprop (with momentum and centered variants)."""
 from fastgrad._backend import K
-from fastgrad.optim.optimizer import Optimizer, _scalar, _zeros_like
+from fastgrad.optim.optimizer import Optimizer, _check_tensor_lr, _scalar, _to_scalar, _zeros_like
 
 
 class RMSprop(Optimizer):
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
+        _check_tensor_lr(lr)
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= eps:
@@ -32,5 +33,5 @@ class RMSprop(Optimizer):
         state["step"]._data[...] += 1
         grad_avg = state["grad_avg"]._data if group["centered"] else None
         mom = state["momentum_buffer"]._data if group["momentum"] > 0 else None
-        self._run(K.rmsprop_step, p, state["square_avg"]._data, grad_avg, mom, group["lr"], group["alpha"],
+        self._run(K.rmsprop_step, p, state["square_avg"]._data, grad_avg, mom, _to_scalar(group["lr"]), group["alpha"],
                   group["eps"], group["weight_decay"], group["momentum"], group["centered"], group["maximize"])

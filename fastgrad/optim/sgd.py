@@ -1,11 +1,12 @@
 """SGD with momentum, dampening, Nesterov, weight decay and maximize."""
 from fastgrad._backend import K
-from fastgrad.optim.optimizer import Optimizer, _zeros_like
+from fastgrad.optim.optimizer import Optimizer, _check_tensor_lr, _to_scalar, _zeros_like
 
 
 class SGD(Optimizer):
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False, foreach=None, differentiable=False, fused=None):
+        _check_tensor_lr(lr)
         if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0.0:
@@ -18,6 +19,11 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
+        if fused:
+            if differentiable:
+                raise RuntimeError("`fused` does not support `differentiable`")
+            if foreach:
+                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
     def _step_group(self, group, params):
         """All of the group's parameters in one kernel call (K.sgd_foreach); the few whose
@@ -34,8 +40,8 @@ class SGD(Optimizer):
                 if buf is None:
                     buf = st["momentum_buffer"] = _zeros_like(p)
                 bufs.append(buf)
-        args = (group["lr"], momentum, group["dampening"], group["weight_decay"], group["nesterov"],
-                group["maximize"])
+        args = (_to_scalar(group["lr"]), momentum, group["dampening"], _to_scalar(group["weight_decay"]),
+                group["nesterov"], group["maximize"])
         rest = K.sgd_foreach([p._data for p in params], [p._grad._data for p in params],
                              None if bufs is None else [b._data for b in bufs], *args, firsts)
         for i in rest:  # _run bumps their versions

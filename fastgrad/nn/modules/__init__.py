@@ -13,3 +13,17 @@ from fastgrad.nn.modules.conv import Conv1d, Conv2d  # noqa: F401
 from fastgrad.nn.modules.normalization import BatchNorm1d, BatchNorm2d, LayerNorm  # noqa: F401
 from fastgrad.nn.modules.pooling import AvgPool2d, MaxPool2d  # noqa: F401
 from fastgrad.nn.modules.sparse import Embedding  # noqa: F401
+from fastgrad.nn.modules.activation import MultiheadAttention  # noqa: F401,E402
+from fastgrad.nn.modules.transformer import (Transformer, TransformerDecoder,  # noqa: F401,E402
+                                             TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)
+from fastgrad.nn.modules.distance import CosineSimilarity, PairwiseDistance  # noqa: F401,E402
+from fastgrad.nn.modules.loss import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss,  # noqa: F401,E402
+                                      MarginRankingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
+                                      MultiMarginLoss, NLLLoss2d, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss,
+                                      TripletMarginWithDistanceLoss)
+from fastgrad.nn.modules.activation import (CELU, GLU, Hardshrink, Hardsigmoid, Hardswish, LogSigmoid,  # noqa: F401,E402
+                                            Mish, PReLU, RReLU, Softmax2d, Softmin, Softshrink, Tanhshrink,
+                                            Threshold)
+from fastgrad.nn.modules.dropout import (AlphaDropout, Dropout1d, Dropout2d, Dropout3d,  # noqa: F401,E402
+                                         FeatureAlphaDropout)
+from fastgrad.nn.modules.loss import CTCLoss  # noqa: F401,E402

@@ -408,7 +408,7 @@ class Module:
         return self
 
     def to(self, *args, **kwargs):
-        from fastgrad._tensor import check_device
+        from fastgrad._types import check_device
 
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
@@ -450,7 +450,7 @@ class Module:
         return self
 
     def cuda(self, device=None):
-        from fastgrad._tensor import check_device
+        from fastgrad._types import check_device
 
         check_device("cuda")
 
@@ -507,7 +507,7 @@ class Module:
             if param._data.ndim == 0 and src.shape == (1,):
                 src = src.reshape(())
             if src.shape != param._data.shape:
-                from fastgrad._tensor import Size
+                from fastgrad._types import Size
 
                 error_msgs.append("size mismatch for %s: copying a param with shape %r from checkpoint, the "
                                   "shape in current model is %r." % (key, Size(src.shape), Size(param._data.shape)))

@@ -3,4 +3,4 @@ from fastgrad.utils.data.dataloader import DataLoader, default_collate, default_
 from fastgrad.utils.data.dataset import (ConcatDataset, Dataset, IterableDataset, Subset,  # noqa: F401
                                          TensorDataset, random_split)
 from fastgrad.utils.data.sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,  # noqa: F401
-                                         SubsetRandomSampler)
+                                         SubsetRandomSampler, WeightedRandomSampler)

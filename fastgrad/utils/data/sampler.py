@@ -1,8 +1,20 @@
-"""Samplers: which indices a DataLoader fetches, in which order."""
+"""Samplers: which indices a DataLoader fetches, in which order (PyTorch's torch.utils.data.sampler).
+
+Random draws go through fastgrad's generators (fastgrad.manual_seed, or a sampler's generator), and
+are made as PyTorch makes them: RandomSampler with replacement draws lazily, 32 indices at a time, so
+num_samples may be huge; without replacement it yields one permutation per pass over the data.
+"""
+import itertools
+
 from fastgrad import _random
+
+__all__ = ["BatchSampler", "RandomSampler", "Sampler", "SequentialSampler", "SubsetRandomSampler",
+           "WeightedRandomSampler"]
 
 
 class Sampler:
+    """Base class: a sampler provides __iter__ (indices, or lists of indices) and may provide __len__."""
+
     def __init__(self, data_source=None):
         pass
 
@@ -11,6 +23,8 @@ class Sampler:
 
 
 class SequentialSampler(Sampler):
+    """Samples elements sequentially, always in the same order."""
+
     def __init__(self, data_source):
         self.data_source = data_source
 
@@ -30,6 +44,9 @@ def _epoch_generator(generator):
 
 
 class RandomSampler(Sampler):
+    """Samples elements randomly: a shuffled pass over the data without replacement, or num_samples
+    independent draws (made 32 at a time, on demand) with replacement."""
+
     def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
         self.data_source = data_source
         self.replacement = replacement
@@ -45,34 +62,72 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self):
+        from fastgrad._creation import randint, randperm
+
         n = len(self.data_source)
-        r = _random.rng(_epoch_generator(self.generator))
+        generator = _epoch_generator(self.generator)
         if self.replacement:
-            yield from r.integers(0, n, self.num_samples).tolist()
-            return
-        for _ in range(self.num_samples // n):
-            yield from r.permutation(n).tolist()
-        yield from r.permutation(n).tolist()[:self.num_samples % n]
+            for _ in range(self.num_samples // 32):
+                yield from randint(high=n, size=(32,), generator=generator).tolist()
+            yield from randint(high=n, size=(self.num_samples % 32,), generator=generator).tolist()
+        else:
+            for _ in range(self.num_samples // n):
+                yield from randperm(n, generator=generator).tolist()
+            yield from randperm(n, generator=generator).tolist()[:self.num_samples % n]
 
     def __len__(self):
         return self.num_samples
 
 
 class SubsetRandomSampler(Sampler):
+    """Samples elements randomly from a given list of indices, without replacement."""
+
     def __init__(self, indices, generator=None):
         self.indices = indices
         self.generator = generator
 
     def __iter__(self):
-        for i in _random.rng(_epoch_generator(self.generator)).permutation(len(self.indices)).tolist():
+        from fastgrad._creation import randperm
+
+        for i in randperm(len(self.indices), generator=self.generator).tolist():
             yield self.indices[i]
 
     def __len__(self):
         return len(self.indices)
 
 
+class WeightedRandomSampler(Sampler):
+    """Samples elements from [0, .., len(weights)-1] with the given probabilities (weights)."""
+
+    def __init__(self, weights, num_samples, replacement=True, generator=None):
+        from fastgrad import _dtype
+        from fastgrad._creation import as_tensor
+
+        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
+            raise ValueError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
+        weights_tensor = as_tensor(weights, dtype=_dtype.float64)
+        if len(weights_tensor.shape) != 1:
+            raise ValueError("weights should be a 1d sequence but given "
+                             f"weights have shape {tuple(weights_tensor.shape)}")
+        self.weights = weights_tensor
+        self.num_samples = num_samples
+        self.replacement = replacement
+        self.generator = generator
+
+    def __iter__(self):
+        from fastgrad._creation import multinomial
+
+        rand_tensor = multinomial(self.weights, self.num_samples, self.replacement, generator=self.generator)
+        yield from iter(rand_tensor.tolist())
+
+    def __len__(self):
+        return self.num_samples
+
+
 class BatchSampler(Sampler):
-    """Groups another sampler's indices into lists of batch_size."""
+    """Wraps another sampler (any iterable of indices) to yield lists of batch_size indices."""
 
     def __init__(self, sampler, batch_size, drop_last):
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
@@ -84,14 +139,16 @@ class BatchSampler(Sampler):
         self.drop_last = drop_last
 
     def __iter__(self):
-        batch = []
-        for idx in self.sampler:
-            batch.append(idx)
-            if len(batch) == self.batch_size:
+        sampler_iter = iter(self.sampler)
+        if self.drop_last:
+            args = [sampler_iter] * self.batch_size
+            for batch_droplast in zip(*args):
+                yield [*batch_droplast]
+        else:
+            batch = [*itertools.islice(sampler_iter, self.batch_size)]
+            while batch:
                 yield batch
-                batch = []
-        if batch and not self.drop_last:
-            yield batch
+                batch = [*itertools.islice(sampler_iter, self.batch_size)]
 
     def __len__(self):
         if self.drop_last:
