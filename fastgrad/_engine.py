@@ -535,7 +535,8 @@ class FunctionNode(Node):
                     "gradient. The variable in question was changed in there or anywhere later. Good luck!")
         else:
             hint = ("enable anomaly detection to find the operation that failed to compute its "
-                    "gradient, with fastgrad.autograd.set_detect_anomaly(True, check_nan=False).")
+                    "gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")  # (PyTorch's
+            # words: programs write `import fastgrad as torch`, and Tensor.type() says torch.FloatTensor)
         return (
             "one of the variables needed for gradient computation has been modified by an "
             "inplace operation: %s%s is at version %d; expected version %d instead. Hint: %s"
