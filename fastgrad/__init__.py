@@ -103,3 +103,4 @@ from fastgrad.serialization import load, save  # noqa: E402,F401
 from fastgrad import sparse  # noqa: E402,F401
 from fastgrad import accelerator, onnx  # noqa: E402,F401
 from fastgrad.sparse import sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: E402,F401
+from fastgrad.nn._torch_namespace import *  # noqa: E402,F401,F403  (torch.max_pool1d, torch.pixel_shuffle, ...)

@@ -17,6 +17,7 @@ from fastgrad._ops import reduction as R
 from fastgrad._ops import reduction_ext as RX
 from fastgrad._ops import shape as S
 from fastgrad._ops import sorting as SO
+from fastgrad._ops import spatial as SP
 from fastgrad._tensor_str import tensor_repr
 from fastgrad._types import _TYPE_NAMES, CPU, Size, check_device, device  # noqa: F401 (re-exported)
 
@@ -680,6 +681,8 @@ _OP_METHODS = {
     "sort": SO.sort, "argsort": SO.argsort, "msort": SO.msort, "topk": SO.topk,
     "kthvalue": SO.kthvalue, "median": SO.median, "unique": SO.unique,
     "unique_consecutive": SO.unique_consecutive, "bincount": SO.bincount,
+    # spatial
+    "unfold": SP.tensor_unfold,
 }
 for _name, _fn in _OP_METHODS.items():
     setattr(Tensor, _name, _fn)

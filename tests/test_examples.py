@@ -52,3 +52,15 @@ def test_char_transformer_example(tmp_path):
     assert final < initial - 1.0  # learnt the character frequencies at least
     sample = lines[lines.index("Sample:") + 1:]
     assert "".join(sample).startswith("def ") and len("\n".join(sample)) >= 40
+
+
+def test_char_lstm_example(tmp_path):
+    env = dict(os.environ, FASTGRAD_EXAMPLE_ITERS="40",
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "char_lstm.py"), "--sample", "60"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("held-out bits per character:")][-1]
+    bpc, uniform = float(line.split()[4]), float(line.split()[6].rstrip(")"))
+    assert bpc < 0.75 * uniform  # 40 iterations already learn the character frequencies and more
+    assert proc.stdout.rstrip().splitlines()[-1]  # the sample

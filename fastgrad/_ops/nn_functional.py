@@ -176,10 +176,53 @@ class ConstantPad(Op):
         return ConstantPad.apply(t, widths, 0)
 
 
-_NP_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _pad_source(mode, n, lo, hi):
+    """Source index of each output position along a dim of size n padded by lo / hi (either may be
+    negative: a crop): reflect mirrors about the edges, replicate repeats them, circular wraps."""
+    if mode == "circular":
+        start, m = max(-lo, 0), n - max(-lo, 0) - max(-hi, 0)  # crop first, then wrap what is left
+        return start + np.arange(-max(lo, 0), m + max(hi, 0)) % max(m, 1)
+    u = np.arange(-lo, n + hi)
+    if mode == "reflect":
+        u = np.abs(u)
+        return np.where(u >= n, 2 * (n - 1) - u, u)
+    return np.clip(u, 0, n - 1)  # replicate
+
+
+def _check_pad_mode(mode, input, pairs, nd):
+    """torch's checks of reflection / replication / circular padding; pairs: (lo, hi), last dim first."""
+    k = len(pairs)
+    if not (1 <= k <= 3 and nd in (k + 1, k + 2)):
+        raise NotImplementedError("Padding size %d is not supported for %dD input tensor." % (2 * k, nd))
+    shape = input._data.shape
+    if mode != "circular":
+        if input._data.dtype == np.bool_:
+            raise NotImplementedError('"%s_pad%dd" not implemented for \'Bool\''
+                                      % ("reflection" if mode == "reflect" else "replication", k))
+        if any(n == 0 for n in shape[nd - k - 1 if nd == k + 2 else 0:]):
+            raise RuntimeError("Expected %dD or %dD (batch mode) tensor with possibly 0 batch size and other non-zero "
+                               "dimensions for input, but got: %s" % (k + 1, k + 2, shape_str(shape)))
+    for i, (lo, hi) in enumerate(pairs):
+        d = nd - 1 - i
+        n = shape[d]
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise RuntimeError("Argument #%d: Padding size should be less than the corresponding input dimension, but "
+                               "got: padding (%d, %d) at dimension %d of input %s" % (4 + 2 * i, lo, hi, d,
+                                                                                      shape_str(shape)))
+        if mode == "circular" and (lo > n or hi > n):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if n + lo + hi < (1 if i == 0 else 0) or mode == "circular" and n + min(lo, 0) + min(hi, 0) <= 0:
+            if mode == "circular":
+                raise RuntimeError("Negative padding value is resulting in an empty dimension")
+            raise RuntimeError("input (W: %d) is too small. Calculated output W: %d" % (n, n + lo + hi))
 
 
 def pad(input, pad, mode="constant", value=None):
+    if mode not in _PAD_MODES:
+        raise NotImplementedError("Unrecognised padding mode %s" % mode)
     if len(pad) % 2:
         raise RuntimeError("Padding length must be divisible by 2")
     nd = input._data.ndim
@@ -193,24 +236,21 @@ def pad(input, pad, mode="constant", value=None):
     if mode == "constant":
         x = input
         if any(lo < 0 or hi < 0 for lo, hi in widths):  # negative padding crops
+            if any(x._data.shape[d] + min(lo, 0) + min(hi, 0) < 0 for d, (lo, hi) in enumerate(widths)):
+                raise RuntimeError("narrow(): length must be non-negative.")
             crop = tuple(slice(max(-lo, 0), x._data.shape[d] - max(-hi, 0)) for d, (lo, hi) in enumerate(widths))
             x = S.getitem(x, crop)
             widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
+        if nd == 0:
+            return S.clone(x)
         return ConstantPad.apply(x, tuple(widths), 0 if value is None else value)
-    if mode not in _NP_MODES:
-        raise NotImplementedError("Unsupported padding mode: %s" % mode)
-    if value not in (None, 0):
-        raise RuntimeError("Padding mode \"%s\" doesn't take in value argument." % mode)
+    if value is not None and value != 0:
+        raise RuntimeError("Padding mode \"%s\" doesn't take in value argument" % mode)
+    _check_pad_mode(mode, input, pairs, nd)
     out = input
     for d, (lo, hi) in enumerate(widths):
         if lo or hi:
-            n = out._data.shape[d]
-            if mode == "reflect" and (lo >= n or hi >= n):
-                raise RuntimeError("Argument #4: Padding size should be less than the corresponding input dimension, "
-                                   "but got: padding (%d, %d) at dimension %d of input %s"
-                                   % (lo, hi, d, shape_str(input._data.shape)))
-            idx = np.pad(np.arange(n), (lo, hi), mode=_NP_MODES[mode])
-            out = index_select(out, d, make(idx))
+            out = index_select(out, d, make(_pad_source(mode, input._data.shape[d], lo, hi)))
     return out
 
 

@@ -9,3 +9,7 @@ from fastgrad._ops.attention import scaled_dot_product_attention  # noqa: F401,E
 from fastgrad.nn._functional_attention import (_canonical_mask, _none_or_dtype,  # noqa: F401,E402
                                                multi_head_attention_forward)
 from fastgrad._ops.ctc import ctc_loss  # noqa: F401,E402
+from fastgrad.nn._functional_pooling import *  # noqa: F401,F403
+from fastgrad.nn._functional_spatial import *  # noqa: F401,F403
+from fastgrad.nn._functional_upsampling import *  # noqa: F401,F403
+from fastgrad._ops.normalization_ext import *  # noqa: F401,F403

@@ -347,6 +347,17 @@ _ARRAY_PATH_CASES = {  # op class -> calls that reach it, (lib, float64 inputs) 
     "SumAll": [lambda L, x, w, b: (x.sum() * x).sum() + (x * b).sum()],
     "Sum": [lambda L, x, w, b: (x.sum(1, keepdim=True) * x.sum(0, keepdim=True)).sum() + x.sum()],
     "Mean": [lambda L, x, w, b: (x.mean(1, keepdim=True) * x).mean() + x.mean() * x.mean(0).sum()],
+    "LSTMStep": [lambda L, x, w, b: _cell_case(L, x, w, b, "lstm", True),
+                 lambda L, x, w, b: _cell_case(L, x, w, b, "lstm", False)],
+    "GRUStep": [lambda L, x, w, b: _cell_case(L, x, w, b, "gru", True),
+                lambda L, x, w, b: _cell_case(L, x, w, b, "gru", False)],
+    "RNNStep": [lambda L, x, w, b: _cell_case(L, x, w, b, "tanh", True),
+                lambda L, x, w, b: _cell_case(L, x, w, b, "relu", True)],
+    "_Split": [lambda L, x, w, b: _rows_case(L, x, w)],
+    "_Join": [lambda L, x, w, b: _rows_case(L, x, w)],
+    "_RowGather": [lambda L, x, w, b: _pack_case(L, x)],
+    "_RowScatter": [lambda L, x, w, b: _pack_case(L, x)],
+    "_Pad": [lambda L, x, w, b: (L.nn.utils.rnn.pad_sequence([x, w, b.reshape(1, 3)]).sin() * 2.0).sum()],
 }
 # Ops whose array backward is a fused kernel (one pass over the gate math or the softmax) while
 # the differentiable backward composes ops: the same formulas in another order, so equal to
@@ -362,6 +373,37 @@ _FUSED_ARRAY_PATH_CASES = {
         lambda L, x, w, b: (_attention().packed_attention(L.stack([x, x @ w / 4, x.cos()])[:, None, None],
                                                      is_causal=True) ** 2).sum()],
 }
+
+
+def _cell_case(L, x, w, b, kind, bias):
+    """One recurrent step op (fastgrad/_ops/rnn.py) on gate blocks built from x, w, b (H = 3)."""
+    from fastgrad._ops import rnn
+
+    k = {"lstm": 4, "gru": 3}.get(kind, 1)
+    blocks = [x, x * 0.5, -x, x.sin()][:k]
+    gx = L.cat(blocks, 1) if k > 1 else x
+    W = L.cat([w, w.T, w * 0.5, -w][:k], 0) if k > 1 else w
+    bb = (L.cat([b, -b, b * 2.0, b][:k], 0) if k > 1 else b) if bias else None
+    h0 = x.cos()
+    if kind == "lstm":
+        h, c = rnn.lstm_cell(gx, h0, x * 0.3, W, bb)
+        return (h * x).sum() + (c * c).sum()
+    out = rnn.gru_cell(gx, h0, W, bb) if kind == "gru" else rnn.rnn_cell(gx, h0, W, bb, kind)
+    return (out * x).sum()
+
+
+def _rows_case(L, x, w):
+    from fastgrad._ops import rnn
+
+    parts = [p * q for p, q in zip(rnn.split_rows(x @ w, [1, 3]), rnn.split_rows(x, [1, 3]))]
+    return (rnn.join_rows(parts) * x).sum()
+
+
+def _pack_case(L, x):
+    """x as a padded batch (T=4, B=3) of lengths 2, 4, 1: packed and padded back."""
+    packed = L.nn.utils.rnn.pack_padded_sequence(x, [2, 4, 1], enforce_sorted=False)
+    padded, _ = L.nn.utils.rnn.pad_packed_sequence(packed, padding_value=0.5)
+    return (padded * x).sum() + (packed.data * packed.data).sum()
 _T = None
 
 

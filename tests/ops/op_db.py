@@ -629,6 +629,44 @@ op("F.cosine_embedding_loss", lambda L, a, b, t: F(L).cosine_embedding_loss(a, b
 op("F.triplet_margin_loss", lambda L, a, p, n: F(L).triplet_margin_loss(a, p, n, margin=5.0), lambda: [Sample(U(3, 4), U(3, 4), U(3, 4))])
 op("F.multilabel_soft_margin_loss", lambda L, x, t: F(L).multilabel_soft_margin_loss(x, t), lambda: [Sample(U(3, 4), B([[1, 0, 1, 1], [0, 0, 1, 0], [1, 1, 1, 0]]).astype(np.float64))])
 
+# ---- nn.functional: pooling, resampling, spatial rearrangements, normalization (tests/nn/test_pooling_ext.py ...)
+op("F.max_pool1d", lambda L, x, *a, **k: F(L).max_pool1d(x, *a, **k), lambda: [
+    Sample(U(2, 3, 7), 3, 2, 1), Sample(U(3, 8), 2, ceil_mode=True, dilation=2), Sample(U(2, 2, 9), 3, noncontig=True)])
+op("F.max_pool3d", lambda L, x, *a, **k: F(L).max_pool3d(x, *a, **k), lambda: [Sample(U(1, 2, 3, 4, 4), 2, 1, 1)])
+op("F.avg_pool1d", lambda L, x, *a, **k: F(L).avg_pool1d(x, *a, **k), lambda: [
+    Sample(U(2, 3, 7), 3, 2, 1), Sample(U(2, 3, 8), 3, 2, 1, True, False)])
+op("F.avg_pool3d", lambda L, x, *a, **k: F(L).avg_pool3d(x, *a, **k), lambda: [
+    Sample(U(1, 2, 3, 4, 5), 2), Sample(U(1, 2, 4, 4, 3), 3, 2, 1, True, False, noncontig=True)])
+op("F.adaptive_avg_pool2d", lambda L, x, o: F(L).adaptive_avg_pool2d(x, o), lambda: [
+    Sample(U(2, 3, 5, 7), (3, 4)), Sample(U(3, 4, 5), 1), Sample(U(1, 2, 3, 4), (5, None))])
+op("F.adaptive_max_pool1d", lambda L, x, o: F(L).adaptive_max_pool1d(x, o), lambda: [Sample(U(2, 3, 7), 3)])
+op("F.adaptive_max_pool2d", lambda L, x, o: F(L).adaptive_max_pool2d(x, o), lambda: [Sample(U(2, 3, 5, 7), (2, 3))])
+op("F.lp_pool2d", lambda L, x, p, k: F(L).lp_pool2d(x, p, k), lambda: [Sample(P(1, 2, 4, 4), 3.0, 2)])
+op("F.conv_transpose2d", lambda L, x, w, *b, **k: F(L).conv_transpose2d(x, w, *b, **k), lambda: [
+    Sample(U(2, 4, 3, 3), U(4, 3, 2, 2), U(6), stride=2, groups=2, output_padding=1),
+    Sample(U(4, 3, 4), U(4, 2, 3, 2), padding=1, dilation=(2, 1))])
+op("F.conv_transpose1d", lambda L, x, w, **k: F(L).conv_transpose1d(x, w, **k), lambda: [
+    Sample(U(2, 3, 5), U(3, 2, 3), stride=2, output_padding=1)])
+op("F.unfold", lambda L, x, *a, **k: F(L).unfold(x, *a, **k), lambda: [
+    Sample(U(2, 3, 4, 5), 2), Sample(U(2, 4, 5), (2, 3), dilation=(1, 2), padding=1, stride=(2, 1))])
+op("F.fold", lambda L, x, *a, **k: F(L).fold(x, *a, **k), lambda: [Sample(U(2, 12, 12), (4, 5), 2)])
+op("Tensor.unfold", lambda L, x, *a: x.unfold(*a), lambda: [Sample(U(3, 7), 1, 3, 2), Sample(U(4, 2), 0, 2, 1)])
+op("F.interpolate", lambda L, x, **k: F(L).interpolate(x, **k), lambda: [
+    Sample(U(2, 3, 5), size=8, mode="linear"), Sample(U(1, 2, 3, 4), scale_factor=2, mode="bilinear", align_corners=True),
+    Sample(U(1, 2, 3, 4), size=(5, 3), mode="bicubic"), Sample(U(1, 2, 3, 4), scale_factor=1.5),
+    Sample(U(1, 1, 2, 3, 2), size=(3, 4, 3), mode="trilinear"), Sample(U(1, 2, 6, 4), scale_factor=0.5, mode="area")])
+op("F.pixel_shuffle", lambda L, x, r: F(L).pixel_shuffle(x, r), lambda: [Sample(U(2, 8, 2, 3), 2)])
+op("F.pixel_unshuffle", lambda L, x, r: F(L).pixel_unshuffle(x, r), lambda: [Sample(U(2, 2, 4, 6), 2)])
+op("F.channel_shuffle", lambda L, x, g: F(L).channel_shuffle(x, g), lambda: [Sample(U(2, 6, 2), 3)])
+op("F.group_norm", lambda L, x, g, *a: F(L).group_norm(x, g, *a), lambda: [
+    Sample(U(2, 4, 3), 2, U(4), U(4)), Sample(U(3, 6, 2, 2), 3)])
+op("F.instance_norm", lambda L, x, *wb: F(L).instance_norm(x, None, None, *wb), lambda: [
+    Sample(U(2, 3, 4)), Sample(U(2, 3, 2, 3), U(3), U(3))])
+op("F.rms_norm", lambda L, x, s, *w, **k: F(L).rms_norm(x, s, *w, **k), lambda: [
+    Sample(U(3, 4), (4,)), Sample(U(2, 3, 4), (3, 4), U(3, 4), eps=1e-3)])
+op("F.local_response_norm", lambda L, x, s: F(L).local_response_norm(x, s), lambda: [
+    Sample(U(2, 5, 3), 3), Sample(U(1, 4, 2, 3), 2)])
+
 OPS = [o for o in OPS if o is not None]
 BY_NAME = {o.name: o for o in OPS}
 assert len(BY_NAME) == len(OPS), "duplicate op names"

@@ -27,3 +27,19 @@ from fastgrad.nn.modules.activation import (CELU, GLU, Hardshrink, Hardsigmoid, 
 from fastgrad.nn.modules.dropout import (AlphaDropout, Dropout1d, Dropout2d, Dropout3d,  # noqa: F401,E402
                                          FeatureAlphaDropout)
 from fastgrad.nn.modules.loss import CTCLoss  # noqa: F401,E402
+from fastgrad.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: F401
+from fastgrad.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d,  # noqa: F401
+                                         AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d, AvgPool1d,
+                                         AvgPool3d, LPPool1d, LPPool2d, LPPool3d, MaxPool1d, MaxPool3d,
+                                         MaxUnpool1d, MaxUnpool2d, MaxUnpool3d)
+from fastgrad.nn.modules.conv import ConvTranspose1d, ConvTranspose2d  # noqa: F401
+from fastgrad.nn.modules.pixelshuffle import PixelShuffle, PixelUnshuffle  # noqa: F401
+from fastgrad.nn.modules.channelshuffle import ChannelShuffle  # noqa: F401
+from fastgrad.nn.modules.fold import Fold, Unfold  # noqa: F401
+from fastgrad.nn.modules.padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d,  # noqa: F401
+                                         ConstantPad2d, ConstantPad3d, ReflectionPad1d, ReflectionPad2d,
+                                         ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
+                                         ZeroPad1d, ZeroPad2d, ZeroPad3d)
+from fastgrad.nn.modules.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401
+from fastgrad.nn.modules.normalization import CrossMapLRN2d, GroupNorm, LocalResponseNorm, RMSNorm  # noqa: F401
+from fastgrad.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d  # noqa: F401
