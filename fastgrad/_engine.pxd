@@ -25,6 +25,8 @@ cdef class TensorBase:
     cdef public object _post_acc_hooks
     cdef public object _fw_grad
     cdef public object _base
+    cdef public long _view_ver  # a view's: the version its grad_fn was made at (views.refresh)
+    cdef public object _view_meta  # a view's creation meta: None, or (kind, node name, output nr)
     cdef object __weakref__
 
 cdef class Node:
@@ -238,7 +240,11 @@ cpdef bint meta_is(object a, object meta) except -1
 cdef SavedOutput _saved_output(TensorBase t, int idx)
 cdef type _ndarray
 
+@cython.locals(edge=object)
 cpdef tuple grad_edge(TensorBase t)
+
+@cython.locals(owner=bint, a=object, t=TensorBase, ad=object)
+cpdef bint may_alias(object d, tuple items, bint full_ok) except -1
 
 # Typed locals for the hot paths (Cython's pure-Python mode reads these from here).
 cimport cython
@@ -252,8 +258,10 @@ cpdef _record(FunctionNode ctx, tuple args, tuple raw, list outs)
 @cython.locals(t=TensorBase)
 cpdef make_tensor(data, bint requires_grad=*)
 
-@cython.locals(t=TensorBase)
+@cython.locals(t=TensorBase, meta=object)
 cpdef make_view(data, TensorBase base)
+
+cpdef view_fresh(TensorBase t)
 
 @cython.locals(node=Node, nxt=Node, edges=tuple, edge=tuple, pending=dict, found=list, kids=list, rec=_Pending,
                nrec=_Pending, ready=list, top=Py_ssize_t, buf=list, owned_in=bits64, outs=list, j=Py_ssize_t,
@@ -282,8 +290,33 @@ cdef bits64 _owned_bit(Py_ssize_t nr)
 @cython.locals(k=Py_ssize_t, b=object)
 cpdef bint _owns(object d, list buf, list outs, Py_ssize_t j)
 
-@cython.locals(cur=TensorBase)
 cpdef _accumulate(TensorBase leaf, TensorBase g, bint is_fresh, bint create_graph)
+
+cdef extern from *:
+    """
+    /* _engine._accumulate's lock (its Python twin: _ACC_LOCK), taken without a Python call:
+       at once when free, else waiting with the GIL released (its holder may need the GIL) */
+    #include "pythread.h"
+    static PyThread_type_lock fg_acc_lock = NULL;
+    static int fg_acc_acquire(void) {
+        if (fg_acc_lock == NULL && (fg_acc_lock = PyThread_allocate_lock()) == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        if (!PyThread_acquire_lock(fg_acc_lock, NOWAIT_LOCK)) {
+            Py_BEGIN_ALLOW_THREADS
+            PyThread_acquire_lock(fg_acc_lock, WAIT_LOCK);
+            Py_END_ALLOW_THREADS
+        }
+        return 0;
+    }
+    static void fg_acc_release(void) { PyThread_release_lock(fg_acc_lock); }
+    """
+    int _c_acc_acquire "fg_acc_acquire"() except -1
+    void _c_acc_release "fg_acc_release"()
+
+@cython.locals(cur=TensorBase)
+cdef _accumulate_locked(TensorBase leaf, TensorBase g, bint is_fresh, bint create_graph)
 
 cpdef bint _any_not_none(list buf)
 

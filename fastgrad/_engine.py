@@ -290,16 +290,61 @@ def make_tensor(data, requires_grad=False):
     return t
 
 
+# A view's creation meta (PyTorch's CreationMeta), kept in _view_meta: None for a view made in
+# grad mode; (kind, node name or None, output index) otherwise. In-place on such a view (or on
+# its base, seen from the view) raises PyTorch's errors (fastgrad._ops.views).
+VIEW_NO_GRAD = 1  # made in no_grad mode
+VIEW_MULTI = 2  # an output of a function returning several views (unbind, split, chunk)
+_NO_GRAD_VIEW = (VIEW_NO_GRAD, None, 0)
+
+
 def make_view(data, base):
-    """A tensor over (part of) base's storage: it shares base's version counter."""
+    """A tensor over (part of) base's storage: it shares base's version counter, and records
+    base's version (its grad_fn is regenerated when that moves: view_fresh)."""
     t = make_tensor(data)
     t._vc = base._vc
+    t._view_ver = base._vc.value
     t._base = base if base._base is None else base._base
+    if not state().grad_enabled:
+        t._view_meta = _NO_GRAD_VIEW
+    else:
+        meta = base._view_meta  # a view of a view inherits its creation meta (not its name)
+        if meta is not None:
+            t._view_meta = (meta[0], None, 0)
     return t
+
+
+def view_fresh(t):
+    """Bring a view's grad_fn (and requires_grad) up to date: when its base or another view
+    of the base was changed in place since the view's grad_fn was made, it becomes an
+    AsStrided node on the base's new history (PyTorch regenerates it on access)."""
+    if t._base is not None and t._vc.value != t._view_ver:
+        _ops["view_refresh"](t)
+
+
+def may_alias(d, items, full_ok):
+    """Whether a tensor among items may share memory with array d, the one an in-place op
+    writes: d itself when full_ok is False, or any array when one of the two is a view of
+    memory (an array that owns its memory shares it with none that owns its own). False:
+    nothing to check; True: fastgrad._ops.views.check_overlap decides (a C loop compiled,
+    so the in-place ops' common case costs no Python call)."""
+    owner = not _has_base(d)
+    for a in items:
+        if isinstance(a, TensorBase):
+            t = a
+            ad = t._data
+            if ad is d:
+                if not full_ok:
+                    return True
+            elif not owner or _has_base(ad):
+                return True
+    return False
 
 
 def grad_edge(t):
     """The (node, output index) a gradient for tensor t flows into."""
+    if t._base is not None and t._vc.value != t._view_ver:
+        _ops["view_refresh"](t)  # a view whose base changed in place: its grad_fn anew
     if t._grad_fn is not None:
         return (t._grad_fn, t._output_nr)
     if t._requires_grad:
@@ -474,12 +519,28 @@ class FunctionNode(Node):
         return item if arrays else make_tensor(item)
 
     def _inplace_msg(self, t, now, expected, out_idx=-1):
-        where = "" if out_idx < 0 else ", which is output %d of %s," % (out_idx, self.name())
+        """PyTorch's message: a saved output names this node, a saved input the node that
+        made it (its grad_fn now: after an in-place change of a view, CopySlices)."""
+        if out_idx >= 0:
+            where = ", which is output %d of %s," % (out_idx, self.name())
+        else:
+            try:
+                view_fresh(t)
+            except RuntimeError:
+                pass  # (a view whose creation forbids it: name the node it had)
+            fn = t._grad_fn
+            where = "" if fn is None else ", which is output %d of %s," % (t._output_nr, fn.name())
+        if state().anomaly:
+            hint = ("the backtrace further above shows the operation that failed to compute its "
+                    "gradient. The variable in question was changed in there or anywhere later. Good luck!")
+        else:
+            hint = ("enable anomaly detection to find the operation that failed to compute its "
+                    "gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")  # (PyTorch's
+            # words: programs write `import fastgrad as torch`, and Tensor.type() says torch.FloatTensor)
         return (
             "one of the variables needed for gradient computation has been modified by an "
-            "inplace operation: %s%s is at version %d; expected version %d instead. Hint: the "
-            "operation that saved it is %s; avoid modifying that tensor in place (clone it first)."
-            % (_describe(t), where, now, expected, self.name())
+            "inplace operation: %s%s is at version %d; expected version %d instead. Hint: %s"
+            % (_describe(t), where, now, expected, hint)
         )
 
     def _release(self):
@@ -657,9 +718,10 @@ def function_apply(fn, args, kwargs):
     st = state()
     if st.grad_enabled:
         for a in args:
-            if isinstance(a, TensorBase) and a._requires_grad:
-                record = True
-                break
+            if isinstance(a, TensorBase):
+                view_fresh(a)
+                if a._requires_grad:
+                    record = True
     fw = False
     if st.fw_level > 0:
         for a in args:
@@ -888,6 +950,8 @@ def apply1(fn, x):
         return function_apply(fn, (x,), None)
     info = fn._info
     u = info.kernel
+    if x._base is not None and st.grad_enabled:
+        view_fresh(x)
     if not (st.grad_enabled and x._requires_grad):
         if u is not None:
             return make_tensor(u(x._data))
@@ -917,6 +981,9 @@ def apply2(fn, a, b):
         return function_apply(fn, (a, b), None)
     info = fn._info
     u = info.kernel
+    if (a._base is not None or b._base is not None) and st.grad_enabled:
+        view_fresh(a)
+        view_fresh(b)
     if not (st.grad_enabled and (a._requires_grad or b._requires_grad)):
         if u is not None:
             return make_tensor(u(a._data, b._data))
@@ -944,6 +1011,11 @@ def apply3(fn, a, b, c):
     info = fn._info
     u = info.kernel
     cd = None if c is None else c._data
+    if st.grad_enabled:
+        view_fresh(a)
+        view_fresh(b)
+        if c is not None:
+            view_fresh(c)
     gc = c is not None and c._requires_grad
     if not (st.grad_enabled and (a._requires_grad or b._requires_grad or gc)):
         return make_tensor(u(a._data, b._data, cd))
@@ -1482,6 +1554,11 @@ def _owned_bit(nr):
     return (1 << nr) if nr < 64 else 0
 
 
+_ACC_LOCK = threading.Lock()  # held around the add into a leaf's .grad: backward runs in
+# several threads at once (Hogwild-style, a shared module) lose no update (PyTorch locks its
+# AccumulateGrad node); hooks run outside it
+
+
 def _accumulate(leaf, g, is_fresh, create_graph):
     if leaf._hooks is not None:
         is_fresh = False  # a hook may keep the gradient it saw: .grad must not be that tensor
@@ -1489,6 +1566,21 @@ def _accumulate(leaf, g, is_fresh, create_graph):
             r = _hook_result(hook(g))
             if r is not None:
                 g = r
+    if _COMPILED:  # the same lock in C (no Python call)
+        _c_acc_acquire()  # noqa: F821  (C functions declared in _engine.pxd)
+        try:
+            _accumulate_locked(leaf, g, is_fresh, create_graph)
+        finally:
+            _c_acc_release()  # noqa: F821
+    else:
+        with _ACC_LOCK:
+            _accumulate_locked(leaf, g, is_fresh, create_graph)
+    if leaf._post_acc_hooks is not None:
+        for hook in leaf._post_acc_hooks:
+            hook(leaf)
+
+
+def _accumulate_locked(leaf, g, is_fresh, create_graph):
     cur = leaf._grad
     if cur is None:
         if create_graph:
@@ -1504,9 +1596,6 @@ def _accumulate(leaf, g, is_fresh, create_graph):
         cur._vc.value += 1
     else:
         leaf._grad = make_tensor(cur._data + g._data)
-    if leaf._post_acc_hooks is not None:
-        for hook in leaf._post_acc_hooks:
-            hook(leaf)
 
 
 def _run_pre_hooks(node, buf, arrays):
@@ -1609,7 +1698,8 @@ if __file__.endswith(".py"):
         (Version, {"value": 0}),
         (TensorBase, {"_data": None, "_grad": None, "_grad_fn": None, "_requires_grad": False,
                       "_vc": None, "_output_nr": 0, "_acc": None, "_hooks": None,
-                      "_post_acc_hooks": None, "_fw_grad": None, "_base": None}),
+                      "_post_acc_hooks": None, "_fw_grad": None, "_base": None, "_view_ver": 0,
+                      "_view_meta": None}),
         (Node, {"next_functions": (), "_n_out": 0, "_pre_hooks": None, "_post_hooks": None}),
         (FunctionNode, {"_fn": None, "_saved": None, "_saved_versions": None, "_in_meta": None,
                         "_out_meta": None, "needs_input_grad": None, "materialize_grads": True,

@@ -130,7 +130,9 @@ class Tensor(engine.TensorBase):
 
     @property
     def requires_grad(self):
-        return self._requires_grad
+        return self._requires_grad or (self._base is not None and self._base._requires_grad)  # (a
+        # view's is its base's too, as PyTorch's: one made in no_grad mode, or before its base
+        # took a gradient history through another view)
 
     @requires_grad.setter
     def requires_grad(self, value):
@@ -152,10 +154,14 @@ class Tensor(engine.TensorBase):
 
     @property
     def grad_fn(self):
+        if self._base is not None:
+            engine.view_fresh(self)
         return self._grad_fn
 
     @property
     def is_leaf(self):
+        if self._base is not None:
+            engine.view_fresh(self)
         return self._grad_fn is None
 
     @property
@@ -467,7 +473,7 @@ class Tensor(engine.TensorBase):
         return S.inplace(self, E.pow, exponent, name="pow_")
 
     def clamp_(self, min=None, max=None):  # noqa: A002
-        return S.inplace(self, lambda a: E.clamp(a, min, max), name="clamp_")
+        return S.inplace(self, lambda a: E.clamp(a, min, max), name="clamp_", others=(min, max))
 
     clip_ = clamp_
 
@@ -497,21 +503,25 @@ class Tensor(engine.TensorBase):
         return S.inplace(self, _copy_like, src, name="copy_")
 
     def zero_(self):
-        if engine.is_grad_enabled() and self._requires_grad:
-            return S.inplace(self, lambda a: a * 0, name="zero_")
+        if engine.is_grad_enabled() and S.V.view_requires_grad(self):
+            return S.inplace(self, lambda a: a * 0, name="zero_", internal_ok=True)
         self._data[...] = 0
         self._vc.value += 1
         return self
 
     def fill_(self, value):
-        if engine.is_grad_enabled() and (self._requires_grad or (isinstance(value, engine.TensorBase) and value._requires_grad)):
-            return S.inplace(self, lambda a: a * 0 + value, name="fill_")
+        if engine.is_grad_enabled() and (S.V.view_requires_grad(self) or (isinstance(value, engine.TensorBase) and value._requires_grad)):
+            return S.inplace(self, lambda a: a * 0 + value, name="fill_", others=(value,),
+                             internal_ok=not isinstance(value, engine.TensorBase), overlap=False)
+        if isinstance(value, engine.TensorBase):  # (a number may fill an expanded tensor, a tensor not)
+            S.V.check_internal_overlap(self._data)
         self._data[...] = value._data if isinstance(value, engine.TensorBase) else value
         self._vc.value += 1
         return self
 
     def masked_fill_(self, mask, value):
-        return S.inplace(self, lambda a: a.masked_fill(mask, value), name="masked_fill_")
+        return S.inplace(self, lambda a: a.masked_fill(mask, value), name="masked_fill_", internal_ok=True,
+                         overlap=False)
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from fastgrad import _random
@@ -682,10 +692,18 @@ for _name, _fn in _OP_METHODS.items():
     setattr(Tensor, _name, _fn)
 
 
+_NO_ALIAS = ("index_add_", "index_copy_", "scatter_", "scatter_add_", "scatter_reduce_")  # PyTorch:
+# their source may not share any element with the written tensor; nor checked at all:
+_NO_OVERLAP_CHECK = ("masked_scatter_", "index_fill_")
+
+
 def _inplace_method(fn, name):
     """x.name_(*args): the out-of-place op written into x (see shape.inplace)."""
+    full_ok, overlap = name not in _NO_ALIAS, name not in _NO_OVERLAP_CHECK
+
     def method(self, *args, **kwargs):
-        return S.inplace(self, lambda a, *rest: fn(a, *rest, **kwargs), *args, name=name)
+        return S.inplace(self, lambda a, *rest: fn(a, *rest, **kwargs), *args, name=name,
+                         others=tuple(kwargs.values()), full_ok=full_ok, overlap=overlap)
     method.__name__ = name
     return method
 

@@ -13,6 +13,7 @@ from fastgrad._ops import shape as S
 from fastgrad._ops.base import Op, as_tensor_of, check_broadcast, is_tensor, make, norm_dim, shape_str
 from fastgrad._ops.elementwise import where
 from fastgrad._ops.reduction import GatherDim, ScatterAddDim, _along_index
+from fastgrad._ops.views import diagonal as views_diagonal, mark_multi_output
 
 
 def _tensors_arg(name, tensors):
@@ -147,6 +148,11 @@ def select(input, dim, index):
 
 
 def split(tensor, split_size_or_sections, dim=0):
+    name = "SplitBackward" if isinstance(split_size_or_sections, (int, np.integer)) else "SplitWithSizesBackward"
+    return mark_multi_output(_split(tensor, split_size_or_sections, dim), name)
+
+
+def _split(tensor, split_size_or_sections, dim=0):
     d = norm_dim(dim, tensor._data.ndim)
     n = tensor._data.shape[d]
     if isinstance(split_size_or_sections, (int, np.integer)):
@@ -190,12 +196,12 @@ def tensor_split(input, indices_or_sections, dim=0):
         sizes = [max(b - a, 0) for a, b in zip(bounds[:-1], bounds[1:])]
         starts = bounds[:-1]
         return tuple(narrow(input, d, min(s, n), sz) for s, sz in zip(starts, sizes))
-    return split(input, sizes, d)
+    return _split(input, sizes, d)
 
 
 def unbind(input, dim=0):
     d = norm_dim(dim, input._data.ndim)
-    return tuple(select(input, d, i) for i in range(input._data.shape[d]))
+    return mark_multi_output(tuple(select(input, d, i) for i in range(input._data.shape[d])), "UnbindBackward")
 
 
 # --------------------------------------------------------------------------- reorder
@@ -733,7 +739,10 @@ def triu(input, diagonal=0):
     return _tri(input, diagonal, False, "triu")
 
 
-def diagonal(input, offset=0, dim1=0, dim2=1):
+diagonal = views_diagonal  # a view (fastgrad._ops.views)
+
+
+def _diagonal_copy(input, offset=0, dim1=0, dim2=1):
     nd = input._data.ndim
     d1, d2 = norm_dim(dim1, nd), norm_dim(dim2, nd)
     if d1 == d2:
@@ -763,7 +772,7 @@ def diag(input, diagonal=0):
     if nd == 1:
         return diag_embed(input, diagonal)
     if nd == 2:
-        return globals()["diagonal"](input, diagonal)
+        return _diagonal_copy(input, diagonal)
     raise RuntimeError("diag(): Supports 1D or 2D tensors. Got %dD" % nd)
 
 

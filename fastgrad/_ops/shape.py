@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from fastgrad import _dtype
+from fastgrad._ops import views as V
 from fastgrad._ops.base import (Op, TensorBase, engine, is_tensor, make, make_view, norm_dim,
                                 shape_str)
 from fastgrad.autograd.forward_ad import _set_tangent
@@ -47,7 +48,7 @@ class Expand(Op):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x._data.shape
-        return make_view(np.broadcast_to(x._data, shape), x)
+        return make_view(_expanded(x._data, shape), x)
 
     @staticmethod
     def backward(ctx, g):
@@ -56,6 +57,15 @@ class Expand(Op):
     @staticmethod
     def jvp(ctx, t, shape):
         return t.expand(shape)
+
+
+def _expanded(a, shape):
+    """np.broadcast_to(a, shape), writable as PyTorch's expand (fill_ and zero_ may write it;
+    other in-place ops raise on it: views.check_internal_overlap)."""
+    b = np.broadcast_to(a, shape)
+    if not a.flags.writeable:
+        return b
+    return np.lib.stride_tricks.as_strided(a, b.shape, b.strides)
 
 
 class Cast(Op):
@@ -96,8 +106,9 @@ class Index(Op):
     def forward(ctx, x, idx, basic):
         ctx.in_shape = x._data.shape
         ctx.idx, ctx.basic = idx, basic
-        y = x._data[idx]
-        return make_view(y, x) if basic else y
+        if basic:
+            return make_view(basic_view(x._data, idx), x)
+        return x._data[idx]
 
     @staticmethod
     def backward(ctx, g):
@@ -236,35 +247,77 @@ def convert_index(idx):
     return np_idx, _is_basic(np_idx)
 
 
+def basic_view(a, idx):
+    """a[idx] for a basic index, always a view of a (NumPy gives a copy, a scalar, for an
+    index that picks one element: an Ellipsis added keeps it a 0-d view)."""
+    r = a[idx]
+    if type(r) is not np.ndarray:
+        r = a[(idx if isinstance(idx, tuple) else (idx,)) + (Ellipsis,)]
+    return r
+
+
 def getitem(x, idx):
     np_idx, basic = convert_index(idx)
+    return _index(x, np_idx, basic)
+
+
+def _index(x, np_idx, basic):
     if basic and not x._requires_grad and x._fw_grad is None:
-        return make_view(x._data[np_idx], x)
+        return make_view(basic_view(x._data, np_idx), x)
     return Index.apply(x, np_idx, basic)
 
 
 def setitem(x, idx, value):
-    np_idx, _ = convert_index(idx)
+    """x[idx] = value. A basic index writes the view x[idx] (x itself when it takes all of x) by
+    copy_ (fill_ for a number or a 0-d tensor), as PyTorch does: recorded, that is CopySlices
+    on x's base; an advanced index is index_put_ (IndexPut)."""
+    np_idx, basic = convert_index(idx)
     if is_tensor(value):
         v = value if value._data.dtype == x._data.dtype else value.to(x.dtype)
     else:
         v = make(np.asarray(value, dtype=x._data.dtype))
-    if engine.is_grad_enabled() and (x._requires_grad or v._requires_grad):
-        check_inplace(x, "__setitem__")
-        _check_expand(x, np_idx, v)
-        new = IndexPut.apply(_detached_history(x), v, np_idx, False)
-        rebase(x, new)
+    base = x._base
+    grad = engine.is_grad_enabled() and (x._requires_grad or (base is not None and base._requires_grad)
+                                         or v._requires_grad)
+    fill = not isinstance(value, TensorBase) or value._data.ndim == 0  # (a fill: no overlap check)
+    if basic:
+        if grad:
+            sub = x if _same_array(basic_view(x._data, np_idx), x._data) else _index(x, np_idx, True)
+            if fill:
+                sub.fill_(v)
+            else:
+                sub.copy_(value)
+            return
+        if not fill:
+            dst = basic_view(x._data, np_idx)
+            V.check_internal_overlap(dst)
+            V.check_overlap(dst, (value,))
     else:
-        try:
-            x._data[np_idx] = v._data
-        except ValueError:
+        if grad:
+            V.check_inplace(x)
+        if not fill:
+            V.check_overlap(x._data, (value,), full_ok=False)
+        if grad:
             _check_expand(x, np_idx, v)
-            raise
-        x._vc.value += 1
-        if x._fw_grad is not None or v._fw_grad is not None:  # forward AD: the tangent gets the same write
-            tan = x._fw_grad.clone() if x._fw_grad is not None else make(np.zeros_like(x._data))
-            tan[idx] = v._fw_grad if v._fw_grad is not None else 0.0
-            _set_tangent(x, tan)
+            commit(x, IndexPut.apply(detached_history(x), v, np_idx, False))
+            return
+    try:
+        x._data[np_idx] = v._data
+    except ValueError:
+        _check_expand(x, np_idx, v)
+        raise
+    x._vc.value += 1
+    if x._fw_grad is not None or v._fw_grad is not None:  # forward AD: the tangent gets the same write
+        tan = x._fw_grad.clone() if x._fw_grad is not None else make(np.zeros_like(x._data))
+        tan[idx] = v._fw_grad if v._fw_grad is not None else 0.0
+        _set_tangent(x, tan)
+        V.write_tangent(x, tan)
+
+
+def _same_array(a, b):
+    """Whether arrays a and b are the same elements in the same layout."""
+    return (a.shape == b.shape and a.strides == b.strides
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
 
 
 def _check_expand(x, np_idx, v):
@@ -283,24 +336,23 @@ def _check_expand(x, np_idx, v):
 
 
 # --------------------------------------------------------------------------- in-place support
-def check_inplace(x, name):
-    """PyTorch's rules for in-place ops that autograd records."""
-    if x._grad_fn is None and x._requires_grad:
-        raise RuntimeError(
-            "a leaf Variable that requires grad is being used in an in-place operation.")
-    if x._base is not None and x._base._requires_grad:
-        raise RuntimeError(
-            "%s: in-place modification of a view of a tensor that requires grad is not supported "
-            "by fastgrad; use an out-of-place op (e.g. torch.where, index_put, clone first)" % name)
+def check_inplace(x, name=None):
+    """PyTorch's rules for in-place ops that autograd records (views: fastgrad._ops.views)."""
+    V.check_inplace(x)
 
 
-def _detached_history(x):
-    """A new tensor with a copy of x's values and x's place in the graph (x will be overwritten)."""
+def detached_history(x):
+    """A new tensor with a copy of x's values and x's place in the graph (x will be overwritten);
+    a view's place is brought up to date first (its base may have changed in place since)."""
+    engine.view_fresh(x)
     t = make(np.array(x._data, copy=True))
     t._grad_fn, t._output_nr, t._requires_grad = x._grad_fn, x._output_nr, x._requires_grad
     if x._fw_grad is not None:
         _set_tangent(t, x._fw_grad)
     return t
+
+
+_detached_history = detached_history
 
 
 def rebase(x, new):
@@ -316,16 +368,43 @@ def rebase(x, new):
         _set_tangent(x, new._fw_grad)
 
 
-def inplace(x, fn, *args, name="inplace"):
+def commit(x, new):
+    """x takes new's values and history: a view through its base (CopySlices), else directly."""
+    if x._base is None or not V.commit_view(x, new):
+        rebase(x, new)
+
+
+def _any_requires_grad(items):
+    for a in items:
+        if isinstance(a, TensorBase) and a._requires_grad:
+            return True
+    return False
+
+
+def inplace(x, fn, *args, name="inplace", others=(), full_ok=True, internal_ok=False, overlap=True):
     """Run the out-of-place op fn(x, *args) and write the result into x.
 
     With no graph to record this is one NumPy pass with out=; otherwise the result and its
-    history are moved onto x (PyTorch's semantics for in-place ops on non-leaves)."""
-    need_graph = engine.is_grad_enabled() and (
-        x._requires_grad or any(is_tensor(a) and a._requires_grad for a in args))
-    if need_graph:
-        check_inplace(x, name)
-        rebase(x, fn(_detached_history(x), *args))
+    history are moved onto x (PyTorch's semantics for in-place ops on non-leaves; on a view,
+    onto its base: commit). The write is checked as PyTorch's kernels check it: x must not
+    see one element twice (unless internal_ok: fill_, zero_), and no tensor input (args and
+    others) may share part of x's elements (full_ok False: any; overlap False: no check)."""
+    base = x._base
+    grad = engine.is_grad_enabled() and (
+        x._requires_grad or (base is not None and base._requires_grad) or _any_requires_grad(args)
+        or (others and _any_requires_grad(others)))
+    if grad:
+        V.check_inplace(x)
+    d = x._data
+    if not internal_ok and d.base is not None:  # (an array owning its memory sees each element once)
+        V.check_internal_overlap(d)
+    if overlap:
+        if args and engine.may_alias(d, args, full_ok):
+            V.check_overlap(d, args, full_ok)
+        if others and engine.may_alias(d, others, full_ok):
+            V.check_overlap(d, others, full_ok)
+    if grad:
+        commit(x, fn(detached_history(x), *args))
     else:
         res = fn(x, *args)
         if res._data.shape != x._data.shape:
@@ -335,6 +414,7 @@ def inplace(x, fn, *args, name="inplace"):
         x._vc.value += 1
         if x._fw_grad is not None or res._fw_grad is not None:
             _set_tangent(x, res._fw_grad)
+            V.write_tangent(x, res._fw_grad)
     return x
 
 

@@ -157,7 +157,8 @@ def test_saved_tensors_checked_against_inplace_modification():
     x = a * 1.0
     y = Square.apply(x)
     x.mul_(2.0)
-    with pytest.raises(RuntimeError, match="modified by an inplace operation.*SquareBackward"):
+    with pytest.raises(RuntimeError, match=r"modified by an inplace operation: \[torch.DoubleTensor \[3\]\], "
+                       r"which is output 0 of MulBackward, is at version 1; expected version 0 instead"):
         y.sum().backward()
 
 
