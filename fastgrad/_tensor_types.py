@@ -119,9 +119,29 @@ CharTensor, ByteTensor, BoolTensor = TYPES["CharTensor"], TYPES["ByteTensor"], T
 BFloat16Tensor = TYPES["BFloat16Tensor"]
 
 
+class TypeName(str):
+    """Tensor.type()'s string, 'fastgrad.FloatTensor', which also compares equal to torch's spelling
+    'torch.FloatTensor': code written for fastgrad and PyTorch programs run with `import fastgrad
+    as torch` both find the name they test for. (Hashing follows the fastgrad spelling.)"""
+
+    __slots__ = ()
+
+    def _torch(self):
+        return "torch." + str.__getitem__(self, slice(len("fastgrad."), None))
+
+    def __eq__(self, other):
+        return str.__eq__(self, other) or (isinstance(other, str) and str.__eq__(self._torch(), other))
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = str.__hash__
+
+
 def type_name(t):
-    """Tensor.type()'s string: 'torch.FloatTensor', 'torch.sparse.LongTensor', ..."""
-    return ("torch.sparse." if getattr(t, "is_sparse", False) else "torch.") + TYPE_NAMES[t._data.dtype.name]
+    """Tensor.type()'s string: 'fastgrad.FloatTensor' (== 'torch.FloatTensor'), 'fastgrad.sparse.LongTensor', ..."""
+    return TypeName(("fastgrad.sparse." if getattr(t, "is_sparse", False) else "fastgrad.")
+                    + TYPE_NAMES[t._data.dtype.name])
 
 
 def parse_type(dtype):
