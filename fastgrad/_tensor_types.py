@@ -120,17 +120,18 @@ BFloat16Tensor = TYPES["BFloat16Tensor"]
 
 
 class TypeName(str):
-    """Tensor.type()'s string, 'fastgrad.FloatTensor', which also compares equal to torch's spelling
-    'torch.FloatTensor': code written for fastgrad and PyTorch programs run with `import fastgrad
-    as torch` both find the name they test for. (Hashing follows the fastgrad spelling.)"""
+    """Tensor.type()'s string, PyTorch's 'torch.FloatTensor' (what PyTorch programs run with
+    `import fastgrad as torch` compare against and print), which also compares equal to the
+    fastgrad spelling 'fastgrad.FloatTensor' that fastgrad code (the seed notebooks) tests for.
+    Hashing follows the torch spelling."""
 
     __slots__ = ()
 
-    def _torch(self):
-        return "torch." + str.__getitem__(self, slice(len("fastgrad."), None))
-
     def __eq__(self, other):
-        return str.__eq__(self, other) or (isinstance(other, str) and str.__eq__(self._torch(), other))
+        if str.__eq__(self, other):
+            return True
+        return isinstance(other, str) and other.startswith("fastgrad.") and str.__eq__(
+            self, "torch." + other[len("fastgrad."):])
 
     def __ne__(self, other):
         return not self.__eq__(other)
@@ -139,9 +140,8 @@ class TypeName(str):
 
 
 def type_name(t):
-    """Tensor.type()'s string: 'fastgrad.FloatTensor' (== 'torch.FloatTensor'), 'fastgrad.sparse.LongTensor', ..."""
-    return TypeName(("fastgrad.sparse." if getattr(t, "is_sparse", False) else "fastgrad.")
-                    + TYPE_NAMES[t._data.dtype.name])
+    """Tensor.type()'s string: 'torch.FloatTensor' (== 'fastgrad.FloatTensor'), 'torch.sparse.LongTensor', ..."""
+    return TypeName(("torch.sparse." if getattr(t, "is_sparse", False) else "torch.") + TYPE_NAMES[t._data.dtype.name])
 
 
 def parse_type(dtype):

@@ -71,7 +71,7 @@ def test_no_duplicates_with_shared_module():
 
 def test_setattr_rules():
     net = Net()
-    with pytest.raises(TypeError, match="cannot assign 'fastgrad.FloatTensor' as parameter 'scale'"):
+    with pytest.raises(TypeError, match="cannot assign 'torch.FloatTensor' as parameter 'scale'"):
         net.scale = fastgrad.ones(2)
     net.scale = None
     assert net.scale is None and "scale" in net._parameters
