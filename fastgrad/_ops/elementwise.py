@@ -140,10 +140,23 @@ class PowScalar(Op):
 
 
 def _pow_scalar(x, p):
-    """x ** p of an array and a Python number, in x's dtype (as x ** p of a tensor: 2 squares)."""
+    """x ** p of an array and a Python number, in x's dtype. Real floats take torch's shortcuts for the
+    exponents 2, 3, -1, -2 and -0.5 (its pow_tensor_scalar_optimized_kernel: x*x, x*x*x, 1/x, 1/(x*x),
+    1/sqrt(x)), which are also many times faster than np.power; the rest (and float16, which torch
+    rounds once from float32) is np.power."""
     if p == 2:
         return np.square(x)
-    return np.power(x, np.asarray(p, dtype=x.dtype))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # torch: inf/nan, no warning
+        if (x.dtype == np.float32 or x.dtype == np.float64) and p in (3, -1, -2, -0.5):
+            if p == 3:
+                return x * x * x
+            one = np.ones((), x.dtype)
+            if p == -1:
+                return one / x
+            if p == -2:
+                return one / (x * x)
+            return one / np.sqrt(x)
+        return np.power(x, np.asarray(p, dtype=x.dtype))
 
 
 class RPowScalar(Op):
