@@ -382,6 +382,17 @@ class Embedding(Op):
         return t[make(ctx.args[0])]
 
 
+def _scatter_add_rows(num, idx, rows):
+    """zeros((num, dim)) with rows[i] added into row idx[i], in index order (torch's embedding_dense_backward
+    adds the rows one by one). One 1-D np.add.at over flat element indices: the same sums as np.add.at over
+    rows, several times faster (NumPy's fast path is 1-D only)."""
+    dim = rows.shape[-1]
+    out = np.zeros(num * dim, rows.dtype)
+    if idx.size and dim:
+        np.add.at(out, (idx[:, None] * dim + np.arange(dim)).reshape(-1), rows.reshape(-1))
+    return out.reshape(num, dim)
+
+
 class EmbeddingBackward(Op):
     """Sum the rows of g into the rows of the weight they came from (padding row gets none)."""
 
@@ -399,9 +410,7 @@ class EmbeddingBackward(Op):
             counts = np.bincount(flat_idx, minlength=num)
             coef = coef / counts[flat_idx]
         ctx.coef = coef
-        gw = np.zeros((num, dim), g2.dtype)
-        np.add.at(gw, flat_idx, g2 * coef[:, None])
-        return gw
+        return _scatter_add_rows(num, flat_idx, g2 * coef[:, None])
 
     @staticmethod
     def backward(ctx, gg):
