@@ -1,4 +1,5 @@
 """utils.data: datasets, collation, DataLoader batching, shuffling determinism, random_split."""
+import warnings
 from collections import namedtuple
 
 import numpy as np
@@ -151,3 +152,29 @@ def test_default_convert_and_collate_errors_match_torch(torch):
     with pytest.raises(RuntimeError) as f_err:
         data.default_collate([fastgrad.ones(2), fastgrad.ones(2), fastgrad.ones(3)])
     assert str(f_err.value) == str(t_err.value)
+
+
+def _warnings_of(fn):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        out = fn()
+    return out, [(x.category, str(x.message)) for x in w]
+
+
+@pytest.mark.parametrize("kw", [{}, {"pin_memory": True}, {"pin_memory": True, "pin_memory_device": "cuda"},
+                                {"pin_memory": False, "pin_memory_device": "cuda"}])
+def test_pin_memory_warnings_match_torch(torch, kw):
+    """No accelerator: torch warns when an iterator is created (not at construction) that pinned memory
+    will not be used (and that pin_memory_device is deprecated); the batches are the same."""
+    res = {}
+    for lib in (fastgrad, torch):
+        ds = lib.utils.data.TensorDataset(lib.arange(10))
+        dl, w_init = _warnings_of(lambda: lib.utils.data.DataLoader(ds, batch_size=4, **kw))
+        it, w_iter = _warnings_of(lambda: iter(dl))
+        batches = [b[0].tolist() for b in it]
+        _, w_again = _warnings_of(lambda: iter(dl))
+        res[lib.__name__] = (w_init, w_iter, w_again, batches, dl.pin_memory, dl.pin_memory_device)
+    assert res["fastgrad"] == res["torch"]
+    assert res["torch"][1] == res["torch"][2]  # every new iterator warns again
+    if kw.get("pin_memory"):
+        assert res["torch"][1]

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 
+from fastgrad import accelerator
 from fastgrad._backend import engine
 from fastgrad.utils.data.dataset import IterableDataset, TensorDataset
 from fastgrad.utils.data.sampler import BatchSampler, RandomSampler, SequentialSampler
@@ -85,6 +86,7 @@ class DataLoader:
         self.dataset = dataset
         self.num_workers = num_workers
         self.pin_memory = pin_memory
+        self.pin_memory_device = pin_memory_device
         self.timeout = timeout
         self.generator = generator
         self._is_iterable = isinstance(dataset, IterableDataset)
@@ -127,6 +129,17 @@ class DataLoader:
         return len(self.batch_sampler) if self._auto_collation else len(self.sampler)
 
     def __iter__(self):
+        """A new iterator over the batches; like torch's (its _BaseDataLoaderIter), creating it warns that
+        pin_memory has no effect (no accelerator: pinned memory is never used)."""
+        if self.pin_memory and self.pin_memory_device:
+            warnings.warn("pin_memory_device is deprecated, the current accelerator will be used as the device,"
+                          f"ignore pin_memory_device='{self.pin_memory_device}'.", stacklevel=2)
+        if self.pin_memory and not accelerator.is_available():
+            warnings.warn("'pin_memory' argument is set as true but no accelerator is found, "
+                          "then device pinned memory won't be used.", stacklevel=2)
+        return self._batches()
+
+    def _batches(self):
         if self._is_iterable:
             yield from self._iter_iterable()
             return
