@@ -12,6 +12,7 @@ It is the pure-Python ``pickle._Unpickler`` with those opcodes replaced; tensors
 pickle (they come from the file's tensor section through persistent ids), so it stays fast.
 """
 import _codecs
+import _compat_pickle
 import collections
 import pickle
 
@@ -99,6 +100,11 @@ class WeightsUnpickler(pickle._Unpickler):
         return self._persistent_load(pid)
 
     def find_class(self, module, name):
+        # protocol 2 pickles (torch.save's default) name Python 2 modules: map them as torch does
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
         full_path = f"{module}.{name}"
         if full_path in self._allowed:
             return self._allowed[full_path]

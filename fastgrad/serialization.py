@@ -26,6 +26,7 @@ import numpy as np
 
 from fastgrad._backend import engine
 
+from fastgrad import _torch_archive
 from fastgrad import _weights_only_unpickler as _wo
 
 __all__ = ["save", "load", "add_safe_globals", "clear_safe_globals", "get_safe_globals", "safe_globals"]
@@ -267,7 +268,8 @@ def _make_tensor(arr, requires_grad, param):
 
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
-    """Load what fastgrad.save wrote (or any safetensors file: a dict of tensors). Tensors and plain
+    """Load what fastgrad.save wrote (or any safetensors file: a dict of tensors, or a checkpoint torch.save
+    wrote, see fastgrad/_torch_archive.py). Tensors and plain
     structures never run code; a pickled object loads with weights_only=False, or with
     weights_only=True (the default) when all the globals it names are allow-listed.
     map_location and mmap are accepted (everything lives in CPU memory)."""
@@ -298,6 +300,13 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
             data = fh.read()
     if isinstance(data, str):
         raise TypeError("fastgrad.load: open the file in binary mode")
+    if bytes(data[:4]) == _torch_archive.MAGIC:  # what torch.save writes (a zip archive)
+        try:
+            return _torch_archive.load(data, map_location, weights_only, pickle_module, pickle_load_args)
+        except pickle.UnpicklingError as e:
+            if not weights_only:
+                raise
+            raise pickle.UnpicklingError(_weights_only_message(str(e))) from None
     arrays, metadata = _parse(data)
     if _PICKLE_KEY in metadata:
         return _unpickle(arrays, metadata[_PICKLE_KEY], weights_only, pickle_module, pickle_load_args)
