@@ -8,6 +8,8 @@ from fastgrad._backend import get_backend
 from fastgrad._dtype import (bool_ as bool, complex64, complex128, dtype, float16, float32,  # noqa: A004
                              float64, get_default_dtype, int8, int16, int32, int64, set_default_dtype,
                              uint8)
+from fastgrad._dtype import bfloat16  # noqa: F401
+from fastgrad._finfo import finfo, iinfo  # noqa: F401
 from fastgrad._tensor import Size, Tensor, device
 from fastgrad._creation import (arange, as_tensor, asarray, bernoulli, empty, empty_like, eye,  # noqa: F401
                                 from_numpy, full, full_like, linspace, logspace, normal, ones, ones_like,

@@ -22,7 +22,7 @@ def _to_array(data, dtype=None):
     if isinstance(data, engine.TensorBase):
         return np.array(data._data, copy=True)
     if isinstance(data, np.ndarray):
-        _dtype.from_numpy_dtype(data.dtype)  # unsupported dtypes raise here
+        _dtype.check_numpy_input(data.dtype)  # unsupported dtypes raise here
         return np.array(data, copy=True)
     if isinstance(data, np.generic):
         return np.array(data)
@@ -31,7 +31,7 @@ def _to_array(data, dtype=None):
     arr = np.array(data)
     if arr.dtype == object:
         raise TypeError("Could not infer dtype of %s" % type(data).__name__)
-    if arr.dtype.kind == "f" and not _has_numpy_float(data):
+    if _dtype.kind(arr.dtype) == "f" and not _has_numpy_float(data):
         arr = arr.astype(_dtype.get_default_dtype().np)
     elif arr.dtype.kind in "iu":
         arr = arr.astype(np.int64)
@@ -82,7 +82,7 @@ def as_tensor(data, dtype=None, device=None):
         check_device(device)
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray):
-        _dtype.from_numpy_dtype(data.dtype)
+        _dtype.check_numpy_input(data.dtype)
         arr = data if dtype is None else data.astype(_dtype.to_dtype(dtype).np, copy=False)
         return _finish(arr, None, False, device)
     return tensor(data, dtype=dtype, device=device)
@@ -95,7 +95,7 @@ def from_numpy(ndarray):
     """A tensor sharing memory with ndarray."""
     if not isinstance(ndarray, np.ndarray):
         raise TypeError("expected np.ndarray (got %s)" % type(ndarray).__name__)
-    _dtype.from_numpy_dtype(ndarray.dtype)
+    _dtype.check_numpy_input(ndarray.dtype)
     return make(ndarray)
 
 
@@ -181,13 +181,13 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
 # --------------------------------------------------------------------------- random
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     d = _r._float_dtype(dtype)
-    return _finish(_r.rng(generator).random(_size(size), dtype=d if d != np.float16 else np.float32).astype(d, copy=False),
+    return _finish(_r.rng(generator).random(_size(size), dtype=d if d in (np.float32, np.float64) else np.float32).astype(d, copy=False),
                    None, requires_grad, device)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     d = _r._float_dtype(dtype)
-    return _finish(_r.rng(generator).standard_normal(_size(size), dtype=d if d != np.float16 else np.float32).astype(d, copy=False),
+    return _finish(_r.rng(generator).standard_normal(_size(size), dtype=d if d in (np.float32, np.float64) else np.float32).astype(d, copy=False),
                    None, requires_grad, device)
 
 
@@ -243,7 +243,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     p = input._data
     if p.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
-    if p.dtype.kind != "f":
+    if _dtype.kind(p.dtype) != "f":
         raise RuntimeError("multinomial only supports floating-point dtypes for input, got: %s"
                            % _SCALAR_NAMES.get(p.dtype.name, p.dtype.name))
     n = int(num_samples)

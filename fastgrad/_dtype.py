@@ -1,4 +1,8 @@
-"""dtypes and PyTorch's type promotion."""
+"""dtypes and PyTorch's type promotion.
+
+bfloat16 is NumPy's ml_dtypes.bfloat16, whose dtype kind is 'V' (not 'f'): code that asks
+whether an array is floating uses kind(np_dtype) below, which says 'f' for it."""
+import ml_dtypes
 import numpy as np
 
 from fastgrad._backend import engine
@@ -10,12 +14,13 @@ class dtype:  # noqa: N801  (PyTorch's name)
     def __init__(self, name, np_dtype):
         self.name = name
         self.np = np.dtype(np_dtype)
-        self.is_floating_point = self.np.kind == "f"
-        self.is_complex = self.np.kind == "c"
-        self.is_signed = self.np.kind in "fic"
+        k = kind(self.np)
+        self.is_floating_point = k == "f"
+        self.is_complex = k == "c"
+        self.is_signed = k in "fic"
         self.itemsize = self.np.itemsize
         # category: bool < integer < floating < complex
-        self._kind = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}[self.np.kind]
+        self._kind = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}[k]
 
     def __repr__(self):
         return "fastgrad." + self.name
@@ -27,7 +32,24 @@ class dtype:  # noqa: N801  (PyTorch's name)
         return self
 
 
+BF16 = np.dtype(ml_dtypes.bfloat16)  # one object: `a.dtype is BF16` tests a bfloat16 array
+F16 = np.dtype(np.float16)
+F32 = np.dtype(np.float32)
+HALF_NP = (F16, BF16)  # the half-precision array dtypes (kernels compute them in float32)
+
+
+def kind(np_dtype):
+    """np_dtype.kind, with 'f' for bfloat16 (whose NumPy kind is 'V')."""
+    return "f" if np_dtype is BF16 else np_dtype.kind
+
+
+def is_half(np_dtype):
+    """float16 or bfloat16: stored in 16 bits, computed in float32 (as PyTorch's CPU kernels)."""
+    return np_dtype is F16 or np_dtype is BF16
+
+
 float16 = dtype("float16", np.float16)
+bfloat16 = dtype("bfloat16", ml_dtypes.bfloat16)
 float32 = dtype("float32", np.float32)
 float64 = dtype("float64", np.float64)
 complex64 = dtype("complex64", np.complex64)
@@ -39,7 +61,7 @@ int32 = dtype("int32", np.int32)
 int64 = dtype("int64", np.int64)
 bool_ = dtype("bool", np.bool_)
 
-ALL = (float16, float32, float64, complex64, complex128, uint8, int8, int16, int32, int64, bool_)
+ALL = (float16, bfloat16, float32, float64, complex64, complex128, uint8, int8, int16, int32, int64, bool_)
 _BY_NP = {d.np: d for d in ALL}
 _BY_NAME = {d.name: d for d in ALL}
 _default_float = [float32]
@@ -70,6 +92,16 @@ def from_numpy_dtype(np_dtype):
             "float32, float16, complex64, complex128, int64, int32, int16, int8, uint8, and bool."
             % np.dtype(np_dtype)
         ) from None
+
+
+def check_numpy_input(np_dtype):
+    """from_numpy / tensor(ndarray): PyTorch converts no bfloat16 NumPy array (TypeError)."""
+    if np.dtype(np_dtype) is BF16:
+        raise TypeError(
+            "can't convert np.ndarray of type ml_dtypes.bfloat16. The only supported types are: float64, "
+            "float32, float16, complex64, complex128, int64, int32, int16, int8, uint64, uint32, uint16, "
+            "uint8, and bool.")
+    return from_numpy_dtype(np_dtype)
 
 
 def to_dtype(d):
@@ -122,7 +154,7 @@ def result_type(*operands):
 
 
 def _cat(d):
-    return {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}[d.kind]
+    return {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}[kind(d)]
 
 
 def _promote2(a, b):

@@ -55,6 +55,7 @@ cdef class OpInfo:
     cdef public tuple saves
     cdef public object array_backward
     cdef public tuple array_grads
+    cdef public bint upcast_half
 
 @cython.locals(info=OpInfo)
 cpdef OpInfo op_info(object fn)
@@ -251,6 +252,14 @@ cimport cython
 
 @cython.locals(ctx=FunctionNode, info=OpInfo, record=bint, fw=bint, builtin=bint, single=bint, a=object, o=object, st=Modes)
 cpdef function_apply(object fn, tuple args, dict kwargs)
+
+@cython.locals(t=TensorBase, dt=object)
+cpdef bint _is_half(object a) except -1
+
+@cython.locals(a=object)
+cpdef bint _has_half(tuple args, dict kwargs) except -1
+
+cpdef bint _inexact(object dt) except -1
 
 @cython.locals(i=Py_ssize_t, t=TensorBase, a=object)
 cpdef _record(FunctionNode ctx, tuple args, tuple raw, list outs)

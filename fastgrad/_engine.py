@@ -18,6 +18,7 @@ from _thread import get_ident as _get_ident
 from types import MethodType as _MethodType
 import weakref
 
+import ml_dtypes
 import numpy as np
 
 try:
@@ -677,6 +678,8 @@ def op_info(fn):
     info.kernel = getattr(fn, "_kernel", None)
     info.saves = getattr(fn, "_saves", ())
     info.array_backward = fn._array_backward
+    # a built-in op computes float16/bfloat16 in float32 (_half_apply) unless it only moves data
+    info.upcast_half = bool(getattr(fn, "_builtin", False)) and not getattr(fn, "_half_native", False)
     grads = getattr(fn, "_array_grads", None)
     if fn._grad_op is not None:
         grads = ((fn._grad_op._kernel, SAVED0, GRAD),)  # its kernel on (the saved array, g)
@@ -714,6 +717,9 @@ def function_apply(fn, args, kwargs):
     Built-in ops (fn._builtin) take tensors and return ndarrays, which are wrapped here;
     user Functions return tensors and run their forward with grad mode off.
     """
+    info = fn._info
+    if info.upcast_half and _has_half(args, kwargs):
+        return _half_apply(fn, args, kwargs)
     record = False
     st = state()
     if st.grad_enabled:
@@ -728,7 +734,6 @@ def function_apply(fn, args, kwargs):
             if isinstance(a, TensorBase) and a._fw_grad is not None:
                 fw = True
                 break
-    info = fn._info
     ctx = _new(info.backward_cls)
     ctx._fn = fn
     ctx._info = info
@@ -784,6 +789,74 @@ def function_apply(fn, args, kwargs):
     return tuple(outs)
 
 
+# --------------------------------------------------------------------------- half precision
+# float16 and bfloat16 tensors are stored in 16 bits and computed in float32, as PyTorch's CPU
+# kernels compute them (the compiled kernels take float32 and float64 only). Built-in ops reach
+# here from function_apply: the fast paths (apply1/2/3, unary, binary, sum) take float32 and
+# float64 only, so this costs them nothing; an op that only moves data (Op._half_native) runs
+# on the 16-bit arrays as they are.
+def _inexact(dt):
+    """Whether NumPy dtype dt is a floating or complex one (bfloat16's NumPy kind is 'V')."""
+    return dt is _BF16 or dt.kind in "fc"
+
+
+def _is_half(a):
+    """Whether a is a float16 or bfloat16 tensor."""
+    if isinstance(a, TensorBase):
+        t = a
+        dt = _dtype(t._data)
+        return dt is _F16 or dt is _BF16
+    return False
+
+
+def _has_half(args, kwargs):
+    for a in args:
+        if _is_half(a):
+            return True
+    if kwargs:
+        for a in kwargs.values():
+            if _is_half(a):
+                return True
+    return False
+
+
+def _half_apply(fn, args, kwargs):
+    """fn.apply on float16/bfloat16 tensors: the half inputs cast to float32, the op run on
+    those, its float32 outputs rounded back to the inputs' half dtype. The casts are the
+    differentiable cast op, so the graph (and double backward, and forward AD) goes through
+    them and an input's gradient comes out in its own dtype, as PyTorch's. Inputs of two half
+    dtypes, or half with float32/float64, keep the promoted float32 (or wider) result."""
+    half = None
+    mixed = False
+    for a in list(args) + (list(kwargs.values()) if kwargs else []):
+        if isinstance(a, TensorBase):
+            dt = _dtype(a._data)
+            if dt is _F16 or dt is _BF16:
+                if half is None:
+                    half = dt
+                elif dt is not half:
+                    mixed = True
+            elif _inexact(dt):
+                mixed = True
+    cast = _ops["cast"]
+    up = tuple([cast.apply(a, _F32) if _is_half(a) else a for a in args])
+    if kwargs:
+        kwargs = {k: (cast.apply(v, _F32) if _is_half(v) else v) for k, v in kwargs.items()}
+    out = function_apply(fn, up, kwargs)
+    if mixed:
+        return out
+    if isinstance(out, tuple):
+        return tuple([_round_half(o, half, cast) for o in out])
+    return _round_half(out, half, cast)
+
+
+def _round_half(o, half, cast):
+    """An output of _half_apply's float32 run back in the half dtype (other outputs as they are)."""
+    if isinstance(o, TensorBase) and _dtype(o._data) is _F32:
+        return cast.apply(o, half)
+    return o
+
+
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -830,6 +903,8 @@ def apply_op(cls, *args, **kwargs):
 # these run here, with the same node layout and far less work (issue 6, benchmarks/NOTES.md).
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
+_F16 = np.dtype(np.float16)
+_BF16 = np.dtype(ml_dtypes.bfloat16)  # NumPy kind 'V': _inexact says it is floating
 _binops = [None, None, None, None]  # Add, Sub, Mul, Div: registered by the op layer
 _pow_ops = [None, None, None]  # fastgrad.pow, Square, rpow: registered by the op layer
 _sum_ops = [None, None]  # the op layer's sum, SumAll: registered by the op layer
@@ -1169,7 +1244,7 @@ def _record(ctx, args, raw, outs):
         t = outs[i]
         if isinstance(t, TensorBase):
             out_meta.append((t._data.shape, t._data.dtype))
-            if _in(t, ctx._non_diff) or t._data.dtype.kind not in "fc":
+            if _in(t, ctx._non_diff) or not _inexact(_dtype(t._data)):
                 continue
             if _in(t, ctx._dirty):
                 t._vc.value += 1
@@ -1227,7 +1302,7 @@ def _forward_ad(fn, ctx, args, outs, record):
     for a in args:
         if isinstance(a, TensorBase):
             tan = a._fw_grad
-            if tan is None and not builtin and a._data.dtype.kind in "fc":
+            if tan is None and not builtin and _inexact(_dtype(a._data)):
                 tan = make_tensor(np.zeros(a._data.shape, a._data.dtype))
         else:
             tan = a if builtin else None
@@ -1256,7 +1331,7 @@ def _forward_ad(fn, ctx, args, outs, record):
         o = outs[i]
         if i >= len(res) or res[i] is None or not isinstance(o, TensorBase):
             continue
-        if o._data.dtype.kind not in "fc" or _in(o, ctx._non_diff):
+        if not _inexact(_dtype(o._data)) or _in(o, ctx._non_diff):
             continue
         tan = res[i]
         if not isinstance(tan, TensorBase):
@@ -1649,7 +1724,7 @@ def _apply_checked(node, buf):
     outs = node._apply_grads(buf)
     for j in range(len(outs)):
         g = outs[j]
-        if g is not None and g._data.dtype.kind in "fc" and np.isnan(g._data).any():
+        if g is not None and _inexact(_dtype(g._data)) and np.isnan(g._data).any():
             trace = node._anomaly_trace
             raise RuntimeError(
                 "Function '%s' returned nan values in its %dth output.%s" % (

@@ -110,7 +110,7 @@ class Tensor(engine.TensorBase):
         return self._data.nbytes
 
     def is_floating_point(self):
-        return self._data.dtype.kind == "f"
+        return _dtype.kind(self._data.dtype) == "f"
 
     def is_complex(self):
         return self._data.dtype.kind == "c"
@@ -142,7 +142,7 @@ class Tensor(engine.TensorBase):
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want "
                                "to use a computed variable in a subgraph that doesn't require "
                                "differentiation use var_no_grad = var.detach().")
-        if value and self._data.dtype.kind not in "fc":
+        if value and _dtype.kind(self._data.dtype) not in "fc":
             raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
         self._requires_grad = value
 
@@ -259,10 +259,14 @@ class Tensor(engine.TensorBase):
     def numpy(self, *, force=False):
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if self._data.dtype is _dtype.BF16:  # NumPy has no bfloat16 of its own: PyTorch refuses
+            raise TypeError("Got unsupported ScalarType BFloat16")
         return self._data
 
     def __array__(self, dtype=None, copy=None):
         a = self._data
+        if a.dtype is _dtype.BF16:
+            raise TypeError("Got unsupported ScalarType BFloat16")
         if dtype is not None and a.dtype != dtype:
             return a.astype(dtype)
         return np.array(a, copy=True) if copy else a
@@ -366,6 +370,9 @@ class Tensor(engine.TensorBase):
 
     def half(self):
         return self.to(_dtype.float16)
+
+    def bfloat16(self):
+        return self.to(_dtype.bfloat16)
 
     def long(self):
         return self.to(_dtype.int64)

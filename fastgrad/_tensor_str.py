@@ -42,6 +42,8 @@ def _summary_values(a):
 
 
 def format_data(a, prefix="tensor("):
+    if a.dtype is _dtype.BF16:
+        a = a.astype(np.float32)  # exact; NumPy formats ml_dtypes' bfloat16 as no float kind
     kind = a.dtype.kind
     if a.size == 0:
         return "[]"
@@ -60,7 +62,7 @@ def format_data(a, prefix="tensor("):
 
 
 def _default_dtype_for(a):
-    kind = a.dtype.kind
+    kind = _dtype.kind(a.dtype)
     if kind == "f":
         return a.dtype == _dtype.get_default_dtype().np
     if kind == "b" or a.dtype == np.int64:

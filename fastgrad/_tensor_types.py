@@ -15,7 +15,7 @@ from fastgrad._types import _TYPE_NAMES, Size, check_device
 
 TYPE_NAMES = _TYPE_NAMES  # dtype name -> the type's name (Tensor.type() gives "torch." + this)
 _CONSTRUCTORS = ("FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor",
-                 "CharTensor", "ByteTensor", "BoolTensor")
+                 "CharTensor", "ByteTensor", "BoolTensor", "BFloat16Tensor")
 
 
 def _signature_error(args, kwargs):
@@ -96,7 +96,8 @@ class _TensorType(type):
 
 _CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
               "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-              "bool": "bool", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
+              "bool": "bool", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>",
+              "bfloat16": "c10::BFloat16"}
 
 
 def _options(d):
@@ -112,7 +113,6 @@ def _make_type(name, dtype_name):
 
 
 TYPES = {n: _make_type(n, dn) for dn, n in TYPE_NAMES.items() if n in _CONSTRUCTORS}
-TYPES["BFloat16Tensor"] = _make_type("BFloat16Tensor", "bfloat16")  # no bfloat16 here: calling it raises
 FloatTensor, DoubleTensor, HalfTensor = TYPES["FloatTensor"], TYPES["DoubleTensor"], TYPES["HalfTensor"]
 LongTensor, IntTensor, ShortTensor = TYPES["LongTensor"], TYPES["IntTensor"], TYPES["ShortTensor"]
 CharTensor, ByteTensor, BoolTensor = TYPES["CharTensor"], TYPES["ByteTensor"], TYPES["BoolTensor"]

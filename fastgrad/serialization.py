@@ -24,6 +24,7 @@ import warnings
 
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad._backend import engine
 
 from fastgrad import _torch_archive
@@ -34,7 +35,8 @@ __all__ = ["save", "load", "add_safe_globals", "clear_safe_globals", "get_safe_g
 DEFAULT_PROTOCOL = 2
 
 _DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
-           "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?", "C64": "<c8"}
+           "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?", "C64": "<c8",
+           "BF16": _dtype.BF16}
 _CODES = {np.dtype(v): k for k, v in _DTYPES.items()}
 _STRUCT_KEY = "fastgrad.structure"
 _PICKLE_KEY = "fastgrad.pickle"  # metadata entry naming the uint8 tensor that holds the pickle
@@ -262,7 +264,7 @@ def _make_tensor(arr, requires_grad, param):
         from fastgrad.nn.parameter import Parameter
 
         return Parameter(t, requires_grad)
-    if requires_grad and arr.dtype.kind in "fc":
+    if requires_grad and _dtype.kind(arr.dtype) in "fc":
         t.requires_grad_(True)
     return t
 

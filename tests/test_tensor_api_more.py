@@ -229,13 +229,14 @@ def test_typed_constructor_shares_a_same_dtype_tensor():
     y[0] = 5.0
     assert x[0].item() == 5.0 and fastgrad.FloatTensor(2, 3, device="cpu").shape == (2, 3)
     assert fastgrad.FloatTensor().shape == (0,)
-    with pytest.raises(TypeError, match="bfloat16"):
-        fastgrad.BFloat16Tensor([1.0])
+    b = fastgrad.BFloat16Tensor([1.0, 2.5])  # bfloat16 is a fastgrad dtype (ml_dtypes.bfloat16)
+    assert b.dtype == fastgrad.bfloat16 and b.tolist() == [1.0, 2.5] and isinstance(b, fastgrad.BFloat16Tensor)
     assert not isinstance(fastgrad.ones(2), fastgrad.BFloat16Tensor)
 
 
 def test_type_strings_and_conversions_match_torch(torch):
-    for d in ("float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool", "complex64"):
+    for d in ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool",
+              "complex64"):
         assert fastgrad.zeros(2, dtype=getattr(fastgrad, d)).type() == torch.zeros(2, dtype=getattr(torch, d)).type()
     for L in (torch, fastgrad):
         x = L.tensor([1.5, -2.5])

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad import _random
 from fastgrad._ops import shape as S
 from fastgrad._ops.base import K, Op, make, norm_dim, scalar_type_name
@@ -280,7 +281,7 @@ _NEG_SLOPE = ("In-place %s backward calculation is triggered with a negative slo
 
 # --------------------------------------------------------------------------- helpers
 def _float_only(kernel, x):
-    if x._data.dtype.kind not in "fc":
+    if _dtype.kind(x._data.dtype) not in "fc":
         raise NotImplementedError('"%s" not implemented for \'%s\'' % (kernel, scalar_type_name(x._data.dtype)))
     return x
 
@@ -401,7 +402,7 @@ def _hardtanh(x, lo, hi):
     d = x._data
     if d.dtype == np.bool_:
         raise RuntimeError("Bool inputs not supported for hardtanh")
-    if d.dtype.kind not in "fc":  # integers stay integers (the bounds cast to them, as PyTorch)
+    if _dtype.kind(d.dtype) not in "fc":  # integers stay integers (the bounds cast to them, as PyTorch)
         return make(np.clip(d, d.dtype.type(lo), d.dtype.type(hi)))
     return Hardtanh.apply(x, float(lo), float(hi))
 
@@ -471,7 +472,7 @@ def hardshrink(input, lambd=0.5):
 def _threshold(x, threshold, value):
     if x._data.dtype == np.bool_:
         raise NotImplementedError('"threshold_cpu" not implemented for \'Bool\'')
-    if x._data.dtype.kind not in "fc":
+    if _dtype.kind(x._data.dtype) not in "fc":
         return make(np.where(x._data <= threshold, np.asarray(value).astype(x._data.dtype), x._data))
     return Threshold.apply(x, threshold, value)
 

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad import _random
 from fastgrad._ops.base import K, Op, check_broadcast, engine, is_tensor, make, shape_str
 from fastgrad._ops.elementwise import where
@@ -34,7 +35,7 @@ _BLOCKS_MIN = 128 * 128  # causal attention with at least this many scores per h
 _causal_cache = {}  # (L, S, dtype char) -> the additive causal bias (read-only)
 
 _CPP_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int", "int16": "short int",
-              "int8": "signed char", "uint8": "unsigned char", "bool": "bool", "float16": "c10::Half",
+              "int8": "signed char", "uint8": "unsigned char", "bool": "bool", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
               "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
 
 
@@ -394,7 +395,7 @@ def _check_inputs(query, key, value, attn_mask):
         if md != np.bool_ and md != q.dtype:
             raise RuntimeError("Expected attn_mask dtype to be bool or float or to match query dtype, but got "
                                "attn_mask.dtype: %s and  query.dtype: %s instead." % (_cpp(md), _cpp(q.dtype)))
-    if q.dtype.kind != "f":
+    if _dtype.kind(q.dtype) != "f":
         if q.dtype == np.int64:
             raise RuntimeError("expected m1 and m2 to have the same dtype, but got: float != long int")
         raise RuntimeError("expected scalar type Float but found %s" % query.dtype.name.capitalize())

@@ -42,6 +42,10 @@ class Op(Function):
     # g) declares that op here (Tanh: TanhBackward) and defines no backward: Op.backward
     # applies it, differentiably; its array formula is that op's _kernel on (SAVED0, GRAD)
 
+    _half_native = False  # True for an op that only moves data (views, indexing, cat, casts):
+    # it runs on float16/bfloat16 arrays as they are; any other op gets them in float32 and
+    # rounds its outputs (engine._half_apply), as PyTorch's CPU kernels compute half precision
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls._kernel is not None:
@@ -93,10 +97,10 @@ def binary_operands(a, b):
                 check_broadcast(a._data.shape, b._data.shape)
             if a._data.dtype == b._data.dtype:
                 return a, b
-        elif type(b) is float and a._data.dtype.kind == "f" or type(b) is int and a._data.dtype.kind in "fc":
+        elif type(b) is float and _dtype.kind(a._data.dtype) == "f" or type(b) is int and _dtype.kind(a._data.dtype) in "fc":
             return a, make(np.asarray(b, a._data.dtype))  # a Python number keeps a float tensor's dtype
     elif isinstance(b, TensorBase):
-        if type(a) is float and b._data.dtype.kind == "f" or type(a) is int and b._data.dtype.kind in "fc":
+        if type(a) is float and _dtype.kind(b._data.dtype) == "f" or type(a) is int and _dtype.kind(b._data.dtype) in "fc":
             return make(np.asarray(a, b._data.dtype)), b
     dt = _dtype.result_type(a, b)
     if dt is None:
@@ -108,14 +112,14 @@ def float_operand(x):
     """Integer/bool tensors are promoted to the default float dtype (exp, log, sqrt, ...)."""
     if not isinstance(x, TensorBase):
         x = make(np.asarray(x, dtype=_dtype.result_type(x) if not isinstance(x, (bool, int)) else None))
-    if x._data.dtype.kind in "fc":
+    if _dtype.kind(x._data.dtype) in "fc":
         return x
     return x.to(_dtype.get_default_dtype())
 
 
 _SCALAR_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
                 "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
-                "complex128": "ComplexDouble"}
+                "complex128": "ComplexDouble", "bfloat16": "BFloat16"}
 
 
 def scalar_type_name(np_dtype):
@@ -124,7 +128,7 @@ def scalar_type_name(np_dtype):
 
 
 def check_float(name, x):
-    if x._data.dtype.kind not in "fc":
+    if _dtype.kind(x._data.dtype) not in "fc":
         raise RuntimeError('"%s" not implemented for \'%s\'' % (name, scalar_type_name(x._data.dtype)))
 
 

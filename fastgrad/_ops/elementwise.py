@@ -458,6 +458,8 @@ class Clamp(Op):
 
 
 class Where(Op):
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, cond, a, b):
         ctx.save_for_backward(cond)
@@ -510,10 +512,10 @@ def div(input, other, *, rounding_mode=None):
     a, b = binary_operands(input, other)
     if rounding_mode is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
-            q = a._data / b._data if a._data.dtype.kind in "fc" else np.true_divide(a._data, b._data)
+            q = a._data / b._data if _dtype.kind(a._data.dtype) in "fc" else np.true_divide(a._data, b._data)
             q = np.floor(q) if rounding_mode == "floor" else np.trunc(q)
         return make(q.astype(a._data.dtype, copy=False))
-    if a._data.dtype.kind not in "fc":
+    if _dtype.kind(a._data.dtype) not in "fc":
         a, b = a.to(_dtype.get_default_dtype()), b.to(_dtype.get_default_dtype())
     return Div.apply(a, b)
 
@@ -544,11 +546,11 @@ def pow(input, exponent):  # noqa: A001
             return pow(input, exponent.item())
         else:
             input, exponent = binary_operands(input, exponent)
-        if input._data.dtype.kind not in "fc":
+        if _dtype.kind(input._data.dtype) not in "fc":
             return make(np.power(input._data, exponent._data))
         return Pow.apply(input, exponent)
     if isinstance(exponent, (int, float, np.number)) and not isinstance(exponent, bool):
-        if input._data.dtype.kind not in "fc":
+        if _dtype.kind(input._data.dtype) not in "fc":
             if isinstance(exponent, float):
                 input = input.to(_dtype.get_default_dtype())
             else:
@@ -566,7 +568,7 @@ def rpow(input, base):
         return pow(base, input)
     if type(base) is int and input._data.dtype.kind in "iu":  # int ** int tensor: integers
         return make(_int_rpow(base, input._data))
-    x = float_operand(input) if isinstance(base, float) or input._data.dtype.kind not in "fc" else input
+    x = float_operand(input) if isinstance(base, float) or _dtype.kind(input._data.dtype) not in "fc" else input
     return RPowScalar.apply(x, base)
 
 
@@ -601,7 +603,7 @@ tanh = _unary(Tanh)
 
 
 def abs(input):  # noqa: A001
-    if input._data.dtype.kind not in "fc":
+    if _dtype.kind(input._data.dtype) not in "fc":
         return make(np.abs(input._data))
     return Abs.apply(input)
 
@@ -609,7 +611,7 @@ def abs(input):  # noqa: A001
 def relu(input):
     if input._data.dtype == np.bool_:
         raise RuntimeError("Boolean inputs not supported for relu")
-    if input._data.dtype.kind not in "fc":
+    if _dtype.kind(input._data.dtype) not in "fc":
         return make(np.maximum(input._data, 0))
     return Relu.apply(input)
 
@@ -639,7 +641,7 @@ def _sign(x):
 
 
 def sign(input):
-    if input._data.dtype.kind == "f":
+    if _dtype.kind(input._data.dtype) == "f":
         return Piecewise.apply(input, _sign)
     if input._data.dtype == np.bool_:
         return input.clone()
@@ -655,7 +657,7 @@ def clamp(input, min=None, max=None):  # noqa: A002
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if is_tensor(min) or is_tensor(max):
         return clamp_tensor(input, min, max)
-    if input._data.dtype.kind not in "fc":
+    if _dtype.kind(input._data.dtype) not in "fc":
         if isinstance(min, float) or isinstance(max, float):
             input = input.to(_dtype.get_default_dtype())
         else:

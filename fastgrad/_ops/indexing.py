@@ -47,6 +47,8 @@ def _check_index(name, index, size, dim):
 
 # --------------------------------------------------------------------------- cat
 class Cat(Op):
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, dim, *xs):
         ctx.dim = dim
@@ -206,6 +208,8 @@ def unbind(input, dim=0):
 
 # --------------------------------------------------------------------------- reorder
 class Roll(Op):
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, x, shifts, axes):
         ctx.shifts, ctx.axes = shifts, axes
@@ -239,6 +243,8 @@ def _flip(x, axes):
 
 class Flip(Op):
     """np.flip as a copy (PyTorch's flip copies); its own adjoint."""
+
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
 
     @staticmethod
     def forward(ctx, x, axes):
@@ -423,6 +429,8 @@ def gather(input, dim, index, *, sparse_grad=False):
 class Scatter(Op):
     """out = x with src written at index along dim (torch.scatter); src has index's shape."""
 
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, x, dim, index, src):
         ctx.dim, ctx.x_shape = dim, x._data.shape
@@ -485,7 +493,7 @@ def _scatter_reduce_array(x, dim, index, src, reduce, include_self):
     at = _along_index(index, dim, out.ndim)
     if not include_self:  # the scattered-to positions start from the reduction's identity
         if reduce in ("amax", "amin"):
-            lo, hi = (-np.inf, np.inf) if out.dtype.kind == "f" else (np.iinfo(out.dtype).min, np.iinfo(out.dtype).max)
+            lo, hi = (-np.inf, np.inf) if _dtype.kind(out.dtype) == "f" else (np.iinfo(out.dtype).min, np.iinfo(out.dtype).max)
             out[at] = lo if reduce == "amax" else hi
         else:
             out[at] = 1 if reduce == "prod" else 0
@@ -493,7 +501,7 @@ def _scatter_reduce_array(x, dim, index, src, reduce, include_self):
     ufunc.at(out, at, src)
     if reduce == "mean":
         count = _scatter_count(x.shape, dim, index, include_self)
-        out = (out / count if out.dtype.kind in "fc" else out // count).astype(out.dtype)
+        out = (out / count if _dtype.kind(out.dtype) in "fc" else out // count).astype(out.dtype)
     return out
 
 
@@ -583,6 +591,8 @@ def _scatter_reduce_derivatives(x, dim, index, src, out, reduce, include_self):
 
 class NotDifferentiable(Op):
     """The identity, whose derivative raises `message` (PyTorch's Error node in a derivative graph)."""
+
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
 
     @staticmethod
     def forward(ctx, x, message):

@@ -5,6 +5,7 @@ a linear map is linear), so double backward works while the first-order path sta
 conv1d is conv2d on a height-1 image."""
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad._ops.base import K, Op, make
 
 _as_strided = np.lib.stride_tricks.as_strided
@@ -172,7 +173,7 @@ class MaxPool2d(Op):
         out = (_out_size(h, k[0], s[0], p[0], d[0], ceil_mode), _out_size(w, k[1], s[1], p[1], d[1], ceil_mode))
         extra = tuple(max(0, d[i] * (k[i] - 1) + s[i] * (out[i] - 1) + 1 - (a.shape[2 + i] + 2 * p[i]))
                       for i in range(2))
-        neg = -np.inf if a.dtype.kind == "f" else np.iinfo(a.dtype).min
+        neg = -np.inf if _dtype.kind(a.dtype) == "f" else np.iinfo(a.dtype).min
         win = _windows(_pad(a, p, neg, extra), k, s, d, out)  # N C kh kw oh ow
         flat = win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c, out[0], out[1], k[0] * k[1])
         arg = flat.argmax(-1)
@@ -181,7 +182,7 @@ class MaxPool2d(Op):
         rows = np.arange(out[0]).reshape(-1, 1) * s[0] + ki * d[0] - p[0]
         cols = np.arange(out[1]) * s[1] + kj * d[1] - p[1]
         idx = (rows * w + cols).astype(np.int64)
-        if a.dtype.kind == "f" and y.size:
+        if _dtype.kind(a.dtype) == "f" and y.size:
             idx = _torch_max_indices(flat, y, idx, a.shape, k, s, p, d, out)
         ctx.x_shape = a.shape
         ctx.idx = idx
@@ -368,6 +369,8 @@ class Normalize(Op):
 
 # --------------------------------------------------------------------------- embedding, cat
 class Embedding(Op):
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, weight, idx, padding_idx, scale_grad_by_freq):
         ctx.args = (idx, weight._data.shape[0], padding_idx, scale_grad_by_freq)
@@ -425,6 +428,8 @@ class EmbeddingBackward(Op):
 
 class Cat(Op):
     """Concatenate tensors along dim."""
+
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
 
     @staticmethod
     def forward(ctx, dim, *tensors):

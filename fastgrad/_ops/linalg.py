@@ -2,6 +2,7 @@
 as flags; np.matmul for the rest) and inverse."""
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad._ops.base import K, Op, check_broadcast, is_tensor
 
 
@@ -154,7 +155,7 @@ def bmm(input, mat2):
 
 
 def inv(A):
-    if A._data.dtype.kind not in "fc":
+    if _dtype.kind(A._data.dtype) not in "fc":
         raise RuntimeError("linalg.inv: Expected a floating point or complex tensor as input. Got %s"
                            % {"i": "Long", "u": "Byte", "b": "Bool"}.get(A._data.dtype.kind, A.dtype.name))
     if A._data.ndim < 2 or A._data.shape[-1] != A._data.shape[-2]:

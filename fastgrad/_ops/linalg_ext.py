@@ -8,6 +8,7 @@ import string
 
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad._ops import shape as S
 from fastgrad._ops.base import Op, make, norm_dim, scalar_type_name
 from fastgrad._ops.elementwise import abs, where
@@ -26,7 +27,7 @@ _lstsq_t = collections.namedtuple("lstsq", ["solution", "residuals", "rank", "si
 
 def _float_matrix(name, A, square=True):
     d = A._data
-    if d.dtype.kind not in "fc":
+    if _dtype.kind(d.dtype) not in "fc":
         raise RuntimeError("%s: Expected a floating point or complex tensor as input. Got %s"
                            % (name, scalar_type_name(d.dtype)))
     if d.ndim < 2:

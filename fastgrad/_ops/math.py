@@ -199,7 +199,7 @@ def _quotient(a, b, rounding):
 
 def _mod(input, other, rounding):
     a, b = binary_operands(input, other)
-    if a._data.dtype.kind in "fc":
+    if _dtype.kind(a._data.dtype) in "fc":
         return Remainder.apply(a, b, rounding)
     if a._data.dtype.kind in "iu" and np.any(b._data == 0):
         raise RuntimeError("ZeroDivisionError")
@@ -249,7 +249,7 @@ def erfc(input):
 
 def atan2(input, other):
     a, b = binary_operands(input, other)
-    if a._data.dtype.kind not in "fc":
+    if _dtype.kind(a._data.dtype) not in "fc":
         a, b = a.to(_dtype.get_default_dtype()), b.to(_dtype.get_default_dtype())
     return Atan2.apply(a, b)
 
@@ -259,7 +259,7 @@ arctan2 = atan2
 
 def _rounding(f, name):
     def fn(input):
-        if input._data.dtype.kind != "f":
+        if _dtype.kind(input._data.dtype) != "f":
             return input.clone()  # integers are already whole
         return Piecewise.apply(input, f)
     fn.__name__ = name
@@ -273,7 +273,7 @@ trunc = fix = _rounding(np.trunc, "trunc")
 
 
 def round(input, *, decimals=0):  # noqa: A001
-    if input._data.dtype.kind != "f":
+    if _dtype.kind(input._data.dtype) != "f":
         return input.clone()
     if decimals == 0:
         return Piecewise.apply(input, np.round)
@@ -286,7 +286,7 @@ def frac(input):
 
 def lerp(input, end, weight):
     """input + weight * (end - input)."""
-    if input._data.dtype.kind != "f" or (is_tensor(end) and end._data.dtype != input._data.dtype):
+    if _dtype.kind(input._data.dtype) != "f" or (is_tensor(end) and end._data.dtype != input._data.dtype):
         raise RuntimeError("expected dtype %s for `end` but got dtype %s" % (
             input.dtype.name, end.dtype.name if is_tensor(end) else type(end).__name__))
     return input + weight * (end - input)
@@ -295,7 +295,7 @@ def lerp(input, end, weight):
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """NaN, +inf and -inf replaced; the gradient passes where input is finite."""
     d = input._data
-    if d.dtype.kind != "f":
+    if _dtype.kind(d.dtype) != "f":
         return input.clone()
     fin = np.finfo(d.dtype)
     filled = np.nan_to_num(d, nan=nan, posinf=fin.max if posinf is None else posinf,

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad._backend import BLAS
 from fastgrad._ops.base import K, Op, engine, make, norm_dim, scalar_type_name, shape_str
 from fastgrad._ops.linalg import matmul
@@ -428,14 +429,14 @@ def _check_linear(x, w, bias):
 
 
 def _float_input(name, x):
-    if x._data.dtype.kind not in "f":
+    if _dtype.kind(x._data.dtype) not in "f":
         raise RuntimeError('"%s" not implemented for \'%s\'' % (name, x.dtype.name.capitalize()))
 
 
 def _softmax_dim(x, dim, dtype):
     if dtype is not None:
         x = x.to(dtype)
-    if x._data.dtype.kind != "f":
+    if _dtype.kind(x._data.dtype) != "f":
         raise RuntimeError('"softmax" not implemented for \'%s\'' % x.dtype.name.capitalize())
     if dim is None:
         dim = 0 if x._data.ndim in (0, 1, 3) else 1  # PyTorch's legacy implicit choice
@@ -477,7 +478,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                   reduction="mean", label_smoothing=0.0):
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce, reduction)
-    if input._data.dtype.kind != "f":
+    if _dtype.kind(input._data.dtype) != "f":
         _float_input("cross_entropy", input)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError("label_smoothing must be between 0.0 and 1.0. Got: %s" % label_smoothing)
@@ -488,7 +489,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         squeeze = True
     else:
         squeeze = False
-    if target._data.dtype.kind == "f":  # class probabilities
+    if _dtype.kind(target._data.dtype) == "f":  # class probabilities
         if target._data.shape != x._data.shape:
             raise RuntimeError("cross_entropy: probability target of shape %s does not match input %s"
                                % (shape_str(target._data.shape), shape_str(x._data.shape)))

@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad import _random
 from fastgrad._ops import shape as S
 from fastgrad._ops.base import Op, engine, make, norm_dim, shape_str
@@ -161,6 +162,8 @@ def one_hot(tensor, num_classes=-1):
 class ConstantPad(Op):
     """np.pad with a constant; the gradient is the un-padded slice."""
 
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, x, widths, value):
         ctx.widths = widths
@@ -267,6 +270,8 @@ class _Replace(Op):
     PyTorch's `with no_grad(): v.clamp_(min=eps)` on a clone, as gaussian_nll_loss and
     cosine_similarity write it."""
 
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, x, values):
         return values
@@ -291,12 +296,12 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     from fastgrad._ops.base import check_broadcast, scalar_type_name
 
     dt = _dtype.result_type(x1, x2)
-    if dt.kind not in "fc":
+    if _dtype.kind(dt) not in "fc":
         raise RuntimeError("expected common dtype to be floating point, yet common dtype is %s"
                            % scalar_type_name(dt))
-    if x1._data.dtype.kind not in "fc" or x1._data.dtype != dt:
+    if _dtype.kind(x1._data.dtype) not in "fc" or x1._data.dtype != dt:
         x1 = x1.to(_dtype.from_numpy_dtype(dt))
-    if x2._data.dtype.kind not in "fc" or x2._data.dtype != dt:
+    if _dtype.kind(x2._data.dtype) not in "fc" or x2._data.dtype != dt:
         x2 = x2.to(_dtype.from_numpy_dtype(dt))
     if x1._data.shape != x2._data.shape:
         check_broadcast(x1._data.shape, x2._data.shape)

@@ -5,6 +5,7 @@ layers.Normalize (whose backward is written with differentiable ops); rms_norm a
 compose elementwise ops and reductions. Errors are torch's, raised before any computation."""
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad._ops import layers as L
 from fastgrad._ops.base import make, scalar_type_name, shape_str
 from fastgrad._ops.nn_functional import pad
@@ -37,7 +38,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
             shown = shape_str(weight.shape) if weight is not None else "[0]"
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in input, but "
                                f"got {name} of shape {shown} and input of shape {shape_str(input.shape)}")
-    if input._data.dtype.kind != "f":
+    if _dtype.kind(input._data.dtype) != "f":
         raise NotImplementedError("\"GroupNormKernelImpl\" not implemented for "
                                   f"'{scalar_type_name(input._data.dtype)}'")
     per_group = c // num_groups * int(np.prod(input.shape[2:], dtype=np.int64))
@@ -74,7 +75,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
         if t is not None and t.numel() * n != n * c:
             raise RuntimeError(f"{name} should contain {n * c} elements not {t.numel() * n}")
-    if input._data.dtype.kind != "f":
+    if _dtype.kind(input._data.dtype) != "f":
         raise NotImplementedError(f"\"batch_norm\" not implemented for '{scalar_type_name(input._data.dtype)}'")
     shape = (1, c) + (1,) * (input.dim() - 2)
     if use_input_stats:
@@ -112,7 +113,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     if input.dim() < nd or list(input.shape[input.dim() - nd:]) != shape:
         raise RuntimeError(f"Given normalized_shape={shape_str(shape)}, expected input with shape "
                            f"[*{', '.join(str(s) for s in shape)}], but got input of size{shape_str(input.shape)}")
-    if input._data.dtype.kind != "f":
+    if _dtype.kind(input._data.dtype) != "f":
         raise NotImplementedError(f"\"rms_norm\" not implemented for '{scalar_type_name(input._data.dtype)}'")
     if eps is None:
         eps = float(np.finfo(input._data.dtype).eps)

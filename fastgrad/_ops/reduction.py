@@ -4,6 +4,7 @@ import collections
 
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad._ops.base import (GRAD, IN0_SHAPE, K, Op, engine, make, norm_dim, norm_dims, out_dtype_of_reduction,
                                 shape_str)
 
@@ -70,6 +71,8 @@ def _broadcast_copy(g, keep, shape):
 
 class BroadcastCopy(Op):
     """g (reshaped to `keep`) broadcast into a new array of `shape`; adjoint of sum_to."""
+
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
 
     @staticmethod
     def forward(ctx, g, keep, shape):
@@ -224,6 +227,8 @@ def _along_index(idx, dim, ndim):
 class GatherDim(Op):
     """out = x gathered along dim at index (torch.gather); adjoint of ScatterAddDim."""
 
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, x, dim, index):
         ctx.dim, ctx.in_shape = dim, x._data.shape
@@ -277,7 +282,7 @@ def _dims_arg(dim, keepdim, kwargs):
 def _sum(input, dim=None, keepdim=False, *, dtype=None, **kwargs):
     """sum's general case (engine.sum, fastgrad.sum itself, takes the float sum() of all
     elements)."""
-    if dim is None and not keepdim and dtype is None and not kwargs and input._data.dtype.kind == "f":
+    if dim is None and not keepdim and dtype is None and not kwargs and _dtype.kind(input._data.dtype) == "f":
         return SumAll.apply(input)
     dim, keepdim = _dims_arg(dim, keepdim, kwargs)
     axes = norm_dims(dim, input._data.ndim)
@@ -290,7 +295,7 @@ sum = engine.sum  # noqa: A001  (fastgrad.sum and Tensor.sum)
 
 def mean(input, dim=None, keepdim=False, *, dtype=None, **kwargs):
     dim, keepdim = _dims_arg(dim, keepdim, kwargs)
-    if input._data.dtype.kind not in "fc" and dtype is None:
+    if _dtype.kind(input._data.dtype) not in "fc" and dtype is None:
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
             "complex dtype. Got: %s" % input.dtype.name.capitalize())

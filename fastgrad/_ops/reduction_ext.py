@@ -292,7 +292,7 @@ def logcumsumexp(input, dim):
 
 
 def logsumexp(input, dim=None, keepdim=False):
-    if input._data.dtype.kind not in "fc":
+    if _dtype.kind(input._data.dtype) not in "fc":
         input = input.to(_dtype.get_default_dtype())
     axes = _axes(input, dim)
     return LogSumExp.apply(input, axes, keepdim)
@@ -309,7 +309,7 @@ def _var_args(dim, unbiased, keepdim, correction, kwargs):
 
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, **kwargs):
     dim, keepdim, correction = _var_args(dim, unbiased, keepdim, correction, kwargs)
-    if input._data.dtype.kind not in "fc":
+    if _dtype.kind(input._data.dtype) not in "fc":
         raise RuntimeError("std and var only support floating point and complex dtypes")
     axes = _axes(input, dim)
     n = int(np.prod([input._data.shape[a] for a in axes])) if axes else 1
@@ -338,7 +338,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     """torch.linalg.vector_norm: sum(|x|^ord)^(1/ord) over dim (all dims when None)."""
     if dtype is not None:
         x = x.to(dtype)
-    if x._data.dtype.kind not in "fc":
+    if _dtype.kind(x._data.dtype) not in "fc":
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as input. Got %s"
                            % scalar_type_name(x._data.dtype))
     axes = _axes(x, dim)

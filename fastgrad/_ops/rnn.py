@@ -44,6 +44,8 @@ def _tangent(terms, shape, dtype):
 class _Split(Op):
     """x (N, ...) -> its consecutive row blocks of the given sizes (views), one node."""
 
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, x, sizes):
         ctx.shape = x._data.shape
@@ -95,6 +97,8 @@ def _join_arrays(grads, shape, sizes):
 class _Join(Op):
     """Tensors' rows, joined (np.concatenate on dim 0), one node."""
 
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, *xs):
         ctx.sizes = [x._data.shape[0] for x in xs]
@@ -137,6 +141,8 @@ def join_rows(xs):
 class _RowGather(Op):
     """x[idx] for rows idx, all distinct; the gradient scatters back (_RowScatter)."""
 
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, x, idx):
         ctx.n = x._data.shape[0]
@@ -166,6 +172,8 @@ def _scatter(x, idx, n, fill):
 class _RowScatter(Op):
     """n rows of `fill`, x's rows at rows idx (distinct); the gradient gathers (_RowGather)."""
 
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, x, idx, n, fill):
         ctx.idx = idx
@@ -186,6 +194,8 @@ class _RowScatter(Op):
 
 class _Pad(Op):
     """pad_sequence's forward: each sequence's rows placed in one padded (T, B, *) array."""
+
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
 
     @staticmethod
     def forward(ctx, places, shape, fill, *seqs):

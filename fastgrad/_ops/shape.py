@@ -14,6 +14,8 @@ from fastgrad.autograd.forward_ad import _set_tangent
 class Reshape(Op):
     """view/reshape/flatten/squeeze/unsqueeze: one op, the gradient is reshaped back."""
 
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x._data.shape
@@ -30,6 +32,8 @@ class Reshape(Op):
 
 
 class Permute(Op):
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, x, axes):
         ctx.axes = axes
@@ -45,6 +49,8 @@ class Permute(Op):
 
 
 class Expand(Op):
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x._data.shape
@@ -69,6 +75,8 @@ def _expanded(a, shape):
 
 
 class Cast(Op):
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, x, np_dtype):
         ctx.in_dtype = x._data.dtype
@@ -76,7 +84,7 @@ class Cast(Op):
 
     @staticmethod
     def backward(ctx, g):
-        if ctx.in_dtype.kind not in "fc":
+        if _dtype.kind(ctx.in_dtype) not in "fc":
             return None, None
         return g.to(_dtype.from_numpy_dtype(ctx.in_dtype)), None
 
@@ -85,7 +93,12 @@ class Cast(Op):
         return t.to(_dtype.from_numpy_dtype(np_dtype))
 
 
+engine.register("cast", Cast)  # the tape's half precision route casts with it (engine._half_apply)
+
+
 class Clone(Op):
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, x):
         return np.array(x._data, copy=True, order="C")
@@ -101,6 +114,8 @@ class Clone(Op):
 
 class Index(Op):
     """x[idx]; basic indexing gives a view, advanced indexing a copy."""
+
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
 
     @staticmethod
     def forward(ctx, x, idx, basic):
@@ -143,6 +158,8 @@ class IndexAdd(Op):
 
 class IndexPut(Op):
     """out = x with out[idx] = v (out of place; in-place setitem rebases onto this)."""
+
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
 
     @staticmethod
     def forward(ctx, x, v, idx, accumulate):
@@ -230,7 +247,7 @@ def convert_index(idx):
     for i in items:
         if isinstance(i, TensorBase):
             a = i._data
-            if a.dtype.kind == "f":
+            if _dtype.kind(a.dtype) == "f":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             out.append(a.item() if a.ndim == 0 and a.dtype != np.bool_ else a)
         elif isinstance(i, (bool, np.bool_)):
@@ -410,7 +427,7 @@ def inplace(x, fn, *args, name="inplace", others=(), full_ok=True, internal_ok=F
         if res._data.shape != x._data.shape:
             raise RuntimeError("output with shape %s doesn't match the broadcast shape %s"
                                % (shape_str(x._data.shape), shape_str(res._data.shape)))
-        np.copyto(x._data, res._data, casting="same_kind" if x._data.dtype.kind == "f" else "unsafe")
+        np.copyto(x._data, res._data, casting="same_kind" if _dtype.kind(x._data.dtype) == "f" else "unsafe")
         x._vc.value += 1
         if x._fw_grad is not None or res._fw_grad is not None:
             _set_tangent(x, res._fw_grad)

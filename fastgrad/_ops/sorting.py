@@ -6,6 +6,7 @@ import collections
 
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad._ops import shape as S
 from fastgrad._ops.base import make, norm_dim
 from fastgrad._ops.indexing import gather
@@ -18,8 +19,8 @@ def _argsort(a, axis, descending, stable=True):
         a = a.astype(np.int64)
     if descending:
         # NaN counts as the largest value (PyTorch and NumPy agree)
-        key = np.where(np.isnan(a), -np.inf, -a) if a.dtype.kind == "f" else -a
-        if a.dtype.kind == "f":
+        key = np.where(np.isnan(a), -np.inf, -a) if _dtype.kind(a.dtype) == "f" else -a
+        if _dtype.kind(a.dtype) == "f":
             order = np.argsort(key, axis=axis, kind="stable")
             nan_first = np.argsort(~np.isnan(np.take_along_axis(a, order, axis)), axis=axis, kind="stable")
             return np.take_along_axis(order, nan_first, axis)
@@ -82,7 +83,7 @@ def median(input, dim=None, keepdim=False):
         if n == 0:  # nan, on the graph as torch's (the input's gradient is empty)
             return flat.sum() + float("nan") if input._data.dtype.kind == "f" else make(np.asarray(np.nan, input._data.dtype))
         order = _argsort(flat._data, 0, False)
-        nan = np.isnan(flat._data).any() if flat._data.dtype.kind == "f" else False
+        nan = np.isnan(flat._data).any() if _dtype.kind(flat._data.dtype) == "f" else False
         k = n - 1 if nan else (n - 1) // 2
         return flat[int(order[k])]
     r = kthvalue(input, ((input._data.shape[norm_dim(dim, input._data.ndim)] - 1) // 2 + 1) if input._data.ndim else 1,

@@ -67,6 +67,8 @@ class WinGeom:
 class Im2Col(Op):
     """F.unfold in any number of spatial dims (padding may differ before and after)."""
 
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, x, geom):
         ctx.geom = geom
@@ -109,6 +111,8 @@ def _unfold_view(a, dim, size, step):
 class TensorUnfold(Op):
     """x.unfold(dim, size, step): a view of the windows (dim holds their count, a new last dim
     their elements)."""
+
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
 
     @staticmethod
     def forward(ctx, x, dim, size, step):

@@ -1,6 +1,7 @@
 """fastgrad.autograd: backward, grad, Function, grad modes (PyTorch's torch.autograd)."""
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad._backend import engine
 from fastgrad.autograd.function import Function, FunctionCtx, once_differentiable  # noqa: F401
 from fastgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
@@ -28,7 +29,7 @@ def _make_grads(outputs, grads, is_grads_batched=False):
         if g is None:
             if t._requires_grad and t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if t._data.dtype.kind not in "fc":
+            if _dtype.kind(t._data.dtype) not in "fc":
                 raise RuntimeError("grad can be implicitly created only for real scalar outputs but got %s"
                                    % t.dtype)
             shape = t._data.shape  # () in the usual case: np.array is a C call, np.ones Python

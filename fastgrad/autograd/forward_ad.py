@@ -17,6 +17,7 @@ but it is recorded for reverse mode when the primal requires grad (reverse-over-
 import collections
 import weakref
 
+from fastgrad import _dtype
 from fastgrad._backend import engine
 
 __all__ = ["dual_level", "enter_dual_level", "exit_dual_level", "make_dual", "unpack_dual",
@@ -91,9 +92,9 @@ def make_dual(tensor, tangent, *, level=None):
                            "sure to enter_dual_level() first.")
     if not isinstance(tensor, engine.TensorBase) or not isinstance(tangent, engine.TensorBase):
         raise TypeError("make_dual(): expected Tensors for the primal and the tangent")
-    if tensor._data.dtype.kind not in "fc":
+    if _dtype.kind(tensor._data.dtype) not in "fc":
         raise ValueError("Expected primal to be floating point or complex, but got: %s" % tensor.dtype)
-    if tangent._data.dtype.kind not in "fc":
+    if _dtype.kind(tangent._data.dtype) not in "fc":
         raise ValueError("Expected tangent to be floating point or complex, but got: %s" % tangent.dtype)
     if tangent._data.shape != tensor._data.shape:
         raise RuntimeError(

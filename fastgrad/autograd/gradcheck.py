@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad._backend import engine
 
 
@@ -30,7 +31,7 @@ def _as_tuple(x):
 
 def _outputs(out):
     """The differentiable (floating point) outputs of func, as a tuple."""
-    return tuple(o for o in _as_tuple(out) if isinstance(o, engine.TensorBase) and o._data.dtype.kind in "fc")
+    return tuple(o for o in _as_tuple(out) if isinstance(o, engine.TensorBase) and _dtype.kind(o._data.dtype) in "fc")
 
 
 def _diff_inputs(inputs):

@@ -8,6 +8,7 @@ gather. Average pooling sums Im2Col's windows (spatial.Im2Col, whose adjoint is 
 Adaptive average pooling is separable: one averaging matrix per spatial dim."""
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad._backend import engine
 from fastgrad._ops import spatial as SP
 from fastgrad._ops.base import make, scalar_type_name, shape_str
@@ -98,7 +99,7 @@ def _pool3d_check(fn, x5, k, s, p, d, out, check_input_size=False):
 
 
 def _float_only(name, x):
-    if x._data.dtype.kind != "f":
+    if _dtype.kind(x._data.dtype) != "f":
         raise NotImplementedError(f"\"{name}\" not implemented for '{scalar_type_name(x._data.dtype)}'")
 
 
@@ -120,7 +121,7 @@ def _max_indices(a, k, s, p, d, out):
     """Flat spatial index of each window's maximum (the first one, as torch) of a (N, C, *sp)."""
     n, sp = len(k), a.shape[2:]
     extra = [max(0, d[i] * (k[i] - 1) + s[i] * (out[i] - 1) + 1 - (sp[i] + 2 * p[i])) for i in range(n)]
-    neg = -np.inf if a.dtype.kind == "f" else np.iinfo(a.dtype).min
+    neg = -np.inf if _dtype.kind(a.dtype) == "f" else np.iinfo(a.dtype).min
     win = SP.windows(SP.pad_nd(a, p, [p[i] + extra[i] for i in range(n)], neg), k, s, d, out)  # N C *k *out
     order = (0, 1) + tuple(range(2 + n, 2 + 2 * n)) + tuple(range(2, 2 + n))
     flat = win.transpose(order).reshape(a.shape[:2] + tuple(out) + (int(np.prod(k, dtype=np.int64)),))
@@ -247,7 +248,7 @@ def _avg_pool_nd(x, k, s, p, out, ceil_mode, count_include_pad, divisor_override
     else:
         div = _avg_divisor(sp, k, s, p, out, count_include_pad, np.float64)
     a = x._data
-    if a.dtype.kind != "f":  # integer pooling: the sum divided with truncation, as torch
+    if _dtype.kind(a.dtype) != "f":  # integer pooling: the sum divided with truncation, as torch
         sums = geom.im2col(a).reshape(n, c, geom.kprod, -1).sum(2, dtype=np.int64).reshape((n, c) + tuple(out))
         return make(np.fix(sums / div).astype(a.dtype))
     cols = SP.Im2Col.apply(x, geom)
@@ -344,7 +345,7 @@ def _adaptive_input(fn, kind, x, out, n):
         if shown[i] == 0:
             raise RuntimeError(f"{name}(): Expected input to have non-zero size for non-batch dimensions, but input "
                                f"has sizes {shape_str(shown)} with dimension {i} being empty")
-    if x._data.dtype.kind != "f":
+    if _dtype.kind(x._data.dtype) != "f":
         name2 = "adaptive_%s_pool%dd" % (kind, max(n, 2))
         raise NotImplementedError(f"\"{name2}\" not implemented for '{scalar_type_name(x._data.dtype)}'")
     unbatched = x.dim() == n + 1

@@ -1,6 +1,7 @@
 """nn.functional spatial rearrangements: conv_transpose1d / 2d, unfold / fold (im2col / col2im),
 pixel_shuffle / pixel_unshuffle and channel_shuffle (re-exported by fastgrad.nn.functional).
 Errors are torch's, raised before any computation."""
+from fastgrad import _dtype
 from fastgrad._backend import engine
 from fastgrad._ops import layers as L
 from fastgrad._ops import spatial as SP
@@ -158,7 +159,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
         raise RuntimeError(f"Given input with spatial size ({h}, {w}), kernel_size=({k[0]}, {k[1]}), dilation=({d[0]}, "
                            f"{d[1]}), padding=({p[0]}, {p[1]}), calculated shape of the array of sliding blocks as "
                            f"({out[0]}, {out[1]}), but its components must be at least one.")
-    if input._data.dtype.kind not in "fc":
+    if _dtype.kind(input._data.dtype) not in "fc":
         raise NotImplementedError(f"\"im2col_out_cpu\" not implemented for '{scalar_type_name(input._data.dtype)}'")
     x = input.unsqueeze(0) if nd == 3 else input
     y = SP.Im2Col.apply(x, SP.WinGeom((h, w), k, s, d, p))
@@ -189,7 +190,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     if min(blocks) < 1:
         raise RuntimeError(desc + f"calculated shape of the array of sliding blocks as ({blocks[0]}, {blocks[1]}), "
                            "which is too small (non-positive)")
-    if input._data.dtype.kind not in "fc":
+    if _dtype.kind(input._data.dtype) not in "fc":
         raise NotImplementedError(f"\"col2im_out_cpu\" not implemented for '{scalar_type_name(input._data.dtype)}'")
     x = input.unsqueeze(0) if nd == 2 else input
     y = SP.Col2Im.apply(x, SP.WinGeom(o, k, s, d, p))

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad._backend import engine
 from fastgrad._ops.base import make, scalar_type_name
 from fastgrad.nn._functional_pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, axis_matmul
@@ -93,8 +94,8 @@ def _resample(x, mode, out, align_corners, scales):
     """x (N, C, *sp) resampled to spatial size out, one dim after the other. Float inputs take each
     dim's (n_out, n_in) interpolation matrix by one matmul (its gradient is a matmul too: index_add's
     scatter is ~10x slower); non-finite inputs (0 * inf is nan) and integer ones gather the taps."""
-    dt = x._data.dtype.type if x._data.dtype.kind == "f" else np.float32
-    dense = x._data.dtype.kind == "f" and bool(np.isfinite(x._data).all())
+    dt = x._data.dtype.type if _dtype.kind(x._data.dtype) == "f" else np.float32
+    dense = _dtype.kind(x._data.dtype) == "f" and bool(np.isfinite(x._data).all())
     y = x
     for i, n_out in enumerate(out):
         d = 2 + i
@@ -208,7 +209,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         output_size = [int(input.shape[i + 2] * scale_factors[i]) for i in range(dim)]
     _check_sizes(input, output_size, dim)
     kind = "nearest" if mode.startswith("nearest") else ("cubic" if mode == "bicubic" else "linear")
-    if kind != "nearest" and input._data.dtype.kind != "f":
+    if kind != "nearest" and _dtype.kind(input._data.dtype) != "f":
         raise NotImplementedError(f"\"upsample_{mode}{dim}d_channels_last\" not implemented for "
                                   f"'{scalar_type_name(input._data.dtype)}'")
     return _resample(input, mode if kind == "nearest" else kind, output_size, align_corners, scale_factors)
