@@ -791,10 +791,10 @@ def function_apply(fn, args, kwargs):
 
 # --------------------------------------------------------------------------- half precision
 # float16 and bfloat16 tensors are stored in 16 bits and computed in float32, as PyTorch's CPU
-# kernels compute them (the compiled kernels take float32 and float64 only). Built-in ops reach
-# here from function_apply: the fast paths (apply1/2/3, unary, binary, sum) take float32 and
-# float64 only, so this costs them nothing; an op that only moves data (Op._half_native) runs
-# on the 16-bit arrays as they are.
+# kernels compute them (the compiled kernels take float32 and float64 only). A built-in op on
+# them reaches function_apply (the fast paths apply1/2/3, unary, binary and sum take float32
+# and float64 only, so this costs them nothing), which runs it in float32 (_half_apply). An
+# op that only moves data (Op._half_native) runs on the 16-bit arrays as they are.
 def _inexact(dt):
     """Whether NumPy dtype dt is a floating or complex one (bfloat16's NumPy kind is 'V')."""
     return dt is _BF16 or dt.kind in "fc"
@@ -820,40 +820,65 @@ def _has_half(args, kwargs):
     return False
 
 
-def _half_apply(fn, args, kwargs):
-    """fn.apply on float16/bfloat16 tensors: the half inputs cast to float32, the op run on
-    those, its float32 outputs rounded back to the inputs' half dtype. The casts are the
-    differentiable cast op, so the graph (and double backward, and forward AD) goes through
-    them and an input's gradient comes out in its own dtype, as PyTorch's. Inputs of two half
-    dtypes, or half with float32/float64, keep the promoted float32 (or wider) result."""
+def _half_dtype(args, kwargs):
+    """The one half dtype of the tensor arguments, or float32 when they mix float16 with
+    bfloat16 or a half dtype with float32/float64 (the op's promoted result is then kept)."""
     half = None
-    mixed = False
     for a in list(args) + (list(kwargs.values()) if kwargs else []):
         if isinstance(a, TensorBase):
-            dt = _dtype(a._data)
+            t = a
+            dt = _dtype(t._data)
             if dt is _F16 or dt is _BF16:
                 if half is None:
                     half = dt
                 elif dt is not half:
-                    mixed = True
+                    return _F32
             elif _inexact(dt):
-                mixed = True
+                return _F32
+    return half
+
+
+def _half_apply(fn, args, kwargs):
+    """fn.apply with float16/bfloat16 tensor arguments: each cast to float32, the op run on
+    those, its float32 outputs rounded back to the half dtype. The casts are the differentiable
+    cast op, so the op's backward runs in float32 too and a gradient is rounded once, when it
+    reaches a half tensor (coming out in that tensor's dtype, as PyTorch's). A cast shares its
+    source's version counter, so an in-place change of a half input or output that the op
+    saved is still caught. Inputs of two half dtypes, or half with float32/float64, keep the
+    op's promoted result (float32 or wider)."""
+    half = _half_dtype(args, kwargs)
     cast = _ops["cast"]
-    up = tuple([cast.apply(a, _F32) if _is_half(a) else a for a in args])
+    up = tuple([_widen(a, cast) for a in args])
     if kwargs:
-        kwargs = {k: (cast.apply(v, _F32) if _is_half(v) else v) for k, v in kwargs.items()}
+        kwargs = {k: _widen(v, cast) for k, v in kwargs.items()}
     out = function_apply(fn, up, kwargs)
-    if mixed:
+    if half is _F32:
         return out
     if isinstance(out, tuple):
-        return tuple([_round_half(o, half, cast) for o in out])
-    return _round_half(out, half, cast)
+        return tuple([_narrow(o, half, cast) for o in out])
+    return _narrow(out, half, cast)
 
 
-def _round_half(o, half, cast):
-    """An output of _half_apply's float32 run back in the half dtype (other outputs as they are)."""
+def _widen(a, cast):
+    """A half tensor argument cast to float32 (a half NumPy dtype argument, as a reduction's
+    accumulation dtype, becomes float32 too); anything else as it is."""
+    if _is_half(a):
+        t = a
+        w = cast.apply(t, _F32)
+        w._vc = t._vc
+        return w
+    if a is _F16 or a is _BF16:
+        return _F32
+    return a
+
+
+def _narrow(o, half, cast):
+    """A float32 output of _half_apply's run rounded to the half dtype (others as they are)."""
     if isinstance(o, TensorBase) and _dtype(o._data) is _F32:
-        return cast.apply(o, half)
+        t = o
+        h = cast.apply(t, half)
+        h._vc = t._vc
+        return h
     return o
 
 

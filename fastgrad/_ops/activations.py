@@ -13,7 +13,7 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad import _random
 from fastgrad._ops import shape as S
-from fastgrad._ops.base import K, Op, make, norm_dim, scalar_type_name
+from fastgrad._ops.base import float32_compute, K, Op, make, norm_dim, scalar_type_name
 from fastgrad._ops.elementwise import abs, clamp, exp, relu as _relu, sigmoid, tanh, where
 
 
@@ -394,6 +394,7 @@ def selu_(input):
     return selu(input, True)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def softsign(input):
     return input / (abs(input) + 1)
 
@@ -441,6 +442,7 @@ def logsigmoid(input):
     return -Softplus.apply(-_float_only("log_sigmoid_cpu", input), 1.0, float("inf"))
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def _mish(x):
     _float_only("mish_cpu", x)
     return x * tanh(softplus(x))

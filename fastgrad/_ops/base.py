@@ -1,4 +1,6 @@
 """What every op module needs: the Op base class and operand handling."""
+import functools
+
 import numpy as np
 
 from fastgrad import _dtype
@@ -62,6 +64,68 @@ class Op(Function):
         if cls._grad_op is None:
             return Function.backward(ctx, *grads)
         return cls._grad_op.apply(ctx.saved_tensors[0], grads[0])
+
+
+def _tensors_in(items):
+    for a in items:
+        if isinstance(a, TensorBase):
+            yield a
+        elif isinstance(a, (list, tuple)):
+            for b in a:
+                if isinstance(b, TensorBase):
+                    yield b
+
+
+def _half_of(items):
+    """None when no tensor among items (or in a list/tuple there) is float16/bfloat16; else
+    that half dtype when every floating tensor is of it, or float32 when they mix dtypes."""
+    half = None
+    other = False
+    for t in _tensors_in(items):
+        dt = t._data.dtype
+        if dt is _dtype.F16 or dt is _dtype.BF16:
+            if half is not None and dt is not half:
+                other = True
+            half = dt
+        elif _dtype.kind(dt) in "fc":
+            other = True
+    if half is None:
+        return None
+    return _dtype.float32 if other else _dtype.from_numpy_dtype(half)
+
+
+def _widen(a):
+    if isinstance(a, TensorBase) and (a._data.dtype is _dtype.F16 or a._data.dtype is _dtype.BF16):
+        return a.to(_dtype.float32)
+    if isinstance(a, (list, tuple)) and any(isinstance(b, TensorBase) for b in a):
+        return type(a)(_widen(b) for b in a)
+    return a
+
+
+def _narrow(o, half):
+    if isinstance(o, TensorBase):
+        return o.to(half) if o._data.dtype is _dtype.F32 else o
+    if isinstance(o, tuple):
+        items = [_narrow(b, half) for b in o]
+        return type(o)(*items) if hasattr(o, "_fields") else tuple(items)
+    if isinstance(o, list):
+        return [_narrow(b, half) for b in o]
+    return o
+
+
+def float32_compute(fn):
+    """For a function composed of several ops that is one kernel in PyTorch: float16/bfloat16
+    tensor arguments are cast to float32 (differentiably), the function runs in float32, and
+    its float32 results are rounded once to the half dtype, as PyTorch's kernel computes and
+    rounds them (its backward too: the gradient is rounded once, by the cast's backward).
+    Other dtypes call fn as it is. Not for in-place functions (the cast is a copy)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        half = _half_of(args) if not kwargs else _half_of(list(args) + list(kwargs.values()))
+        if half is None or half is _dtype.float32:  # mixed dtypes: fn's own checks and promotion
+            return fn(*args, **kwargs)
+        return _narrow(fn(*[_widen(a) for a in args], **{k: _widen(v) for k, v in kwargs.items()}), half)
+    return wrapper
 
 
 def is_tensor(x):

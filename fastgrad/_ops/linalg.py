@@ -3,7 +3,7 @@ as flags; np.matmul for the rest) and inverse."""
 import numpy as np
 
 from fastgrad import _dtype
-from fastgrad._ops.base import K, Op, check_broadcast, is_tensor
+from fastgrad._ops.base import K, Op, check_broadcast, is_tensor, scalar_type_name
 
 
 class Matmul(Op):
@@ -154,6 +154,16 @@ def bmm(input, mat2):
     return matmul(input, mat2)
 
 
+def no_half(name, A, kernel=False):
+    """PyTorch's CPU linear algebra takes no float16/bfloat16: its error (after the shape checks),
+    a RuntimeError of the function's dtype check or a kernel's NotImplementedError."""
+    dt = A._data.dtype
+    if _dtype.is_half(dt):
+        if kernel:
+            raise NotImplementedError('"%s" not implemented for \'%s\'' % (name, scalar_type_name(dt)))
+        raise RuntimeError("%s: Low precision dtypes not supported. Got %s" % (name, scalar_type_name(dt)))
+
+
 def inv(A):
     if _dtype.kind(A._data.dtype) not in "fc":
         raise RuntimeError("linalg.inv: Expected a floating point or complex tensor as input. Got %s"
@@ -161,6 +171,7 @@ def inv(A):
     if A._data.ndim < 2 or A._data.shape[-1] != A._data.shape[-2]:
         raise RuntimeError("linalg.inv: A must be batches of square matrices, but they are %s matrices"
                            % "x".join(map(str, A._data.shape[-2:])))
+    no_half("linalg.inv", A)
     return Inverse.apply(A)
 
 

@@ -10,10 +10,10 @@ import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._ops import shape as S
-from fastgrad._ops.base import Op, make, norm_dim, scalar_type_name
+from fastgrad._ops.base import float32_compute, Op, make, norm_dim, scalar_type_name
 from fastgrad._ops.elementwise import abs, where
 from fastgrad._ops.indexing import broadcast_tensors, cat, diag_embed, diagonal, index_select, movedim, tril, triu
-from fastgrad._ops.linalg import _check_dtypes, inv, matmul
+from fastgrad._ops.linalg import _check_dtypes, inv, matmul, no_half
 from fastgrad._ops.reduction import sum
 from fastgrad._ops.reduction_ext import AMax, vector_norm
 
@@ -42,12 +42,14 @@ def _t(x):
 
 
 # --------------------------------------------------------------------------- products
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     if mat1._data.ndim != 2 or mat2._data.ndim != 2:
         raise RuntimeError("addmm: expected 2D tensors, got %dD and %dD" % (mat1._data.ndim, mat2._data.ndim))
     return _add_scaled(input, matmul(mat1, mat2), beta, alpha)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     if mat._data.ndim != 2 or vec._data.ndim != 1:
         raise RuntimeError("vector + matrix @ vector expected, got %d, %d, %d"
@@ -55,16 +57,19 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
     return _add_scaled(input, matmul(mat, vec), beta, alpha)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     if batch1._data.ndim != 3 or batch2._data.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor" if batch1._data.ndim != 3 else "batch2 must be a 3D tensor")
     return _add_scaled(input, matmul(batch1, batch2), beta, alpha)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     return _add_scaled(input, matmul(batch1, batch2).sum(0), beta, alpha)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
     return _add_scaled(input, vec1.unsqueeze(1) * vec2.unsqueeze(0), beta, alpha)
 
@@ -111,6 +116,7 @@ def kron(input, other):
     return (a * b).reshape(tuple(x * y for x, y in zip(sa, sb)))
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def multi_dot(tensors):
     tensors = list(tensors)
     if len(tensors) < 2:
@@ -163,6 +169,7 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
     if x1._data.shape[-1] != x2._data.shape[-1]:
         raise RuntimeError("X1 and X2 must have the same number of columns. X1: %d X2: %d"
                            % (x1._data.shape[-1], x2._data.shape[-1]))
+    no_half("cdist", x1, True)
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     return vector_norm(diff, p, -1)
 
@@ -358,15 +365,18 @@ class SlogDet(Op):
 
 def det(A):
     _float_matrix("linalg.det", A)
+    no_half("lu_cpu", A, True)
     return Det.apply(A)
 
 
 def slogdet(A):
     _float_matrix("linalg.slogdet", A)
+    no_half("linalg.slogdet", A)
     return _slogdet_t(*SlogDet.apply(A))
 
 
 def logdet(A):
+    no_half("logdet", A)
     sd = slogdet(A)
     nan = make(np.where(sd.sign._data < 0, np.nan, 0.0).astype(A._data.dtype))
     return sd.logabsdet + nan
@@ -410,6 +420,7 @@ def solve(A, B, *, left=True):
     if b._data.shape[-2] != n:
         raise RuntimeError("linalg.solve: Incompatible shapes of A and B for the equation AX = B (%dx%d and %dx%d)"
                            % (n, n, b._data.shape[-2], b._data.shape[-1]))
+    no_half("lu_cpu", A, True)
     X = Solve.apply(A, b)
     return X.squeeze(-1) if vector else X
 
@@ -459,6 +470,7 @@ def _bad_minor(a):
 
 def cholesky(A, *, upper=False):
     _float_matrix("linalg.cholesky", A)
+    no_half("cholesky_cpu", A, True)
     L = Cholesky.apply(A)
     return L.mT if upper else L
 
@@ -535,6 +547,7 @@ def qr(A, mode="reduced"):
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError("qr received unrecognized mode '%s' but expected one of 'reduced' (default), 'r', or "
                            "'complete'" % mode)
+    no_half("geqrf_cpu", A, True)
     Q, R = QR.apply(A, mode)
     return _qr_t(Q.reshape(-1)[:0] if mode == "r" else Q, R)  # mode 'r': an empty Q, like PyTorch
 
@@ -577,6 +590,7 @@ class Eigh(Op):
 
 def eigh(A, UPLO="L"):
     _float_matrix("linalg.eigh", A)
+    no_half("linalg_eigh_cpu", A, True)
     return _eigh_t(*Eigh.apply(A, UPLO))
 
 
@@ -704,6 +718,7 @@ class Svd(Op):
 
 def svd(A, full_matrices=True, *, driver=None):
     _float_matrix("linalg.svd", A, square=False)
+    no_half("linalg_svd_cpu", A, True)
     return _svd_t(*Svd.apply(A, full_matrices))
 
 
@@ -720,10 +735,17 @@ def svd_legacy(input, some=True, compute_uv=True):
 
 def svdvals(A, *, driver=None):
     _float_matrix("linalg.svdvals", A, square=False)
+    no_half("linalg_svd_cpu", A, True)
     return SvdVals.apply(A)
 
 
+def _float_or_double(A):
+    if _dtype.is_half(A._data.dtype):
+        raise RuntimeError("This function doesn't handle types other than float and double")
+
+
 def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None):
+    _float_or_double(A)
     s = np.linalg.svd(A._data, compute_uv=False)
     if atol is None and rtol is None and tol is None:
         rtol = max(A._data.shape[-2:]) * np.finfo(A._data.dtype).eps
@@ -733,6 +755,10 @@ def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None):
 
 def pinv(A, *, atol=None, rtol=None, hermitian=False):
     """Moore-Penrose inverse: (A^T A)^{-1} A^T or A^T (A A^T)^{-1} for full-rank A (differentiable)."""
+    if _dtype.is_half(A._data.dtype):
+        raise RuntimeError("linalg.pinv(%s{[%s]}): expected a tensor with 2 or more dimensions of float, double, "
+                           "cfloat or cdouble types" % (scalar_type_name(A._data.dtype),
+                                                        ", ".join(map(str, A._data.shape))))
     m, n = A._data.shape[-2:]
     if np.all(matrix_rank(A)._data == min(m, n)):
         if m >= n:
@@ -743,6 +769,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False):
 
 def lstsq(A, B, rcond=None, *, driver=None):
     """Least squares via the normal equations (full column rank; differentiable)."""
+    _float_or_double(A)
     vector = B._data.ndim == 1
     b = B.unsqueeze(-1) if vector else B
     X = solve(matmul(A.mT, A), matmul(A.mT, b))
@@ -768,6 +795,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # no
         if empty is not None:
             return empty
     if ord in ("nuc", 2, -2):
+        no_half("linalg.matrix_norm", A)
         s = SvdVals.apply(movedim(A, (d0, d1), (-2, -1)))
         res = s.sum(-1) if ord == "nuc" else AMax.apply(s, (s._data.ndim - 1,), False, ord == 2)
         if keepdim:

@@ -8,7 +8,8 @@ import warnings
 import numpy as np
 
 from fastgrad._ops.activations import Softplus
-from fastgrad._ops.base import Op, engine, is_tensor, make, scalar_type_name, shape_str
+from fastgrad import _dtype
+from fastgrad._ops.base import float32_compute, Op, engine, is_tensor, make, scalar_type_name, shape_str
 from fastgrad._ops.elementwise import abs, clamp, exp, log, minimum, where
 from fastgrad._ops.math import log1p
 from fastgrad._ops.nn import _legacy_reduction, _reduce
@@ -121,6 +122,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     return _reduce(loss, reduction)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
@@ -135,6 +137,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     return _reduce(loss, reduction)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
     if isinstance(var, float):
         if var < 0:
@@ -226,6 +229,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(BinaryCrossEntropy.apply(input, target, weight), reduction)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """(1 - t) x + (1 + (pw - 1) t) softplus(-x): no exp of a large number anywhere."""
@@ -250,6 +254,7 @@ _KL_MEAN_WARNING = ("reduction: 'mean' divides the total loss by both the batch 
                     "'mean' will be changed to behave the same as 'batchmean' in the next major release.")
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -313,6 +318,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
 _EPSILON = 1e-12
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
     tdim = target._data.ndim
@@ -342,6 +348,12 @@ def _margin_check(name, input, target):
     return nd
 
 
+def _no_half_kernel(kernel, x):
+    """PyTorch's CPU kernel of these losses has no float16/bfloat16 version."""
+    if _dtype.is_half(x._data.dtype):
+        raise NotImplementedError('"%s" not implemented for \'%s\'' % (kernel, scalar_type_name(x._data.dtype)))
+
+
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean"):
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
@@ -359,6 +371,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if weight is not None and weight._data.size != dim:
         raise RuntimeError("inconsistent weight size, expected %d but got %s" % (dim, shape_str(weight._data.shape)))
     _not_differentiable("multi_margin_loss", "weight", weight)
+    _no_half_kernel("multi_margin_loss_cpu_kernel", input)
     y = target._data.reshape(nframe)
     if y.size and (y.min() < 0 or y.max() >= dim):
         raise RuntimeError("target out of range")
@@ -394,6 +407,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     y = target._data.reshape(nframe, dim)
     if y.size and (y.min() < -1 or y.max() >= dim):
         raise RuntimeError("argument #2 'target' is out of range")
+    _no_half_kernel("multilabel_margin_loss_forward_out_frame", input)
     listed = np.cumprod(y != -1, axis=1).astype(bool)  # positions before the first -1
     idx = np.where(listed, y, 0)
     is_target = np.zeros((nframe, dim), bool)
@@ -409,6 +423,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     return _reduce(per, reduction)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
@@ -425,6 +440,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
     return _reduce(clamp(margin + d_pos - d_neg, min=0), reduction)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0,
                                       swap=False, reduction="mean"):
     _check_reduction(reduction)

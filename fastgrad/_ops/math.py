@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from fastgrad import _dtype
-from fastgrad._ops.base import Op, binary_operands, float_operand, is_tensor, make
+from fastgrad._ops.base import float32_compute, Op, binary_operands, float_operand, is_tensor, make
 from fastgrad._ops.elementwise import Piecewise, abs, exp, sqrt, square, where
 
 _erf = []
@@ -284,6 +284,7 @@ def frac(input):
     return input - trunc(input)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def lerp(input, end, weight):
     """input + weight * (end - input)."""
     if _dtype.kind(input._data.dtype) != "f" or (is_tensor(end) and end._data.dtype != input._data.dtype):
@@ -298,8 +299,9 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     if _dtype.kind(d.dtype) != "f":
         return input.clone()
     fin = np.finfo(d.dtype)
-    filled = np.nan_to_num(d, nan=nan, posinf=fin.max if posinf is None else posinf,
-                           neginf=fin.min if neginf is None else neginf)
+    w = d.astype(np.float32) if _dtype.is_half(d.dtype) else d  # (NumPy's nan_to_num skips bfloat16)
+    filled = np.nan_to_num(w, nan=nan, posinf=float(fin.max) if posinf is None else posinf,
+                           neginf=float(fin.min) if neginf is None else neginf).astype(d.dtype, copy=False)
     return where(make(np.isfinite(d)), input, make(filled))
 
 
@@ -318,6 +320,7 @@ def hypot(input, other):
     return sqrt(square(input) + square(other))
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def logaddexp(input, other):
     from fastgrad._ops.elementwise import maximum
 
@@ -334,6 +337,7 @@ def rad2deg(input):
     return float_operand(input) * (180.0 / math.pi)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def sinc(input):
     x = float_operand(input)
     px = x * math.pi

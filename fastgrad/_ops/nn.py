@@ -8,7 +8,7 @@ import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._backend import BLAS
-from fastgrad._ops.base import K, Op, engine, make, norm_dim, scalar_type_name, shape_str
+from fastgrad._ops.base import float32_compute, K, Op, engine, make, norm_dim, scalar_type_name, shape_str
 from fastgrad._ops.linalg import matmul
 
 
@@ -474,6 +474,22 @@ def _legacy_reduction(size_average, reduce, reduction):
     return ret
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
+def _cross_entropy_probs(x, target, weight, label_smoothing, reduction, squeeze):
+    """cross_entropy with class probabilities as target (x: (N, C, ...))."""
+    c = x._data.shape[1]
+    logp = log_softmax(x, 1)
+    if label_smoothing and c:
+        target = target * (1.0 - label_smoothing) + label_smoothing / c
+    if weight is not None:
+        logp = logp * weight.reshape((1, c) + (1,) * (x._data.ndim - 2))
+    loss = -(logp * target).sum(1)
+    if squeeze:
+        loss = loss.squeeze(0)
+    count = (loss._data.size if loss._data.ndim else 1) if c else float("nan")  # torch: numel / C
+    return _reduce(loss, reduction, None if reduction != "mean" else make(np.asarray(count, x._data.dtype)))
+
+
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     if size_average is not None or reduce is not None:
@@ -493,17 +509,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if target._data.shape != x._data.shape:
             raise RuntimeError("cross_entropy: probability target of shape %s does not match input %s"
                                % (shape_str(target._data.shape), shape_str(x._data.shape)))
-        c = x._data.shape[1]
-        logp = log_softmax(x, 1)
-        if label_smoothing and c:
-            target = target * (1.0 - label_smoothing) + label_smoothing / c
-        if weight is not None:
-            logp = logp * weight.reshape((1, c) + (1,) * (x._data.ndim - 2))
-        loss = -(logp * target).sum(1)
-        if squeeze:
-            loss = loss.squeeze(0)
-        count = (loss._data.size if loss._data.ndim else 1) if c else float("nan")  # torch: numel / C
-        return _reduce(loss, reduction, None if reduction != "mean" else make(np.asarray(count, x._data.dtype)))
+        return _cross_entropy_probs(x, target, weight, label_smoothing, reduction, squeeze)
     if target._data.dtype.kind not in "iu":
         raise RuntimeError("expected scalar type Long but found %s" % target.dtype.name.capitalize())
     if x._data.ndim > 2:  # (N, C, d1, ...) -> (N*d1*..., C)

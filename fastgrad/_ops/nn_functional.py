@@ -7,7 +7,7 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad import _random
 from fastgrad._ops import shape as S
-from fastgrad._ops.base import Op, engine, make, norm_dim, shape_str
+from fastgrad._ops.base import float32_compute, Op, engine, make, norm_dim, shape_str
 from fastgrad._ops.elementwise import clamp, where
 from fastgrad._ops.indexing import broadcast_tensors, index_select
 from fastgrad._ops.reduction import sum
@@ -260,6 +260,7 @@ def pad(input, pad, mode="constant", value=None):
 
 
 # --------------------------------------------------------------------------- similarity
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     denom = clamp(vector_norm(input, p, dim, True), min=eps)
     return input / denom
@@ -290,6 +291,7 @@ def _clamp_min_no_grad(x, eps):
     return _Replace.apply(x, np.maximum(d, np.asarray(eps, d.dtype))) if (d < eps).any() else x
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """PyTorch's: each input divided by its norm (clamped at eps outside autograd), then summed."""
     from fastgrad import _dtype
@@ -312,6 +314,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     return sum((x1 / n1) * (x2 / n2), d)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     nd = max(x1._data.ndim, x2._data.ndim)
     return vector_norm(x1 - x2 + eps, p, nd - 1 if nd else None, keepdim)

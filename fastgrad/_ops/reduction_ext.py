@@ -6,7 +6,7 @@ its argument is 0, as PyTorch masks it), so their double backward comes for free
 import numpy as np
 
 from fastgrad import _dtype
-from fastgrad._ops.base import Op, make, scalar_type_name, norm_dim, norm_dims, out_dtype_of_reduction
+from fastgrad._ops.base import float32_compute, Op, make, scalar_type_name, norm_dim, norm_dims, out_dtype_of_reduction
 from fastgrad._ops.elementwise import abs, exp, isnan, where
 from fastgrad._ops.reduction import _dims_arg, _keep, mean, sum
 
@@ -282,6 +282,7 @@ def cummin(input, dim):
     return _extreme_cum(input, dim, False)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def logcumsumexp(input, dim):
     d = norm_dim(dim, input._data.ndim)
     if input._data.size == 0:
@@ -307,6 +308,7 @@ def _var_args(dim, unbiased, keepdim, correction, kwargs):
     return dim, keepdim, correction
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, **kwargs):
     dim, keepdim, correction = _var_args(dim, unbiased, keepdim, correction, kwargs)
     if _dtype.kind(input._data.dtype) not in "fc":
@@ -320,15 +322,18 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, **kwa
         return ss / make(np.asarray(denom, input._data.dtype))
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, **kwargs):
     return Root.apply(var(input, dim, unbiased, keepdim, correction=correction, **kwargs), 2)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     dim2, keepdim2, _ = _var_args(dim, unbiased, keepdim, correction, {})
     return var(input, dim, unbiased, keepdim, correction=correction), mean(input, _axes(input, dim2), keepdim2)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     dim2, keepdim2, _ = _var_args(dim, unbiased, keepdim, correction, {})
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, _axes(input, dim2), keepdim2)
