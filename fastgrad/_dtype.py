@@ -35,6 +35,7 @@ class dtype:  # noqa: N801  (PyTorch's name)
 BF16 = np.dtype(ml_dtypes.bfloat16)  # one object: `a.dtype is BF16` tests a bfloat16 array
 F16 = np.dtype(np.float16)
 F32 = np.dtype(np.float32)
+F64 = np.dtype(np.float64)
 HALF_NP = (F16, BF16)  # the half-precision array dtypes (kernels compute them in float32)
 
 

@@ -9,6 +9,7 @@ cdef class Modes:
     cdef public list fw_tensors
     cdef public long fw_generation
     cdef public bint anomaly
+    cdef public object half
 
 cdef class Version:
     cdef public long value

@@ -48,6 +48,7 @@ class Modes:
         self.fw_tensors = []  # weakrefs to the tensors given a tangent in the open level
         self.fw_generation = 0  # counts dual levels entered: tangents kept in SavedOutput carry it
         self.anomaly = False
+        self.half = None  # the NumPy half dtype while _half_apply runs an op in float32 (else None)
 
 
 class _Local(threading.local):
@@ -851,7 +852,13 @@ def _half_apply(fn, args, kwargs):
     up = tuple([_widen(a, cast) for a in args])
     if kwargs:
         kwargs = {k: _widen(v, cast) for k, v in kwargs.items()}
-    out = function_apply(fn, up, kwargs)
+    st = state()
+    prev = st.half
+    st.half = half  # an op may ask, to round an intermediate as PyTorch's half kernel does
+    try:
+        out = function_apply(fn, up, kwargs)
+    finally:
+        st.half = prev
     if half is _F32:
         return out
     if isinstance(out, tuple):
@@ -873,9 +880,14 @@ def _widen(a, cast):
 
 
 def _narrow(o, half, cast):
-    """A float32 output of _half_apply's run rounded to the half dtype (others as they are)."""
+    """A float32 output of _half_apply's run rounded to the half dtype (others as they are).
+    The float32 output itself is rounded first, in place: what the op saved of its output for
+    backward then holds the half values, as PyTorch's kernels see their saved half output."""
     if isinstance(o, TensorBase) and _dtype(o._data) is _F32:
         t = o
+        d = t._data
+        if d.flags.writeable:
+            d[...] = d.astype(half)
         h = cast.apply(t, half)
         h._vc = t._vc
         return h

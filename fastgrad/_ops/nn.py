@@ -9,6 +9,7 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad._backend import BLAS
 from fastgrad._ops.base import float32_compute, K, Op, engine, make, norm_dim, scalar_type_name, shape_str
+from fastgrad._ops import half as H
 from fastgrad._ops.linalg import matmul
 
 
@@ -170,7 +171,11 @@ class LogSoftmax(Op):
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
-        y = _rowwise(K.log_softmax_fwd, x._data, dim)
+        a = x._data
+        if a.ndim and dim == a.ndim - 1 and a.size and engine.state().half is not None:
+            y = H.log_softmax_lastdim(a, engine.state().half)  # PyTorch's half kernel
+        else:
+            y = _rowwise(K.log_softmax_fwd, a, dim)
         ctx.save_for_backward(y)
         return y
 
@@ -494,8 +499,15 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                   reduction="mean", label_smoothing=0.0):
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce, reduction)
-    if _dtype.kind(input._data.dtype) != "f":
-        _float_input("cross_entropy", input)
+    dt = input._data.dtype
+    if dt is not _dtype.F32 and dt is not _dtype.F64:  # (the float32 / float64 way pays one test)
+        if _dtype.kind(dt) != "f":
+            _float_input("cross_entropy", input)
+        if label_smoothing == 0 and target._data.dtype.kind in "iu":  # float16 / bfloat16
+            # PyTorch's cross_entropy is log_softmax then nll_loss: the log-probabilities are
+            # rounded to the half dtype in between (and so is their gradient)
+            return nll_loss(log_softmax(input, 1 if input._data.ndim > 1 else 0), target, weight,
+                            ignore_index=ignore_index, reduction=reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError("label_smoothing must be between 0.0 and 1.0. Got: %s" % label_smoothing)
     x = input
@@ -554,6 +566,13 @@ def _no_classes(x, target):
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    dt = input._data.dtype
+    if dt is _dtype.F16 or dt is _dtype.BF16:
+        return _nll_loss(input, target, weight, ignore_index, reduction, True)
+    return _nll_loss(input, target, weight, ignore_index, reduction, False)
+
+
+def _nll_loss(input, target, weight, ignore_index, reduction, half):
     x = input if input._data.ndim > 1 else input.unsqueeze(0)
     t = target if input._data.ndim > 1 else target.unsqueeze(0)
     if x._data.ndim > 2:
@@ -573,7 +592,18 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     bad = valid & ((td < 0) | (td >= c))
     if bad.any():
         raise IndexError("Target %d is out of bounds." % int(td[bad][0]))
+    if half and spatial is None and (reduction == "mean" or reduction == "sum"):
+        # a float16/bfloat16 (N, C) input: PyTorch's kernel sums in the half dtype (_ops/half.py)
+        rows = np.flatnonzero(valid)
+        return H.NllLossHalf.apply(x, rows, td[rows], weight, reduction == "mean")
     safe = np.where(valid, td, 0)
+    if half:  # other reductions and shapes: in float32, rounded once
+        return _nll_loss_float32(x, input._data.ndim, weight, valid, safe, spatial, reduction)
+    return _nll_loss_float32.__wrapped__(x, input._data.ndim, weight, valid, safe, spatial, reduction)
+
+
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
+def _nll_loss_float32(x, ndim, weight, valid, safe, spatial, reduction):
     picked = x.gather(1, make(safe[:, None])).squeeze(1)
     w = np.where(valid, 1.0 if weight is None else weight._data[safe], 0.0).astype(x._data.dtype)
     loss = -picked * make(w)
@@ -583,7 +613,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         loss = where(make(valid), loss, make(np.zeros((), loss._data.dtype)))
     if reduction == "none":
         loss = loss.reshape(spatial) if spatial is not None else loss
-        return loss if input._data.ndim > 1 else loss.squeeze(0)
+        return loss if ndim > 1 else loss.squeeze(0)
     return _reduce(loss, reduction, make(np.asarray(w.sum(), x._data.dtype)))
 
 

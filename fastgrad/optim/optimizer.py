@@ -10,7 +10,7 @@ from itertools import chain
 import numpy as np
 
 from fastgrad._backend import engine
-from fastgrad._dtype import get_default_dtype
+from fastgrad._dtype import BF16 as _BF16, F16 as _F16, get_default_dtype
 from fastgrad._tensor import zero_grads
 from fastgrad.autograd.grad_mode import enable_grad
 
@@ -188,8 +188,11 @@ class Optimizer:
         """Call kernel(p_array, g_array, *buffers_and_options) in place; bump p's version."""
         a = p._data
         g = p._grad._data
-        if g.dtype is not a.dtype or not g.flags.c_contiguous:
-            g = np.ascontiguousarray(g, dtype=a.dtype)
+        dt = a.dtype
+        if dt is _F16 or dt is _BF16:
+            return Optimizer._run_half(kernel, p, args)
+        if g.dtype is not dt or not g.flags.c_contiguous:
+            g = np.ascontiguousarray(g, dtype=dt)
         flags = a.flags
         if flags.c_contiguous and flags.writeable:
             kernel(a, g, *args)
@@ -197,6 +200,29 @@ class Optimizer:
             c = np.ascontiguousarray(a).copy()
             kernel(c, g, *args)
             a[...] = c
+        p._vc.value += 1
+
+    @staticmethod
+    def _run_half(kernel, p, args):
+        """_run for a float16/bfloat16 parameter: the kernel (float32/float64 only) updates
+        float32 copies of the parameter and of its state buffers (the arrays of its dtype),
+        which are then rounded back in place, as PyTorch's CPU kernels compute half precision."""
+        from fastgrad.optim import _half
+
+        emulated = getattr(_half, getattr(kernel, "__name__", ""), None)
+        if emulated is not None:  # SGD, Adam, AdamW: PyTorch's op-by-op rounding (optim/_half.py)
+            emulated(p._data, p._grad._data, *args)
+            p._vc.value += 1
+            return
+        a = p._data
+        dt = a.dtype
+        wide = [np.array(x, np.float32) if isinstance(x, np.ndarray) and x.dtype is dt else x for x in args]
+        p32 = np.array(a, np.float32)
+        kernel(p32, np.ascontiguousarray(p._grad._data, dtype=np.float32), *wide)
+        a[...] = p32
+        for x, w in zip(args, wide):
+            if w is not x:
+                x[...] = w
         p._vc.value += 1
 
     # ------------------------------------------------------------------ state dicts

@@ -1,0 +1,90 @@
+"""Where PyTorch's CPU kernels for float16/bfloat16 keep an intermediate in the half dtype (not
+in float32, as they otherwise compute it), the same rounding here, so results agree with
+PyTorch's bit for bit rather than to a unit in the last place: log_softmax over the last dim
+(its row's sum of exponentials and their log) and nll_loss's reductions (summed in the half
+dtype with a cascade of partial sums). Everything else in half precision is an op run in
+float32 and rounded once (engine._half_apply) or a composite computed in float32
+(base.float32_compute)."""
+import numpy as np
+
+from fastgrad._ops.base import Op, make
+
+_F32 = np.float32
+
+
+def log_softmax_lastdim(a, half):
+    """log_softmax over the last dim of float32 array a holding half values: the row sum of the
+    exponentials and its log are rounded to half, the result is left for the caller to round."""
+    m = a.max(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        s = np.exp(a - m).sum(axis=-1, keepdims=True, dtype=_F32)
+        lse = np.log(s.astype(half).astype(_F32)).astype(half).astype(_F32)
+        return (a - m) - lse
+
+
+_LEVELS = 8  # nll_loss_out_frame's cascade: 8 partial sums, each taking 16 terms of the one below
+_LEVEL_POWER = 4
+
+
+def _cascade_sum(terms, rows, dt):
+    """sum of terms (float32 half values, in order, terms[k] from batch row rows[k]) as
+    nll_loss_out_frame sums them: in the half dtype, with its cascade of partial sums."""
+    def rd(v):
+        return _F32(np.asarray(v, _F32).astype(dt))
+
+    sums = [_F32(0)] * _LEVELS
+    for k in range(len(terms)):
+        sums[0] = rd(sums[0] + terms[k])
+        b = int(rows[k])
+        for j in range(_LEVELS - 1):
+            if b & (((1 << _LEVEL_POWER) - 1) << (j * _LEVEL_POWER)):
+                break
+            sums[j + 1] = rd(sums[j + 1] + sums[j])
+            sums[j] = _F32(0)
+    total = _F32(0)
+    for s in sums:
+        total = rd(total + s)
+    return total
+
+
+class NllLossHalf(Op):
+    """nll_loss(x, target, weight, reduction='mean' or 'sum') of a float16/bfloat16 (N, C) x, as
+    PyTorch's CPU kernel: -x[i, t_i] * w[t_i] summed in the half dtype (cascade), divided by the
+    summed weights in the half dtype for 'mean'; the gradient w[t_i] * -(g / total weight)."""
+
+    _half_native = True  # computes its half arithmetic itself
+
+    @staticmethod
+    def forward(ctx, x, rows, cols, w, mean):
+        dt = x._data.dtype
+        picked = x._data[rows, cols].astype(_F32)
+        if w is None:
+            terms = -picked
+            total_w = _F32(np.asarray(len(rows), _F32).astype(dt))  # static_cast<scalar_t>(count)
+        else:
+            ww = w._data[cols].astype(_F32)
+            terms = -(picked * ww).astype(dt).astype(_F32)
+            total_w = _cascade_sum(ww, rows, dt)
+        out = _cascade_sum(terms, rows, dt)
+        if mean:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = out / total_w
+        ctx.meta = (x._data.shape, rows, cols, np.asarray(total_w, dt), mean)
+        ctx.save_for_backward(w)
+        return np.asarray(out).astype(dt)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, rows, cols, total_w, mean = ctx.meta
+        (w,) = ctx.saved_tensors
+        coef = -(g / make(total_w)) if mean else -g  # half ops: rounded as PyTorch's
+        scale = np.ones(len(rows), g._data.dtype) if w is None else w._data[cols]
+        picked = make(scale) * coef  # w[t_i] * grad, rounded
+        mask = np.zeros(shape, bool)
+        mask[rows, cols] = True
+        spread = np.zeros(shape, np.intp)
+        spread[rows, cols] = np.arange(len(rows))
+        from fastgrad._ops.elementwise import where
+
+        full = picked[make(spread)] if len(rows) else make(np.zeros(shape, g._data.dtype))
+        return where(make(mask), full, make(np.zeros((), g._data.dtype))), None, None, None, None
