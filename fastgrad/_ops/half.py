@@ -88,3 +88,19 @@ class NllLossHalf(Op):
 
         full = picked[make(spread)] if len(rows) else make(np.zeros(shape, g._data.dtype))
         return where(make(mask), full, make(np.zeros((), g._data.dtype))), None, None, None, None
+
+
+def update_running_stats(x, axes, running_mean, running_var, momentum, per_sample=False):
+    """batch_norm / instance_norm on a float16/bfloat16 x: its batch statistics (per_sample: the
+    instances' averaged) into the running stats in place, as PyTorch's kernel: computed wide,
+    each buffer rounded once."""
+    a = x._data.astype(np.float64)
+    size = int(np.prod([a.shape[i] for i in axes]))
+    mean = a.mean(axes)
+    var = a.var(axes) * (size / (size - 1))
+    if per_sample:
+        mean, var = mean.mean(0), var.mean(0)
+    for buf, stat in ((running_mean, mean), (running_var, var)):
+        if buf is not None:
+            buf._data[...] = momentum * stat + (1 - momentum) * buf._data.astype(np.float64)
+            buf._vc.value += 1

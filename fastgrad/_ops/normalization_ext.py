@@ -6,8 +6,9 @@ compose elementwise ops and reductions. Errors are torch's, raised before any co
 import numpy as np
 
 from fastgrad import _dtype
+from fastgrad._ops import half as H
 from fastgrad._ops import layers as L
-from fastgrad._ops.base import make, scalar_type_name, shape_str
+from fastgrad._ops.base import float32_compute, make, scalar_type_name, shape_str
 from fastgrad._ops.nn_functional import pad
 from fastgrad._ops.spatial import tensor_unfold
 
@@ -22,6 +23,7 @@ def _affine(y, weight, bias, shape):
     return y
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
     """Normalize each group of num_groups channel groups over its channels and spatial positions."""
     if input.dim() < 2:
@@ -77,6 +79,17 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
             raise RuntimeError(f"{name} should contain {n * c} elements not {t.numel() * n}")
     if _dtype.kind(input._data.dtype) != "f":
         raise NotImplementedError(f"\"batch_norm\" not implemented for '{scalar_type_name(input._data.dtype)}'")
+    if _dtype.is_half(input._data.dtype):  # PyTorch's kernel: float32, rounded once; the stats too
+        if not use_input_stats:
+            return _instance_norm_float32(input, running_mean, running_var, weight, bias, False, momentum, eps)
+        y = _instance_norm_float32(input, None, None, weight, bias, True, momentum, eps)
+        H.update_running_stats(input, tuple(range(2, input.dim())), running_mean, running_var, momentum, True)
+        return y
+    return _instance_norm(input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps)
+
+
+def _instance_norm(input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps):
+    c = input.shape[1]
     shape = (1, c) + (1,) * (input.dim() - 2)
     if use_input_stats:
         axes = tuple(range(2, input.dim()))
@@ -97,6 +110,10 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     return _affine(y, weight, bias, shape)
 
 
+_instance_norm_float32 = float32_compute(_instance_norm)
+
+
+@float32_compute  # one kernel in PyTorch (its eps=None: float32's machine epsilon for half inputs)
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x^2) + eps) over the trailing normalized_shape dims, times weight; eps=None is
     the machine epsilon of the input's dtype."""

@@ -15,6 +15,7 @@ nn.utils.rnn's packing and padding move rows with _RowGather / _RowScatter / _Pa
 """
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad._ops.base import K, Op, make, make_view
 from fastgrad._ops.elementwise import relu, sigmoid, tanh
 from fastgrad._ops.indexing import cat
@@ -405,15 +406,15 @@ class RNNStep(Op):
 
 
 def lstm_cell(gx, h, c, w_hh, b_hh):
-    return LSTMStep.apply(gx, h, c, w_hh, b_hh)
+    return _step("LSTM", gx, h, c, w_hh, b_hh, None)
 
 
 def gru_cell(gx, h, w_hh, b_hh):
-    return GRUStep.apply(gx, h, w_hh, b_hh)
+    return _step("GRU", gx, h, None, w_hh, b_hh, None)[0]
 
 
 def rnn_cell(gx, h, w_hh, b_hh, nonlinearity):
-    return RNNStep.apply(gx, h, w_hh, b_hh, nonlinearity == "relu")
+    return _step("RNN_RELU" if nonlinearity == "relu" else "RNN_TANH", gx, h, None, w_hh, b_hh, None)[0]
 
 
 # --------------------------------------------------------------------------- sequences
@@ -464,7 +465,30 @@ def _direction(mode, gx, sizes, h0, c0, w_hh, b_hh, w_hr, reverse):
     return join_rows(outs), h, c
 
 
+def _step_half(mode, gx, h, c, w_hh, b_hh):
+    """One float16/bfloat16 step as PyTorch's CPU cells take it: one op after another (each
+    rounded to the half dtype), not one fused kernel (h, c: the new state; c None but for LSTM)."""
+    hg = linear(h, w_hh, b_hh)
+    hid = h.shape[1]
+    if mode == "LSTM":
+        gates = hg + gx
+        i, f = sigmoid(gates[:, :hid]), sigmoid(gates[:, hid:2 * hid])
+        g, o = tanh(gates[:, 2 * hid:3 * hid]), sigmoid(gates[:, 3 * hid:])
+        c = f * c + i * g
+        return o * tanh(c), c
+    if mode == "GRU":
+        r = sigmoid(hg[:, :hid] + gx[:, :hid])
+        z = sigmoid(hg[:, hid:2 * hid] + gx[:, hid:2 * hid])
+        n = tanh(gx[:, 2 * hid:] + hg[:, 2 * hid:] * r)
+        return (h - n) * z + n, None
+    pre = hg + gx
+    return (relu(pre) if mode == "RNN_RELU" else tanh(pre)), None
+
+
 def _step(mode, gx, h, c, w_hh, b_hh, w_hr):
+    if gx._data.dtype is _dtype.F16 or gx._data.dtype is _dtype.BF16:
+        h, c = _step_half(mode, gx, h, c, w_hh, b_hh)
+        return (linear(h, w_hr) if w_hr is not None else h), c
     if mode == "LSTM":
         h, c = LSTMStep.apply(gx, h, c, w_hh, b_hh)
         if w_hr is not None:
@@ -497,7 +521,9 @@ def rnn_rows(mode, x, sizes, hx, cx, weights, has_biases, num_layers, dropout, t
             b_ih = p[2] if has_biases else None
             b_hh = p[3] if has_biases else None
             w_hr = p[-1] if per in (3, 5) else None
-            if has_biases and mode != "GRU":  # b_hh folds into the input projection
+            half = inp._data.dtype is _dtype.F16 or inp._data.dtype is _dtype.BF16
+            if has_biases and mode != "GRU" and not half:  # b_hh folds into the input projection
+                # (not in half precision: PyTorch adds it in the step's own product, rounded there)
                 gx, b_step = linear(inp, w_ih, b_ih + b_hh), None
             else:
                 gx, b_step = linear(inp, w_ih, b_ih), b_hh

@@ -2,9 +2,11 @@
 bilinear (re-exported by fastgrad.nn.functional)."""
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad._backend import engine
+from fastgrad._ops import half as H
 from fastgrad._ops import layers as L
-from fastgrad._ops.base import make, shape_str
+from fastgrad._ops.base import float32_compute, make, shape_str
 from fastgrad.autograd.grad_mode import no_grad
 
 __all__ = ["conv1d", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm", "embedding", "bilinear"]
@@ -194,6 +196,23 @@ def _channel_shape(x):
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-05):
     """Normalize over all dims but dim 1 (channels); in training, update the running stats in place."""
+    dt = input._data.dtype
+    if dt is _dtype.F16 or dt is _dtype.BF16:
+        return _batch_norm_half(input, running_mean, running_var, weight, bias, training, momentum, eps)
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def _batch_norm_half(input, running_mean, running_var, weight, bias, training, momentum, eps):
+    """batch_norm of a float16/bfloat16 input: PyTorch's kernel computes it in float32 and
+    rounds once (normalization and affine map together), the running stats too."""
+    if not training:
+        return _batch_norm_float32(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    y = _batch_norm_float32(input, None, None, weight, bias, True, momentum, eps)
+    H.update_running_stats(input, (0,) + tuple(range(2, input.dim())), running_mean, running_var, momentum)
+    return y
+
+
+def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps):
     x = input
     shape = _channel_shape(x)
     if training:
@@ -231,6 +250,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return y
 
 
+_batch_norm_float32 = float32_compute(_batch_norm)
+
+
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     """Normalize over the last len(normalized_shape) dims."""
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
@@ -275,6 +298,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     return L.Embedding.apply(weight, idx, padding_idx, bool(scale_grad_by_freq))
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def bilinear(input1, input2, weight, bias=None):
     """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o]."""
     o, i1, i2 = weight.shape

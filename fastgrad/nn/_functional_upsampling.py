@@ -13,7 +13,7 @@ import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._backend import engine
-from fastgrad._ops.base import make, scalar_type_name
+from fastgrad._ops.base import float32_compute, make, scalar_type_name
 from fastgrad.nn._functional_pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, axis_matmul
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
@@ -90,6 +90,7 @@ def _taps(mode, n_in, n_out, align_corners, scale, dt):
 _DENSE_MAX = 1 << 22  # entries of a per-dim interpolation matrix applied by matmul
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def _resample(x, mode, out, align_corners, scales):
     """x (N, C, *sp) resampled to spatial size out, one dim after the other. Float inputs take each
     dim's (n_out, n_in) interpolation matrix by one matmul (its gradient is a matmul too: index_add's

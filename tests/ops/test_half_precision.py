@@ -21,12 +21,14 @@ HALF = ("float16", "bfloat16")
 TOL = {"float16": (1e-3, 1e-5), "bfloat16": (1.6e-2, 1e-5)}  # torch.testing's defaults
 
 # (rtol, atol) per dtype where PyTorch's OpInfo / ModuleInfo tests loosen the default for the op
-HALF_TOL = {
-    # The target's gradient goes through softmax's backward, whose cancellation in y (g - sum(g y))
-    # magnifies the rounding of the half upstream gradient g, which both libraries round (fastgrad
-    # correctly, PyTorch as a product of half operands): a few units in the last place of g show.
-    "F.cross_entropy_probs:grad": {"float16": (1e-3, 5e-5), "bfloat16": (1.6e-2, 3e-4)},
-}
+# Softmax's backward y (g - sum(g y)) cancels, magnifying a unit in the last place of its half
+# inputs: of g (the target's gradient in F.cross_entropy_probs, which both libraries round, fastgrad
+# correctly, PyTorch as a product of half operands) or of the saved output y (PyTorch's softmax over
+# a non-last dim rounds exp(x - max) to the half dtype before dividing in part of its loop).
+_SOFTMAX_GRAD_TOL = {"float16": (1e-3, 2e-4), "bfloat16": (1.6e-2, 1e-3)}
+HALF_TOL = {"F.cross_entropy_probs:grad": _SOFTMAX_GRAD_TOL, "softmax:grad": _SOFTMAX_GRAD_TOL,
+            "softmax_method:grad": _SOFTMAX_GRAD_TOL, "F.softmax:grad": _SOFTMAX_GRAD_TOL,
+            "F.softmin:grad": _SOFTMAX_GRAD_TOL}
 
 # Where PyTorch's half result is an artefact of its implementation, not a rule to follow:
 SKIP = {
@@ -228,3 +230,195 @@ def test_losses_half(torch, name, reduction, dtype):
     kw = dict(kw) if name in _LOSS.NO_REDUCTION else dict(kw, reduction=reduction)
     nograd = [k for k in range(len(args)) if k not in grad]
     compare(torch, "loss." + name, lambda L, *a, **k: fn(L)(*a, **k), args, kw, dtype, nograd)
+
+
+# --------------------------------------------------------------------------- layers (modules)
+def _module_pair(torch, name, args, kwargs, dtype):
+    """fastgrad's module, torch's with the same weights, both converted to dtype, and torch's in
+    float64 with the dtype's weights (the exact reference)."""
+    import copy
+
+    fastgrad.manual_seed(0)
+    fm = getattr(fastgrad.nn, name)(*args, **kwargs)
+    tm = getattr(torch.nn, name)(*args, **kwargs)
+    with torch.no_grad():
+        for n, p in fm.named_parameters():
+            tm.get_parameter(n).copy_(torch.from_numpy(np.array(p.detach().numpy())))
+        for n, b in fm.named_buffers():
+            if b.dtype.is_floating_point:
+                tm.get_buffer(n).copy_(torch.from_numpy(np.array(b.numpy())))
+    fm.to(getattr(fastgrad, dtype))
+    tm.to(getattr(torch, dtype))
+    em = copy.deepcopy(tm).double()
+    return fm, tm, em
+
+
+MODULES = [  # (name, args, kwargs, input shape or int input (high, shape), train mode)
+    ("Linear", (5, 4), {}, (3, 5), True),
+    ("Bilinear", (3, 4, 2), {}, None, True),
+    ("Conv1d", (3, 4, 3), {"padding": 1}, (2, 3, 7), True),
+    ("Conv2d", (3, 4, 3), {"stride": 2, "padding": 1}, (2, 3, 6, 6), True),
+    ("Conv2d", (2, 4, 3), {"groups": 2, "bias": False}, (1, 2, 5, 5), True),
+    ("ConvTranspose2d", (3, 2, 3), {"stride": 2}, (1, 3, 4, 4), True),
+    ("LayerNorm", (6,), {}, (4, 6), True),
+    ("LayerNorm", ((3, 4),), {"elementwise_affine": False}, (2, 3, 4), True),
+    ("BatchNorm1d", (4,), {}, (8, 4), True),
+    ("BatchNorm2d", (3,), {}, (4, 3, 5, 5), True),
+    ("BatchNorm2d", (3,), {}, (4, 3, 5, 5), False),
+    ("GroupNorm", (2, 4), {}, (3, 4, 5), True),
+    ("InstanceNorm1d", (3,), {"affine": True}, (2, 3, 6), True),
+    ("RMSNorm", (6,), {}, (4, 6), True),
+    ("LocalResponseNorm", (2,), {}, (2, 4, 5), True),
+    ("Embedding", (10, 4), {}, (10, (3, 5)), True),
+    ("Embedding", (10, 4), {"padding_idx": 0}, (10, (2, 6)), True),
+    ("MaxPool2d", (2,), {}, (2, 3, 6, 6), True),
+    ("AvgPool2d", (3,), {"stride": 2, "padding": 1}, (2, 3, 7, 7), True),
+    ("AdaptiveAvgPool2d", ((2, 3),), {}, (2, 3, 7, 8), True),
+    ("Upsample", (), {"scale_factor": 2, "mode": "bilinear"}, (1, 2, 3, 4), True),
+    ("Upsample", (), {"scale_factor": 2, "mode": "nearest"}, (1, 2, 3, 4), True),
+    ("PReLU", (), {}, (3, 5), True),
+    ("Softmax", (1,), {}, (4, 7), True),
+    ("LogSoftmax", (-1,), {}, (4, 7), True),
+    ("PixelShuffle", (2,), {}, (1, 8, 3, 3), True),
+    ("Flatten", (), {}, (2, 3, 4), True),
+    ("MultiheadAttention", (8, 2), {"batch_first": True}, (2, 5, 8), True),
+    ("LSTM", (4, 3), {}, (5, 2, 4), True),
+    ("GRU", (4, 3), {"batch_first": True}, (2, 5, 4), True),
+    ("RNN", (4, 3), {"num_layers": 2}, (5, 2, 4), True),
+]
+
+
+def _module_input(spec, seed=3):
+    rs = np.random.RandomState(seed)
+    if isinstance(spec[0], int) and isinstance(spec[1], tuple):
+        return rs.randint(0, spec[0], spec[1]).astype(np.int64)
+    return rs.standard_normal(spec)
+
+
+# Recurrent nets round the hidden state at every step, so differences of a unit in the last place
+# compound over the steps; PyTorch's own result depends on its GEMM path (its half input projection
+# of a batch_first view and of the same values made contiguous differ in most elements), so none is
+# the one to match bit for bit. (PyTorch's ModuleInfo loosens MultiheadAttention's float16 to 2e-1.)
+_RECURRENT_TOL = {"float16": (2e-3, 1e-4), "bfloat16": (1.6e-2, 3e-3)}
+MODULE_TOL = {"RNN": _RECURRENT_TOL, "GRU": _RECURRENT_TOL, "LSTM": _RECURRENT_TOL}
+
+
+@pytest.mark.parametrize("dtype", HALF)
+@pytest.mark.parametrize("i", range(len(MODULES)))
+def test_modules_half(torch, i, dtype):
+    name, args, kwargs, spec, train = MODULES[i]
+    fm, tm, em = _module_pair(torch, name, args, kwargs, dtype)
+    for m in (fm, tm, em):
+        m.train(train)
+    if name == "Bilinear":
+        inputs = [np.random.RandomState(3).standard_normal((4, 3)), np.random.RandomState(4).standard_normal((4, 4))]
+    elif name == "MultiheadAttention":
+        x = _module_input(spec)
+        inputs = [x, x + 0.5, x - 0.5]
+    else:
+        inputs = [_module_input(spec)]
+    params = [n for n, _ in fm.named_parameters()]
+
+    def fn(L, *xs):
+        m = {fastgrad: fm, torch: tm}.get(L, None)
+        if m is None:
+            raise AssertionError
+        return m(*xs)
+
+    rtol, atol = MODULE_TOL.get(name, {}).get(dtype, TOL[dtype])
+    f_in = [_tensor(fastgrad, a, dtype, a.dtype.kind == "f") for a in inputs]
+    t_in = [_tensor(torch, a, dtype, a.dtype.kind == "f") for a in inputs]
+    e_in = [t.detach().double().requires_grad_(t.requires_grad) if t.dtype.is_floating_point else t for t in t_in]
+    f_out, t_out, e_out = flatten(fm(*f_in)), flatten(tm(*t_in)), flatten(em(*e_in))
+    f_out = [o for o in f_out if o is not None]
+    t_out = [o for o in t_out if o is not None]
+    e_out = [o for o in e_out if o is not None]
+    assert len(f_out) == len(t_out)
+    for k, (f, t, e) in enumerate(zip(f_out, t_out, e_out)):
+        assert _dtype_name(f) == _dtype_name(t), "%s output %d: %s, torch %s" % (name, k, f.dtype, t.dtype)
+        assert_half_close(_values(f), _values(t), _values(e), rtol, atol, "%s output %d" % (name, k))
+    for (n, b), (_, tb), (_, eb) in zip(fm.named_buffers(), tm.named_buffers(), em.named_buffers()):
+        assert _dtype_name(b) == _dtype_name(tb), n
+        if tb.dtype.is_floating_point:
+            assert_half_close(_values(b), _values(tb), _values(eb), rtol, atol, "%s buffer %s" % (name, n))
+    leaves = [(f_in, t_in, e_in)]
+    f_leaves = [t for t in f_in if t.requires_grad] + [p for p in fm.parameters()]
+    t_leaves = [t for t in t_in if t.requires_grad] + [p for p in tm.parameters()]
+    e_leaves = [t for t in e_in if t.requires_grad] + [p for p in em.parameters()]
+    if not t_leaves or not any(o.requires_grad for o in t_out):
+        return
+    f_g = _grads(fastgrad, f_out, f_leaves, 0)
+    t_g = _grads(torch, t_out, t_leaves, 0)
+    e_g = _grads(torch, e_out, e_leaves, 0, like=t_out)
+    what = ["input %d" % k for k in range(len(f_leaves) - len(params))] + params
+    for w, fg, tg, eg in zip(what, f_g, t_g, e_g):
+        if tg is None:
+            assert fg is None or not np.any(_values(fg)), w
+            continue
+        assert fg is not None and _dtype_name(fg) == _dtype_name(tg) == dtype, "%s: gradient of %s" % (name, w)
+        assert_half_close(_values(fg), _values(tg), _values(eg), rtol, atol, "%s: gradient of %s" % (name, w))
+
+
+# --------------------------------------------------------------------------- training
+def _train(L, convert, make_opt, steps=20):
+    rs = np.random.RandomState(0)
+    X = rs.standard_normal((32, 10)).astype(np.float32)
+    Y = rs.randint(0, 3, 32)
+    init = [(rs.standard_normal((16, 10)) * 0.3), rs.standard_normal(16) * 0.1,
+            rs.standard_normal((3, 16)) * 0.3, rs.standard_normal(3) * 0.1]
+    model = L.nn.Sequential(L.nn.Linear(10, 16), L.nn.ReLU(), L.nn.Linear(16, 3))
+    with L.no_grad():
+        for p, v in zip(model.parameters(), init):
+            p.copy_(L.from_numpy(v.astype(np.float32)))
+    model = convert(L, model)
+    dt = next(model.parameters()).dtype
+    opt = make_opt(L, model.parameters())
+    x, y = L.from_numpy(X).to(dt), L.from_numpy(Y)
+    loss_fn = L.nn.CrossEntropyLoss()
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return (np.array(losses), [p.detach().float().numpy() for p in model.parameters()],
+            [_dtype_name(p) for p in model.parameters()] + [_dtype_name(p.grad) for p in model.parameters()],
+            _dtype_name(loss))
+
+
+CONVERSIONS = {"half()": ("float16", lambda L, m: m.half()),
+               "to(bfloat16)": ("bfloat16", lambda L, m: m.to(L.bfloat16)),
+               "bfloat16()": ("bfloat16", lambda L, m: m.bfloat16())}
+OPTIMIZERS = {"SGD": lambda L, ps: L.optim.SGD(ps, lr=0.1),
+              "SGD-momentum": lambda L, ps: L.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-3),
+              "Adam": lambda L, ps: L.optim.Adam(ps, lr=1e-2, eps=1e-4),
+              "AdamW": lambda L, ps: L.optim.AdamW(ps, lr=1e-2, eps=1e-4)}
+
+
+@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("conv", sorted(CONVERSIONS))
+def test_half_model_trains_as_torch(torch, conv, opt):
+    """Linear + ReLU + Linear with CrossEntropyLoss, converted to half precision, 20 steps: the same
+    dtypes everywhere (parameters, gradients, loss) and the same loss curve as PyTorch's, within
+    the dtype's tolerance (fastgrad rounds as PyTorch's CPU kernels and optimizers do, so on
+    PyTorch's AVX2 build the curves agree bit for bit)."""
+    dtype, convert = CONVERSIONS[conv]
+    f_loss, f_params, f_dt, f_ldt = _train(fastgrad, convert, OPTIMIZERS[opt])
+    t_loss, t_params, t_dt, t_ldt = _train(torch, convert, OPTIMIZERS[opt])
+    assert f_dt == t_dt == [dtype] * 8 and f_ldt == t_ldt == dtype
+    assert np.all(np.isfinite(t_loss)) and t_loss[-1] < t_loss[0] * 0.8  # it trains
+    rtol, atol = TOL[dtype]
+    np.testing.assert_allclose(f_loss, t_loss, rtol=rtol, atol=atol)
+    for f, t in zip(f_params, t_params):
+        np.testing.assert_allclose(f, t, rtol=rtol, atol=2 * np.finfo(np.float16).eps if dtype == "float16" else 1e-2)
+
+
+def test_float16_adam_with_default_eps_gives_nan_as_torch(torch):
+    """PyTorch's float16 Adam adds eps = 1e-8 in float16, where it is 0: a parameter whose second
+    moment is 0 (a dead ReLU unit) gets 0 / 0. fastgrad takes the same ops, so the same NaN."""
+    adam = lambda L, ps: L.optim.Adam(ps, lr=1e-2)  # noqa: E731
+    f_loss = _train(fastgrad, lambda L, m: m.half(), adam, steps=3)[0]
+    t_loss = _train(torch, lambda L, m: m.half(), adam, steps=3)[0]
+    np.testing.assert_array_equal(np.isnan(f_loss), np.isnan(t_loss))
+    assert np.isnan(t_loss[-1])
