@@ -98,7 +98,10 @@ def test_transposed_linear_other_layouts_fall_back(route, case):
         x = np.repeat(x, 2, axis=0)[::2]
     y = fastgrad.nn.functional.linear(fastgrad.from_numpy(x), fastgrad.from_numpy(w),
                                       fastgrad.from_numpy(b))
-    assert route == []
+    if case == "float16":  # half precision is computed in float32 (copies): the float32 route
+        assert len(route) == (nn_ops._linear_out is not None)
+    else:
+        assert route == []
     want = x.astype(np.float64) @ w.T.astype(np.float64) + b
     tol = 1e-2 if case == "float16" else 1e-5
     np.testing.assert_allclose(y.numpy().astype(np.float64), want, rtol=tol, atol=tol * np.abs(want).max())
