@@ -862,8 +862,8 @@ def _half_apply(fn, args, kwargs):
     if half is _F32:
         return out
     if isinstance(out, tuple):
-        return tuple([_narrow(o, half, cast) for o in out])
-    return _narrow(out, half, cast)
+        return tuple([_narrow(o, half, cast, fn) for o in out])
+    return _narrow(out, half, cast, fn)
 
 
 def _widen(a, cast):
@@ -879,7 +879,21 @@ def _widen(a, cast):
     return a
 
 
-def _narrow(o, half, cast):
+_half_nodes = {}  # op class -> its half outputs' cast node class, named as the op's own nodes
+
+
+def _half_node_class(fn, node_cls):
+    """The cast node class a half output of op fn gets: a subclass of the cast's node class
+    under the op's node name, so the output's grad_fn reads as it would in float32."""
+    cls = _half_nodes.get(fn)
+    if cls is None:
+        name = fn._backward_cls.__name__
+        cls = type(name, (node_cls,), {"__module__": node_cls.__module__, "__qualname__": name})
+        _half_nodes[fn] = cls
+    return cls
+
+
+def _narrow(o, half, cast, fn):
     """A float32 output of _half_apply's run rounded to the half dtype (others as they are).
     The float32 output itself is rounded first, in place: what the op saved of its output for
     backward then holds the half values, as PyTorch's kernels see their saved half output."""
@@ -890,6 +904,8 @@ def _narrow(o, half, cast):
             d[...] = d.astype(half)
         h = cast.apply(t, half)
         h._vc = t._vc
+        if h._grad_fn is not None:
+            h._grad_fn.__class__ = _half_node_class(fn, type(h._grad_fn))
         return h
     return o
 

@@ -43,14 +43,16 @@ class finfo:  # noqa: N801  (PyTorch's name)
 
 
 class iinfo:  # noqa: N801
-    """bits, max, min and dtype of an integer (or bool) dtype."""
+    """bits, max, min and dtype of an integer dtype."""
 
     def __init__(self, type):  # noqa: A002
         d = _dtype.to_dtype(type)
+        if d is _dtype.bool_:
+            raise TypeError("torch.bool is not supported by torch.iinfo")
         if d.is_floating_point or d.is_complex:
             raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo to handle "
                             "'torch.iinfo'")
-        info = np.iinfo(np.uint8 if d is _dtype.bool_ else d.np)
+        info = np.iinfo(d.np)
         self.bits = int(info.bits)
         self.max = int(info.max)
         self.min = int(info.min)
