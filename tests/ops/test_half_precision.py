@@ -422,3 +422,56 @@ def test_float16_adam_with_default_eps_gives_nan_as_torch(torch):
     t_loss = _train(torch, lambda L, m: m.half(), adam, steps=3)[0]
     np.testing.assert_array_equal(np.isnan(f_loss), np.isnan(t_loss))
     assert np.isnan(t_loss[-1])
+
+
+# --------------------------------------------------------------------------- autograd on half tensors
+@pytest.mark.parametrize("dtype", HALF)
+def test_half_double_backward_forward_ad_and_inplace_checks(torch, dtype):
+    vals = np.array([0.5, -1.25, 2.0, 0.3])
+    res = {}
+    for L, exact in ((fastgrad, False), (torch, False), (torch, True)):
+        x = _tensor(L, vals, dtype, True)
+        if exact:
+            x = x.detach().double().requires_grad_()
+        y = (L.tanh(x) * x).sum()
+        g, = L.autograd.grad(y, x, create_graph=True)
+        gg, = L.autograd.grad((g * g).sum(), x)
+        with L.autograd.forward_ad.dual_level():
+            d = L.autograd.forward_ad.make_dual(x.detach(), L.ones_like(x))
+            tangent = L.autograd.forward_ad.unpack_dual(L.sigmoid(d) * L.exp(d)).tangent
+        res[L.__name__ + str(exact)] = (g, gg, tangent)
+        if not exact:  # a saved half output changed in place: PyTorch's error
+            b = L.exp(x * 1)
+            b.add_(1)
+            with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+                b.sum().backward()
+    # the second derivative's graph is a chain of half ops (the first gradient, its square, the
+    # backward of tanh's backward), each rounded, and not PyTorch's chain: a few units in the last place
+    second = {"float16": (1e-2, 1e-4), "bfloat16": (5e-2, 1e-3)}[dtype]
+    for k, what in enumerate(("gradient", "second derivative", "jvp")):
+        f, t, e = res["fastgradFalse"][k], res["torchFalse"][k], res["torchTrue"][k]
+        assert _dtype_name(f) == _dtype_name(t) == dtype, what
+        assert_half_close(_values(f), _values(t), _values(e), *(second if k == 1 else TOL[dtype]), what)
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_other_optimizers_step_half_parameters(torch, dtype):
+    """Optimizers other than SGD and Adam/AdamW run their float32 kernel on float32 copies of a half
+    parameter and its state, rounded back (PyTorch rounds after each of its ops: a unit in the last
+    place apart, and PyTorch's float16 overflows where an eps of 1e-8 is 0 in float16 are not
+    reproduced)."""
+    rs = np.random.RandomState(0)
+    for name in ("Adagrad", "Adamax", "RAdam", "ASGD", "Rprop", "Adafactor"):
+        p0 = rs.standard_normal(50).astype(np.float32)
+        grads = [rs.standard_normal(50).astype(np.float32) * 0.1 for _ in range(3)]
+        out = []
+        for L in (fastgrad, torch):
+            p = L.from_numpy(p0.copy()).to(getattr(L, dtype)).requires_grad_()
+            opt = getattr(L.optim, name)([p], lr=0.01)
+            for gr in grads:
+                p.grad = L.from_numpy(gr.copy()).to(getattr(L, dtype))
+                opt.step()
+            assert _dtype_name(p) == dtype
+            out.append(_values(p))
+        ulp = 2.0 ** -10 if dtype == "float16" else 2.0 ** -7
+        np.testing.assert_allclose(out[0], out[1], rtol=2 * ulp, atol=1e-4, err_msg=name)
