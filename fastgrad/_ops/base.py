@@ -121,6 +121,10 @@ def float32_compute(fn):
     Other dtypes call fn as it is. Not for in-place functions (the cast is a copy)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if args and isinstance(args[0], TensorBase):
+            dt = args[0]._data.dtype
+            if dt is _dtype.F32 or dt is _dtype.F64:  # the common case: fn as it is (half
+                return fn(*args, **kwargs)  # arguments mixed in: promoted by fn's own rules)
         half = _half_of(args) if not kwargs else _half_of(list(args) + list(kwargs.values()))
         if half is None or half is _dtype.float32:  # mixed dtypes: fn's own checks and promotion
             return fn(*args, **kwargs)
