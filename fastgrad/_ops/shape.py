@@ -159,8 +159,6 @@ class IndexAdd(Op):
 class IndexPut(Op):
     """out = x with out[idx] = v (out of place; in-place setitem rebases onto this)."""
 
-    _half_native = True  # moves data: float16/bfloat16 arrays as they are
-
     @staticmethod
     def forward(ctx, x, v, idx, accumulate):
         ctx.idx, ctx.accumulate = idx, accumulate
