@@ -181,13 +181,15 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
 # --------------------------------------------------------------------------- random
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     d = _r._float_dtype(dtype)
-    return _finish(_r.rng(generator).random(_size(size), dtype=d if d in (np.float32, np.float64) else np.float32).astype(d, copy=False),
+    w = d if d in (np.float32, np.float64) else np.float32  # (half dtypes: drawn in float32, rounded)
+    return _finish(_r.rng(generator).random(_size(size), dtype=w).astype(d, copy=False),
                    None, requires_grad, device)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     d = _r._float_dtype(dtype)
-    return _finish(_r.rng(generator).standard_normal(_size(size), dtype=d if d in (np.float32, np.float64) else np.float32).astype(d, copy=False),
+    w = d if d in (np.float32, np.float64) else np.float32
+    return _finish(_r.rng(generator).standard_normal(_size(size), dtype=w).astype(d, copy=False),
                    None, requires_grad, device)
 
 

@@ -35,7 +35,8 @@ _BLOCKS_MIN = 128 * 128  # causal attention with at least this many scores per h
 _causal_cache = {}  # (L, S, dtype char) -> the additive causal bias (read-only)
 
 _CPP_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int", "int16": "short int",
-              "int8": "signed char", "uint8": "unsigned char", "bool": "bool", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+              "int8": "signed char", "uint8": "unsigned char", "bool": "bool", "float16": "c10::Half",
+              "bfloat16": "c10::BFloat16",
               "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
 
 

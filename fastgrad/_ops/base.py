@@ -165,10 +165,12 @@ def binary_operands(a, b):
                 check_broadcast(a._data.shape, b._data.shape)
             if a._data.dtype == b._data.dtype:
                 return a, b
-        elif type(b) is float and _dtype.kind(a._data.dtype) == "f" or type(b) is int and _dtype.kind(a._data.dtype) in "fc":
+        elif type(b) is float and _dtype.kind(a._data.dtype) == "f" or type(b) is int and _dtype.kind(
+                a._data.dtype) in "fc":
             return a, make(np.asarray(b, a._data.dtype))  # a Python number keeps a float tensor's dtype
     elif isinstance(b, TensorBase):
-        if type(a) is float and _dtype.kind(b._data.dtype) == "f" or type(a) is int and _dtype.kind(b._data.dtype) in "fc":
+        if type(a) is float and _dtype.kind(b._data.dtype) == "f" or type(a) is int and _dtype.kind(
+                b._data.dtype) in "fc":
             return make(np.asarray(a, b._data.dtype)), b
     dt = _dtype.result_type(a, b)
     if dt is None:
