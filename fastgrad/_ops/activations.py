@@ -260,6 +260,8 @@ class _NoBackward(Op):
     """Passes its input through; its backward raises (PyTorch's in-place leaky_relu_/elu_ with a
     negative slope record a backward that refuses to run)."""
 
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, x, message):
         ctx.message = message

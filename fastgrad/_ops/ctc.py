@@ -117,6 +117,8 @@ class CTCLoss(Op):
 
 
 class _NoDerivative(Op):
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, value, *inputs):
         return value._data

@@ -176,7 +176,7 @@ def clamp_tensor(input, min=None, max=None):  # noqa: A002
     x = as_tensor_of(input, dt)
     lo = None if min is None else as_tensor_of(min, dt)
     hi = None if max is None else as_tensor_of(max, dt)
-    if _any_grad(x, lo, hi) and np.dtype(dt).kind in "fc":
+    if _any_grad(x, lo, hi) and _dtype.kind(np.dtype(dt)) in "fc":
         return ClampTensor.apply(x, lo, hi)
     y = x._data
     if lo is not None:

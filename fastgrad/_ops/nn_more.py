@@ -3,7 +3,8 @@ distances and p = inf ties) and a zero-gradient link (grid_sample's nearest mode
 grid a zero gradient, as torch does)."""
 import numpy as np
 
-from fastgrad._ops.base import Op, make
+from fastgrad import _dtype
+from fastgrad._ops.base import Op, make, scalar_type_name
 from fastgrad._ops.elementwise import where
 from fastgrad._ops.indexing import index_add, index_select
 
@@ -76,10 +77,12 @@ def pdist(input, p=2):
     """The p-norm distance of every pair of rows i < j of input (N, M): N (N - 1) / 2 values."""
     if input._data.ndim != 2:
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input._data.ndim}D")
-    if input._data.dtype.kind != "f":
+    if _dtype.kind(input._data.dtype) != "f":
         raise RuntimeError("pdist only supports floating-point dtypes")
     if p < 0:
         raise RuntimeError("pdist only supports non-negative p values")
+    if _dtype.is_half(input._data.dtype) and input._data.shape[0] > 1:  # torch's kernel: float32/float64 only
+        raise NotImplementedError(f"\"pdist\" not implemented for '{scalar_type_name(input._data.dtype)}'")
     return Pdist.apply(input, float(p))
 
 

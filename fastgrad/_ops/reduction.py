@@ -166,7 +166,7 @@ class MaxAll(Op):
             raise RuntimeError("%s(): Expected reduction dim to be specified for input.numel() == 0. "
                                "Specify the reduction dim with the 'dim' argument." % ("max" if is_max else "min"))
         y = d.max() if is_max else d.min()
-        mask = np.isnan(d) if d.dtype.kind in "fc" and np.isnan(y) else d == y  # a nan result: shared among the nans (torch)
+        mask = np.isnan(d) if _dtype.kind(d.dtype) in "fc" and np.isnan(y) else d == y  # a nan result: shared among the nans (torch)
         ctx.save_for_backward(mask / mask.sum())
         return y
 

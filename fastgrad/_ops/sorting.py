@@ -81,7 +81,7 @@ def median(input, dim=None, keepdim=False):
         flat = S.reshape(input, -1)
         n = flat._data.shape[0]
         if n == 0:  # nan, on the graph as torch's (the input's gradient is empty)
-            return flat.sum() + float("nan") if input._data.dtype.kind == "f" else make(np.asarray(np.nan, input._data.dtype))
+            return flat.sum() + float("nan") if _dtype.kind(input._data.dtype) == "f" else make(np.asarray(np.nan, input._data.dtype))
         order = _argsort(flat._data, 0, False)
         nan = np.isnan(flat._data).any() if _dtype.kind(flat._data.dtype) == "f" else False
         k = n - 1 if nan else (n - 1) // 2

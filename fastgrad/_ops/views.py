@@ -133,6 +133,8 @@ class AsStrided(Op):
     whose base was changed in place. data, when given, is the view's own array (the node is
     made for its history: refresh)."""
 
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, base, geom, data=None):
         ctx.geom = geom
@@ -168,6 +170,8 @@ class ViewFill(Op):
     """g with a view's elements set to zero: the gradient CopySlices sends to the base's old
     history (those elements were overwritten). Its own adjoint."""
 
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, g, geom):
         ctx.geom = geom
@@ -189,6 +193,8 @@ class CopySlices(Op):
     written into the view's elements (dst: the view's array, a part of base's) in place.
     Gradient: to the base's old history outside the view, to src inside it (PyTorch's
     CopySlices node, which wraps the op's node; here src's own node is the op's)."""
+
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
 
     @staticmethod
     def forward(ctx, base, src, geom, dst):
@@ -235,6 +241,8 @@ def _diagonal_view(a, offset, d1, d2):
 class Diagonal(Op):
     """x.diagonal(offset, dim1, dim2): a view of x (the diagonal as the last dim)."""
 
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
     @staticmethod
     def forward(ctx, x, offset, d1, d2):
         ctx.in_shape, ctx.args = x._data.shape, (offset, d1, d2)
@@ -252,6 +260,8 @@ class Diagonal(Op):
 
 class DiagonalBackward(Op):
     """Zeros of shape with g on the (offset, d1, d2) diagonal: Diagonal's adjoint."""
+
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
 
     @staticmethod
     def forward(ctx, g, shape, offset, d1, d2):

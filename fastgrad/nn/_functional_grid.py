@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad._ops import nn_more as NM
 from fastgrad._ops.base import make, scalar_type_name, shape_str
 from fastgrad._ops.elementwise import where
@@ -34,7 +35,7 @@ def affine_grid(theta, size, align_corners=None):
     if align_corners is None:
         warnings.warn(_ALIGN_WARNING, stacklevel=2)
         align_corners = False
-    if theta._data.dtype.kind != "f":
+    if _dtype.kind(theta._data.dtype) != "f":
         raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
     size = list(size)
     if len(size) == 4:
@@ -216,7 +217,7 @@ def _grid_checks(input, grid, mode):
                            f"got input with sizes {shape_str(input.shape)} and grid with sizes {shape_str(grid.shape)}")
     if nd == 3 and mode == "bicubic":
         raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
-    if input._data.dtype.kind != "f":
+    if _dtype.kind(input._data.dtype) != "f":
         raise NotImplementedError(f"\"grid_sampler_{nd}d_cpu_kernel_impl\" not implemented for "
                                   f"'{scalar_type_name(input._data.dtype)}'")
     return nd

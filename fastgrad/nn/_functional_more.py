@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad import _random
 from fastgrad._ops import layers as L
 from fastgrad._ops import nn_more as NM
@@ -22,7 +23,7 @@ def _type_name(t):
 
 
 def _is_float(t):
-    return t._data.dtype.kind == "f"
+    return _dtype.kind(t._data.dtype) == "f"
 
 
 # --------------------------------------------------------------------------- embedding_bag

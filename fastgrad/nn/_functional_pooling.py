@@ -11,7 +11,7 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad._backend import engine
 from fastgrad._ops import spatial as SP
-from fastgrad._ops.base import make, scalar_type_name, shape_str
+from fastgrad._ops.base import float32_compute, make, scalar_type_name, shape_str
 from fastgrad.nn._functional_layers import avg_pool2d, max_pool2d
 
 __all__ = ["max_pool1d", "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d",
@@ -96,6 +96,12 @@ def _pool3d_check(fn, x5, k, s, p, d, out, check_input_size=False):
     if min(out) < 1:
         raise RuntimeError("Given input size: (%dx%dx%dx%d). Calculated output size: (%dx%dx%dx%d). Output size is "
                            "too small" % ((x5.shape[1],) + tuple(sp) + (x5.shape[1],) + tuple(out)))
+
+
+def no_half_avg_pool3d(x):
+    """torch's avg_pool3d kernel (avg_pool3d_out_frame) takes no float16/bfloat16: its error."""
+    if _dtype.is_half(x._data.dtype):
+        raise NotImplementedError(f"\"avg_pool3d_out_frame\" not implemented for '{scalar_type_name(x._data.dtype)}'")
 
 
 def _float_only(name, x):
@@ -238,6 +244,7 @@ def _avg_divisor(sp, k, s, p, out, count_include_pad, dtype):
     return div.astype(dtype)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 summed in float32, rounded once
 def _avg_pool_nd(x, k, s, p, out, ceil_mode, count_include_pad, divisor_override):
     sp = tuple(x.shape[2:])
     n, c = x.shape[:2]
@@ -284,6 +291,7 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     x = input.unsqueeze(0) if unbatched else input
     out = tuple(_pool_out(x.shape[2 + i], k[i], p[i], s[i], 1, ceil_mode) for i in range(3))
     _pool3d_check("avg_pool3d()", x, k, s, p, (1, 1, 1), out, check_input_size=True)
+    no_half_avg_pool3d(x)
     return _unbatch(_avg_pool_nd(x, k, s, p, out, ceil_mode, count_include_pad, divisor_override), unbatched)
 
 
@@ -362,6 +370,7 @@ def axis_matmul(y, m, d):
     return (y.movedim(d, -1) @ mt.mT).movedim(-1, d)
 
 
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 averaged in float32, rounded once
 def _adaptive_avg(x, out):
     if all(v == 1 for v in out):  # torch: a mean over the spatial dims (NaN over an empty one)
         return x.mean(tuple(range(2, 2 + len(out))), keepdim=True)
