@@ -10,7 +10,7 @@ import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._ops import nn_more as NM
-from fastgrad._ops.base import make, scalar_type_name, shape_str
+from fastgrad._ops.base import float32_compute, make, scalar_type_name, shape_str
 from fastgrad._ops.elementwise import where
 
 __all__ = ["affine_grid", "grid_sample"]
@@ -235,7 +235,11 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if align_corners is None:
         warnings.warn(_ALIGN_WARNING, stacklevel=2)
         align_corners = False
-    nd = _grid_checks(input, grid, mode)
+    return _grid_sample(input, grid, mode, padding_mode, align_corners, _grid_checks(input, grid, mode))
+
+
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
+def _grid_sample(input, grid, mode, padding_mode, align_corners, nd):
     sizes = tuple(input.shape[2:])
     taps = _Taps(input, sizes)
     out_shape = (taps.n, taps.c) + tuple(grid.shape[1:-1])

@@ -487,3 +487,57 @@ def test_other_optimizers_step_half_parameters(torch, dtype):
             out.append(_values(p))
         ulp = 2.0 ** -10 if dtype == "float16" else 2.0 ** -7
         np.testing.assert_allclose(out[0], out[1], rtol=2 * ulp, atol=1e-4, err_msg=name)
+
+
+# --------------------------------------------------------------------------- ops outside the op table
+_RM = np.random.RandomState(11)
+# name: (fn(L, *tensors), the arrays (float ones become half leaves), the indices of those taking no gradient)
+MORE = {
+    "F.affine_grid": (lambda L, th: L.nn.functional.affine_grid(th, (2, 1, 3, 4), align_corners=False),
+                      [_RM.uniform(-1, 1, (2, 2, 3))], ()),
+    "F.grid_sample": (lambda L, x, g: L.nn.functional.grid_sample(x, g, align_corners=False),
+                      [_RM.standard_normal((1, 2, 4, 5)), _RM.uniform(-1.1, 1.1, (1, 3, 2, 2))], ()),
+    "F.embedding_bag": (lambda L, w, i: L.nn.functional.embedding_bag(i, w, L.tensor([0, 2])),
+                        [_RM.standard_normal((5, 3)), np.array([0, 1, 4, 1])], ()),
+    "pdist": (lambda L, x: L.pdist(x), [_RM.standard_normal((4, 3))], ()),  # torch: not for half
+    "pdist of one row": (lambda L, x: L.pdist(x), [_RM.standard_normal((1, 3))], (0,)),  # no kernel: no error
+    "F.avg_pool3d": (lambda L, x: L.nn.functional.avg_pool3d(x, 2), [_RM.standard_normal((1, 2, 4, 4, 4))], ()),
+    "F.local_response_norm 4-d": (lambda L, x: L.nn.functional.local_response_norm(x, 2),
+                                  [_RM.standard_normal((2, 3, 4, 4))], ()),  # torch pools it with avg_pool3d
+    "F.adaptive_avg_pool2d 7x9 -> 3x4": (lambda L, x: L.nn.functional.adaptive_avg_pool2d(x, (3, 4)),
+                                         [_RM.standard_normal((2, 3, 7, 9))], ()),
+    "F.avg_pool2d 3x3": (lambda L, x: L.nn.functional.avg_pool2d(x, 3, 2, 1), [_RM.standard_normal((2, 3, 7, 9))], ()),
+    "clamp with tensor bounds": (lambda L, x, lo, hi: L.clamp(x, lo, hi),
+                                 [_RM.standard_normal(6), np.array(-0.5), np.array(0.5)], (1, 2)),
+    "median of nothing": (lambda L, x: L.median(x), [np.zeros(0)], ()),
+    "max with a nan": (lambda L, x: x.max(), [np.array([1.0, np.nan, 2.0, np.nan])], ()),
+}
+
+
+@pytest.mark.parametrize("dtype", HALF)
+@pytest.mark.parametrize("name", sorted(MORE))
+def test_more_ops_half(torch, name, dtype):
+    fn, args, nograd = MORE[name]
+    compare(torch, name, fn, args, {}, dtype, nograd)
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_half_views_written_in_place_as_torch(torch, dtype):
+    """A view of a half tensor is a view (diagonal, indexing, transpose): writing it in place writes
+    its base, with and without autograd (CopySlices), as in PyTorch."""
+    res = []
+    for L in (fastgrad, torch):
+        a = L.arange(12.0).reshape(3, 4).to(getattr(L, dtype)).requires_grad_()
+        x = a * 1.5
+        x[1].mul_(2)
+        x.diagonal().add_(1)
+        y = (x * x).sum() + (x.diagonal(1) * 3).sum()
+        g, = L.autograd.grad(y, a)
+        b = L.zeros(2, 3, dtype=getattr(L, dtype))
+        b.t()[0].fill_(5)
+        b[:, 1].copy_(L.tensor([1.0, 2.0]))
+        b.diagonal().mul_(3)
+        assert _dtype_name(x) == _dtype_name(g) == _dtype_name(b) == dtype
+        res.append([_values(v) for v in (x, g, b)])
+    for f, t, what in zip(res[0], res[1], ("the base", "its gradient", "a no-grad base")):
+        np.testing.assert_array_equal(f, t, err_msg=what)
