@@ -31,7 +31,7 @@ def _to_array(data, dtype=None):
     arr = np.array(data)
     if arr.dtype == object:
         raise TypeError("Could not infer dtype of %s" % type(data).__name__)
-    if _dtype.kind(arr.dtype) == "f" and not _has_numpy_float(data):
+    if (arr.dtype.kind == "f" or arr.dtype is _dtype.BF16) and not _has_numpy_float(data):
         arr = arr.astype(_dtype.get_default_dtype().np)
     elif arr.dtype.kind in "iu":
         arr = arr.astype(np.int64)
@@ -245,7 +245,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     p = input._data
     if p.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
-    if _dtype.kind(p.dtype) != "f":
+    if p.dtype.kind != "f" and p.dtype is not _dtype.BF16:
         raise RuntimeError("multinomial only supports floating-point dtypes for input, got: %s"
                            % _SCALAR_NAMES.get(p.dtype.name, p.dtype.name))
     n = int(num_samples)

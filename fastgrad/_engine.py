@@ -798,7 +798,7 @@ def function_apply(fn, args, kwargs):
 # op that only moves data (Op._half_native) runs on the 16-bit arrays as they are.
 def _inexact(dt):
     """Whether NumPy dtype dt is a floating or complex one (bfloat16's NumPy kind is 'V')."""
-    return dt is _BF16 or dt.kind in "fc"
+    return dt.kind in "fc" or dt is _BF16  # (float32/float64 decided by the first test)
 
 
 def _is_half(a):

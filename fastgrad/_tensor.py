@@ -110,7 +110,7 @@ class Tensor(engine.TensorBase):
         return self._data.nbytes
 
     def is_floating_point(self):
-        return _dtype.kind(self._data.dtype) == "f"
+        return self._data.dtype.kind == "f" or self._data.dtype is _dtype.BF16
 
     def is_complex(self):
         return self._data.dtype.kind == "c"
@@ -142,7 +142,7 @@ class Tensor(engine.TensorBase):
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want "
                                "to use a computed variable in a subgraph that doesn't require "
                                "differentiation use var_no_grad = var.detach().")
-        if value and _dtype.kind(self._data.dtype) not in "fc":
+        if value and self._data.dtype.kind not in "fc" and self._data.dtype is not _dtype.BF16:
             raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
         self._requires_grad = value
 

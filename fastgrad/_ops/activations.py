@@ -283,7 +283,7 @@ _NEG_SLOPE = ("In-place %s backward calculation is triggered with a negative slo
 
 # --------------------------------------------------------------------------- helpers
 def _float_only(kernel, x):
-    if _dtype.kind(x._data.dtype) not in "fc":
+    if x._data.dtype.kind not in "fc" and x._data.dtype is not _dtype.BF16:
         raise NotImplementedError('"%s" not implemented for \'%s\'' % (kernel, scalar_type_name(x._data.dtype)))
     return x
 
@@ -405,7 +405,7 @@ def _hardtanh(x, lo, hi):
     d = x._data
     if d.dtype == np.bool_:
         raise RuntimeError("Bool inputs not supported for hardtanh")
-    if _dtype.kind(d.dtype) not in "fc":  # integers stay integers (the bounds cast to them, as PyTorch)
+    if d.dtype.kind not in "fc" and d.dtype is not _dtype.BF16:  # integers stay integers (the bounds cast to them)
         return make(np.clip(d, d.dtype.type(lo), d.dtype.type(hi)))
     return Hardtanh.apply(x, float(lo), float(hi))
 
@@ -476,7 +476,7 @@ def hardshrink(input, lambd=0.5):
 def _threshold(x, threshold, value):
     if x._data.dtype == np.bool_:
         raise NotImplementedError('"threshold_cpu" not implemented for \'Bool\'')
-    if _dtype.kind(x._data.dtype) not in "fc":
+    if x._data.dtype.kind not in "fc" and x._data.dtype is not _dtype.BF16:
         return make(np.where(x._data <= threshold, np.asarray(value).astype(x._data.dtype), x._data))
     return Threshold.apply(x, threshold, value)
 

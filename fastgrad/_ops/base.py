@@ -87,7 +87,7 @@ def _half_of(items):
             if half is not None and dt is not half:
                 other = True
             half = dt
-        elif _dtype.kind(dt) in "fc":
+        elif dt.kind in "fc" or dt is _dtype.BF16:
             other = True
     if half is None:
         return None
@@ -165,12 +165,12 @@ def binary_operands(a, b):
                 check_broadcast(a._data.shape, b._data.shape)
             if a._data.dtype == b._data.dtype:
                 return a, b
-        elif type(b) is float and _dtype.kind(a._data.dtype) == "f" or type(b) is int and _dtype.kind(
-                a._data.dtype) in "fc":
+        elif (type(b) is float and (a._data.dtype.kind == "f" or a._data.dtype is _dtype.BF16)
+              or type(b) is int and (a._data.dtype.kind in "fc" or a._data.dtype is _dtype.BF16)):
             return a, make(np.asarray(b, a._data.dtype))  # a Python number keeps a float tensor's dtype
     elif isinstance(b, TensorBase):
-        if type(a) is float and _dtype.kind(b._data.dtype) == "f" or type(a) is int and _dtype.kind(
-                b._data.dtype) in "fc":
+        if (type(a) is float and (b._data.dtype.kind == "f" or b._data.dtype is _dtype.BF16)
+                or type(a) is int and (b._data.dtype.kind in "fc" or b._data.dtype is _dtype.BF16)):
             return make(np.asarray(a, b._data.dtype)), b
     dt = _dtype.result_type(a, b)
     if dt is None:
@@ -182,7 +182,7 @@ def float_operand(x):
     """Integer/bool tensors are promoted to the default float dtype (exp, log, sqrt, ...)."""
     if not isinstance(x, TensorBase):
         x = make(np.asarray(x, dtype=_dtype.result_type(x) if not isinstance(x, (bool, int)) else None))
-    if _dtype.kind(x._data.dtype) in "fc":
+    if x._data.dtype.kind in "fc" or x._data.dtype is _dtype.BF16:
         return x
     return x.to(_dtype.get_default_dtype())
 
@@ -198,7 +198,7 @@ def scalar_type_name(np_dtype):
 
 
 def check_float(name, x):
-    if _dtype.kind(x._data.dtype) not in "fc":
+    if x._data.dtype.kind not in "fc" and x._data.dtype is not _dtype.BF16:
         raise RuntimeError('"%s" not implemented for \'%s\'' % (name, scalar_type_name(x._data.dtype)))
 
 

@@ -515,7 +515,7 @@ def div(input, other, *, rounding_mode=None):
             q = a._data / b._data if _dtype.kind(a._data.dtype) in "fc" else np.true_divide(a._data, b._data)
             q = np.floor(q) if rounding_mode == "floor" else np.trunc(q)
         return make(q.astype(a._data.dtype, copy=False))
-    if _dtype.kind(a._data.dtype) not in "fc":
+    if a._data.dtype.kind not in "fc" and a._data.dtype is not _dtype.BF16:
         a, b = a.to(_dtype.get_default_dtype()), b.to(_dtype.get_default_dtype())
     return Div.apply(a, b)
 
@@ -546,11 +546,11 @@ def pow(input, exponent):  # noqa: A001
             return pow(input, exponent.item())
         else:
             input, exponent = binary_operands(input, exponent)
-        if _dtype.kind(input._data.dtype) not in "fc":
+        if input._data.dtype.kind not in "fc" and input._data.dtype is not _dtype.BF16:
             return make(np.power(input._data, exponent._data))
         return Pow.apply(input, exponent)
     if isinstance(exponent, (int, float, np.number)) and not isinstance(exponent, bool):
-        if _dtype.kind(input._data.dtype) not in "fc":
+        if input._data.dtype.kind not in "fc" and input._data.dtype is not _dtype.BF16:
             if isinstance(exponent, float):
                 input = input.to(_dtype.get_default_dtype())
             else:
@@ -568,7 +568,8 @@ def rpow(input, base):
         return pow(base, input)
     if type(base) is int and input._data.dtype.kind in "iu":  # int ** int tensor: integers
         return make(_int_rpow(base, input._data))
-    x = float_operand(input) if isinstance(base, float) or _dtype.kind(input._data.dtype) not in "fc" else input
+    dt = input._data.dtype
+    x = float_operand(input) if isinstance(base, float) or (dt.kind not in "fc" and dt is not _dtype.BF16) else input
     return RPowScalar.apply(x, base)
 
 
@@ -603,7 +604,7 @@ tanh = _unary(Tanh)
 
 
 def abs(input):  # noqa: A001
-    if _dtype.kind(input._data.dtype) not in "fc":
+    if input._data.dtype.kind not in "fc" and input._data.dtype is not _dtype.BF16:
         return make(np.abs(input._data))
     return Abs.apply(input)
 
@@ -611,7 +612,7 @@ def abs(input):  # noqa: A001
 def relu(input):
     if input._data.dtype == np.bool_:
         raise RuntimeError("Boolean inputs not supported for relu")
-    if _dtype.kind(input._data.dtype) not in "fc":
+    if input._data.dtype.kind not in "fc" and input._data.dtype is not _dtype.BF16:
         return make(np.maximum(input._data, 0))
     return Relu.apply(input)
 
@@ -641,7 +642,7 @@ def _sign(x):
 
 
 def sign(input):
-    if _dtype.kind(input._data.dtype) == "f":
+    if input._data.dtype.kind == "f" or input._data.dtype is _dtype.BF16:
         return Piecewise.apply(input, _sign)
     if input._data.dtype == np.bool_:
         return input.clone()
@@ -657,7 +658,7 @@ def clamp(input, min=None, max=None):  # noqa: A002
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if is_tensor(min) or is_tensor(max):
         return clamp_tensor(input, min, max)
-    if _dtype.kind(input._data.dtype) not in "fc":
+    if input._data.dtype.kind not in "fc" and input._data.dtype is not _dtype.BF16:
         if isinstance(min, float) or isinstance(max, float):
             input = input.to(_dtype.get_default_dtype())
         else:

@@ -199,7 +199,7 @@ def _quotient(a, b, rounding):
 
 def _mod(input, other, rounding):
     a, b = binary_operands(input, other)
-    if _dtype.kind(a._data.dtype) in "fc":
+    if a._data.dtype.kind in "fc" or a._data.dtype is _dtype.BF16:
         return Remainder.apply(a, b, rounding)
     if a._data.dtype.kind in "iu" and np.any(b._data == 0):
         raise RuntimeError("ZeroDivisionError")
@@ -249,7 +249,7 @@ def erfc(input):
 
 def atan2(input, other):
     a, b = binary_operands(input, other)
-    if _dtype.kind(a._data.dtype) not in "fc":
+    if a._data.dtype.kind not in "fc" and a._data.dtype is not _dtype.BF16:
         a, b = a.to(_dtype.get_default_dtype()), b.to(_dtype.get_default_dtype())
     return Atan2.apply(a, b)
 
@@ -259,7 +259,7 @@ arctan2 = atan2
 
 def _rounding(f, name):
     def fn(input):
-        if _dtype.kind(input._data.dtype) != "f":
+        if input._data.dtype.kind != "f" and input._data.dtype is not _dtype.BF16:
             return input.clone()  # integers are already whole
         return Piecewise.apply(input, f)
     fn.__name__ = name
@@ -273,7 +273,7 @@ trunc = fix = _rounding(np.trunc, "trunc")
 
 
 def round(input, *, decimals=0):  # noqa: A001
-    if _dtype.kind(input._data.dtype) != "f":
+    if input._data.dtype.kind != "f" and input._data.dtype is not _dtype.BF16:
         return input.clone()
     if decimals == 0:
         return Piecewise.apply(input, np.round)
@@ -296,7 +296,7 @@ def lerp(input, end, weight):
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """NaN, +inf and -inf replaced; the gradient passes where input is finite."""
     d = input._data
-    if _dtype.kind(d.dtype) != "f":
+    if d.dtype.kind != "f" and d.dtype is not _dtype.BF16:
         return input.clone()
     fin = np.finfo(d.dtype)
     w = d.astype(np.float32) if _dtype.is_half(d.dtype) else d  # (NumPy's nan_to_num skips bfloat16)

@@ -434,14 +434,14 @@ def _check_linear(x, w, bias):
 
 
 def _float_input(name, x):
-    if _dtype.kind(x._data.dtype) not in "f":
+    if x._data.dtype.kind != "f" and x._data.dtype is not _dtype.BF16:
         raise RuntimeError('"%s" not implemented for \'%s\'' % (name, x.dtype.name.capitalize()))
 
 
 def _softmax_dim(x, dim, dtype):
     if dtype is not None:
         x = x.to(dtype)
-    if _dtype.kind(x._data.dtype) != "f":
+    if x._data.dtype.kind != "f" and x._data.dtype is not _dtype.BF16:
         raise RuntimeError('"softmax" not implemented for \'%s\'' % x.dtype.name.capitalize())
     if dim is None:
         dim = 0 if x._data.ndim in (0, 1, 3) else 1  # PyTorch's legacy implicit choice
@@ -501,7 +501,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         reduction = _legacy_reduction(size_average, reduce, reduction)
     dt = input._data.dtype
     if dt is not _dtype.F32 and dt is not _dtype.F64:  # (the float32 / float64 way pays one test)
-        if _dtype.kind(dt) != "f":
+        if dt.kind != "f" and dt is not _dtype.BF16:
             _float_input("cross_entropy", input)
         if label_smoothing == 0 and target._data.dtype.kind in "iu":  # float16 / bfloat16
             # PyTorch's cross_entropy is log_softmax then nll_loss: the log-probabilities are
@@ -517,7 +517,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         squeeze = True
     else:
         squeeze = False
-    if _dtype.kind(target._data.dtype) == "f":  # class probabilities
+    if target._data.dtype.kind == "f" or target._data.dtype is _dtype.BF16:  # class probabilities
         if target._data.shape != x._data.shape:
             raise RuntimeError("cross_entropy: probability target of shape %s does not match input %s"
                                % (shape_str(target._data.shape), shape_str(x._data.shape)))

@@ -148,7 +148,8 @@ def local_response_norm(input, size, alpha=0.0001, beta=0.75, k=1.0):
     if input.numel() == 0:
         return input
     if dim > 3 and _dtype.is_half(input._data.dtype):  # torch pools with avg_pool3d, which takes no half
-        raise NotImplementedError(f"\"avg_pool3d_out_frame\" not implemented for '{scalar_type_name(input._data.dtype)}'")
+        name = scalar_type_name(input._data.dtype)
+        raise NotImplementedError(f"\"avg_pool3d_out_frame\" not implemented for '{name}'")
     sq = input.mul(input)
     widths = [0, 0] * (dim - 2) + [size // 2, (size - 1) // 2]  # F.pad's order: last dim first
     div = tensor_unfold(pad(sq, widths), 1, size, 1).sum(-1) / size

@@ -84,7 +84,7 @@ class Cast(Op):
 
     @staticmethod
     def backward(ctx, g):
-        if _dtype.kind(ctx.in_dtype) not in "fc":
+        if ctx.in_dtype.kind not in "fc" and ctx.in_dtype is not _dtype.BF16:
             return None, None
         return g.to(_dtype.from_numpy_dtype(ctx.in_dtype)), None
 
@@ -245,7 +245,7 @@ def convert_index(idx):
     for i in items:
         if isinstance(i, TensorBase):
             a = i._data
-            if _dtype.kind(a.dtype) == "f":
+            if a.dtype.kind == "f" or a.dtype is _dtype.BF16:
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             out.append(a.item() if a.ndim == 0 and a.dtype != np.bool_ else a)
         elif isinstance(i, (bool, np.bool_)):
@@ -425,7 +425,8 @@ def inplace(x, fn, *args, name="inplace", others=(), full_ok=True, internal_ok=F
         if res._data.shape != x._data.shape:
             raise RuntimeError("output with shape %s doesn't match the broadcast shape %s"
                                % (shape_str(x._data.shape), shape_str(res._data.shape)))
-        np.copyto(x._data, res._data, casting="same_kind" if _dtype.kind(x._data.dtype) == "f" else "unsafe")
+        xd = x._data.dtype
+        np.copyto(x._data, res._data, casting="same_kind" if xd.kind == "f" or xd is _dtype.BF16 else "unsafe")
         x._vc.value += 1
         if x._fw_grad is not None or res._fw_grad is not None:
             _set_tangent(x, res._fw_grad)
