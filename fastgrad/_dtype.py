@@ -162,4 +162,11 @@ def _promote2(a, b):
     ca, cb = _cat(a), _cat(b)
     if ca != cb:
         return a if ca > cb else b
+    if a is not b and (a is BF16 or b is BF16):  # bfloat16 with float16: float32, as PyTorch
+        return np.promote_types(F32 if a is BF16 else a, F32 if b is BF16 else b)  # (ml_dtypes < 0.7: no NumPy rule)
     return np.promote_types(a, b)
+
+
+def np_finfo(np_dtype):
+    """np.finfo of a floating NumPy dtype, bfloat16 included (NumPy's own knows it from ml_dtypes 0.7 on)."""
+    return ml_dtypes.finfo(np_dtype)

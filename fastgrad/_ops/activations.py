@@ -465,7 +465,7 @@ def softshrink(input, lambd=0.5):
     _float_only("softshrink_check", input)
     if lambd < 0:
         raise RuntimeError("lambda must be in range [0, %g] for input dtype %s, but found %g"
-                           % (np.finfo(input._data.dtype).max, scalar_type_name(input._data.dtype), lambd))
+                           % (_dtype.np_finfo(input._data.dtype).max, scalar_type_name(input._data.dtype), lambd))
     return Shrink.apply(input, float(lambd), True)
 
 

@@ -298,7 +298,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     d = input._data
     if d.dtype.kind != "f" and d.dtype is not _dtype.BF16:
         return input.clone()
-    fin = np.finfo(d.dtype)
+    fin = _dtype.np_finfo(d.dtype)
     w = d.astype(np.float32) if _dtype.is_half(d.dtype) else d  # (NumPy's nan_to_num skips bfloat16)
     filled = np.nan_to_num(w, nan=nan, posinf=float(fin.max) if posinf is None else posinf,
                            neginf=float(fin.min) if neginf is None else neginf).astype(d.dtype, copy=False)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from fastgrad._backend import engine
+from fastgrad._dtype import np_finfo
 from fastgrad.optim.optimizer import Optimizer, _check_tensor_lr, _lerp_, _scalar, _to_scalar, _zeros_like
 
 __all__ = ["Adafactor"]
@@ -77,7 +78,7 @@ class Adafactor(Optimizer):
                 else:
                     st["variance"] = _zeros_like(p._grad)
             if eps1 is None:  # torch sets it once, from the group's first parameter
-                eps1 = float(np.finfo(p._data.dtype).eps)
+                eps1 = float(np_finfo(p._data.dtype).eps)
             st["step"]._data[...] += 1
             bufs = [st[k]._data if k in st else None for k in ("row_var", "col_var", "variance")]
             self._run(_adafactor_step, p, *bufs, float(st["step"]._data), _to_scalar(group["lr"]),
