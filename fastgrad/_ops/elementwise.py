@@ -148,6 +148,8 @@ def _pow_scalar(x, p):
         return np.square(x)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # torch: inf/nan, no warning
         if (x.dtype == np.float32 or x.dtype == np.float64) and p in (3, -1, -2, -0.5):
+            if p == -0.5 and x.dtype == np.float32 and engine.state().half is _dtype.F16:
+                return np.power(x, np.float32(p))  # float16 (run in float32): torch's pow, not 1/sqrt
             if p == 3:
                 return x * x * x
             one = np.ones((), x.dtype)

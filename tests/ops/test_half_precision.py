@@ -510,6 +510,9 @@ MORE = {
     "clamp with tensor bounds": (lambda L, x, lo, hi: L.clamp(x, lo, hi),
                                  [_RM.standard_normal(6), np.array(-0.5), np.array(0.5)], (1, 2)),
     "median of nothing": (lambda L, x: L.median(x), [np.zeros(0)], ()),
+    # torch's shortcut exponents: bfloat16's x ** -0.5 is 1 / sqrt(x), float16's is pow (-0 and -inf tell)
+    "x ** -0.5, x ** 3, x ** -1, x ** -2": (lambda L, x: [x ** -0.5, x ** 3, x ** -1, x ** -2],
+                                           [np.array([0.0, -0.0, np.inf, -np.inf, 3.0, -2.0, 0.3])], (0,)),
     "max with a nan": (lambda L, x: x.max(), [np.array([1.0, np.nan, 2.0, np.nan])], ()),
 }
 
