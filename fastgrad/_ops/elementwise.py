@@ -544,8 +544,9 @@ def pow(input, exponent):  # noqa: A001
     if is_tensor(exponent):
         if not is_tensor(input):
             input, exponent = binary_operands(input, exponent)
-        elif exponent._data.ndim == 0 and not exponent._requires_grad and exponent._fw_grad is None:
-            return pow(input, exponent.item())
+        elif exponent._data.ndim == 0 and not exponent._requires_grad and exponent._fw_grad is None \
+                and input._data.dtype.kind not in "fc" and input._data.dtype is not _dtype.BF16:
+            return pow(input, exponent.item())  # integer input: the number's rules (errors, promotion)
         else:
             input, exponent = binary_operands(input, exponent)
         if input._data.dtype.kind not in "fc" and input._data.dtype is not _dtype.BF16:
