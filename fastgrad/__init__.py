@@ -106,7 +106,11 @@ def set_num_threads(n):
     _blas.set_num_threads(n)
 from fastgrad.serialization import load, save  # noqa: E402,F401
 from fastgrad import sparse  # noqa: E402,F401
-from fastgrad import accelerator, onnx  # noqa: E402,F401
+from fastgrad import accelerator, cpu, onnx  # noqa: E402,F401
 from fastgrad.sparse import sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: E402,F401
 from fastgrad.nn._torch_namespace import *  # noqa: E402,F401,F403  (torch.max_pool1d, torch.pixel_shuffle, ...)
 from fastgrad._ops.nn_more import pdist  # noqa: E402,F401
+from fastgrad import _tensor_aliases  # noqa: E402
+_tensor_aliases.bind()
+from fastgrad._torch_functions import *  # noqa: E402,F401,F403  (constants, aliases, torch.<op>_ functions)
+from fastgrad._torch_functions import memory_format  # noqa: E402,F401

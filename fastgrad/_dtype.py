@@ -161,7 +161,10 @@ def _cat(d):
 def _promote2(a, b):
     ca, cb = _cat(a), _cat(b)
     if ca != cb:
-        return a if ca > cb else b
+        hi, lo = (a, b) if ca > cb else (b, a)
+        if _cat(hi) == 3 and lo == np.float64:  # complex64 with float64: complex128, as torch
+            return np.dtype(np.complex128)
+        return hi
     if a is not b and (a is BF16 or b is BF16):  # bfloat16 with float16: float32, as PyTorch
         return np.promote_types(F32 if a is BF16 else a, F32 if b is BF16 else b)  # (ml_dtypes < 0.7: no NumPy rule)
     return np.promote_types(a, b)

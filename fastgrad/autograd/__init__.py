@@ -179,5 +179,30 @@ def is_anomaly_enabled():
     return engine.state().anomaly
 
 
+def variable(*args, **kwargs):
+    raise RuntimeError("torch.autograd.variable(...) is deprecated, use torch.tensor(...) instead")
+
+
+class set_multithreading_enabled:  # noqa: N801
+    """Context manager (and call) for multithreaded backward: fastgrad's backward runs on the calling
+    thread, so the setting is recorded and has no effect."""
+
+    _enabled = True
+
+    def __init__(self, mode):
+        self._prev, set_multithreading_enabled._enabled = set_multithreading_enabled._enabled, bool(mode)
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        set_multithreading_enabled._enabled = self._prev
+        return False
+
+    def clone(self):
+        return self.__class__(set_multithreading_enabled._enabled)
+
+
 from fastgrad.autograd.gradcheck import gradcheck, gradgradcheck  # noqa: E402,F401
 from fastgrad.autograd import forward_ad, functional  # noqa: E402,F401
+from fastgrad.autograd._variable import Variable  # noqa: E402,F401

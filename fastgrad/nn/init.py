@@ -8,7 +8,7 @@ from fastgrad import _random
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
-           "orthogonal_"]
+           "orthogonal_", "sparse_"]
 
 
 def _write(tensor, values):
@@ -161,6 +161,33 @@ def orthogonal_(tensor, gain=1, generator=None):
 
 
 # PyTorch's deprecated non-underscore aliases
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """Normal(0, std) values with ceil(sparsity * rows) zeros in each column, at rows drawn at random."""
+    if tensor.dim() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tensor._data.shape
+    num_zeros = math.ceil(sparsity * rows)
+    rng = _random.rng(generator)
+    vals = rng.normal(0.0, std, size=(rows, cols))
+    for col in range(cols):
+        vals[rng.permutation(rows)[:num_zeros], col] = 0
+    return _write(tensor, vals)
+
+
+def _deprecated(fn):
+    new_name, old_name = fn.__name__, fn.__name__[:-1]
+
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old_name}` is now deprecated in favor of `nn.init.{new_name}`.", FutureWarning,
+                      stacklevel=2)
+        return fn(*args, **kwargs)
+    deprecated_init.__name__ = old_name
+    return deprecated_init
+
+
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+sparse = _deprecated(sparse_)
 uniform = uniform_
 normal = normal_
 constant = constant_
