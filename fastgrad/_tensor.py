@@ -24,6 +24,8 @@ from fastgrad._types import _TYPE_NAMES, CPU, Size, check_device, device  # noqa
 
 
 make = engine.make_tensor
+_ENGINE_FIELDS = frozenset(("_data", "_grad", "_grad_fn", "_requires_grad", "_vc", "_output_nr", "_acc", "_hooks",
+                            "_post_acc_hooks", "_fw_grad", "_base", "_view_ver", "_view_meta", "_retains_grad"))
 
 
 class Tensor(engine.TensorBase):
@@ -332,7 +334,9 @@ class Tensor(engine.TensorBase):
         new._requires_grad = self._requires_grad
         if self._grad is not None:
             new._grad = self._grad.__deepcopy__(memo)
-        new.__dict__.update({k: v for k, v in self.__dict__.items() if k != "_retains_grad"})
+        # Python attributes a user set on the tensor; not the autograd fields (in the pure-NumPy
+        # backend those live in __dict__ too: sharing _data or _acc would tie the copy to self)
+        new.__dict__.update({k: v for k, v in self.__dict__.items() if k not in _ENGINE_FIELDS})
         memo[id(self)] = new
         return new
 

@@ -5,7 +5,7 @@ from fastgrad.optim.adam import Adam  # noqa: F401
 from fastgrad.optim.adamw import AdamW  # noqa: F401
 from fastgrad.optim.rmsprop import RMSprop  # noqa: F401
 from fastgrad.optim.adagrad import Adagrad  # noqa: F401
-from fastgrad.optim import lr_scheduler  # noqa: F401,E402
+from fastgrad.optim import lr_scheduler, swa_utils  # noqa: F401,E402
 from fastgrad.optim.adadelta import Adadelta  # noqa: F401,E402
 from fastgrad.optim.adamax import Adamax  # noqa: F401,E402
 from fastgrad.optim.nadam import NAdam  # noqa: F401,E402

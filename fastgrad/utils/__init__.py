@@ -1,1 +1,1 @@
-from fastgrad.utils import data  # noqa: F401
+from fastgrad.utils import checkpoint, data, hooks  # noqa: F401
