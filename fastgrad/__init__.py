@@ -113,3 +113,7 @@ from fastgrad._ops.nn_more import pdist  # noqa: E402,F401
 from fastgrad import signal  # noqa: E402,F401
 from fastgrad.signal.windows.windows import (bartlett_window, blackman_window, hamming_window,  # noqa: E402,F401
                                              hann_window, kaiser_window)
+from fastgrad import fft  # noqa: E402,F401
+from fastgrad._ops.complex import (angle, complex, conj, conj_physical, imag, is_conj, is_neg,  # noqa: E402,F401,A004
+                                   isreal, polar, real, resolve_conj, resolve_neg, sgn, view_as_real,
+                                   view_as_complex)
