@@ -114,3 +114,10 @@ from fastgrad import _tensor_aliases  # noqa: E402
 _tensor_aliases.bind()
 from fastgrad._torch_functions import *  # noqa: E402,F401,F403  (constants, aliases, torch.<op>_ functions)
 from fastgrad._torch_functions import memory_format  # noqa: E402,F401
+from fastgrad import signal  # noqa: E402,F401
+from fastgrad.signal.windows.windows import (bartlett_window, blackman_window, hamming_window,  # noqa: E402,F401
+                                             hann_window, kaiser_window)
+from fastgrad import fft  # noqa: E402,F401
+from fastgrad._ops.complex import (angle, complex, conj, conj_physical, imag, is_conj, is_neg,  # noqa: E402,F401,A004
+                                   isreal, polar, real, resolve_conj, resolve_neg, sgn, view_as_real,
+                                   view_as_complex)

@@ -767,3 +767,24 @@ def zero_grads(params, set_to_none=True):
             else:
                 g.requires_grad_(False)
             g.zero_()
+
+
+# complex numbers (fastgrad/_ops/complex.py) and the Fourier transforms' methods
+from fastgrad._ops import complex as _CX  # noqa: E402
+
+for _name, _fn in (("conj", _CX.conj), ("conj_physical", _CX.conj_physical), ("resolve_conj", _CX.resolve_conj),
+                   ("resolve_neg", _CX.resolve_neg), ("is_conj", _CX.is_conj), ("is_neg", _CX.is_neg),
+                   ("angle", _CX.angle), ("sgn", _CX.sgn), ("isreal", _CX.isreal), ("chalf", _CX.chalf)):
+    setattr(Tensor, _name, _fn)
+
+
+def _set_part(self, value, part):
+    if self._data.dtype.kind != "c":
+        raise RuntimeError("%s is not implemented for tensors with non-complex dtypes." % part)
+    getattr(self._data, part)[...] = value._data if isinstance(value, engine.TensorBase) else value
+    self._vc.value += 1
+
+
+Tensor.real = property(_CX.real, lambda self, v: _set_part(self, v, "real") if self._data.dtype.kind == "c"
+                       else self.copy_(v))
+Tensor.imag = property(_CX.imag, lambda self, v: _set_part(self, v, "imag"))

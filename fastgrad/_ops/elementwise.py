@@ -2,6 +2,7 @@
 import numpy as np
 
 from fastgrad import _dtype
+from fastgrad._ops import complex as _complex
 from fastgrad._ops.base import (GRAD, K, SAVED0, SAVED1, Op, binary_operands, check_broadcast, engine,
                                 float_operand, is_tensor, make)
 from fastgrad._ops.minmax import clamp_tensor, extremum
@@ -507,6 +508,8 @@ def rsub(input, other, alpha=1):
 
 def mul(input, other):
     a, b = binary_operands(input, other)
+    if a._data.dtype.kind == "c":  # gradients conjugated (complex.py)
+        return _complex.Mul.apply(a, b)
     return Mul.apply(a, b)
 
 
@@ -519,6 +522,8 @@ def div(input, other, *, rounding_mode=None):
         return make(q.astype(a._data.dtype, copy=False))
     if a._data.dtype.kind not in "fc" and a._data.dtype is not _dtype.BF16:
         a, b = a.to(_dtype.get_default_dtype()), b.to(_dtype.get_default_dtype())
+    if a._data.dtype.kind == "c":
+        return _complex.Div.apply(a, b)
     return Div.apply(a, b)
 
 
@@ -551,8 +556,12 @@ def pow(input, exponent):  # noqa: A001
             input, exponent = binary_operands(input, exponent)
         if input._data.dtype.kind not in "fc" and input._data.dtype is not _dtype.BF16:
             return make(np.power(input._data, exponent._data))
+        if input._data.dtype.kind == "c":
+            return _complex.Pow.apply(input, exponent)
         return Pow.apply(input, exponent)
     if isinstance(exponent, (int, float, np.number)) and not isinstance(exponent, bool):
+        if input._data.dtype.kind == "c":
+            return _complex.holomorphic("pow", input, exponent)
         if input._data.dtype.kind not in "fc" and input._data.dtype is not _dtype.BF16:
             if isinstance(exponent, float):
                 input = input.to(_dtype.get_default_dtype())
@@ -592,8 +601,8 @@ engine.register("pow", (pow, Square, rpow))  # TensorBase.__pow__ / __rpow__ (x 
 def _unary(op):
     """fastgrad.exp etc.: float tensors take the compiled fast path (engine.unary), anything
     else op._general."""
-    op._general = lambda input: op.apply(float_operand(input))
     name = op.__name__.lower()
+    op._general = lambda input: _complex.holomorphic(name, input) if _is_complex(input) else op.apply(float_operand(input))
     return engine.UnaryFunction(op, name, "Elementwise %s (differentiable)." % name)
 
 
@@ -606,7 +615,13 @@ sigmoid = _unary(Sigmoid)
 tanh = _unary(Tanh)
 
 
+def _is_complex(x):
+    return is_tensor(x) and x._data.dtype.kind == "c"
+
+
 def abs(input):  # noqa: A001
+    if input._data.dtype.kind == "c":
+        return _complex.abs(input)
     if input._data.dtype.kind not in "fc" and input._data.dtype is not _dtype.BF16:
         return make(np.abs(input._data))
     return Abs.apply(input)

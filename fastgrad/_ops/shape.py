@@ -80,6 +80,8 @@ class Cast(Op):
     @staticmethod
     def forward(ctx, x, np_dtype):
         ctx.in_dtype = x._data.dtype
+        if x._data.dtype.kind == "c" and np.dtype(np_dtype).kind != "c":
+            return x._data.real.astype(np_dtype)  # the real part (a complex gradient to a real input)
         return x._data.astype(np_dtype)
 
     @staticmethod
