@@ -763,3 +763,11 @@ def zero_grads(params, set_to_none=True):
             else:
                 g.requires_grad_(False)
             g.zero_()
+
+
+from fastgrad._ops import special as SPC  # noqa: E402
+for _name, _fn in (("lgamma", SPC.lgamma), ("digamma", SPC.digamma), ("polygamma", SPC.polygamma_method),
+                   ("mvlgamma", SPC.mvlgamma), ("erfinv", SPC.erfinv), ("i0", SPC.i0), ("logit", SPC.logit),
+                   ("igamma", SPC.igamma_method), ("igammac", SPC.igammac_method), ("exp2", SPC.exp2)):
+    setattr(Tensor, _name, _fn)
+    setattr(Tensor, _name + "_", _inplace_method(_fn, _name + "_"))
