@@ -74,6 +74,15 @@ _export(["exp2", "digamma", "polygamma", "erfinv", "i0", "i0e", "i1", "i1e", "nd
          "gammaincc": "igammac"})
 
 
+def _bessel():
+    from fastgrad._ops import special_bessel as B
+
+    _export(B.__all__, B)
+
+
+_bessel()
+
+
 def _aliases():
     from fastgrad._ops import elementwise as E, math as M, nn as N, reduction_ext as RX
 
