@@ -74,6 +74,9 @@ def digamma_np(a):
     the reflection psi(x) = psi(1 - x) - pi / tan(pi frac(x)) below 0."""
     dt = a.dtype
     x = _f64(a)
+    if has_scipy():  # the same values (Cephes' psi), 5x faster
+        with np.errstate(all="ignore"):
+            return scipy_special("psi")(x).astype(dt, copy=False)
     with np.errstate(all="ignore"):
         neg = x < 0
         neg_int = neg & (x == np.trunc(x))
