@@ -96,15 +96,18 @@ def _recurrence(x, n, q0, step, out, todo):
     x, n, q = x[idx], n[idx], q0[idx]
     p = np.ones_like(q)
     i = 1
+    nmin = n.min() if n.size else 0
     while idx.size:
         r = step(i, x, p, q)
         p, q = q, r
         i += 1
-        done = (n <= i) | np.isnan(q)
-        if done.any():
-            out[idx[done]] = q[done]
-            keep = ~done
-            idx, x, n, p, q = idx[keep], x[keep], n[keep], p[keep], q[keep]
+        if i >= nmin or i % 64 == 0:  # (a NaN stays NaN: checking for it now and then only saves time)
+            done = (n <= i) | np.isnan(q)
+            if done.any():
+                out[idx[done]] = q[done]
+                keep = ~done
+                idx, x, n, p, q = idx[keep], x[keep], n[keep], p[keep], q[keep]
+                nmin = n.min() if n.size else 0
     return out
 
 
@@ -112,51 +115,57 @@ def _cheb_step(i, x, p, q):
     return (x + x) * q - p
 
 
+def _cheb_values(kind, shifted, x, y, nt, even, T):
+    """Chebyshev kind's (value at x = 1, value at x = -1 (0 if shifted), closed form inside (-1, 1)),
+    each a function of a selection of the elements, evaluated only where it is picked."""
+    one = T(1)
+
+    def alt(s, a):  # a where n is even, -a where odd
+        return np.where(even[s], a, -a)
+    if kind == "t":
+        return (lambda s: one, lambda s: alt(s, one), lambda s: np.cos(nt[s] * np.arccos(y[s])))
+    if kind == "u":
+        def closed(s):
+            a, m = np.arccos(y[s]), nt[s] + one
+            return np.where(np.sin(a) != 0, np.sin(m * a) / np.sin(a), m * np.cos(m * a) / y[s])
+        return (lambda s: nt[s] + one, lambda s: alt(s, nt[s] + one), closed)
+    if kind == "v":
+        def closed(s):
+            a = np.arccos(y[s])
+            return np.where(np.sin(a / T(2)) != one, np.cos((nt[s] + T(0.5)) * a) / np.cos(a / T(2)),
+                            alt(s, nt[s] + nt[s] + one))
+        return (lambda s: one, lambda s: alt(s, nt[s] + nt[s] + one), closed)
+
+    def closed_w(s):
+        a = np.arccos(y[s])
+        edge = alt(s, one) if shifted else np.where(y[s] > 0, nt[s] + nt[s] + one, alt(s, one))
+        return np.where(np.cos(a / T(2)) != one, np.sin((nt[s] + T(0.5)) * a) / np.sin(a / T(2)), edge)
+    return (lambda s: nt[s] + nt[s] + one, lambda s: alt(s, one), closed_w)
+
+
 def _poly(name, x, n):
-    """PyTorch's value of polynomial `name` of degree n at x (arrays of one float dtype)."""
+    """PyTorch's value of polynomial `name` of degree n at x (1-d arrays of one float dtype): the
+    first matching case of its kernel, else the recurrence."""
     T = x.dtype.type
     one = T(1)
     k = _degree(n)
     nt = k.astype(x.dtype)
     even = k % 2 == 0
-    out = np.zeros_like(x)
     with np.errstate(all="ignore"):
         if name in ("t", "u", "v", "w", "st", "su", "sv", "sw"):
-            shifted = name[0] == "s"
-            kind = name[-1]
+            shifted, kind = name[0] == "s", name[-1]
             y = x + x - one if shifted else x
-            acos = np.arccos(y)
-            inside = np.abs(y) < one
             big = {"t": 6, "u": 8, "v": 8, "w": 8}[kind] if not shifted else (4 if kind == "w" else 6)
             at_one = (x == one) if shifted else ((np.abs(x) == one) & (x > 0))
             at_minus = (x == 0) if shifted else ((np.abs(x) == one) & ~(x > 0))
-            sgn_n1 = np.where(even, nt + one, -(nt + one))
-            sgn_2n1 = np.where(even, nt + nt + one, -(nt + nt + one))
-            sgn_1 = np.where(even, one, -one)
-            if kind == "t":
-                v_one, v_minus, closed = one, sgn_1, np.cos(nt * acos)
-            elif kind == "u":
-                s = np.sin(acos)
-                v_one, v_minus = nt + one, sgn_n1
-                closed = np.where(s != 0, np.sin((nt + one) * acos) / s, (nt + one) * np.cos((nt + one) * acos) / y)
-            elif kind == "v":
-                v_one, v_minus = one, sgn_2n1
-                closed = np.where(np.sin(acos / T(2)) != one, np.cos((nt + T(0.5)) * acos) / np.cos(acos / T(2)),
-                                  sgn_2n1)
-            else:
-                v_one, v_minus = nt + nt + one, sgn_1
-                closed = np.where(np.cos(acos / T(2)) != one, np.sin((nt + T(0.5)) * acos) / np.sin(acos / T(2)),
-                                  sgn_1 if shifted else np.where(y > 0, nt + nt + one, sgn_1))
+            v_one, v_minus, closed = _cheb_values(kind, shifted, x, y, nt, even, T)
             q0 = {"t": y, "u": y + y, "v": y + y - one, "w": y + y + one}[kind]
-            conds = [k < 0, at_one, at_minus, (k > big) & inside, k == 0, k == 1]
-            vals = [0, v_one, v_minus, closed, one, q0]
+            cases = [(k < 0, 0), (at_one, v_one), (at_minus, v_minus), ((k > big) & (np.abs(y) < one), closed),
+                     (k == 0, one), (k == 1, q0)]
             step, start = _cheb_step, y
         elif name in ("h", "he"):
-            lim = 128 if x.dtype == np.float32 else 512
-            k = _degree(n)
             q0 = x + x if name == "h" else x
-            conds = [k < 0, k == 0, k == 1, k > lim]
-            vals = [0, one, q0, np.nan]
+            cases = [(k < 0, 0), (k == 0, one), (k == 1, q0), (k > (128 if x.dtype == np.float32 else 512), np.nan)]
             if name == "h":
                 def step(i, x, p, q):
                     return (x + x) * q - T(2 * i) * p
@@ -166,27 +175,27 @@ def _poly(name, x, n):
             start = x
         elif name == "l":
             q0 = one - x
-            conds = [k < 0, np.abs(x) == 0, k == 0, k == 1]
-            vals = [0, one, one, q0]
+            cases = [(k < 0, 0), (np.abs(x) == 0, one), (k == 0, one), (k == 1, q0)]
 
             def step(i, x, p, q):
                 return ((T(2 * i) + (one - x)) * q - T(i) * p) / T(i + 1)
             start = x
         else:  # legendre
             q0 = x
-            conds = [k < 0, np.abs(x) == one, k == 0, k == 1]
-            vals = [0, np.where((x > 0) | even, one, -one), one, x]
+            cases = [(k < 0, 0), (np.abs(x) == one, lambda s: np.where((x[s] > 0) | even[s], one, -one)),
+                     (k == 0, one), (k == 1, x)]
 
             def step(i, x, p, q):
                 return (T(2 * i + 1) * x * q - T(i) * p) / T(i + 1)
             start = x
+        out = np.zeros_like(x)
         picked = np.zeros(x.shape, bool)
-        for c, v in zip(conds, vals):
+        for c, v in cases:
             c = c & ~picked
-            out = np.where(c, v, out).astype(x.dtype, copy=False)
-            picked |= c
-        out = np.array(out, copy=True)
-        _recurrence(start, k, np.broadcast_to(q0, x.shape).astype(x.dtype), step, out, ~picked)
+            if c.any():
+                out[c] = v(c) if callable(v) else (v[c] if isinstance(v, np.ndarray) else v)
+                picked |= c
+        _recurrence(start, k, np.broadcast_to(q0, x.shape), step, out, ~picked)
     return out
 
 
