@@ -584,4 +584,15 @@ def igammac_method(self, other):
     return _igamma("igammac", self, other, True, True)
 
 
-__all__ = ["exp2", "lgamma", "digamma", "polygamma", "mvlgamma", "erfinv", "i0", "igamma", "igammac", "logit"]
+def _inplace_fn(name):
+    def fn(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+    fn.__name__ = name
+    fn.__doc__ = "torch.%s(input, ...): input.%s(...), in place." % (name, name)
+    return fn
+
+
+erf_, erfc_, exp2_, i0_, logit_, sinc_, xlogy_ = (
+    _inplace_fn(n) for n in ("erf_", "erfc_", "exp2_", "i0_", "logit_", "sinc_", "xlogy_"))
+
+__all__ = ["erf_", "erfc_", "exp2_", "i0_", "logit_", "sinc_", "xlogy_", "exp2", "lgamma", "digamma", "polygamma", "mvlgamma", "erfinv", "i0", "igamma", "igammac", "logit"]

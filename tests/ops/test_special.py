@@ -452,3 +452,13 @@ def test_without_scipy_polynomials_and_spherical_j0_work(torch, no_scipy):
               "float64", name)
     with pytest.raises(ImportError, match="SciPy"):
         fastgrad.special.bessel_j0(_t(fastgrad, x))
+
+
+def test_toplevel_inplace_functions_vs_torch(torch):
+    """torch.i0_, logit_, exp2_, erf_, erfc_, xlogy_, sinc_ and Tensor.erfc_, sinc_, xlogy_, exp2_."""
+    def run(L):
+        x = L.tensor([0.3, 0.6, -0.2], dtype=L.float64)
+        L.i0_(x), L.logit_(x, 0.1), x.erfc_(), x.sinc_(), x.xlogy_(2.0), L.exp2_(x), x.exp2_(), L.erf_(x)
+        L.erfc_(x), L.xlogy_(x, 3.0), L.sinc_(x)
+        return x
+    _same(run(fastgrad), run(torch), "float64", "in-place chain")
