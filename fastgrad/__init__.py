@@ -121,3 +121,5 @@ from fastgrad import fft  # noqa: E402,F401
 from fastgrad._ops.complex import (angle, complex, conj, conj_physical, imag, is_conj, is_neg,  # noqa: E402,F401,A004
                                    isreal, polar, real, resolve_conj, resolve_neg, sgn, view_as_real,
                                    view_as_complex)
+from fastgrad._ops.special import *  # noqa: E402,F401,F403  (lgamma, digamma, polygamma, erfinv, i0, igamma, logit, ...)
+from fastgrad import special  # noqa: E402,F401

@@ -788,3 +788,12 @@ def _set_part(self, value, part):
 Tensor.real = property(_CX.real, lambda self, v: _set_part(self, v, "real") if self._data.dtype.kind == "c"
                        else self.copy_(v))
 Tensor.imag = property(_CX.imag, lambda self, v: _set_part(self, v, "imag"))
+from fastgrad._ops import special as SPC  # noqa: E402
+for _name, _fn in (("lgamma", SPC.lgamma), ("digamma", SPC.digamma), ("polygamma", SPC.polygamma_method),
+                   ("mvlgamma", SPC.mvlgamma), ("erfinv", SPC.erfinv), ("i0", SPC.i0), ("logit", SPC.logit),
+                   ("igamma", SPC.igamma_method), ("igammac", SPC.igammac_method), ("exp2", SPC.exp2)):
+    setattr(Tensor, _name, _fn)
+    setattr(Tensor, _name + "_", _inplace_method(_fn, _name + "_"))
+for _name, _fn in (("erfc_", M.erfc), ("sinc_", M.sinc), ("xlogy_", M.xlogy)):
+    if not hasattr(Tensor, _name):
+        setattr(Tensor, _name, _inplace_method(_fn, _name))
