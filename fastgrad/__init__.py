@@ -111,3 +111,4 @@ from fastgrad.sparse import sparse_coo, sparse_coo_tensor, spmm, strided  # noqa
 from fastgrad.nn._torch_namespace import *  # noqa: E402,F401,F403  (torch.max_pool1d, torch.pixel_shuffle, ...)
 from fastgrad._ops.nn_more import pdist  # noqa: E402,F401
 from fastgrad._ops.linalg_lu import lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack, triangular_solve  # noqa: E402,F401,E501
+from fastgrad._ops.linalg_more import cholesky_inverse, cholesky_solve, matrix_exp  # noqa: E402,F401

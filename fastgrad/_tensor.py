@@ -763,3 +763,15 @@ def zero_grads(params, set_to_none=True):
             else:
                 g.requires_grad_(False)
             g.zero_()
+
+
+def _linalg_more_methods():
+    from fastgrad._ops import linalg_lu as LU, linalg_more as LM
+
+    for name, fn in (("lu", LU.lu_legacy), ("lu_solve", LU.lu_solve_legacy), ("triangular_solve", LU.triangular_solve),
+                     ("matrix_exp", LM.matrix_exp), ("cholesky_solve", LM.cholesky_solve),
+                     ("cholesky_inverse", LM.cholesky_inverse)):
+        setattr(Tensor, name, fn)
+
+
+_linalg_more_methods()

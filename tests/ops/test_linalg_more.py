@@ -169,3 +169,90 @@ def test_out_arguments():
     outs = (fastgrad.empty(0), fastgrad.empty(0, dtype=fastgrad.int32))
     r = fastgrad.linalg.lu_factor(A * 2, out=outs)
     assert r[0] is outs[0] and np.all(outs[0].numpy() == 2 * np.eye(3)) and outs[1].numpy().tolist() == [1, 2, 3]
+
+
+# --------------------------------------------------------------------------- matrix_exp, cholesky_solve / inverse
+@pytest.mark.parametrize("shape", [(4, 4), (2, 3, 3), (1, 1), (0, 2, 2)])
+def test_matrix_exp(shape):
+    A = rng.standard_normal(shape)
+    compare(fastgrad.linalg.matrix_exp, torch.linalg.matrix_exp, A)
+    compare(fastgrad.matrix_exp, torch.matrix_exp, A)
+    if 0 not in shape:
+        check_derivatives(fastgrad.linalg.matrix_exp, A)
+    with pytest.raises(NotImplementedError, match="linalg_matrix_exp"):
+        fastgrad.linalg.matrix_exp(fastgrad.ones(2, 2, dtype=fastgrad.int64))
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_solve_and_inverse(upper):
+    L = rng.standard_normal((2, 3, 3)) + 3 * np.eye(3)  # torch's gradient is for the full matrix, not the triangle
+    B = rng.standard_normal((2, 3, 2))
+    compare(lambda b, l_: fastgrad.cholesky_solve(b, l_, upper), lambda b, l_: torch.cholesky_solve(b, l_, upper), B, L)
+    compare(lambda l_: fastgrad.cholesky_inverse(l_, upper), lambda l_: torch.cholesky_inverse(l_, upper), L[0])
+    tri = (lambda m: m.triu()) if upper else (lambda m: m.tril())  # as torch's gradcheck_wrapper_triangular_input
+    check_derivatives(lambda b, l_: fastgrad.cholesky_solve(b, tri(l_), upper), B[0], L[0])
+    check_derivatives(lambda l_: fastgrad.cholesky_inverse(tri(l_), upper), L[0])
+
+
+# --------------------------------------------------------------------------- eig, cond
+def test_eig_forward_and_gradients():
+    A = rng.standard_normal((2, 4, 4))
+    fl, fv = fastgrad.linalg.eig(fastgrad.tensor(A))
+    tl, tv = torch.linalg.eig(torch.tensor(A))
+    assert fl.dtype == fastgrad.complex128 and fv.dtype == fastgrad.complex128
+    np.testing.assert_allclose(fl.numpy(), tl.numpy(), atol=1e-10)
+    np.testing.assert_allclose(fv.numpy(), tv.numpy(), atol=1e-10)
+    assert fastgrad.linalg.eigvals(fastgrad.tensor(A.astype(np.float32))).dtype == fastgrad.complex64
+    gl = rng.standard_normal((2, 4)) + 1j * rng.standard_normal((2, 4))
+    gv = rng.standard_normal((2, 4, 4)) + 1j * rng.standard_normal((2, 4, 4))
+    gv = gv - tv.numpy() * (np.conj(tv.numpy()) * gv).sum(-2, keepdims=True).imag * 1j  # a gauge-invariant loss
+    x, t = fastgrad.tensor(A, requires_grad=True), torch.tensor(A, requires_grad=True)
+    fastgrad.autograd.backward(fastgrad.linalg.eig(x), [fastgrad.tensor(gl), fastgrad.tensor(gv)])
+    torch.autograd.backward(torch.linalg.eig(t), [torch.tensor(gl), torch.tensor(gv)])
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), atol=1e-9)
+    x, t = fastgrad.tensor(A, requires_grad=True), torch.tensor(A, requires_grad=True)
+    fastgrad.autograd.backward(fastgrad.linalg.eigvals(x), [fastgrad.tensor(gl)])
+    torch.autograd.backward(torch.linalg.eigvals(t), [torch.tensor(gl)])
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), atol=1e-9)
+
+
+def test_eig_jvp():
+    import fastgrad.autograd.forward_ad as fwad
+    import torch.autograd.forward_ad as twad
+
+    A, T = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
+    with fwad.dual_level():
+        out = fastgrad.linalg.eig(fwad.make_dual(fastgrad.tensor(A), fastgrad.tensor(T)))
+        fd = [fwad.unpack_dual(o).tangent.numpy() for o in out]
+    with twad.dual_level():
+        out = torch.linalg.eig(twad.make_dual(torch.tensor(A), torch.tensor(T)))
+        td = [twad.unpack_dual(o).tangent.numpy() for o in out]
+    for f, t in zip(fd, td):
+        np.testing.assert_allclose(f, t, atol=1e-9)
+
+
+@pytest.mark.parametrize("p", [None, 2, -2, "fro", "nuc", 1, -1, float("inf"), float("-inf")])
+def test_cond(p):
+    A = rng.standard_normal((2, 3, 3))
+    svd_based = p in (None, 2, -2)  # torch 2.13 raises in the backward of the others (an in-place write)
+    compare(lambda a: fastgrad.linalg.cond(a, p), lambda a: torch.linalg.cond(a, p), A, grad=svd_based)
+    check_derivatives(lambda a: fastgrad.linalg.cond(a, p), A[0], gradgrad=False)
+    if svd_based:
+        compare(lambda a: fastgrad.linalg.cond(a, p), lambda a: torch.linalg.cond(a, p), rng.standard_normal((3, 2)))
+
+
+# --------------------------------------------------------------------------- vander, tensorinv, tensorsolve
+def test_vander_tensorinv_tensorsolve():
+    x = rng.standard_normal((2, 3))
+    for N in (None, 2, 5):
+        compare(lambda a: fastgrad.linalg.vander(a, N=N), lambda a: torch.linalg.vander(a, N=N), x)
+    assert fastgrad.linalg.vander(fastgrad.tensor([2, 3]), N=3).numpy().tolist() == [[1, 2, 4], [1, 3, 9]]
+    with pytest.raises(RuntimeError, match="N must be greater than 1."):
+        fastgrad.linalg.vander(fastgrad.ones(2), N=1)
+    A = rng.standard_normal((6, 2, 3)) + np.eye(6).reshape(6, 2, 3) * 3
+    compare(lambda a: fastgrad.linalg.tensorinv(a, ind=1), lambda a: torch.linalg.tensorinv(a, ind=1), A)
+    B = rng.standard_normal((6,))
+    compare(fastgrad.linalg.tensorsolve, torch.linalg.tensorsolve, A, B)
+    A2 = rng.standard_normal((2, 3, 6)) + np.eye(6).reshape(6, 2, 3).transpose(1, 2, 0) * 3
+    compare(lambda a, b: fastgrad.linalg.tensorsolve(a, b, dims=(0, 1)),
+            lambda a, b: torch.linalg.tensorsolve(a, b, dims=(0, 1)), A2, B)
