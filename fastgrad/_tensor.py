@@ -797,3 +797,13 @@ for _name, _fn in (("lgamma", SPC.lgamma), ("digamma", SPC.digamma), ("polygamma
 for _name, _fn in (("erfc_", M.erfc), ("sinc_", M.sinc), ("xlogy_", M.xlogy)):
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _inplace_method(_fn, _name))
+def _linalg_more_methods():
+    from fastgrad._ops import linalg_lu as LU, linalg_more as LM
+
+    for name, fn in (("lu", LU.lu_legacy), ("lu_solve", LU.lu_solve_legacy), ("triangular_solve", LU.triangular_solve),
+                     ("matrix_exp", LM.matrix_exp), ("cholesky_solve", LM.cholesky_solve),
+                     ("cholesky_inverse", LM.cholesky_inverse)):
+        setattr(Tensor, name, fn)
+
+
+_linalg_more_methods()

@@ -22,3 +22,6 @@ def inv_ex(A, *, check_errors=False):
     import numpy as np
 
     return collections.namedtuple("inv_ex", ["inverse", "info"])(inv(A), make(np.zeros(A.shape[:-2], np.int32)))
+from fastgrad._ops.linalg_lu import (cholesky_ex, lu, lu_factor, lu_factor_ex, lu_solve, solve_ex,  # noqa: F401,E402
+                                     solve_triangular)
+from fastgrad._ops.linalg_more import cond, eig, eigvals, matrix_exp, tensorinv, tensorsolve, vander  # noqa: F401,E402

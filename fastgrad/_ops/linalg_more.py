@@ -1,0 +1,355 @@
+"""More of torch.linalg: matrix_exp, eig / eigvals, cond, vander, tensorinv, tensorsolve,
+cholesky_solve, cholesky_inverse (torch.*), with torch's names, errors and derivatives.
+
+matrix_exp is SciPy's expm (Pade with scaling and squaring); its derivatives are PyTorch's
+block-matrix trick, exp([[A^H, G], [0, A^H]]) = [[., gA], [., .]], itself differentiable.
+eig is LAPACK's geev through NumPy: complex outputs (fastgrad has no complex autograd ops, so
+its derivatives are computed on arrays, first order only). The rest compose other ops."""
+import collections
+import math
+
+import numpy as np
+
+from fastgrad import _dtype
+from fastgrad._ops.base import Op, make, scalar_type_name
+from fastgrad._ops.indexing import cat
+from fastgrad._ops.linalg import inv, matmul
+from fastgrad._ops.linalg_lu import _at_least_2d, _kind_error, solve_triangular, write_out
+
+_eig_t = collections.namedtuple("linalg_eig", ["eigenvalues", "eigenvectors"])
+
+
+def _float_input(name, A):
+    if _dtype.kind(A._data.dtype) not in "fc":
+        raise RuntimeError("%s: Expected a floating point or complex tensor as input. Got %s"
+                           % (name, scalar_type_name(A._data.dtype)))
+
+
+def _square(name, A):
+    d = A._data
+    if d.ndim < 2:
+        raise RuntimeError("%s: The input tensor A must have at least 2 dimensions." % name)
+    if d.shape[-1] != d.shape[-2]:
+        raise RuntimeError("%s: A must be batches of square matrices, but they are %d by %d matrices"
+                           % (name, d.shape[-2], d.shape[-1]))
+
+
+# --------------------------------------------------------------------------- matrix_exp
+def _expm(a):
+    if a.size == 0:
+        return np.array(a, copy=True)
+    from scipy.linalg import expm
+
+    return np.asarray(expm(a), a.dtype)
+
+
+def _block(A, G):
+    """[[A, G], [0, A]] (..., 2n, 2n)."""
+    z = make(np.zeros(A._data.shape, A._data.dtype))
+    return cat([cat([A, G], -1), cat([z, A], -1)], -2)
+
+
+class MatrixExp(Op):
+    @staticmethod
+    def forward(ctx, A):
+        ctx.save_for_backward(A)
+        return _expm(A._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (A,) = ctx.saved_tensors
+        n = A._data.shape[-1]
+        return MatrixExp.apply(_block(A.mH, g))[..., :n, n:]
+
+    @staticmethod
+    def jvp(ctx, t):
+        (A,) = ctx.saved_tensors
+        n = A._data.shape[-1]
+        return MatrixExp.apply(_block(A, t))[..., :n, n:]
+
+
+def matrix_exp(A):
+    d = A._data
+    if d.ndim < 2 or d.shape[-1] != d.shape[-2]:
+        raise RuntimeError("linalg.matrix_exp: A must be batches of square matrices, but they are %s matrices"
+                           % ("x".join(map(str, d.shape[-2:])) if d.ndim >= 2 else "1-D"))
+    if _dtype.kind(d.dtype) not in "fc" or _dtype.is_half(d.dtype):
+        raise NotImplementedError('"linalg_matrix_exp" not implemented for \'%s\'' % scalar_type_name(d.dtype))
+    return MatrixExp.apply(A)
+
+
+# --------------------------------------------------------------------------- eig
+def _cdtype(dt):
+    return np.complex64 if dt in (np.float32, np.complex64) else np.complex128
+
+
+class Eig(Op):
+    """A V = V diag(L), V's columns of norm 1 (LAPACK's geev). Derivatives: PyTorch's
+    linalg_eig_backward / linalg_eig_jvp, on arrays."""
+
+    @staticmethod
+    def forward(ctx, A, vectors):
+        ctx.set_materialize_grads(False)
+        a = A._data
+        cdt = _cdtype(a.dtype)
+        if a.size == 0:
+            L, V = np.zeros(a.shape[:-1], cdt), np.zeros(a.shape, cdt)
+        else:
+            L, V = np.linalg.eig(a)
+            L, V = L.astype(cdt), V.astype(cdt)
+        ctx.real_input = _dtype.kind(a.dtype) == "f"
+        ctx.dt = a.dtype
+        ctx.L, ctx.V = L, V
+        return (L, V) if vectors else L
+
+    @staticmethod
+    def backward(ctx, gL, gV=None):
+        L, V = ctx.L, ctx.V
+        gL = None if gL is None else np.asarray(gL._data)
+        gV = None if gV is None else np.asarray(gV._data)
+        Vh = np.conj(np.swapaxes(V, -1, -2))
+        if gV is None:
+            inner = _diag_embed(gL) if gL is not None else np.zeros(V.shape, V.dtype)
+        else:
+            VhgV = Vh @ gV
+            diag = np.diagonal(VhgV, 0, -2, -1)
+            if np.any(np.abs(diag.imag) > np.sqrt(np.finfo(ctx.dt).eps) * 1e2 * np.maximum(1, np.abs(diag))):
+                raise RuntimeError("linalg_eig_backward: The eigenvectors in the complex case are specified up to "
+                                   "multiplication by e^{i phi}. The specified loss function depends on this "
+                                   "quantity, so it is ill-defined.")
+            inner = VhgV - Vh @ (V * diag.real[..., None, :])
+            Lc = np.conj(L)
+            E = Lc[..., None, :] - Lc[..., :, None]
+            n = L.shape[-1]
+            E[..., np.arange(n), np.arange(n)] = 1
+            inner = inner / E
+            inner[..., np.arange(n), np.arange(n)] = gL if gL is not None else 0
+        gA = np.linalg.solve(Vh, inner @ Vh) if V.size else np.zeros(V.shape, V.dtype)
+        if ctx.real_input:
+            gA = gA.real
+        return make(np.ascontiguousarray(gA).astype(ctx.dt)), None
+
+    @staticmethod
+    def jvp(ctx, tA, vectors):
+        L, V = ctx.L, ctx.V
+        n = L.shape[-1]
+        if V.size == 0:
+            return (make(np.zeros(L.shape, L.dtype)), make(np.zeros(V.shape, V.dtype))) if vectors else make(L * 0)
+        dP = np.linalg.solve(V, tA._data @ V)
+        dL = np.ascontiguousarray(np.diagonal(dP, 0, -2, -1))
+        if not vectors:
+            return make(dL)
+        E = L[..., None, :] - L[..., :, None]
+        E[..., np.arange(n), np.arange(n)] = 1
+        C = dP / E
+        C[..., np.arange(n), np.arange(n)] = 0
+        dV = V @ C
+        Vh = np.conj(np.swapaxes(V, -1, -2))
+        dV = dV - V * np.diagonal(Vh @ dV, 0, -2, -1).real[..., None, :]
+        return make(dL), make(np.ascontiguousarray(dV))
+
+
+def _diag_embed(x):
+    n = x.shape[-1]
+    out = np.zeros(x.shape + (n,), x.dtype)
+    out[..., np.arange(n), np.arange(n)] = x
+    return out
+
+
+def _eig_checks(name, A):
+    _square(name, A)
+    d = A._data
+    if _dtype.kind(d.dtype) not in "fc" or _dtype.is_half(d.dtype):
+        raise RuntimeError("%s: Expected a floating point or complex tensor as input. Got %s"
+                           % (name, scalar_type_name(d.dtype)))
+    if not np.all(np.isfinite(d)):
+        raise RuntimeError("%s: input tensor should not contain infs or NaNs." % name)
+
+
+def eig(A, *, out=None):
+    _eig_checks("linalg.eig", A)
+    return write_out(out, _eig_t(*Eig.apply(A, True)))
+
+
+def eigvals(A, *, out=None):
+    _eig_checks("linalg.eigvals", A)
+    return write_out(out, Eig.apply(A, False))
+
+
+# --------------------------------------------------------------------------- cond
+def cond(A, p=None, *, out=None):
+    from fastgrad._ops.linalg_ext import matrix_norm, svdvals
+
+    _float_input("linalg.cond", A)
+    _at_least_2d("linalg.cond", "A", A._data)
+    if p is None or p in (2, -2):
+        if A._data.size == 0:
+            return write_out(out, make(np.zeros(A._data.shape[:-2], A._data.real.dtype)))
+        s = svdvals(A)
+        res = s[..., 0] / s[..., -1] if p != -2 else s[..., -1] / s[..., 0]
+        return write_out(out, res)
+    if p not in ("fro", "nuc", 1, -1, math.inf, -math.inf):
+        raise RuntimeError("linalg.cond got an invalid norm type: %s" % (p,))
+    d = A._data
+    if d.shape[-1] != d.shape[-2]:
+        raise RuntimeError("linalg.cond(ord=%s): A must be batches of square matrices, but they are %d by %d "
+                           "matrices" % (p, d.shape[-2], d.shape[-1]))
+    if d.size == 0:
+        return write_out(out, make(np.zeros(d.shape[:-2], d.real.dtype)))
+    singular = np.linalg.matrix_rank(d) < d.shape[-1] if d.ndim == 2 else np.array(
+        [np.linalg.matrix_rank(m) < d.shape[-1] for m in d.reshape((-1,) + d.shape[-2:])]).reshape(d.shape[:-2])
+    if np.any(singular):  # torch: inf where the inverse does not exist
+        safe = np.where(singular[..., None, None], np.eye(d.shape[-1], dtype=d.dtype), d)
+        res = matrix_norm(A, p) * matrix_norm(inv(make(safe)), p)
+        return write_out(out, res + make(np.where(singular, np.inf, 0).astype(res._data.dtype)))
+    return write_out(out, matrix_norm(A, p) * matrix_norm(inv(A), p))
+
+
+# --------------------------------------------------------------------------- vander, tensorinv, tensorsolve
+def vander(x, N=None):
+    """Columns x^0, x^1, ..., x^(N-1) (a 0-d x is a vector of one element), by a cumulative product as torch."""
+    from fastgrad._ops.reduction_ext import cumprod
+
+    d = x._data
+    if d.dtype == np.bool_:
+        raise RuntimeError("linalg.vander supports floating point, complex, and integer tensors, but got Bool")
+    if d.ndim == 0:
+        x = x.reshape(1)
+    n = x._data.shape[-1] if N is None else N
+    if n <= 1:
+        raise RuntimeError("N must be greater than 1.")
+    ones = make(np.ones(x._data.shape + (1,), x._data.dtype))
+    rest = x.unsqueeze(-1).expand(*(x._data.shape + (n - 1,)))
+    return cat([ones, cumprod(rest, -1)], -1)
+
+
+def tensorinv(A, ind=2, *, out=None):
+    if ind <= 0:
+        raise RuntimeError("Expected a strictly positive integer for 'ind', but got %d" % ind)
+    shape = A._data.shape
+    rows, cols = shape[:ind], shape[ind:]
+    r, c = int(np.prod(rows)), int(np.prod(cols))
+    if r != c:
+        raise RuntimeError("Expected self to satisfy the requirement prod(self.shape[ind:]) == prod(self.shape[:ind]),"
+                           " but got %d != %d" % (c, r))
+    return write_out(out, inv(A.reshape(r, c)).reshape(*(cols + rows)))
+
+
+def tensorsolve(A, B, dims=None, *, out=None):
+    from fastgrad._ops.indexing import movedim
+    from fastgrad._ops.linalg_ext import solve
+
+    if dims is not None:
+        nd = A._data.ndim
+        dims = [d % nd for d in dims]
+        A = movedim(A, dims, list(range(nd - len(dims), nd)))
+    res_shape = A._data.shape[B._data.ndim:]
+    r, c = int(np.prod(B._data.shape)), int(np.prod(res_shape))
+    if int(np.prod(A._data.shape[:B._data.ndim])) != r or r != c:
+        raise RuntimeError("Expected self to satisfy the requirement prod(self.shape[other.ndim:]) == "
+                           "prod(self.shape[:other.ndim]), but got %d != %d" % (c, int(np.prod(A._data.shape[
+                               :B._data.ndim]))))
+    return write_out(out, solve(A.reshape(r, c), B.reshape(r)).reshape(*res_shape))
+
+
+# --------------------------------------------------------------------------- cholesky_solve / inverse
+def _chol_solve_arrays(b, L, upper):
+    from fastgrad._ops.linalg_lu import _trsm
+
+    Lh = np.conj(np.swapaxes(L, -1, -2))
+    if upper:
+        return _trsm(L, _trsm(Lh, b, False, True, False), True, True, False)
+    return _trsm(Lh, _trsm(L, b, False, True, False), True, True, False)
+
+
+def _gram(L, upper):
+    """A = L L^H (U^H U when upper), as a product of the full matrices (torch differentiates it so)."""
+    return matmul(L.mH, L) if upper else matmul(L, L.mH)
+
+
+def _dgram(L, dL, upper):
+    return matmul(dL.mH, L) + matmul(L.mH, dL) if upper else matmul(dL, L.mH) + matmul(L, dL.mH)
+
+
+class CholeskySolve(Op):
+    """X = A^{-1} B with A = L L^H from L's triangle; derivatives are PyTorch's (of the product of the
+    full matrices: the gradient of L is not restricted to its triangle)."""
+
+    @staticmethod
+    def forward(ctx, B, L, upper):
+        X = _chol_solve_arrays(B._data, L._data, upper)
+        ctx.save_for_backward(L, X)
+        ctx.upper = upper
+        return X
+
+    @staticmethod
+    def backward(ctx, g):
+        L, X = ctx.saved_tensors
+        gB = CholeskySolve.apply(g, L, ctx.upper)
+        gL = None
+        if ctx.needs_input_grad[1]:
+            common = matmul(gB, X.mH)
+            common = common + common.mH
+            gL = -matmul(L, common) if ctx.upper else -matmul(common, L)
+        return gB, gL, None
+
+    @staticmethod
+    def jvp(ctx, tB, tL, upper):
+        L, X = ctx.saved_tensors
+        rhs = tB
+        if tL is not None:
+            t = matmul(_dgram(L, tL, upper), X)
+            rhs = -t if rhs is None else rhs - t
+        return CholeskySolve.apply(rhs, L, upper)
+
+
+class CholeskyInverse(Op):
+    @staticmethod
+    def forward(ctx, L, upper):
+        d = L._data
+        R = _chol_solve_arrays(np.broadcast_to(np.eye(d.shape[-1], dtype=d.dtype), d.shape), d, upper)
+        ctx.save_for_backward(L, R)
+        ctx.upper = upper
+        return R
+
+    @staticmethod
+    def backward(ctx, g):
+        L, R = ctx.saved_tensors
+        common = matmul(R, matmul(g + g.mH, R))
+        return (-matmul(L, common) if ctx.upper else -matmul(common, L)), None
+
+    @staticmethod
+    def jvp(ctx, tL, upper):
+        L, R = ctx.saved_tensors
+        return -matmul(R, matmul(_dgram(L, tL, upper), R))
+
+
+def cholesky_solve(B, L, upper=False, *, out=None):
+    """X with A X = B, A = L L^H (or U^H U): two triangular solves."""
+    if B._data.ndim < 2 or L._data.ndim < 2:
+        raise RuntimeError("b should have at least 2 dimensions, but has %d dimensions instead" % B._data.ndim
+                           if B._data.ndim < 2 else "u should have at least 2 dimensions, but has %d dimensions "
+                           "instead" % L._data.ndim)
+    if B._data.dtype != L._data.dtype:
+        raise RuntimeError("Expected b and A to have the same dtype, but found b of type %s and A of type %s instead."
+                           % (scalar_type_name(B._data.dtype), scalar_type_name(L._data.dtype)))
+    if L._data.shape[-1] != L._data.shape[-2]:
+        raise RuntimeError("A must be batches of square matrices, but they are %d by %d matrices"
+                           % L._data.shape[-2:])
+    if B._data.shape[-2] != L._data.shape[-1]:
+        raise RuntimeError("Incompatible matrix sizes for cholesky_solve: each A matrix is %d by %d but each b matrix "
+                           "is %d by %d" % (L._data.shape[-1], L._data.shape[-1], B._data.shape[-2], B._data.shape[-1]))
+    _kind_error("cholesky_solve_cpu", L._data)
+    return write_out(out, CholeskySolve.apply(B, L, bool(upper)))
+
+
+def cholesky_inverse(L, upper=False, *, out=None):
+    """(L L^H)^{-1} (upper: (U^H U)^{-1})."""
+    d = L._data
+    if d.ndim < 2:
+        raise RuntimeError("cholesky_inverse: The input tensor A must have at least 2 dimensions.")
+    if d.shape[-1] != d.shape[-2]:
+        raise RuntimeError("cholesky_inverse: A must be batches of square matrices, but they are %d by %d matrices"
+                           % (d.shape[-2], d.shape[-1]))
+    _kind_error("cholesky_inverse_out_cpu", d)
+    return write_out(out, CholeskyInverse.apply(L, bool(upper)))
