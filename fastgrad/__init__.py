@@ -110,3 +110,5 @@ from fastgrad import accelerator, onnx  # noqa: E402,F401
 from fastgrad.sparse import sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: E402,F401
 from fastgrad.nn._torch_namespace import *  # noqa: E402,F401,F403  (torch.max_pool1d, torch.pixel_shuffle, ...)
 from fastgrad._ops.nn_more import pdist  # noqa: E402,F401
+from fastgrad._ops.copies import *  # noqa: E402,F401,F403  (*_copy, *_scatter, split_with_sizes, hsplit, ...)
+from fastgrad._ops.shape_more import *  # noqa: E402,F401,F403  (as_strided, atleast_nd, rot90, ...)

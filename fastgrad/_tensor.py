@@ -763,3 +763,15 @@ def zero_grads(params, set_to_none=True):
             else:
                 g.requires_grad_(False)
             g.zero_()
+
+
+def _bind_more():
+    """Methods of the ops in copies.py and shape_more.py (their TENSOR_METHODS tables)."""
+    from fastgrad._ops import copies, shape_more
+
+    for table in (copies.TENSOR_METHODS, shape_more.TENSOR_METHODS):
+        for name, fn in table.items():
+            setattr(Tensor, name, fn)
+
+
+_bind_more()
