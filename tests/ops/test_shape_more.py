@@ -250,3 +250,103 @@ def test_as_strided_scatter_on_views(torch):
             f = fastgrad.as_strided_scatter(make(fastgrad), fastgrad.arange(1, 5.).reshape(2, 2), (2, 2), (1, 2), off)
             t = torch.as_strided_scatter(make(torch), torch.arange(1, 5.).reshape(2, 2), (2, 2), (1, 2), off)
             np.testing.assert_array_equal(f.numpy(), t.numpy())
+
+
+# --------------------------------------------------------------------------- as_strided
+AS_STRIDED = [((1,), (1,), (1,), 0), ((3, 3), (2, 2), (1, 2), 0), ((3, 3), (2, 2), (1, 2), 1),
+              ((16,), (2, 2, 2, 2), (1, 1, 1, 1), 0), ((16,), (2, 1, 1, 2), (1, 7, 7, 1), 0),
+              ((3, 4), (), (), 11), ((3, 4), (2, 0), (1, 2), 100), ((3, 4), (3, 2), (0, 5), None)]
+
+
+@pytest.mark.parametrize("shape,size,stride,off", AS_STRIDED)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_as_strided_matches_torch(torch, shape, size, stride, off, dtype):
+    compare(torch, lambda L, x: L.as_strided(x, size, stride, off), [arr(*shape)], dtype)
+    compare(torch, lambda L, x: x.as_strided(size, stride, storage_offset=off), [arr(*shape)], dtype)
+    compare(torch, lambda L, x: L.as_strided_copy(x, size, stride, off), [arr(*shape)], dtype)
+    if dtype == "float64":
+        check_jvp(torch, lambda L, x: L.as_strided(x, size, stride, off), arr(*shape))
+
+
+GEOMETRIES = [  # (input made from a float64 leaf x of 24 elements, as_strided args)
+    (lambda x: x[5:15], ((2, 2), (1, 2))), (lambda x: x[5:15], ((2, 2), (1, 2), 0)),
+    (lambda x: x[5:15], ((2, 2), (1, 2), 10)), (lambda x: x[5:15], ((3, 3), (1, 1), 3)),
+    (lambda x: x.view(4, 6).t(), ((3, 4), (1, 2))), (lambda x: x.view(4, 6)[:, 1::2], ((2, 3), (3, 1), 2)),
+    (lambda x: x[:3].expand(2, 3), ((2,), (1,), 1)), (lambda x: x[:4].expand(3, 4), ((3, 3), (1, 1))),
+    (lambda x: x.view(2, 3, 4).permute(2, 0, 1), ((4, 4), (6, 1), 1)), (lambda x: x * 2, ((4, 6), (1, 4))),
+]
+
+
+@pytest.mark.parametrize("k", range(len(GEOMETRIES)))
+def test_as_strided_of_views_reads_the_storage(torch, k):
+    """Views, partial views (reaching storage outside the input), expanded and permuted inputs:
+    values, storage offsets, strides, gradients (first and second order) as torch's."""
+    make, args = GEOMETRIES[k]
+    res = []
+    for L in (torch, fastgrad):
+        x = L.tensor(np.arange(24.) + 1, requires_grad=True)
+        inp = make(x)
+        y = inp.as_strided(*args)
+        w = L.tensor(np.sin(np.arange(y.numel()) + 1.0).reshape(tuple(y.shape)))
+        g, = L.autograd.grad((y * w).sum(), x, create_graph=True)
+        gg, = L.autograd.grad((g * L.arange(24.)).sum(), x, allow_unused=True) if g.requires_grad else (None,)
+        res.append((y.detach().numpy().copy(), y.stride(), y.storage_offset(), inp.storage_offset(),
+                    g.detach().numpy().copy(), None if gg is None else gg.numpy().copy()))
+    f, t = res
+    np.testing.assert_array_equal(f[0], t[0])
+    assert f[1:4] == t[1:4]
+    np.testing.assert_allclose(f[4], t[4], rtol=1e-12)
+    assert (f[5] is None or not f[5].any()) and (t[5] is None or not t[5].any())
+
+
+def test_as_strided_is_a_view_that_writes_through(torch):
+    for L in (torch, fastgrad):
+        base = L.arange(20.)
+        y = base[5:15].as_strided((2, 2), (1, 2), 10)
+        assert y._base is base
+        y[0, 0] = -1
+        assert base[10].item() == -1
+        base[12] = 7
+        assert y[0, 1].item() == 7
+    out = []
+    for L in (torch, fastgrad):  # in place on the view: CopySlices on the base
+        b = L.arange(6., requires_grad=True)
+        v = b * 2
+        w = v.as_strided((2,), (2,), 1)
+        w.mul_(10)
+        (v * L.arange(6.)).sum().backward()
+        out.append((v.detach().numpy().copy(), b.grad.numpy().copy(), w.grad_fn.name()))
+    np.testing.assert_array_equal(out[1][0], out[0][0])
+    np.testing.assert_array_equal(out[1][1], out[0][1])
+
+
+def test_as_strided_inplace_and_dtypes(torch):
+    for L in (torch, fastgrad):
+        c = L.arange(6.)
+        assert c.as_strided_((2, 2), (1, 1), 1) is c
+        assert c.tolist() == [[1.0, 2.0], [2.0, 3.0]] and c.stride() == (1, 1) and c.storage_offset() == 1
+        assert L.arange(6).as_strided((2, 2), (2, 1), 2).tolist() == [[2, 3], [4, 5]]
+        h = L.arange(6.).to(L.float16).as_strided((2, 2), (1, 2))
+        assert h.dtype == L.float16 and h.tolist() == [[0.0, 2.0], [1.0, 3.0]]
+        b = L.tensor([True, False, True]).as_strided((2,), (2,))
+        assert b.tolist() == [True, True]
+
+
+def test_as_strided_errors(torch):
+    _raises_like(torch, lambda L: L.zeros(3, 4).as_strided((2,), (1, 2)))
+    _raises_like(torch, lambda L: L.zeros(3, 4).as_strided((2, -1), (1, 2)))
+    _raises_like(torch, lambda L: L.zeros(3, 4).as_strided((2, 2), (1, 2), -1))
+    _raises_like(torch, lambda L: L.zeros(3, 4).as_strided((), (), 12))
+    _raises_like(torch, lambda L: L.zeros(3, 4).as_strided((2, 2), (1, 20)))
+    _raises_like(torch, lambda L: L.zeros(3, 4).as_strided((2, 2), (-1, 2)))
+    _raises_like(torch, lambda L: L.zeros(3, 4)[1:].as_strided((2, 5), (4, 1), 5))
+
+
+def test_storage_offset_of_views(torch):
+    for make in (lambda L: L.arange(20.)[5:15], lambda L: L.arange(20.)[5:15][2:], lambda L: L.arange(20.).view(4, 5).t(),
+                 lambda L: L.arange(20.).view(4, 5)[:, 1], lambda L: L.arange(20.)[3:].view(1, 17).expand(2, 17),
+                 lambda L: L.arange(20.)[3:].detach(), lambda L: L.arange(20.).view(4, 5).diagonal(1),
+                 lambda L: L.arange(20.).view(4, 5).unfold(1, 2, 1)[1:], lambda L: L.arange(20.).split(6)[2],
+                 lambda L: L.arange(20.).view(4, 5)[2:].transpose(0, 1)[1:]):
+        f, t = make(fastgrad), make(torch)
+        assert (f.storage_offset(), f.stride()) == (t.storage_offset(), t.stride())
