@@ -807,3 +807,13 @@ def _linalg_more_methods():
 
 
 _linalg_more_methods()
+def _bind_more():
+    """Methods of the ops in copies.py and shape_more.py (their TENSOR_METHODS tables)."""
+    from fastgrad._ops import copies, shape_more
+
+    for table in (copies.TENSOR_METHODS, shape_more.TENSOR_METHODS):
+        for name, fn in table.items():
+            setattr(Tensor, name, fn)
+
+
+_bind_more()
