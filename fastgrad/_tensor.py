@@ -763,3 +763,11 @@ def zero_grads(params, set_to_none=True):
             else:
                 g.requires_grad_(False)
             g.zero_()
+
+
+from fastgrad._ops import math_more as _MO  # noqa: E402  (bitwise ops and operators, exp2, diff, random fills, ...)
+
+for _name, _fn in _MO.TENSOR_METHODS.items():
+    if not hasattr(Tensor, _name) or _name in ("__and__", "__or__", "__xor__"):
+        setattr(Tensor, _name, _fn)
+Tensor.__rand__, Tensor.__ror__, Tensor.__rxor__ = Tensor.__and__, Tensor.__or__, Tensor.__xor__
