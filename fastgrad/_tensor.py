@@ -817,3 +817,9 @@ def _bind_more():
 
 
 _bind_more()
+from fastgrad._ops import math_more as _MO  # noqa: E402  (bitwise ops and operators, exp2, diff, random fills, ...)
+
+for _name, _fn in _MO.TENSOR_METHODS.items():
+    if not hasattr(Tensor, _name) or _name in ("__and__", "__or__", "__xor__"):
+        setattr(Tensor, _name, _fn)
+Tensor.__rand__, Tensor.__ror__, Tensor.__rxor__ = Tensor.__and__, Tensor.__or__, Tensor.__xor__
