@@ -110,3 +110,4 @@ from fastgrad import accelerator, onnx  # noqa: E402,F401
 from fastgrad.sparse import sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: E402,F401
 from fastgrad.nn._torch_namespace import *  # noqa: E402,F401,F403  (torch.max_pool1d, torch.pixel_shuffle, ...)
 from fastgrad._ops.nn_more import pdist  # noqa: E402,F401
+from fastgrad import multiprocessing  # noqa: E402,F401  (torch.multiprocessing: shared-memory tensors, spawn)
