@@ -128,3 +128,4 @@ from fastgrad._ops.linalg_more import cholesky_inverse, cholesky_solve, matrix_e
 from fastgrad._ops.copies import *  # noqa: E402,F401,F403  (*_copy, *_scatter, split_with_sizes, hsplit, ...)
 from fastgrad._ops.shape_more import *  # noqa: E402,F401,F403  (as_strided, atleast_nd, rot90, ...)
 from fastgrad._ops.math_more import *  # noqa: E402,F401,F403  (bitwise ops, exp2, frexp, diff, trapezoid, gradient, ...)
+from fastgrad import multiprocessing  # noqa: E402,F401  (torch.multiprocessing: shared-memory tensors, spawn)

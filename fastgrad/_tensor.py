@@ -130,6 +130,31 @@ class Tensor(engine.TensorBase):
     def storage_offset(self):
         return 0
 
+    def share_memory_(self):
+        """Move the data into shared memory, in place (a no-op when it is there already): processes that
+        receive this tensor (fastgrad.multiprocessing queues, pipes, Process arguments) or are forked after
+        this call see and update the same memory. A view moves its base with it."""
+        from fastgrad.multiprocessing import _shared_memory as shm
+
+        if not shm.is_shared(self._data):
+            base = self._base
+            if base is not None and not shm.is_shared(base._data) and \
+                    np.shares_memory(self._data, base._data) and base._data.flags.c_contiguous:
+                old = base._data
+                base._data = shm.share(old)
+                offset = self._data.__array_interface__["data"][0] - old.__array_interface__["data"][0]
+                self._data = np.ndarray(self._data.shape, self._data.dtype, buffer=base._data.base,
+                                        offset=offset, strides=self._data.strides)
+            else:
+                self._data = shm.share(self._data)
+        return self
+
+    def is_shared(self):
+        """Whether the data lies in shared memory (share_memory_, or received from another process)."""
+        from fastgrad.multiprocessing import _shared_memory as shm
+
+        return shm.is_shared(self._data)
+
     @property
     def requires_grad(self):
         return self._requires_grad or (self._base is not None and self._base._requires_grad)  # (a

@@ -460,7 +460,8 @@ class Module:
         check_device("cuda")
 
     def share_memory(self):
-        return self
+        """Move the parameters, their gradients and the buffers into shared memory (Tensor.share_memory_)."""
+        return self._apply(lambda t: t.share_memory_())
 
     # ------------------------------------------------------------------ state dict
     def _save_to_state_dict(self, destination, prefix, keep_vars):
