@@ -120,6 +120,48 @@ cdef int MM_OK = cnp.NPY_ARRAY_ALIGNED
 # A stack of matrices smaller than this (m * n * k) stays with np.matmul: its loop over small
 # matrices is cheaper than a BLAS call each (10000 2x2 products: 4.5x; break-even ~40^3).
 cdef double MM_STACK_MIN = 131072
+# Products (m * n * k per matrix) below MM_SERIAL_MAX run on one thread: on the 2 shared
+# cores of benchmarks/NOTES.md, OpenBLAS's 2 threads took 2.1 ms for a 97x51x204 float64
+# product that one thread computes in 0.16 ms (LSTMCell's step in time_sequence_prediction),
+# and MKL's 2 threads 0.11 ms against 0.07. OpenBLAS itself keeps products up to
+# MM_SERIAL_MIN (its GEMM_MULTITHREAD_THRESHOLD) on one thread: nothing to switch there.
+cdef double MM_SERIAL_MIN = 262144
+cdef double MM_SERIAL_MAX = 2097152
+# NumPy's OpenBLAS: its openblas_get_num_threads / openblas_set_num_threads (a process-wide
+# setting: set to 1 around the product, then back), and MKL's MKL_Set_Num_Threads_Local (this
+# thread's setting only); NULL when absent. Set by fastgrad._blas through _blas_threads.
+ctypedef int (*get_threads_fn)() noexcept nogil
+ctypedef void (*set_threads_fn)(int) noexcept nogil
+ctypedef int (*set_local_fn)(int) noexcept nogil
+cdef get_threads_fn _ob_get_threads = NULL
+cdef set_threads_fn _ob_set_threads = NULL
+cdef set_local_fn _mkl_local_threads = NULL
+
+
+def _blas_threads(size_t ob_get, size_t ob_set, size_t mkl_local):
+    """The functions mm switches threads with (module comment above MM_SERIAL_MAX):
+    NumPy's OpenBLAS getter and setter (both or neither), MKL's MKL_Set_Num_Threads_Local;
+    0 for none. Private to fastgrad._blas, which resolves them."""
+    global _ob_get_threads, _ob_set_threads, _mkl_local_threads
+    if (ob_get == 0) != (ob_set == 0):
+        raise ValueError("_blas_threads: both OpenBLAS functions or neither")
+    _ob_get_threads = <get_threads_fn>ob_get
+    _ob_set_threads = <set_threads_fn>ob_set
+    _mkl_local_threads = <set_local_fn>mkl_local
+
+
+cdef object _matmul_one_thread(a, b):
+    """np.matmul(a, b) with NumPy's OpenBLAS on one thread. Its setting is process-wide:
+    another thread's product that starts meanwhile may run on one thread too (only its speed
+    changes); the setting read here is restored, unless it was 1 already."""
+    cdef int prev = _ob_get_threads()
+    if prev <= 1:
+        return np.matmul(a, b)
+    _ob_set_threads(1)
+    try:
+        return np.matmul(a, b)
+    finally:
+        _ob_set_threads(prev)
 
 
 def _blas_use(size_t sgemm, size_t dgemm):
@@ -170,22 +212,33 @@ def mm(a, b):
     dtype, aligned, whose matrices CBLAS can read in place (rows or columns at unit stride:
     C order, transposed views, row slices), with nonzero dimensions below 2**31 (and, for
     stacks of several, at least MM_STACK_MIN multiply-adds each), go to that BLAS, one call
-    per matrix, without the GIL; everything else is np.matmul's."""
+    per matrix, without the GIL; everything else is np.matmul's. Products of fewer than
+    MM_SERIAL_MAX multiply-adds (per matrix) run on one BLAS thread."""
     cdef int t = _ftype(a, MM_OK), ta, tb, lda, ldb, nda, ndb
     cdef cnp.npy_intp dims[3]
     cdef Py_ssize_t m, n, k, ba, bb, batch, sa, sb, i, item
     cdef char* pa
     cdef char* pb
     cdef char* po
-    if _sgemm == NULL or t < 0 or _ftype(b, MM_OK) != t:
+    cdef bint serial
+    cdef int prev = 0
+    cdef double mnk
+    if t < 0 or _ftype(b, MM_OK) != t:
         return np.matmul(a, b)
     nda = cnp.PyArray_NDIM(<cnp.ndarray>a)
     ndb = cnp.PyArray_NDIM(<cnp.ndarray>b)
-    if nda < 2 or nda > 3 or ndb < 2 or ndb > 3:
+    if nda < 2 or ndb < 2:
         return np.matmul(a, b)
     m = cnp.PyArray_DIM(<cnp.ndarray>a, nda - 2)
     k = cnp.PyArray_DIM(<cnp.ndarray>a, nda - 1)
     n = cnp.PyArray_DIM(<cnp.ndarray>b, ndb - 1)
+    mnk = <double>m * n * k
+    serial = mnk < MM_SERIAL_MAX
+    if _sgemm == NULL or nda > 3 or ndb > 3:
+        if (serial and mnk > MM_SERIAL_MIN and _ob_set_threads != NULL
+                and cnp.PyArray_DIM(<cnp.ndarray>b, ndb - 2) == k):
+            return _matmul_one_thread(a, b)
+        return np.matmul(a, b)
     ba = cnp.PyArray_DIM(<cnp.ndarray>a, 0) if nda == 3 else 1
     bb = cnp.PyArray_DIM(<cnp.ndarray>b, 0) if ndb == 3 else 1
     batch = max(ba, bb)
@@ -195,6 +248,8 @@ def mm(a, b):
             or k > INT_MAX or (batch > 1 and <double>m * n * k < MM_STACK_MIN)
             or not _gemm_operand(<cnp.ndarray>a, item, &ta, &lda, &sa)
             or not _gemm_operand(<cnp.ndarray>b, item, &tb, &ldb, &sb)):
+        if serial and mnk > MM_SERIAL_MIN and _ob_set_threads != NULL:
+            return _matmul_one_thread(a, b)  # (a CBLAS layout MKL cannot read)
         return np.matmul(a, b)  # its errors, empty products, and what CBLAS cannot read
     dims[0], dims[1], dims[2] = batch, m, n
     if nda == 3 or ndb == 3:
@@ -203,6 +258,8 @@ def mm(a, b):
         out = cnp.PyArray_EMPTY(2, &dims[1], t, 0)
     pa, pb, po = <char*>_ptr(a), <char*>_ptr(b), <char*>_ptr(out)
     with nogil:
+        if serial and _mkl_local_threads != NULL:
+            prev = _mkl_local_threads(1)
         for i in range(batch):
             if t == cnp.NPY_FLOAT:
                 _sgemm(CBLAS_ROW_MAJOR, ta, tb, <int>m, <int>n, <int>k, 1.0,
@@ -212,4 +269,6 @@ def mm(a, b):
                 _dgemm(CBLAS_ROW_MAJOR, ta, tb, <int>m, <int>n, <int>k, 1.0,
                        <const double*>pa + i * sa, lda, <const double*>pb + i * sb, ldb, 0.0,
                        <double*>po + i * m * n, <int>n)
+        if serial and _mkl_local_threads != NULL:
+            _mkl_local_threads(prev)
     return out

@@ -19,6 +19,10 @@ as fastgrad's own OpenMP kernels (one thread pool; MKL takes its thread count fr
 MKL_NUM_THREADS or OMP_NUM_THREADS), or its sequential layer in a build without OpenMP.
 Its functions are checked on a few products against np.matmul before they are used.
 
+Products of fewer than 2**21 multiply-adds run on one BLAS thread (csrc/blas.pxi, MM_SERIAL_MAX):
+NumPy's OpenBLAS through its openblas_set_num_threads (found in the process's loaded libraries,
+openblas_threads), MKL through its thread-local MKL_Set_Num_Threads_Local.
+
 Also here, as they concern the same runtimes: fastgrad.get_num_threads / set_num_threads
 (OpenMP and MKL), and single-threaded children after os.fork() (after_fork_in_child).
 """
@@ -29,6 +33,7 @@ import sys
 import numpy as np
 
 ADDRESSES = (0, 0)  # K._blas_use's arguments now: MKL's gemms, or none (tests swap and restore them)
+THREAD_FUNCS = (0, 0, 0)  # K._blas_threads's arguments now (OpenBLAS get/set, MKL's local set)
 
 _MKL_INTERFACE_LP64 = 0
 _MKL_THREADING_SEQUENTIAL, _MKL_THREADING_GNU = 1, 3
@@ -97,6 +102,44 @@ def _load_mkl(K):
             ctypes.cast(lib.cblas_dgemm, ctypes.c_void_p).value)
 
 
+def _numpy_openblas_path():
+    """The path of the OpenBLAS that NumPy loaded (in NumPy's wheel: numpy.libs/ or
+    numpy/.dylibs/; else the only OpenBLAS in the process), from /proc/self/maps; None when
+    there is none (another BLAS, or not Linux)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            fields = [line.split(None, 5) for line in maps]
+    except OSError:
+        return None
+    paths = {f[5].strip() for f in fields if len(f) == 6}
+    found = sorted(p for p in paths if "openblas" in os.path.basename(p).lower() and ".so" in p)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(np.__file__)))
+    mine = [p for p in found if p.startswith(os.path.join(root, "numpy"))]
+    if len(mine) == 1:
+        return mine[0]
+    return found[0] if len(found) == 1 else None
+
+
+def openblas_threads():
+    """(openblas_get_num_threads, openblas_set_num_threads) addresses of NumPy's OpenBLAS,
+    under any of the symbol prefixes/suffixes its builds use (scipy-openblas: scipy_..64_), or
+    (0, 0)."""
+    path = _numpy_openblas_path()
+    if path is None:
+        return (0, 0)
+    try:
+        lib = ctypes.CDLL(path, mode=os.RTLD_NOLOAD)
+    except OSError:
+        return (0, 0)
+    for prefix in ("", "scipy_"):
+        for suffix in ("", "64_", "_64"):
+            get = getattr(lib, "%sopenblas_get_num_threads%s" % (prefix, suffix), None)
+            put = getattr(lib, "%sopenblas_set_num_threads%s" % (prefix, suffix), None)
+            if get is not None and put is not None:
+                return (ctypes.cast(get, ctypes.c_void_p).value, ctypes.cast(put, ctypes.c_void_p).value)
+    return (0, 0)
+
+
 _threads = None  # set_num_threads's value where there is no libgomp to hold it
 
 
@@ -144,7 +187,7 @@ def _self_test(K):
 def setup(K):
     """Choose K.mm's BLAS from FASTGRAD_BLAS (compiled backend) and make forked children
     single-threaded (after_fork_in_child); returns the BLAS's name."""
-    global ADDRESSES, _gomp, _lib
+    global ADDRESSES, THREAD_FUNCS, _gomp, _lib
     if _gomp is None:
         _gomp = _openmp(K)
         if _gomp is not None:
@@ -154,6 +197,9 @@ def setup(K):
         raise ImportError("FASTGRAD_BLAS must be 'auto', 'mkl' or 'numpy', got %r" % want)
     ADDRESSES = (0, 0)
     K._blas_use(*ADDRESSES)
+    openblas = openblas_threads()
+    THREAD_FUNCS = openblas + (0,)
+    K._blas_threads(*THREAD_FUNCS)
     if want == "numpy" or (want == "auto" and _cpu_vendor() != "GenuineIntel"):
         return "numpy"
     try:
@@ -167,4 +213,6 @@ def setup(K):
             raise ImportError("FASTGRAD_BLAS=mkl: %s" % exc) from None
         return "numpy"
     ADDRESSES = (sgemm, dgemm)
+    THREAD_FUNCS = openblas + (ctypes.cast(_lib.MKL_Set_Num_Threads_Local, ctypes.c_void_p).value,)
+    K._blas_threads(*THREAD_FUNCS)
     return "mkl"

@@ -367,3 +367,115 @@ def test_set_num_threads_reaches_openmp_and_mkl():
     finally:
         fastgrad.set_num_threads(before)
     assert fastgrad.get_num_threads() == before
+
+
+# --------------------------------------------------------------------------- one thread for small products
+class FakeThreads:
+    """openblas_get/set_num_threads and MKL_Set_Num_Threads_Local as ctypes callbacks that
+    record each call (the setting starts at `threads`)."""
+
+    def __init__(self, threads=2):
+        self.threads, self.local, self.calls = threads, 0, []
+        self._get = ctypes.CFUNCTYPE(ctypes.c_int)(lambda: self.threads)
+        self._set = ctypes.CFUNCTYPE(None, ctypes.c_int)(self._put)
+        self._local = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(self._put_local)
+
+    def _put(self, n):
+        self.calls.append(("set", n))
+        self.threads = n
+
+    def _put_local(self, n):
+        self.calls.append(("local", n))
+        prev, self.local = self.local, n
+        return prev
+
+    def addresses(self, mkl=True):
+        return tuple(ctypes.cast(f, ctypes.c_void_p).value if f is not None else 0
+                     for f in (self._get, self._set, self._local if mkl else None))
+
+
+@pytest.fixture
+def fake_threads():
+    fake = FakeThreads()
+    K._blas_threads(*fake.addresses())
+    yield fake
+    K._blas_threads(*_blas.THREAD_FUNCS)
+
+
+# (m, k, n): 2**18 multiply-adds or fewer (OpenBLAS runs them on one thread itself), between
+# that and 2**21 (one thread), 2**21 and more (its threads).
+SMALL, MID, LARGE = (64, 64, 64), (97, 51, 204), (128, 128, 128)
+
+
+@compiled
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numpy_blas_runs_products_below_2_21_on_one_thread(fake_threads, dtype):
+    if _blas.ADDRESSES != (0, 0):
+        K._blas_use(0, 0)  # NumPy's BLAS for this test
+    try:
+        rng = np.random.default_rng(6)
+        for (m, k, n), calls in ((SMALL, []), (MID, [("set", 1), ("set", 2)]), (LARGE, [])):
+            a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((n, k)).astype(dtype)
+            for x, y in ((a, b.T), (a[None], b.T), (np.stack([a] * 2), np.stack([b.T] * 2))):
+                del fake_threads.calls[:]
+                np.testing.assert_array_equal(K.mm(x, y), np.matmul(x, y))
+                assert fake_threads.calls == calls and fake_threads.threads == 2, ((m, k, n), x.shape)
+        fake_threads.threads = 1  # already one thread: left alone
+        del fake_threads.calls[:]
+        K.mm(*(np.ones(s, dtype) for s in ((97, 51), (51, 204))))
+        assert fake_threads.calls == [] and fake_threads.threads == 1
+        fake_threads.threads = 2
+        with pytest.raises(ValueError) as got:  # errors: the setting is restored
+            K.mm(np.ones((97, 51), dtype), np.ones((52, 204), dtype))
+        with pytest.raises(ValueError) as want:
+            np.matmul(np.ones((97, 51), dtype), np.ones((52, 204), dtype))
+        assert str(got.value) == str(want.value) and fake_threads.threads == 2
+    finally:
+        K._blas_use(*_blas.ADDRESSES)
+
+
+@compiled
+def test_external_blas_runs_products_below_2_21_on_one_thread(ref_gemm, fake_threads):
+    """Through the gemm pointer (MKL): its thread-local setting is 1 around each product
+    below 2**21, then back; NumPy's fallbacks switch OpenBLAS's as above."""
+    rng = np.random.default_rng(7)
+    for (m, k, n), calls in ((SMALL, [("local", 1), ("local", 0)]), (MID, [("local", 1), ("local", 0)]),
+                             (LARGE, [])):
+        a, b = rng.standard_normal((m, k)), rng.standard_normal((n, k))
+        del fake_threads.calls[:], ref_gemm.calls[:]
+        np.testing.assert_allclose(K.mm(a, b.T), a @ b.T, rtol=1e-12)
+        assert fake_threads.calls == calls and len(ref_gemm.calls) == 1
+    a = rng.standard_normal((97, 51 * 2))[:, ::2]  # columns 2 apart: CBLAS cannot read it
+    del fake_threads.calls[:], ref_gemm.calls[:]
+    np.testing.assert_array_equal(K.mm(a, rng.standard_normal((51, 204))).shape, (97, 204))
+    assert fake_threads.calls == [("set", 1), ("set", 2)] and ref_gemm.calls == []
+
+
+@compiled
+def test_blas_threads_arguments():
+    with pytest.raises(ValueError, match="both OpenBLAS functions or neither"):
+        K._blas_threads(1, 0, 0)
+    assert len(_blas.THREAD_FUNCS) == 3
+
+
+@compiled
+def test_numpy_openblas_is_found_when_numpy_uses_it():
+    """The functions found are NumPy's OpenBLAS's own: setting through them is what
+    NumPy's configuration reports (threadpoolctl, when installed, reads the same setting)."""
+    path = _blas._numpy_openblas_path()
+    if path is None:
+        pytest.skip("NumPy does not run on an OpenBLAS here")
+    get, put = _blas.openblas_threads()
+    assert get and put and _blas.THREAD_FUNCS[:2] == (get, put)
+    get = ctypes.CFUNCTYPE(ctypes.c_int)(get)
+    put = ctypes.CFUNCTYPE(None, ctypes.c_int)(put)
+    before = get()
+    try:
+        put(1)
+        assert get() == 1
+        threadpoolctl = pytest.importorskip("threadpoolctl")
+        info = [i for i in threadpoolctl.threadpool_info() if i["internal_api"] == "openblas"]
+        assert any(i["filepath"] == path and i["num_threads"] == 1 for i in info), info
+    finally:
+        put(before)
+    assert get() == before
