@@ -110,10 +110,6 @@ from fastgrad import accelerator, cpu, functional, jit, onnx, random, testing, v
 from fastgrad.sparse import sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: E402,F401
 from fastgrad.nn._torch_namespace import *  # noqa: E402,F401,F403  (torch.max_pool1d, torch.pixel_shuffle, ...)
 from fastgrad._ops.nn_more import pdist  # noqa: E402,F401
-from fastgrad import _tensor_aliases  # noqa: E402
-_tensor_aliases.bind()
-from fastgrad._torch_functions import *  # noqa: E402,F401,F403  (constants, aliases, torch.<op>_ functions)
-from fastgrad._torch_functions import memory_format  # noqa: E402,F401
 from fastgrad import signal  # noqa: E402,F401
 from fastgrad.signal.windows.windows import (bartlett_window, blackman_window, hamming_window,  # noqa: E402,F401
                                              hann_window, kaiser_window)
@@ -129,3 +125,8 @@ from fastgrad._ops.copies import *  # noqa: E402,F401,F403  (*_copy, *_scatter, 
 from fastgrad._ops.shape_more import *  # noqa: E402,F401,F403  (as_strided, atleast_nd, rot90, ...)
 from fastgrad._ops.math_more import *  # noqa: E402,F401,F403  (bitwise ops, exp2, frexp, diff, trapezoid, gradient, ...)
 from fastgrad import multiprocessing  # noqa: E402,F401  (torch.multiprocessing: shared-memory tensors, spawn)
+# last: spellings of what is bound above (Tensor aliases and in-place forms, torch.<op>_ functions)
+from fastgrad import _tensor_aliases  # noqa: E402
+_tensor_aliases.bind()
+from fastgrad._torch_functions import *  # noqa: E402,F401,F403  (constants, aliases, torch.<op>_ functions)
+from fastgrad._torch_functions import memory_format  # noqa: E402,F401

@@ -813,6 +813,7 @@ def _set_part(self, value, part):
 Tensor.real = property(_CX.real, lambda self, v: _set_part(self, v, "real") if self._data.dtype.kind == "c"
                        else self.copy_(v))
 Tensor.imag = property(_CX.imag, lambda self, v: _set_part(self, v, "imag"))
+
 from fastgrad._ops import special as SPC  # noqa: E402
 for _name, _fn in (("lgamma", SPC.lgamma), ("digamma", SPC.digamma), ("polygamma", SPC.polygamma_method),
                    ("mvlgamma", SPC.mvlgamma), ("erfinv", SPC.erfinv), ("i0", SPC.i0), ("logit", SPC.logit),
@@ -822,6 +823,8 @@ for _name, _fn in (("lgamma", SPC.lgamma), ("digamma", SPC.digamma), ("polygamma
 for _name, _fn in (("erfc_", M.erfc), ("sinc_", M.sinc), ("xlogy_", M.xlogy)):
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _inplace_method(_fn, _name))
+
+
 def _linalg_more_methods():
     from fastgrad._ops import linalg_lu as LU, linalg_more as LM
 
@@ -832,6 +835,8 @@ def _linalg_more_methods():
 
 
 _linalg_more_methods()
+
+
 def _bind_more():
     """Methods of the ops in copies.py and shape_more.py (their TENSOR_METHODS tables)."""
     from fastgrad._ops import copies, shape_more
