@@ -487,3 +487,34 @@ def test_out_with_inputs_requiring_grad_vs_torch(torch):
             continue
         got = call(fastgrad)
         np.testing.assert_allclose(got.numpy(), expected.detach().numpy(), rtol=1e-5, err_msg=n)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_vs_torch(torch, dtype):
+    """logit, ndtr, entr, xlog1py, xlogy round each step to the half dtype as torch's kernels do (bit for
+    bit); the others compute in float32 and round once (close to torch's)."""
+    rs = np.random.RandomState(0)
+    x, p = rs.uniform(-3, 3, 400), rs.uniform(0.01, 0.99, 400)
+    exact = [(lambda L, t: L.logit(t), p), (lambda L, t: L.logit(t, 0.2), p), (lambda L, t: L.special.ndtr(t), x),
+             (lambda L, t: L.special.entr(t), x), (lambda L, t: L.special.xlog1py(t, t.abs()), x),
+             (lambda L, t: L.special.xlogy(t, t.abs()), x)]
+    close = [(lambda L, t: L.lgamma(t), x), (lambda L, t: L.digamma(t), x), (lambda L, t: L.polygamma(2, t), x),
+             (lambda L, t: L.erfinv(t), p * 2 - 1), (lambda L, t: L.i0(t), x), (lambda L, t: L.special.i1e(t), x),
+             (lambda L, t: L.igamma(t.abs(), t.abs() + 0.5), x), (lambda L, t: L.mvlgamma(t.abs() + 2, 2), x),
+             (lambda L, t: L.exp2(t), x)]
+    for k, (fn, data) in enumerate(exact + close):
+        f = fn(fastgrad, fastgrad.tensor(data).to(getattr(fastgrad, dtype)))
+        t = fn(torch, torch.tensor(data).to(getattr(torch, dtype)))
+        assert str(f.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+        a, b = f.double().numpy(), t.double().numpy()
+        if k < len(exact):
+            np.testing.assert_array_equal(a, b, err_msg=str(k))
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-2, atol=1e-3, err_msg=str(k))
+    # gradients flow back in the half dtype
+    xf = fastgrad.tensor(p).to(getattr(fastgrad, dtype)).requires_grad_(True)
+    xt = torch.tensor(p).to(getattr(torch, dtype)).requires_grad_(True)
+    gf, = fastgrad.autograd.grad(fastgrad.logit(xf).sum() + fastgrad.special.entr(xf).sum(), xf)
+    gt, = torch.autograd.grad(torch.logit(xt).sum() + torch.special.entr(xt).sum(), xt)
+    assert str(gf.dtype).split(".")[-1] == dtype
+    np.testing.assert_allclose(gf.double().numpy(), gt.double().numpy(), rtol=2e-2, atol=1e-2)
