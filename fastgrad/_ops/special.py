@@ -599,6 +599,25 @@ def igammac_method(self, other):
     return _igamma("igammac", self, other, True, True)
 
 
+def inplace_guard(method):
+    """x.lgamma_() and the like on an integer or bool x: PyTorch's error (the float result cannot be
+    written into x), before the in-place machinery would cast it."""
+    def guarded(self, *args, **kwargs):
+        dt = self._data.dtype
+        if dt.kind not in "fc" and not _dtype.is_half(dt):
+            others = [a for a in args if is_tensor(a)]
+            res = np.dtype(_dtype.result_type(self, *others)) if others else _dtype.get_default_dtype().np
+            if res.kind not in "biu":  # (all-integer igamma_: the op's own error)
+                if method.__name__ == "mvlgamma_":  # (its own check, the names the other way round)
+                    raise RuntimeError("mvlgamma: result type %s can't be cast to the desired output type %s"
+                                       % (scalar_type_name(dt), scalar_type_name(res)))
+                raise RuntimeError("result type %s can't be cast to the desired output type %s"
+                                   % (scalar_type_name(res), scalar_type_name(dt)))
+        return method(self, *args, **kwargs)
+    guarded.__name__ = method.__name__
+    return guarded
+
+
 def _inplace_fn(name):
     def fn(input, *args, **kwargs):
         return getattr(input, name)(*args, **kwargs)

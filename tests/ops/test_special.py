@@ -518,3 +518,13 @@ def test_half_precision_vs_torch(torch, dtype):
     gt, = torch.autograd.grad(torch.logit(xt).sum() + torch.special.entr(xt).sum(), xt)
     assert str(gf.dtype).split(".")[-1] == dtype
     np.testing.assert_allclose(gf.double().numpy(), gt.double().numpy(), rtol=2e-2, atol=1e-2)
+
+
+def test_inplace_on_integer_tensors_raises_as_torch(torch):
+    for name, args in [("lgamma_", ()), ("digamma_", ()), ("polygamma_", (1,)), ("mvlgamma_", (1,)), ("erfinv_", ()),
+                       ("i0_", ()), ("logit_", ()), ("exp2_", ()), ("igamma_", ("f64",)), ("igammac_", ("i64",))]:
+        def run(L):
+            rest = [L.tensor([1.0, 2.0], dtype=L.float64) if a == "f64" else L.tensor([1, 2]) if a == "i64" else a
+                    for a in args]
+            getattr(L.tensor([1, 2]), name)(*rest)
+        _same_error(torch, run)
