@@ -819,7 +819,7 @@ for _name, _fn in (("lgamma", SPC.lgamma), ("digamma", SPC.digamma), ("polygamma
                    ("mvlgamma", SPC.mvlgamma), ("erfinv", SPC.erfinv), ("i0", SPC.i0), ("logit", SPC.logit),
                    ("igamma", SPC.igamma_method), ("igammac", SPC.igammac_method), ("exp2", SPC.exp2)):
     setattr(Tensor, _name, _fn)
-    setattr(Tensor, _name + "_", _inplace_method(_fn, _name + "_"))
+    setattr(Tensor, _name + "_", SPC.inplace_guard(_inplace_method(_fn, _name + "_")))
 for _name, _fn in (("erfc_", M.erfc), ("sinc_", M.sinc), ("xlogy_", M.xlogy)):
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _inplace_method(_fn, _name))

@@ -20,11 +20,14 @@ from fastgrad._ops.base import scalar_type_name, shape_str
 def _with_out(fn, name, aten=None):
     """fn with PyTorch's keyword-only out=: the result written into out (resized, with PyTorch's
     warning, when out has other elements; cast to out's dtype where PyTorch's rule allows)."""
+    check = not (name == "ndtr" or "bessel" in name or "polynomial" in name or name == "airy_ai")  # (torch:
+    # no derivative, or a composite op: out= takes inputs that require grad)
+
     @functools.wraps(fn)
     def wrapper(*args, out=None, **kwargs):
         if out is None:
             return fn(*args, **kwargs)
-        if engine.is_grad_enabled() and (out._requires_grad or any(
+        if check and engine.is_grad_enabled() and (out._requires_grad or any(
                 getattr(a, "_requires_grad", False) for a in list(args) + list(kwargs.values()))):
             raise RuntimeError("%s(): functions with out=... arguments don't support automatic differentiation, "
                                "but one of the arguments requires grad." % (aten or name))

@@ -156,10 +156,14 @@ def _erfc_np(x):
 
 
 def ndtr_np(a):
-    x = _f64(a)
+    """PyTorch's formula (1 + erf(x / sqrt 2)) / 2, each step rounded to a's dtype as PyTorch's ops
+    round it (float16/bfloat16: computed in float32; 0 below x ~ -8.3 in float64, as torch)."""
+    dt = a.dtype
+    wide = np.dtype(np.float32) if _dtype.is_half(dt) else dt
     with np.errstate(all="ignore"):
-        r = scipy_special("ndtr")(x) if has_scipy() else 0.5 * _erfc_np(-x * math.sqrt(0.5))
-    return r.astype(a.dtype, copy=False)
+        t = (a.astype(wide) * wide.type(math.sqrt(0.5)) if _dtype.is_half(dt) else a * dt.type(math.sqrt(0.5)))
+        e = np.asarray(_np_erf(t.astype(dt).astype(wide))).astype(dt)
+        return ((e.astype(wide) + 1).astype(dt).astype(wide) * 0.5).astype(dt)
 
 
 def erfinv_np(a):
@@ -207,8 +211,9 @@ i0e_np, i1_np, i1e_np, ndtri_np, log_ndtr_np, erfcx_np = (
 
 
 def entr_np(x):
+    """-x log x (0 at 0, -inf below); float16/bfloat16 round log x, then the product, as PyTorch."""
     with np.errstate(all="ignore"):
-        r = np.where(x > 0, -x * np.log(np.where(x > 0, x, 1)), np.where(x == 0, 0, -np.inf))
+        r = np.where(x > 0, -x * np.log(np.where(x > 0, x, x.dtype.type(1))), np.where(x == 0, 0, -np.inf))
     return np.where(np.isnan(x), x, r).astype(x.dtype, copy=False)
 
 
@@ -291,6 +296,7 @@ class I1e(Unary):
 
 
 class Ndtr(Unary):
+    _half_native = True  # (its forward rounds each step to the half dtype, as PyTorch's composite)
     f = staticmethod(ndtr_np)
     d = staticmethod(lambda x, y: (x * x * -0.5).exp() * (1.0 / math.sqrt(2 * math.pi)))
 
@@ -311,6 +317,7 @@ class Erfcx(Unary):
 
 
 class Entr(Unary):
+    _half_native = True  # float16/bfloat16 arithmetic step by step, as PyTorch's kernel
     f = staticmethod(entr_np)
     d = staticmethod(lambda x, y: -(x.log() + 1.0))
 
@@ -326,15 +333,20 @@ def _sgn(x):
 
 class Logit(Op):
     """log(z / (1 - z)), z = x clamped to [eps, 1 - eps] when eps is given. The derivative is
-    1 / (x (1 - x)); 0 where the clamp is active, NaN outside [0, 1] without eps (PyTorch's)."""
+    1 / (x (1 - x)); 0 where the clamp is active, NaN outside [0, 1] without eps (PyTorch's).
+    float16/bfloat16 are computed in their own precision step by step, as PyTorch's kernel."""
+
+    _half_native = True
 
     @staticmethod
     def forward(ctx, x, eps):
         ctx.eps = eps
         ctx.save_for_backward(x)
-        z = x._data if eps is None else np.clip(x._data, eps, 1.0 - eps)
+        d = x._data
+        one = d.dtype.type(1)
+        z = d if eps is None else np.clip(d, d.dtype.type(eps), one - d.dtype.type(eps)).astype(d.dtype, copy=False)
         with np.errstate(all="ignore"):
-            return np.log(z / (1.0 - z)).astype(x._data.dtype, copy=False)
+            return np.log(z / (one - z)).astype(d.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -358,7 +370,10 @@ def _dlogit(x, eps):
 
 class Xlog1py(Op):
     """x * log1p(y) (x * log(y) with shift 0: xlogy), 0 where x == 0 unless y is NaN. PyTorch's
-    derivatives: d/dx = xlog1py(1, y), 0 where x == 0 and y <= -1; d/dy = x / (1 + y)."""
+    derivatives: d/dx = xlog1py(1, y), 0 where x == 0 and y <= -1; d/dy = x / (1 + y). float16 and
+    bfloat16 round log1p(y), then the product, as PyTorch's kernel."""
+
+    _half_native = True
 
     @staticmethod
     def forward(ctx, x, y, shift=1):
@@ -582,6 +597,25 @@ def igamma_method(self, other):
 
 def igammac_method(self, other):
     return _igamma("igammac", self, other, True, True)
+
+
+def inplace_guard(method):
+    """x.lgamma_() and the like on an integer or bool x: PyTorch's error (the float result cannot be
+    written into x), before the in-place machinery would cast it."""
+    def guarded(self, *args, **kwargs):
+        dt = self._data.dtype
+        if dt.kind not in "fc" and not _dtype.is_half(dt):
+            others = [a for a in args if is_tensor(a)]
+            res = np.dtype(_dtype.result_type(self, *others)) if others else _dtype.get_default_dtype().np
+            if res.kind not in "biu":  # (all-integer igamma_: the op's own error)
+                if method.__name__ == "mvlgamma_":  # (its own check, the names the other way round)
+                    raise RuntimeError("mvlgamma: result type %s can't be cast to the desired output type %s"
+                                       % (scalar_type_name(dt), scalar_type_name(res)))
+                raise RuntimeError("result type %s can't be cast to the desired output type %s"
+                                   % (scalar_type_name(res), scalar_type_name(dt)))
+        return method(self, *args, **kwargs)
+    guarded.__name__ = method.__name__
+    return guarded
 
 
 def _inplace_fn(name):

@@ -462,3 +462,69 @@ def test_toplevel_inplace_functions_vs_torch(torch):
         L.erfc_(x), L.xlogy_(x, 3.0), L.sinc_(x)
         return x
     _same(run(fastgrad), run(torch), "float64", "in-place chain")
+
+
+def test_out_with_inputs_requiring_grad_vs_torch(torch):
+    """out= refuses inputs that require grad where torch does (not for functions without derivative,
+    nor for ndtr), and writes the values otherwise."""
+    names = [n for n in dir(torch.special) if not n.startswith("_") and callable(getattr(torch.special, n))
+             and n not in ("Tensor", "softmax", "log_softmax")]
+    for n in names:
+        def call(L):
+            x, o = L.tensor([0.3, 0.6], requires_grad=True), L.empty(2)
+            f = getattr(L.special, n)
+            if n == "polygamma":
+                return f(1, x, out=o)
+            if n in ("multigammaln", "logsumexp"):
+                return f(x + 2, 1 if n == "multigammaln" else 0, out=o)
+            if "polynomial" in n or n in ("zeta", "xlogy", "xlog1py", "gammainc", "gammaincc"):
+                return f(x, x, out=o)
+            return f(x, out=o)
+        try:
+            expected = call(torch)
+        except RuntimeError:
+            _same_error(torch, call)
+            continue
+        got = call(fastgrad)
+        np.testing.assert_allclose(got.numpy(), expected.detach().numpy(), rtol=1e-5, err_msg=n)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_vs_torch(torch, dtype):
+    """logit, ndtr, entr, xlog1py, xlogy round each step to the half dtype as torch's kernels do (bit for
+    bit); the others compute in float32 and round once (close to torch's)."""
+    rs = np.random.RandomState(0)
+    x, p = rs.uniform(-3, 3, 400), rs.uniform(0.01, 0.99, 400)
+    exact = [(lambda L, t: L.logit(t), p), (lambda L, t: L.logit(t, 0.2), p), (lambda L, t: L.special.ndtr(t), x),
+             (lambda L, t: L.special.entr(t), x), (lambda L, t: L.special.xlog1py(t, t.abs()), x),
+             (lambda L, t: L.special.xlogy(t, t.abs()), x)]
+    close = [(lambda L, t: L.lgamma(t), x), (lambda L, t: L.digamma(t), x), (lambda L, t: L.polygamma(2, t), x),
+             (lambda L, t: L.erfinv(t), p * 2 - 1), (lambda L, t: L.i0(t), x), (lambda L, t: L.special.i1e(t), x),
+             (lambda L, t: L.igamma(t.abs(), t.abs() + 0.5), x), (lambda L, t: L.mvlgamma(t.abs() + 2, 2), x),
+             (lambda L, t: L.exp2(t), x)]
+    for k, (fn, data) in enumerate(exact + close):
+        f = fn(fastgrad, fastgrad.tensor(data).to(getattr(fastgrad, dtype)))
+        t = fn(torch, torch.tensor(data).to(getattr(torch, dtype)))
+        assert str(f.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+        a, b = f.double().numpy(), t.double().numpy()
+        if k < len(exact):
+            np.testing.assert_array_equal(a, b, err_msg=str(k))
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-2, atol=1e-3, err_msg=str(k))
+    # gradients flow back in the half dtype
+    xf = fastgrad.tensor(p).to(getattr(fastgrad, dtype)).requires_grad_(True)
+    xt = torch.tensor(p).to(getattr(torch, dtype)).requires_grad_(True)
+    gf, = fastgrad.autograd.grad(fastgrad.logit(xf).sum() + fastgrad.special.entr(xf).sum(), xf)
+    gt, = torch.autograd.grad(torch.logit(xt).sum() + torch.special.entr(xt).sum(), xt)
+    assert str(gf.dtype).split(".")[-1] == dtype
+    np.testing.assert_allclose(gf.double().numpy(), gt.double().numpy(), rtol=2e-2, atol=1e-2)
+
+
+def test_inplace_on_integer_tensors_raises_as_torch(torch):
+    for name, args in [("lgamma_", ()), ("digamma_", ()), ("polygamma_", (1,)), ("mvlgamma_", (1,)), ("erfinv_", ()),
+                       ("i0_", ()), ("logit_", ()), ("exp2_", ()), ("igamma_", ("f64",)), ("igammac_", ("i64",))]:
+        def run(L):
+            rest = [L.tensor([1.0, 2.0], dtype=L.float64) if a == "f64" else L.tensor([1, 2]) if a == "i64" else a
+                    for a in args]
+            getattr(L.tensor([1, 2]), name)(*rest)
+        _same_error(torch, run)
