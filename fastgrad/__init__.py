@@ -119,6 +119,7 @@ from fastgrad._ops.complex import (angle, complex, conj, conj_physical, imag, is
                                    view_as_complex)
 from fastgrad._ops.special import *  # noqa: E402,F401,F403  (lgamma, digamma, polygamma, erfinv, i0, igamma, logit, ...)
 from fastgrad import special  # noqa: E402,F401
+from fastgrad._ops.special import xlogy  # noqa: E402,F401  (torch.xlogy is torch.special.xlogy)
 from fastgrad._ops.linalg_lu import lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack, triangular_solve  # noqa: E402,F401,E501
 from fastgrad._ops.linalg_more import cholesky_inverse, cholesky_solve, matrix_exp  # noqa: E402,F401
 from fastgrad._ops.copies import *  # noqa: E402,F401,F403  (*_copy, *_scatter, split_with_sizes, hsplit, ...)

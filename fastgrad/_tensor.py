@@ -677,7 +677,7 @@ _OP_METHODS = {
     "atanh": M.atanh, "arcsin": M.asin, "arccos": M.acos, "arctan": M.atan, "arcsinh": M.asinh,
     "arccosh": M.acosh, "arctanh": M.atanh, "erf": M.erf, "erfc": M.erfc, "atan2": M.atan2,
     "arctan2": M.atan2, "lerp": M.lerp, "hypot": M.hypot, "logaddexp": M.logaddexp,
-    "xlogy": M.xlogy, "floor": M.floor, "ceil": M.ceil, "trunc": M.trunc, "fix": M.trunc,
+    "floor": M.floor, "ceil": M.ceil, "trunc": M.trunc, "fix": M.trunc,
     "round": M.round, "frac": M.frac, "nan_to_num": M.nan_to_num, "deg2rad": M.deg2rad,
     "rad2deg": M.rad2deg, "sinc": M.sinc, "signbit": M.signbit, "copysign": M.copysign,
     "remainder": M.remainder, "fmod": M.fmod,
@@ -817,10 +817,11 @@ Tensor.imag = property(_CX.imag, lambda self, v: _set_part(self, v, "imag"))
 from fastgrad._ops import special as SPC  # noqa: E402
 for _name, _fn in (("lgamma", SPC.lgamma), ("digamma", SPC.digamma), ("polygamma", SPC.polygamma_method),
                    ("mvlgamma", SPC.mvlgamma), ("erfinv", SPC.erfinv), ("i0", SPC.i0), ("logit", SPC.logit),
-                   ("igamma", SPC.igamma_method), ("igammac", SPC.igammac_method), ("exp2", SPC.exp2)):
+                   ("igamma", SPC.igamma_method), ("igammac", SPC.igammac_method), ("exp2", SPC.exp2),
+                   ("xlogy", SPC.xlogy)):
     setattr(Tensor, _name, _fn)
     setattr(Tensor, _name + "_", SPC.inplace_guard(_inplace_method(_fn, _name + "_")))
-for _name, _fn in (("erfc_", M.erfc), ("sinc_", M.sinc), ("xlogy_", M.xlogy)):
+for _name, _fn in (("erfc_", M.erfc), ("sinc_", M.sinc), ("xlogy_", SPC.xlogy)):
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _inplace_method(_fn, _name))
 

@@ -305,17 +305,6 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     return where(make(np.isfinite(d)), input, make(filled))
 
 
-def xlogy(input, other):
-    """input * log(other), 0 where input == 0 (and other is not NaN)."""
-    from fastgrad._ops.elementwise import log
-
-    x, y = binary_operands(input, other)
-    x, y = float_operand(x), float_operand(y)
-    zero = make(np.asarray(x._data == 0) & ~np.isnan(y._data))
-    safe_y = where(zero, make(np.ones((), y._data.dtype)), y)
-    return where(zero, make(np.zeros((), x._data.dtype)), x * log(safe_y))
-
-
 def hypot(input, other):
     return sqrt(square(input) + square(other))
 
@@ -366,5 +355,5 @@ def copysign(input, other):
 __all__ = ["expm1", "log1p", "log2", "log10", "rsqrt", "reciprocal", "tan", "asin", "arcsin", "acos",
            "arccos", "atan", "arctan", "sinh", "cosh", "asinh", "arcsinh", "acosh", "arccosh", "atanh",
            "arctanh", "erf", "erfc", "atan2", "arctan2", "floor", "ceil", "trunc", "fix", "round", "frac",
-           "lerp", "nan_to_num", "xlogy", "hypot", "logaddexp", "deg2rad", "rad2deg", "sinc", "positive",
+           "lerp", "nan_to_num", "hypot", "logaddexp", "deg2rad", "rad2deg", "sinc", "positive",
            "signbit", "copysign", "remainder", "fmod"]
