@@ -47,8 +47,6 @@ OUT_OF_SCOPE = {
                r"conv_tbc|convolution|norm_except_dim|embedding_renorm_|segment_reduce|nonzero_static|"
                r"empty_quantized|lobpcg"):
         "ATen-internal entry points (torch's own building blocks, not user API)",
-    (r"torch", r"(get|set)_autocast.*|.*autocast.*|clear_autocast_cache"):
-        "autocast (mixed precision) is not implemented: fastgrad runs each op in its input dtype",
     (r"Tensor", r"ipu|xpu|mtia|record_stream|to_mkldnn|to_padded_tensor|is_set_to|set_|storage|storage_type|"
                 r"untyped_storage|module_load|volatile|reinforce|grad_dtype|const_data_ptr|as_subclass|"
                 r"symeig|eig|lstsq|solve|name|names|index"):
