@@ -16,7 +16,7 @@ MISSING_FILE = pathlib.Path(__file__).with_name("api_surface_missing.txt")
 
 # (namespace regex, name regex) -> why fastgrad does not provide it
 OUT_OF_SCOPE = {
-    (r".*", r"(cudnn|miopen|mkldnn|fbgemm)_.*|(?!is_).*_(cudnn|mkldnn)"):
+    (r".*", r"(cudnn|miopen|mkldnn|fbgemm)_.*|(?!is_).*_(cudnn|mkldnn)|(get|set|is)_autocast_(ipu|xla)_.*"):
         "backend-specific kernels and devices: fastgrad runs on the CPU through NumPy",
     (r"torch|Tensor", r"q_.*|quantize.*|dequantize|qint\d+|quint.*|qscheme|int_repr|fake_quantize.*|"
                       r"quantized_.*|choose_qparams_optimized|fused_moving_avg_obs_fake_quant"):
