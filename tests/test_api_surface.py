@@ -4,8 +4,9 @@ may only shrink. A listed name that now exists fails the test until it is taken 
 (`python tests/test_api_surface.py --update` rewrites the file; review the diff).
 
 Namespaces: torch (torch.__all__ plus every torch.<fn> in torch.overrides.get_testing_overrides()),
-Tensor (public attributes), nn, nn.functional, nn.init, optim, optim.lr_scheduler, utils.data,
-linalg, special, fft, autograd (their __all__, else their public attributes)."""
+Tensor (public attributes), nn, nn.functional, nn.init, nn.utils, optim, optim.lr_scheduler,
+utils.data, linalg, special, fft, autograd, distributions, func, amp, testing (their __all__, else
+their public attributes), and modules (torch's submodules: torch.<name>)."""
 import pathlib
 import re
 import sys
@@ -63,6 +64,12 @@ OUT_OF_SCOPE = {
                      r"guaranteed_datapipes_determinism|non_deterministic|runtime_validation.*"):
         "torchdata's DataPipes (deprecated in torch, removed from torchdata)",
     (r"linalg", r"common_notes"): "a docstring table of torch's source",
+    (r"modules", r"builtins|ctypes|functools|glob|importlib|inspect|math|os|platform|sys|textwrap|threading|"
+                 r"torch|types|warnings|classes|ops|return_types|storage|torch_version|ao|quantization|mps|mtia|xpu|"
+                 r"cpp|compiler|export|fx|package|library|monitor|_.*"):
+        "Python standard-library modules torch imports, and torch's compiler, quantization, operator-registry "
+        "and device-backend packages",
+    (r"testing", r"FileCheck"): "TorchScript IR checking",
     (r"optim", r"swap_in_optimizer_params_and_state"): "an internal helper of torch's optim",
     (r"autograd", r"NestedIOFunction|enforce_grad_layout_policy"): "legacy and internal autograd helpers",
 }
@@ -87,13 +94,16 @@ def _namespaces():
                                 if getattr(torch, getattr(f, "__name__", ""), None) is f}
     spaces = {"torch": (sorted(top), fastgrad),
               "Tensor": (sorted(n for n in dir(torch.Tensor)), fastgrad.Tensor)}
-    for path in ("nn", "nn.functional", "nn.init", "optim", "optim.lr_scheduler", "utils.data", "linalg",
-                 "special", "fft", "autograd"):
+    for path in ("nn", "nn.functional", "nn.init", "nn.utils", "optim", "optim.lr_scheduler", "utils.data", "linalg",
+                 "special", "fft", "autograd", "distributions", "func", "amp", "testing"):
         mod = torch
         for part in path.split("."):
             mod = getattr(mod, part)
         names = getattr(mod, "__all__", None) or dir(mod)
         spaces[path] = (sorted(set(names)), fg(path))
+    import types
+
+    spaces["modules"] = (sorted(n for n in dir(torch) if isinstance(getattr(torch, n), types.ModuleType)), fastgrad)
     return {k: ([n for n in names if not n.startswith("_")], obj) for k, (names, obj) in spaces.items()}
 
 
