@@ -106,7 +106,12 @@ def set_num_threads(n):
     _blas.set_num_threads(n)
 from fastgrad.serialization import load, save  # noqa: E402,F401
 from fastgrad import sparse  # noqa: E402,F401
-from fastgrad import accelerator, cpu, functional, jit, onnx, random, testing, version  # noqa: E402,F401
+from fastgrad import accelerator, amp, cpu, functional, jit, onnx, random, testing, version  # noqa: E402,F401
+from fastgrad.amp import autocast  # noqa: E402,F401
+from fastgrad import distributions, func  # noqa: E402,F401
+from fastgrad.func import vmap  # noqa: E402,F401
+from fastgrad.cpu import amp as _cpu_amp  # noqa: E402,F401
+from fastgrad.cuda import amp as _cuda_amp  # noqa: E402,F401
 from fastgrad.sparse import sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: E402,F401
 from fastgrad.nn._torch_namespace import *  # noqa: E402,F401,F403  (torch.max_pool1d, torch.pixel_shuffle, ...)
 from fastgrad._ops.nn_more import pdist  # noqa: E402,F401

@@ -342,7 +342,8 @@ class Tensor(engine.TensorBase):
         return tensor_repr(self)
 
     def __format__(self, spec):
-        if self._data.ndim == 0 and spec:
+        """f"{t}" of a 0-d tensor formats its value (f"loss {loss}" prints the number), as torch."""
+        if self._data.ndim == 0 and type(self) is Tensor:
             return format(self.item(), spec)
         return format(repr(self), spec)
 

@@ -419,3 +419,85 @@ for _name in _INPLACE_FUNCTIONS:
         globals()[_name] = _inplace_function(_name)
         __all__.append(_name)
 del _name
+
+
+# ------------------------------------------------------------------ autocast state (fastgrad/amp)
+def _amp():
+    from fastgrad.amp import autocast_mode
+
+    return autocast_mode
+
+
+def is_autocast_enabled(device_type=None):
+    """Whether autocast is on for device_type (no argument: CUDA's, always False here)."""
+    return device_type == "cpu" and _amp()._state.enabled
+
+
+def get_autocast_dtype(device_type):
+    return _amp()._state.dtype if device_type == "cpu" else _amp()._GPU_DTYPE["dtype"]
+
+
+def set_autocast_enabled(device_type, enabled=None):
+    if enabled is None:  # the legacy one-argument form is CUDA's
+        return
+    _amp().set_enabled(device_type, enabled)
+
+
+def set_autocast_dtype(device_type, dtype):
+    if device_type == "cpu":
+        _amp()._state.dtype = _dtype.to_dtype(dtype)
+    else:
+        _amp()._GPU_DTYPE["dtype"] = _dtype.to_dtype(dtype)
+
+
+def is_autocast_cpu_enabled():
+    return is_autocast_enabled("cpu")
+
+
+def set_autocast_cpu_enabled(enabled):
+    set_autocast_enabled("cpu", enabled)
+
+
+def get_autocast_cpu_dtype():
+    return get_autocast_dtype("cpu")
+
+
+def set_autocast_cpu_dtype(dtype):
+    set_autocast_dtype("cpu", dtype)
+
+
+def get_autocast_gpu_dtype():
+    return get_autocast_dtype("cuda")
+
+
+def set_autocast_gpu_dtype(dtype):
+    set_autocast_dtype("cuda", dtype)
+
+
+def is_autocast_cache_enabled():
+    return _amp()._state.cache_enabled
+
+
+def set_autocast_cache_enabled(enabled):
+    _amp()._state.cache_enabled = bool(enabled)
+
+
+def clear_autocast_cache():
+    pass  # fastgrad keeps no cast cache
+
+
+def autocast_increment_nesting():
+    _amp()._state.nesting += 1
+    return _amp()._state.nesting
+
+
+def autocast_decrement_nesting():
+    _amp()._state.nesting -= 1
+    return _amp()._state.nesting
+
+
+__all__ += ["is_autocast_enabled", "get_autocast_dtype", "set_autocast_enabled", "set_autocast_dtype",
+            "is_autocast_cpu_enabled", "set_autocast_cpu_enabled", "get_autocast_cpu_dtype", "set_autocast_cpu_dtype",
+            "get_autocast_gpu_dtype", "set_autocast_gpu_dtype", "is_autocast_cache_enabled",
+            "set_autocast_cache_enabled", "clear_autocast_cache", "autocast_increment_nesting",
+            "autocast_decrement_nesting"]

@@ -4,8 +4,9 @@ may only shrink. A listed name that now exists fails the test until it is taken 
 (`python tests/test_api_surface.py --update` rewrites the file; review the diff).
 
 Namespaces: torch (torch.__all__ plus every torch.<fn> in torch.overrides.get_testing_overrides()),
-Tensor (public attributes), nn, nn.functional, nn.init, optim, optim.lr_scheduler, utils.data,
-linalg, special, fft, autograd (their __all__, else their public attributes)."""
+Tensor (public attributes), nn, nn.functional, nn.init, nn.utils, optim, optim.lr_scheduler,
+utils.data, linalg, special, fft, autograd, distributions, func, amp, testing (their __all__, else
+their public attributes), and modules (torch's submodules: torch.<name>)."""
 import pathlib
 import re
 import sys
@@ -16,7 +17,7 @@ MISSING_FILE = pathlib.Path(__file__).with_name("api_surface_missing.txt")
 
 # (namespace regex, name regex) -> why fastgrad does not provide it
 OUT_OF_SCOPE = {
-    (r".*", r"(cudnn|miopen|mkldnn|fbgemm)_.*|(?!is_).*_(cudnn|mkldnn)"):
+    (r".*", r"(cudnn|miopen|mkldnn|fbgemm)_.*|(?!is_).*_(cudnn|mkldnn)|(get|set|is)_autocast_(ipu|xla)_.*"):
         "backend-specific kernels and devices: fastgrad runs on the CPU through NumPy",
     (r"torch|Tensor", r"q_.*|quantize.*|dequantize|qint\d+|quint.*|qscheme|int_repr|fake_quantize.*|"
                       r"quantized_.*|choose_qparams_optimized|fused_moving_avg_obs_fake_quant"):
@@ -47,8 +48,6 @@ OUT_OF_SCOPE = {
                r"conv_tbc|convolution|norm_except_dim|embedding_renorm_|segment_reduce|nonzero_static|"
                r"empty_quantized|lobpcg"):
         "ATen-internal entry points (torch's own building blocks, not user API)",
-    (r"torch", r"(get|set)_autocast.*|.*autocast.*|clear_autocast_cache"):
-        "autocast (mixed precision) is not implemented: fastgrad runs each op in its input dtype",
     (r"Tensor", r"ipu|xpu|mtia|record_stream|to_mkldnn|to_padded_tensor|is_set_to|set_|storage|storage_type|"
                 r"untyped_storage|module_load|volatile|reinforce|grad_dtype|const_data_ptr|as_subclass|"
                 r"symeig|eig|lstsq|solve|name|names|index"):
@@ -65,6 +64,12 @@ OUT_OF_SCOPE = {
                      r"guaranteed_datapipes_determinism|non_deterministic|runtime_validation.*"):
         "torchdata's DataPipes (deprecated in torch, removed from torchdata)",
     (r"linalg", r"common_notes"): "a docstring table of torch's source",
+    (r"modules", r"builtins|ctypes|functools|glob|importlib|inspect|math|os|platform|sys|textwrap|threading|"
+                 r"torch|types|warnings|classes|ops|return_types|storage|torch_version|ao|quantization|mps|mtia|xpu|"
+                 r"cpp|compiler|export|fx|package|library|monitor|_.*"):
+        "Python standard-library modules torch imports, and torch's compiler, quantization, operator-registry "
+        "and device-backend packages",
+    (r"testing", r"FileCheck"): "TorchScript IR checking",
     (r"optim", r"swap_in_optimizer_params_and_state"): "an internal helper of torch's optim",
     (r"autograd", r"NestedIOFunction|enforce_grad_layout_policy"): "legacy and internal autograd helpers",
 }
@@ -89,13 +94,16 @@ def _namespaces():
                                 if getattr(torch, getattr(f, "__name__", ""), None) is f}
     spaces = {"torch": (sorted(top), fastgrad),
               "Tensor": (sorted(n for n in dir(torch.Tensor)), fastgrad.Tensor)}
-    for path in ("nn", "nn.functional", "nn.init", "optim", "optim.lr_scheduler", "utils.data", "linalg",
-                 "special", "fft", "autograd"):
+    for path in ("nn", "nn.functional", "nn.init", "nn.utils", "optim", "optim.lr_scheduler", "utils.data", "linalg",
+                 "special", "fft", "autograd", "distributions", "func", "amp", "testing"):
         mod = torch
         for part in path.split("."):
             mod = getattr(mod, part)
         names = getattr(mod, "__all__", None) or dir(mod)
         spaces[path] = (sorted(set(names)), fg(path))
+    import types
+
+    spaces["modules"] = (sorted(n for n in dir(torch) if isinstance(getattr(torch, n), types.ModuleType)), fastgrad)
     return {k: ([n for n in names if not n.startswith("_")], obj) for k, (names, obj) in spaces.items()}
 
 

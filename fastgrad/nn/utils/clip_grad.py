@@ -31,9 +31,10 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
                            "so it cannot be clipped. To disable this error and scale the gradients by the "
                            "non-finite norm anyway, set `error_if_nonfinite=False`")
     clip_coef = min(max_norm / (float(total) + 1e-6), 1.0)
-    for g in grads:
-        g._data *= g._data.dtype.type(clip_coef)
-        g._vc.value += 1
+    with np.errstate(invalid="ignore", over="ignore"):  # (inf * 0 gives NaN silently, as torch)
+        for g in grads:
+            g._data *= g._data.dtype.type(clip_coef)
+            g._vc.value += 1
     return engine.make_tensor(np.asarray(total, dtype))
 
 
