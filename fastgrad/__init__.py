@@ -117,3 +117,4 @@ from fastgrad import fft  # noqa: E402,F401
 from fastgrad._ops.complex import (angle, complex, conj, conj_physical, imag, is_conj, is_neg,  # noqa: E402,F401,A004
                                    isreal, polar, real, resolve_conj, resolve_neg, sgn, view_as_real,
                                    view_as_complex)
+from fastgrad._ops.stft import istft, stft  # noqa: E402,F401

@@ -784,3 +784,7 @@ def _set_part(self, value, part):
 Tensor.real = property(_CX.real, lambda self, v: _set_part(self, v, "real") if self._data.dtype.kind == "c"
                        else self.copy_(v))
 Tensor.imag = property(_CX.imag, lambda self, v: _set_part(self, v, "imag"))
+
+from fastgrad._ops import stft as _STFT  # noqa: E402
+
+Tensor.stft, Tensor.istft = _STFT.stft, _STFT.istft
