@@ -788,3 +788,5 @@ Tensor.imag = property(_CX.imag, lambda self, v: _set_part(self, v, "imag"))
 from fastgrad._ops import stft as _STFT  # noqa: E402
 
 Tensor.stft, Tensor.istft = _STFT.stft, _STFT.istft
+Tensor.cfloat = lambda self, memory_format=None: self.to(_dtype.complex64)
+Tensor.cdouble = lambda self, memory_format=None: self.to(_dtype.complex128)

@@ -198,3 +198,9 @@ def test_errors(call):
 
 def test_sum_mean_of_complex():
     check(lambda m, z: z.sum(0) * z.mean(), [((3, 4), "complex128")], double=True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64", "complex128"])
+def test_cfloat_cdouble(dtype):
+    for name in ["cfloat", "cdouble"]:
+        check(lambda m, x: getattr(x, name)() * (1 + 2j), [((3, 4), dtype)])
