@@ -335,3 +335,18 @@ def test_stft_errors(call):
     with pytest.raises(want.type) as got:
         call(fastgrad, fastgrad.ones(20))
     assert str(got.value) == str(want.value)
+
+
+def test_numpy_fft_fallback(monkeypatch):
+    """Without SciPy the transforms run on numpy.fft: the same values and gradients."""
+    from fastgrad._ops import fft as F
+
+    monkeypatch.setattr(F, "_lib", np.fft)
+    for dtype in ["float32", "complex128"]:
+        check("fftn", (3, 4, 5), dtype, {"s": (6, 3), "norm": "ortho"})
+        check("ifft", (3, 6), dtype, {"n": 4, "dim": 0, "norm": "forward"})
+        check("irfftn", (3, 4, 5), dtype, {"s": (5, 7), "dim": (2, 1)})
+        check("hfft", (3, 6), dtype, {"n": 9})
+    check("rfft2", (3, 4, 5), "float64", {"norm": "forward"})
+    check("ihfftn", (3, 4, 5), "float32", {"dim": (0, 2)})
+    _close(fastgrad.fft.fftn(fastgrad.ones(2, 3), dim=()), torch.fft.fftn(torch.ones(2, 3), dim=()), 0)
