@@ -136,3 +136,4 @@ from fastgrad import _tensor_aliases  # noqa: E402
 _tensor_aliases.bind()
 from fastgrad._torch_functions import *  # noqa: E402,F401,F403  (constants, aliases, torch.<op>_ functions)
 from fastgrad._torch_functions import memory_format  # noqa: E402,F401
+from fastgrad._ops.stft import istft, stft  # noqa: E402,F401

@@ -855,3 +855,8 @@ for _name, _fn in _MO.TENSOR_METHODS.items():
     if not hasattr(Tensor, _name) or _name in ("__and__", "__or__", "__xor__"):
         setattr(Tensor, _name, _fn)
 Tensor.__rand__, Tensor.__ror__, Tensor.__rxor__ = Tensor.__and__, Tensor.__or__, Tensor.__xor__
+from fastgrad._ops import stft as _STFT  # noqa: E402
+
+Tensor.stft, Tensor.istft = _STFT.stft, _STFT.istft
+Tensor.cfloat = lambda self, memory_format=None: self.to(_dtype.complex64)
+Tensor.cdouble = lambda self, memory_format=None: self.to(_dtype.complex128)

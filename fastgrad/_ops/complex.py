@@ -147,6 +147,37 @@ class ViewAsComplex(Op):
         return ViewAsComplex.apply(t)
 
 
+class Polar(Op):
+    """abs (cos angle + i sin angle). The gradient is torch's polar_backward: Re(conj(g) sgn(result))
+    for abs (so a negative abs gets the gradient of |abs|) and Re(conj(g) i result) for angle."""
+
+    @staticmethod
+    def forward(ctx, r, theta):
+        a, t = np.broadcast_arrays(r._data, theta._data)
+        out = np.empty(a.shape, complex_dtype_of(a.dtype))
+        out.real, out.imag = a * np.cos(t), a * np.sin(t)
+        ctx.save_for_backward(r, theta, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        r, theta, y = ctx.saved_tensors
+        gc = Conj.apply(g)
+        need = ctx.needs_input_grad
+        return (Real.apply(Mul.apply(gc, Sgn.apply(y))) if need[0] else None,
+                Real.apply(Mul.apply(gc, Mul.apply(y, _const(1j, y)))) if need[1] else None)
+
+    @staticmethod
+    def jvp(ctx, tr, tt):
+        r, theta, y = ctx.saved_tensors
+        c, s = theta.cos(), theta.sin()
+        out = None if tr is None else ToComplex.apply(tr * c, tr * s)
+        if tt is not None:
+            v = ToComplex.apply(-(tt * r * s), tt * r * c)
+            out = v if out is None else out + v
+        return out
+
+
 # --------------------------------------------------------------------------- abs, angle, sgn
 class Sgn(Op):
     """z / |z| (0 at 0) for complex z."""
@@ -420,9 +451,7 @@ def _d_sigmoid(x, y, p):
 def _d_pow(x, y, p):
     if p == 0:
         return make(np.zeros(x._data.shape, x._data.dtype))
-    if p == 1:
-        return make(np.ones(x._data.shape, x._data.dtype))
-    return mul(Holomorphic.apply(x, "pow", p - 1), p)
+    return mul(Holomorphic.apply(x, "pow", p - 1), p)  # (p = 1: ones, with a graph, as torch's)
 
 
 def _sigmoid(z):
@@ -543,7 +572,7 @@ def complex(real, imag, *, out=None):  # noqa: A001
 
 def polar(abs, angle, *, out=None):  # noqa: A002
     _parts_check(abs, angle)
-    return _write_out(ToComplex.apply(abs * angle.cos(), abs * angle.sin()), out)
+    return _write_out(Polar.apply(abs, angle), out)
 
 
 def angle(input, *, out=None):

@@ -1,6 +1,8 @@
 """torch.fft against torch: values, dtypes, gradients (a general linear functional of the output,
 so every output element's gradient counts), forward-mode tangents and double backward, for real
 and complex inputs, n/s, dim and every norm; out=, errors, fftfreq, fftshift."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -224,3 +226,127 @@ def test_fftshift(dim):
                 w = _weights(tout)
                 _close(fastgrad.autograd.grad(_loss(fastgrad, out, w), x)[0],
                        torch.autograd.grad(_loss(torch, tout, w), tx)[0], 0)
+
+
+# --------------------------------------------------------------------------- stft / istft
+def _stft_pair(fn_f, fn_t, specs, tol):
+    """fn(lib, *tensors) in both libraries: values and the gradients of every input."""
+    fs, ts = [], []
+    for i, (shape, dtype) in enumerate(specs):
+        f, t = _pair(shape, dtype, seed=i)
+        if dtype.startswith("float") and i > 0:  # a window: positive
+            a = np.abs(t.detach().numpy()) + 0.5
+            f, t = fastgrad.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        fs.append(f)
+        ts.append(t)
+    out, tout = fn_f(fastgrad, *fs), fn_t(torch, *ts)
+    _close(out, tout, tol)
+    w = _weights(tout)
+    gs = fastgrad.autograd.grad(_loss(fastgrad, out, w), fs)
+    tgs = torch.autograd.grad(_loss(torch, tout, w), ts)
+    for g, tg in zip(gs, tgs):
+        _close(g, tg, tol)
+
+
+STFT_CASES = [  # (input shape, window length or None, kwargs)
+    ((40,), None, {"n_fft": 8}), ((40,), 8, {"n_fft": 8, "hop_length": 3}),
+    ((2, 50), 6, {"n_fft": 10, "win_length": 6, "hop_length": 4}),
+    ((33,), 16, {"n_fft": 16, "center": False}), ((33,), 16, {"n_fft": 16, "pad_mode": "constant"}),
+    ((33,), 16, {"n_fft": 16, "pad_mode": "replicate", "normalized": True}),
+    ((3, 30), 8, {"n_fft": 8, "pad_mode": "circular", "onesided": False}),
+    ((30,), 6, {"n_fft": 8, "win_length": 6, "center": False, "align_to_window": True}),
+]
+
+
+@pytest.mark.parametrize("dtype", REAL + CPLX)
+def test_stft(dtype):
+    real = dtype.startswith("float")
+    rdt = "float32" if dtype in ("float32", "complex64") else "float64"
+    for shape, wl, kw in STFT_CASES:
+        if not real and kw.get("onesided", True) is not False:
+            kw = dict(kw, onesided=False)
+        specs = [(shape, dtype)] + ([((wl,), rdt)] if wl else [])
+
+        def fn(lib, x, *w, kw=kw):
+            return lib.stft(x, window=w[0] if w else None, return_complex=True, **kw)
+        _stft_pair(fn, fn, specs, TOL[dtype])
+    x = np.random.default_rng(0).standard_normal(40).astype(rdt)
+    with pytest.warns(UserWarning):
+        a = fastgrad.stft(fastgrad.tensor(x), 8, return_complex=False)
+    _close(a, torch.stft(torch.tensor(x), 8, return_complex=False), 1e-5)
+    _close(fastgrad.tensor(x).stft(8, window=fastgrad.hann_window(8, dtype=getattr(fastgrad, rdt)),
+                                   return_complex=True),
+           torch.tensor(x).stft(8, window=torch.hann_window(8, dtype=getattr(torch, rdt)), return_complex=True), 1e-5)
+
+
+ISTFT_CASES = [  # (signal length, n_fft, hop, win_length, kwargs for both)
+    (40, 8, 2, 8, {}), (41, 10, 3, 6, {}), (64, 16, 4, 16, {"normalized": True}),
+    (40, 8, 2, 8, {"center": False}), (40, 8, 2, 8, {"length": 37}), (40, 8, 2, 8, {"length": 60}),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("onesided", [True, False])
+def test_istft(dtype, onesided):
+    cdt = "complex64" if dtype == "float32" else "complex128"
+    for length, n_fft, hop, wl, kw in ISTFT_CASES:
+        win = torch.hann_window(wl, dtype=getattr(torch, dtype)) + 0.1
+        x = torch.tensor(np.random.default_rng(0).standard_normal((2, length)).astype(dtype))
+        spec = torch.stft(x, n_fft, hop, wl, win, center=kw.get("center", True), onesided=onesided,
+                          normalized=kw.get("normalized", False), return_complex=True).detach().numpy()
+        specs_shape = spec.shape
+
+        def fn(lib, s, w, n_fft=n_fft, hop=hop, wl=wl, kw=kw):
+            return lib.istft(s, n_fft, hop, wl, w, onesided=onesided, **kw)
+        fs, ts = fastgrad.tensor(spec, requires_grad=True), torch.tensor(spec, requires_grad=True)
+        fw, tw = fastgrad.tensor(win.numpy(), requires_grad=True), win.clone().requires_grad_(True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out, tout = fn(fastgrad, fs, fw), fn(torch, ts, tw)
+        _close(out, tout, TOL[dtype])
+        w = _weights(tout)
+        g = fastgrad.autograd.grad(_loss(fastgrad, out, w), [fs, fw])
+        tg = torch.autograd.grad(_loss(torch, tout, w), [ts, tw])
+        for a, b in zip(g, tg):
+            _close(a, b, TOL[dtype] * 10)
+        assert specs_shape == spec.shape and out.dtype == getattr(fastgrad, dtype)
+    # return_complex: a complex signal and a two-sided spectrum
+    z = np.random.default_rng(1).standard_normal((40,)) + 1j * np.random.default_rng(2).standard_normal(40)
+    spec = torch.stft(torch.tensor(z.astype(cdt)), 8, return_complex=True).numpy()
+    with pytest.warns(UserWarning, match="A window was not provided"):
+        out = fastgrad.istft(fastgrad.tensor(spec), 8, return_complex=True)
+    _close(out, torch.istft(torch.tensor(spec), 8, return_complex=True), TOL[cdt])
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x: m.stft(x, 8), lambda m, x: m.stft(x, 0, return_complex=True),
+    lambda m, x: m.stft(x, 8, hop_length=0, return_complex=True),
+    lambda m, x: m.stft(x, 8, win_length=9, return_complex=True),
+    lambda m, x: m.stft(x, 8, window=m.ones(5), return_complex=True),
+    lambda m, x: m.stft(x.to(m.complex64), 8, onesided=True, return_complex=True),
+    lambda m, x: m.stft(x, 8, align_to_window=True, return_complex=True),
+    lambda m, x: m.istft(m.ones(5, 4), 8), lambda m, x: m.istft(m.ones(5, 4, dtype=m.complex64), 8, return_complex=True),
+    lambda m, x: m.istft(m.ones(6, 4, dtype=m.complex64), 8),
+    lambda m, x: m.istft(m.ones(5, 4, dtype=m.complex64), 8, hop_length=9),
+])
+def test_stft_errors(call):
+    with pytest.raises(Exception) as want:
+        call(torch, torch.ones(20))
+    with pytest.raises(want.type) as got:
+        call(fastgrad, fastgrad.ones(20))
+    assert str(got.value) == str(want.value)
+
+
+def test_numpy_fft_fallback(monkeypatch):
+    """Without SciPy the transforms run on numpy.fft: the same values and gradients."""
+    from fastgrad._ops import fft as F
+
+    monkeypatch.setattr(F, "_lib", np.fft)
+    for dtype in ["float32", "complex128"]:
+        check("fftn", (3, 4, 5), dtype, {"s": (6, 3), "norm": "ortho"})
+        check("ifft", (3, 6), dtype, {"n": 4, "dim": 0, "norm": "forward"})
+        check("irfftn", (3, 4, 5), dtype, {"s": (5, 7), "dim": (2, 1)})
+        check("hfft", (3, 6), dtype, {"n": 9})
+    check("rfft2", (3, 4, 5), "float64", {"norm": "forward"})
+    check("ihfftn", (3, 4, 5), "float32", {"dim": (0, 2)})
+    _close(fastgrad.fft.fftn(fastgrad.ones(2, 3), dim=()), torch.fft.fftn(torch.ones(2, 3), dim=()), 0)
