@@ -112,3 +112,4 @@ from fastgrad.nn._torch_namespace import *  # noqa: E402,F401,F403  (torch.max_p
 from fastgrad._ops.nn_more import pdist  # noqa: E402,F401
 from fastgrad._ops.linalg_lu import lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack, triangular_solve  # noqa: E402,F401,E501
 from fastgrad._ops.linalg_more import cholesky_inverse, cholesky_solve, matrix_exp  # noqa: E402,F401
+from fastgrad._ops.linalg_more import geqrf, orgqr, ormqr, pca_lowrank, qr_legacy as qr, svd_lowrank  # noqa: E402,F401

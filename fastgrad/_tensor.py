@@ -770,7 +770,8 @@ def _linalg_more_methods():
 
     for name, fn in (("lu", LU.lu_legacy), ("lu_solve", LU.lu_solve_legacy), ("triangular_solve", LU.triangular_solve),
                      ("matrix_exp", LM.matrix_exp), ("cholesky_solve", LM.cholesky_solve),
-                     ("cholesky_inverse", LM.cholesky_inverse)):
+                     ("cholesky_inverse", LM.cholesky_inverse), ("qr", LM.qr_legacy), ("geqrf", LM.geqrf),
+                     ("orgqr", LM.orgqr), ("ormqr", LM.ormqr)):
         setattr(Tensor, name, fn)
 
 

@@ -25,3 +25,5 @@ def inv_ex(A, *, check_errors=False):
 from fastgrad._ops.linalg_lu import (cholesky_ex, lu, lu_factor, lu_factor_ex, lu_solve, solve_ex,  # noqa: F401,E402
                                      solve_triangular)
 from fastgrad._ops.linalg_more import cond, eig, eigvals, matrix_exp, tensorinv, tensorsolve, vander  # noqa: F401,E402
+from fastgrad._ops.linalg_lu import ldl_factor, ldl_factor_ex, ldl_solve  # noqa: F401,E402
+from fastgrad._ops.linalg_more import householder_product  # noqa: F401,E402

@@ -353,3 +353,184 @@ def cholesky_inverse(L, upper=False, *, out=None):
                            % (d.shape[-2], d.shape[-1]))
     _kind_error("cholesky_inverse_out_cpu", d)
     return write_out(out, CholeskyInverse.apply(L, bool(upper)))
+
+
+# --------------------------------------------------------------------------- Householder: geqrf, householder_product, ormqr
+_geqrf_t = collections.namedtuple("geqrf", ["a", "tau"])
+_qr_t = collections.namedtuple("qr", ["Q", "R"])
+
+
+def geqrf(input, *, out=None):
+    """LAPACK's geqrf: R on and above the diagonal, the Householder vectors below it, and tau.
+    No derivative (as in torch)."""
+    from fastgrad._ops.linalg_lu import _lapack, _not_differentiable
+
+    d = input._data
+    if d.ndim < 2:
+        raise RuntimeError("torch.geqrf: input must have at least 2 dimensions.")
+    _kind_error("geqrf_cpu", d)
+    m, n = d.shape[-2:]
+    a = np.array(d, copy=True)
+    tau = np.zeros(d.shape[:-2] + (min(m, n),), d.dtype)
+    if d.size:
+        f = _lapack("geqrf", a)
+        for i in np.ndindex(*d.shape[:-2]):
+            r = f(a[i])
+            a[i], tau[i] = r[0], r[1]
+    from fastgrad._backend import engine
+
+    msg = (NotImplementedError, "the derivative for 'geqrf' is not implemented.") if (
+        engine.is_grad_enabled() and input._requires_grad) else None
+    return write_out(out, _geqrf_t(_not_differentiable(a, msg, input), _not_differentiable(tau, msg, input)))
+
+
+def _reflector(A, i):
+    """v_i = (0, ..., 0, 1, A[i+1:, i]) of the Householder vectors stored below A's diagonal (differentiable)."""
+    from fastgrad._ops.elementwise import where
+
+    m = A._data.shape[-2]
+    rows = np.arange(m)
+    col = A[..., :, i]
+    v = where(make(rows > i), col, make(np.zeros((), A._data.dtype)))
+    return v + make((rows == i).astype(A._data.dtype))
+
+
+def _apply_reflectors(A, tau, C, left, transpose):
+    """Q C, Q^H C, C Q or C Q^H with Q = H_0 ... H_{k-1}, H_i = I - tau_i v_i v_i^H (real: Q^H = Q^T)."""
+    k = tau._data.shape[-1]
+    order = range(k) if left == transpose else reversed(range(k))
+    for i in order:
+        v = _reflector(A, i)
+        t = tau[..., i].unsqueeze(-1).unsqueeze(-1)
+        if left:  # C - tau v (v^T C)
+            C = C - t * matmul(v.unsqueeze(-1), matmul(v.unsqueeze(-2), C))
+        else:  # C - tau (C v) v^T
+            C = C - t * matmul(matmul(C, v.unsqueeze(-1)), v.unsqueeze(-2))
+    return C
+
+
+def _householder_lapack(a, tau, m, n):
+    from fastgrad._ops.linalg_lu import _lapack
+
+    out = np.zeros(a.shape, a.dtype)
+    f = _lapack("ungqr" if _dtype.kind(a.dtype) == "c" else "orgqr", a)
+    for i in np.ndindex(*a.shape[:-2]):
+        out[i] = f(a[i], tau[i])[0][:, :n]
+    return out
+
+
+def householder_product(A, tau, *, out=None):
+    name = "torch.linalg.householder_product"
+    d, t = A._data, tau._data
+    if d.ndim < 2:
+        raise RuntimeError("%s: input must have at least 2 dimensions." % name)
+    if t.ndim != d.ndim - 1:
+        raise RuntimeError("%s: Expected tau to have one dimension less than input, but got tau.ndim equal to %d and "
+                           "input.ndim is equal to %d" % (name, t.ndim, d.ndim))
+    m, n = d.shape[-2:]
+    if m < n:
+        raise RuntimeError("%s: input.shape[-2] must be greater than or equal to input.shape[-1]" % name)
+    if n < t.shape[-1]:
+        raise RuntimeError("%s: input.shape[-1] must be greater than or equal to tau.shape[-1]" % name)
+    if d.shape[:-2] != t.shape[:-1]:
+        raise RuntimeError("%s: Expected batch dimensions of tau to be equal to input.shape[:-2], but got %s"
+                           % (name, list(t.shape[:-1])))
+    if d.dtype != t.dtype:
+        raise RuntimeError("%s: tau dtype %s does not match input dtype %s"
+                           % (name, scalar_type_name(t.dtype), scalar_type_name(d.dtype)))
+    _kind_error("orgqr_cpu", d)
+    if _dtype.kind(d.dtype) == "c":  # no complex autograd in fastgrad: LAPACK's ungqr, no derivative
+        return write_out(out, make(_householder_lapack(d, t, m, n)))
+    eye = make(np.broadcast_to(np.eye(m, n, dtype=d.dtype), d.shape).copy())
+    if t.shape[-1] == 0:  # Q = I, still an output of A and tau (zero gradients), as in torch
+        eye = eye + (A * 0).sum((-2, -1), keepdim=True) + (tau * 0).sum(-1, keepdim=True).unsqueeze(-1)
+    return write_out(out, _apply_reflectors(A, tau, eye, True, False))
+
+
+orgqr = householder_product
+
+
+def ormqr(input, tau, other, left=True, transpose=False, *, out=None):
+    name = "torch.ormqr"
+    d, t, c = input._data, tau._data, other._data
+    if d.ndim < 2 or c.ndim < 2:
+        raise RuntimeError("%s: input must have at least 2 dimensions." % name if d.ndim < 2 else
+                           "%s: other must have at least 2 dimensions." % name)
+    mn = c.shape[-2] if left else c.shape[-1]
+    if mn != d.shape[-2]:
+        raise RuntimeError("%s: other.shape[%d] must be equal to input.shape[-2]" % (name, -2 if left else -1))
+    if t.shape[-1] > mn:
+        raise RuntimeError("%s: tau.shape[-1] must be less than or equal to other.shape[%d]"
+                           % (name, -2 if left else -1))
+    if t.ndim != d.ndim - 1:
+        raise RuntimeError("%s: Expected tau to have one dimension less than input, but got tau.ndim equal to %d and "
+                           "input.ndim is equal to %d" % (name, t.ndim, d.ndim))
+    _kind_error("ormqr_cpu", d)
+    return write_out(out, _apply_reflectors(input, tau, other, left, transpose))
+
+
+def qr_legacy(input, some=True, *, out=None):
+    """torch.qr (deprecated): linalg.qr in mode 'reduced' (some=True) or 'complete'."""
+    from fastgrad._ops.linalg_ext import qr
+
+    Q, R = qr(input, "reduced" if some else "complete")
+    return write_out(out, _qr_t(Q, R))
+
+
+# --------------------------------------------------------------------------- randomized low-rank SVD / PCA
+def _approximate_basis(A, q, niter, M):
+    from fastgrad._creation import randn
+    from fastgrad._ops.linalg_ext import qr
+
+    R = randn(A._data.shape[-1], q, dtype=A.dtype)
+    X = matmul(A, R)
+    if M is not None:
+        X = X - matmul(M, R)
+    Q = qr(X).Q
+    for _ in range(niter):
+        X = matmul(A.mH, Q)
+        if M is not None:
+            X = X - matmul(M.mH, Q)
+        Q = qr(X).Q
+        X = matmul(A, Q)
+        if M is not None:
+            X = X - matmul(M, Q)
+        Q = qr(X).Q
+    return Q
+
+
+def _svd_lowrank(A, q=6, niter=2, M=None):
+    from fastgrad._ops.linalg_ext import svd
+
+    q = 6 if q is None else q
+    m, n = A._data.shape[-2:]
+    if M is not None:
+        M = M.broadcast_to(A._data.shape)
+    if m < n:
+        A = A.mH
+        M = None if M is None else M.mH
+    Q = _approximate_basis(A, q, 2 if niter is None else niter, M)
+    B = matmul(Q.mH, A)
+    if M is not None:
+        B = B - matmul(Q.mH, M)
+    U, S, Vh = svd(B, full_matrices=False)
+    V, U = Vh.mH, matmul(Q, U)
+    return (V, S, U) if m < n else (U, S, V)
+
+
+def svd_lowrank(A, q=6, niter=2, M=None):
+    """torch.svd_lowrank: Halko et al.'s randomized SVD (torch._lowrank's algorithm; fastgrad's random stream)."""
+    return _svd_lowrank(A, q, niter, M)
+
+
+def pca_lowrank(A, q=None, center=True, niter=2):
+    m, n = A._data.shape[-2:]
+    if q is None:
+        q = min(6, m, n)
+    elif not (0 <= q <= min(m, n)):
+        raise ValueError("q(=%s) must be non-negative integer and not greater than min(m, n)=%d" % (q, min(m, n)))
+    if not niter >= 0:
+        raise ValueError("niter(=%s) must be non-negative integer" % niter)
+    if not center:
+        return _svd_lowrank(A, q, niter, None)
+    return _svd_lowrank(A - A.mean(-2, keepdim=True), q, niter, None)
