@@ -35,7 +35,7 @@ from fastgrad._ops.reduction_ext import *  # noqa: F401,F403,A004
 from fastgrad._ops.sorting import *  # noqa: F401,F403
 from fastgrad._ops.linalg_ext import (addbmm, addmm, addmv, addr, baddbmm, cdist, chain_matmul, norm,  # noqa: F401
                                       cross, det, einsum, kron, logdet, matrix_power, slogdet, tensordot)
-from fastgrad._ops.linalg_ext import cholesky_legacy as cholesky, pinv as pinverse, svd_legacy as svd  # noqa: F401
+from fastgrad._ops.linalg_ext import cholesky_legacy as cholesky, svd_legacy as svd  # noqa: F401
 from fastgrad._ops.activations import celu, hardshrink, prelu, selu, threshold  # noqa: F401
 from fastgrad._ops.activations import celu_, relu_, rrelu, rrelu_, selu_, threshold_  # noqa: F401
 from fastgrad._ops.nn_functional import pairwise_distance, cosine_similarity  # noqa: F401
@@ -113,3 +113,4 @@ from fastgrad._ops.nn_more import pdist  # noqa: E402,F401
 from fastgrad._ops.linalg_lu import lu_legacy as lu, lu_solve_legacy as lu_solve, lu_unpack, triangular_solve  # noqa: E402,F401,E501
 from fastgrad._ops.linalg_more import cholesky_inverse, cholesky_solve, matrix_exp  # noqa: E402,F401
 from fastgrad._ops.linalg_more import geqrf, orgqr, ormqr, pca_lowrank, qr_legacy as qr, svd_lowrank  # noqa: E402,F401
+from fastgrad._ops.linalg_more import pinverse  # noqa: E402,F401

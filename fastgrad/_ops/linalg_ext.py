@@ -753,20 +753,6 @@ def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None):
     return make(np.asarray((s > thresh).sum(-1), np.int64))
 
 
-def pinv(A, *, atol=None, rtol=None, hermitian=False):
-    """Moore-Penrose inverse: (A^T A)^{-1} A^T or A^T (A A^T)^{-1} for full-rank A (differentiable)."""
-    if _dtype.is_half(A._data.dtype):
-        raise RuntimeError("linalg.pinv(%s{[%s]}): expected a tensor with 2 or more dimensions of float, double, "
-                           "cfloat or cdouble types" % (scalar_type_name(A._data.dtype),
-                                                        ", ".join(map(str, A._data.shape))))
-    m, n = A._data.shape[-2:]
-    if np.all(matrix_rank(A)._data == min(m, n)):
-        if m >= n:
-            return solve(matmul(A.mT, A), A.mT)
-        return solve(matmul(A, A.mT), A).mT
-    return make(np.linalg.pinv(A._data))
-
-
 def lstsq(A, B, rcond=None, *, driver=None):
     """Least squares via the normal equations (full column rank; differentiable)."""
     _float_or_double(A)
@@ -856,3 +842,4 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     elif isinstance(p, str):
         raise RuntimeError("norm(): invalid norm type %r" % p)
     return vector_norm(input, p, dim, keepdim, dtype=dtype)
+

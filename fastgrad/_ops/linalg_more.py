@@ -534,3 +534,86 @@ def pca_lowrank(A, q=None, center=True, niter=2):
     if not center:
         return _svd_lowrank(A, q, niter, None)
     return _svd_lowrank(A - A.mean(-2, keepdim=True), q, niter, None)
+
+
+# --------------------------------------------------------------------------- pinv
+def _tol_array(x, batch_nd, dt):
+    """atol / rtol (None, a number or a tensor broadcast over the batch) as an array (..., 1)."""
+    if x is None:
+        return None
+    a = np.asarray(x._data if hasattr(x, "_data") else x, dtype=dt)
+    return a[..., None]
+
+
+def _pinv_array(a, atol, rtol, hermitian):
+    m, n = a.shape[-2:]
+    rdt = a.real.dtype
+    at, rt = _tol_array(atol, a.ndim - 2, rdt), _tol_array(rtol, a.ndim - 2, rdt)
+    if rt is None:
+        rt = np.asarray(np.finfo(rdt).eps * max(m, n) if (at is None or np.all(at <= 0)) else 0.0, rdt)
+    at = np.zeros((), rdt) if at is None else at
+    if a.size == 0:
+        return np.zeros(a.shape[:-2] + (n, m), a.dtype)
+    if hermitian:  # eigh reads the lower triangle
+        L, V = np.linalg.eigh(a)
+        absL = np.abs(L)
+        tol = np.maximum(at, rt * absL.max(-1, keepdims=True))
+        with np.errstate(divide="ignore"):
+            Li = np.where(absL > tol, 1 / np.where(absL > tol, L, 1), 0).astype(a.dtype)
+        return (V * Li[..., None, :]) @ np.conj(np.swapaxes(V, -1, -2))
+    U, S, Vh = np.linalg.svd(a, full_matrices=False)
+    tol = np.maximum(at, rt * S[..., :1])
+    Si = np.where(S > tol, 1 / np.where(S > tol, S, 1), 0).astype(a.dtype)
+    return (np.conj(np.swapaxes(Vh, -1, -2)) * Si[..., None, :]) @ np.conj(np.swapaxes(U, -1, -2))
+
+
+class Pinv(Op):
+    """The Moore-Penrose inverse X = A^+ (SVD, or eigh with hermitian). Derivatives: PyTorch's
+    (pinv_backward / pinv_jvp, valid where the rank does not change), written with products."""
+
+    @staticmethod
+    def forward(ctx, A, atol, rtol, hermitian):
+        X = np.ascontiguousarray(_pinv_array(A._data, atol, rtol, hermitian))
+        ctx.save_for_backward(A, X)
+        return X
+
+    @staticmethod
+    def backward(ctx, g):
+        A, X = ctx.saved_tensors
+        Xh, gh = X.mH, g.mH
+        # -X^H g X^H + (I - A X) g^H X X^H + X^H X g^H (I - X A)
+        t1 = -matmul(matmul(Xh, g), Xh)
+        XXh = matmul(X, Xh)
+        t2 = matmul(gh, XXh) - matmul(A, matmul(X, matmul(gh, XXh)))
+        XhX = matmul(Xh, X)
+        t3 = matmul(XhX, gh) - matmul(matmul(matmul(XhX, gh), X), A)
+        return t1 + t2 + t3, None, None, None
+
+    @staticmethod
+    def jvp(ctx, tA, atol, rtol, hermitian):
+        A, X = ctx.saved_tensors
+        Xh, th = X.mH, tA.mH
+        # -X dA X + X X^H dA^H (I - A X) + (I - X A) dA^H X^H X
+        t1 = -matmul(matmul(X, tA), X)
+        XXh = matmul(X, Xh)
+        t2 = matmul(XXh, th) - matmul(matmul(matmul(XXh, th), A), X)
+        XhX = matmul(Xh, X)
+        t3 = matmul(th, XhX) - matmul(X, matmul(A, matmul(th, XhX)))
+        return t1 + t2 + t3
+
+
+def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None, out=None):
+    d = A._data
+    if d.ndim < 2 or _dtype.kind(d.dtype) not in "fc" or _dtype.is_half(d.dtype):
+        raise RuntimeError("linalg.pinv(%s{[%s]}): expected a tensor with 2 or more dimensions of float, double, "
+                           "cfloat or cdouble types" % (scalar_type_name(d.dtype), ", ".join(map(str, d.shape))))
+    if rcond is not None:  # the deprecated positional form: rtol = rcond, atol = 0
+        rtol, atol = rcond, 0.0
+    for name, t in (("atol", atol), ("rtol", rtol)):
+        if hasattr(t, "_data") and t._requires_grad:
+            raise RuntimeError("linalg.pinv: the derivative with respect to %s is not implemented" % name)
+    return write_out(out, Pinv.apply(A, atol, rtol, bool(hermitian)))
+
+
+def pinverse(input, rcond=1e-15):
+    return pinv(input, rcond)

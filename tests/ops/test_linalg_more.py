@@ -322,3 +322,24 @@ def test_svd_and_pca_lowrank(shape):
     t = torch.tensor(A, requires_grad=True)
     torch.svd_lowrank(t, q=2)[1].sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), atol=1e-8)
+
+
+# --------------------------------------------------------------------------- pinv
+@pytest.mark.parametrize("kw", [{}, {"rtol": 1.0}, {"rtol": 0.3}, {"atol": 0.5}, {"hermitian": True}])
+def test_pinv(kw):
+    A = rng.standard_normal((2, 4, 4))
+    compare(lambda a: fastgrad.linalg.pinv(a, **kw), lambda a: torch.linalg.pinv(a, **kw), A)
+    if not kw:
+        check_derivatives(fastgrad.linalg.pinv, A[0, :, :3])
+
+
+def test_pinv_rank_deficient_and_rcond():
+    a, b = rng.standard_normal((5, 2)), rng.standard_normal((4, 2))  # as torch's OpInfo linalg.pinv.singular
+    compare(lambda x, y: fastgrad.linalg.pinv(x @ y.mT), lambda x, y: torch.linalg.pinv(x @ y.mT), a, b)
+    check_derivatives(lambda x, y: fastgrad.linalg.pinv(x @ y.mT), a, b)
+    A = rng.standard_normal((3, 5))
+    compare(lambda x: fastgrad.pinverse(x, 0.5), lambda x: torch.pinverse(x, 0.5), A)
+    compare(lambda x: fastgrad.linalg.pinv(x, 0.5), lambda x: torch.linalg.pinv(x, 0.5), A)
+    compare(fastgrad.linalg.pinv, torch.linalg.pinv, np.zeros((0, 3, 2)))
+    with pytest.raises(RuntimeError, match="expected a tensor with 2 or more dimensions of float"):
+        fastgrad.linalg.pinv(fastgrad.ones(3))
