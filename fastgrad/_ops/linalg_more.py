@@ -617,3 +617,75 @@ def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None, out=None):
 
 def pinverse(input, rcond=1e-15):
     return pinv(input, rcond)
+
+
+# --------------------------------------------------------------------------- matrix_rank, lstsq
+_lstsq_t = collections.namedtuple("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
+
+
+def _float_or_double(A):
+    if _dtype.is_half(A._data.dtype):
+        raise RuntimeError("This function doesn't handle types other than float and double")
+
+
+def _rank_array(a, atol, rtol, hermitian):
+    """torch's matrix rank: the singular values (|eigenvalues| with hermitian) above
+    max(atol, rtol * the largest); rtol's default eps * max(m, n) when atol is absent or <= 0."""
+    m, n = a.shape[-2:]
+    rdt = a.real.dtype
+    if a.size == 0:
+        return np.zeros(a.shape[:-2], np.int64)
+    S = np.abs(np.linalg.eigvalsh(a)) if hermitian else np.linalg.svd(a, compute_uv=False)
+    at, rt = _tol_array(atol, 0, rdt), _tol_array(rtol, 0, rdt)
+    if rt is None:
+        rt = np.asarray(np.finfo(rdt).eps * max(m, n) if (at is None or np.all(at <= 0)) else 0.0, rdt)
+    at = np.zeros((), rdt) if at is None else at
+    tol = np.maximum(at, rt * S.max(-1, keepdims=True))
+    return np.asarray((S > tol).sum(-1), np.int64)
+
+
+def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None, out=None):
+    _float_or_double(A)
+    d = A._data
+    if d.ndim < 2 or _dtype.kind(d.dtype) not in "fc":
+        raise RuntimeError("linalg.matrix_rank: Expected a floating point or complex tensor as input. Got %s"
+                           % scalar_type_name(d.dtype) if d.ndim >= 2 else
+                           "linalg.matrix_rank: The input tensor input must have at least 2 dimensions.")
+    if tol is not None:  # the positional form: an absolute tolerance
+        atol, rtol = tol, 0.0
+    return write_out(out, make(_rank_array(d, atol, rtol, hermitian)))
+
+
+def lstsq(A, B, rcond=None, *, driver=None):
+    """Least squares X = pinv(A) B (the minimum-norm solution; torch's gradient is pinv's),
+    with torch's residuals / rank / singular_values per driver."""
+    name = "torch.linalg.lstsq"
+    _float_or_double(A)
+    if driver is not None and driver not in ("gels", "gelsy", "gelsd", "gelss"):
+        raise RuntimeError("%s: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)" % name)
+    driver = driver or "gelsy"
+    a, b = A._data, B._data
+    if a.dtype != b.dtype:
+        raise RuntimeError("%s: Expected input and other to have the same dtype, but got input's dtype %s and "
+                           "other's dtype %s" % (name, scalar_type_name(a.dtype), scalar_type_name(b.dtype)))
+    if a.ndim < 2:
+        raise RuntimeError("%s: input must have at least 2 dimensions." % name)
+    vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+    Bm = B.unsqueeze(-1) if vector else B
+    m, n = a.shape[-2:]
+    if Bm._data.shape[-2] != m:
+        raise RuntimeError("%s: input.size(-2) should match other.size(-2)" % name)
+    rdt = a.real.dtype
+    rc = np.finfo(rdt).eps * max(m, n) if rcond is None or rcond < 0 else rcond
+    X = matmul(Pinv.apply(A, None, rc, False), Bm)
+    rank_arr = _rank_array(a, None, rc, False)
+    empty = make(np.zeros((0,), rdt))
+    rank = make(np.zeros((0,), np.int64)) if driver == "gels" else make(rank_arr)
+    svals = empty
+    if driver in ("gelsd", "gelss"):
+        svals = make(np.linalg.svd(a, compute_uv=False) if a.size else np.zeros(a.shape[:-2] + (min(m, n),), rdt))
+    residuals = empty
+    if driver != "gelsy" and m > n and np.all(rank_arr == n):
+        r = matmul(A, X) - Bm  # ||A X - B||^2 per column (A^T r = 0: its derivatives are torch's)
+        residuals = (r * r).sum(-2)
+    return _lstsq_t(X.squeeze(-1) if vector else X, residuals, rank, svals)

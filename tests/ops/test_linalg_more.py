@@ -343,3 +343,32 @@ def test_pinv_rank_deficient_and_rcond():
     compare(fastgrad.linalg.pinv, torch.linalg.pinv, np.zeros((0, 3, 2)))
     with pytest.raises(RuntimeError, match="expected a tensor with 2 or more dimensions of float"):
         fastgrad.linalg.pinv(fastgrad.ones(3))
+
+
+# --------------------------------------------------------------------------- lstsq, matrix_rank
+@pytest.mark.parametrize("driver", [None, "gels", "gelsy", "gelsd", "gelss"])
+@pytest.mark.parametrize("shape", [((2, 5, 3), (2, 5, 2)), ((2, 3), (2, 4)), ((2, 5, 3), (2, 5))])
+def test_lstsq(driver, shape):
+    A, B = rng.standard_normal(shape[0]), rng.standard_normal(shape[1])
+    compare(lambda a, b: fastgrad.linalg.lstsq(a, b, driver=driver), lambda a, b: torch.linalg.lstsq(a, b, driver=driver),
+            A, B)
+    check_derivatives(lambda a, b: fastgrad.linalg.lstsq(a, b, driver=driver)[:2], A, B, gradgrad=False)
+
+
+def test_lstsq_errors():
+    with pytest.raises(RuntimeError, match="parameter `driver` should be one of"):
+        fastgrad.linalg.lstsq(fastgrad.ones(3, 2), fastgrad.ones(3, 1), driver="foo")
+    with pytest.raises(RuntimeError, match="Expected input and other to have the same dtype"):
+        fastgrad.linalg.lstsq(fastgrad.ones(3, 2), fastgrad.ones(3, 1, dtype=fastgrad.float64))
+
+
+def test_matrix_rank():
+    A = rng.standard_normal((3, 4, 2)) @ rng.standard_normal((3, 2, 4))
+    for kw in ({}, {"atol": 0.5}, {"rtol": 0.3}, {"hermitian": True}):
+        compare(lambda a: fastgrad.linalg.matrix_rank(a, **kw), lambda a: torch.linalg.matrix_rank(a, **kw), A, grad=False)
+    compare(lambda a: fastgrad.linalg.matrix_rank(a, 0.5), lambda a: torch.linalg.matrix_rank(a, 0.5), A, grad=False)
+    tol = np.array([0.1, 1.0, 10.0])
+    compare(lambda a, t: fastgrad.linalg.matrix_rank(a, atol=t), lambda a, t: torch.linalg.matrix_rank(a, atol=t),
+            A, tol, grad=False)
+    z = fastgrad.linalg.matrix_rank(fastgrad.zeros(0, 5, 5), rtol=fastgrad.zeros(0))
+    assert tuple(z.shape) == (0,) and z.dtype == fastgrad.int64
