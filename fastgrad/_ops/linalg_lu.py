@@ -23,6 +23,27 @@ _cholesky_ex_t = collections.namedtuple("linalg_cholesky_ex", ["L", "info"])
 _triangular_solve_t = collections.namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
 
 
+class ConjTranspose(Op):
+    """A^H of a complex matrix (Tensor.mH is the transpose alone: fastgrad has no complex conj op)."""
+
+    @staticmethod
+    def forward(ctx, A):
+        return np.conj(np.swapaxes(A._data, -1, -2))
+
+    @staticmethod
+    def backward(ctx, g):
+        return ConjTranspose.apply(g)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return ConjTranspose.apply(t)
+
+
+def mH(A):  # noqa: N802
+    """The conjugate transpose (the transpose for real tensors)."""
+    return ConjTranspose.apply(A) if A._data.dtype.kind == "c" else A.mT
+
+
 def _lapack(name, a):
     from scipy.linalg import get_lapack_funcs
 
@@ -105,10 +126,10 @@ class SolveTriangular(Op):
         A, X = ctx.saved_tensors
         upper, left, unit = ctx.flags
         need = ctx.needs_input_grad
-        gB = SolveTriangular.apply(A.mH, gX, not upper, left, unit)
+        gB = SolveTriangular.apply(mH(A), gX, not upper, left, unit)
         gA = None
         if need[0]:
-            gA = _tri_part(-matmul(gB, X.mH) if left else -matmul(X.mH, gB), upper, unit)
+            gA = _tri_part(-matmul(gB, mH(X)) if left else -matmul(mH(X), gB), upper, unit)
         return gA, (gB if need[1] else None), None, None, None
 
     @staticmethod
@@ -210,34 +231,34 @@ def _lu_backward(P, L, U, gL, gU):
     m, n = L._data.shape[-2], U._data.shape[-1]
     k = min(m, n)
     if m == n:
-        gA = tril(matmul(L.mH, gL), -1) if gL is not None else None
+        gA = tril(matmul(mH(L), gL), -1) if gL is not None else None
         if gU is not None:
-            t = triu(matmul(gU, U.mH))
+            t = triu(matmul(gU, mH(U)))
             gA = t if gA is None else gA + t
-        gA = solve_triangular(U.mH, gA, upper=False, left=False)
-        gA = solve_triangular(L.mH, gA, upper=True, unitriangular=True)
+        gA = solve_triangular(mH(U), gA, upper=False, left=False)
+        gA = solve_triangular(mH(L), gA, upper=True, unitriangular=True)
     elif m < n:  # wide
         U1 = U[..., :, :k]
-        gA = matmul(L.mH, gL) if gL is not None else None
+        gA = matmul(mH(L), gL) if gL is not None else None
         if gU is not None:
-            t = matmul(triu(gU), U.mH)
+            t = matmul(triu(gU), mH(U))
             gA = -t if gA is None else gA - t
-        gA = solve_triangular(U1.mH, tril(gA, -1), upper=False, left=False)
+        gA = solve_triangular(mH(U1), tril(gA, -1), upper=False, left=False)
         if gU is not None:
             gA = cat([gA + triu(gU[..., :, :k]), gU[..., :, k:]], -1)
-        gA = solve_triangular(L.mH, gA, upper=True, unitriangular=True)
+        gA = solve_triangular(mH(L), gA, upper=True, unitriangular=True)
         if gU is None:
             gA = cat([gA, make(np.zeros(gA._data.shape[:-1] + (n - k,), gA._data.dtype))], -1)
     else:  # tall
         L1 = L[..., :k, :]
-        gA = matmul(gU, U.mH) if gU is not None else None
+        gA = matmul(gU, mH(U)) if gU is not None else None
         if gL is not None:
-            t = matmul(L.mH, tril(gL, -1))
+            t = matmul(mH(L), tril(gL, -1))
             gA = -t if gA is None else gA - t
-        gA = solve_triangular(L1.mH, triu(gA), upper=True, unitriangular=True)
+        gA = solve_triangular(mH(L1), triu(gA), upper=True, unitriangular=True)
         if gL is not None:
             gA = cat([gA + tril(gL[..., :k, :], -1), gL[..., k:, :]], -2)
-        gA = solve_triangular(U.mH, gA, upper=False, left=False)
+        gA = solve_triangular(mH(U), gA, upper=False, left=False)
         if gL is None:
             gA = cat([gA, make(np.zeros(gA._data.shape[:-2] + (m - k, n), gA._data.dtype))], -2)
     return matmul(P, gA)
@@ -432,13 +453,13 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     if left and not adjoint:  # X = U^-1 L^-1 P^T B
         X = solve_triangular(U, solve_triangular(L, matmul(P.mT, B), upper=False, unitriangular=True), upper=True)
     elif left:  # U^H L^H P^T X = B: X = P L^-H U^-H B
-        X = matmul(P, solve_triangular(L.mH, solve_triangular(U.mH, B, upper=False), upper=True, unitriangular=True))
+        X = matmul(P, solve_triangular(mH(L), solve_triangular(mH(U), B, upper=False), upper=True, unitriangular=True))
     elif not adjoint:  # X P L U = B: X = B U^-1 L^-1 P^T
         Y = solve_triangular(U, B, upper=True, left=False)
         X = matmul(solve_triangular(L, Y, upper=False, left=False, unitriangular=True), P.mT)
     else:  # X U^H L^H P^T = B: X = B P L^-H U^-H
-        Y = solve_triangular(L.mH, matmul(B, P), upper=True, left=False, unitriangular=True)
-        X = solve_triangular(U.mH, Y, upper=False, left=False)
+        Y = solve_triangular(mH(L), matmul(B, P), upper=True, left=False, unitriangular=True)
+        X = solve_triangular(mH(U), Y, upper=False, left=False)
     return write_out(out, X)
 
 
@@ -479,7 +500,8 @@ def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
             fac[i] = c
             info[i] = inf
     if np.all(info == 0):
-        L = cholesky(A, upper=upper)
+        L = cholesky(A)
+        L = mH(L) if upper else L
     else:
         if check_errors:
             raise RuntimeError("linalg.cholesky_ex: The factorization could not be completed because the input is "

@@ -14,7 +14,7 @@ from fastgrad import _dtype
 from fastgrad._ops.base import Op, make, scalar_type_name
 from fastgrad._ops.indexing import cat
 from fastgrad._ops.linalg import inv, matmul
-from fastgrad._ops.linalg_lu import _at_least_2d, _kind_error, solve_triangular, write_out
+from fastgrad._ops.linalg_lu import _at_least_2d, _kind_error, mH, solve_triangular, write_out
 
 _eig_t = collections.namedtuple("linalg_eig", ["eigenvalues", "eigenvectors"])
 
@@ -59,7 +59,7 @@ class MatrixExp(Op):
     def backward(ctx, g):
         (A,) = ctx.saved_tensors
         n = A._data.shape[-1]
-        return MatrixExp.apply(_block(A.mH, g))[..., :n, n:]
+        return MatrixExp.apply(_block(mH(A), g))[..., :n, n:]
 
     @staticmethod
     def jvp(ctx, t):
@@ -264,11 +264,11 @@ def _chol_solve_arrays(b, L, upper):
 
 def _gram(L, upper):
     """A = L L^H (U^H U when upper), as a product of the full matrices (torch differentiates it so)."""
-    return matmul(L.mH, L) if upper else matmul(L, L.mH)
+    return matmul(mH(L), L) if upper else matmul(L, mH(L))
 
 
 def _dgram(L, dL, upper):
-    return matmul(dL.mH, L) + matmul(L.mH, dL) if upper else matmul(dL, L.mH) + matmul(L, dL.mH)
+    return matmul(mH(dL), L) + matmul(mH(L), dL) if upper else matmul(dL, mH(L)) + matmul(L, mH(dL))
 
 
 class CholeskySolve(Op):
@@ -288,8 +288,8 @@ class CholeskySolve(Op):
         gB = CholeskySolve.apply(g, L, ctx.upper)
         gL = None
         if ctx.needs_input_grad[1]:
-            common = matmul(gB, X.mH)
-            common = common + common.mH
+            common = matmul(gB, mH(X))
+            common = common + mH(common)
             gL = -matmul(L, common) if ctx.upper else -matmul(common, L)
         return gB, gL, None
 
@@ -315,7 +315,7 @@ class CholeskyInverse(Op):
     @staticmethod
     def backward(ctx, g):
         L, R = ctx.saved_tensors
-        common = matmul(R, matmul(g + g.mH, R))
+        common = matmul(R, matmul(g + mH(g), R))
         return (-matmul(L, common) if ctx.upper else -matmul(common, L)), None
 
     @staticmethod
@@ -488,9 +488,9 @@ def _approximate_basis(A, q, niter, M):
         X = X - matmul(M, R)
     Q = qr(X).Q
     for _ in range(niter):
-        X = matmul(A.mH, Q)
+        X = matmul(mH(A), Q)
         if M is not None:
-            X = X - matmul(M.mH, Q)
+            X = X - matmul(mH(M), Q)
         Q = qr(X).Q
         X = matmul(A, Q)
         if M is not None:
@@ -507,14 +507,14 @@ def _svd_lowrank(A, q=6, niter=2, M=None):
     if M is not None:
         M = M.broadcast_to(A._data.shape)
     if m < n:
-        A = A.mH
-        M = None if M is None else M.mH
+        A = mH(A)
+        M = None if M is None else mH(M)
     Q = _approximate_basis(A, q, 2 if niter is None else niter, M)
-    B = matmul(Q.mH, A)
+    B = matmul(mH(Q), A)
     if M is not None:
-        B = B - matmul(Q.mH, M)
+        B = B - matmul(mH(Q), M)
     U, S, Vh = svd(B, full_matrices=False)
-    V, U = Vh.mH, matmul(Q, U)
+    V, U = mH(Vh), matmul(Q, U)
     return (V, S, U) if m < n else (U, S, V)
 
 
@@ -580,7 +580,7 @@ class Pinv(Op):
     @staticmethod
     def backward(ctx, g):
         A, X = ctx.saved_tensors
-        Xh, gh = X.mH, g.mH
+        Xh, gh = mH(X), mH(g)
         # -X^H g X^H + (I - A X) g^H X X^H + X^H X g^H (I - X A)
         t1 = -matmul(matmul(Xh, g), Xh)
         XXh = matmul(X, Xh)
@@ -592,7 +592,7 @@ class Pinv(Op):
     @staticmethod
     def jvp(ctx, tA, atol, rtol, hermitian):
         A, X = ctx.saved_tensors
-        Xh, th = X.mH, tA.mH
+        Xh, th = mH(X), mH(tA)
         # -X dA X + X X^H dA^H (I - A X) + (I - X A) dA^H X^H X
         t1 = -matmul(matmul(X, tA), X)
         XXh = matmul(X, Xh)

@@ -372,3 +372,23 @@ def test_matrix_rank():
             A, tol, grad=False)
     z = fastgrad.linalg.matrix_rank(fastgrad.zeros(0, 5, 5), rtol=fastgrad.zeros(0))
     assert tuple(z.shape) == (0,) and z.dtype == fastgrad.int64
+
+
+def test_complex_forward_and_gradients():
+    """Complex inputs: the conjugate transposes are conjugated (Tensor.mH alone is not)."""
+    A = rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3)) + 3 * np.eye(3)
+    B = rng.standard_normal((3, 2)) + 1j * rng.standard_normal((3, 2))
+    LU, piv = torch.linalg.lu_factor(torch.tensor(A))
+    for adjoint in (False, True):
+        f = fastgrad.linalg.lu_solve(fastgrad.tensor(LU.numpy()), fastgrad.tensor(piv.numpy()), fastgrad.tensor(B),
+                                     adjoint=adjoint)
+        np.testing.assert_allclose(f.numpy(), torch.linalg.lu_solve(LU, piv, torch.tensor(B), adjoint=adjoint).numpy(),
+                                   atol=1e-10)
+    S = A @ A.conj().T
+    f = fastgrad.linalg.cholesky_ex(fastgrad.tensor(S), upper=True).L.numpy()
+    np.testing.assert_allclose(f, torch.linalg.cholesky_ex(torch.tensor(S), upper=True).L.numpy(), atol=1e-10)
+    x, t = fastgrad.tensor(np.triu(A), requires_grad=True), torch.tensor(np.triu(A), requires_grad=True)
+    gx = rng.standard_normal((3, 2)) + 1j * rng.standard_normal((3, 2))
+    fastgrad.autograd.backward(fastgrad.linalg.solve_triangular(x, fastgrad.tensor(B), upper=True), fastgrad.tensor(gx))
+    torch.autograd.backward(torch.linalg.solve_triangular(t, torch.tensor(B), upper=True), torch.tensor(gx))
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), atol=1e-10)
