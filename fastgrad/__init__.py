@@ -35,7 +35,7 @@ from fastgrad._ops.reduction_ext import *  # noqa: F401,F403,A004
 from fastgrad._ops.sorting import *  # noqa: F401,F403
 from fastgrad._ops.linalg_ext import (addbmm, addmm, addmv, addr, baddbmm, cdist, chain_matmul, norm,  # noqa: F401
                                       cross, det, einsum, kron, logdet, matrix_power, slogdet, tensordot)
-from fastgrad._ops.linalg_ext import cholesky_legacy as cholesky, pinv as pinverse, svd_legacy as svd  # noqa: F401
+from fastgrad._ops.linalg_ext import cholesky_legacy as cholesky, svd_legacy as svd  # noqa: F401
 from fastgrad._ops.activations import celu, hardshrink, prelu, selu, threshold  # noqa: F401
 from fastgrad._ops.activations import celu_, relu_, rrelu, rrelu_, selu_, threshold_  # noqa: F401
 from fastgrad._ops.nn_functional import pairwise_distance, cosine_similarity  # noqa: F401
@@ -137,3 +137,5 @@ _tensor_aliases.bind()
 from fastgrad._torch_functions import *  # noqa: E402,F401,F403  (constants, aliases, torch.<op>_ functions)
 from fastgrad._torch_functions import memory_format  # noqa: E402,F401
 from fastgrad._ops.stft import istft, stft  # noqa: E402,F401
+from fastgrad._ops.linalg_more import geqrf, orgqr, ormqr, pca_lowrank, qr_legacy as qr, svd_lowrank  # noqa: E402,F401
+from fastgrad._ops.linalg_more import pinverse  # noqa: E402,F401

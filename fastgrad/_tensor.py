@@ -696,7 +696,7 @@ _OP_METHODS = {
     "outer": L.outer, "bmm": L.bmm, "inverse": L.inv,
     # linalg_ext
     "norm": LX.norm, "det": LX.det, "slogdet": LX.slogdet, "logdet": LX.logdet, "kron": LX.kron,
-    "cross": LX.cross, "matrix_power": LX.matrix_power, "pinverse": LX.pinv, "addmm": LX.addmm,
+    "cross": LX.cross, "matrix_power": LX.matrix_power, "addmm": LX.addmm,
     "addmv": LX.addmv, "baddbmm": LX.baddbmm, "addbmm": LX.addbmm, "addr": LX.addr,
     "cholesky": LX.cholesky_legacy, "svd": LX.svd_legacy,
     # shape
@@ -832,7 +832,8 @@ def _linalg_more_methods():
 
     for name, fn in (("lu", LU.lu_legacy), ("lu_solve", LU.lu_solve_legacy), ("triangular_solve", LU.triangular_solve),
                      ("matrix_exp", LM.matrix_exp), ("cholesky_solve", LM.cholesky_solve),
-                     ("cholesky_inverse", LM.cholesky_inverse)):
+                     ("cholesky_inverse", LM.cholesky_inverse), ("qr", LM.qr_legacy), ("geqrf", LM.geqrf),
+                     ("orgqr", LM.orgqr), ("ormqr", LM.ormqr), ("pinverse", LM.pinverse)):
         setattr(Tensor, name, fn)
 
 

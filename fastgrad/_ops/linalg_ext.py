@@ -22,7 +22,6 @@ _qr_t = collections.namedtuple("qr", ["Q", "R"])
 _eigh_t = collections.namedtuple("eigh", ["eigenvalues", "eigenvectors"])
 _svd_t = collections.namedtuple("svd", ["U", "S", "Vh"])
 _svd_legacy_t = collections.namedtuple("svd", ["U", "S", "V"])
-_lstsq_t = collections.namedtuple("lstsq", ["solution", "residuals", "rank", "singular_values"])
 
 
 def _float_matrix(name, A, square=True):
@@ -739,45 +738,6 @@ def svdvals(A, *, driver=None):
     return SvdVals.apply(A)
 
 
-def _float_or_double(A):
-    if _dtype.is_half(A._data.dtype):
-        raise RuntimeError("This function doesn't handle types other than float and double")
-
-
-def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None):
-    _float_or_double(A)
-    s = np.linalg.svd(A._data, compute_uv=False)
-    if atol is None and rtol is None and tol is None:
-        rtol = max(A._data.shape[-2:]) * np.finfo(A._data.dtype).eps
-    thresh = np.maximum(atol or tol or 0.0, (rtol or 0.0) * (s.max(-1, keepdims=True) if s.size else 0))
-    return make(np.asarray((s > thresh).sum(-1), np.int64))
-
-
-def pinv(A, *, atol=None, rtol=None, hermitian=False):
-    """Moore-Penrose inverse: (A^T A)^{-1} A^T or A^T (A A^T)^{-1} for full-rank A (differentiable)."""
-    if _dtype.is_half(A._data.dtype):
-        raise RuntimeError("linalg.pinv(%s{[%s]}): expected a tensor with 2 or more dimensions of float, double, "
-                           "cfloat or cdouble types" % (scalar_type_name(A._data.dtype),
-                                                        ", ".join(map(str, A._data.shape))))
-    m, n = A._data.shape[-2:]
-    if np.all(matrix_rank(A)._data == min(m, n)):
-        if m >= n:
-            return solve(matmul(A.mT, A), A.mT)
-        return solve(matmul(A, A.mT), A).mT
-    return make(np.linalg.pinv(A._data))
-
-
-def lstsq(A, B, rcond=None, *, driver=None):
-    """Least squares via the normal equations (full column rank; differentiable)."""
-    _float_or_double(A)
-    vector = B._data.ndim == 1
-    b = B.unsqueeze(-1) if vector else B
-    X = solve(matmul(A.mT, A), matmul(A.mT, b))
-    X = X.squeeze(-1) if vector else X
-    empty = make(np.zeros((0,), A._data.dtype))
-    return _lstsq_t(X, empty, matrix_rank(A), empty)
-
-
 # --------------------------------------------------------------------------- norms
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # noqa: A002
     if dtype is not None:
@@ -856,3 +816,4 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     elif isinstance(p, str):
         raise RuntimeError("norm(): invalid norm type %r" % p)
     return vector_norm(input, p, dim, keepdim, dtype=dtype)
+

@@ -23,6 +23,27 @@ _cholesky_ex_t = collections.namedtuple("linalg_cholesky_ex", ["L", "info"])
 _triangular_solve_t = collections.namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
 
 
+class ConjTranspose(Op):
+    """A^H of a complex matrix (Tensor.mH is the transpose alone: fastgrad has no complex conj op)."""
+
+    @staticmethod
+    def forward(ctx, A):
+        return np.conj(np.swapaxes(A._data, -1, -2))
+
+    @staticmethod
+    def backward(ctx, g):
+        return ConjTranspose.apply(g)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return ConjTranspose.apply(t)
+
+
+def mH(A):  # noqa: N802
+    """The conjugate transpose (the transpose for real tensors)."""
+    return ConjTranspose.apply(A) if A._data.dtype.kind == "c" else A.mT
+
+
 def _lapack(name, a):
     from scipy.linalg import get_lapack_funcs
 
@@ -105,10 +126,10 @@ class SolveTriangular(Op):
         A, X = ctx.saved_tensors
         upper, left, unit = ctx.flags
         need = ctx.needs_input_grad
-        gB = SolveTriangular.apply(A.mH, gX, not upper, left, unit)
+        gB = SolveTriangular.apply(mH(A), gX, not upper, left, unit)
         gA = None
         if need[0]:
-            gA = _tri_part(-matmul(gB, X.mH) if left else -matmul(X.mH, gB), upper, unit)
+            gA = _tri_part(-matmul(gB, mH(X)) if left else -matmul(mH(X), gB), upper, unit)
         return gA, (gB if need[1] else None), None, None, None
 
     @staticmethod
@@ -210,34 +231,34 @@ def _lu_backward(P, L, U, gL, gU):
     m, n = L._data.shape[-2], U._data.shape[-1]
     k = min(m, n)
     if m == n:
-        gA = tril(matmul(L.mH, gL), -1) if gL is not None else None
+        gA = tril(matmul(mH(L), gL), -1) if gL is not None else None
         if gU is not None:
-            t = triu(matmul(gU, U.mH))
+            t = triu(matmul(gU, mH(U)))
             gA = t if gA is None else gA + t
-        gA = solve_triangular(U.mH, gA, upper=False, left=False)
-        gA = solve_triangular(L.mH, gA, upper=True, unitriangular=True)
+        gA = solve_triangular(mH(U), gA, upper=False, left=False)
+        gA = solve_triangular(mH(L), gA, upper=True, unitriangular=True)
     elif m < n:  # wide
         U1 = U[..., :, :k]
-        gA = matmul(L.mH, gL) if gL is not None else None
+        gA = matmul(mH(L), gL) if gL is not None else None
         if gU is not None:
-            t = matmul(triu(gU), U.mH)
+            t = matmul(triu(gU), mH(U))
             gA = -t if gA is None else gA - t
-        gA = solve_triangular(U1.mH, tril(gA, -1), upper=False, left=False)
+        gA = solve_triangular(mH(U1), tril(gA, -1), upper=False, left=False)
         if gU is not None:
             gA = cat([gA + triu(gU[..., :, :k]), gU[..., :, k:]], -1)
-        gA = solve_triangular(L.mH, gA, upper=True, unitriangular=True)
+        gA = solve_triangular(mH(L), gA, upper=True, unitriangular=True)
         if gU is None:
             gA = cat([gA, make(np.zeros(gA._data.shape[:-1] + (n - k,), gA._data.dtype))], -1)
     else:  # tall
         L1 = L[..., :k, :]
-        gA = matmul(gU, U.mH) if gU is not None else None
+        gA = matmul(gU, mH(U)) if gU is not None else None
         if gL is not None:
-            t = matmul(L.mH, tril(gL, -1))
+            t = matmul(mH(L), tril(gL, -1))
             gA = -t if gA is None else gA - t
-        gA = solve_triangular(L1.mH, triu(gA), upper=True, unitriangular=True)
+        gA = solve_triangular(mH(L1), triu(gA), upper=True, unitriangular=True)
         if gL is not None:
             gA = cat([gA + tril(gL[..., :k, :], -1), gL[..., k:, :]], -2)
-        gA = solve_triangular(U.mH, gA, upper=False, left=False)
+        gA = solve_triangular(mH(U), gA, upper=False, left=False)
         if gL is None:
             gA = cat([gA, make(np.zeros(gA._data.shape[:-2] + (m - k, n), gA._data.dtype))], -2)
     return matmul(P, gA)
@@ -432,13 +453,13 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     if left and not adjoint:  # X = U^-1 L^-1 P^T B
         X = solve_triangular(U, solve_triangular(L, matmul(P.mT, B), upper=False, unitriangular=True), upper=True)
     elif left:  # U^H L^H P^T X = B: X = P L^-H U^-H B
-        X = matmul(P, solve_triangular(L.mH, solve_triangular(U.mH, B, upper=False), upper=True, unitriangular=True))
+        X = matmul(P, solve_triangular(mH(L), solve_triangular(mH(U), B, upper=False), upper=True, unitriangular=True))
     elif not adjoint:  # X P L U = B: X = B U^-1 L^-1 P^T
         Y = solve_triangular(U, B, upper=True, left=False)
         X = matmul(solve_triangular(L, Y, upper=False, left=False, unitriangular=True), P.mT)
     else:  # X U^H L^H P^T = B: X = B P L^-H U^-H
-        Y = solve_triangular(L.mH, matmul(B, P), upper=True, left=False, unitriangular=True)
-        X = solve_triangular(U.mH, Y, upper=False, left=False)
+        Y = solve_triangular(mH(L), matmul(B, P), upper=True, left=False, unitriangular=True)
+        X = solve_triangular(mH(U), Y, upper=False, left=False)
     return write_out(out, X)
 
 
@@ -479,7 +500,8 @@ def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
             fac[i] = c
             info[i] = inf
     if np.all(info == 0):
-        L = cholesky(A, upper=upper)
+        L = cholesky(A)
+        L = mH(L) if upper else L
     else:
         if check_errors:
             raise RuntimeError("linalg.cholesky_ex: The factorization could not be completed because the input is "
@@ -488,3 +510,108 @@ def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
         fac = np.tril(fac)
         L = make(np.swapaxes(fac, -1, -2).conj() if upper else fac)
     return write_out(out, _cholesky_ex_t(L, make(info)))
+
+
+# --------------------------------------------------------------------------- LDL (Bunch-Kaufman, no derivatives in torch)
+_ldl_factor_t = collections.namedtuple("linalg_ldl_factor", ["LD", "pivots"])
+_ldl_factor_ex_t = collections.namedtuple("linalg_ldl_factor_ex", ["LD", "pivots", "info"])
+
+
+def _ldl_checks(name, A):
+    d = A._data
+    if d.ndim < 2:
+        raise RuntimeError("%s: The input tensor A must have at least 2 dimensions." % name)
+    if d.shape[-1] != d.shape[-2]:
+        raise RuntimeError("%s: A must be batches of square matrices, but they are %d by %d matrices"
+                           % (name, d.shape[-2], d.shape[-1]))
+    if _dtype.kind(d.dtype) not in "fc" or _dtype.is_half(d.dtype):
+        raise RuntimeError("%s: Expected a floating point or complex tensor as input. Got %s"
+                           % (name, scalar_type_name(d.dtype)))
+
+
+def _no_grad_input(name, *ts):
+    from fastgrad._backend import engine
+
+    if engine.is_grad_enabled() and any(t._requires_grad for t in ts):
+        return "derivative for aten::%s is not implemented" % name
+    return None
+
+
+class NoDerivative(Op):
+    """value (an array computed from the tensors) as an output of the tensors whose derivative raises
+    `message` (PyTorch's error for an op without a derivative formula)."""
+
+    @staticmethod
+    def forward(ctx, message, value, *tensors):
+        ctx.message = message
+        return value
+
+    @staticmethod
+    def backward(ctx, *grads):
+        exc, msg = ctx.message if isinstance(ctx.message, tuple) else (RuntimeError, ctx.message)
+        raise exc(msg)
+
+    @staticmethod
+    def jvp(ctx, message, value, *tangents):
+        exc, msg = message if isinstance(message, tuple) else (RuntimeError, message)
+        raise exc(msg)
+
+
+def _not_differentiable(value, msg, *tensors):
+    """make(value), or, when an input requires grad, an output whose backward raises torch's error
+    (msg: a message, or (exception class, message))."""
+    return NoDerivative.apply(msg, value, *tensors) if msg is not None else make(value)
+
+
+def ldl_factor_ex(A, *, hermitian=False, check_errors=False, out=None):
+    name = "torch.linalg.ldl_factor_ex"
+    _ldl_checks(name, A)
+    a = A._data
+    n = a.shape[-1]
+    LD = np.zeros(a.shape, a.dtype)
+    piv = np.broadcast_to(np.arange(1, n + 1, dtype=np.int32), a.shape[:-1]).copy()
+    info = np.zeros(a.shape[:-2], np.int32)
+    if a.size:
+        f = _lapack("hetrf" if hermitian and _dtype.kind(a.dtype) == "c" else "sytrf", a)
+        for i in np.ndindex(*a.shape[:-2]):
+            ld, p, inf = f(a[i], lower=1)
+            LD[i], piv[i], info[i] = np.tril(ld), p, inf
+    if check_errors and np.any(info > 0):
+        raise RuntimeError("torch.linalg.ldl_factor: Unknown error code: %d." % int(info[info > 0].reshape(-1)[0]))
+    msg = _no_grad_input("linalg_ldl_factor_ex", A)
+    return write_out(out, _ldl_factor_ex_t(_not_differentiable(LD, msg, A), make(piv), make(info)))
+
+
+def ldl_factor(A, *, hermitian=False, out=None):
+    r = ldl_factor_ex(A, hermitian=hermitian)
+    if np.any(r.info._data > 0):  # torch 2.13: an internal assert with this text
+        raise RuntimeError("torch.linalg.ldl_factor: Unknown error code: %d."
+                           % int(r.info._data[r.info._data > 0].reshape(-1)[0]))
+    return write_out(out, _ldl_factor_t(r.LD, r.pivots))
+
+
+def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
+    name = "torch.linalg.ldl_solve"
+    d, b = LD._data, B._data
+    _ldl_checks(name, LD)
+    if b.ndim < 2:
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got -2)")
+    if b.shape[-2] != d.shape[-1]:
+        raise RuntimeError("Incompatible matrix sizes for %s: each A matrix is %d by %d but each b matrix is %d by %d"
+                           % (name, d.shape[-1], d.shape[-1], b.shape[-2], b.shape[-1]))
+    if pivots._data.dtype != np.int32:
+        raise RuntimeError("%s: Expected pivots to be integers. Got %s" % (name, scalar_type_name(pivots._data.dtype)))
+    if d.dtype != b.dtype:
+        raise RuntimeError("%s: Expected LD and B to have the same dtype, but got LD with dtype %s and B with dtype %s "
+                           "instead" % (name, scalar_type_name(d.dtype), scalar_type_name(b.dtype)))
+    batch = np.broadcast_shapes(d.shape[:-2], b.shape[:-2])
+    dd = np.broadcast_to(d, batch + d.shape[-2:])
+    pp = np.broadcast_to(pivots._data, batch + pivots._data.shape[-1:])
+    bb = np.broadcast_to(b, batch + b.shape[-2:])
+    X = np.zeros(bb.shape, b.dtype)
+    if X.size:
+        f = _lapack("hetrs" if hermitian and _dtype.kind(d.dtype) == "c" else "sytrs", dd)
+        for i in np.ndindex(*batch):
+            X[i] = f(dd[i], pp[i], bb[i], lower=1)[0]
+    msg = _no_grad_input("linalg_ldl_solve", LD, B)
+    return write_out(out, _not_differentiable(X, msg, LD, B))

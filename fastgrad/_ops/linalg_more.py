@@ -14,7 +14,7 @@ from fastgrad import _dtype
 from fastgrad._ops.base import Op, make, scalar_type_name
 from fastgrad._ops.indexing import cat
 from fastgrad._ops.linalg import inv, matmul
-from fastgrad._ops.linalg_lu import _at_least_2d, _kind_error, solve_triangular, write_out
+from fastgrad._ops.linalg_lu import _at_least_2d, _kind_error, mH, solve_triangular, write_out
 
 _eig_t = collections.namedtuple("linalg_eig", ["eigenvalues", "eigenvectors"])
 
@@ -59,7 +59,7 @@ class MatrixExp(Op):
     def backward(ctx, g):
         (A,) = ctx.saved_tensors
         n = A._data.shape[-1]
-        return MatrixExp.apply(_block(A.mH, g))[..., :n, n:]
+        return MatrixExp.apply(_block(mH(A), g))[..., :n, n:]
 
     @staticmethod
     def jvp(ctx, t):
@@ -264,11 +264,11 @@ def _chol_solve_arrays(b, L, upper):
 
 def _gram(L, upper):
     """A = L L^H (U^H U when upper), as a product of the full matrices (torch differentiates it so)."""
-    return matmul(L.mH, L) if upper else matmul(L, L.mH)
+    return matmul(mH(L), L) if upper else matmul(L, mH(L))
 
 
 def _dgram(L, dL, upper):
-    return matmul(dL.mH, L) + matmul(L.mH, dL) if upper else matmul(dL, L.mH) + matmul(L, dL.mH)
+    return matmul(mH(dL), L) + matmul(mH(L), dL) if upper else matmul(dL, mH(L)) + matmul(L, mH(dL))
 
 
 class CholeskySolve(Op):
@@ -288,8 +288,8 @@ class CholeskySolve(Op):
         gB = CholeskySolve.apply(g, L, ctx.upper)
         gL = None
         if ctx.needs_input_grad[1]:
-            common = matmul(gB, X.mH)
-            common = common + common.mH
+            common = matmul(gB, mH(X))
+            common = common + mH(common)
             gL = -matmul(L, common) if ctx.upper else -matmul(common, L)
         return gB, gL, None
 
@@ -315,7 +315,7 @@ class CholeskyInverse(Op):
     @staticmethod
     def backward(ctx, g):
         L, R = ctx.saved_tensors
-        common = matmul(R, matmul(g + g.mH, R))
+        common = matmul(R, matmul(g + mH(g), R))
         return (-matmul(L, common) if ctx.upper else -matmul(common, L)), None
 
     @staticmethod
@@ -353,3 +353,339 @@ def cholesky_inverse(L, upper=False, *, out=None):
                            % (d.shape[-2], d.shape[-1]))
     _kind_error("cholesky_inverse_out_cpu", d)
     return write_out(out, CholeskyInverse.apply(L, bool(upper)))
+
+
+# --------------------------------------------------------------------------- Householder: geqrf, householder_product, ormqr
+_geqrf_t = collections.namedtuple("geqrf", ["a", "tau"])
+_qr_t = collections.namedtuple("qr", ["Q", "R"])
+
+
+def geqrf(input, *, out=None):
+    """LAPACK's geqrf: R on and above the diagonal, the Householder vectors below it, and tau.
+    No derivative (as in torch)."""
+    from fastgrad._ops.linalg_lu import _lapack, _not_differentiable
+
+    d = input._data
+    if d.ndim < 2:
+        raise RuntimeError("torch.geqrf: input must have at least 2 dimensions.")
+    _kind_error("geqrf_cpu", d)
+    m, n = d.shape[-2:]
+    a = np.array(d, copy=True)
+    tau = np.zeros(d.shape[:-2] + (min(m, n),), d.dtype)
+    if d.size:
+        f = _lapack("geqrf", a)
+        for i in np.ndindex(*d.shape[:-2]):
+            r = f(a[i])
+            a[i], tau[i] = r[0], r[1]
+    from fastgrad._backend import engine
+
+    msg = (NotImplementedError, "the derivative for 'geqrf' is not implemented.") if (
+        engine.is_grad_enabled() and input._requires_grad) else None
+    return write_out(out, _geqrf_t(_not_differentiable(a, msg, input), _not_differentiable(tau, msg, input)))
+
+
+def _reflector(A, i):
+    """v_i = (0, ..., 0, 1, A[i+1:, i]) of the Householder vectors stored below A's diagonal (differentiable)."""
+    from fastgrad._ops.elementwise import where
+
+    m = A._data.shape[-2]
+    rows = np.arange(m)
+    col = A[..., :, i]
+    v = where(make(rows > i), col, make(np.zeros((), A._data.dtype)))
+    return v + make((rows == i).astype(A._data.dtype))
+
+
+def _apply_reflectors(A, tau, C, left, transpose):
+    """Q C, Q^H C, C Q or C Q^H with Q = H_0 ... H_{k-1}, H_i = I - tau_i v_i v_i^H (real: Q^H = Q^T)."""
+    k = tau._data.shape[-1]
+    order = range(k) if left == transpose else reversed(range(k))
+    for i in order:
+        v = _reflector(A, i)
+        t = tau[..., i].unsqueeze(-1).unsqueeze(-1)
+        if left:  # C - tau v (v^T C)
+            C = C - t * matmul(v.unsqueeze(-1), matmul(v.unsqueeze(-2), C))
+        else:  # C - tau (C v) v^T
+            C = C - t * matmul(matmul(C, v.unsqueeze(-1)), v.unsqueeze(-2))
+    return C
+
+
+def _householder_lapack(a, tau, m, n):
+    from fastgrad._ops.linalg_lu import _lapack
+
+    out = np.zeros(a.shape, a.dtype)
+    f = _lapack("ungqr" if _dtype.kind(a.dtype) == "c" else "orgqr", a)
+    for i in np.ndindex(*a.shape[:-2]):
+        out[i] = f(a[i], tau[i])[0][:, :n]
+    return out
+
+
+def householder_product(A, tau, *, out=None):
+    name = "torch.linalg.householder_product"
+    d, t = A._data, tau._data
+    if d.ndim < 2:
+        raise RuntimeError("%s: input must have at least 2 dimensions." % name)
+    if t.ndim != d.ndim - 1:
+        raise RuntimeError("%s: Expected tau to have one dimension less than input, but got tau.ndim equal to %d and "
+                           "input.ndim is equal to %d" % (name, t.ndim, d.ndim))
+    m, n = d.shape[-2:]
+    if m < n:
+        raise RuntimeError("%s: input.shape[-2] must be greater than or equal to input.shape[-1]" % name)
+    if n < t.shape[-1]:
+        raise RuntimeError("%s: input.shape[-1] must be greater than or equal to tau.shape[-1]" % name)
+    if d.shape[:-2] != t.shape[:-1]:
+        raise RuntimeError("%s: Expected batch dimensions of tau to be equal to input.shape[:-2], but got %s"
+                           % (name, list(t.shape[:-1])))
+    if d.dtype != t.dtype:
+        raise RuntimeError("%s: tau dtype %s does not match input dtype %s"
+                           % (name, scalar_type_name(t.dtype), scalar_type_name(d.dtype)))
+    _kind_error("orgqr_cpu", d)
+    if _dtype.kind(d.dtype) == "c":  # no complex autograd in fastgrad: LAPACK's ungqr, no derivative
+        return write_out(out, make(_householder_lapack(d, t, m, n)))
+    eye = make(np.broadcast_to(np.eye(m, n, dtype=d.dtype), d.shape).copy())
+    if t.shape[-1] == 0:  # Q = I, still an output of A and tau (zero gradients), as in torch
+        eye = eye + (A * 0).sum((-2, -1), keepdim=True) + (tau * 0).sum(-1, keepdim=True).unsqueeze(-1)
+    return write_out(out, _apply_reflectors(A, tau, eye, True, False))
+
+
+orgqr = householder_product
+
+
+def ormqr(input, tau, other, left=True, transpose=False, *, out=None):
+    name = "torch.ormqr"
+    d, t, c = input._data, tau._data, other._data
+    if d.ndim < 2 or c.ndim < 2:
+        raise RuntimeError("%s: input must have at least 2 dimensions." % name if d.ndim < 2 else
+                           "%s: other must have at least 2 dimensions." % name)
+    mn = c.shape[-2] if left else c.shape[-1]
+    if mn != d.shape[-2]:
+        raise RuntimeError("%s: other.shape[%d] must be equal to input.shape[-2]" % (name, -2 if left else -1))
+    if t.shape[-1] > mn:
+        raise RuntimeError("%s: tau.shape[-1] must be less than or equal to other.shape[%d]"
+                           % (name, -2 if left else -1))
+    if t.ndim != d.ndim - 1:
+        raise RuntimeError("%s: Expected tau to have one dimension less than input, but got tau.ndim equal to %d and "
+                           "input.ndim is equal to %d" % (name, t.ndim, d.ndim))
+    _kind_error("ormqr_cpu", d)
+    return write_out(out, _apply_reflectors(input, tau, other, left, transpose))
+
+
+def qr_legacy(input, some=True, *, out=None):
+    """torch.qr (deprecated): linalg.qr in mode 'reduced' (some=True) or 'complete'."""
+    from fastgrad._ops.linalg_ext import qr
+
+    Q, R = qr(input, "reduced" if some else "complete")
+    return write_out(out, _qr_t(Q, R))
+
+
+# --------------------------------------------------------------------------- randomized low-rank SVD / PCA
+def _approximate_basis(A, q, niter, M):
+    from fastgrad._creation import randn
+    from fastgrad._ops.linalg_ext import qr
+
+    R = randn(A._data.shape[-1], q, dtype=A.dtype)
+    X = matmul(A, R)
+    if M is not None:
+        X = X - matmul(M, R)
+    Q = qr(X).Q
+    for _ in range(niter):
+        X = matmul(mH(A), Q)
+        if M is not None:
+            X = X - matmul(mH(M), Q)
+        Q = qr(X).Q
+        X = matmul(A, Q)
+        if M is not None:
+            X = X - matmul(M, Q)
+        Q = qr(X).Q
+    return Q
+
+
+def _svd_lowrank(A, q=6, niter=2, M=None):
+    from fastgrad._ops.linalg_ext import svd
+
+    q = 6 if q is None else q
+    m, n = A._data.shape[-2:]
+    if M is not None:
+        M = M.broadcast_to(A._data.shape)
+    if m < n:
+        A = mH(A)
+        M = None if M is None else mH(M)
+    Q = _approximate_basis(A, q, 2 if niter is None else niter, M)
+    B = matmul(mH(Q), A)
+    if M is not None:
+        B = B - matmul(mH(Q), M)
+    U, S, Vh = svd(B, full_matrices=False)
+    V, U = mH(Vh), matmul(Q, U)
+    return (V, S, U) if m < n else (U, S, V)
+
+
+def svd_lowrank(A, q=6, niter=2, M=None):
+    """torch.svd_lowrank: Halko et al.'s randomized SVD (torch._lowrank's algorithm; fastgrad's random stream)."""
+    return _svd_lowrank(A, q, niter, M)
+
+
+def pca_lowrank(A, q=None, center=True, niter=2):
+    m, n = A._data.shape[-2:]
+    if q is None:
+        q = min(6, m, n)
+    elif not (0 <= q <= min(m, n)):
+        raise ValueError("q(=%s) must be non-negative integer and not greater than min(m, n)=%d" % (q, min(m, n)))
+    if not niter >= 0:
+        raise ValueError("niter(=%s) must be non-negative integer" % niter)
+    if not center:
+        return _svd_lowrank(A, q, niter, None)
+    return _svd_lowrank(A - A.mean(-2, keepdim=True), q, niter, None)
+
+
+# --------------------------------------------------------------------------- pinv
+def _tol_array(x, batch_nd, dt):
+    """atol / rtol (None, a number or a tensor broadcast over the batch) as an array (..., 1)."""
+    if x is None:
+        return None
+    a = np.asarray(x._data if hasattr(x, "_data") else x, dtype=dt)
+    return a[..., None]
+
+
+def _pinv_array(a, atol, rtol, hermitian):
+    m, n = a.shape[-2:]
+    rdt = a.real.dtype
+    at, rt = _tol_array(atol, a.ndim - 2, rdt), _tol_array(rtol, a.ndim - 2, rdt)
+    if rt is None:
+        rt = np.asarray(np.finfo(rdt).eps * max(m, n) if (at is None or np.all(at <= 0)) else 0.0, rdt)
+    at = np.zeros((), rdt) if at is None else at
+    if a.size == 0:
+        return np.zeros(a.shape[:-2] + (n, m), a.dtype)
+    if hermitian:  # eigh reads the lower triangle
+        L, V = np.linalg.eigh(a)
+        absL = np.abs(L)
+        tol = np.maximum(at, rt * absL.max(-1, keepdims=True))
+        with np.errstate(divide="ignore"):
+            Li = np.where(absL > tol, 1 / np.where(absL > tol, L, 1), 0).astype(a.dtype)
+        return (V * Li[..., None, :]) @ np.conj(np.swapaxes(V, -1, -2))
+    U, S, Vh = np.linalg.svd(a, full_matrices=False)
+    tol = np.maximum(at, rt * S[..., :1])
+    Si = np.where(S > tol, 1 / np.where(S > tol, S, 1), 0).astype(a.dtype)
+    return (np.conj(np.swapaxes(Vh, -1, -2)) * Si[..., None, :]) @ np.conj(np.swapaxes(U, -1, -2))
+
+
+class Pinv(Op):
+    """The Moore-Penrose inverse X = A^+ (SVD, or eigh with hermitian). Derivatives: PyTorch's
+    (pinv_backward / pinv_jvp, valid where the rank does not change), written with products."""
+
+    @staticmethod
+    def forward(ctx, A, atol, rtol, hermitian):
+        X = np.ascontiguousarray(_pinv_array(A._data, atol, rtol, hermitian))
+        ctx.save_for_backward(A, X)
+        return X
+
+    @staticmethod
+    def backward(ctx, g):
+        A, X = ctx.saved_tensors
+        Xh, gh = mH(X), mH(g)
+        # -X^H g X^H + (I - A X) g^H X X^H + X^H X g^H (I - X A)
+        t1 = -matmul(matmul(Xh, g), Xh)
+        XXh = matmul(X, Xh)
+        t2 = matmul(gh, XXh) - matmul(A, matmul(X, matmul(gh, XXh)))
+        XhX = matmul(Xh, X)
+        t3 = matmul(XhX, gh) - matmul(matmul(matmul(XhX, gh), X), A)
+        return t1 + t2 + t3, None, None, None
+
+    @staticmethod
+    def jvp(ctx, tA, atol, rtol, hermitian):
+        A, X = ctx.saved_tensors
+        Xh, th = mH(X), mH(tA)
+        # -X dA X + X X^H dA^H (I - A X) + (I - X A) dA^H X^H X
+        t1 = -matmul(matmul(X, tA), X)
+        XXh = matmul(X, Xh)
+        t2 = matmul(XXh, th) - matmul(matmul(matmul(XXh, th), A), X)
+        XhX = matmul(Xh, X)
+        t3 = matmul(th, XhX) - matmul(X, matmul(A, matmul(th, XhX)))
+        return t1 + t2 + t3
+
+
+def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None, out=None):
+    d = A._data
+    if d.ndim < 2 or _dtype.kind(d.dtype) not in "fc" or _dtype.is_half(d.dtype):
+        raise RuntimeError("linalg.pinv(%s{[%s]}): expected a tensor with 2 or more dimensions of float, double, "
+                           "cfloat or cdouble types" % (scalar_type_name(d.dtype), ", ".join(map(str, d.shape))))
+    if rcond is not None:  # the deprecated positional form: rtol = rcond, atol = 0
+        rtol, atol = rcond, 0.0
+    for name, t in (("atol", atol), ("rtol", rtol)):
+        if hasattr(t, "_data") and t._requires_grad:
+            raise RuntimeError("linalg.pinv: the derivative with respect to %s is not implemented" % name)
+    return write_out(out, Pinv.apply(A, atol, rtol, bool(hermitian)))
+
+
+def pinverse(input, rcond=1e-15):
+    return pinv(input, rcond)
+
+
+# --------------------------------------------------------------------------- matrix_rank, lstsq
+_lstsq_t = collections.namedtuple("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
+
+
+def _float_or_double(A):
+    if _dtype.is_half(A._data.dtype):
+        raise RuntimeError("This function doesn't handle types other than float and double")
+
+
+def _rank_array(a, atol, rtol, hermitian):
+    """torch's matrix rank: the singular values (|eigenvalues| with hermitian) above
+    max(atol, rtol * the largest); rtol's default eps * max(m, n) when atol is absent or <= 0."""
+    m, n = a.shape[-2:]
+    rdt = a.real.dtype
+    if a.size == 0:
+        return np.zeros(a.shape[:-2], np.int64)
+    S = np.abs(np.linalg.eigvalsh(a)) if hermitian else np.linalg.svd(a, compute_uv=False)
+    at, rt = _tol_array(atol, 0, rdt), _tol_array(rtol, 0, rdt)
+    if rt is None:
+        rt = np.asarray(np.finfo(rdt).eps * max(m, n) if (at is None or np.all(at <= 0)) else 0.0, rdt)
+    at = np.zeros((), rdt) if at is None else at
+    tol = np.maximum(at, rt * S.max(-1, keepdims=True))
+    return np.asarray((S > tol).sum(-1), np.int64)
+
+
+def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None, out=None):
+    _float_or_double(A)
+    d = A._data
+    if d.ndim < 2 or _dtype.kind(d.dtype) not in "fc":
+        raise RuntimeError("linalg.matrix_rank: Expected a floating point or complex tensor as input. Got %s"
+                           % scalar_type_name(d.dtype) if d.ndim >= 2 else
+                           "linalg.matrix_rank: The input tensor input must have at least 2 dimensions.")
+    if tol is not None:  # the positional form: an absolute tolerance
+        atol, rtol = tol, 0.0
+    return write_out(out, make(_rank_array(d, atol, rtol, hermitian)))
+
+
+def lstsq(A, B, rcond=None, *, driver=None):
+    """Least squares X = pinv(A) B (the minimum-norm solution; torch's gradient is pinv's),
+    with torch's residuals / rank / singular_values per driver."""
+    name = "torch.linalg.lstsq"
+    _float_or_double(A)
+    if driver is not None and driver not in ("gels", "gelsy", "gelsd", "gelss"):
+        raise RuntimeError("%s: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)" % name)
+    driver = driver or "gelsy"
+    a, b = A._data, B._data
+    if a.dtype != b.dtype:
+        raise RuntimeError("%s: Expected input and other to have the same dtype, but got input's dtype %s and "
+                           "other's dtype %s" % (name, scalar_type_name(a.dtype), scalar_type_name(b.dtype)))
+    if a.ndim < 2:
+        raise RuntimeError("%s: input must have at least 2 dimensions." % name)
+    vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+    Bm = B.unsqueeze(-1) if vector else B
+    m, n = a.shape[-2:]
+    if Bm._data.shape[-2] != m:
+        raise RuntimeError("%s: input.size(-2) should match other.size(-2)" % name)
+    rdt = a.real.dtype
+    rc = np.finfo(rdt).eps * max(m, n) if rcond is None or rcond < 0 else rcond
+    X = matmul(Pinv.apply(A, None, rc, False), Bm)
+    rank_arr = _rank_array(a, None, rc, False)
+    empty = make(np.zeros((0,), rdt))
+    rank = make(np.zeros((0,), np.int64)) if driver == "gels" else make(rank_arr)
+    svals = empty
+    if driver in ("gelsd", "gelss"):
+        svals = make(np.linalg.svd(a, compute_uv=False) if a.size else np.zeros(a.shape[:-2] + (min(m, n),), rdt))
+    residuals = empty
+    if driver != "gelsy" and m > n and np.all(rank_arr == n):
+        r = matmul(A, X) - Bm  # ||A X - B||^2 per column (A^T r = 0: its derivatives are torch's)
+        residuals = (r * r).sum(-2)
+    return _lstsq_t(X.squeeze(-1) if vector else X, residuals, rank, svals)

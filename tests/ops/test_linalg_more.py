@@ -256,3 +256,139 @@ def test_vander_tensorinv_tensorsolve():
     A2 = rng.standard_normal((2, 3, 6)) + np.eye(6).reshape(6, 2, 3).transpose(1, 2, 0) * 3
     compare(lambda a, b: fastgrad.linalg.tensorsolve(a, b, dims=(0, 1)),
             lambda a, b: torch.linalg.tensorsolve(a, b, dims=(0, 1)), A2, B)
+
+
+# --------------------------------------------------------------------------- ldl
+@pytest.mark.parametrize("hermitian", [False, True])
+def test_ldl(hermitian):
+    A = rng.standard_normal((2, 4, 4))
+    A = A + A.swapaxes(-1, -2)
+    compare(lambda a: fastgrad.linalg.ldl_factor(a, hermitian=hermitian),
+            lambda a: torch.linalg.ldl_factor(a, hermitian=hermitian), A, grad=False)
+    compare(lambda a: fastgrad.linalg.ldl_factor_ex(a, hermitian=hermitian),
+            lambda a: torch.linalg.ldl_factor_ex(a, hermitian=hermitian), A, grad=False)
+    LD, piv = torch.linalg.ldl_factor(torch.tensor(A), hermitian=hermitian)
+    B = rng.standard_normal((2, 4, 3))
+    compare(lambda ld, b: fastgrad.linalg.ldl_solve(ld, fastgrad.tensor(piv.numpy()), b, hermitian=hermitian),
+            lambda ld, b: torch.linalg.ldl_solve(ld, piv, b, hermitian=hermitian), LD.numpy(), B, grad=False)
+    compare(fastgrad.linalg.ldl_factor_ex, torch.linalg.ldl_factor_ex, np.zeros((3, 3)), grad=False)
+    with pytest.raises(RuntimeError, match="derivative for aten::linalg_ldl_factor_ex is not implemented"):
+        fastgrad.linalg.ldl_factor(fastgrad.tensor(A, requires_grad=True)).LD.sum().backward()
+    with pytest.raises(RuntimeError, match="A must be batches of square matrices, but they are 3 by 4 matrices"):
+        fastgrad.linalg.ldl_factor(fastgrad.zeros(3, 4))
+
+
+# --------------------------------------------------------------------------- Householder
+def test_geqrf_householder_product_ormqr():
+    A = rng.standard_normal((2, 5, 3))
+    compare(fastgrad.geqrf, torch.geqrf, A, grad=False)
+    a, tau = torch.geqrf(torch.tensor(A))
+    compare(fastgrad.linalg.householder_product, torch.linalg.householder_product, a.numpy(), tau.numpy())
+    compare(fastgrad.orgqr, torch.orgqr, a.numpy(), tau.numpy()[..., :2])
+    check_derivatives(fastgrad.linalg.householder_product, a.numpy()[0], tau.numpy()[0])
+    for left in (True, False):
+        for tr in (True, False):
+            C = rng.standard_normal((2, 5, 4) if left else (2, 4, 5))
+            compare(lambda x, t, c: fastgrad.ormqr(x, t, c, left, tr), lambda x, t, c: torch.ormqr(x, t, c, left, tr),
+                    a.numpy(), tau.numpy(), C)
+    with pytest.raises(NotImplementedError, match="the derivative for 'geqrf' is not implemented."):
+        fastgrad.geqrf(fastgrad.tensor(A, requires_grad=True))[0].sum().backward()
+    with pytest.raises(RuntimeError, match="input.shape\\[-2\\] must be greater than or equal to input.shape\\[-1\\]"):
+        fastgrad.linalg.householder_product(fastgrad.zeros(2, 3), fastgrad.zeros(2))
+
+
+def test_qr_legacy():
+    A = rng.standard_normal((2, 4, 3))
+    for some in (True, False):
+        compare(lambda a: fastgrad.qr(a, some), lambda a: torch.qr(a, some), A, grad=some)
+    assert fastgrad.qr(fastgrad.tensor(A)).__class__.__name__ == "qr"
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (4, 6), (2, 6, 5)])
+def test_svd_and_pca_lowrank(shape):
+    k = 2  # an exactly rank-2 matrix: the randomized algorithm is exact (torch's random stream is not fastgrad's)
+    a, b = rng.standard_normal(shape[:-1] + (k,)), rng.standard_normal(shape[:-2] + (shape[-1], k))
+    A = a @ b.swapaxes(-1, -2)
+    U, S, V = fastgrad.svd_lowrank(fastgrad.tensor(A), q=3)
+    tS = torch.svd_lowrank(torch.tensor(A), q=3)[1]
+    np.testing.assert_allclose(S.numpy()[..., :k], tS.numpy()[..., :k], atol=1e-9)
+    np.testing.assert_allclose((U.numpy() * S.numpy()[..., None, :]) @ V.numpy().swapaxes(-1, -2), A, atol=1e-9)
+    U, S, V = fastgrad.pca_lowrank(fastgrad.tensor(A), q=2)
+    C = A - A.mean(-2, keepdims=True)
+    np.testing.assert_allclose(S.numpy(), torch.pca_lowrank(torch.tensor(A), q=2)[1].numpy(), atol=1e-9)
+    np.testing.assert_allclose((U.numpy() * S.numpy()[..., None, :]) @ V.numpy().swapaxes(-1, -2), C, atol=1e-9)
+    x = fastgrad.tensor(A, requires_grad=True)
+    fastgrad.svd_lowrank(x, q=2)[1].sum().backward()
+    t = torch.tensor(A, requires_grad=True)
+    torch.svd_lowrank(t, q=2)[1].sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), atol=1e-8)
+
+
+# --------------------------------------------------------------------------- pinv
+@pytest.mark.parametrize("kw", [{}, {"rtol": 1.0}, {"rtol": 0.3}, {"atol": 0.5}, {"hermitian": True}])
+def test_pinv(kw):
+    A = rng.standard_normal((2, 4, 4))
+    compare(lambda a: fastgrad.linalg.pinv(a, **kw), lambda a: torch.linalg.pinv(a, **kw), A)
+    if not kw:
+        check_derivatives(fastgrad.linalg.pinv, A[0, :, :3])
+
+
+def test_pinv_rank_deficient_and_rcond():
+    a, b = rng.standard_normal((5, 2)), rng.standard_normal((4, 2))  # as torch's OpInfo linalg.pinv.singular
+    compare(lambda x, y: fastgrad.linalg.pinv(x @ y.mT), lambda x, y: torch.linalg.pinv(x @ y.mT), a, b)
+    check_derivatives(lambda x, y: fastgrad.linalg.pinv(x @ y.mT), a, b)
+    A = rng.standard_normal((3, 5))
+    compare(lambda x: fastgrad.pinverse(x, 0.5), lambda x: torch.pinverse(x, 0.5), A)
+    compare(lambda x: fastgrad.linalg.pinv(x, 0.5), lambda x: torch.linalg.pinv(x, 0.5), A)
+    compare(fastgrad.linalg.pinv, torch.linalg.pinv, np.zeros((0, 3, 2)))
+    with pytest.raises(RuntimeError, match="expected a tensor with 2 or more dimensions of float"):
+        fastgrad.linalg.pinv(fastgrad.ones(3))
+
+
+# --------------------------------------------------------------------------- lstsq, matrix_rank
+@pytest.mark.parametrize("driver", [None, "gels", "gelsy", "gelsd", "gelss"])
+@pytest.mark.parametrize("shape", [((2, 5, 3), (2, 5, 2)), ((2, 3), (2, 4)), ((2, 5, 3), (2, 5))])
+def test_lstsq(driver, shape):
+    A, B = rng.standard_normal(shape[0]), rng.standard_normal(shape[1])
+    compare(lambda a, b: fastgrad.linalg.lstsq(a, b, driver=driver), lambda a, b: torch.linalg.lstsq(a, b, driver=driver),
+            A, B)
+    check_derivatives(lambda a, b: fastgrad.linalg.lstsq(a, b, driver=driver)[:2], A, B, gradgrad=False)
+
+
+def test_lstsq_errors():
+    with pytest.raises(RuntimeError, match="parameter `driver` should be one of"):
+        fastgrad.linalg.lstsq(fastgrad.ones(3, 2), fastgrad.ones(3, 1), driver="foo")
+    with pytest.raises(RuntimeError, match="Expected input and other to have the same dtype"):
+        fastgrad.linalg.lstsq(fastgrad.ones(3, 2), fastgrad.ones(3, 1, dtype=fastgrad.float64))
+
+
+def test_matrix_rank():
+    A = rng.standard_normal((3, 4, 2)) @ rng.standard_normal((3, 2, 4))
+    for kw in ({}, {"atol": 0.5}, {"rtol": 0.3}, {"hermitian": True}):
+        compare(lambda a: fastgrad.linalg.matrix_rank(a, **kw), lambda a: torch.linalg.matrix_rank(a, **kw), A, grad=False)
+    compare(lambda a: fastgrad.linalg.matrix_rank(a, 0.5), lambda a: torch.linalg.matrix_rank(a, 0.5), A, grad=False)
+    tol = np.array([0.1, 1.0, 10.0])
+    compare(lambda a, t: fastgrad.linalg.matrix_rank(a, atol=t), lambda a, t: torch.linalg.matrix_rank(a, atol=t),
+            A, tol, grad=False)
+    z = fastgrad.linalg.matrix_rank(fastgrad.zeros(0, 5, 5), rtol=fastgrad.zeros(0))
+    assert tuple(z.shape) == (0,) and z.dtype == fastgrad.int64
+
+
+def test_complex_forward_and_gradients():
+    """Complex inputs: the conjugate transposes are conjugated (Tensor.mH alone is not)."""
+    A = rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3)) + 3 * np.eye(3)
+    B = rng.standard_normal((3, 2)) + 1j * rng.standard_normal((3, 2))
+    LU, piv = torch.linalg.lu_factor(torch.tensor(A))
+    for adjoint in (False, True):
+        f = fastgrad.linalg.lu_solve(fastgrad.tensor(LU.numpy()), fastgrad.tensor(piv.numpy()), fastgrad.tensor(B),
+                                     adjoint=adjoint)
+        np.testing.assert_allclose(f.numpy(), torch.linalg.lu_solve(LU, piv, torch.tensor(B), adjoint=adjoint).numpy(),
+                                   atol=1e-10)
+    S = A @ A.conj().T
+    f = fastgrad.linalg.cholesky_ex(fastgrad.tensor(S), upper=True).L.numpy()
+    np.testing.assert_allclose(f, torch.linalg.cholesky_ex(torch.tensor(S), upper=True).L.numpy(), atol=1e-10)
+    x, t = fastgrad.tensor(np.triu(A), requires_grad=True), torch.tensor(np.triu(A), requires_grad=True)
+    gx = rng.standard_normal((3, 2)) + 1j * rng.standard_normal((3, 2))
+    fastgrad.autograd.backward(fastgrad.linalg.solve_triangular(x, fastgrad.tensor(B), upper=True), fastgrad.tensor(gx))
+    torch.autograd.backward(torch.linalg.solve_triangular(t, torch.tensor(B), upper=True), torch.tensor(gx))
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), atol=1e-10)
