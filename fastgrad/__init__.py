@@ -112,3 +112,4 @@ from fastgrad.nn._torch_namespace import *  # noqa: E402,F401,F403  (torch.max_p
 from fastgrad._ops.nn_more import pdist  # noqa: E402,F401
 from fastgrad._ops.copies import *  # noqa: E402,F401,F403  (*_copy, *_scatter, split_with_sizes, hsplit, ...)
 from fastgrad._ops.shape_more import *  # noqa: E402,F401,F403  (as_strided, atleast_nd, rot90, ...)
+from fastgrad._ops.index_more import *  # noqa: E402,F401,F403  (put, index_reduce, tril_indices, isin, ...)
