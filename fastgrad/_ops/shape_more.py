@@ -264,7 +264,8 @@ def scalar_tensor(s, *, dtype=None, layout=None, device=None, pin_memory=False, 
     d = _factory_dtype(dtype)
     if isinstance(s, complex) and d.kind != "c":
         raise RuntimeError("value cannot be converted to type %s without overflow" % ("float" if d.kind == "f" else d.name))
-    return _factory(np.asarray(s, d), requires_grad)
+    v = np.asarray(s)
+    return _factory(v.astype(d) if v.dtype.kind in "biu" and d.kind in "iu" else np.asarray(s, d), requires_grad)
 
 
 # --------------------------------------------------------------------------- resizing
@@ -459,8 +460,14 @@ def sum_to_size(input, *size):
     ok = len(size) <= len(shp) and all(s == t or s == 1 for s, t in zip(size[::-1], shp[::-1]))
     if not ok:
         raise RuntimeError("size {%s} is not expandable to size {%s}." % (shape_str(size), shape_str(shp)))
+    if not size:  # (torch's sum_to: a 0-d size is the sum, of a 0-d input too: bool/int -> int64)
+        from fastgrad._ops.reduction import sum as sum_all
+
+        return sum_all(input)
     if tuple(size) == shp:
         return input
+    if input._data.dtype.kind in "biu":  # (sums of bool and integers are int64)
+        input = input.to(_dtype.int64)
     return engine._ops["sum_to"](input, size)
 
 

@@ -108,7 +108,7 @@ def test_copy_variant_errors(torch):
 SPLITS = [
     ("split_with_sizes", (5, 5, 5), ((1, 3, 1),)), ("split_with_sizes", (5, 5, 5), ((1, 4, 0), -2)),
     ("unsafe_split", (5, 5, 5), (2,)), ("unsafe_split", (5, 5, 5), (5, 1)),
-    ("unsafe_chunk", (5, 5, 5), (2,)), ("unsafe_chunk", (5, 5, 5), (5, -1)), ("unsafe_chunk", (0, 3), (2,)),
+    ("unsafe_split_with_sizes", (5, 5, 5), ((1, 3, 1), 2)), ("unsafe_chunk", (5, 5, 5), (2,)), ("unsafe_chunk", (5, 5, 5), (5, -1)), ("unsafe_chunk", (0, 3), (2,)),
     ("hsplit", (6,), (2,)), ("hsplit", (5, 5, 5), ([1, 2, 3],)), ("hsplit", (4, 6), ((2, 9),)),
     ("vsplit", (6, 5), (2,)), ("vsplit", (5, 5, 5), ([1, 2, 3],)),
     ("dsplit", (5, 5, 6), (2,)), ("dsplit", (5, 5, 5), ([1, 2, 3],)),
@@ -130,7 +130,8 @@ def test_splits_are_views_and_inplace_rules(torch):
             a[0] = 100  # the pieces share x's memory
             assert float(x[0]) == 100
             x[0] = 0
-    for name, arg in (("split_with_sizes", [2, 2]), ("unsafe_split", 2), ("unsafe_chunk", 2), ("hsplit", 2)):
+    for name, arg in (("split_with_sizes", [2, 2]), ("unsafe_split", 2), ("unsafe_chunk", 2), ("hsplit", 2),
+                      ("unsafe_split_with_sizes", [1, 3])):
         msgs = []
         for L in (torch, fastgrad):
             y = L.ones(4, requires_grad=True).clone()
@@ -423,6 +424,11 @@ def test_fill_gradient_goes_to_value(torch):
 
 
 def test_sum_to_size(torch):
+    for dt in ("bool", "uint8", "int32", "float16"):
+        for x, size in ((np.ones(()), ()), (np.ones(2), (1,)), (np.ones(2), (2,)), (np.ones((2, 3)), ())):
+            f = fastgrad.tensor(x).to(getattr(fastgrad, dt)).sum_to_size(size)
+            t = torch.tensor(x).to(getattr(torch, dt)).sum_to_size(size)
+            assert_same(f.numpy(), t.numpy(), "float32", "sum_to_size " + dt)
     for size in ((1, 3), (3,), (2, 1), (), (1, 1), (2, 3)):
         compare(torch, lambda L, x: x.sum_to_size(size), [arr(2, 3)], "float64")
         if size:
@@ -468,7 +474,6 @@ def test_resize(torch):
 
 
 def test_composed_errors(torch):
-    z = "zeros"
     for expr in ("L.block_diag(L.zeros(2, 2, 2))", "L.cartesian_prod()", "L.cartesian_prod(L.zeros(2, 2))",
                  "L.cartesian_prod(L.zeros(2), L.ones(3, dtype=L.int32))", "L.combinations(L.zeros(2, 2))",
                  "L.combinations(L.zeros(3), -1)", "L.constant_pad_nd(L.zeros(2, 3), [1, 2, 3])",
@@ -477,7 +482,6 @@ def test_composed_errors(torch):
                  "L.rot90(L.zeros(2, 3), 1, [0, 0])", "L.rot90(L.zeros(2), 1)", "L.rot90(L.zeros(2, 3), 1, [0, 5])",
                  "L.fill(L.zeros(3), L.tensor([2.]))", "L.scalar_tensor(2 + 1j)"):
         _raises_like(torch, lambda L: eval(expr, {"L": L}))
-    assert z
 
 
 # --------------------------------------------------------------------------- index ops
