@@ -578,3 +578,34 @@ def test_isin_and_infinities(torch):
         assert_same(f.numpy(), t.numpy(), "float32", expr)
     _raises_like(torch, lambda L: L.isin(L.arange(5), L.tensor([True])))
     _raises_like(torch, lambda L: L.isposinf(L.tensor([1 + 1j])))
+
+
+# --------------------------------------------------------------------------- float64 gradcheck (first and second order)
+GRADCHECKS = [
+    lambda L, x, s: x.view(3, 4)[1:].as_strided((2, 3), (1, 2), 4),
+    lambda L, x, s: x.view(3, 4).t().as_strided((2, 3), (1, 2), 1),
+    lambda L, x, s: x.expand(2, 12).as_strided((3, 3), (1, 1), 2),
+    lambda L, x, s: L.as_strided_scatter(x.view(3, 4), s, (2, 2), (1, 2), 3),
+    lambda L, x, s: L.diagonal_scatter(x.view(3, 4), s.view(-1)[:3], 1),
+    lambda L, x, s: L.select_scatter(x.view(3, 4), s.view(-1), 0, 1),
+    lambda L, x, s: L.slice_scatter(x.view(2, 6), s, 1, 1, None, 3).sin(),
+    lambda L, x, s: L.index_reduce(x.view(3, 4), 1, L.tensor([0, 3]), s.repeat(2, 1)[:3], "prod"),
+    lambda L, x, s: L.index_reduce(x.view(3, 4), 0, L.tensor([2, 2]), s.repeat(1, 2), "mean", include_self=False),
+    lambda L, x, s: L.put(x.view(3, 4), L.tensor([1, 5, 1, 11]), s.view(-1), True),
+    lambda L, x, s: L.block_diag(x.view(3, 4), s, s[0]),
+    lambda L, x, s: L.rot90(x.view(2, 3, 2), 3, (2, 0)) * 1,
+    lambda L, x, s: L.cartesian_prod(x[:3], s.view(-1)) ** 2,
+    lambda L, x, s: L.combinations(x[:5], 3, True).prod(1),
+    lambda L, x, s: L.constant_pad_nd(x.view(3, 4), (1, -1, 2, 0), 3.0) ** 2,
+    lambda L, x, s: L.fill(x, s[0, 1]) * x,
+]
+
+
+@pytest.mark.parametrize("k", range(len(GRADCHECKS)))
+def test_gradcheck(k):
+    fn = GRADCHECKS[k]
+    x = fastgrad.tensor(R.standard_normal(12) + 2, requires_grad=True)
+    s = fastgrad.tensor(R.standard_normal((2, 2)) + 2, requires_grad=True)
+    f = lambda x, s: fn(fastgrad, x, s)  # noqa: E731
+    assert fastgrad.autograd.gradcheck(f, (x, s))
+    assert fastgrad.autograd.gradgradcheck(f, (x, s))
