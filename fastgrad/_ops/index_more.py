@@ -8,7 +8,8 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad._ops import indexing as I
 from fastgrad._ops import shape as S
-from fastgrad._ops.base import is_tensor, make, norm_dim, scalar_type_name, shape_str
+from fastgrad._ops.base import Op, is_tensor, make, norm_dim, scalar_type_name, shape_str
+from fastgrad._ops.reduction import _along_index
 
 
 # --------------------------------------------------------------------------- put
@@ -72,9 +73,44 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
     if idx.size != ss[d]:
         raise RuntimeError("index_reduce_(): Index should have dimension 1 and the same number of elements as "
                            "source has along dim %d" % d)
-    spread = np.broadcast_to(idx.reshape((-1,) + (1,) * (len(ss) - d - 1)), ss)
-    out = I.scatter_reduce(x, d, make(np.ascontiguousarray(spread)), src, reduce, include_self=include_self)
+    spread = np.ascontiguousarray(np.broadcast_to(idx.reshape((-1,) + (1,) * (len(ss) - d - 1)), ss))
+    out = I.scatter_reduce(x, d, make(spread), src, reduce, include_self=include_self)
+    dt = x._data.dtype
+    if (dt is _dtype.F16 or dt is _dtype.BF16) and reduce in ("prod", "mean"):
+        out = WithValues.apply(out, _half_steps(x._data, d, spread, src._data, reduce, include_self))
     return S.reshape(out, *input._data.shape) if nd == 0 else out
+
+
+def _half_steps(x, d, spread, src, reduce, include_self):
+    """index_reduce's values as torch computes half precision: rounded after each step."""
+    out = np.array(x, copy=True)
+    at = _along_index(spread, d, out.ndim)
+    if not include_self:
+        out[at] = 1 if reduce == "prod" else 0
+    (np.multiply if reduce == "prod" else np.add).at(out, at, src)
+    if reduce == "mean":
+        out = (out / I._scatter_count(x.shape, d, spread, include_self).astype(out.dtype)).astype(out.dtype)
+    return out
+
+
+class WithValues(Op):
+    """x with its values replaced by values (x's shape and dtype), and x's gradient: the values
+    of a half precision index_reduce, which torch rounds after each step (fastgrad's float32
+    scatter_reduce rounds once)."""
+
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
+    @staticmethod
+    def forward(ctx, x, values):
+        return values
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+    @staticmethod
+    def jvp(ctx, t, values):
+        return t
 
 
 def index_reduce_(input, dim, index, source, reduce, *, include_self=True):

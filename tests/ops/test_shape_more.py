@@ -609,3 +609,17 @@ def test_gradcheck(k):
     f = lambda x, s: fn(fastgrad, x, s)  # noqa: E731
     assert fastgrad.autograd.gradcheck(f, (x, s))
     assert fastgrad.autograd.gradgradcheck(f, (x, s))
+
+
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("dt", ["float16", "bfloat16"])
+def test_index_reduce_half_rounds_each_step_as_torch(torch, reduce, dt):
+    x, s = np.round(R.standard_normal((5, 5)) * 3, 2), np.round(R.standard_normal((5, 10)) * 3, 2)
+    idx = R.integers(0, 5, 10)
+    for include_self in (True, False):
+        f = fastgrad.tensor(x).to(getattr(fastgrad, dt)).index_reduce(
+            1, fastgrad.tensor(idx), fastgrad.tensor(s).to(getattr(fastgrad, dt)), reduce, include_self=include_self)
+        t = torch.tensor(x).to(getattr(torch, dt)).index_reduce(
+            1, torch.tensor(idx), torch.tensor(s).to(getattr(torch, dt)), reduce, include_self=include_self)
+        assert f.dtype == getattr(fastgrad, dt)
+        np.testing.assert_array_equal(f.float().numpy(), t.float().numpy())
