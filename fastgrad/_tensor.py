@@ -841,10 +841,10 @@ _linalg_more_methods()
 
 
 def _bind_more():
-    """Methods of the ops in copies.py and shape_more.py (their TENSOR_METHODS tables)."""
-    from fastgrad._ops import copies, shape_more
+    """Methods of the ops in copies.py, shape_more.py, index_more.py (their TENSOR_METHODS tables)."""
+    from fastgrad._ops import copies, index_more, shape_more
 
-    for table in (copies.TENSOR_METHODS, shape_more.TENSOR_METHODS):
+    for table in (copies.TENSOR_METHODS, shape_more.TENSOR_METHODS, index_more.TENSOR_METHODS):
         for name, fn in table.items():
             setattr(Tensor, name, fn)
 

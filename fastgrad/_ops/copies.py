@@ -192,6 +192,10 @@ def unsafe_split(input, split_size, dim=0):
     return _unsafe(I._split(input, split_size, dim))
 
 
+def unsafe_split_with_sizes(input, split_sizes, dim=0):
+    return _unsafe(_split_with_sizes(input, split_sizes, dim))
+
+
 def unsafe_chunk(input, chunks, dim=0):
     return _unsafe(I.chunk(input, chunks, dim))
 
@@ -298,15 +302,12 @@ def as_strided_scatter(input, src, size, stride, storage_offset=None):
     return _scatter_at(input, src, where)
 
 
-def _tensor_methods():
-    return {"narrow_copy": narrow_copy, "split_with_sizes": split_with_sizes, "unsafe_split": unsafe_split,
-            "unsafe_chunk": unsafe_chunk, "hsplit": hsplit, "vsplit": vsplit, "dsplit": dsplit,
-            "select_scatter": select_scatter, "slice_scatter": slice_scatter, "diagonal_scatter": diagonal_scatter,
-            "as_strided_scatter": as_strided_scatter}
-
-
-TENSOR_METHODS = _tensor_methods()
-__all__ = ["alias_copy", "as_strided_copy", "detach_copy", "expand_copy", "diagonal_copy", "narrow_copy", "view_copy", "permute_copy",
-           "squeeze_copy", "unsqueeze_copy", "transpose_copy", "t_copy", "select_copy", "slice_copy", "unfold_copy",
-           "unbind_copy", "split_copy", "split_with_sizes_copy", "split_with_sizes", "unsafe_split", "unsafe_chunk",
-           "hsplit", "vsplit", "dsplit", "select_scatter", "slice_scatter", "diagonal_scatter", "as_strided_scatter"]
+TENSOR_METHODS = {"narrow_copy": narrow_copy, "split_with_sizes": split_with_sizes, "unsafe_split": unsafe_split,
+                  "unsafe_chunk": unsafe_chunk, "unsafe_split_with_sizes": unsafe_split_with_sizes, "hsplit": hsplit,
+                  "vsplit": vsplit, "dsplit": dsplit, "select_scatter": select_scatter, "slice_scatter": slice_scatter,
+                  "diagonal_scatter": diagonal_scatter, "as_strided_scatter": as_strided_scatter}
+__all__ = ["alias_copy", "as_strided_copy", "detach_copy", "expand_copy", "diagonal_copy", "narrow_copy", "view_copy",
+           "permute_copy", "squeeze_copy", "unsqueeze_copy", "transpose_copy", "t_copy", "select_copy", "slice_copy",
+           "unfold_copy", "unbind_copy", "split_copy", "split_with_sizes_copy", "split_with_sizes", "unsafe_split",
+           "unsafe_chunk", "unsafe_split_with_sizes", "hsplit", "vsplit", "dsplit", "select_scatter", "slice_scatter",
+           "diagonal_scatter", "as_strided_scatter"]
