@@ -111,3 +111,4 @@ from fastgrad.sparse import sparse_coo, sparse_coo_tensor, spmm, strided  # noqa
 from fastgrad.nn._torch_namespace import *  # noqa: E402,F401,F403  (torch.max_pool1d, torch.pixel_shuffle, ...)
 from fastgrad._ops.nn_more import pdist  # noqa: E402,F401
 from fastgrad._ops.math_more import *  # noqa: E402,F401,F403  (bitwise ops, exp2, frexp, diff, trapezoid, gradient, ...)
+from fastgrad._ops.statistics import *  # noqa: E402,F401,F403  (cov, corrcoef, quantile, nanmedian, mode, histograms)

@@ -771,3 +771,8 @@ for _name, _fn in _MO.TENSOR_METHODS.items():
     if not hasattr(Tensor, _name) or _name in ("__and__", "__or__", "__xor__"):
         setattr(Tensor, _name, _fn)
 Tensor.__rand__, Tensor.__ror__, Tensor.__rxor__ = Tensor.__and__, Tensor.__or__, Tensor.__xor__
+from fastgrad._ops import statistics as _ST  # noqa: E402  (quantile, nanmedian, mode, histc, cov, ...)
+
+for _name, _fn in _ST.TENSOR_METHODS.items():
+    if not hasattr(Tensor, _name):
+        setattr(Tensor, _name, _fn)
