@@ -112,3 +112,4 @@ from fastgrad.nn._torch_namespace import *  # noqa: E402,F401,F403  (torch.max_p
 from fastgrad._ops.nn_more import pdist  # noqa: E402,F401
 from fastgrad._ops.math_more import *  # noqa: E402,F401,F403  (bitwise ops, exp2, frexp, diff, trapezoid, gradient, ...)
 from fastgrad._ops.statistics import *  # noqa: E402,F401,F403  (cov, corrcoef, quantile, nanmedian, mode, histograms)
+from fastgrad import masked  # noqa: E402,F401
