@@ -30,6 +30,8 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
                            % input._data.ndim)
     if input._data.dtype == np.bool_:
         raise RuntimeError("cov(): bool dtype is not supported for input")
+    if input._data.dtype.kind == "c":  # needs conj(), which fastgrad does not have yet
+        raise NotImplementedError("cov(): complex inputs are not supported by fastgrad")
     x = input if input._data.ndim == 2 else S.reshape(input, (1, -1))
     n = x._data.shape[1]
     w = None
@@ -390,7 +392,7 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
         raise NotImplementedError('"histogram_cpu" not implemented for \'%s\'' % scalar_type_name(input._data.dtype))
     if bins <= 0:
         raise RuntimeError("torch.histogram(): bins must be > 0, but got %d for dimension 0" % bins)
-    a = _wide(input._data).reshape(-1)
+    a = input._data.reshape(-1)  # float16/bfloat16 binned in their own arithmetic, as torch's kernel
     lo, hi = float(min), float(max)
     if lo > hi:
         raise RuntimeError("torch.histc: max must be larger than min")

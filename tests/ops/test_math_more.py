@@ -46,7 +46,7 @@ def assert_close(f, t, dtype, what):
     a, b = t.detach().numpy(), np.asarray(f.detach().numpy())
     assert a.shape == b.shape, "%s: shape %s, torch %s" % (what, b.shape, a.shape)
     assert a.dtype == b.dtype, "%s: dtype %s, torch %s" % (what, b.dtype, a.dtype)
-    if a.dtype.kind == "f":
+    if a.dtype.kind in "fc":
         rtol, atol = TOL.get(t.dtype, (1e-4, 1e-5))
         np.testing.assert_allclose(b, a, rtol=rtol, atol=atol, equal_nan=True, err_msg=what)
     else:
@@ -69,7 +69,7 @@ def check_sample(opinfo, fn, s, dtype, grad=True, any_index=False):
     assert len(to) == len(fo), what
     for k, (t, f) in enumerate(zip(to, fo)):
         if any_index and k == 1:  # torch's mode: any index of the value among ties (an unstable sort's)
-            v, i, x = fo[0].numpy(), f.numpy(), fargs[0].detach().numpy()
+            v, i, x = fo[0].detach().numpy(), f.numpy(), fargs[0].detach().numpy()
             d = fargs[1] if len(fargs) > 1 else -1
             keep = fargs[2] if len(fargs) > 2 else False
             picked = x if x.ndim == 0 else np.take_along_axis(x, i if keep else np.expand_dims(i, d), d)
@@ -120,7 +120,7 @@ def opdb_agree(name, variant="", dtypes=(torch.float32, torch.float64, torch.int
             continue
         rg = info.supports_autograd and dt.is_floating_point
         for s in info.sample_inputs("cpu", dt, requires_grad=rg):
-            check_sample(info, fn, s, dt, rg, any_index=name == "mode" and not dt.is_floating_point)
+            check_sample(info, fn, s, dt, rg, any_index=name == "mode" and dt not in (torch.float32, torch.float64))
             n += 1
     assert n > 0, name
     return n
@@ -135,6 +135,25 @@ MATH_OPS = ["bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "b
 @pytest.mark.parametrize("name", MATH_OPS)
 def test_opdb_samples_agree(name):
     opdb_agree(name)
+
+
+HALF_OPS = ["clamp_max", "clamp_min", "cumulative_trapezoid", "trapezoid", "diff", "dist", "exp2", "float_power", "frexp",
+            "gradient", "heaviside", "logaddexp2", "nextafter", "renorm", "char", "cov", "corrcoef", "nanmedian",
+            "histc"]
+
+
+@pytest.mark.parametrize("name", HALF_OPS)
+def test_opdb_samples_agree_float16(name, monkeypatch):
+    monkeypatch.setitem(TOL, torch.float16, (1e-2, 1e-3))
+    opdb_agree(name, dtypes=(torch.float16,))
+
+
+def test_nextafter_bfloat16_steps_its_own_bits():
+    a = [0.0, -0.0, 1.0, -1.0, 2.5, -2.5, 1e-40, float("inf"), float("nan"), 3.0, 1.0, -1.0]
+    b = [1.0, -1.0, 2.0, -2.0, 0.0, 0.0, 0.0, 0.0, 1.0, 3.0, -5.0, 5.0]
+    t = torch.nextafter(torch.tensor(a).bfloat16(), torch.tensor(b).bfloat16()).float().numpy()
+    f = fastgrad.nextafter(fastgrad.tensor(a).to(fastgrad.bfloat16), fastgrad.tensor(b).to(fastgrad.bfloat16))
+    assert f.dtype == fastgrad.bfloat16 and np.array_equal(f.float().numpy(), t, equal_nan=True)
 
 
 # --------------------------------------------------------------------------- forward mode
@@ -502,3 +521,27 @@ def test_geometric_on_integers_and_a_non_leaf():
     c.sum().backward()
     assert b.grad.tolist() == [0.0, 0.0, 0.0]  # the fill cuts the history, as torch's
     assert math.isfinite(float(c.sum()))
+
+
+SUPPORT = {"uniform": lambda v, a: (v >= a[0]).all() and (v <= a[1]).all(), "cauchy": lambda v, a: np.isfinite(v).all(),
+           "exponential": lambda v, a: (v >= 0).all(), "geometric": lambda v, a: (v >= 1).all(),
+           "log_normal": lambda v, a: (v >= 0).all()}
+
+
+@pytest.mark.parametrize("name", sorted(SUPPORT))
+def test_random_fill_opdb_samples(name):
+    """torch's OpInfo samples of the in-place random fills: the same tensor back, its shape and
+    dtype, values in the distribution's support."""
+    info = [o for o in op_db if o.name == name and o.variant_test_name == ""][0]
+    n = 0
+    for dt in (torch.float32, torch.float64, torch.float16, torch.int64, torch.int16):
+        if dt not in info.supported_dtypes("cpu"):
+            continue
+        for s in info.sample_inputs("cpu", dt):
+            t = info.op(s.input.clone(), *s.args, **s.kwargs)
+            x = to_fg(s.input, [])
+            f = getattr(x, name + "_")(*s.args, **s.kwargs)
+            assert f is x and tuple(f.shape) == tuple(t.shape) and str(f.dtype).split(".")[-1] == str(t.dtype)[6:]
+            assert SUPPORT[name](f.numpy().astype(np.float64), s.args), (name, dt)
+            n += 1
+    assert n
