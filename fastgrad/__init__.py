@@ -140,3 +140,5 @@ from fastgrad._ops.stft import istft, stft  # noqa: E402,F401
 from fastgrad._ops.linalg_more import geqrf, orgqr, ormqr, pca_lowrank, qr_legacy as qr, svd_lowrank  # noqa: E402,F401
 from fastgrad._ops.linalg_more import pinverse  # noqa: E402,F401
 from fastgrad._ops.index_more import *  # noqa: E402,F401,F403  (put, index_reduce, tril_indices, isin, ...)
+from fastgrad._ops.statistics import *  # noqa: E402,F401,F403  (cov, corrcoef, quantile, nanmedian, mode, histograms)
+from fastgrad import masked  # noqa: E402,F401

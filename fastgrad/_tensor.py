@@ -861,3 +861,8 @@ from fastgrad._ops import stft as _STFT  # noqa: E402
 Tensor.stft, Tensor.istft = _STFT.stft, _STFT.istft
 Tensor.cfloat = lambda self, memory_format=None: self.to(_dtype.complex64)
 Tensor.cdouble = lambda self, memory_format=None: self.to(_dtype.complex128)
+from fastgrad._ops import statistics as _ST  # noqa: E402  (quantile, nanmedian, mode, histc, cov, ...)
+
+for _name, _fn in _ST.TENSOR_METHODS.items():
+    if not hasattr(Tensor, _name):
+        setattr(Tensor, _name, _fn)

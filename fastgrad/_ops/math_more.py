@@ -14,7 +14,7 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad._ops import elementwise as E
 from fastgrad._ops import shape as S
-from fastgrad._ops.base import Op, binary_operands, float_operand, is_tensor, make, norm_dim, scalar_type_name
+from fastgrad._ops.base import Op, binary_operands, float32_compute, float_operand, is_tensor, make, norm_dim, scalar_type_name
 from fastgrad._ops.elementwise import Piecewise, where
 
 
@@ -186,8 +186,12 @@ def heaviside(input, values):
 class NextAfter(Op):
     """The next float after input towards other; torch's gradient is 1 for input, 0 for other."""
 
+    _half_native = True  # steps in the input's own precision
+
     @staticmethod
     def forward(ctx, a, b):
+        if a._data.dtype is _dtype.BF16:  # NumPy has no bfloat16 nextafter: step the bits
+            return _half_nextafter(a._data, b._data)
         return np.nextafter(a._data, b._data)
 
     @staticmethod
@@ -204,15 +208,14 @@ def nextafter(input, other):
     a, b = binary_operands(input, other)
     if not _is_float(a):
         raise _not_impl("nextafter_cpu", a)
-    if _dtype.is_half(a._data.dtype):  # NumPy has no bfloat16 nextafter: step the bits
-        return make(_half_nextafter(a._data, b._data))
     return NextAfter.apply(a, b)
 
 
 def _half_nextafter(x, y):
     x, y = np.broadcast_arrays(x, y)
     bits = x.view(np.uint16).astype(np.int32)
-    up = (y > x) == (x >= 0)  # away from zero in magnitude when moving up from a positive value
+    with np.errstate(invalid="ignore"):
+        up = (y > x) == (x >= 0)  # away from zero in magnitude when moving up from a positive value
     step = np.where(up, 1, -1)
     out = np.where(x == 0, np.where(y > 0, 1, 0x8001), bits + step)
     out = np.where((x == y) | np.isnan(x) | np.isnan(y), np.where(np.isnan(x) | np.isnan(y), 0x7FC0, y.view(np.uint16)), out)
@@ -414,11 +417,14 @@ def _grad_coords(x, coords, d, edge_order):
 
 
 # --------------------------------------------------------------------------- norms
+@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def dist(input, other, p=2):
     """The p-norm of input - other (broadcast), torch.dist."""
     from fastgrad._ops.reduction_ext import vector_norm
 
     a, b = binary_operands(input, other)
+    if a._data.dtype.kind == "c":  # a complex norm is real: needs abs() of complex, not in fastgrad yet
+        raise NotImplementedError("dist(): complex inputs are not supported by fastgrad")
     if _dtype.kind(a._data.dtype) not in "fc":
         raise RuntimeError("norm(): input dtype should be either floating point or complex. Got %s instead."
                            % scalar_type_name(a._data.dtype))
@@ -438,6 +444,8 @@ def renorm(input, p, dim, maxnorm):
     if float(maxnorm) < 0:
         raise RuntimeError("renorm: expected maxnorm to be >= 0 but got %s" % _fmt(maxnorm))
     nd = input._data.ndim
+    if input._data.dtype.kind == "c":
+        raise NotImplementedError("renorm(): complex inputs are not supported by fastgrad")
     if nd <= 1:
         raise RuntimeError("renorm: input needs at least 2 dimensions, got %d dimensions" % nd)
     d = norm_dim(dim, nd)

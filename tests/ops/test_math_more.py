@@ -46,17 +46,17 @@ def assert_close(f, t, dtype, what):
     a, b = t.detach().numpy(), np.asarray(f.detach().numpy())
     assert a.shape == b.shape, "%s: shape %s, torch %s" % (what, b.shape, a.shape)
     assert a.dtype == b.dtype, "%s: dtype %s, torch %s" % (what, b.dtype, a.dtype)
-    if a.dtype.kind == "f":
-        rtol, atol = TOL.get(dtype, (1e-4, 1e-5))
+    if a.dtype.kind in "fc":
+        rtol, atol = TOL.get(t.dtype, (1e-4, 1e-5))
         np.testing.assert_allclose(b, a, rtol=rtol, atol=atol, equal_nan=True, err_msg=what)
     else:
         np.testing.assert_array_equal(b, a, err_msg=what)
 
 
-def check_sample(opinfo, fn, s, dtype, grad=True):
+def check_sample(opinfo, fn, s, dtype, grad=True, any_index=False):
     pairs = []
     fargs = to_fg([s.input] + list(s.args), pairs)
-    fkw = to_fg(dict(s.kwargs), [])
+    fkw = to_fg(dict(s.kwargs), pairs)
     what = "%s %s sample %s" % (opinfo.name, dtype, s.summary() if hasattr(s, "summary") else "")
     try:
         tout = opinfo.op(s.input, *s.args, **s.kwargs)
@@ -68,6 +68,13 @@ def check_sample(opinfo, fn, s, dtype, grad=True):
     to, fo = flat(tout), flat(fout)
     assert len(to) == len(fo), what
     for k, (t, f) in enumerate(zip(to, fo)):
+        if any_index and k == 1:  # torch's mode: any index of the value among ties (an unstable sort's)
+            v, i, x = fo[0].detach().numpy(), f.numpy(), fargs[0].detach().numpy()
+            d = fargs[1] if len(fargs) > 1 else -1
+            keep = fargs[2] if len(fargs) > 2 else False
+            picked = x if x.ndim == 0 else np.take_along_axis(x, i if keep else np.expand_dims(i, d), d)
+            assert np.array_equal(picked.reshape(v.shape), v), what
+            continue
         if isinstance(t, torch.Tensor):
             assert_close(f, t, dtype, "%s output %d" % (what, k))
     if not grad or not pairs:
@@ -113,7 +120,7 @@ def opdb_agree(name, variant="", dtypes=(torch.float32, torch.float64, torch.int
             continue
         rg = info.supports_autograd and dt.is_floating_point
         for s in info.sample_inputs("cpu", dt, requires_grad=rg):
-            check_sample(info, fn, s, dt, rg)
+            check_sample(info, fn, s, dt, rg, any_index=name == "mode" and dt not in (torch.float32, torch.float64))
             n += 1
     assert n > 0, name
     return n
@@ -121,12 +128,32 @@ def opdb_agree(name, variant="", dtypes=(torch.float32, torch.float64, torch.int
 
 MATH_OPS = ["bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift", "clamp_max",
             "clamp_min", "cumulative_trapezoid", "trapezoid", "trapz", "diff", "dist", "exp2", "float_power", "frexp",
-            "gcd", "lcm", "gradient", "heaviside", "ldexp", "logaddexp2", "nextafter", "renorm", "char"]
+            "gcd", "lcm", "gradient", "heaviside", "ldexp", "logaddexp2", "nextafter", "renorm", "char",
+            "cov", "corrcoef", "quantile", "nanquantile", "nanmedian", "mode", "histc", "histogram", "histogramdd"]
 
 
 @pytest.mark.parametrize("name", MATH_OPS)
 def test_opdb_samples_agree(name):
     opdb_agree(name)
+
+
+HALF_OPS = ["clamp_max", "clamp_min", "cumulative_trapezoid", "trapezoid", "diff", "dist", "exp2", "float_power", "frexp",
+            "gradient", "heaviside", "logaddexp2", "nextafter", "renorm", "char", "cov", "corrcoef", "nanmedian",
+            "histc"]
+
+
+@pytest.mark.parametrize("name", HALF_OPS)
+def test_opdb_samples_agree_float16(name, monkeypatch):
+    monkeypatch.setitem(TOL, torch.float16, (1e-2, 1e-3))
+    opdb_agree(name, dtypes=(torch.float16,))
+
+
+def test_nextafter_bfloat16_steps_its_own_bits():
+    a = [0.0, -0.0, 1.0, -1.0, 2.5, -2.5, 1e-40, float("inf"), float("nan"), 3.0, 1.0, -1.0]
+    b = [1.0, -1.0, 2.0, -2.0, 0.0, 0.0, 0.0, 0.0, 1.0, 3.0, -5.0, 5.0]
+    t = torch.nextafter(torch.tensor(a).bfloat16(), torch.tensor(b).bfloat16()).float().numpy()
+    f = fastgrad.nextafter(fastgrad.tensor(a).to(fastgrad.bfloat16), fastgrad.tensor(b).to(fastgrad.bfloat16))
+    assert f.dtype == fastgrad.bfloat16 and np.array_equal(f.float().numpy(), t, equal_nan=True)
 
 
 # --------------------------------------------------------------------------- forward mode
@@ -159,6 +186,19 @@ JVP_CASES = {
     "dist_inf": (lambda a, b: fastgrad.dist(a, b, float("inf")), [R.normal(size=(4,)), R.normal(size=(4,))]),
     "renorm": (lambda x: fastgrad.renorm(x, 2, 0, 0.5), [R.normal(size=(3, 4))]),
     "renorm_p1": (lambda x: fastgrad.renorm(x, 1, 1, 1.0), [R.normal(size=(3, 4, 2))]),
+    "cov": (lambda x, a: fastgrad.cov(x, correction=2, aweights=a, fweights=fastgrad.tensor([1, 2, 1, 3])),
+            [R.normal(size=(3, 4)), R.uniform(0.5, 2, 4)]),
+    "cov_1d": (lambda x: fastgrad.cov(x), [R.normal(size=(5,))]),
+    "corrcoef": (fastgrad.corrcoef, [R.normal(size=(3, 5))]),
+    "quantile": (lambda x, q: fastgrad.quantile(x, q, dim=1, keepdim=True), [R.normal(size=(3, 5)),
+                                                                            np.array([0.1, 0.55, 0.9])]),
+    "quantile_midpoint": (lambda x: fastgrad.quantile(x, 0.3, interpolation="midpoint"), [R.normal(size=(3, 5))]),
+    "quantile_nearest": (lambda x: fastgrad.quantile(x, 0.3, 0, interpolation="nearest"), [R.normal(size=(3, 5))]),
+    "nanquantile": (lambda x: fastgrad.nanquantile(fastgrad.where(fastgrad.tensor([False, True, False, False]),
+                                                                  float("nan"), x), 0.4, dim=1), [R.normal(size=(2, 4))]),
+    "nanmedian": (lambda x: fastgrad.nanmedian(x, 0).values, [R.normal(size=(4, 3))]),
+    "nanmedian_all": (fastgrad.nanmedian, [R.normal(size=(4, 3))]),
+    "mode": (lambda x: fastgrad.mode(x.round(), 1).values, [R.normal(size=(3, 6)) * 2]),
 }
 
 
@@ -288,7 +328,79 @@ EDGE = {
     "renorm_int": lambda L: L.renorm(L.ones(2, 2, dtype=L.int64), 2, 0, 1),
     "renorm_0d": lambda L: L.renorm(L.tensor(1.0), 2, 0, 1),
     "renorm_empty": lambda L: L.renorm(L.zeros(0, 3), 2, 1, 1),
-    "char": lambda L: L.tensor([1.7, -300.0, 5.0]).char(),
+    "char": lambda L: L.tensor([1.7, -30.0, 5.0]).char(),
+    "cov_3d": lambda L: L.cov(L.ones(2, 2, 2)),
+    "cov_int": lambda L: L.cov(L.tensor([[1, 2, 4], [3, 2, 2]])),
+    "cov_bool": lambda L: L.cov(L.tensor([True, False])),
+    "cov_fweights_float": lambda L: L.cov(L.ones(2, 3), fweights=L.ones(3)),
+    "cov_fweights_2d": lambda L: L.cov(L.ones(2, 3), fweights=L.ones(1, 3, dtype=L.int64)),
+    "cov_fweights_numel": lambda L: L.cov(L.ones(2, 3), fweights=L.ones(2, dtype=L.int64)),
+    "cov_fweights_negative": lambda L: L.cov(L.ones(2, 3), fweights=L.tensor([1, -1, 1])),
+    "cov_fweights_zero": lambda L: L.cov(L.ones(2, 3), fweights=L.tensor([0, 0, 0])),
+    "cov_aweights_int": lambda L: L.cov(L.ones(2, 3), aweights=L.ones(3, dtype=L.int64)),
+    "cov_aweights_negative": lambda L: L.cov(L.ones(2, 3), aweights=L.tensor([1.0, -1.0, 1.0])),
+    "cov_weights": lambda L: L.cov(L.tensor([[1.0, 5, 2], [0, 2, 9]]), correction=1,
+                                   fweights=L.tensor([1, 0, 3]), aweights=L.tensor([0.5, 2.0, 1.0])),
+    "cov_dof": lambda L: L.cov(L.tensor([[1.0, 2.0]]), correction=2),
+    "cov_empty": lambda L: L.cov(L.zeros(2, 0)),
+    "corrcoef_1d": lambda L: L.corrcoef(L.tensor([1.0, 2.0, 4.0])),
+    "corrcoef_const": lambda L: L.corrcoef(L.tensor([[1.0, 1.0], [1.0, 2.0]])),
+    "corrcoef_3d": lambda L: L.corrcoef(L.ones(2, 2, 2)),
+    "quantile_q_range": lambda L: L.quantile(L.ones(3), 1.5),
+    "quantile_q_tensor_range": lambda L: L.quantile(L.ones(3), L.tensor([0.5, -0.1])),
+    "quantile_q_dtype": lambda L: L.quantile(L.ones(3), L.tensor([0.5], dtype=L.float64)),
+    "quantile_q_2d": lambda L: L.quantile(L.ones(3), L.ones(1, 1) * 0.5),
+    "quantile_interp": lambda L: L.quantile(L.ones(3), 0.5, interpolation="foo"),
+    "quantile_empty": lambda L: L.quantile(L.zeros(0), 0.5),
+    "quantile_int": lambda L: L.quantile(L.tensor([1, 2]), 0.5),
+    "quantile_nan": lambda L: L.quantile(L.tensor([[1.0, float("nan"), 3.0], [1.0, 2.0, 3.0]]), 0.5, dim=1),
+    "quantile_modes": lambda L: [L.quantile(L.tensor([1.0, 2, 3, 4, 5]), L.tensor([0.0, 0.125, 0.375, 0.625, 1.0]),
+                                            interpolation=m) for m in ("linear", "lower", "higher", "midpoint", "nearest")],
+    "quantile_keepdim_all": lambda L: L.quantile(L.arange(6.0).reshape(2, 3), L.tensor([0.2, 0.5]), keepdim=True),
+    "quantile_inf": lambda L: L.quantile(L.tensor([float("inf"), float("inf"), 1.0]), 0.7),
+    "nanquantile_allnan": lambda L: L.nanquantile(L.tensor([[1.0, float("nan"), 3.0], [float("nan")] * 3]), 0.5, dim=1),
+    "nanquantile_modes": lambda L: [L.nanquantile(L.tensor([float("nan"), 1.0, 2, 3, 4]), 0.4, interpolation=m)
+                                    for m in ("linear", "lower", "higher", "midpoint", "nearest")],
+    "nanmedian_allnan_rows": lambda L: L.nanmedian(L.tensor([[float("nan")] * 3, [1.0, float("nan"), 0.0]]), 1),
+    "nanmedian_allnan": lambda L: L.nanmedian(L.tensor([float("nan")] * 3)),
+    "nanmedian_empty": lambda L: L.nanmedian(L.zeros(0)),
+    "nanmedian_empty_dim": lambda L: L.nanmedian(L.zeros(2, 0), 1),
+    "nanmedian_ties": lambda L: L.nanmedian(L.tensor([[1.0, 1, 1], [1, 2, 2]]), 1, keepdim=True),
+    "nanmedian_int": lambda L: L.nanmedian(L.tensor([4, 1, 3, 2])),
+    "nanmedian_int_dim": lambda L: L.nanmedian(L.tensor([[4, 1, 3, 2]]), -1),
+    "nanmedian_0d": lambda L: L.nanmedian(L.tensor(2.0), 0),
+    "mode_ties": lambda L: L.mode(L.tensor([3.0, 1.0, 3.0, 1.0, 2.0])),
+    "mode_rows": lambda L: L.mode(L.tensor([[2.0, 2, 1, 1], [5, 5, 5, 0]]), 1, True),
+    "mode_dim0": lambda L: L.mode(L.tensor([[2, 2, 1], [2, 5, 1], [0, 5, 1]]), 0),
+    "mode_nan": lambda L: L.mode(L.tensor([[2.0, float("nan"), float("nan"), 1.0]]), 1),
+    "mode_bool": lambda L: L.mode(L.tensor([True, False, True])),
+    "mode_0d": lambda L: L.mode(L.tensor(2.0)),
+    "mode_empty": lambda L: L.mode(L.zeros(0)),
+    "mode_empty_other": lambda L: L.mode(L.zeros(2, 0), 0),
+    "histc_bins": lambda L: L.histc(L.tensor([1.0, 2, 1]), bins=-1),
+    "histc_range": lambda L: L.histc(L.tensor([1.0, 2, 1]), min=3, max=1),
+    "histc_int": lambda L: L.histc(L.tensor([1, 2, 1])),
+    "histc_inf": lambda L: L.histc(L.tensor([1.0, float("inf")])),
+    "histc_empty": lambda L: L.histc(L.zeros(0), bins=4),
+    "histc_const": lambda L: L.histc(L.tensor([1.0, 1.0]), bins=4),
+    "histc_edges": lambda L: L.histc(L.tensor([0.0, 0.1, 0.2, 0.3, 0.7, 1.0, 1.1, -0.1]), bins=10, min=0, max=1),
+    "histc_f64": lambda L: L.histc(L.tensor([0.0, 1 / 3, 2 / 3, 1.0], dtype=L.float64), bins=3),
+    "histogram_empty": lambda L: L.histogram(L.zeros(0), bins=4),
+    "histogram_const": lambda L: L.histogram(L.tensor([1.0, 1.0]), bins=4),
+    "histogram_inf": lambda L: L.histogram(L.tensor([1.0, float("inf")]), bins=4),
+    "histogram_range": lambda L: L.histogram(L.tensor([1.0, 2.0]), bins=4, range=(3.0, 1.0)),
+    "histogram_edges": lambda L: L.histogram(L.tensor([0.0, 0.5, 1.0, 2.0, 3.0]), bins=L.tensor([0.0, 1.0, 3.0])),
+    "histogram_decreasing": lambda L: L.histogram(L.tensor([1.0, 2.0]), bins=L.tensor([3.0, 1.0])),
+    "histogram_int": lambda L: L.histogram(L.tensor([1, 2]), bins=4),
+    "histogram_int_edges": lambda L: L.histogram(L.tensor([1, 2]), bins=L.tensor([1, 2])),
+    "histogram_weight_density": lambda L: L.histogram(L.tensor([0.1, 0.4, 0.45, 0.9]), bins=3, range=(0.0, 1.0),
+                                                      weight=L.tensor([1.0, 2.0, 0.5, 3.0]), density=True),
+    "histogram_weight_dtype": lambda L: L.histogram(L.tensor([0.1]), bins=3, weight=L.tensor([1.0], dtype=L.float64)),
+    "histogramdd": lambda L: L.histogramdd(L.tensor([[1.0, 2], [3, 4], [2, 2.5]]), bins=[2, 3]),
+    "histogramdd_range": lambda L: L.histogramdd(L.tensor([[1.0, 2], [3, 4]]), bins=2, range=[0.0, 5, 0, 5], density=True),
+    "histogramdd_bins_len": lambda L: L.histogramdd(L.tensor([[1.0, 2], [3, 4]]), bins=[2, 3, 4]),
+    "histogramdd_edges": lambda L: L.histogramdd(L.tensor([[1.0, 2], [3, 4]]), bins=[L.tensor([0.0, 2, 4]),
+                                                                                  L.tensor([1.0, 5.0])]),
     "char_memory_format": lambda L: L.tensor([[1, 2]]).char(memory_format=L.contiguous_format)
     if hasattr(L, "contiguous_format") else L.tensor([[1, 2]]).char(),
 }
@@ -409,3 +521,27 @@ def test_geometric_on_integers_and_a_non_leaf():
     c.sum().backward()
     assert b.grad.tolist() == [0.0, 0.0, 0.0]  # the fill cuts the history, as torch's
     assert math.isfinite(float(c.sum()))
+
+
+SUPPORT = {"uniform": lambda v, a: (v >= a[0]).all() and (v <= a[1]).all(), "cauchy": lambda v, a: np.isfinite(v).all(),
+           "exponential": lambda v, a: (v >= 0).all(), "geometric": lambda v, a: (v >= 1).all(),
+           "log_normal": lambda v, a: (v >= 0).all()}
+
+
+@pytest.mark.parametrize("name", sorted(SUPPORT))
+def test_random_fill_opdb_samples(name):
+    """torch's OpInfo samples of the in-place random fills: the same tensor back, its shape and
+    dtype, values in the distribution's support."""
+    info = [o for o in op_db if o.name == name and o.variant_test_name == ""][0]
+    n = 0
+    for dt in (torch.float32, torch.float64, torch.float16, torch.int64, torch.int16):
+        if dt not in info.supported_dtypes("cpu"):
+            continue
+        for s in info.sample_inputs("cpu", dt):
+            t = info.op(s.input.clone(), *s.args, **s.kwargs)
+            x = to_fg(s.input, [])
+            f = getattr(x, name + "_")(*s.args, **s.kwargs)
+            assert f is x and tuple(f.shape) == tuple(t.shape) and str(f.dtype).split(".")[-1] == str(t.dtype)[6:]
+            assert SUPPORT[name](f.numpy().astype(np.float64), s.args), (name, dt)
+            n += 1
+    assert n
