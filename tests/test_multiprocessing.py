@@ -172,3 +172,13 @@ def test_hogwild_updates_the_shared_parameters(start_method):
     _hogwild_train(0, alone, 60)
     assert loss1 < nn.functional.mse_loss(alone(x), y).item() * 1.5
     gc.collect()
+
+
+def test_received_tensors_hold_no_file_descriptor():
+    x = fastgrad.arange(6.0).share_memory_()
+    n0 = len(os.listdir("/proc/self/fd"))
+    received = [ForkingPickler.loads(ForkingPickler.dumps(x)) for _ in range(50)]
+    assert len(os.listdir("/proc/self/fd")) - n0 < 5  # (a process may hold thousands of received batches)
+    again = ForkingPickler.loads(ForkingPickler.dumps(received[0]))  # sent on: still the same memory
+    again[0] = 7.0
+    assert x[0].item() == 7.0 and received[-1][0].item() == 7.0
