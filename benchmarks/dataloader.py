@@ -11,7 +11,7 @@ median epoch time over rounds. Reported: epoch time, the ratio 0 workers / 2 wor
 torch at 2 workers, peak RSS of the main process and of the largest worker, and the bytes that cross the pipe
 per batch (the shared-memory handles) against the batch's own size.
 
-    python benchmarks/dataloader.py [--rounds 3] [--modes io cpu] [--items 512]
+    python benchmarks/dataloader.py [--rounds 3] [--modes io cpu] [--items 512] [--threads 1]
 """
 import argparse
 import json
@@ -74,13 +74,14 @@ def calibrate(target=0.002):
     return max(1, round(target / per))
 
 
-def run_config(lib_name, workers, mode, reps, items, epochs):
+def run_config(lib_name, workers, mode, reps, items, epochs, threads):
     """One configuration in this process: epochs of training; returns epoch times and peak memory."""
     if lib_name == "torch":
         import torch as lib
     else:
         sys.path.insert(0, str(ROOT))
         import fastgrad as lib
+    lib.set_num_threads(threads)  # the training loop's threads (workers always run 1, in both libraries)
     lib.manual_seed(0)
     model = lib.nn.Sequential(lib.nn.Flatten(), lib.nn.Linear(3 * 32 * 32, 256), lib.nn.ReLU(), lib.nn.Linear(256, 10))
     opt = lib.optim.SGD(model.parameters(), lr=0.01)
@@ -128,11 +129,12 @@ def main():
     ap.add_argument("--modes", nargs="+", default=["io", "cpu"])
     ap.add_argument("--items", type=int, default=512)
     ap.add_argument("--epochs", type=int, default=2, help="epochs per subprocess (the first is a warm-up)")
+    ap.add_argument("--threads", type=int, default=1, help="threads of the training loop (set_num_threads)")
     ap.add_argument("--config", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.config:  # a worker subprocess: lib,workers,mode,reps
         lib_name, workers, mode, reps = args.config.split(",")
-        print(json.dumps(run_config(lib_name, int(workers), mode, int(reps), args.items, args.epochs)))
+        print(json.dumps(run_config(lib_name, int(workers), mode, int(reps), args.items, args.epochs, args.threads)))
         return
     try:
         import torch  # noqa: F401
@@ -141,7 +143,7 @@ def main():
         libs = ["fastgrad"]
     reps = calibrate()
     print(f"cpu items: augmentation x{reps} (about 2 ms each here); {args.items} items, batch {BATCH}, "
-          f"{os.cpu_count()} cpus, {args.rounds} rounds, median of each run's epochs after the first; "
+          f"{os.cpu_count()} cpus, training loop on {args.threads} thread(s), {args.rounds} rounds, median of each run's epochs after the first; "
           f"load average {os.getloadavg()[0]:.1f} (the speed-ups need idle cores)")
     configs = [(lib, w, mode) for mode in args.modes for lib in libs for w in (0, 2)]
     results = {c: [] for c in configs}
@@ -150,7 +152,7 @@ def main():
         order = configs[r % len(configs):] + configs[:r % len(configs)]
         for lib, w, mode in order:
             out = subprocess.run([sys.executable, __file__, "--config", f"{lib},{w},{mode},{reps}", "--items",
-                                  str(args.items), "--epochs", str(args.epochs)], capture_output=True, text=True,
+                                  str(args.items), "--epochs", str(args.epochs), "--threads", str(args.threads)], capture_output=True, text=True,
                                  check=True)
             res = json.loads(out.stdout.strip().splitlines()[-1])
             results[(lib, w, mode)].extend(res["times"][1:])
