@@ -143,7 +143,8 @@ def main():
         libs = ["fastgrad"]
     reps = calibrate()
     print(f"cpu items: augmentation x{reps} (about 2 ms each here); {args.items} items, batch {BATCH}, "
-          f"{os.cpu_count()} cpus, training loop on {args.threads} thread(s), {args.rounds} rounds, median of each run's epochs after the first; "
+          f"{os.cpu_count()} cpus, training loop on {args.threads} thread(s), {args.rounds} rounds, median of each "
+          f"run's epochs after the first; "
           f"load average {os.getloadavg()[0]:.1f} (the speed-ups need idle cores)")
     configs = [(lib, w, mode) for mode in args.modes for lib in libs for w in (0, 2)]
     results = {c: [] for c in configs}
@@ -151,9 +152,9 @@ def main():
     for r in range(args.rounds):
         order = configs[r % len(configs):] + configs[:r % len(configs)]
         for lib, w, mode in order:
-            out = subprocess.run([sys.executable, __file__, "--config", f"{lib},{w},{mode},{reps}", "--items",
-                                  str(args.items), "--epochs", str(args.epochs), "--threads", str(args.threads)], capture_output=True, text=True,
-                                 check=True)
+            cmd = [sys.executable, __file__, "--config", f"{lib},{w},{mode},{reps}", "--items", str(args.items),
+                   "--epochs", str(args.epochs), "--threads", str(args.threads)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True)
             res = json.loads(out.stdout.strip().splitlines()[-1])
             results[(lib, w, mode)].extend(res["times"][1:])
             rss[(lib, w, mode)] = (max(rss[(lib, w, mode)][0], res["rss_main_mb"]),
