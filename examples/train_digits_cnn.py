@@ -1,11 +1,15 @@
 """Train a small CNN on scikit-learn's 8x8 digits with fastgrad (Conv2d, BatchNorm2d, MaxPool2d).
 
-    python examples/train_digits_cnn.py [--epochs 15] [--out digits_cnn.png]
+The training images are augmented on the fly (a random shift of up to one pixel, a little noise) by two
+DataLoader worker processes, which prepare the next batches while the model trains on the current one.
+
+    python examples/train_digits_cnn.py [--epochs 15] [--workers 2] [--out digits_cnn.png]
 """
 import argparse
 import os
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -13,9 +17,30 @@ from tqdm import tqdm  # noqa: E402
 
 import fastgrad as torch  # noqa: E402
 from fastgrad import nn  # noqa: E402
-from fastgrad.utils.data import DataLoader, TensorDataset  # noqa: E402
+from fastgrad.utils.data import DataLoader, Dataset  # noqa: E402
 
 from train_digits_mlp import evaluate, load_data  # noqa: E402
+
+
+class AugmentedDigits(Dataset):
+    """The training digits, each item randomly shifted by up to one pixel (zeros enter at the edge) with a little
+    Gaussian noise. The random draws use fastgrad's generator, which each DataLoader worker seeds differently
+    (base seed + worker id), so the augmentation is reproducible under torch.manual_seed."""
+
+    def __init__(self, x, y, noise=0.03):
+        self.images = x.numpy().reshape(-1, 8, 8)
+        self.labels = y
+        self.noise = noise
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        dy, dx = torch.randint(-1, 2, (2,)).tolist()
+        img = np.zeros((10, 10), np.float32)
+        img[1 + dy:9 + dy, 1 + dx:9 + dx] = self.images[i]
+        img = img[1:9, 1:9] + self.noise * torch.randn(8, 8).numpy()
+        return torch.from_numpy(np.ascontiguousarray(img.reshape(64), dtype=np.float32)), self.labels[i]
 
 
 class SmallCNN(nn.Module):
@@ -36,12 +61,14 @@ def main():
     ap.add_argument("--epochs", type=int, default=int(os.environ.get("FASTGRAD_EXAMPLE_EPOCHS", 15)))
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--workers", type=int, default=2, help="DataLoader worker processes (0: load in this process)")
     ap.add_argument("--out", default="digits_cnn.png")
     args = ap.parse_args()
 
     torch.manual_seed(0)
     (x_tr, y_tr), (x_te, y_te) = load_data()
-    loader = DataLoader(TensorDataset(x_tr, y_tr), batch_size=args.batch_size, shuffle=True)
+    loader = DataLoader(AugmentedDigits(x_tr, y_tr), batch_size=args.batch_size, shuffle=True,
+                        num_workers=args.workers, persistent_workers=args.workers > 0)
     model = SmallCNN()
     print(model)
     loss_fn = nn.CrossEntropyLoss()

@@ -133,7 +133,8 @@ class Tensor(engine.TensorBase):
     def share_memory_(self):
         """Move the data into shared memory, in place (a no-op when it is there already): processes that
         receive this tensor (fastgrad.multiprocessing queues, pipes, Process arguments) or are forked after
-        this call see and update the same memory. A view moves its base with it."""
+        this call see and update the same memory. A view moves its base with it; other views taken before the
+        call keep the old memory (unlike torch, whose storages move under their views): share first."""
         from fastgrad.multiprocessing import _shared_memory as shm
 
         if not shm.is_shared(self._data):

@@ -172,3 +172,19 @@ def test_hogwild_updates_the_shared_parameters(start_method):
     _hogwild_train(0, alone, 60)
     assert loss1 < nn.functional.mse_loss(alone(x), y).item() * 1.5
     gc.collect()
+
+
+def test_received_tensors_hold_no_file_descriptor():
+    x = fastgrad.arange(6.0).share_memory_()
+    n0 = len(os.listdir("/proc/self/fd"))
+    received = [ForkingPickler.loads(ForkingPickler.dumps(x)) for _ in range(50)]
+    assert len(os.listdir("/proc/self/fd")) - n0 < 5  # (a process may hold thousands of received batches)
+    from fastgrad.multiprocessing import _shared_memory
+
+    reopenable = _shared_memory.fd_of(_shared_memory.segment_of(received[0]._data)) is not None
+    again = ForkingPickler.loads(ForkingPickler.dumps(received[0]))
+    again[0] = 7.0
+    if reopenable:  # sent on through /proc/self/map_files (needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE): shared
+        assert x[0].item() == 7.0 and received[-1][0].item() == 7.0
+    else:  # else a shared snapshot is sent
+        assert x[0].item() == 0.0 and again.tolist() == [7.0, 1.0, 2.0, 3.0, 4.0, 5.0]

@@ -40,7 +40,11 @@ def reduce_tensor(tensor):
         if not _shared_memory.is_shared(data):  # a view that could not be moved: send a shared copy
             data = _shared_memory.share(data)
     seg, offset, shape, strides, dtype = _shared_memory.handle(data)
-    return (rebuild_tensor, (type(tensor), DupFd(seg.fd), seg.nbytes, offset, shape, strides, dtype,
+    fd = _shared_memory.fd_of(seg)
+    if fd is None:  # a received segment whose file cannot be reopened here: send a shared snapshot
+        seg, offset, shape, strides, dtype = _shared_memory.handle(_shared_memory.share(data))
+        fd = seg.fd
+    return (rebuild_tensor, (type(tensor), DupFd(fd), seg.nbytes, offset, shape, strides, dtype,
                              tensor.requires_grad))
 
 

@@ -294,3 +294,51 @@ def test_argument_errors_as_torch():
         loader.batch_size = 3
     with pytest.warns(UserWarning, match="This DataLoader will create 99 worker processes in total"):
         DataLoader(list(range(4)), num_workers=99)
+
+
+def test_keyboard_interrupt_stops_the_workers():
+    import threading
+
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    got_interrupt = False
+    try:
+        timer.start()
+        for _ in DataLoader(Sleepy(0.2), batch_size=2, num_workers=2):  # about 4 s of items
+            pass
+    except KeyboardInterrupt:
+        got_interrupt = True
+    finally:
+        timer.cancel()
+    assert got_interrupt
+    gc.collect()
+    assert _no_children()
+
+
+def _bad_init(worker_id):
+    if worker_id == 1:
+        raise RuntimeError("init failed")
+
+
+def test_worker_init_fn_error_and_pin_memory_warning():
+    with pytest.raises(RuntimeError, match="Caught RuntimeError in DataLoader worker process 1.(.|\n)*init failed"):
+        list(DataLoader(Items(), batch_size=2, num_workers=2, worker_init_fn=_bad_init))
+    gc.collect()
+    with pytest.warns(UserWarning, match="'pin_memory' argument is set as true but no accelerator is found"):
+        assert len(list(DataLoader(Items(8), batch_size=4, num_workers=1, pin_memory=True))) == 2
+    assert _no_children()
+
+
+def test_unshuffled_batches_equal_torchs():
+    torch = pytest.importorskip("torch")
+
+    def plain(batches):
+        return [{k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in b.items()} for b in batches]
+
+    for kw in (dict(batch_size=5), dict(batch_size=5, drop_last=True), dict(batch_size=None)):
+        ours = list(DataLoader(Items(), num_workers=2, **kw))
+        ref = list(torch.utils.data.DataLoader(Items(), num_workers=2, **kw))
+        if kw["batch_size"] is None:
+            assert [(o["x"].tolist(), o["y"]) for o in ours] == [(r["x"].tolist(), r["y"]) for r in ref]
+            assert type(ours[0]["x"]) is fastgrad.Tensor and type(ours[0]["y"]) is int
+        else:
+            assert plain(ours) == plain(ref)
