@@ -123,9 +123,10 @@ cdef double MM_STACK_MIN = 131072
 # Products (m * n * k per matrix) below MM_SERIAL_MAX run on one thread: on the 2 shared
 # cores of benchmarks/NOTES.md, OpenBLAS's 2 threads took 2.1 ms for a 97x51x204 float64
 # product that one thread computes in 0.16 ms (LSTMCell's step in time_sequence_prediction),
-# and MKL's 2 threads 0.11 ms against 0.07. OpenBLAS itself keeps products up to
-# MM_SERIAL_MIN (its GEMM_MULTITHREAD_THRESHOLD) on one thread: nothing to switch there.
-cdef double MM_SERIAL_MIN = 262144
+# and MKL's 2 threads 0.11 ms against 0.07. OpenBLAS itself keeps products below
+# MM_SERIAL_MIN on one thread in every routine np.matmul calls (gemm up to 2**18, gemv below
+# 9216, dot up to 10000 multiply-adds): nothing to switch there.
+cdef double MM_SERIAL_MIN = 8192
 cdef double MM_SERIAL_MAX = 2097152
 # NumPy's OpenBLAS: its openblas_get_num_threads / openblas_set_num_threads (a process-wide
 # setting: set to 1 around the product, then back), and MKL's MKL_Set_Num_Threads_Local (this

@@ -402,9 +402,9 @@ def fake_threads():
     K._blas_threads(*_blas.THREAD_FUNCS)
 
 
-# (m, k, n): 2**18 multiply-adds or fewer (OpenBLAS runs them on one thread itself), between
+# (m, k, n): fewer than 8192 multiply-adds (OpenBLAS runs them on one thread itself), between
 # that and 2**21 (one thread), 2**21 and more (its threads).
-SMALL, MID, LARGE = (64, 64, 64), (97, 51, 204), (128, 128, 128)
+SMALL, MID, LARGE = (16, 16, 16), (97, 51, 204), (128, 128, 128)
 
 
 @compiled
@@ -420,6 +420,11 @@ def test_numpy_blas_runs_products_below_2_21_on_one_thread(fake_threads, dtype):
                 del fake_threads.calls[:]
                 np.testing.assert_array_equal(K.mm(x, y), np.matmul(x, y))
                 assert fake_threads.calls == calls and fake_threads.threads == 2, ((m, k, n), x.shape)
+        for x, y in ((np.ones((1, 32768), dtype), np.ones((32768, 1), dtype)),   # dot and gemv shapes
+                     (np.ones((1, 4096), dtype), np.ones((4096, 8), dtype))):
+            del fake_threads.calls[:]
+            np.testing.assert_array_equal(K.mm(x, y), np.matmul(x, y))
+            assert fake_threads.calls == [("set", 1), ("set", 2)]
         fake_threads.threads = 1  # already one thread: left alone
         del fake_threads.calls[:]
         K.mm(*(np.ones(s, dtype) for s in ((97, 51), (51, 204))))
@@ -479,3 +484,26 @@ def test_numpy_openblas_is_found_when_numpy_uses_it():
     finally:
         put(before)
     assert get() == before
+
+
+@compiled
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lbfgs_dot_products_run_on_one_thread(fake_threads, dtype):
+    """LBFGS's flat-vector dot products (32k parameters in time_sequence_prediction) go
+    through K.mm, on one thread, with np.dot's value (to rounding) and dtype."""
+    from fastgrad.optim import lbfgs
+
+    if _blas.ADDRESSES != (0, 0):
+        K._blas_use(0, 0)
+    try:
+        rng = np.random.default_rng(8)
+        a, b = rng.standard_normal((2, 32768)).astype(dtype)
+        del fake_threads.calls[:]
+        got = lbfgs._dot(a, b)
+        assert fake_threads.calls == [("set", 1), ("set", 2)]
+        want = np.dot(a, b)
+        assert type(got) is type(want)
+        np.testing.assert_allclose(got, want, rtol=1e-4 if dtype == np.float32 else 1e-12)
+        assert lbfgs._dot(a[:0], b[:0]) == 0
+    finally:
+        K._blas_use(*_blas.ADDRESSES)
