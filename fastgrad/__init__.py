@@ -131,14 +131,14 @@ from fastgrad._ops.copies import *  # noqa: E402,F401,F403  (*_copy, *_scatter, 
 from fastgrad._ops.shape_more import *  # noqa: E402,F401,F403  (as_strided, atleast_nd, rot90, ...)
 from fastgrad._ops.math_more import *  # noqa: E402,F401,F403  (bitwise ops, exp2, frexp, diff, trapezoid, gradient, ...)
 from fastgrad import multiprocessing  # noqa: E402,F401  (torch.multiprocessing: shared-memory tensors, spawn)
-# last: spellings of what is bound above (Tensor aliases and in-place forms, torch.<op>_ functions)
-from fastgrad import _tensor_aliases  # noqa: E402
-_tensor_aliases.bind()
-from fastgrad._torch_functions import *  # noqa: E402,F401,F403  (constants, aliases, torch.<op>_ functions)
-from fastgrad._torch_functions import memory_format  # noqa: E402,F401
 from fastgrad._ops.stft import istft, stft  # noqa: E402,F401
 from fastgrad._ops.linalg_more import geqrf, orgqr, ormqr, pca_lowrank, qr_legacy as qr, svd_lowrank  # noqa: E402,F401
 from fastgrad._ops.linalg_more import pinverse  # noqa: E402,F401
 from fastgrad._ops.index_more import *  # noqa: E402,F401,F403  (put, index_reduce, tril_indices, isin, ...)
 from fastgrad._ops.statistics import *  # noqa: E402,F401,F403  (cov, corrcoef, quantile, nanmedian, mode, histograms)
 from fastgrad import masked  # noqa: E402,F401
+# last: spellings of what is bound above (Tensor aliases and in-place forms, torch.<op>_ functions)
+from fastgrad import _tensor_aliases  # noqa: E402
+_tensor_aliases.bind()
+from fastgrad._torch_functions import *  # noqa: E402,F401,F403  (constants, aliases, torch.<op>_ functions)
+from fastgrad._torch_functions import memory_format  # noqa: E402,F401
