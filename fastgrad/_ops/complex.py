@@ -20,10 +20,6 @@ _REAL_OF = {np.dtype(np.complex64): np.dtype(np.float32), np.dtype(np.complex128
 _COMPLEX_OF = {np.dtype(np.float32): np.dtype(np.complex64), np.dtype(np.float64): np.dtype(np.complex128)}
 
 
-def is_complex_array(a):
-    return a.dtype.kind == "c"
-
-
 def complex_dtype_of(np_dtype):
     """The complex NumPy dtype whose parts are np_dtype (float16 -> complex64: no complex32)."""
     return _COMPLEX_OF.get(np.dtype(np_dtype), np.dtype(np.complex64))
@@ -495,11 +491,6 @@ def holomorphic(name, z, p=None):
 
 
 # --------------------------------------------------------------------------- public functions
-def _check_complex_dtype(x):
-    if x._data.dtype.kind == "c" and x._data.dtype not in _REAL_OF:
-        raise RuntimeError("unsupported complex dtype %s" % x._data.dtype)
-
-
 def real(input):
     if input._data.dtype.kind != "c":
         return input
