@@ -6,8 +6,9 @@ exponential_, geometric_, log_normal_).
 Most are compositions of differentiable primitives, written as torch writes them in ATen
 (so their gradients, dtypes and jvp follow); integer-only ops (bitwise, gcd, lcm) have no
 gradient; heaviside is recorded with torch's 'not implemented' derivative (NoDerivative)."""
-import math
+import functools
 import numbers
+import warnings
 
 import numpy as np
 
@@ -44,6 +45,52 @@ class NoDerivative(Op):
         raise RuntimeError("derivative for aten::%s is not implemented" % ctx.name)
 
 
+# --------------------------------------------------------------------------- out=
+def _can_cast(src, dst):
+    """torch's canCast: no complex to real, no floating to integer, nothing but bool to bool."""
+    rank = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+    ks, kd = _dtype.kind(src), _dtype.kind(dst)
+    if kd == "b":
+        return ks == "b"
+    return rank[kd] >= rank[ks]
+
+
+def _write_out(name, res, out):
+    if isinstance(res, tuple):
+        if not isinstance(out, (tuple, list)) or len(out) != len(res):
+            raise TypeError("%s(): argument 'out' must be tuple of %d Tensors" % (name, len(res)))
+        items = [_write_out(name, r, o) for r, o in zip(res, out)]
+        return type(res)(*items) if hasattr(res, "_fields") else tuple(items)
+    from fastgrad._backend import engine
+
+    if engine.is_grad_enabled() and (res.requires_grad or out.requires_grad):
+        raise RuntimeError("%s(): functions with out=... arguments don't support automatic differentiation, but one "
+                           "of the arguments requires grad." % name)
+    if not _can_cast(res._data.dtype, out._data.dtype):
+        raise RuntimeError("result type %s can't be cast to the desired output type %s"
+                           % (scalar_type_name(res._data.dtype), scalar_type_name(out._data.dtype)))
+    if out._data.shape != res._data.shape:
+        if out._data.size:
+            warnings.warn("An output with one or more elements was resized since it had shape %s, which does not "
+                          "match the required output shape %s. This behavior is deprecated, and in a future PyTorch "
+                          "release outputs will not be resized unless they have zero elements. You can explicitly "
+                          "reuse an out tensor t by resizing it, inplace, to zero elements with t.resize_(0)."
+                          % (list(out._data.shape), list(res._data.shape)), UserWarning, stacklevel=3)
+        out._data = np.empty(res._data.shape, out._data.dtype)
+    out._data[...] = res._data.astype(out._data.dtype, copy=False)
+    out._vc.value += 1
+    return out
+
+
+def with_out(fn):
+    """fn with torch's out= keyword: the result written into out (resized, cast) and out returned."""
+    @functools.wraps(fn)
+    def wrapper(*args, out=None, **kwargs):
+        res = fn(*args, **kwargs)
+        return res if out is None else _write_out(fn.__name__, res, out)
+    return wrapper
+
+
 # --------------------------------------------------------------------------- bitwise (no grad)
 def _int_operands(input, other, kernel, allow_bool=True):
     a, b = binary_operands(input, other)
@@ -61,9 +108,9 @@ def _bitwise(ufunc, kernel):
     return fn
 
 
-bitwise_and = _bitwise(np.bitwise_and, "bitwise_and_cpu")
-bitwise_or = _bitwise(np.bitwise_or, "bitwise_or_cpu")
-bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor_cpu")
+bitwise_and = with_out(_bitwise(np.bitwise_and, "bitwise_and_cpu"))
+bitwise_or = with_out(_bitwise(np.bitwise_or, "bitwise_or_cpu"))
+bitwise_xor = with_out(_bitwise(np.bitwise_xor, "bitwise_xor_cpu"))
 
 
 def _shift(a, s, left):
@@ -82,11 +129,13 @@ def _shift(a, s, left):
         return np.where(ok, np.right_shift(a, safe), fill).astype(a.dtype, copy=False)
 
 
+@with_out
 def bitwise_left_shift(input, other):
     a, b = _int_operands(input, other, "lshift_cpu")
     return make(np.asarray(_shift(a._data, b._data, True)))
 
 
+@with_out
 def bitwise_right_shift(input, other):
     a, b = _int_operands(input, other, "rshift_cpu")
     return make(np.asarray(_shift(a._data, b._data, False)))
@@ -103,24 +152,28 @@ def _int_only(ufunc, name):
     return fn
 
 
-gcd = _int_only(np.gcd, "gcd")
-lcm = _int_only(np.lcm, "lcm")
+gcd = with_out(_int_only(np.gcd, "gcd"))
+lcm = with_out(_int_only(np.lcm, "lcm"))
 
 
 # --------------------------------------------------------------------------- elementwise
+@with_out
 def clamp_min(input, min):  # noqa: A002
     return E.clamp(input, min=min)
 
 
+@with_out
 def clamp_max(input, max):  # noqa: A002
     return E.clamp(input, max=max)
 
 
+@with_out
 def exp2(input):
     """2 ** input (integers and bools promoted to the default float dtype)."""
     return E.rpow(float_operand(input), 2.0)
 
 
+@with_out
 def float_power(input, exponent):
     """input ** exponent computed in double precision (complex128 for complex operands)."""
     cplx = any(is_tensor(v) and v._data.dtype.kind == "c" or isinstance(v, complex) for v in (input, exponent))
@@ -133,6 +186,7 @@ def float_power(input, exponent):
     return E.pow(make(np.asarray(input, dt.np)), exponent.to(dt))
 
 
+@with_out
 def frexp(input):
     """(mantissa, exponent): input == mantissa * 2 ** exponent, |mantissa| in [0.5, 1) (int32
     exponents); the mantissa's gradient is grad / 2 ** exponent, as torch's."""
@@ -149,6 +203,7 @@ def frexp(input):
     return collections.namedtuple("frexp", ["mantissa", "exponent"])(mantissa, make(e))
 
 
+@with_out
 def ldexp(input, other):
     """input * 2 ** other (ATen's composition: mul(input, pow(2.0, other)))."""
     if not is_tensor(other):
@@ -156,6 +211,7 @@ def ldexp(input, other):
     return E.mul(input, exp2(other))
 
 
+@with_out
 def logaddexp2(input, other):
     """log2(2 ** input + 2 ** other), shifted by the larger operand so that it does not overflow."""
     a, b = binary_operands(input, other)
@@ -168,6 +224,7 @@ def logaddexp2(input, other):
     return m + log2(exp2(a - m) + exp2(b - m))
 
 
+@with_out
 def heaviside(input, values):
     """0 where input < 0, values where input == 0, 1 where input > 0 (NaN: 0); no derivative."""
     if not is_tensor(values):
@@ -204,6 +261,7 @@ class NextAfter(Op):
         return ta if ta is not None else tb * 0.0
 
 
+@with_out
 def nextafter(input, other):
     a, b = binary_operands(input, other)
     if not _is_float(a):
@@ -242,6 +300,7 @@ def _slice(x, dim, start=None, stop=None):
     return S.getitem(x, tuple(idx))
 
 
+@with_out
 def diff(input, n=1, dim=-1, prepend=None, append=None):
     """The n-th forward difference along dim (logical_xor for bools), after prepend/append."""
     if input._data.ndim < 1:
@@ -435,6 +494,7 @@ def dist(input, other, p=2):
     return vector_norm(diff_, p)
 
 
+@with_out
 def renorm(input, p, dim, maxnorm):
     """Each slice along dim whose p-norm exceeds maxnorm scaled to norm maxnorm (torch.renorm)."""
     from fastgrad._ops.reduction_ext import vector_norm

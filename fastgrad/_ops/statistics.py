@@ -13,6 +13,7 @@ from fastgrad import _dtype
 from fastgrad._ops import shape as S
 from fastgrad._ops.base import is_tensor, make, norm_dim, scalar_type_name
 from fastgrad._ops.elementwise import where
+from fastgrad._ops.math_more import with_out
 
 _nanmedian_t = collections.namedtuple("nanmedian", ["values", "indices"])
 _mode_t = collections.namedtuple("mode", ["values", "indices"])
@@ -193,15 +194,18 @@ def _fmt(v):
     return "%g" % v
 
 
+@with_out
 def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     return _quantile(input, q, dim, keepdim, interpolation, False)
 
 
+@with_out
 def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     return _quantile(input, q, dim, keepdim, interpolation, True)
 
 
 # --------------------------------------------------------------------------- nanmedian, mode
+@with_out
 def nanmedian(input, dim=None, keepdim=False):
     """The lower median ignoring NaN (NaN where a row is all NaN); with dim, (values, indices)."""
     from fastgrad._ops.indexing import gather
@@ -233,6 +237,7 @@ def nanmedian(input, dim=None, keepdim=False):
     return _nanmedian_t(vals, make(idx))
 
 
+@with_out
 def mode(input, dim=-1, keepdim=False):
     """The most frequent value along dim (the smallest among ties) and its last index."""
     from fastgrad._ops.indexing import gather
@@ -385,6 +390,7 @@ def _wide(a):
     return a.astype(np.float32) if _dtype.is_half(a.dtype) else a
 
 
+@with_out
 def histc(input, bins=100, min=0, max=0):  # noqa: A002
     """Counts of input's elements in bins equal-width bins over [min, max] (the data's range when
     min == max); elements outside are ignored. No gradient."""
@@ -408,6 +414,7 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
     return make(hist)
 
 
+@with_out
 def histogram(input, bins=100, *, range=None, weight=None, density=False):  # noqa: A002
     """(hist, bin_edges) of input's elements: bins equal-width bins over range (the data's range by
     default) or the given edges; weight per element; density normalises to unit integral."""
