@@ -20,9 +20,9 @@ kernel family (csrc/README.md maps each to its ops and its twin); the C they cal
   function ``f(..., lo, hi)`` and a driver that calls it once on [0, n) below PAR_MIN
   elements (no OpenMP region at all) or on blocks of BLOCK elements across the OpenMP
   threads (``prange``, static schedule: one contiguous stretch per thread).
-* The float32 exp/tanh/sigmoid are branch-free C (below) so GCC vectorises the loops
-  that call them (glibc's expf/tanhf are an opaque call per element); float64 keeps
-  libm. Loops are written to be vectorisable: loop-invariant options as selects, one
+* The float32 exp/tanh/sigmoid and the float64 tanh/sigmoid are branch-free C
+  (fg_common.h) so GCC vectorises the loops that call them (glibc's are an opaque call
+  per element); the other float64 math (exp in softmax, losses, ...) keeps libm. Loops are written to be vectorisable: loop-invariant options as selects, one
   load and one store per array, no per-element pow or division by a constant.
 * Row sums accumulate in double.
 """

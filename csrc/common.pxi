@@ -5,6 +5,9 @@ cdef extern from "fg_common.h":
     float fg_expf(float x) noexcept nogil
     float fg_tanhf(float x) noexcept nogil
     float fg_sigmoidf(float x) noexcept nogil
+    double fg_exp_f64(double x) noexcept nogil
+    double fg_tanh_f64(double x) noexcept nogil
+    double fg_sigmoid_f64(double x) noexcept nogil
 
 
 # --------------------------------------------------------------------------- scalar math
@@ -26,7 +29,7 @@ cdef inline floating _tanh(floating x) noexcept nogil:
     if floating is float:
         return fg_tanhf(x)
     else:
-        return tanh(x)
+        return fg_tanh_f64(x)   # branch-free (vectorises; 2 ulp): the LSTM cells' own, bit for bit
 
 
 cdef inline floating _log1p(floating x) noexcept nogil:
@@ -42,7 +45,7 @@ cdef inline floating _sigmoid(floating x) noexcept nogil:
     if floating is float:
         return fg_sigmoidf(x)
     else:
-        return 1 / (1 + exp(-x))
+        return fg_sigmoid_f64(x)   # the same form with a branch-free exp (2.5 ulp): as the cells'
 
 
 cdef inline double _gelu(double x, bint approximate) noexcept nogil:

@@ -25,6 +25,32 @@ cdef extern from "fg_rnn.h":
                         double* dgh, double* dhp, Py_ssize_t b, Py_ssize_t n) noexcept nogil
 
 
+def _f64_math(str name, x):
+    """fg_common.h's float64 exp, tanh or sigmoid (the cells' activations) of each element
+    of x, as a new array of x's shape (converted to float64). Private to the tests
+    (tests/test_kernels_f64_math.py measures their error); no NumPy twin."""
+    cdef cnp.ndarray a = np.ascontiguousarray(x, np.float64)
+    cdef cnp.ndarray out = np.empty_like(a)
+    cdef double* pa = <double*>cnp.PyArray_DATA(a)
+    cdef double* po = <double*>cnp.PyArray_DATA(out)
+    cdef Py_ssize_t i, n = a.size
+    cdef int which
+    if name not in ("exp", "tanh", "sigmoid"):
+        raise ValueError("_f64_math: name must be 'exp', 'tanh' or 'sigmoid', got %r" % (name,))
+    which = ("exp", "tanh", "sigmoid").index(name)
+    with nogil:
+        if which == 0:
+            for i in range(n):
+                po[i] = fg_exp_f64(pa[i])
+        elif which == 1:
+            for i in range(n):
+                po[i] = fg_tanh_f64(pa[i])
+        else:
+            for i in range(n):
+                po[i] = fg_sigmoid_f64(pa[i])
+    return out
+
+
 # --------------------------------------------------------------------------- fast checks
 cdef inline bint _rows_of(object a, int t, int flags, Py_ssize_t b, Py_ssize_t w) noexcept:
     """`a` passes _ftype with dtype t and flags, and is a 2-D (b, w) array."""
