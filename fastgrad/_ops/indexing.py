@@ -174,6 +174,8 @@ def chunk(input, chunks, dim=0):
 def tensor_split(input, indices_or_sections, dim=0):
     d = norm_dim(dim, input._data.ndim)
     n = input._data.shape[d]
+    if is_tensor(indices_or_sections) and indices_or_sections._data.ndim == 0:
+        indices_or_sections = int(indices_or_sections._data)  # a 0-d tensor: a number of sections
     if isinstance(indices_or_sections, (int, np.integer)):
         k = int(indices_or_sections)
         if k <= 0:
@@ -384,10 +386,17 @@ def take(input, index):
     return S.getitem(S.reshape(input, -1), (idx,))
 
 
+def _wrap_negative(indices, size):
+    """take_along_dim's indices count from the end when negative (torch)."""
+    a = indices._data
+    return make(np.where(a < 0, a + size, a)) if a.size and a.dtype.kind == "i" and a.min() < 0 else indices
+
+
 def take_along_dim(input, indices, dim=None):
     if dim is None:
-        return gather(S.reshape(input, -1), 0, S.reshape(indices, -1))
+        return gather(S.reshape(input, -1), 0, S.reshape(_wrap_negative(indices, input._data.size), -1))
     d = norm_dim(dim, input._data.ndim)
+    indices = _wrap_negative(indices, input._data.shape[d] if input._data.ndim else 1)
     if input._data.ndim != indices._data.ndim:
         raise RuntimeError("torch.take_along_dim(): input and indices should have the same number of "
                            "dimensions, but got %d dimensions for input, and %d dimensions for indices"
@@ -404,6 +413,8 @@ def gather(input, dim, index, *, sparse_grad=False):
     d = norm_dim(dim, input._data.ndim)
     if index._data.dtype not in GATHER_SCATTER_INDEX and index._data.size:  # torch: an empty one goes
         raise RuntimeError("gather(): Expected dtype int32/int64 for index")
+    if index._data.size == 0:  # torch: an empty index gathers nothing, whatever its dims
+        return S.reshape(S.reshape(input, -1)[:0], index._data.shape)
     if index._data.ndim != input._data.ndim and not (index._data.ndim <= 1 and input._data.ndim <= 1):
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     for a in range(index._data.ndim):
