@@ -150,11 +150,27 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     return _finish(np.arange(*vals).astype(d), None, requires_grad, device)
 
 
+def _range_ends(name, start, end):
+    """start and end as Python numbers: a 0-d tensor gives its value (in float64 arithmetic
+    from there, as torch's), a tensor of more dims torch's error."""
+    ends = []
+    for which, v in (("start", start), ("end", end)):
+        if isinstance(v, engine.TensorBase):
+            if v._data.ndim:
+                raise RuntimeError("%s only supports 0-dimensional start and end tensors, but got %s with %d "
+                                   "dimension(s)." % (name, which, v._data.ndim))
+            v = v._data.item()
+        ends.append(v)
+    return ends
+
+
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    start, end = _range_ends("linspace", start, end)
     return _finish(np.linspace(start, end, steps).astype(_np_dtype(dtype)), None, requires_grad, device)
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+    start, end = _range_ends("logspace", start, end)
     return _finish(np.logspace(start, end, steps, base=base).astype(_np_dtype(dtype)), None, requires_grad, device)
 
 

@@ -694,7 +694,7 @@ _OP_METHODS = {
     "nansum": RX.nansum, "nanmean": RX.nanmean,
     # linalg
     "__matmul__": L.matmul, "matmul": L.matmul, "mm": L.mm, "mv": L.mv, "dot": L.dot,
-    "outer": L.outer, "bmm": L.bmm, "inverse": L.inv,
+    "outer": L.outer, "bmm": L.bmm, "inverse": L.inv, "inner": L.inner,
     # linalg_ext
     "norm": LX.norm, "det": LX.det, "slogdet": LX.slogdet, "logdet": LX.logdet, "kron": LX.kron,
     "cross": LX.cross, "matrix_power": LX.matrix_power, "addmm": LX.addmm,

@@ -213,15 +213,17 @@ def norm_dim(dim, ndim, name="dim"):
 
 
 def norm_dims(dim, ndim):
-    """dim as a sorted tuple of non-negative axes (None -> all)."""
+    """dim as a sorted tuple of non-negative axes (None -> all). A 0-d tensor takes dim 0 and -1
+    as torch does, and has no axis to reduce: ()."""
     if dim is None:
         return tuple(range(ndim))
     if isinstance(dim, (list, tuple)):
         axes = tuple(sorted(set(norm_dim(d, ndim) for d in dim)))
         if len(axes) != len(dim):
             raise RuntimeError("dim appears multiple times in the list of dims")
-        return axes
-    return (norm_dim(dim, ndim),)
+        return axes if ndim else ()
+    axis = norm_dim(dim, ndim)
+    return (axis,) if ndim else ()
 
 
 def out_dtype_of_reduction(x, dtype):

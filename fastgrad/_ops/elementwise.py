@@ -516,10 +516,17 @@ def mul(input, other):
 def div(input, other, *, rounding_mode=None):
     a, b = binary_operands(input, other)
     if rounding_mode is not None:
+        if rounding_mode not in ("floor", "trunc"):
+            raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '%s'"
+                               % rounding_mode)
         with np.errstate(divide="ignore", invalid="ignore"):
             q = a._data / b._data if _dtype.kind(a._data.dtype) in "fc" else np.true_divide(a._data, b._data)
-            q = np.floor(q) if rounding_mode == "floor" else np.trunc(q)
-        return make(q.astype(a._data.dtype, copy=False))
+            q = (np.floor(q) if rounding_mode == "floor" else np.trunc(q)).astype(a._data.dtype, copy=False)
+        # piecewise constant: a float result is differentiable with a zero gradient, as torch's
+        src = a if a._requires_grad or a._fw_grad is not None else b
+        if _dtype.kind(q.dtype) == "f" and (src._requires_grad or src._fw_grad is not None):
+            return Piecewise.apply(src, lambda _: q)
+        return make(q)
     if a._data.dtype.kind not in "fc" and a._data.dtype is not _dtype.BF16:
         a, b = a.to(_dtype.get_default_dtype()), b.to(_dtype.get_default_dtype())
     if a._data.dtype.kind == "c":

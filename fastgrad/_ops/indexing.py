@@ -10,8 +10,9 @@ import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._ops import shape as S
-from fastgrad._ops.base import Op, as_tensor_of, check_broadcast, is_tensor, make, norm_dim, shape_str
+from fastgrad._ops.base import Op, as_tensor_of, check_broadcast, is_tensor, make, norm_dim, norm_dims, shape_str
 from fastgrad._ops.elementwise import where
+from fastgrad._ops.index_checks import GATHER_SCATTER_INDEX, check_index, scalar_self
 from fastgrad._ops.reduction import GatherDim, ScatterAddDim, _along_index
 from fastgrad._ops.views import diagonal as views_diagonal, mark_multi_output
 
@@ -29,20 +30,6 @@ def _tensors_arg(name, tensors):
             raise TypeError("%s(): expected Tensor as element %d in argument 0, but got %s"
                             % (name, i, type(t).__name__))
     return tensors
-
-
-def _check_index(name, index, size, dim):
-    """RuntimeError like PyTorch's for an index tensor with entries outside [0, size)."""
-    a = index._data if is_tensor(index) else np.asarray(index)
-    if a.dtype.kind not in "iu":
-        raise RuntimeError("%s(): Expected dtype int64 for index" % name)
-    if a.size:
-        lo, hi = int(a.min()), int(a.max())
-        if lo < 0 or hi >= size:
-            bad = lo if lo < 0 else hi
-            raise RuntimeError("%s(): index %d is out of bounds for dimension %d with size %d"
-                               % (name, bad, dim, size))
-    return a
 
 
 # --------------------------------------------------------------------------- cat
@@ -187,6 +174,8 @@ def chunk(input, chunks, dim=0):
 def tensor_split(input, indices_or_sections, dim=0):
     d = norm_dim(dim, input._data.ndim)
     n = input._data.shape[d]
+    if is_tensor(indices_or_sections) and indices_or_sections._data.ndim == 0:
+        indices_or_sections = int(indices_or_sections._data)  # a 0-d tensor: a number of sections
     if isinstance(indices_or_sections, (int, np.integer)):
         k = int(indices_or_sections)
         if k <= 0:
@@ -225,7 +214,11 @@ class Roll(Op):
         return Roll.apply(t, shifts, axes)
 
 
-def flip(input, *dims):
+def flip(input, *dims, **kwargs):
+    if "dims" in kwargs:  # flip(input, dims=[...]), torch's keyword
+        dims = (kwargs.pop("dims"),)
+    if kwargs:
+        raise TypeError("flip() got an unexpected keyword argument '%s'" % next(iter(kwargs)))
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     axes = tuple(norm_dim(d, input._data.ndim) for d in dims)
@@ -378,7 +371,7 @@ def index_select(input, dim, index):
     if index._data.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
     n = input._data.shape[d] if input._data.ndim else 1
-    idx = _check_index("index_select", index, n, d).reshape(-1)
+    idx = check_index("index_select", index, n, d).reshape(-1)
     if input._data.ndim == 0:
         return S.getitem(S.reshape(input, 1), (idx,)).reshape(())
     return S.getitem(input, (slice(None),) * d + (idx,))
@@ -393,10 +386,17 @@ def take(input, index):
     return S.getitem(S.reshape(input, -1), (idx,))
 
 
+def _wrap_negative(indices, size):
+    """take_along_dim's indices count from the end when negative (torch)."""
+    a = indices._data
+    return make(np.where(a < 0, a + size, a)) if a.size and a.dtype.kind == "i" and a.min() < 0 else indices
+
+
 def take_along_dim(input, indices, dim=None):
     if dim is None:
-        return gather(S.reshape(input, -1), 0, S.reshape(indices, -1))
+        return gather(S.reshape(input, -1), 0, S.reshape(_wrap_negative(indices, input._data.size), -1))
     d = norm_dim(dim, input._data.ndim)
+    indices = _wrap_negative(indices, input._data.shape[d] if input._data.ndim else 1)
     if input._data.ndim != indices._data.ndim:
         raise RuntimeError("torch.take_along_dim(): input and indices should have the same number of "
                            "dimensions, but got %d dimensions for input, and %d dimensions for indices"
@@ -411,8 +411,10 @@ def take_along_dim(input, indices, dim=None):
 
 def gather(input, dim, index, *, sparse_grad=False):
     d = norm_dim(dim, input._data.ndim)
-    if index._data.dtype != np.int64:
-        raise RuntimeError("gather(): Expected dtype int64 for index")
+    if index._data.dtype not in GATHER_SCATTER_INDEX and index._data.size:  # torch: an empty one goes
+        raise RuntimeError("gather(): Expected dtype int32/int64 for index")
+    if index._data.size == 0:  # torch: an empty index gathers nothing, whatever its dims
+        return S.reshape(S.reshape(input, -1)[:0], index._data.shape)
     if index._data.ndim != input._data.ndim and not (index._data.ndim <= 1 and input._data.ndim <= 1):
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     for a in range(index._data.ndim):
@@ -420,7 +422,7 @@ def gather(input, dim, index, *, sparse_grad=False):
             raise RuntimeError("Size does not match at dimension %d expected index %s to be smaller than self %s "
                                "apart from dimension %d" % (a, shape_str(index._data.shape),
                                                             shape_str(input._data.shape), d))
-    _check_index("gather", index, input._data.shape[d] if input._data.ndim else 1, d)
+    check_index("gather", index, input._data.shape[d] if input._data.ndim else 1, d)
     if input._data.ndim == 0:
         return GatherDim.apply(S.reshape(input, 1), 0, S.reshape(index, 1)).reshape(index._data.shape)
     return GatherDim.apply(input, d, index)
@@ -460,8 +462,8 @@ class Scatter(Op):
 
 def _scatter_args(name, input, dim, index, src):
     d = norm_dim(dim, input._data.ndim)
-    if index._data.dtype != np.int64:
-        raise RuntimeError("%s(): Expected dtype int64 for index" % name)
+    if index._data.dtype not in GATHER_SCATTER_INDEX and index._data.size:
+        raise RuntimeError("%s(): Expected dtype int32/int64 for index" % name)
     if index._data.ndim != input._data.ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
     ishape = index._data.shape
@@ -478,7 +480,7 @@ def _scatter_args(name, input, dim, index, src):
     elif wrong:
         raise RuntimeError("Expected index %s to be no larger than self %s apart from dimension %d"
                            % (shape_str(ishape), shape_str(input._data.shape), d))
-    _check_index(name, index, input._data.shape[d], d)
+    check_index(name, index, input._data.shape[d], d)
     if is_tensor(src):
         if src._data.shape != ishape:
             src = S.getitem(src, tuple(slice(0, i) for i in ishape))
@@ -612,6 +614,7 @@ _SCATTER_REDUCE = {"sum": "sum", "prod": "prod", "mean": "mean", "amax": "amax",
                    "min": "amin"}
 
 
+@scalar_self
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     if reduce not in _SCATTER_REDUCE:
         raise RuntimeError("reduce argument must be either sum, prod, mean, amax or amin, got %s" % (reduce,))
@@ -638,6 +641,7 @@ class ScatterWithReduce(Op):
         raise RuntimeError("derivative for aten::scatter is not implemented")
 
 
+@scalar_self
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     if src is None:
         src = value
@@ -649,28 +653,32 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     return Scatter.apply(input, d, index, src)
 
 
+@scalar_self
 def scatter_add(input, dim, index, src):
     d, src = _scatter_args("scatter_add", input, dim, index, src)
     return input + ScatterAddDim.apply(src, d, index, input._data.shape)
 
 
+@scalar_self
 def index_add(input, dim, index, source, *, alpha=1):
     d = norm_dim(dim, input._data.ndim)
-    idx = _check_index("index_add", index, input._data.shape[d], d).reshape(-1)
+    idx = check_index("index_add", index, input._data.shape[d], d).reshape(-1)
     src = source if alpha == 1 else source * alpha
     return S.IndexPut.apply(input, src, (slice(None),) * d + (idx,), True)
 
 
+@scalar_self
 def index_fill(input, dim, index, value):
     d = norm_dim(dim, input._data.ndim)
-    idx = _check_index("index_fill", index, input._data.shape[d], d).reshape(-1)
+    idx = check_index("index_fill", index, input._data.shape[d], d).reshape(-1)
     v = value if is_tensor(value) else make(np.asarray(value, input._data.dtype))
     return S.IndexPut.apply(input, v, (slice(None),) * d + (idx,), False)
 
 
+@scalar_self
 def index_copy(input, dim, index, source):
     d = norm_dim(dim, input._data.ndim)
-    idx = _check_index("index_copy", index, input._data.shape[d], d).reshape(-1)
+    idx = check_index("index_copy", index, input._data.shape[d], d).reshape(-1)
     return S.IndexPut.apply(input, source, (slice(None),) * d + (idx,), False)
 
 
@@ -697,7 +705,7 @@ def masked_fill(input, mask, value):
 def masked_select(input, mask):
     _bool_mask("masked_select", mask)
     check_broadcast(mask._data.shape, input._data.shape)
-    shp = np.broadcast_shapes(input._data.shape, mask._data.shape)
+    shp = np.broadcast_shapes(input._data.shape, mask._data.shape) or (1,)  # 0-d: one element
     x = S.expand(input, *shp) if input._data.shape != shp else input
     m = np.broadcast_to(mask._data, shp)
     return S.getitem(x, make(np.ascontiguousarray(m)))
@@ -705,7 +713,11 @@ def masked_select(input, mask):
 
 def masked_scatter(input, mask, source):
     _bool_mask("masked_scatter_", mask)
-    m = np.broadcast_to(mask._data, input._data.shape)
+    check_broadcast(mask._data.shape, input._data.shape)
+    shp = np.broadcast_shapes(input._data.shape, mask._data.shape)  # out of place, input broadcasts too
+    if input._data.shape != shp:
+        input = S.expand(input, *shp)
+    m = np.broadcast_to(mask._data, shp)
     n = int(m.sum())
     src = S.reshape(source, -1)[:n] if n else S.reshape(source, -1)[:0]
     return S.IndexPut.apply(input, src, np.ascontiguousarray(m), False)
@@ -728,8 +740,10 @@ def count_nonzero(input, dim=None):
     d = input._data
     if dim is None:
         return make(np.asarray(np.count_nonzero(d), np.int64))
-    axes = tuple(norm_dim(a, d.ndim) for a in (dim if isinstance(dim, (tuple, list)) else (dim,)))
-    return make(np.asarray(np.count_nonzero(d, axis=axes), np.int64))
+    if isinstance(dim, (tuple, list)) and not dim:
+        dim = None  # dim=() counts over all dims, as torch
+    axes = norm_dims(list(dim) if isinstance(dim, (tuple, list)) else dim, d.ndim)
+    return make(np.asarray(np.count_nonzero(d, axis=axes) if axes else d != 0, np.int64))
 
 
 # --------------------------------------------------------------------------- triangles and diagonals
@@ -824,8 +838,7 @@ def meshgrid(*tensors, indexing="ij"):
         view = [1] * len(ts)
         view[i] = t._data.size
         out.append(S.expand(S.reshape(t, tuple(view)), *shp))
-    if swap:
-        out = [o.transpose(0, 1) for o in out]
+    if swap:  # 'xy' is 'ij' on the first two swapped, outputs swapped back (torch's rule)
         out[0], out[1] = out[1], out[0]
     return tuple(out)
 

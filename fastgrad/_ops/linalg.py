@@ -133,7 +133,21 @@ def dot(input, other):
 
 
 vdot = dot
-inner = dot
+
+
+def inner(input, other):
+    """torch.inner: the sum over the last dims of both (shape input[:-1] + other[:-1]); a 0-d
+    operand scales the other."""
+    a, b = input._data, other._data
+    if a.ndim == 0 or b.ndim == 0:
+        return input * other
+    if a.shape[-1] != b.shape[-1]:
+        raise RuntimeError("inner() the last dimension must match on both input tensors but got shapes %s and %s"
+                           % (list(a.shape), list(b.shape)))
+    if a.ndim == 1 and b.ndim == 1:
+        return matmul(input, other)
+    out = matmul(input.reshape(-1, a.shape[-1]), other.reshape(-1, b.shape[-1]).mT)
+    return out.reshape(a.shape[:-1] + b.shape[:-1])
 
 
 def outer(input, vec2):

@@ -7,7 +7,7 @@ import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._ops.base import float32_compute, Op, make, scalar_type_name, norm_dim, norm_dims, out_dtype_of_reduction
-from fastgrad._ops.elementwise import abs, exp, isnan, where
+from fastgrad._ops.elementwise import abs, exp, isnan, sign, where
 from fastgrad._ops.reduction import _dims_arg, _keep, mean, sum
 
 
@@ -282,11 +282,59 @@ def cummin(input, dim):
     return _extreme_cum(input, dim, False)
 
 
+def _reverse_logcumsumexp(x, dim):
+    return logcumsumexp(x.flip(dim), dim).flip(dim)
+
+
+def _log_parts(g):
+    """log|g| where g > 0 and where g < 0 (-inf elsewhere): a signed sum in log space."""
+    one = make(np.ones((), g._data.dtype))
+    log_abs = where(g != 0, abs(g), one).log()  # no log(0): its derivative 0 / 0 would be nan
+    ninf = make(np.full((), -np.inf, g._data.dtype))
+    return where(g > 0, log_abs, ninf), where(g < 0, log_abs, ninf)
+
+
+def _finite_below(x, y):
+    """(x, y) with y's -inf (a prefix of -inf inputs: the log-space gradient of a log-space
+    gradient meets them) as 0, so exp(x - y) is exp(-inf) = 0 there, not nan."""
+    return x, where(y == float("-inf"), make(np.zeros((), y._data.dtype)), y)
+
+
+class LogCumSumExp(Op):
+    """logcumsumexp along dim: np.logaddexp.accumulate, stable in every prefix (one shift for
+    the whole tensor underflows where a slice lies far below the maximum). The gradient
+    sum_{i >= j} g_i exp(x_j - y_i) is taken in log space as torch's, the positive and negative
+    parts of g apart, with differentiable ops (so double backward works)."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        # float32 in float64, rounded once (a float32 running sum drifts by 1e-4 over a long dim)
+        y = np.logaddexp.accumulate(x._data.astype(np.float64), axis=dim).astype(x._data.dtype)
+        ctx.save_for_backward(x, y)  # the returned array itself: saved as an output
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = _finite_below(*ctx.saved_tensors)
+        pos, neg = _log_parts(g)
+        return ((_reverse_logcumsumexp(pos - y, ctx.dim) + x).exp()
+                - (_reverse_logcumsumexp(neg - y, ctx.dim) + x).exp()), None
+
+    @staticmethod
+    def jvp(ctx, t, _):
+        x, y = _finite_below(*ctx.saved_tensors)
+        pos, neg = _log_parts(t)
+        return (logcumsumexp(pos + x, ctx.dim) - y).exp() - (logcumsumexp(neg + x, ctx.dim) - y).exp()
+
+
 @float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def logcumsumexp(input, dim):
     d = norm_dim(dim, input._data.ndim)
-    if input._data.size == 0:
+    if input._data.size == 0 or input._data.ndim == 0:
         return input * 1.0
+    if input._data.dtype in (np.float32, np.float64):
+        return LogCumSumExp.apply(input, d)
     m = input.detach().max()
     m = 0.0 if not np.isfinite(m._data) else m
     return (cumsum((input - m).exp(), d)).log() + m
@@ -368,8 +416,9 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
         return AMax.apply(abs(x), axes, keepdim, True)
     if ord == float("-inf"):
         return AMax.apply(abs(x), axes, keepdim, False)
-    if ord == 0:
-        return sum(x != 0, axes, keepdim).to(x.dtype)
+    if ord == 0:  # the count of non-zeros, differentiable with a zero gradient as torch's
+        a = abs(x)
+        return sum(where(isnan(a), make(np.ones((), a._data.dtype)), sign(a)), axes, keepdim)
     return Root.apply(sum(abs(x) ** ord, axes, keepdim), ord)
 
 

@@ -1,11 +1,14 @@
 """nn.functional for layers: conv1d, conv2d, max_pool2d, avg_pool2d, batch_norm, layer_norm, embedding,
 bilinear (re-exported by fastgrad.nn.functional)."""
+import warnings
+
 import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._backend import engine
 from fastgrad._ops import half as H
 from fastgrad._ops import layers as L
+from fastgrad._ops import nn_functional
 from fastgrad._ops.base import float32_compute, make, shape_str
 from fastgrad.autograd.grad_mode import no_grad
 
@@ -31,14 +34,17 @@ def _batched(name, x, ndim):
 
 
 def _same_padding(k, d):
-    pads = []
+    """torch's padding='same': (the padding on both sides, the extra one on the high side) per dim;
+    an even effective kernel pads one more after than before, with torch's warning."""
+    pads, extra = [], []
     for ki, di in zip(k, d):
         total = di * (ki - 1)
-        if total % 2:
-            raise NotImplementedError("padding='same' with an even effective kernel size (asymmetric padding) "
-                                      "is not supported")
         pads.append(total // 2)
-    return tuple(pads)
+        extra.append(total % 2)
+    if any(extra):
+        warnings.warn("Using padding='same' with even kernel lengths and odd dilation may require a zero-padded "
+                      "copy of the input be created", UserWarning, stacklevel=3)
+    return tuple(pads), tuple(extra)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -59,7 +65,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         elif padding == "same":
             if any(s != 1 for s in stride):
                 raise RuntimeError("padding='same' is not supported for strided convolutions")
-            padding = _same_padding(k, dilation)
+            padding, extra = _same_padding(k, dilation)
+            if any(extra):
+                x = nn_functional.pad(x, (0, extra[1], 0, extra[0]))
         else:
             raise RuntimeError(f"Invalid padding string: '{padding}'")
     padding = _pair(padding)
