@@ -3,15 +3,19 @@ log_prob, entropy, moments, cdf/icdf and reparameterised sampling (rsample), sam
 fastgrad's generator, and kl_divergence with closed forms.
 
 Included: Normal, Uniform, Exponential, Laplace, Bernoulli, Categorical, OneHotCategorical,
-Independent, MultivariateNormal; constraints; kl_divergence / register_kl. Other torch
-distributions (Beta, Gamma, Dirichlet, transforms, ...) are not implemented yet."""
+Independent, MultivariateNormal, Gamma, Chi2, Beta, Dirichlet, Poisson, Binomial, Geometric,
+NegativeBinomial, Multinomial; constraints; kl_divergence / register_kl."""
 from fastgrad.distributions import constraints  # noqa: F401
 from fastgrad.distributions.categorical import Categorical, OneHotCategorical  # noqa: F401
+from fastgrad.distributions.discrete import Binomial, Geometric, Multinomial, NegativeBinomial, Poisson  # noqa: F401
 from fastgrad.distributions.distribution import Distribution  # noqa: F401
+from fastgrad.distributions.gamma import Beta, Chi2, Dirichlet, Gamma  # noqa: F401
 from fastgrad.distributions.independent import Independent  # noqa: F401
 from fastgrad.distributions.kl import kl_divergence, register_kl  # noqa: F401
+from fastgrad.distributions import kl_more  # noqa: F401,E402  (registers more closed forms)
 from fastgrad.distributions.multivariate_normal import MultivariateNormal  # noqa: F401
 from fastgrad.distributions.simple import Bernoulli, Exponential, Laplace, Normal, Uniform  # noqa: F401
 
-__all__ = ["Bernoulli", "Categorical", "Distribution", "Exponential", "Independent", "Laplace", "MultivariateNormal",
-           "Normal", "OneHotCategorical", "Uniform", "constraints", "kl_divergence", "register_kl"]
+__all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Chi2", "Dirichlet", "Distribution", "Exponential", "Gamma",
+           "Geometric", "Independent", "Laplace", "Multinomial", "MultivariateNormal", "NegativeBinomial", "Normal",
+           "OneHotCategorical", "Poisson", "Uniform", "constraints", "kl_divergence", "register_kl"]

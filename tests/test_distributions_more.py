@@ -1,0 +1,222 @@
+"""More fastgrad.distributions against torch.distributions (Gamma, Chi2, Beta, Dirichlet, Poisson,
+Binomial, Geometric, NegativeBinomial, Multinomial): log_prob, entropy, moments, cdf and their
+gradients in float64, KL pairs, the reparameterised gamma gradient, sample shapes and moments,
+expand and argument validation."""
+import numpy as np
+import pytest
+
+import fastgrad
+
+torch = pytest.importorskip("torch")
+RNG = np.random.default_rng(1)
+POS = RNG.uniform(0.5, 3.0, (2, 3))
+POS2 = RNG.uniform(0.5, 3.0, (2, 3))
+PROBS = RNG.uniform(0.1, 0.9, (2, 3))
+LOGITS = RNG.standard_normal((2, 3))
+CONC = RNG.uniform(0.5, 3.0, (2, 4))
+SIMPLEX = RNG.dirichlet(np.ones(4), 2)
+COUNTS = np.array([[1.0, 0.0, 3.0, 2.0], [0.0, 0.0, 6.0, 0.0]])
+
+
+def _params(lib, name, leaves=None):
+    leaves = [] if leaves is None else leaves
+
+    def t(a):
+        x = lib.tensor(a, requires_grad=True)
+        leaves.append(x)
+        return x
+    D = lib.distributions
+    return {
+        "Gamma": lambda: (D.Gamma(t(POS), t(POS2)), POS2 * 0.7),
+        "Gamma-b": lambda: (D.Gamma(t(POS2 + 1), t(POS)), POS * 1.3),
+        "Chi2": lambda: (D.Chi2(t(POS * 2)), POS2),
+        "Beta": lambda: (D.Beta(t(POS), t(POS2)), PROBS),
+        "Beta-b": lambda: (D.Beta(t(POS2), t(POS + 0.5)), 1 - PROBS),
+        "Dirichlet": lambda: (D.Dirichlet(t(CONC)), SIMPLEX),
+        "Dirichlet-b": lambda: (D.Dirichlet(t(CONC[::-1].copy() + 0.3)), SIMPLEX),
+        "Poisson": lambda: (D.Poisson(t(POS)), np.round(POS2 * 2)),
+        "Poisson-b": lambda: (D.Poisson(t(POS2 + 1)), np.round(POS)),
+        "Binomial-probs": lambda: (D.Binomial(5, probs=t(PROBS)), np.round(PROBS * 5)),
+        "Binomial-logits": lambda: (D.Binomial(lib.tensor(5.0), logits=t(LOGITS)), np.round(PROBS * 3)),
+        "Geometric-probs": lambda: (D.Geometric(probs=t(PROBS)), np.round(POS * 2)),
+        "Geometric-logits": lambda: (D.Geometric(logits=t(LOGITS)), np.round(POS2)),
+        "NegativeBinomial-probs": lambda: (D.NegativeBinomial(t(POS), probs=t(PROBS)), np.round(POS2 * 3)),
+        "NegativeBinomial-logits": lambda: (D.NegativeBinomial(lib.tensor(3.0), logits=t(LOGITS)), np.round(POS)),
+        "Multinomial-probs": lambda: (D.Multinomial(6, probs=t(SIMPLEX)), COUNTS),
+        "Multinomial-logits": lambda: (D.Multinomial(6, logits=t(np.log(SIMPLEX[::-1].copy()))), COUNTS),
+        "Normal": lambda: (D.Normal(t(LOGITS), t(POS)), LOGITS),
+        "Exponential": lambda: (D.Exponential(t(POS)), POS),
+        "Laplace": lambda: (D.Laplace(t(LOGITS), t(POS)), LOGITS),
+        "Uniform": lambda: (D.Uniform(t(PROBS * 0.5), t(PROBS * 0.5 + 0.4)), PROBS * 0.5 + 0.1),
+        "Bernoulli": lambda: (D.Bernoulli(probs=t(PROBS)), np.round(PROBS)),
+    }[name]()
+
+
+NAMES = ["Gamma", "Chi2", "Beta", "Dirichlet", "Poisson", "Binomial-probs", "Binomial-logits", "Geometric-probs",
+         "Geometric-logits", "NegativeBinomial-probs", "NegativeBinomial-logits", "Multinomial-probs",
+         "Multinomial-logits"]
+CDF = {"Gamma", "Chi2"}
+
+
+def _eval(lib, name):
+    params = []
+    d, value = _params(lib, name, params)
+    out = {"batch": tuple(d.batch_shape), "event": tuple(d.event_shape)}
+    lp = d.log_prob(lib.tensor(value))
+    out["log_prob"] = lp
+    for attr in ("entropy", "mean", "variance", "stddev", "mode"):
+        try:
+            out[attr] = getattr(d, attr)() if attr == "entropy" else getattr(d, attr)
+        except NotImplementedError:
+            out[attr] = None
+    total = lp.sum() + (out["entropy"].sum() if out["entropy"] is not None else 0)
+    if name in CDF:
+        out["cdf"] = d.cdf(lib.tensor(value))
+    out["grads"] = lib.autograd.grad(total, params, allow_unused=True)
+    if name in CDF:
+        x = lib.tensor(value, requires_grad=True)
+        out["cdf_grad"] = lib.autograd.grad(d.cdf(x).sum(), x)[0]
+    return out
+
+
+def _np(x):
+    return None if x is None else x.detach().numpy()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_distribution_matches_torch(name):
+    t, f = _eval(torch, name), _eval(fastgrad, name)
+    assert t["batch"] == f["batch"] and t["event"] == f["event"]
+    for key in ("log_prob", "entropy", "mean", "variance", "stddev", "mode", "cdf", "cdf_grad"):
+        if key in t and t[key] is not None:
+            # Multinomial's entropy takes lgamma(n + 1) in float32 as torch does
+            rtol = 1e-6 if (name.startswith("Multinomial") and key == "entropy") else 1e-10
+            np.testing.assert_allclose(_np(f[key]), _np(t[key]), rtol=rtol, atol=1e-12, equal_nan=True,
+                                       err_msg=key)
+    assert len(t["grads"]) == len(f["grads"])
+    for a, b in zip(f["grads"], t["grads"]):
+        np.testing.assert_allclose(_np(a), _np(b), rtol=1e-8, atol=1e-9)  # torch's trigamma: ~1e-10
+
+
+KL_PAIRS = [("Gamma", "Gamma-b"), ("Beta", "Beta-b"), ("Dirichlet", "Dirichlet-b"), ("Poisson", "Poisson-b"),
+            ("Geometric-probs", "Geometric-logits"), ("Binomial-probs", "Binomial-logits"),
+            ("Bernoulli", "Poisson"), ("Beta", "Exponential"), ("Beta", "Gamma"), ("Beta", "Normal"),
+            ("Beta", "Uniform"), ("Exponential", "Gamma"), ("Exponential", "Normal"), ("Exponential", "Beta"),
+            ("Gamma", "Exponential"), ("Gamma", "Normal"), ("Gamma", "Uniform"), ("Laplace", "Normal"),
+            ("Laplace", "Gamma"), ("Normal", "Beta"), ("Poisson", "Binomial-probs"), ("Uniform", "Beta"),
+            ("Uniform", "Exponential"), ("Uniform", "Gamma")]
+
+
+@pytest.mark.parametrize("pair", KL_PAIRS, ids=["-".join(p) for p in KL_PAIRS])
+def test_kl_divergence_matches_torch(pair):
+    res = {}
+    for lib in (torch, fastgrad):
+        leaves = []
+        p, _ = _params(lib, pair[0], leaves)
+        q, _ = _params(lib, pair[1], leaves)
+        kl = lib.distributions.kl_divergence(p, q)
+        finite = lib.isfinite(kl)
+        if not kl.requires_grad:  # the pairs whose divergence is infinite everywhere
+            res[lib.__name__] = (kl, ())
+            continue
+        res[lib.__name__] = (kl, lib.autograd.grad(kl[finite].sum(), leaves, allow_unused=True))
+    np.testing.assert_allclose(_np(res["fastgrad"][0]), _np(res["torch"][0]), rtol=1e-10, atol=1e-12)
+    assert len(res["fastgrad"][1]) == len(res["torch"][1])
+    for a, b in zip(res["fastgrad"][1], res["torch"][1]):
+        if b is None:
+            assert a is None or not np.any(_np(a))
+        else:
+            np.testing.assert_allclose(_np(a), _np(b), rtol=1e-8, atol=1e-9)  # torch's trigamma: ~1e-10
+
+
+def test_standard_gamma_gradient_is_the_implicit_derivative():
+    scipy_special = pytest.importorskip("scipy.special")
+    from fastgrad.distributions._special import standard_gamma_grad
+
+    alpha = np.array([0.05, 0.3, 1.0, 2.5, 9.0, 40.0, 300.0])
+    for q in (0.02, 0.3, 0.5, 0.8, 0.995):
+        x = scipy_special.gammaincinv(alpha, q)
+        h = 1e-5 * alpha
+        exact = (scipy_special.gammaincinv(alpha + h, q) - scipy_special.gammaincinv(alpha - h, q)) / (2 * h)
+        np.testing.assert_allclose(standard_gamma_grad(x, alpha), exact, rtol=1e-6)
+        ref = torch._standard_gamma_grad(torch.tensor(alpha), torch.tensor(x)).numpy()
+        np.testing.assert_allclose(standard_gamma_grad(x, alpha), ref, rtol=5e-4)  # torch's is an approximation
+
+
+def test_rsample_gradients_are_unbiased():
+    fastgrad.manual_seed(0)
+    D = fastgrad.distributions
+    a = fastgrad.tensor([0.7, 2.0, 5.0], dtype=fastgrad.float64, requires_grad=True)
+    b = fastgrad.tensor([1.5, 0.5, 2.0], dtype=fastgrad.float64, requires_grad=True)
+    x = D.Gamma(a, b).rsample((40000,))
+    assert tuple(x.shape) == (40000, 3) and x.requires_grad
+    x.mean(0).sum().backward()  # d E[x] = d a/b
+    np.testing.assert_allclose(a.grad.numpy(), 1 / b.detach().numpy(), rtol=0.03)
+    np.testing.assert_allclose(b.grad.numpy(), -(a / b ** 2).detach().numpy(), rtol=0.03)
+    c1 = fastgrad.tensor([2.0], dtype=fastgrad.float64, requires_grad=True)
+    c0 = fastgrad.tensor([3.0], dtype=fastgrad.float64, requires_grad=True)
+    y = D.Beta(c1, c0).rsample((40000,))
+    y.mean().backward()  # E = c1 / (c1 + c0): d/dc1 = c0/(c1+c0)^2, d/dc0 = -c1/(c1+c0)^2
+    np.testing.assert_allclose([c1.grad.item(), c0.grad.item()], [3 / 25, -2 / 25], rtol=0.05)
+    conc = fastgrad.tensor([1.0, 2.0, 3.0], dtype=fastgrad.float64, requires_grad=True)
+    z = D.Dirichlet(conc).rsample((20000,))
+    np.testing.assert_allclose(z.sum(-1).detach().numpy(), 1.0, rtol=1e-12)
+    z[:, 0].mean().backward()
+    np.testing.assert_allclose(conc.grad.numpy(), [5 / 36, -1 / 36, -1 / 36], atol=0.01)
+
+
+def test_sampling_shapes_and_moments():
+    fastgrad.manual_seed(1)
+    D = fastgrad.distributions
+    cases = [D.Gamma(fastgrad.tensor([2.0, 0.5]), fastgrad.tensor([1.0, 3.0])), D.Chi2(fastgrad.tensor([3.0])),
+             D.Beta(fastgrad.tensor([2.0]), fastgrad.tensor([5.0])), D.Poisson(fastgrad.tensor([0.5, 4.0])),
+             D.Binomial(10, probs=fastgrad.tensor([0.3, 0.8])), D.Geometric(probs=fastgrad.tensor([0.3, 0.8])),
+             D.NegativeBinomial(fastgrad.tensor([3.0]), probs=fastgrad.tensor([0.4])),
+             D.Dirichlet(fastgrad.tensor([1.0, 2.0, 3.0])),
+             D.Multinomial(7, probs=fastgrad.tensor([0.2, 0.3, 0.5]))]
+    for d in cases:
+        s = d.sample((30000,))
+        assert tuple(s.shape) == (30000,) + tuple(d.batch_shape) + tuple(d.event_shape)
+        assert not s.requires_grad
+        np.testing.assert_allclose(s.double().mean(0).numpy(), d.mean.double().numpy(), rtol=0.05, atol=0.01)
+        np.testing.assert_allclose(s.double().var(0).numpy(), d.variance.double().numpy(), rtol=0.08, atol=0.01)
+    m = D.Multinomial(7, probs=fastgrad.tensor([0.2, 0.3, 0.5])).sample((4, 2))
+    assert tuple(m.shape) == (4, 2, 3) and (m.sum(-1).numpy() == 7).all()
+
+
+def test_expand_and_validation():
+    D = fastgrad.distributions
+    for d in (D.Gamma(1.0, 2.0), D.Chi2(fastgrad.tensor(3.0)), D.Beta(2.0, 3.0), D.Poisson(fastgrad.tensor(1.0)),
+              D.Binomial(4, probs=fastgrad.tensor(0.3)), D.Geometric(fastgrad.tensor(0.3)),
+              D.NegativeBinomial(2.0, logits=fastgrad.tensor(0.1))):
+        e = d.expand((3, 2))
+        assert tuple(e.batch_shape) == (3, 2) and type(e) is type(d)
+        assert tuple(e.log_prob(fastgrad.ones(3, 2) * 0.5 if isinstance(d, D.Beta) else fastgrad.ones(3, 2)).shape) \
+            == (3, 2)
+    dd = D.Dirichlet(fastgrad.ones(3)).expand((2,))
+    assert tuple(dd.batch_shape) == (2,) and tuple(dd.event_shape) == (3,)
+    mm = D.Multinomial(3, probs=fastgrad.ones(3) / 3).expand((2,))
+    assert tuple(mm.sample().shape) == (2, 3)
+    errors = [
+        (lambda lib: lib.distributions.Gamma(lib.tensor([-1.0]), lib.tensor([1.0])), ValueError),
+        (lambda lib: lib.distributions.Dirichlet(lib.tensor(1.0)), ValueError),
+        (lambda lib: lib.distributions.Geometric(probs=lib.tensor([0.0, 0.5])), ValueError),
+        (lambda lib: lib.distributions.Binomial(3), ValueError),
+        (lambda lib: lib.distributions.Multinomial(lib.tensor(3), probs=lib.ones(2) / 2), NotImplementedError),
+        (lambda lib: lib.distributions.Poisson(lib.tensor([1.0])).log_prob(lib.tensor([0.5])), ValueError),
+        (lambda lib: lib.distributions.Binomial(lib.tensor([2.0, 3.0]), probs=lib.tensor([0.5, 0.5])).entropy(),
+         NotImplementedError),
+        (lambda lib: lib.distributions.kl_divergence(lib.distributions.Binomial(2, probs=lib.tensor(0.5)),
+                                                     lib.distributions.Binomial(3, probs=lib.tensor(0.5))),
+         NotImplementedError),
+    ]
+    for make, exc in errors:
+        with pytest.raises(exc) as want:
+            make(torch)
+        with pytest.raises(exc) as got:
+            make(fastgrad)
+        assert str(got.value).replace("fastgrad", "torch") == str(want.value), (str(got.value), str(want.value))
+    b = D.Binomial(3, probs=fastgrad.tensor([0.2, 0.6]))
+    np.testing.assert_array_equal(b.enumerate_support().numpy(),
+                                  torch.distributions.Binomial(3, probs=torch.tensor([0.2, 0.6]))
+                                  .enumerate_support().numpy())
