@@ -49,13 +49,37 @@ def _params(lib, name, leaves=None):
         "Laplace": lambda: (D.Laplace(t(LOGITS), t(POS)), LOGITS),
         "Uniform": lambda: (D.Uniform(t(PROBS * 0.5), t(PROBS * 0.5 + 0.4)), PROBS * 0.5 + 0.1),
         "Bernoulli": lambda: (D.Bernoulli(probs=t(PROBS)), np.round(PROBS)),
+        "LogNormal": lambda: (D.LogNormal(t(LOGITS), t(POS)), POS2),
+        "LogNormal-b": lambda: (D.LogNormal(t(LOGITS * 0.5), t(POS2)), POS),
+        "HalfNormal": lambda: (D.HalfNormal(t(POS)), POS2),
+        "HalfNormal-b": lambda: (D.HalfNormal(t(POS2)), POS),
+        "Cauchy": lambda: (D.Cauchy(t(LOGITS), t(POS)), LOGITS + 0.3),
+        "Cauchy-b": lambda: (D.Cauchy(t(LOGITS * 2), t(POS2)), LOGITS),
+        "HalfCauchy": lambda: (D.HalfCauchy(t(POS)), POS2),
+        "Gumbel": lambda: (D.Gumbel(t(LOGITS), t(POS)), LOGITS - 0.2),
+        "Gumbel-b": lambda: (D.Gumbel(t(LOGITS * 0.3), t(POS2)), LOGITS),
+        "Pareto": lambda: (D.Pareto(t(POS), t(POS2 + 2)), POS * 1.5),
+        "Pareto-b": lambda: (D.Pareto(t(POS * 0.5), t(POS + 1)), POS * 2),
+        "Weibull": lambda: (D.Weibull(t(POS), t(POS2)), POS * 0.8),
+        "InverseGamma": lambda: (D.InverseGamma(t(POS + 2), t(POS2)), POS),
+        "StudentT": lambda: (D.StudentT(t(POS * 3), t(LOGITS), t(POS2)), LOGITS * 1.5),
+        "LogisticNormal": lambda: (D.LogisticNormal(t(LOGITS), t(POS)), SIMPLEX[:, :4]),
+        "Transformed": lambda: (D.TransformedDistribution(D.Normal(t(LOGITS), t(POS)), [
+            D.AffineTransform(t(LOGITS * 0.2), -2.0), D.SigmoidTransform(), D.PowerTransform(lib.tensor(2.0))]),
+            PROBS * 0.8),
+        "Transformed-b": lambda: (D.TransformedDistribution(D.Normal(t(LOGITS * 0.1), t(POS2)), [
+            D.AffineTransform(lib.tensor(LOGITS * 0.2), -2.0), D.SigmoidTransform(), D.PowerTransform(lib.tensor(2.0))]),
+            PROBS),
     }[name]()
 
 
 NAMES = ["Gamma", "Chi2", "Beta", "Dirichlet", "Poisson", "Binomial-probs", "Binomial-logits", "Geometric-probs",
          "Geometric-logits", "NegativeBinomial-probs", "NegativeBinomial-logits", "Multinomial-probs",
          "Multinomial-logits"]
-CDF = {"Gamma", "Chi2"}
+NAMES += ["LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Gumbel", "Pareto", "Weibull", "InverseGamma",
+          "StudentT", "LogisticNormal", "Transformed"]
+CDF = {"Gamma", "Chi2", "LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Pareto", "Weibull", "Transformed"}
+ICDF = {"LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Pareto", "Weibull", "Transformed"}
 
 
 def _eval(lib, name):
@@ -72,6 +96,12 @@ def _eval(lib, name):
     total = lp.sum() + (out["entropy"].sum() if out["entropy"] is not None else 0)
     if name in CDF:
         out["cdf"] = d.cdf(lib.tensor(value))
+        if name not in ("Gamma", "Chi2"):  # gammainc has no gradient in a
+            total = total + out["cdf"].sum()
+    # Normal.icdf needs erfinv (fastgrad.special's branch)
+    if name in ICDF and (hasattr(fastgrad, "erfinv") or name not in ("LogNormal", "HalfNormal", "Transformed")):
+        out["icdf"] = d.icdf(lib.tensor(np.full(value.shape, 0.3)))
+        total = total + out["icdf"].sum()
     out["grads"] = lib.autograd.grad(total, params, allow_unused=True)
     if name in CDF:
         x = lib.tensor(value, requires_grad=True)
@@ -87,7 +117,7 @@ def _np(x):
 def test_distribution_matches_torch(name):
     t, f = _eval(torch, name), _eval(fastgrad, name)
     assert t["batch"] == f["batch"] and t["event"] == f["event"]
-    for key in ("log_prob", "entropy", "mean", "variance", "stddev", "mode", "cdf", "cdf_grad"):
+    for key in ("log_prob", "entropy", "mean", "variance", "stddev", "mode", "cdf", "cdf_grad", "icdf"):
         if key in t and t[key] is not None:
             # Multinomial's entropy takes lgamma(n + 1) in float32 as torch does
             rtol = 1e-6 if (name.startswith("Multinomial") and key == "entropy") else 1e-10
@@ -104,7 +134,9 @@ KL_PAIRS = [("Gamma", "Gamma-b"), ("Beta", "Beta-b"), ("Dirichlet", "Dirichlet-b
             ("Beta", "Uniform"), ("Exponential", "Gamma"), ("Exponential", "Normal"), ("Exponential", "Beta"),
             ("Gamma", "Exponential"), ("Gamma", "Normal"), ("Gamma", "Uniform"), ("Laplace", "Normal"),
             ("Laplace", "Gamma"), ("Normal", "Beta"), ("Poisson", "Binomial-probs"), ("Uniform", "Beta"),
-            ("Uniform", "Exponential"), ("Uniform", "Gamma")]
+            ("Uniform", "Exponential"), ("Uniform", "Gamma"), ("LogNormal", "LogNormal-b"),
+            ("HalfNormal", "HalfNormal-b"), ("Cauchy", "Cauchy-b"), ("Gumbel", "Gumbel-b"), ("Pareto", "Pareto-b"),
+            ("Exponential", "Gumbel"), ("Gamma", "Gumbel"), ("Uniform", "Gumbel"), ("Transformed", "Transformed-b")]
 
 
 @pytest.mark.parametrize("pair", KL_PAIRS, ids=["-".join(p) for p in KL_PAIRS])
@@ -220,3 +252,85 @@ def test_expand_and_validation():
     np.testing.assert_array_equal(b.enumerate_support().numpy(),
                                   torch.distributions.Binomial(3, probs=torch.tensor([0.2, 0.6]))
                                   .enumerate_support().numpy())
+
+
+def _transforms(lib, leaves):
+    T = lib.distributions.transforms
+
+    def t(a):
+        x = lib.tensor(a, requires_grad=True)
+        leaves.append(x)
+        return x
+    return [
+        (T.ExpTransform(), LOGITS), (T.ExpTransform().inv, POS), (T.AffineTransform(t(LOGITS), t(POS)), LOGITS),
+        (T.AffineTransform(1.5, -2.0), LOGITS), (T.AffineTransform(t(CONC[0]), t(CONC[1]), event_dim=1), CONC),
+        (T.SigmoidTransform(), LOGITS), (T.SigmoidTransform().inv, PROBS), (T.TanhTransform(), LOGITS),
+        (T.PowerTransform(t(POS2)), POS), (T.SoftplusTransform(), LOGITS), (T.StickBreakingTransform(), LOGITS),
+        (T.StickBreakingTransform().inv, SIMPLEX),
+        (T.ComposeTransform([T.AffineTransform(0.5, 2.0), T.ExpTransform(), T.PowerTransform(lib.tensor(0.5))]),
+         LOGITS),
+        (T.IndependentTransform(T.SigmoidTransform(), 1), LOGITS),
+    ]
+
+
+def test_transforms_match_torch():
+    got = {}
+    for lib in (torch, fastgrad):
+        leaves = []
+        rows = []
+        for tr, x in _transforms(lib, leaves):
+            xv = lib.tensor(x, requires_grad=True)
+            y = tr(xv)
+            x_back = tr.inv(y.detach())
+            ladj = tr.log_abs_det_jacobian(xv, y)
+            g = lib.autograd.grad(y.sum() + ladj.sum(), [xv] + leaves, allow_unused=True)
+            rows.append((y, x_back, ladj, g, tuple(tr.forward_shape(x.shape)), tuple(tr.inverse_shape(y.shape)),
+                         tr.bijective, tr.domain.event_dim, tr.codomain.event_dim, repr(tr).replace("torch", "")))
+        got[lib.__name__] = rows
+    for i, (f, t) in enumerate(zip(got["fastgrad"], got["torch"])):
+        for a, b in zip(f[:3], t[:3]):
+            np.testing.assert_allclose(_np(a), _np(b), rtol=1e-10, atol=1e-12, err_msg=str(i))
+        for a, b in zip(f[3], t[3]):
+            if b is None:
+                assert a is None or not np.any(_np(a))
+            else:
+                np.testing.assert_allclose(_np(a), _np(b), rtol=1e-9, atol=1e-12, err_msg=str(i))
+        assert f[4:] == t[4:], i
+    T = fastgrad.distributions.transforms
+    x = fastgrad.randn(3)
+    cached = T.ExpTransform().with_cache(1)
+    y = cached(x)
+    assert cached.inv(y) is x and T.ExpTransform() == T.ExpTransform() and T.ExpTransform() != T.TanhTransform()
+    with pytest.raises(ValueError, match="cache_size must be 0 or 1"):
+        T.ExpTransform(cache_size=2)
+    low = T.LowerCholeskyTransform()
+    m = fastgrad.tensor(COUNTS[:, :2].reshape(1, 2, 2) * 0.1)
+    np.testing.assert_allclose(low(m).numpy(), torch.distributions.transforms.LowerCholeskyTransform()(
+        torch.tensor(COUNTS[:, :2].reshape(1, 2, 2) * 0.1)).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(low.inv(low(m)).numpy(), m.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_transformed_sampling():
+    fastgrad.manual_seed(2)
+    D = fastgrad.distributions
+    cases = [D.LogNormal(fastgrad.tensor([0.0, 0.5]), fastgrad.tensor([0.3, 0.2])),
+             D.HalfNormal(fastgrad.tensor([1.0, 2.0])), D.Gumbel(fastgrad.tensor([0.0]), fastgrad.tensor([2.0])),
+             D.Pareto(fastgrad.tensor([1.0]), fastgrad.tensor([5.0])),
+             D.Weibull(fastgrad.tensor([1.0, 2.0]), fastgrad.tensor([1.5, 3.0])),
+             D.InverseGamma(fastgrad.tensor([6.0]), fastgrad.tensor([2.0])),
+             D.StudentT(fastgrad.tensor([8.0]), fastgrad.tensor([1.0]), fastgrad.tensor([2.0]))]
+    for d in cases:
+        s = d.sample((40000,))
+        assert tuple(s.shape) == (40000,) + tuple(d.batch_shape)
+        np.testing.assert_allclose(s.mean(0).numpy(), d.mean.numpy(), rtol=0.05, atol=0.02)
+        np.testing.assert_allclose(s.var(0).numpy(), d.variance.numpy(), rtol=0.15)
+    c = D.Cauchy(fastgrad.tensor([1.0]), fastgrad.tensor([2.0])).sample((40000,))
+    np.testing.assert_allclose(np.median(c.numpy()), 1.0, atol=0.05)
+    ln = D.LogisticNormal(fastgrad.zeros(3), fastgrad.ones(3)).sample((5,))
+    assert tuple(ln.shape) == (5, 4) and np.allclose(ln.sum(-1).numpy(), 1.0, rtol=1e-6)
+    loc = fastgrad.tensor([0.2], requires_grad=True)
+    D.LogNormal(loc, fastgrad.tensor([0.1])).rsample((10,)).sum().backward()
+    assert loc.grad is not None and loc.grad.item() > 0
+    e = D.Gumbel(0.0, 1.0).expand((2, 3))
+    assert tuple(e.batch_shape) == (2, 3) and tuple(e.sample().shape) == (2, 3)
+    assert tuple(D.Weibull(fastgrad.tensor(1.0), fastgrad.tensor(2.0)).expand((4,)).sample().shape) == (4,)
