@@ -70,6 +70,18 @@ def _params(lib, name, leaves=None):
         "Transformed-b": lambda: (D.TransformedDistribution(D.Normal(t(LOGITS * 0.1), t(POS2)), [
             D.AffineTransform(lib.tensor(LOGITS * 0.2), -2.0), D.SigmoidTransform(), D.PowerTransform(lib.tensor(2.0))]),
             PROBS),
+        "Kumaraswamy": lambda: (D.Kumaraswamy(t(POS), t(POS2)), PROBS),
+        "FisherSnedecor": lambda: (D.FisherSnedecor(t(POS * 2), t(POS2 * 4)), POS),
+        "RelaxedBernoulli": lambda: (D.RelaxedBernoulli(t(np.array(0.7)), probs=t(PROBS)), 1 - PROBS),
+        "LogitRelaxedBernoulli": lambda: (lib.distributions.relaxed_bernoulli.LogitRelaxedBernoulli(t(np.array(1.3)), logits=t(LOGITS)), LOGITS * 2),
+        "RelaxedOneHotCategorical": lambda: (D.RelaxedOneHotCategorical(t(np.array(0.6)), logits=t(np.log(CONC))),
+                                             SIMPLEX),
+        "ExpRelaxedCategorical": lambda: (lib.distributions.relaxed_categorical.ExpRelaxedCategorical(t(np.array(0.9)), probs=t(SIMPLEX)),
+                                          np.log(SIMPLEX[::-1].copy())),
+        "MixtureSameFamily": lambda: (D.MixtureSameFamily(D.Categorical(logits=t(LOGITS)),
+                                                          D.Normal(t(LOGITS * 2), t(POS))), LOGITS[:, 0] + 0.2),
+        "MixtureSameFamily-event": lambda: (D.MixtureSameFamily(D.Categorical(probs=t(SIMPLEX[0])), D.Independent(
+            D.Normal(t(CONC.T.copy()), t(CONC.T.copy() * 0.5)), 1)), CONC[:, :2].T.copy()),
     }[name]()
 
 
@@ -77,8 +89,10 @@ NAMES = ["Gamma", "Chi2", "Beta", "Dirichlet", "Poisson", "Binomial-probs", "Bin
          "Geometric-logits", "NegativeBinomial-probs", "NegativeBinomial-logits", "Multinomial-probs",
          "Multinomial-logits"]
 NAMES += ["LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Gumbel", "Pareto", "Weibull", "InverseGamma",
-          "StudentT", "LogisticNormal", "Transformed"]
-CDF = {"Gamma", "Chi2", "LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Pareto", "Weibull", "Transformed"}
+          "StudentT", "LogisticNormal", "Transformed", "Kumaraswamy", "FisherSnedecor", "RelaxedBernoulli",
+          "LogitRelaxedBernoulli", "RelaxedOneHotCategorical", "ExpRelaxedCategorical", "MixtureSameFamily",
+          "MixtureSameFamily-event"]
+CDF = {"Gamma", "Chi2", "MixtureSameFamily", "LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Pareto", "Weibull", "Transformed"}
 ICDF = {"LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Pareto", "Weibull", "Transformed"}
 
 
@@ -334,3 +348,53 @@ def test_transformed_sampling():
     e = D.Gumbel(0.0, 1.0).expand((2, 3))
     assert tuple(e.batch_shape) == (2, 3) and tuple(e.sample().shape) == (2, 3)
     assert tuple(D.Weibull(fastgrad.tensor(1.0), fastgrad.tensor(2.0)).expand((4,)).sample().shape) == (4,)
+
+
+def test_relaxed_mixture_and_more_sampling():
+    fastgrad.manual_seed(3)
+    D = fastgrad.distributions
+    for d in (D.Kumaraswamy(fastgrad.tensor([2.0, 0.7]), fastgrad.tensor([3.0, 1.5])),
+              D.FisherSnedecor(fastgrad.tensor([6.0]), fastgrad.tensor([12.0])),
+              D.MixtureSameFamily(D.Categorical(probs=fastgrad.tensor([0.3, 0.7])),
+                                  D.Normal(fastgrad.tensor([-2.0, 1.0]), fastgrad.tensor([0.5, 1.0])))):
+        s = d.sample((40000,))
+        assert tuple(s.shape) == (40000,) + tuple(d.batch_shape)
+        np.testing.assert_allclose(s.mean(0).numpy(), d.mean.numpy(), rtol=0.05, atol=0.02)
+        np.testing.assert_allclose(s.var(0).numpy(), d.variance.numpy(), rtol=0.15)
+    mix = D.MixtureSameFamily(D.Categorical(logits=fastgrad.zeros(2, 3)),
+                              D.Independent(D.Normal(fastgrad.zeros(2, 3, 4), fastgrad.ones(2, 3, 4)), 1))
+    assert tuple(mix.sample((5,)).shape) == (5, 2, 4) and tuple(mix.expand((6, 2)).batch_shape) == (6, 2)
+    temp = fastgrad.tensor(0.5)
+    logits = fastgrad.tensor([0.1, -0.3, 0.8], requires_grad=True)
+    r = D.RelaxedOneHotCategorical(temp, logits=logits).rsample((7,))
+    assert tuple(r.shape) == (7, 3) and np.allclose(r.sum(-1).detach().numpy(), 1.0)
+    r[:, 0].sum().backward()
+    assert logits.grad is not None
+    b = D.RelaxedBernoulli(temp, probs=fastgrad.tensor([0.2, 0.9])).rsample((30000,))
+    assert ((b.numpy() > 0) & (b.numpy() < 1)).all()
+    np.testing.assert_allclose((b.numpy() > 0.5).mean(0), [0.2, 0.9], atol=0.02)
+    with pytest.raises(ValueError, match="does not equal"):
+        D.MixtureSameFamily(D.Categorical(logits=fastgrad.zeros(2)), D.Normal(fastgrad.zeros(3), 1.0))
+
+
+def test_biject_to_and_transform_to():
+    C = fastgrad.distributions.constraints
+    TC = torch.distributions.constraints
+    x = np.linspace(-2, 2, 12).reshape(3, 4)
+    for name, args in [("real", None), ("positive", None), ("nonnegative", None), ("unit_interval", None),
+                       ("greater_than", (1.5,)), ("greater_than_eq", (-1.0,)), ("less_than", (2.0,)),
+                       ("interval", (-1.0, 3.0)), ("half_open_interval", (0.0, 2.0)), ("simplex", None),
+                       ("real_vector", None)]:
+        for reg in ("biject_to", "transform_to"):
+            fc = getattr(C, name) if args is None else getattr(C, name)(*args)
+            tc = getattr(TC, name) if args is None else getattr(TC, name)(*args)
+            ft = getattr(fastgrad.distributions, reg)(fc)
+            tt = getattr(torch.distributions, reg)(tc)
+            assert repr(ft) == repr(tt), (name, reg)
+            y = ft(fastgrad.tensor(x))
+            np.testing.assert_allclose(y.numpy(), tt(torch.tensor(x)).numpy(), rtol=1e-12, err_msg=name)
+            assert bool(fc.check(y).all()), name
+    lc = fastgrad.distributions.transform_to(C.lower_cholesky)
+    assert isinstance(lc, fastgrad.distributions.transforms.LowerCholeskyTransform)
+    with pytest.raises(NotImplementedError, match="Cannot transform _LowerCholesky constraints"):
+        fastgrad.distributions.biject_to(C.lower_cholesky)
