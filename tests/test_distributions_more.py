@@ -82,6 +82,10 @@ def _params(lib, name, leaves=None):
                                                           D.Normal(t(LOGITS * 2), t(POS))), LOGITS[:, 0] + 0.2),
         "MixtureSameFamily-event": lambda: (D.MixtureSameFamily(D.Categorical(probs=t(SIMPLEX[0])), D.Independent(
             D.Normal(t(CONC.T.copy()), t(CONC.T.copy() * 0.5)), 1)), CONC[:, :2].T.copy()),
+        "ContinuousBernoulli": lambda: (D.ContinuousBernoulli(probs=t(np.array([[0.2, 0.4995, 0.7], [0.9, 0.5, 0.3]]))),
+                                        PROBS),
+        "ContinuousBernoulli-logits": lambda: (D.ContinuousBernoulli(logits=t(LOGITS)), 1 - PROBS),
+        "VonMises": lambda: (D.VonMises(t(LOGITS), t(np.array([[0.5, 3.0, 5.0], [1.0, 3.7, 12.0]]))), LOGITS + 1.0),
     }[name]()
 
 
@@ -91,9 +95,9 @@ NAMES = ["Gamma", "Chi2", "Beta", "Dirichlet", "Poisson", "Binomial-probs", "Bin
 NAMES += ["LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Gumbel", "Pareto", "Weibull", "InverseGamma",
           "StudentT", "LogisticNormal", "Transformed", "Kumaraswamy", "FisherSnedecor", "RelaxedBernoulli",
           "LogitRelaxedBernoulli", "RelaxedOneHotCategorical", "ExpRelaxedCategorical", "MixtureSameFamily",
-          "MixtureSameFamily-event"]
-CDF = {"Gamma", "Chi2", "MixtureSameFamily", "LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Pareto", "Weibull", "Transformed"}
-ICDF = {"LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Pareto", "Weibull", "Transformed"}
+          "MixtureSameFamily-event", "ContinuousBernoulli", "ContinuousBernoulli-logits", "VonMises"]
+CDF = {"Gamma", "Chi2", "MixtureSameFamily", "ContinuousBernoulli", "ContinuousBernoulli-logits", "LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Pareto", "Weibull", "Transformed"}
+ICDF = {"ContinuousBernoulli", "ContinuousBernoulli-logits", "LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Pareto", "Weibull", "Transformed"}
 
 
 def _eval(lib, name):
@@ -150,7 +154,11 @@ KL_PAIRS = [("Gamma", "Gamma-b"), ("Beta", "Beta-b"), ("Dirichlet", "Dirichlet-b
             ("Laplace", "Gamma"), ("Normal", "Beta"), ("Poisson", "Binomial-probs"), ("Uniform", "Beta"),
             ("Uniform", "Exponential"), ("Uniform", "Gamma"), ("LogNormal", "LogNormal-b"),
             ("HalfNormal", "HalfNormal-b"), ("Cauchy", "Cauchy-b"), ("Gumbel", "Gumbel-b"), ("Pareto", "Pareto-b"),
-            ("Exponential", "Gumbel"), ("Gamma", "Gumbel"), ("Uniform", "Gumbel"), ("Transformed", "Transformed-b")]
+            ("Exponential", "Gumbel"), ("Gamma", "Gumbel"), ("Uniform", "Gumbel"), ("Transformed", "Transformed-b"),
+            ("ContinuousBernoulli", "ContinuousBernoulli-logits"), ("Beta", "ContinuousBernoulli"),
+            ("Uniform", "ContinuousBernoulli"), ("ContinuousBernoulli", "Exponential"),
+            ("ContinuousBernoulli", "Normal"), ("ContinuousBernoulli", "Uniform"), ("Normal", "ContinuousBernoulli"),
+            ("Gamma", "ContinuousBernoulli"), ("Gumbel", "ContinuousBernoulli")]
 
 
 @pytest.mark.parametrize("pair", KL_PAIRS, ids=["-".join(p) for p in KL_PAIRS])
@@ -355,12 +363,19 @@ def test_relaxed_mixture_and_more_sampling():
     D = fastgrad.distributions
     for d in (D.Kumaraswamy(fastgrad.tensor([2.0, 0.7]), fastgrad.tensor([3.0, 1.5])),
               D.FisherSnedecor(fastgrad.tensor([6.0]), fastgrad.tensor([12.0])),
+              D.ContinuousBernoulli(probs=fastgrad.tensor([0.2, 0.5, 0.9])),
               D.MixtureSameFamily(D.Categorical(probs=fastgrad.tensor([0.3, 0.7])),
                                   D.Normal(fastgrad.tensor([-2.0, 1.0]), fastgrad.tensor([0.5, 1.0])))):
         s = d.sample((40000,))
         assert tuple(s.shape) == (40000,) + tuple(d.batch_shape)
         np.testing.assert_allclose(s.mean(0).numpy(), d.mean.numpy(), rtol=0.05, atol=0.02)
         np.testing.assert_allclose(s.var(0).numpy(), d.variance.numpy(), rtol=0.15)
+    vm = D.VonMises(fastgrad.tensor([0.5, -2.0]), fastgrad.tensor([2.0, 8.0]))
+    v = vm.sample((40000,)).numpy()
+    assert v.shape == (40000, 2) and (np.abs(v) <= np.pi).all()
+    np.testing.assert_allclose(np.angle(np.exp(1j * v).mean(0)), [0.5, -2.0], atol=0.02)
+    np.testing.assert_allclose(1 - np.abs(np.exp(1j * v).mean(0)), vm.variance.numpy(), rtol=0.05)
+    assert tuple(vm.expand((3, 2)).batch_shape) == (3, 2)
     mix = D.MixtureSameFamily(D.Categorical(logits=fastgrad.zeros(2, 3)),
                               D.Independent(D.Normal(fastgrad.zeros(2, 3, 4), fastgrad.ones(2, 3, 4)), 1))
     assert tuple(mix.sample((5,)).shape) == (5, 2, 4) and tuple(mix.expand((6, 2)).batch_shape) == (6, 2)

@@ -4,6 +4,7 @@ import math
 
 import fastgrad
 from fastgrad.distributions._special import digamma, lgamma
+from fastgrad.distributions.continuous import ContinuousBernoulli
 from fastgrad.distributions.discrete import Binomial, Geometric, Poisson
 from fastgrad.distributions.gamma import Beta, Dirichlet, Gamma
 from fastgrad.distributions.kl import kl_divergence, register_kl
@@ -286,3 +287,58 @@ def _kl_uniform_gumbel(p, q):
     t1 = common_term.log() + 0.5 * (high_loc_diff + low_loc_diff)
     t2 = common_term * (fastgrad.exp(-high_loc_diff) - fastgrad.exp(-low_loc_diff))
     return t1 - t2
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_continuous_bernoulli_continuous_bernoulli(p, q):
+    t1 = p.mean * (p.logits - q.logits)
+    t2 = p._cont_bern_log_norm() + fastgrad.log1p(-p.probs)
+    t3 = -q._cont_bern_log_norm() - fastgrad.log1p(-q.probs)
+    return t1 + t2 + t3
+
+
+@register_kl(Beta, ContinuousBernoulli)
+@register_kl(Uniform, ContinuousBernoulli)
+def _kl_unit_interval_continuous_bernoulli(p, q):
+    result = -p.entropy() - p.mean * q.logits - fastgrad.log1p(-q.probs) - q._cont_bern_log_norm()
+    if isinstance(p, Uniform):
+        outside = fastgrad.ge(p.high, q.support.upper_bound) | fastgrad.le(p.low, q.support.lower_bound)
+        result = _inf_where(outside, result)
+    return result
+
+
+@register_kl(ContinuousBernoulli, Exponential)
+def _kl_continuous_bernoulli_exponential(p, q):
+    return -p.entropy() - fastgrad.log(q.rate) + q.rate * p.mean
+
+
+@register_kl(ContinuousBernoulli, Normal)
+def _kl_continuous_bernoulli_normal(p, q):
+    t1 = -p.entropy()
+    t2 = 0.5 * (math.log(2.0 * math.pi) + fastgrad.square(q.loc / q.scale)) + fastgrad.log(q.scale)
+    t3 = (p.variance + fastgrad.square(p.mean) - 2.0 * q.loc * p.mean) / (2.0 * fastgrad.square(q.scale))
+    return t1 + t2 + t3
+
+
+@register_kl(ContinuousBernoulli, Uniform)
+def _kl_continuous_bernoulli_uniform(p, q):
+    result = -p.entropy() + fastgrad.log(q.high - q.low)
+    outside = fastgrad.ge(q.low, p.support.lower_bound) | fastgrad.le(q.high, p.support.upper_bound)
+    return _inf_where(outside, result)
+
+
+@register_kl(Exponential, ContinuousBernoulli)
+def _kl_exponential_continuous_bernoulli(p, q):
+    return _infinite_like(p.rate)
+
+
+@register_kl(Gamma, ContinuousBernoulli)
+def _kl_gamma_continuous_bernoulli(p, q):
+    return _infinite_like(p.concentration)
+
+
+@register_kl(Gumbel, ContinuousBernoulli)
+@register_kl(Laplace, ContinuousBernoulli)
+@register_kl(Normal, ContinuousBernoulli)
+def _kl_loc_continuous_bernoulli(p, q):
+    return _infinite_like(p.loc)
