@@ -15,6 +15,7 @@ PROBS = RNG.uniform(0.1, 0.9, (2, 3))
 LOGITS = RNG.standard_normal((2, 3))
 CONC = RNG.uniform(0.5, 3.0, (2, 4))
 SIMPLEX = RNG.dirichlet(np.ones(4), 2)
+LOWRANK_W = RNG.standard_normal((4, 2))
 COUNTS = np.array([[1.0, 0.0, 3.0, 2.0], [0.0, 0.0, 6.0, 0.0]])
 
 
@@ -86,6 +87,12 @@ def _params(lib, name, leaves=None):
                                         PROBS),
         "ContinuousBernoulli-logits": lambda: (D.ContinuousBernoulli(logits=t(LOGITS)), 1 - PROBS),
         "VonMises": lambda: (D.VonMises(t(LOGITS), t(np.array([[0.5, 3.0, 5.0], [1.0, 3.7, 12.0]]))), LOGITS + 1.0),
+        "LowRank": lambda: (D.LowRankMultivariateNormal(t(CONC), t(LOWRANK_W), t(POS2[0, :1].repeat(4) + POS[0, :4 - 3])),
+                            SIMPLEX),
+        "LowRank-b": lambda: (D.LowRankMultivariateNormal(t(CONC[0] * 0.5), t(LOWRANK_W[::-1].copy() * 0.3),
+                                                          t(CONC[1])), SIMPLEX),
+        "MVN": lambda: (D.MultivariateNormal(t(CONC[1]), scale_tril=t(np.linalg.cholesky(
+            LOWRANK_W @ LOWRANK_W.T + np.eye(4)))), SIMPLEX),
     }[name]()
 
 
@@ -95,7 +102,7 @@ NAMES = ["Gamma", "Chi2", "Beta", "Dirichlet", "Poisson", "Binomial-probs", "Bin
 NAMES += ["LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Gumbel", "Pareto", "Weibull", "InverseGamma",
           "StudentT", "LogisticNormal", "Transformed", "Kumaraswamy", "FisherSnedecor", "RelaxedBernoulli",
           "LogitRelaxedBernoulli", "RelaxedOneHotCategorical", "ExpRelaxedCategorical", "MixtureSameFamily",
-          "MixtureSameFamily-event", "ContinuousBernoulli", "ContinuousBernoulli-logits", "VonMises"]
+          "MixtureSameFamily-event", "ContinuousBernoulli", "ContinuousBernoulli-logits", "VonMises", "LowRank"]
 CDF = {"Gamma", "Chi2", "MixtureSameFamily", "ContinuousBernoulli", "ContinuousBernoulli-logits", "LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Pareto", "Weibull", "Transformed"}
 ICDF = {"ContinuousBernoulli", "ContinuousBernoulli-logits", "LogNormal", "HalfNormal", "Cauchy", "HalfCauchy", "Pareto", "Weibull", "Transformed"}
 
@@ -158,7 +165,8 @@ KL_PAIRS = [("Gamma", "Gamma-b"), ("Beta", "Beta-b"), ("Dirichlet", "Dirichlet-b
             ("ContinuousBernoulli", "ContinuousBernoulli-logits"), ("Beta", "ContinuousBernoulli"),
             ("Uniform", "ContinuousBernoulli"), ("ContinuousBernoulli", "Exponential"),
             ("ContinuousBernoulli", "Normal"), ("ContinuousBernoulli", "Uniform"), ("Normal", "ContinuousBernoulli"),
-            ("Gamma", "ContinuousBernoulli"), ("Gumbel", "ContinuousBernoulli")]
+            ("Gamma", "ContinuousBernoulli"), ("Gumbel", "ContinuousBernoulli"), ("LowRank", "LowRank-b"),
+            ("MVN", "LowRank"), ("LowRank", "MVN")]
 
 
 @pytest.mark.parametrize("pair", KL_PAIRS, ids=["-".join(p) for p in KL_PAIRS])
@@ -413,3 +421,24 @@ def test_biject_to_and_transform_to():
     assert isinstance(lc, fastgrad.distributions.transforms.LowerCholeskyTransform)
     with pytest.raises(NotImplementedError, match="Cannot transform _LowerCholesky constraints"):
         fastgrad.distributions.biject_to(C.lower_cholesky)
+
+
+def test_lowrank_matrices_sampling_and_errors():
+    res = {}
+    for lib in (torch, fastgrad):
+        d, _ = _params(lib, "LowRank")
+        res[lib.__name__] = [d.covariance_matrix, d.precision_matrix, d.scale_tril, d.variance,
+                             d.expand((3, 2)).log_prob(lib.tensor(SIMPLEX))]
+    for a, b in zip(res["fastgrad"], res["torch"]):
+        np.testing.assert_allclose(_np(a), _np(b), rtol=1e-10, atol=1e-12)
+    fastgrad.manual_seed(4)
+    D = fastgrad.distributions
+    w = fastgrad.tensor(LOWRANK_W)
+    d = D.LowRankMultivariateNormal(fastgrad.tensor(CONC[0]), w, fastgrad.tensor(CONC[1]))
+    x = d.sample((40000,)).numpy()
+    np.testing.assert_allclose(np.cov(x.T), d.covariance_matrix.numpy(), atol=0.12)
+    for lib in (torch, fastgrad):
+        with pytest.raises(ValueError) as err:
+            lib.distributions.LowRankMultivariateNormal(lib.zeros(3), lib.zeros(2, 1), lib.ones(3))
+        res[lib.__name__] = str(err.value)
+    assert res["fastgrad"] == res["torch"]

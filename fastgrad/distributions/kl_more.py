@@ -8,6 +8,9 @@ from fastgrad.distributions.continuous import ContinuousBernoulli
 from fastgrad.distributions.discrete import Binomial, Geometric, Poisson
 from fastgrad.distributions.gamma import Beta, Dirichlet, Gamma
 from fastgrad.distributions.kl import kl_divergence, register_kl
+from fastgrad.distributions.lowrank_multivariate_normal import (LowRankMultivariateNormal, _batch_lowrank_logdet,
+                                                                _batch_lowrank_mahalanobis)
+from fastgrad.distributions.multivariate_normal import MultivariateNormal, _batch_mahalanobis, _solve_lower
 from fastgrad.distributions.simple import Bernoulli, Exponential, Laplace, Normal, Uniform
 from fastgrad.distributions.transformed import Cauchy, Gumbel, HalfNormal, Pareto, TransformedDistribution
 
@@ -342,3 +345,71 @@ def _kl_gamma_continuous_bernoulli(p, q):
 @register_kl(Normal, ContinuousBernoulli)
 def _kl_loc_continuous_bernoulli(p, q):
     return _infinite_like(p.loc)
+
+
+# torch's messages carry the indentation of a backslash-continued string literal
+_LOWRANK_SHAPES = "different event shapes cannot be computed"
+_GAP = " " * 26
+
+
+def _batch_trace_xxt(bmat):
+    """trace(X X^T) over batches: the sum of squares of X's entries."""
+    return bmat.pow(2).sum((-2, -1))
+
+
+def _lowrank_a(q):
+    qwt_qdinv = q._unbroadcasted_cov_factor.transpose(-2, -1) / q._unbroadcasted_cov_diag.unsqueeze(-2)
+    return _solve_lower(q._capacitance_tril, qwt_qdinv)
+
+
+def _lowrank_mahalanobis_diff(p, q):
+    return _batch_lowrank_mahalanobis(q._unbroadcasted_cov_factor, q._unbroadcasted_cov_diag, q.loc - p.loc,
+                                      q._capacitance_tril)
+
+
+def _lowrank_logdet(d):
+    return _batch_lowrank_logdet(d._unbroadcasted_cov_factor, d._unbroadcasted_cov_diag, d._capacitance_tril)
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrank_lowrank(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError(f"KL-divergence between two Low Rank Multivariate Normals with{_GAP}{_LOWRANK_SHAPES}")
+    term1 = _lowrank_logdet(q) - _lowrank_logdet(p)
+    term3 = _lowrank_mahalanobis_diff(p, q)
+    # inv(qcov) @ pcov = [inv(qD) - A^T A] @ (pD + pW pW^T)
+    a = _lowrank_a(q)
+    term21 = (p._unbroadcasted_cov_diag / q._unbroadcasted_cov_diag).sum(-1)
+    term22 = _batch_trace_xxt(p._unbroadcasted_cov_factor * q._unbroadcasted_cov_diag.rsqrt().unsqueeze(-1))
+    term23 = _batch_trace_xxt(a * p._unbroadcasted_cov_diag.sqrt().unsqueeze(-2))
+    term24 = _batch_trace_xxt(a.matmul(p._unbroadcasted_cov_factor))
+    return 0.5 * (term1 + term21 + term22 - term23 - term24 + term3 - p.event_shape[0])
+
+
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_multivariatenormal_lowrank(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError(f"KL-divergence between two (Low Rank) Multivariate Normals with{_GAP}{_LOWRANK_SHAPES}")
+    term1 = _lowrank_logdet(q) - 2 * p._unbroadcasted_scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    term3 = _lowrank_mahalanobis_diff(p, q)
+    a = _lowrank_a(q)
+    term21 = _batch_trace_xxt(p._unbroadcasted_scale_tril * q._unbroadcasted_cov_diag.rsqrt().unsqueeze(-1))
+    term22 = _batch_trace_xxt(a.matmul(p._unbroadcasted_scale_tril))
+    return 0.5 * (term1 + term21 - term22 + term3 - p.event_shape[0])
+
+
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+def _kl_lowrank_multivariatenormal(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError(f"KL-divergence between two (Low Rank) Multivariate Normals with{_GAP}{_LOWRANK_SHAPES}")
+    term1 = 2 * q._unbroadcasted_scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1) - _lowrank_logdet(p)
+    term3 = _batch_mahalanobis(q._unbroadcasted_scale_tril, q.loc - p.loc)
+    batch = tuple(fastgrad.broadcast_shapes(tuple(q._unbroadcasted_scale_tril.shape[:-2]),
+                                            tuple(p._unbroadcasted_cov_factor.shape[:-2])))
+    n = p.event_shape[0]
+    q_scale_tril = q._unbroadcasted_scale_tril.expand(batch + (n, n))
+    p_cov_factor = p._unbroadcasted_cov_factor.expand(batch + (n, p.cov_factor.size(-1)))
+    p_cov_diag = fastgrad.diag_embed(p._unbroadcasted_cov_diag.sqrt()).expand(batch + (n, n))
+    term21 = _batch_trace_xxt(_solve_lower(q_scale_tril, p_cov_factor))
+    term22 = _batch_trace_xxt(_solve_lower(q_scale_tril, p_cov_diag))
+    return 0.5 * (term1 + term21 + term22 + term3 - p.event_shape[0])
