@@ -442,3 +442,31 @@ def test_lowrank_matrices_sampling_and_errors():
             lib.distributions.LowRankMultivariateNormal(lib.zeros(3), lib.zeros(2, 1), lib.ones(3))
         res[lib.__name__] = str(err.value)
     assert res["fastgrad"] == res["torch"]
+
+
+@pytest.mark.parametrize("name", ["Normal", "Exponential", "Bernoulli", "Gamma", "ContinuousBernoulli"])
+def test_exponential_family_bregman_entropy_and_kl(name):
+    res = {}
+    for lib in (torch, fastgrad):
+        leaves = []
+        p, _ = _params(lib, name, leaves)
+        q, _ = _params(lib, {"Normal": "Normal", "Exponential": "Exponential", "Bernoulli": "Bernoulli",
+                             "Gamma": "Gamma-b", "Beta": "Beta-b", "Dirichlet": "Dirichlet-b",
+                             "ContinuousBernoulli": "ContinuousBernoulli-logits"}[name], leaves)
+        assert isinstance(p, lib.distributions.ExponentialFamily)
+        ent = lib.distributions.ExponentialFamily.entropy(p)
+        kl_mod = lib.distributions.kl if lib is torch else fastgrad.distributions.kl_more
+        kl = kl_mod._kl_expfamily_expfamily(p, q)
+        res[lib.__name__] = [ent, kl] + list(lib.autograd.grad(ent.sum() + kl.sum(), leaves, allow_unused=True))
+    for a, b in zip(res["fastgrad"], res["torch"]):
+        if b is None:
+            assert a is None or not np.any(_np(a))
+        else:
+            np.testing.assert_allclose(_np(a), _np(b), rtol=1e-7, atol=1e-10)
+    msgs = []
+    for lib in (torch, fastgrad):
+        with pytest.raises(NotImplementedError) as err:
+            lib.distributions.kl_divergence(lib.distributions.Poisson(lib.tensor([1.0])),
+                                            lib.distributions.Normal(lib.tensor([0.0]), lib.tensor([1.0])))
+        msgs.append(str(err.value))
+    assert msgs[0] == msgs[1]

@@ -9,12 +9,13 @@ import fastgrad
 from fastgrad._random import rng
 from fastgrad.distributions import constraints
 from fastgrad.distributions.distribution import Distribution
+from fastgrad.distributions.exp_family import ExponentialFamily
 from fastgrad.distributions.utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs, probs_to_logits
 
 __all__ = ["ContinuousBernoulli", "VonMises"]
 
 
-class ContinuousBernoulli(Distribution):
+class ContinuousBernoulli(ExponentialFamily):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.unit_interval
     _mean_carrier_measure = 0
@@ -142,6 +143,13 @@ class ContinuousBernoulli(Distribution):
     @property
     def _natural_params(self):
         return (self.logits,)
+
+    def _log_normalizer(self, x):
+        unstable = fastgrad.le(x, self._lims[0] - 0.5) | fastgrad.gt(x, self._lims[1] - 0.5)
+        cut = fastgrad.where(unstable, x, (self._lims[0] - 0.5) * fastgrad.ones_like(x))
+        log_norm = fastgrad.log(fastgrad.abs(fastgrad.expm1(cut))) - fastgrad.log(fastgrad.abs(cut))
+        taylor = 0.5 * x + fastgrad.pow(x, 2) / 24.0 - fastgrad.pow(x, 4) / 2880.0
+        return fastgrad.where(unstable, log_norm, taylor)
 
 
 # Polynomial approximations of the modified Bessel functions I0, I1 (Abramowitz & Stegun

@@ -8,6 +8,7 @@ from fastgrad.distributions import constraints
 from fastgrad.distributions._special import lgamma
 from fastgrad.distributions.categorical import Categorical
 from fastgrad.distributions.distribution import Distribution
+from fastgrad.distributions.exp_family import ExponentialFamily
 from fastgrad.distributions.gamma import Gamma
 from fastgrad.distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
 
@@ -65,7 +66,7 @@ class _ProbsOrLogits:
         return new
 
 
-class Poisson(Distribution):
+class Poisson(ExponentialFamily):
     arg_constraints = {"rate": constraints.nonnegative}
     support = constraints.nonnegative_integer
 

@@ -7,6 +7,7 @@ import fastgrad
 from fastgrad.distributions import constraints
 from fastgrad.distributions._special import digamma, gammainc, lgamma, standard_gamma
 from fastgrad.distributions.distribution import Distribution
+from fastgrad.distributions.exp_family import ExponentialFamily
 from fastgrad.distributions.utils import broadcast_all
 
 __all__ = ["Gamma", "Chi2", "Dirichlet", "Beta"]
@@ -18,7 +19,7 @@ def _as_tensor(value, like):
     return fastgrad.tensor(value, dtype=like.dtype)
 
 
-class Gamma(Distribution):
+class Gamma(ExponentialFamily):
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
@@ -97,7 +98,7 @@ class Chi2(Gamma):
         return self.concentration * 2
 
 
-class Dirichlet(Distribution):
+class Dirichlet(ExponentialFamily):
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
     has_rsample = True
@@ -160,7 +161,7 @@ class Dirichlet(Distribution):
         return lgamma(x).sum(-1) - lgamma(x.sum(-1))
 
 
-class Beta(Distribution):
+class Beta(ExponentialFamily):
     arg_constraints = {"concentration1": constraints.positive, "concentration0": constraints.positive}
     support = constraints.unit_interval
     has_rsample = True

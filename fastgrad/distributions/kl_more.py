@@ -7,6 +7,8 @@ from fastgrad.distributions._special import digamma, lgamma
 from fastgrad.distributions.continuous import ContinuousBernoulli
 from fastgrad.distributions.discrete import Binomial, Geometric, Poisson
 from fastgrad.distributions.gamma import Beta, Dirichlet, Gamma
+from fastgrad.distributions.exp_family import ExponentialFamily
+from fastgrad.distributions.independent import _sum_rightmost
 from fastgrad.distributions.kl import kl_divergence, register_kl
 from fastgrad.distributions.lowrank_multivariate_normal import (LowRankMultivariateNormal, _batch_lowrank_logdet,
                                                                 _batch_lowrank_mahalanobis)
@@ -413,3 +415,18 @@ def _kl_lowrank_multivariatenormal(p, q):
     term21 = _batch_trace_xxt(_solve_lower(q_scale_tril, p_cov_factor))
     term22 = _batch_trace_xxt(_solve_lower(q_scale_tril, p_cov_diag))
     return 0.5 * (term1 + term21 + term22 + term3 - p.event_shape[0])
+
+
+@register_kl(ExponentialFamily, ExponentialFamily)
+def _kl_expfamily_expfamily(p, q):
+    if type(p) is not type(q):
+        raise NotImplementedError("The cross KL-divergence between different exponential families cannot "
+                                  "                            be computed using Bregman divergences")
+    p_nparams = [n.detach().requires_grad_() for n in p._natural_params]
+    q_nparams = q._natural_params
+    lg_normal = p._log_normalizer(*p_nparams)
+    gradients = fastgrad.autograd.grad(lg_normal.sum(), p_nparams, create_graph=True)
+    result = q._log_normalizer(*q_nparams) - lg_normal
+    for pnp, qnp, g in zip(p_nparams, q_nparams, gradients):
+        result = result - _sum_rightmost((qnp - pnp) * g, len(q.event_shape))
+    return result
