@@ -300,6 +300,9 @@ def _transforms(lib, leaves):
         (T.ComposeTransform([T.AffineTransform(0.5, 2.0), T.ExpTransform(), T.PowerTransform(lib.tensor(0.5))]),
          LOGITS),
         (T.IndependentTransform(T.SigmoidTransform(), 1), LOGITS),
+        (T.CatTransform([T.ExpTransform(), T.AffineTransform(t(LOGITS[:1]), 2.0)], dim=0, lengths=[1, 1]), LOGITS),
+        (T.StackTransform([T.ExpTransform(), T.SigmoidTransform(), T.TanhTransform()], dim=1), LOGITS),
+        (T.CumulativeDistributionTransform(lib.distributions.Exponential(t(POS2))), POS),
     ]
 
 
@@ -470,3 +473,22 @@ def test_exponential_family_bregman_entropy_and_kl(name):
                                             lib.distributions.Normal(lib.tensor([0.0]), lib.tensor([1.0])))
         msgs.append(str(err.value))
     assert msgs[0] == msgs[1]
+
+
+def test_one_hot_straight_through():
+    fastgrad.manual_seed(5)
+    probs = fastgrad.tensor([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]], requires_grad=True)
+    d = fastgrad.distributions.OneHotCategoricalStraightThrough(probs=probs)
+    r = d.rsample((4,))
+    assert tuple(r.shape) == (4, 2, 3) and (r.detach().sum(-1).numpy() == 1).all()
+    (r * fastgrad.tensor([1.0, 2.0, 3.0])).sum().backward()
+    tprobs = torch.tensor(probs.detach().numpy(), requires_grad=True)
+    tr = torch.distributions.OneHotCategoricalStraightThrough(probs=tprobs).rsample((4,))
+    (tr * torch.tensor([1.0, 2.0, 3.0])).sum().backward()  # the gradient does not depend on the draw
+    np.testing.assert_allclose(probs.grad.numpy(), tprobs.grad.numpy(), rtol=1e-6)
+    c = fastgrad.distributions.constraints
+    v = fastgrad.tensor([[0.5, 2.0, -1.0]])
+    np.testing.assert_array_equal(c.cat([c.unit_interval, c.positive], dim=1, lengths=[1, 2]).check(v).numpy(),
+                                  [[True, True, False]])
+    np.testing.assert_array_equal(c.stack([c.unit_interval, c.positive, c.real], dim=1).check(v).numpy(),
+                                  [[True, True, True]])

@@ -7,7 +7,8 @@ Independent, MultivariateNormal, Gamma, Chi2, Beta, Dirichlet, Poisson, Binomial
 NegativeBinomial, Multinomial, TransformedDistribution and the transforms, LogNormal, HalfNormal,
 Cauchy, HalfCauchy, Gumbel, Pareto, Weibull, InverseGamma, StudentT, LogisticNormal; constraints; kl_divergence / register_kl."""
 from fastgrad.distributions import constraints  # noqa: F401
-from fastgrad.distributions.categorical import Categorical, OneHotCategorical  # noqa: F401
+from fastgrad.distributions.categorical import (Categorical, OneHotCategorical,  # noqa: F401
+                                                OneHotCategoricalStraightThrough)
 from fastgrad.distributions.discrete import Binomial, Geometric, Multinomial, NegativeBinomial, Poisson  # noqa: F401
 from fastgrad.distributions.distribution import Distribution  # noqa: F401
 from fastgrad.distributions.gamma import Beta, Chi2, Dirichlet, Gamma  # noqa: F401
@@ -29,7 +30,7 @@ from fastgrad.distributions import kl_more  # noqa: F401,E402  (registers more c
 from fastgrad.distributions.multivariate_normal import MultivariateNormal  # noqa: F401
 from fastgrad.distributions.simple import Bernoulli, Exponential, Laplace, Normal, Uniform  # noqa: F401
 
-__all__ = ["ExponentialFamily", "LowRankMultivariateNormal", "ContinuousBernoulli", "VonMises", "FisherSnedecor", "Kumaraswamy", "MixtureSameFamily", "RelaxedBernoulli", "RelaxedOneHotCategorical",
+__all__ = ["OneHotCategoricalStraightThrough", "ExponentialFamily", "LowRankMultivariateNormal", "ContinuousBernoulli", "VonMises", "FisherSnedecor", "Kumaraswamy", "MixtureSameFamily", "RelaxedBernoulli", "RelaxedOneHotCategorical",
            "Cauchy", "Gumbel", "HalfCauchy", "HalfNormal", "InverseGamma", "LogisticNormal", "LogNormal", "Pareto",
            "StudentT", "TransformedDistribution", "Weibull", "biject_to", "transform_to", "transforms"] + transforms.__all__ + ["Bernoulli", "Beta", "Binomial", "Categorical", "Chi2", "Dirichlet", "Distribution", "Exponential", "Gamma",
            "Geometric", "Independent", "Laplace", "Multinomial", "MultivariateNormal", "NegativeBinomial", "Normal",

@@ -1,10 +1,10 @@
 """Constraints on distribution parameters and supports (torch.distributions.constraints)."""
 
-__all__ = ["Constraint", "boolean", "dependent", "dependent_property", "greater_than", "greater_than_eq",
+__all__ = ["Constraint", "boolean", "cat", "dependent", "dependent_property", "greater_than", "greater_than_eq",
            "half_open_interval", "independent", "integer_interval", "interval", "is_dependent", "less_than",
            "lower_cholesky", "lower_triangular", "multinomial", "nonnegative", "nonnegative_integer", "one_hot", "positive",
            "positive_definite", "positive_integer", "positive_semidefinite", "real", "real_vector", "simplex",
-           "square", "symmetric", "unit_interval"]
+           "square", "stack", "symmetric", "unit_interval"]
 
 
 class Constraint:
@@ -245,6 +245,59 @@ class _PositiveDefinite(_Symmetric):
             linalg.eigvalsh(value).gt(0).all(-1)
 
 
+class _Cat(Constraint):
+    """Constraints applied to consecutive slices of lengths `lengths` along `dim` (as torch.cat)."""
+
+    def __init__(self, cseq, dim=0, lengths=None):
+        self.cseq = list(cseq)
+        self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.cseq):
+            raise AssertionError(f"lengths ({len(self.lengths)}) must match cseq ({len(self.cseq)})")
+        self.dim = dim
+        super().__init__()
+
+    @property
+    def is_discrete(self):
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self):
+        return max(c.event_dim for c in self.cseq)
+
+    def check(self, value):
+        import fastgrad
+
+        checks, start = [], 0
+        for constr, length in zip(self.cseq, self.lengths):
+            checks.append(constr.check(value.narrow(self.dim, start, length)))
+            start = start + length
+        return fastgrad.cat(checks, self.dim)
+
+
+class _Stack(Constraint):
+    """Constraints applied to the slices along `dim` (as torch.stack)."""
+
+    def __init__(self, cseq, dim=0):
+        self.cseq = list(cseq)
+        self.dim = dim
+        super().__init__()
+
+    @property
+    def is_discrete(self):
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self):
+        dim = max(c.event_dim for c in self.cseq)
+        return dim + 1 if self.dim + dim < 0 else dim
+
+    def check(self, value):
+        import fastgrad
+
+        vs = [value.select(self.dim, i) for i in range(value.size(self.dim))]
+        return fastgrad.stack([constr.check(v) for v, constr in zip(vs, self.cseq)], self.dim)
+
+
 def bool_dtype():
     from fastgrad import bool as b
 
@@ -260,6 +313,8 @@ nonnegative_integer = _IntegerGreaterThan(0)
 positive_integer = _IntegerGreaterThan(1)
 integer_interval = _IntegerInterval
 multinomial = _Multinomial
+cat = _Cat
+stack = _Stack
 real = _Real()
 real_vector = independent(real, 1)
 positive = _GreaterThan(0.0)
