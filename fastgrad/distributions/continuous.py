@@ -1,4 +1,4 @@
-"""ContinuousBernoulli and VonMises (torch's formulas; von Mises draws from NumPy's sampler
+"""ContinuousBernoulli, VonMises and GeneralizedPareto (torch's formulas; von Mises draws from NumPy's sampler
 through fastgrad's generator)."""
 import math
 import numbers
@@ -12,7 +12,7 @@ from fastgrad.distributions.distribution import Distribution
 from fastgrad.distributions.exp_family import ExponentialFamily
 from fastgrad.distributions.utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs, probs_to_logits
 
-__all__ = ["ContinuousBernoulli", "VonMises"]
+__all__ = ["ContinuousBernoulli", "GeneralizedPareto", "VonMises"]
 
 
 class ContinuousBernoulli(ExponentialFamily):
@@ -219,3 +219,93 @@ class VonMises(Distribution):
     @lazy_property
     def variance(self):
         return 1 - (_log_bessel_i(self.concentration, order=1) - _log_bessel_i(self.concentration, order=0)).exp()
+
+
+class GeneralizedPareto(Distribution):
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive, "concentration": constraints.real}
+    has_rsample = True
+
+    def __init__(self, loc, scale, concentration, validate_args=None):
+        self.loc, self.scale, self.concentration = broadcast_all(loc, scale, concentration)
+        if all(isinstance(v, numbers.Number) for v in (loc, scale, concentration)):
+            batch_shape = fastgrad.Size()
+        else:
+            batch_shape = self.loc.size()
+        super().__init__(batch_shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(GeneralizedPareto, _instance)
+        batch_shape = fastgrad.Size(batch_shape)
+        new.loc, new.scale = self.loc.expand(batch_shape), self.scale.expand(batch_shape)
+        new.concentration = self.concentration.expand(batch_shape)
+        Distribution.__init__(new, batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def rsample(self, sample_shape=()):
+        return self.icdf(fastgrad.rand(*self._extended_shape(sample_shape), dtype=self.loc.dtype))
+
+    def _safe_concentration(self):
+        """(concentration == 0 mask, concentration with those entries set to 1)."""
+        eq_zero = fastgrad.isclose(self.concentration, fastgrad.zeros_like(self.concentration))
+        return eq_zero, fastgrad.where(eq_zero, fastgrad.ones_like(self.concentration), self.concentration)
+
+    def _z(self, x):
+        return (x - self.loc) / self.scale
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        z = self._z(value)
+        eq_zero, safe_conc = self._safe_concentration()
+        y = 1 / safe_conc + fastgrad.ones_like(z)
+        where_nonzero = fastgrad.where(y == 0, y, y * fastgrad.log1p(safe_conc * z))
+        log_scale = math.log(self.scale) if isinstance(self.scale, numbers.Real) else self.scale.log()
+        return -log_scale - fastgrad.where(eq_zero, z, where_nonzero)
+
+    def log_survival_function(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        z = self._z(value)
+        eq_zero, safe_conc = self._safe_concentration()
+        return fastgrad.where(eq_zero, -z, -fastgrad.log1p(safe_conc * z) / safe_conc)
+
+    def log_cdf(self, value):
+        return fastgrad.log1p(-fastgrad.exp(self.log_survival_function(value)))
+
+    def cdf(self, value):
+        return fastgrad.exp(self.log_cdf(value))
+
+    def icdf(self, value):
+        eq_zero, safe_conc = self._safe_concentration()
+        logu = fastgrad.log1p(-value)
+        where_nonzero = self.loc + self.scale / safe_conc * fastgrad.expm1(-safe_conc * logu)
+        return fastgrad.where(eq_zero, self.loc - self.scale * logu, where_nonzero)
+
+    @property
+    def mean(self):
+        valid = self.concentration < 1
+        safe_conc = fastgrad.where(valid, self.concentration, fastgrad.full_like(self.concentration, 0.5))
+        result = self.loc + self.scale / (1 - safe_conc)
+        return fastgrad.where(valid, result, fastgrad.full_like(result, math.nan))
+
+    @property
+    def variance(self):
+        valid = self.concentration < 0.5
+        safe_conc = fastgrad.where(valid, self.concentration, fastgrad.full_like(self.concentration, 0.25))
+        result = self.scale ** 2 / ((1 - safe_conc) ** 2 * (1 - 2 * safe_conc))
+        return fastgrad.where(valid, result, fastgrad.full_like(result, math.nan))
+
+    def entropy(self):
+        return (fastgrad.log(self.scale) + self.concentration + 1).expand(self._batch_shape)
+
+    @property
+    def mode(self):
+        return self.loc
+
+    @constraints.dependent_property(is_discrete=False, event_dim=0)
+    def support(self):
+        lower = self.loc
+        upper = fastgrad.where(self.concentration < 0, lower - self.scale / self.concentration,
+                               fastgrad.full_like(lower, math.inf))
+        return constraints.interval(lower, upper)
