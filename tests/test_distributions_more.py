@@ -303,6 +303,7 @@ def _transforms(lib, leaves):
         (T.CatTransform([T.ExpTransform(), T.AffineTransform(t(LOGITS[:1]), 2.0)], dim=0, lengths=[1, 1]), LOGITS),
         (T.StackTransform([T.ExpTransform(), T.SigmoidTransform(), T.TanhTransform()], dim=1), LOGITS),
         (T.CumulativeDistributionTransform(lib.distributions.Exponential(t(POS2))), POS),
+        (T.CorrCholeskyTransform(), np.concatenate([LOGITS, POS], -1)),
     ]
 
 
@@ -514,3 +515,29 @@ def test_generalized_pareto_float32():
     g = fastgrad.distributions.GeneralizedPareto(0.0, 1.0, 0.2)
     s = g.sample((40000,))
     np.testing.assert_allclose(s.mean().item(), g.mean.item(), rtol=0.03)
+
+
+def test_lkj_cholesky():
+    x = np.concatenate([LOGITS, POS], -1)
+    res = {}
+    for lib in (torch, fastgrad):
+        conc = lib.tensor([0.5, 2.0], dtype=lib.float64, requires_grad=True)
+        xv = lib.tensor(x, requires_grad=True)
+        y = lib.distributions.transforms.CorrCholeskyTransform()(xv)
+        d = lib.distributions.LKJCholesky(4, conc)
+        lp = d.log_prob(y)
+        res[lib.__name__] = [lp] + list(lib.autograd.grad(lp.sum(), [conc, xv]))
+        assert tuple(d.expand((3, 2)).batch_shape) == (3, 2) and tuple(d.event_shape) == (4, 4)
+        assert repr(lib.distributions.biject_to(lib.distributions.constraints.corr_cholesky)) == \
+            "CorrCholeskyTransform()"
+    for a, b in zip(res["fastgrad"], res["torch"]):
+        np.testing.assert_allclose(_np(a), _np(b), rtol=1e-9, atol=1e-12)
+    fastgrad.manual_seed(7)
+    s = fastgrad.distributions.LKJCholesky(3, fastgrad.tensor([1.0, 4.0], dtype=fastgrad.float64)).sample((20000,))
+    assert tuple(s.shape) == (20000, 2, 3, 3)
+    assert bool(fastgrad.distributions.constraints.corr_cholesky.check(s).all())
+    corr = (s @ s.transpose(-2, -1)).numpy()
+    # LKJ(eta) in 3 dimensions: each correlation has variance 1 / (2 eta + 2)
+    np.testing.assert_allclose(corr[:, :, 0, 1].var(0), [1 / 4, 1 / 10], rtol=0.06)
+    with pytest.raises(ValueError, match="Expected dim to be an integer greater than or equal to 2. Found dim=1."):
+        fastgrad.distributions.LKJCholesky(1)

@@ -10,9 +10,9 @@ from fastgrad.distributions.independent import _sum_rightmost
 from fastgrad.distributions.transform_base import Transform, _InverseTransform  # noqa: F401
 from fastgrad.distributions.transforms_structured import (CatTransform, CumulativeDistributionTransform,  # noqa: F401
                                                           StackTransform)
-from fastgrad.distributions.utils import broadcast_all, lazy_property
+from fastgrad.distributions.utils import broadcast_all, lazy_property, tril_matrix_to_vec, vec_to_tril_matrix
 
-__all__ = ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform", "CumulativeDistributionTransform", "ExpTransform", "IndependentTransform",
+__all__ = ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform", "CorrCholeskyTransform", "CumulativeDistributionTransform", "ExpTransform", "IndependentTransform",
            "LowerCholeskyTransform", "PositiveDefiniteTransform", "PowerTransform", "ReshapeTransform",
            "SigmoidTransform", "SoftmaxTransform", "SoftplusTransform", "StackTransform", "StickBreakingTransform",
            "TanhTransform",
@@ -508,3 +508,50 @@ class PositiveDefiniteTransform(Transform):
     def _inverse(self, y):
         return LowerCholeskyTransform().inv(fastgrad.linalg.cholesky(y))
 
+
+
+class CorrCholeskyTransform(Transform):
+    """A vector of length D(D-1)/2 onto the Cholesky factor of a D x D correlation matrix: tanh into
+    (-1, 1), then stick-breaking along each row so the rows have unit norm."""
+
+    domain = constraints.real_vector
+    codomain = constraints.corr_cholesky
+    bijective = True
+
+    def _call(self, x):
+        x = fastgrad.tanh(x)
+        eps = fastgrad.finfo(x.dtype).eps
+        x = x.clamp(min=-1 + eps, max=1 - eps)
+        r = vec_to_tril_matrix(x, diag=-1)
+        z1m_cumprod_sqrt = (1 - r ** 2).sqrt().cumprod(-1)
+        r = r + fastgrad.eye(r.shape[-1], dtype=r.dtype)
+        return r * _F.pad(z1m_cumprod_sqrt[..., :-1], [1, 0], value=1)
+
+    def _inverse(self, y):
+        y_cumsum = 1 - fastgrad.cumsum(y * y, dim=-1)
+        y_cumsum_shifted = _F.pad(y_cumsum[..., :-1], [1, 0], value=1)
+        t = tril_matrix_to_vec(y, diag=-1) / tril_matrix_to_vec(y_cumsum_shifted, diag=-1).sqrt()
+        return (t.log1p() - t.neg().log1p()) / 2
+
+    def log_abs_det_jacobian(self, x, y, intermediates=None):
+        y1m_cumsum = 1 - (y * y).cumsum(dim=-1)
+        stick_breaking_logdet = 0.5 * tril_matrix_to_vec(y1m_cumsum, diag=-2).log().sum(-1)
+        tanh_logdet = -2 * (x + _F.softplus(-2 * x) - math.log(2.0)).sum(dim=-1)
+        return stick_breaking_logdet + tanh_logdet
+
+    def forward_shape(self, shape):
+        if len(shape) < 1:
+            raise ValueError("Too few dimensions on input")
+        n = shape[-1]
+        d = round((0.25 + 2 * n) ** 0.5 + 0.5)
+        if d * (d - 1) // 2 != n:
+            raise ValueError("Input is not a flattened lower-diagonal number")
+        return fastgrad.Size(tuple(shape[:-1]) + (d, d))
+
+    def inverse_shape(self, shape):
+        if len(shape) < 2:
+            raise ValueError("Too few dimensions on input")
+        if shape[-2] != shape[-1]:
+            raise ValueError("Input is not square")
+        d = shape[-1]
+        return fastgrad.Size(tuple(shape[:-2]) + (d * (d - 1) // 2,))
