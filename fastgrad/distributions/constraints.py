@@ -1,10 +1,10 @@
 """Constraints on distribution parameters and supports (torch.distributions.constraints)."""
 
-__all__ = ["Constraint", "boolean", "dependent", "dependent_property", "greater_than", "greater_than_eq",
+__all__ = ["Constraint", "boolean", "cat", "corr_cholesky", "dependent", "dependent_property", "greater_than", "greater_than_eq",
            "half_open_interval", "independent", "integer_interval", "interval", "is_dependent", "less_than",
-           "lower_cholesky", "lower_triangular", "nonnegative", "nonnegative_integer", "one_hot", "positive",
+           "lower_cholesky", "lower_triangular", "multinomial", "nonnegative", "nonnegative_integer", "one_hot", "positive",
            "positive_definite", "positive_integer", "positive_semidefinite", "real", "real_vector", "simplex",
-           "square", "symmetric", "unit_interval"]
+           "square", "stack", "symmetric", "unit_interval"]
 
 
 class Constraint:
@@ -123,6 +123,17 @@ class _IntegerGreaterThan(Constraint):
         return f"{self.__class__.__name__[1:]}(lower_bound={self.lower_bound})"
 
 
+class _Multinomial(Constraint):
+    is_discrete = True
+    event_dim = 1
+
+    def __init__(self, upper_bound):
+        self.upper_bound = upper_bound
+
+    def check(self, x):
+        return (x >= 0).all(dim=-1) & (x.sum(dim=-1) <= self.upper_bound)
+
+
 class _Real(Constraint):
     def check(self, value):
         return value == value  # False only for NaN
@@ -194,6 +205,20 @@ class _LowerCholesky(Constraint):
         return lower & positive_diagonal
 
 
+class _CorrCholesky(Constraint):
+    """Lower-triangular matrices with positive diagonals whose rows have unit length."""
+
+    event_dim = 2
+
+    def check(self, value):
+        import fastgrad
+
+        tol = fastgrad.finfo(value.dtype).eps * value.size(-1) * 10
+        row_norm = fastgrad.linalg.norm(value.detach(), dim=-1)
+        unit_row_norm = (row_norm - 1.0).abs().le(tol).all(dim=-1)
+        return _LowerCholesky().check(value) & unit_row_norm
+
+
 class _Square(Constraint):
     event_dim = 2
 
@@ -234,6 +259,59 @@ class _PositiveDefinite(_Symmetric):
             linalg.eigvalsh(value).gt(0).all(-1)
 
 
+class _Cat(Constraint):
+    """Constraints applied to consecutive slices of lengths `lengths` along `dim` (as torch.cat)."""
+
+    def __init__(self, cseq, dim=0, lengths=None):
+        self.cseq = list(cseq)
+        self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
+        if len(self.lengths) != len(self.cseq):
+            raise AssertionError(f"lengths ({len(self.lengths)}) must match cseq ({len(self.cseq)})")
+        self.dim = dim
+        super().__init__()
+
+    @property
+    def is_discrete(self):
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self):
+        return max(c.event_dim for c in self.cseq)
+
+    def check(self, value):
+        import fastgrad
+
+        checks, start = [], 0
+        for constr, length in zip(self.cseq, self.lengths):
+            checks.append(constr.check(value.narrow(self.dim, start, length)))
+            start = start + length
+        return fastgrad.cat(checks, self.dim)
+
+
+class _Stack(Constraint):
+    """Constraints applied to the slices along `dim` (as torch.stack)."""
+
+    def __init__(self, cseq, dim=0):
+        self.cseq = list(cseq)
+        self.dim = dim
+        super().__init__()
+
+    @property
+    def is_discrete(self):
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self):
+        dim = max(c.event_dim for c in self.cseq)
+        return dim + 1 if self.dim + dim < 0 else dim
+
+    def check(self, value):
+        import fastgrad
+
+        vs = [value.select(self.dim, i) for i in range(value.size(self.dim))]
+        return fastgrad.stack([constr.check(v) for v, constr in zip(vs, self.cseq)], self.dim)
+
+
 def bool_dtype():
     from fastgrad import bool as b
 
@@ -248,6 +326,9 @@ one_hot = _OneHot()
 nonnegative_integer = _IntegerGreaterThan(0)
 positive_integer = _IntegerGreaterThan(1)
 integer_interval = _IntegerInterval
+multinomial = _Multinomial
+cat = _Cat
+stack = _Stack
 real = _Real()
 real_vector = independent(real, 1)
 positive = _GreaterThan(0.0)
@@ -261,6 +342,7 @@ half_open_interval = _HalfOpenInterval
 simplex = _Simplex()
 lower_triangular = _LowerTriangular()
 lower_cholesky = _LowerCholesky()
+corr_cholesky = _CorrCholesky()
 square = _Square()
 symmetric = _Symmetric()
 positive_semidefinite = _PositiveSemidefinite()

@@ -5,6 +5,7 @@ import numbers
 import fastgrad
 from fastgrad.distributions import constraints
 from fastgrad.distributions.distribution import Distribution
+from fastgrad.distributions.exp_family import ExponentialFamily
 from fastgrad.distributions.utils import (broadcast_all, lazy_property, logits_to_probs,
                                           probs_to_logits)
 
@@ -15,7 +16,7 @@ def _shape(x):
     return fastgrad.Size(()) if isinstance(x, numbers.Number) else x.shape
 
 
-class Normal(Distribution):
+class Normal(ExponentialFamily):
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
     has_rsample = True
@@ -81,6 +82,9 @@ class Normal(Distribution):
     def _natural_params(self):
         return self.loc / self.scale.pow(2), -0.5 * self.scale.pow(2).reciprocal()
 
+    def _log_normalizer(self, x, y):
+        return -0.25 * x.pow(2) / y + 0.5 * fastgrad.log(-math.pi / y)
+
 
 class Uniform(Distribution):
     arg_constraints = {"low": constraints.dependent(is_discrete=False, event_dim=0),
@@ -145,7 +149,7 @@ class Uniform(Distribution):
         return fastgrad.log(self.high - self.low)
 
 
-class Exponential(Distribution):
+class Exponential(ExponentialFamily):
     arg_constraints = {"rate": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
@@ -200,6 +204,13 @@ class Exponential(Distribution):
 
     def entropy(self):
         return 1.0 - fastgrad.log(self.rate)
+
+    @property
+    def _natural_params(self):
+        return (-self.rate,)
+
+    def _log_normalizer(self, x):
+        return -fastgrad.log(-x)
 
 
 class Laplace(Distribution):
@@ -259,7 +270,7 @@ class Laplace(Distribution):
         return 1 + fastgrad.log(2 * self.scale)
 
 
-class Bernoulli(Distribution):
+class Bernoulli(ExponentialFamily):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
     has_enumerate_support = True
@@ -343,6 +354,11 @@ class Bernoulli(Distribution):
 
     @property
     def _natural_params(self):
-        return (fastgrad.logit(self.probs),)
+        if hasattr(fastgrad, "logit"):
+            return (fastgrad.logit(self.probs),)
+        return (self.probs.log() - (-self.probs).log1p(),)
+
+    def _log_normalizer(self, x):
+        return fastgrad.log1p(fastgrad.exp(x))
 
 

@@ -63,9 +63,20 @@ class lazy_property:  # noqa: N801
         return value
 
 
+def _tril_indices(n, diag):
+    if hasattr(fastgrad, "tril_indices"):
+        return fastgrad.tril_indices(n, n, offset=diag)
+    import numpy as np
+
+    rows, cols = np.tril_indices(n, k=diag)
+    return fastgrad.tensor(rows), fastgrad.tensor(cols)
+
+
 def tril_matrix_to_vec(mat, diag=0):
     n = mat.shape[-1]
-    rows, cols = fastgrad.tril_indices(n, n, offset=diag) if hasattr(fastgrad, "tril_indices") else None
+    if not (-n <= diag < n):
+        raise ValueError(f"diag ({diag}) provided is outside [{-n}, {n - 1}].")
+    rows, cols = _tril_indices(n, diag)
     return mat[..., rows, cols]
 
 
@@ -74,7 +85,9 @@ def vec_to_tril_matrix(vec, diag=0):
 
     n = int((-(1 + 2 * diag) + math.sqrt((1 + 2 * diag) ** 2 + 8 * vec.shape[-1] + 4 * abs(diag) * (diag + 1))) / 2
             + 1e-6)
-    mat = vec.new_zeros(tuple(vec.shape[:-1]) + (n, n))
-    rows, cols = fastgrad.tril_indices(n, n, offset=diag)
-    mat[..., rows, cols] = vec
-    return mat
+    rows, cols = _tril_indices(n, diag)
+    flat = (rows * n + cols).tolist()
+    # scatter the vector into the flattened matrix without an in-place write, so gradients flow
+    onehot = fastgrad.zeros(len(flat), n * n, dtype=vec.dtype)
+    onehot[list(range(len(flat))), flat] = 1.0
+    return fastgrad.matmul(vec, onehot).reshape(tuple(vec.shape[:-1]) + (n, n))
