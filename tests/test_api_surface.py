@@ -45,7 +45,7 @@ OUT_OF_SCOPE = {
         "refuse (uint16/32/64)",
     (r"torch", r"batch_norm_.*|native_(batch_norm|dropout|group_norm|layer_norm|norm)|.*_backward.*|"
                r"affine_grid_generator|grid_sampler(_2d|_3d)?|"
-               r"conv_tbc|convolution|norm_except_dim|embedding_renorm_|segment_reduce|nonzero_static|"
+               r"conv_tbc|convolution|norm_except_dim|embedding_renorm_|segment_reduce|"
                r"empty_quantized|lobpcg"):
         "ATen-internal entry points (torch's own building blocks, not user API)",
     (r"Tensor", r"ipu|xpu|mtia|record_stream|to_mkldnn|to_padded_tensor|is_set_to|set_|storage|storage_type|"
