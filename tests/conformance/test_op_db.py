@@ -18,9 +18,10 @@ out_of_scope(reason)). Out of scope by name: ``jiterator_*``, leading underscore
 exclusions with their reason. ``--conformance=sample`` (default) runs every agreeing entry on its
 first SAMPLE_LIMIT samples per dtype (float32 alone for the method and in-place variants; they
 must still agree) and every missing entry (it must still be missing: most have no callable, and
-nothing runs); ``python -m pytest tests/conformance --conformance=full`` runs every entry on its first dbcheck.FULL_LIMIT samples per dtype (what the status file
-records) and fails on any change of status (differ and raise may trade places): progress is
-recorded with ``python benchmarks/conformance.py --update [key prefixes]``.
+nothing runs); ``python -m pytest tests/conformance --conformance=full`` runs every entry on its
+first dbcheck.FULL_LIMIT samples per dtype (what the status file records) and fails on any
+change of status (differ and raise may trade places): progress is recorded with
+``python benchmarks/conformance.py --update [key prefixes]``.
 """
 import pytest
 
