@@ -163,8 +163,9 @@ def check_sample(opinfo, kind, torch_fn, fastgrad_fn, sample, dtype, random):
                 values=not random)
 
 
-def check(key, opinfo, kind, limit=None):
-    """(status, detail) of one entry's call variant; ``limit`` bounds the samples per dtype."""
+def check(key, opinfo, kind, limit=None, first_dtype_only=False):
+    """(status, detail) of one entry's call variant; ``limit`` bounds the samples per dtype,
+    ``first_dtype_only`` runs float32 alone (or the fallback dtype)."""
     reason = scope_reason(key, opinfo)
     if reason is not None:
         return "%s(%s)" % (OUT_OF_SCOPE, reason), ""
@@ -176,7 +177,7 @@ def check(key, opinfo, kind, limit=None):
         return MISSING, "no fastgrad callable"
     random = is_random(opinfo)
     count = 0
-    for dtype in test_dtypes(opinfo):
+    for dtype in test_dtypes(opinfo)[:1 if first_dtype_only else None]:
         requires_grad = bool(opinfo.supports_autograd and (dtype.is_floating_point or dtype.is_complex)
                              and (kind != ":inplace" or opinfo.supports_inplace_autograd))
         torch.manual_seed(0)
