@@ -137,6 +137,19 @@ class Distribution:
                              f"within the support ({repr(support)}) of the distribution {repr(self)}, but found "
                              f"invalid values:\n{value}")
 
+    def _finish_expand(self, new, batch_shape, event_shape=()):
+        """The common end of expand(): new's shapes set, validation as self's."""
+        Distribution.__init__(new, batch_shape, event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def _expand_probs_logits(self, new, shape):
+        """new gets whichever of probs / logits self holds, expanded to shape, as its parameter."""
+        for name in ("probs", "logits"):
+            if name in self.__dict__:
+                setattr(new, name, getattr(self, name).expand(shape))
+                new._param = getattr(new, name)
+
     def _get_checked_instance(self, cls, _instance=None):
         if _instance is None and type(self).__init__ != cls.__init__:
             raise NotImplementedError(f"Subclass {self.__class__.__name__} of {cls.__name__} that defines a custom "
