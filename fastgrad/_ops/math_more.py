@@ -15,8 +15,9 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad._ops import elementwise as E
 from fastgrad._ops import shape as S
-from fastgrad._ops.base import Op, binary_operands, float32_compute, float_operand, is_tensor, make, norm_dim, scalar_type_name
+from fastgrad._ops.base import Op, binary_operands, float32_compute, is_tensor, make, norm_dim, scalar_type_name
 from fastgrad._ops.elementwise import Piecewise, where
+from fastgrad._ops.special import exp2 as _special_exp2
 
 
 def _is_float(t):
@@ -169,8 +170,8 @@ def clamp_max(input, max):  # noqa: A002
 
 @with_out
 def exp2(input):
-    """2 ** input (integers and bools promoted to the default float dtype)."""
-    return E.rpow(float_operand(input), 2.0)
+    """2 ** input: torch.special.exp2's op (this name carries torch.exp2's out= front end)."""
+    return _special_exp2(input)
 
 
 @with_out
