@@ -1,4 +1,5 @@
-# C declarations for _engine.py (Cython's "augmenting .pxd": the .py stays plain Python).
+# C declarations for fastgrad._engine (Cython's "augmenting .pxd": its source, the parts in
+# fastgrad/_engine_parts/, stays plain Python).
 cimport cython
 
 ctypedef unsigned long long bits64  # _Pending.owned: one bit per output
