@@ -111,6 +111,7 @@ cdef class ModuleSlot:
 cdef object _module_attr(str name, dict d)
 
 cdef type _tensor_type
+cdef object _trace_hook  # fastgrad.compile's op recorder (set_trace_hook)
 cdef bint _COMPILED
 
 cdef extern from *:

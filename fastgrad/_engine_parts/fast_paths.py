@@ -134,6 +134,8 @@ def _version_of(item):
 def apply1(fn, x):
     """fn.apply(x) for a built-in op with one tensor argument (its _kernel, when the op has
     one, is its forward as one call on x's array: made here, with its _saves, no Python frame)."""
+    if _trace_hook is not None:
+        return _trace_hook(1, fn, (x,), None)
     st = state()
     if st.fw_level > 0 or st.anomaly:
         return function_apply(fn, (x,), None)
@@ -165,6 +167,8 @@ _NEEDS = (((False, False), (False, True)), ((True, False), (True, True)))  # [a 
 
 def apply2(fn, a, b):
     """fn.apply(a, b) for a built-in op with two tensor arguments of one dtype."""
+    if _trace_hook is not None:
+        return _trace_hook(2, fn, (a, b), None)
     st = state()
     if st.fw_level > 0 or st.anomaly:
         return function_apply(fn, (a, b), None)
@@ -194,6 +198,8 @@ def apply2(fn, a, b):
 def apply3(fn, a, b, c):
     """fn.apply(a, b, c) for an op declared by its kernel whose third argument is an
     optional tensor (None: not given), as linear's bias; a, b and c of one float dtype."""
+    if _trace_hook is not None:
+        return _trace_hook(3, fn, (a, b, c), None)
     st = state()
     if st.fw_level > 0 or st.anomaly:
         return function_apply(fn, (a, b, c), None)

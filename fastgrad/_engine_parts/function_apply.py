@@ -9,6 +9,39 @@ import traceback
 import numpy as np
 
 
+# --------------------------------------------------------------------------- capture
+# fastgrad.compile records the ops of a call (fastgrad/_compile): while a hook is set, every
+# op application reaches it first as hook(kind, fn, args, kwargs) (kind 0: function_apply,
+# 1-3: apply1-apply3), which runs the op itself through run_traced. None: no cost but a test.
+_trace_hook = None
+
+
+def set_trace_hook(hook):
+    """Set (or clear, None) the op-recording hook; returns the previous one."""
+    global _trace_hook
+    prev = _trace_hook
+    _trace_hook = hook
+    return prev
+
+
+def run_traced(kind, fn, args, kwargs):
+    """Run one op application as it would have run without the hook (the hook is cleared
+    meanwhile, so the ops the op itself calls are not seen)."""
+    global _trace_hook
+    prev = _trace_hook
+    _trace_hook = None
+    try:
+        if kind == 1:
+            return apply1(fn, args[0])
+        if kind == 2:
+            return apply2(fn, args[0], args[1])
+        if kind == 3:
+            return apply3(fn, args[0], args[1], args[2])
+        return function_apply(fn, args, kwargs)
+    finally:
+        _trace_hook = prev
+
+
 # --------------------------------------------------------------------------- Function.apply
 def function_apply(fn, args, kwargs):
     """Run fn.forward and, when grad mode is on and an input requires grad, record a node.
@@ -16,6 +49,8 @@ def function_apply(fn, args, kwargs):
     Built-in ops (fn._builtin) take tensors and return ndarrays, which are wrapped here;
     user Functions return tensors and run their forward with grad mode off.
     """
+    if _trace_hook is not None:
+        return _trace_hook(0, fn, args, kwargs)
     info = fn._info
     if info.upcast_half and _has_half(args, kwargs):
         return _half_apply(fn, args, kwargs)
