@@ -137,6 +137,7 @@ from fastgrad._ops.linalg_more import pinverse  # noqa: E402,F401
 from fastgrad._ops.index_more import *  # noqa: E402,F401,F403  (put, index_reduce, tril_indices, isin, ...)
 from fastgrad._ops.statistics import *  # noqa: E402,F401,F403  (cov, corrcoef, quantile, nanmedian, mode, histograms)
 from fastgrad import masked  # noqa: E402,F401
+from fastgrad._compile import compile  # noqa: E402,F401,A004  (torch.compile: capture and replay)
 from fastgrad import _tensor_families  # noqa: E402,F401  (methods of the later op families)
 # last: spellings of what is bound above (Tensor aliases and in-place forms, torch.<op>_ functions)
 from fastgrad import _tensor_aliases  # noqa: E402

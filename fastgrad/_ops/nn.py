@@ -2,6 +2,7 @@
 
 Row-wise kernels work on (N, C) C-contiguous arrays; ``_rows`` moves the softmax dim last
 and flattens the rest (no copy in the usual case: dim=-1 on a contiguous tensor)."""
+import math
 import warnings
 
 import numpy as np
@@ -131,7 +132,7 @@ def _linear_grads(x, w, g, need):
 
 def _lead(a):
     """The number of rows of a as a 2-D (rows, last dim) matrix (reshape(-1, n) fails for n = 0)."""
-    return int(np.prod(a.shape[:-1]))
+    return math.prod(a.shape[:-1])  # (np.prod: ~1 us of set-up per call)
 
 
 def _sum_terms(*terms):

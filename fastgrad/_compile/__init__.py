@@ -1,0 +1,204 @@
+"""fastgrad.compile: torch.compile's interface over capture and replay (issue 19).
+
+The first call of a compiled function (or module) with given guards runs eagerly while
+fastgrad/_compile/_record.py and _watch.py record it; later calls with the same guards run the
+recorded program (fastgrad/_compile/_codegen.py): kernel ops as direct kernel calls on arrays,
+the backward as the tape's own array formulas in the tape's order, the optimizer's update and
+zero_grad as the calls eager made. Results equal eager's bit for bit.
+
+Guards: grad mode; each input tensor's shape, dtype, strides, requires_grad and whether it has
+a history; the other arguments' values (numbers, strings, None) or identity; the tensors from
+outside the call (parameters, buffers: identity, shape, dtype, requires_grad); the training
+flag and parameters of each module called. A failed guard records again (up to
+recompile_limit programs per function, 8 as torch's default; then eager). A call that cannot be
+recorded (see _record.py) runs eagerly from then on with one warning naming the reason, or
+raises with fullgraph=True.
+"""
+import warnings
+from operator import is_
+
+from fastgrad._backend import engine
+from fastgrad._compile._record import LIVE, Recorder, Unsupported
+from fastgrad._compile._watch import watching
+from fastgrad._compile._codegen import generate
+TensorBase = engine.TensorBase
+
+__all__ = ["compile", "OptimizedModule", "Unsupported"]
+
+_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+_EAGER = object()
+_SCALARS = (int, float, bool, str, type(None), complex)
+
+
+def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None, options=None,  # noqa: A001
+            name=None, disable=False, recompile_limit=None, isolate_recompiles=False, shapes_spec=None,
+            **unknown):
+    """torch.compile's signature. Returns a function that records its first call and replays
+    it (a module: an OptimizedModule around it, as torch's). backend, mode and options select
+    nothing here (there is one way to compile): settings torch would pass on to its backend
+    are accepted and ignored with one warning."""
+    if model is None:
+        def wrap(m):
+            if m is None:
+                raise RuntimeError("Model can't be None")
+            return compile(m, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode,
+                           options=options, name=name, disable=disable, recompile_limit=recompile_limit,
+                           isolate_recompiles=isolate_recompiles, shapes_spec=shapes_spec, **unknown)
+        return wrap
+    if mode is not None and options is not None:
+        raise RuntimeError("Either mode or options can be specified, but both can't be specified at the same time.")
+    if mode is not None and mode not in _MODES:
+        raise RuntimeError("Unrecognized mode=%s, should be one of: %s" % (mode, ", ".join(_MODES)))
+    if not callable(model):
+        raise RuntimeError("compile: expected a function or an nn.Module, got %s" % type(model).__name__)
+    ignored = ["%s=%r" % kv for kv in sorted(unknown.items())]
+    if options:
+        ignored.append("options=%r" % (options,))
+    if backend not in ("inductor", "eager", "aot_eager", "fastgrad", None):
+        ignored.append("backend=%r" % (backend,))
+    if mode not in (None, "default"):
+        ignored.append("mode=%r" % mode)
+    if dynamic:
+        ignored.append("dynamic=True (each new shape is recorded on its own)")
+    if shapes_spec is not None:
+        ignored.append("shapes_spec")
+    if ignored:
+        warnings.warn("fastgrad.compile ignores %s" % ", ".join(ignored), UserWarning, stacklevel=2)
+    if disable:
+        return model
+    from fastgrad.nn.modules.module import Module
+    compiled = _Compiled(model, fullgraph, 8 if recompile_limit is None else int(recompile_limit))
+    if isinstance(model, Module):
+        return OptimizedModule(model, compiled)
+    import functools
+    functools.update_wrapper(compiled, model, updated=())
+    return compiled
+
+
+class _Compiled:
+    """The compiled callable: a small cache of programs keyed by the guards."""
+
+    def __init__(self, fn, fullgraph, limit):
+        self._fn = fn
+        self._fullgraph = fullgraph
+        self._limit = limit
+        self._cache = {}
+        self._warned = set()
+        self._torchdynamo_orig_callable = fn
+
+    def __call__(self, *args, **kwargs):
+        inputs = []
+        st = engine.state()
+        key = [st.grad_enabled]
+        _key(args, key, inputs)
+        if kwargs:
+            _key(kwargs, key, inputs)
+        key = tuple(key)
+        prog = self._cache.get(key)
+        if prog is not None:
+            if prog is _EAGER:
+                return self._fn(*args, **kwargs)
+            if not st.anomaly and st.fw_level == 0 and prog.guards_hold():
+                return prog(inputs)
+            if not st.anomaly and st.fw_level == 0:
+                del self._cache[key]
+        if st.anomaly or st.fw_level > 0:
+            self._fallback("anomaly mode" if st.anomaly else "forward-mode AD (a dual level)")
+            return self._fn(*args, **kwargs)
+        if len(self._cache) >= self._limit:
+            self._fallback("recompile_limit (%d) reached" % self._limit)
+            return self._fn(*args, **kwargs)
+        return self._record(key, inputs, args, kwargs)
+
+    def _record(self, key, inputs, args, kwargs):
+        rec = Recorder(inputs)
+        rec.fullgraph = self._fullgraph
+        rec.modules = {}
+        with watching(rec):
+            result = self._fn(*args, **kwargs)
+        if rec.failed is None:
+            rec.check_unchanged()
+        if rec.failed is None:
+            _check_result(rec, result)
+        if rec.failed is not None:
+            self._cache[key] = _EAGER
+            self._fallback(rec.failed)
+            return result
+        prog = generate(rec, result)
+        prog.guards_hold = _guards(rec)
+        self._cache[key] = prog
+        return result
+
+    def _fallback(self, reason):
+        if self._fullgraph:
+            raise Unsupported("fastgrad.compile(fullgraph=True): cannot capture %s: %s"
+                              % (getattr(self._fn, "__name__", type(self._fn).__name__), reason))
+        if reason not in self._warned:
+            self._warned.add(reason)
+            warnings.warn("fastgrad.compile: running %s eagerly: %s"
+                          % (getattr(self._fn, "__qualname__", type(self._fn).__name__), reason),
+                          UserWarning, stacklevel=3)
+
+
+def _key(v, key, inputs):
+    """Append v's guard items to key, its tensors to inputs (in order)."""
+    if isinstance(v, TensorBase):
+        d = v._data
+        key.append((d.shape, d.dtype, d.strides, v._requires_grad, v._grad_fn is not None))
+        inputs.append(v)
+    elif type(v) in _SCALARS:
+        key.append((type(v), v))
+    elif type(v) is tuple or type(v) is list:
+        key.append((type(v), len(v)))
+        for x in v:
+            _key(x, key, inputs)
+    elif type(v) is dict:
+        key.append((dict, tuple(v)))
+        for x in v.values():
+            _key(x, key, inputs)
+    else:
+        key.append(("id", id(v)))
+
+
+def _check_result(rec, result):
+    """Outputs whose graph a backward outside the call would walk are not captured yet."""
+    backward = any(getattr(s, "what", None) == "backward" for s in rec.steps)
+    todo = [result]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, TensorBase):
+            if v._grad_fn is not None and not backward:
+                rec.fail("an output that requires grad, for a backward outside the compiled call "
+                         "(compile the whole training step, or call it under no_grad)")
+                return
+        elif type(v) in (tuple, list):
+            todo.extend(v)
+        elif type(v) is dict:
+            todo.extend(v.values())
+
+
+def _guards(rec):
+    """The checks beyond the key: tensors from outside the call as recorded, modules as called."""
+    live = []
+    for src in rec.slots:
+        if src[0] == LIVE:
+            t = src[1]
+            d = t._data
+            live.append((t, d.shape, d.dtype, t._requires_grad))
+    mods = [(m.__dict__, m.training, list(m._parameters.values())) for m in rec.modules.values()]
+
+    def hold():
+        for t, shape, dtype, rg in live:
+            d = t._data
+            if d.shape != shape or d.dtype != dtype or t._requires_grad != rg:
+                return False
+        for d, training, params in mods:
+            if (d["training"] is not training or d["_forward_hooks"] or d["_forward_pre_hooks"]
+                    or not all(map(is_, d["_parameters"].values(), params))
+                    or len(d["_parameters"]) != len(params)):
+                return False
+        return True
+    return hold
+
+
+from fastgrad._compile._module import OptimizedModule  # noqa: E402
