@@ -18,7 +18,7 @@ import warnings
 from operator import is_
 
 from fastgrad._backend import engine
-from fastgrad._compile._record import LIVE, Recorder, Unsupported
+from fastgrad._compile._record import LIVE, Recorder, Unsupported, reachable_tensors
 from fastgrad._compile._watch import watching
 from fastgrad._compile._codegen import generate
 TensorBase = engine.TensorBase
@@ -114,10 +114,14 @@ class _Compiled:
         rec = Recorder(inputs)
         rec.fullgraph = self._fullgraph
         rec.modules = {}
+        known = reachable_tensors(self._fn, inputs)
+        rec.watch(known.values())
         with watching(rec):
             result = self._fn(*args, **kwargs)
         if rec.failed is None:
             rec.check_unchanged()
+        if rec.failed is None:
+            _check_made_outside(rec, known)
         if rec.failed is None:
             _check_result(rec, result)
         if rec.failed is not None:
@@ -175,6 +179,18 @@ def _check_result(rec, result):
             todo.extend(v)
         elif type(v) is dict:
             todo.extend(v.values())
+
+
+def _check_made_outside(rec, known):
+    """A tensor an op read, neither reachable before the call nor an op's result, made during
+    the call by Python code on arrays (F.one_hot, a creation function, NumPy): a replay would
+    keep its first values. A 0-d one is a number made a tensor (x * 2.0): a constant."""
+    for src in rec.slots:
+        if src[0] == LIVE and id(src[1]) not in known and src[1]._data.ndim:
+            t = src[1]
+            rec.fail("a tensor of shape %s made during the call outside any op (a creation function, F.one_hot, "
+                     "NumPy code): its values would be frozen" % (tuple(t._data.shape),))
+            return
 
 
 def _guards(rec):

@@ -22,7 +22,8 @@ class _Gen:
         self.ns = {"np": np, "mk": engine.make_tensor, "meta_is": engine.meta_is, "nd": np.ndarray,
                    "run_traced": engine.run_traced, "acc": engine._accumulate, "state": engine.state,
                    "fix": _fix, "acc_add": engine._acc_add, "ones": np.ones,
-                   "asarray": np.asarray, "RuntimeError": RuntimeError, "_count": _count}
+                   "asarray": np.asarray, "RuntimeError": RuntimeError, "_count": _count,
+                   "_tensors_out": _tensors_out}
         self.lines = []
         self.n = 0
         self.live = [(s, src[1]) for s, src in enumerate(rec.slots) if src[0] == LIVE]
@@ -189,7 +190,19 @@ class _Gen:
         else:
             self.emit("c = n%d" % p.op, d)
             in_meta = "c._in_meta"
-        if p.specs is not None:
+        if p.tensor_backward:  # engine: _run_node on tensors, then _unwrap_all
+            if p.kernel:
+                kc = _KCtx()
+                kc.needs_input_grad, kc._in_meta, kc._out_meta, kc.materialize_grads = p.needs, p.in_meta, p.out_meta, True
+                ctx = self.const(kc, "KC")
+                self.emit("%s.saved_tensors = (%s)" % (ctx, "".join(("None" if x == "None" else "mk(%s)" % x) + ", "
+                                                                    for x in saved)), d)
+            else:
+                ctx = "c"
+            bw = self.const(self.rec.ops[p.op].fn.backward, "BW")
+            self.emit("o = %s(%s, *[None if x is None else mk(x) for x in b])" % (bw, ctx), d)
+            self.emit("o = _tensors_out(o, %r)" % p.name, d)
+        elif p.specs is not None:
             if not p.kernel:
                 self.emit("sv = c.saved_arrays", d)
                 saved = ["sv[%d]" % i for i in range(2)]
@@ -258,9 +271,26 @@ class _Gen:
 
 
 class _KCtx:
-    """The ctx a kernel op's _array_backward reads on replay (no node is made for it)."""
+    """The ctx a kernel op's backward reads on replay (no node is made for it)."""
 
-    __slots__ = ("saved_arrays", "needs_input_grad", "_in_meta", "_out_meta", "materialize_grads")
+    __slots__ = ("saved_arrays", "saved_tensors", "needs_input_grad", "_in_meta", "_out_meta",
+                 "materialize_grads")
+
+
+def _tensors_out(result, name):
+    """A backward's tensors as arrays (engine: FunctionNode._apply_grads, then _unwrap_all)."""
+    if not isinstance(result, tuple):
+        result = (result,)
+    out = []
+    for i, g in enumerate(result):
+        if g is None:
+            out.append(None)
+        elif isinstance(g, TensorBase):
+            out.append(g._data)
+        else:
+            raise TypeError("function %s returned a gradient of type %s at index %d; expected a Tensor or None"
+                            % (name, type(g).__name__, i))
+    return out
 
 
 def _fix(x, meta, name, i):

@@ -15,7 +15,7 @@ class NodePlan:
     kernel op, its saved slots and metadata, read off the recorded node)."""
 
     __slots__ = ("idx", "leaf", "op", "kernel", "saved", "needs", "in_meta", "out_meta", "has_edge",
-                 "edges", "specs", "array_backward", "n_out", "name")
+                 "edges", "specs", "array_backward", "n_out", "name", "tensor_backward")
 
 
 def leaf_ref(rec, t):
@@ -91,9 +91,11 @@ def _node_plan(rec, node, k, kid_list):
     if op is None:
         raise Unsupported("the graph reaches %s, made outside the compiled call" % p.name)
     info = node._info
-    if info is None or (info.array_grads is None and info.array_backward is None):
-        raise Unsupported("%s has no array formula for its gradient" % p.name)
+    if info is None:
+        raise Unsupported("%s has no gradient formula the compiled call can run" % p.name)
     r = rec.ops[op]
+    # no array formula: its backward on tensors (engine._run_node's way), grad mode off
+    p.tensor_backward = info.array_grads is None and info.array_backward is None
     p.op = op
     p.n_out = node._n_out
     p.has_edge = [e[0] is not None for e in node.next_functions]

@@ -67,6 +67,7 @@ class Recorder:
         self.ops = []
         self.node_op = {}  # id(node) -> (op index, output nr)
         self.failed = None  # the first reason the call cannot be replayed
+        self.watched, self.watched_v = [], []
         self.quiet = 0  # > 0 inside an op or an event: what runs there is theirs
         self.fullgraph = False
         for k, t in enumerate(inputs):
@@ -106,8 +107,26 @@ class Recorder:
         its own, replayed with it."""
         for s, t in self.tensor_of.items():
             self.versions[s] = t._vc.value
+        self.rebase()
+
+    def watch(self, tensors):
+        """Tensors reachable before the call: an in-place change of one between ops and events
+        (num_batches_tracked += 1 in Python) is not replayed, so it fails the recording."""
+        self.watched = list(tensors)
+        self.rebase()
+
+    def rebase(self):
+        self.watched_v = [t._vc.value for t in self.watched]
+
+    def check_watched(self):
+        for t, v in zip(self.watched, self.watched_v):
+            if t._vc.value != v:
+                self.fail("a tensor was changed in place outside an op the compiled call records "
+                          "(Python code on its array)")
+                return
 
     def check_unchanged(self):
+        self.check_watched()
         for s, t in self.tensor_of.items():
             if self.versions[s] != t._vc.value and self.slots[s][0] != LIVE:
                 self.fail("a tensor of the call was changed in place outside an op the compiled call records")
@@ -130,6 +149,9 @@ class Recorder:
             return engine.run_traced(kind, fn, args, kwargs)
         if fn._info.upcast_half and engine._has_half(tuple(args), kwargs or {}):
             self.fail("%s on float16/bfloat16 (computed through float32 copies)" % name)
+            return engine.run_traced(kind, fn, args, kwargs)
+        self.check_watched()
+        if self.failed is not None:
             return engine.run_traced(kind, fn, args, kwargs)
         rec = OpRecord(kind, fn, None, None, len(self.ops))
         rec.args = self._template(args, rec)
@@ -157,6 +179,7 @@ class Recorder:
                 rec.outs.append(("value", o))
         for r in rec.ref_args:  # an op's own in-place effects (batch norm's running stats) replay with it
             self.versions[r.slot] = self.tensor_of[r.slot]._vc.value
+        self.rebase()
         return out
 
     def _template(self, v, rec):
@@ -195,3 +218,75 @@ def gen_swap(rec):
     real = g._rng
     g._rng = RngSpy(real, rec)
     return g, real
+
+
+def reachable_tensors(fn, inputs):
+    """{id: tensor} of the tensors the compiled function can reach without running: its inputs, and
+    the parameters, buffers, optimizer state and tensors held by its module, closure, globals
+    it names, defaults and bound self (a few levels deep). A tensor an op reads that is none
+    of these and no op's result was made during the call outside the ops: from the call's data
+    perhaps (F.one_hot, a NumPy computation), which a replay would not recompute."""
+    from fastgrad.nn.modules.module import Module
+    from fastgrad.optim.optimizer import Optimizer
+    import types
+    known = {id(t): t for t in inputs}
+    seen = set()
+    todo = [(fn, 0)]
+    while todo:
+        obj, depth = todo.pop()
+        if id(obj) in seen or depth > 4:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, TensorBase):
+            known[id(obj)] = obj
+            if obj._grad is not None:
+                known[id(obj._grad)] = obj._grad
+        elif isinstance(obj, Module):
+            for m in obj.modules():
+                for t in list(m._parameters.values()) + list(m._buffers.values()):
+                    if t is not None:
+                        todo.append((t, depth))
+                todo.extend((v, depth + 1) for v in m.__dict__.values()
+                            if not isinstance(v, (dict, Module)) or type(v) is dict and len(v) < 64)
+        elif isinstance(obj, Optimizer):
+            for g in obj.param_groups:
+                todo.extend((p, depth) for p in g["params"])
+            for st in obj.state.values():
+                todo.extend((v, depth) for v in st.values() if isinstance(v, TensorBase))
+        elif isinstance(obj, (list, tuple, set, frozenset)) and len(obj) < 1000:
+            todo.extend((v, depth + 1) for v in obj)
+        elif type(obj) is dict and len(obj) < 1000:
+            todo.extend((v, depth + 1) for v in obj.values())
+        elif isinstance(obj, types.FunctionType):
+            code = obj.__code__
+            todo.extend((c.cell_contents, depth + 1) for c in (obj.__closure__ or ()) if _has_contents(c))
+            todo.extend((v, depth + 1) for v in (obj.__defaults__ or ()))
+            todo.extend((v, depth + 1) for v in (obj.__kwdefaults__ or {}).values())
+            g = obj.__globals__
+            for name in _names(code):
+                if name in g:
+                    todo.append((g[name], depth + 1))
+        elif isinstance(obj, types.MethodType):
+            todo.append((obj.__self__, depth))
+            todo.append((obj.__func__, depth))
+        elif hasattr(obj, "__dict__") and not isinstance(obj, (type, types.ModuleType)):
+            if hasattr(obj, "func") and hasattr(obj, "args"):  # functools.partial
+                todo.extend((v, depth + 1) for v in (obj.func,) + tuple(obj.args))
+            todo.extend((v, depth + 1) for v in vars(obj).values())
+    return known
+
+
+def _has_contents(cell):
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+def _names(code):
+    out = list(code.co_names)
+    for c in code.co_consts:
+        if hasattr(c, "co_names"):
+            out.extend(_names(c))
+    return out

@@ -42,6 +42,7 @@ def watching(rec):
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         if rec.failed is None and not rec.quiet:
+            rec.check_watched()
             _record_backward(rec, self, gradient, create_graph, inputs)
         with _quiet(rec):
             return orig_backward(self, gradient, retain_graph, create_graph, inputs)
@@ -107,6 +108,7 @@ def watching(rec):
                 if what == "step" and (a and a[0] is not None or k.get("closure") is not None):
                     rec.fail("an optimizer step with a closure")
                 else:
+                    rec.check_watched()
                     rec.event("call", (orig, (self,) + a, k, None))
             with _quiet(rec):
                 return orig(self, *a, **k)
@@ -122,6 +124,7 @@ def watching(rec):
         def call(parameters, *a, **k):
             params = [parameters] if isinstance(parameters, TensorBase) else list(parameters)
             if rec.failed is None and not rec.quiet:
+                rec.check_watched()
                 ev = [orig, (params,) + a, k, None]
                 rec.event("call", ev)
             with _quiet(rec):

@@ -460,3 +460,42 @@ def cat(tensors, dim=0):
     if not tensors:
         raise RuntimeError("cat(): expected a non-empty list of Tensors")
     return Cat.apply(dim, *tensors)
+
+
+class RunningStats(Op):
+    """Batch norm's running-statistics update in training, in place: buf = (1 - momentum) * buf
+    + momentum * stat for the batch mean and the unbiased variance over axes (size values per
+    channel). An op of its own (it returns nothing of use: a 0-d zero), so a replay of
+    fastgrad.compile updates them again."""
+
+    @staticmethod
+    def forward(ctx, x, running_mean, running_var, axes, size, momentum):
+        a = x._data
+        mean = a.mean(axes)
+        var = a.var(axes) * (size / (size - 1))
+        for buf, stat in ((running_mean, mean), (running_var, var)):
+            if buf is not None:
+                buf._data *= 1 - momentum
+                buf._data += (momentum * stat).astype(buf._data.dtype)
+                buf._vc.value += 1
+        return np.zeros((), a.dtype)
+
+
+class InvStd(Op):
+    """1 / sqrt(running_var + eps) in dtype, reshaped (batch norm in evaluation): no gradient
+    (batch norm's running statistics are buffers), an op so fastgrad.compile reads them anew."""
+
+    @staticmethod
+    def forward(ctx, running_var, eps, dtype, shape):
+        return (1.0 / np.sqrt(running_var._data + eps)).astype(dtype).reshape(shape)
+
+
+class CountUp(Op):
+    """t += 1 in place (batch norm's num_batches_tracked), as an op so a replay of
+    fastgrad.compile counts too; returns a 0-d zero."""
+
+    @staticmethod
+    def forward(ctx, t):
+        t._data += 1
+        t._vc.value += 1
+        return np.zeros((), t._data.dtype)

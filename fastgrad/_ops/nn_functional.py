@@ -45,17 +45,28 @@ def _dropout_impl(input, p, train, inplace, feature=False, alpha=False, unbatche
         noise_shape = _feature_shape((1,) + input._data.shape)[1:]
     else:
         noise_shape = _feature_shape(input._data.shape) if feature else input._data.shape
-    noise = (_random.rng(None).random(noise_shape) >= p).astype(dt)
     if alpha:
-        c = dt.type
-        a = 1.0 / np.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
-        b = make((noise - c(1)) * c(_ALPHA * a) + c(_ALPHA * a * p))
-        mul = make(noise * c(a))
+        mul, b = DropoutNoise.apply(noise_shape, dt, p, True)
         fn = lambda x: x * mul + b  # noqa: E731
     else:
-        mul = make(noise / dt.type(1 - p))
+        mul = DropoutNoise.apply(noise_shape, dt, p, False)
         fn = lambda x: x * mul  # noqa: E731
     return S.inplace(input, fn, name="dropout_") if inplace else fn(input)
+
+
+class DropoutNoise(Op):
+    """Dropout's multiplier (a Bernoulli(1 - p) keep mask scaled by 1 / (1 - p)), or alpha
+    dropout's (multiplier, offset) pair, drawn from the default generator: an op of its own
+    (no gradient: it takes no tensor), so a replay of fastgrad.compile draws new numbers."""
+
+    @staticmethod
+    def forward(ctx, noise_shape, dt, p, alpha):
+        noise = (_random.rng(None).random(noise_shape) >= p).astype(dt)
+        if not alpha:
+            return noise / dt.type(1 - p)
+        c = dt.type
+        a = 1.0 / np.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
+        return noise * c(a), (noise - c(1)) * c(_ALPHA * a) + c(_ALPHA * a * p)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):

@@ -238,18 +238,13 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
         axes = (0,) + tuple(range(2, x.dim()))
         y = L.Normalize.apply(x, axes, float(eps))
         if running_mean is not None or running_var is not None:
-            a = x._data
-            mean = a.mean(axes)
-            var = a.var(axes) * (size / (size - 1))
-            for buf, stat in ((running_mean, mean), (running_var, var)):
-                if buf is not None:
-                    buf._data *= 1 - momentum
-                    buf._data += (momentum * stat).astype(buf._data.dtype)
-                    buf._vc.value += 1
+            with no_grad():
+                L.RunningStats.apply(x, running_mean, running_var, axes, size, momentum)
     else:
         if running_mean is None or running_var is None:
             raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
-        rstd = make((1.0 / np.sqrt(running_var._data + eps)).astype(x._data.dtype).reshape(shape))
+        with no_grad():
+            rstd = L.InvStd.apply(running_var, eps, x._data.dtype, shape)
         y = (x - running_mean.reshape(shape).to(x.dtype)) * rstd
     if weight is not None:
         y = y * weight.reshape(shape)

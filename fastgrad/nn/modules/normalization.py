@@ -5,6 +5,7 @@ import numpy as np
 
 import fastgrad
 from fastgrad._backend import engine
+from fastgrad._ops.layers import CountUp
 from fastgrad._ops.normalization_ext import cross_map_lrn2d
 from fastgrad.nn import functional as F
 from fastgrad.nn import init
@@ -74,8 +75,7 @@ class _BatchNorm(Module):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked._data += 1
-            self.num_batches_tracked._vc.value += 1
+            CountUp.apply(self.num_batches_tracked)
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked._data)
         bn_training = self.training or (self.running_mean is None and self.running_var is None)
