@@ -116,7 +116,13 @@ def steps(name):
 
 
 def time_workload(name, rounds, clock):
-    fns = list(steps(name).items())
+    time_steps(name, steps(name), rounds, clock)
+
+
+def time_steps(name, impls, rounds, clock, ratios=True):
+    """Time {implementation: step} in rotating order (the first sets the step count per
+    measurement); print each one's median and min-max over rounds; returns the medians."""
+    fns = list(impls.items())
     t0 = time.perf_counter()
     for _ in range(20):
         fns[0][1]()
@@ -140,11 +146,14 @@ def time_workload(name, rounds, clock):
           % (name, ", CPU time" if clock is time.thread_time else "", rounds, inner))
     for k, v in times.items():
         print("  %-8s %9.1f  (%.1f-%.1f)" % (k, med[k], min(v), max(v)))
+    if not ratios:
+        return med
     if "fg-npblas" in med:
         print("  fg-npblas / numpy %.2fx%s" % (med["fg-npblas"] / med["numpy"], "" if "torch" not in med else
                                                ", fg-npblas / torch %.2fx" % (med["fg-npblas"] / med["torch"])))
     print("  fastgrad / numpy %.2fx%s" % (med["fastgrad"] / med["numpy"], "" if "torch" not in med else
                                           ", fastgrad / torch %.2fx" % (med["fastgrad"] / med["torch"])))
+    return med
 
 
 def main():

@@ -67,7 +67,7 @@ class Recorder:
         self.ops = []
         self.node_op = {}  # id(node) -> (op index, output nr)
         self.failed = None  # the first reason the call cannot be replayed
-        self.watched, self.watched_v = [], []
+        self.watched, self.watched_v, self.known_arrays = [], [], {}
         self.quiet = 0  # > 0 inside an op or an event: what runs there is theirs
         self.fullgraph = False
         for k, t in enumerate(inputs):
@@ -95,6 +95,14 @@ class Recorder:
                 self.slot_of[id(t)] = s
                 self.keep.append(t)
             else:
+                owner = self.known_arrays.get(id(t._data))
+                if owner is not None and owner._data is t._data and owner is not t:
+                    # a new tensor on the array of one from outside the call (cross_entropy's
+                    # make(target array)): that tensor's array, read when the program runs
+                    s = self.slot(owner)
+                    self.slot_of[id(t)] = s
+                    self.keep.append(t)
+                    return s
                 return self._new_slot(t, (LIVE, t))
         st = self.tensor_of[s]
         if st._data is not t._data or self.versions[s] != t._vc.value:
@@ -113,6 +121,7 @@ class Recorder:
         """Tensors reachable before the call: an in-place change of one between ops and events
         (num_batches_tracked += 1 in Python) is not replayed, so it fails the recording."""
         self.watched = list(tensors)
+        self.known_arrays = {id(t._data): t for t in self.watched}
         self.rebase()
 
     def rebase(self):
