@@ -14,14 +14,15 @@ recompile_limit programs per function, 8 as torch's default; then eager). A call
 recorded (see _record.py) runs eagerly from then on with one warning naming the reason, or
 raises with fullgraph=True.
 """
+import builtins
 import warnings
-from operator import is_
 
 from fastgrad._backend import engine
 from fastgrad._compile._record import LIVE, Recorder, Unsupported, reachable_tensors
 from fastgrad._compile._watch import watching
 from fastgrad._compile._codegen import generate
 TensorBase = engine.TensorBase
+_state = engine.state
 
 __all__ = ["compile", "OptimizedModule", "Unsupported"]
 
@@ -88,23 +89,26 @@ class _Compiled:
 
     def __call__(self, *args, **kwargs):
         inputs = []
-        st = engine.state()
+        st = _state()
         key = [st.grad_enabled]
-        _key(args, key, inputs)
+        if args:
+            _key(args, key, inputs)
         if kwargs:
             _key(kwargs, key, inputs)
         key = tuple(key)
         prog = self._cache.get(key)
-        if prog is not None:
-            if prog is _EAGER:
-                return self._fn(*args, **kwargs)
-            if not st.anomaly and st.fw_level == 0 and prog.guards_hold():
-                return prog(inputs)
-            if not st.anomaly and st.fw_level == 0:
-                del self._cache[key]
+        if prog is not None and prog is not _EAGER and not st.anomaly and not st.fw_level and prog.guards_hold():
+            return prog(inputs)
+        return self._slow(key, prog, st, inputs, args, kwargs)
+
+    def _slow(self, key, prog, st, inputs, args, kwargs):
+        if prog is _EAGER:
+            return self._fn(*args, **kwargs)
         if st.anomaly or st.fw_level > 0:
             self._fallback("anomaly mode" if st.anomaly else "forward-mode AD (a dual level)")
             return self._fn(*args, **kwargs)
+        if prog is not None:  # a guard failed: record again
+            del self._cache[key]
         if len(self._cache) >= self._limit:
             self._fallback("recompile_limit (%d) reached" % self._limit)
             return self._fn(*args, **kwargs)
@@ -194,27 +198,34 @@ def _check_made_outside(rec, known):
 
 
 def _guards(rec):
-    """The checks beyond the key: tensors from outside the call as recorded, modules as called."""
-    live = []
+    """The checks beyond the key, as one generated function: the tensors from outside the call
+    as recorded (shape, dtype, requires_grad), the modules called as they were (training flag,
+    no forward hooks, the same parameter objects)."""
+    ns, lines = {}, []
+
+    def const(obj):
+        name = "c%d" % len(ns)
+        ns[name] = obj
+        return name
     for src in rec.slots:
         if src[0] == LIVE:
             t = src[1]
             d = t._data
-            live.append((t, d.shape, d.dtype, t._requires_grad))
-    mods = [(m.__dict__, m.training, list(m._parameters.values())) for m in rec.modules.values()]
-
-    def hold():
-        for t, shape, dtype, rg in live:
-            d = t._data
-            if d.shape != shape or d.dtype != dtype or t._requires_grad != rg:
-                return False
-        for d, training, params in mods:
-            if (d["training"] is not training or d["_forward_hooks"] or d["_forward_pre_hooks"]
-                    or not all(map(is_, d["_parameters"].values(), params))
-                    or len(d["_parameters"]) != len(params)):
-                return False
-        return True
-    return hold
+            lines.append("d = %s._data" % const(t))
+            lines.append("if d.shape != %r or d.dtype != %s or %s._requires_grad is not %s: return False"
+                         % (d.shape, const(d.dtype), const(t), bool(t._requires_grad)))
+    for m in rec.modules.values():
+        md = const(m.__dict__)
+        lines.append("if %s['training'] is not %s or %s['_forward_hooks'] or %s['_forward_pre_hooks']: return False"
+                     % (md, bool(m.training), md, md))
+        params = m._parameters
+        lines.append("p = %s['_parameters']" % md)
+        lines.append("if len(p) != %d: return False" % len(params))
+        for k, v in params.items():
+            lines.append("if p.get(%r) is not %s: return False" % (k, const(v)))
+    src = "def hold():\n" + "".join("    %s\n" % ln for ln in lines) + "    return True\n"
+    exec(builtins.compile(src, "<fastgrad.compile guards>", "exec"), ns)  # noqa: S102  (our own source)
+    return ns["hold"]
 
 
 from fastgrad._compile._module import OptimizedModule  # noqa: E402

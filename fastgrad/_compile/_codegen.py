@@ -23,7 +23,7 @@ class _Gen:
                    "run_traced": engine.run_traced, "acc": engine._accumulate, "state": engine.state,
                    "fix": _fix, "acc_add": engine._acc_add, "ones": np.ones,
                    "asarray": np.asarray, "RuntimeError": RuntimeError, "_count": _count,
-                   "_tensors_out": _tensors_out}
+                   "_tensors_out": _tensors_out, "TB": TensorBase}
         self.lines = []
         self.n = 0
         self.live = [(s, src[1]) for s, src in enumerate(rec.slots) if src[0] == LIVE]
@@ -96,6 +96,26 @@ class _Gen:
         args = self.template(tuple(op.args))
         kw = "None" if op.kwargs is None else "{%s}" % ", ".join(
             "%r: %s" % (k, self.template(v)) for k, v in op.kwargs.items())
+        node = op.node
+        if node is None or getattr(node, "_dirty", None) is None:
+            # a built-in op's forward on a ctx of our own (no node, no edges: the backward
+            # below reads what it saved); its outputs' arrays are the slots
+            gc = _GCtx()
+            if node is not None:
+                gc.needs_input_grad, gc._in_meta, gc._out_meta = node.needs_input_grad, node._in_meta, node._out_meta
+            ctx = self.const(gc, "GC")
+            self.emit("%s._to_save = None" % ctx)
+            self.emit("%s.materialize_grads = True" % ctx)
+            call = "%s.forward(%s, *%s%s)" % (fn, ctx, args, "" if op.kwargs is None else ", **" + kw)
+            self.emit("o = " + call)
+            if op.single:
+                self.emit("v%d = o._data if isinstance(o, TB) else o" % op.outs[0])
+            else:
+                for nr, s in enumerate(op.outs):
+                    if type(s) is int:
+                        self.emit("v%d = o[%d]._data if isinstance(o[%d], TB) else o[%d]" % (s, nr, nr, nr))
+            self.emit("n%d = %s" % (op.index, ctx))
+            return
         self.emit("o = run_traced(%d, %s, %s, %s)" % (op.kind, fn, args, kw))
         if op.single:
             self.emit("v%d = o._data" % op.outs[0])
@@ -139,7 +159,9 @@ class _Gen:
         for key in contrib:
             self.emit("g%d_%d = None" % key, d)
             self.emit("w%d_%d = 0" % key, d)
-        seed = "ones((), v%d.dtype)" % root if grad is None else "%s._data" % self.tensor(grad)
+        # tensor_backward's seed: a new 0-d one of the root's dtype
+        seed = ("%s.copy()" % self.const(np.ones((), self.rec.tensor_of[root]._data.dtype), "ONE")
+                if grad is None else "%s._data" % self.tensor(grad))
         for k, nr in roots:
             self.add(k, nr, seed, "0", contrib, d)
         for p_ in plans:
@@ -275,6 +297,37 @@ class _KCtx:
 
     __slots__ = ("saved_arrays", "saved_tensors", "needs_input_grad", "_in_meta", "_out_meta",
                  "materialize_grads")
+
+
+class _GCtx:
+    """The ctx a general built-in op's forward gets on replay (no node): what it saves is
+    kept as given (no version checks: the recording checked); its backward reads it."""
+
+    needs_input_grad = None
+    _in_meta = _out_meta = None
+    materialize_grads = True
+    _to_save = None
+
+    def save_for_backward(self, *tensors):
+        self._to_save = tensors
+
+    def mark_non_differentiable(self, *tensors):
+        pass
+
+    def mark_dirty(self, *tensors):
+        raise RuntimeError("fastgrad.compile: an op marked an input dirty on replay")
+
+    def set_materialize_grads(self, value):
+        self.materialize_grads = bool(value)
+
+    @property
+    def saved_arrays(self):
+        return tuple([x._data if isinstance(x, TensorBase) else x for x in self._to_save or ()])
+
+    @property
+    def saved_tensors(self):
+        return tuple([x if x is None or isinstance(x, TensorBase) else engine.make_tensor(x)
+                      for x in self._to_save or ()])
 
 
 def _tensors_out(result, name):
