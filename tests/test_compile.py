@@ -167,9 +167,16 @@ def test_guards_record_again():
         lin.double()  # a parameter's dtype: the guard fails, recorded again
         _same(f(x.double()), (lin(x.double()).tanh() * 2).sum())
         assert len(_programs(f)) == 3
-    x.requires_grad_()  # requires_grad and grad mode: again (an output that requires grad: eager)
-    with pytest.warns(UserWarning, match="outside the compiled call"):
-        assert f(x.double()).grad_fn is not None
+    xd = x.double().requires_grad_()  # requires_grad and grad mode: again, its output's backward recorded too
+    out = f(xd)
+    assert out.grad_fn is not None
+    assert len(_programs(f)) == 4
+    out.backward()
+    ref = x.double().requires_grad_()
+    (lin(ref).tanh() * 2).sum().backward()
+    _same(xd.grad, ref.grad)
+    with pytest.warns(UserWarning, match="made outside the compiled call"):
+        f(xd * 1.0)  # an input with a history: its backward would leave the call's graph
 
 
 def test_batch_size_change_rerecords_and_stays_exact():
@@ -250,14 +257,38 @@ def test_anomaly_mode_runs_eagerly():
             assert f(fg.ones(3)).item() == 6.0
 
 
-def test_output_requiring_grad_outside_falls_back():
-    fg.manual_seed(0)
-    lin = nn.Linear(3, 2)
-    c = fg.compile(lin)
-    with pytest.warns(UserWarning, match="outside the compiled call"):
-        out = c(fg.ones(4, 3))
-    out.sum().backward()
-    assert lin.weight.grad is not None
+def test_compiled_module_backward_outside():
+    """A compiled module's outputs carry one node: the backward after the call runs the
+    recorded backward and the engine accumulates the leaves' gradients, as eager."""
+    def mk():
+        fg.manual_seed(0)
+        return nn.Sequential(nn.Linear(8, 6), nn.LayerNorm(6), nn.Tanh(), nn.Linear(6, 3))
+    m1, m2 = mk(), mk()
+    c = fg.compile(m2)
+    o1, o2 = fg.optim.Adam(m1.parameters()), fg.optim.Adam(m2.parameters())
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for i in range(20):
+            x = fg.from_numpy(rng.standard_normal((4, 8)).astype(np.float32))
+            x2 = fg.from_numpy(rng.standard_normal((4, 8)).astype(np.float32))
+            for o, f in ((o1, m1), (o2, c)):
+                o.zero_grad()
+                a, b = f(x), f(x2)  # two runs before one backward: each keeps its own values
+                assert a.requires_grad and a.grad_fn is not None
+                ((a * b).mean() + (b * b).sum()).backward()
+                o.step()
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        _same(p, q)
+        _same(p.grad, q.grad)
+    assert len(_programs(c)) == 1
+    xg = fg.ones(2, 8, requires_grad=True)  # an input that requires grad gets its gradient too
+    xg2 = fg.ones(2, 8, requires_grad=True)
+    for _ in range(2):
+        xg.grad = xg2.grad = None
+        c(xg).sum().backward()
+        m1(xg2).sum().backward()
+        _same(xg.grad, xg2.grad)
 
 
 def test_optimized_module_interface():

@@ -21,6 +21,7 @@ from fastgrad._backend import engine
 from fastgrad._compile._record import LIVE, Recorder, Unsupported, reachable_tensors
 from fastgrad._compile._watch import watching
 from fastgrad._compile._codegen import generate
+from fastgrad._compile._graph import plan_backward
 TensorBase = engine.TensorBase
 _state = engine.state
 
@@ -118,6 +119,7 @@ class _Compiled:
         rec = Recorder(inputs)
         rec.fullgraph = self._fullgraph
         rec.modules = {}
+        rec.outside = None
         known = reachable_tensors(self._fn, inputs)
         rec.watch(known.values())
         with watching(rec):
@@ -169,20 +171,33 @@ def _key(v, key, inputs):
 
 
 def _check_result(rec, result):
-    """Outputs whose graph a backward outside the call would walk are not captured yet."""
-    backward = any(getattr(s, "what", None) == "backward" for s in rec.steps)
+    """Outputs that require grad, for a backward after the call (a compiled module's forward):
+    the plan of that backward is laid out now, from the graph eager made (rec.outside)."""
+    roots = []
     todo = [result]
     while todo:
-        v = todo.pop()
+        v = todo.pop(0)
         if isinstance(v, TensorBase):
-            if v._grad_fn is not None and not backward:
-                rec.fail("an output that requires grad, for a backward outside the compiled call "
-                         "(compile the whole training step, or call it under no_grad)")
-                return
+            s = rec.slot_of.get(id(v))
+            if v._grad_fn is not None and s is not None and rec.tensor_of[s] is v and s not in roots:
+                roots.append(s)
         elif type(v) in (tuple, list):
             todo.extend(v)
         elif type(v) is dict:
             todo.extend(v.values())
+    if not roots:
+        return
+    if any(getattr(s, "what", None) == "backward" for s in rec.steps):
+        return  # a training step's loss, its graph walked in the call: returned as plain tensors
+    nodes = [rec.tensor_of[s]._grad_fn for s in roots]
+    try:
+        plan = plan_backward(rec, nodes, [rec.tensor_of[s]._output_nr for s in roots])
+    except Unsupported as e:
+        return rec.fail(str(e))
+    for p in plan[2]:
+        if p.leaf is not None and not p.leaf.requires_grad:
+            return rec.fail("a leaf of the graph that does not require grad")
+    rec.outside = (roots, plan)
 
 
 def _check_made_outside(rec, known):

@@ -26,6 +26,9 @@ class _Gen:
                    "_tensors_out": _tensors_out, "TB": TensorBase}
         self.lines = []
         self.n = 0
+        self.base = 0  # extra indentation (the body of a nested backward function)
+        self.leaf_out = None  # outside backward: leaf slot -> its index among the gradients returned
+        self.root_out = {}  # outside backward: root slot -> index among the replayed outputs
         self.live = [(s, src[1]) for s, src in enumerate(rec.slots) if src[0] == LIVE]
         self.live_names = {}
 
@@ -36,7 +39,7 @@ class _Gen:
         return name
 
     def emit(self, line, depth=1):
-        self.lines.append("    " * depth + line)
+        self.lines.append("    " * (depth + self.base) + line)
 
     # ------------------------------------------------------------------ values
     def tensor(self, ref):
@@ -78,6 +81,8 @@ class _Gen:
                 self.op(st)
             else:
                 getattr(self, "ev_" + st.what)(st.payload)
+        if self.rec.outside is not None:
+            self.outside(*self.rec.outside)
         self.emit("return " + self.result(result))
         src = "def run(inputs):\n" + "\n".join(self.lines) + "\n"
         code = compile(src, "<fastgrad.compile>", "exec")
@@ -100,12 +105,11 @@ class _Gen:
         if node is None or getattr(node, "_dirty", None) is None:
             # a built-in op's forward on a ctx of our own (no node, no edges: the backward
             # below reads what it saved); its outputs' arrays are the slots
-            gc = _GCtx()
-            if node is not None:
-                gc.needs_input_grad, gc._in_meta, gc._out_meta = node.needs_input_grad, node._in_meta, node._out_meta
-            ctx = self.const(gc, "GC")
-            self.emit("%s._to_save = None" % ctx)
-            self.emit("%s.materialize_grads = True" % ctx)
+            attrs = {} if node is None else {"needs_input_grad": node.needs_input_grad, "_in_meta": node._in_meta,
+                                             "_out_meta": node._out_meta}
+            cls = self.const(type("GCtx", (_GCtx,), attrs), "GCT")
+            ctx = "gc%d" % op.index  # a new one per run: a later run must not overwrite what this one saved
+            self.emit("%s = %s()" % (ctx, cls))
             call = "%s.forward(%s, *%s%s)" % (fn, ctx, args, "" if op.kwargs is None else ", **" + kw)
             self.emit("o = " + call)
             if op.single:
@@ -143,7 +147,7 @@ class _Gen:
         self.emit("%s._grad = None" % self.tensor(leaf))
 
     def ev_backward(self, p):
-        root, grad, (n_outs, roots, plans) = p
+        root, grad, (n_outs, roots, plans) = p[:3]
         self.emit("st = state()")
         self.emit("prev = st.grad_enabled")
         self.emit("st.grad_enabled = False")
@@ -160,14 +164,36 @@ class _Gen:
             self.emit("g%d_%d = None" % key, d)
             self.emit("w%d_%d = 0" % key, d)
         # tensor_backward's seed: a new 0-d one of the root's dtype
-        seed = ("%s.copy()" % self.const(np.ones((), self.rec.tensor_of[root]._data.dtype), "ONE")
-                if grad is None else "%s._data" % self.tensor(grad))
-        for k, nr in roots:
-            self.add(k, nr, seed, "0", contrib, d)
+        if root is None:  # outside backward: the upstream gradients gr (arrays)
+            for i, (k, nr) in enumerate(roots):
+                self.add(k, nr, "gr[%d]" % i, "0", contrib, d)
+        else:
+            seed = ("%s.copy()" % self.const(np.ones((), self.rec.tensor_of[root]._data.dtype), "ONE")
+                    if grad is None else "%s._data" % self.tensor(grad))
+            for k, nr in roots:
+                self.add(k, nr, seed, "0", contrib, d)
         for p_ in plans:
             self.node(p_, n_outs, contrib, d)
         self.emit("finally:")
         self.emit("st.grad_enabled = prev", 2)
+
+    def outside(self, root_slots, plan):
+        """Outputs whose backward runs after the call: one autograd.Function node over the
+        leaves, whose backward is the plan on arrays, nested here (it reads the forward's locals)."""
+        leaves = []
+        for p in plan[2]:
+            if p.leaf is not None and p.leaf.slot not in [x.slot for x in leaves]:
+                leaves.append(p.leaf)
+        self.leaf_out = {ref.slot: i for i, ref in enumerate(leaves)}
+        self.emit("def bw(gr):")
+        self.emit("res = [None] * %d" % len(leaves), 2)
+        self.base = 1
+        self.ev_backward((None, None, plan))
+        self.base = 0
+        self.emit("return res", 2)
+        self.emit("ro = %s.apply(bw, (%s), %s)" % (self.const(_Outside, "RF"), "".join("v%d, " % s for s in root_slots),
+                                                  "".join(self.tensor(ref) + ", " for ref in leaves)))
+        self.root_out = {s: i for i, s in enumerate(root_slots)}
 
     def add(self, k, nr, x, fresh, contrib, d):
         """engine._buffer_add of x into node k's output nr's gradient."""
@@ -194,7 +220,10 @@ class _Gen:
         self.emit("if %s:" % " or ".join("%s is not None" % g for g in live), d)
         d += 1
         if p.leaf is not None:
-            self.emit("acc(%s, mk(g%d_0), w%d_0, False)" % (self.tensor(p.leaf), k, k), d)
+            if self.leaf_out is not None:  # outside backward: returned, the engine accumulates it
+                self.emit("res[%d] = g%d_0" % (self.leaf_out[p.leaf.slot], k), d)
+            else:
+                self.emit("acc(%s, mk(g%d_0), w%d_0, False)" % (self.tensor(p.leaf), k, k), d)
             return
         n = len(p.has_edge)
         buf = "[%s]" % ", ".join(grads)
@@ -282,6 +311,8 @@ class _Gen:
             src = rec.slots[s]
             if src[0] in (IN, LIVE):
                 return self.tensor(Ref(s, False))
+            if s in self.root_out:
+                return "ro[%d]" % self.root_out[s]
             return "mk(v%d)" % s
         if type(v) is tuple:
             return "(" + "".join(self.result(x) + ", " for x in v) + ")"
@@ -297,6 +328,29 @@ class _KCtx:
 
     __slots__ = ("saved_arrays", "saved_tensors", "needs_input_grad", "_in_meta", "_out_meta",
                  "materialize_grads")
+
+
+def _outside_class():
+    from fastgrad.autograd import Function
+
+    class _Outside(Function):
+        """The replayed outputs' node: backward runs the recorded backward on arrays and
+        gives each leaf its gradient (the engine accumulates it, as eager's walk would)."""
+
+        @staticmethod
+        def forward(ctx, bw, arrays, *leaves):
+            ctx.bw = bw
+            ctx.n = len(leaves)
+            return tuple(engine.make_tensor(a) for a in arrays)
+
+        @staticmethod
+        def backward(ctx, *grads):
+            if engine.state().grad_enabled:
+                raise RuntimeError("fastgrad.compile: a backward with create_graph=True through a compiled "
+                                   "call is not supported")
+            res = ctx.bw([None if g is None else g._data for g in grads])
+            return (None, None) + tuple(None if r is None else engine.make_tensor(r) for r in res)
+    return _Outside
 
 
 class _GCtx:
@@ -362,6 +416,9 @@ def _count(out, n, name):
         return out[:n]
     raise RuntimeError("function %s returned an incorrect number of gradients (expected %d, got %d)"
                        % (name, n, len(out)))
+
+
+_Outside = _outside_class()
 
 
 def generate(rec, result):
