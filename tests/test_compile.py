@@ -362,3 +362,30 @@ def test_replay_memory_is_flat():
         c(x[0], y[0])
     gc.collect()
     assert len(gc.get_objects()) <= n0 + 10
+
+
+def test_hyperparameter_change_applies_without_recording_again():
+    """The optimizer's step is called as eager calls it: a new learning rate (a scheduler's)
+    is read by the replay, which stays equal to eager."""
+    (m1, s1), (m2, s2) = _twins(_mlp, lambda p: fg.optim.SGD(p, lr=0.1, momentum=0.5))
+    c2 = fg.compile(s2)
+    opts = [s1.__defaults__[1], s2.__defaults__[1]]
+    scheds = [fg.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5) for o in opts]
+    xs, ys = _data(3, 16, (64,), 10)
+    for i in range(12):
+        _same(s1(xs[i % 3], ys[i % 3]), c2(xs[i % 3], ys[i % 3]))
+        for s in scheds:
+            s.step()
+    assert opts[1].param_groups[0]["lr"] < 0.1
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        _same(p, q)
+    assert len(_programs(c2)) == 1
+
+
+def test_recompile_limit():
+    f = fg.compile(lambda x: x * 2, recompile_limit=2)
+    f(fg.ones(1))
+    f(fg.ones(2))
+    with pytest.warns(UserWarning, match="recompile_limit"):
+        assert f(fg.ones(3)).tolist() == [2.0, 2.0, 2.0]
+    assert len(_programs(f)) == 2

@@ -121,6 +121,7 @@ class _Compiled:
         rec.modules = {}
         rec.outside = None
         known = reachable_tensors(self._fn, inputs)
+        rec.optimizers = known.pop(None)
         rec.watch(known.values())
         with watching(rec):
             result = self._fn(*args, **kwargs)

@@ -239,6 +239,7 @@ def reachable_tensors(fn, inputs):
     from fastgrad.optim.optimizer import Optimizer
     import types
     known = {id(t): t for t in inputs}
+    optimizers = known[None] = []  # (the optimizers met, for _watch: an instance's own step)
     seen = set()
     todo = [(fn, 0)]
     while todo:
@@ -258,6 +259,7 @@ def reachable_tensors(fn, inputs):
                 todo.extend((v, depth + 1) for v in m.__dict__.values()
                             if not isinstance(v, (dict, Module)) or type(v) is dict and len(v) < 64)
         elif isinstance(obj, Optimizer):
+            optimizers.append(obj)
             for g in obj.param_groups:
                 todo.extend((p, depth) for p in g["params"])
             for st in obj.state.values():

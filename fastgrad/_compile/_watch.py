@@ -119,6 +119,9 @@ def watching(rec):
             if what in cls.__dict__:
                 patch(cls, what, event_method(cls.__dict__[what], what))
     patch(Module, "zero_grad", event_method(Module.__dict__["zero_grad"], "zero_grad"))
+    for opt in getattr(rec, "optimizers", ()):  # an instance's own step (an LR scheduler's wrapper)
+        if "step" in opt.__dict__:
+            patch(opt, "step", _instance_event(rec, opt.__dict__["step"]))
 
     def event_function(orig):
         def call(parameters, *a, **k):
@@ -162,6 +165,16 @@ def watching(rec):
                 delattr(obj, name)
             else:
                 setattr(obj, name, old)
+
+
+def _instance_event(rec, orig):
+    def call(*a, **k):
+        if rec.failed is None and not rec.quiet:
+            rec.check_watched()
+            rec.event("call", (orig, a, k, None))
+        with _quiet(rec):
+            return orig(*a, **k)
+    return call
 
 
 @contextlib.contextmanager
