@@ -9,6 +9,8 @@ events; anything the program could not repeat (a tensor's value read in Python, 
 random draw outside an op, an in-place change no op made, a user autograd.Function, ...) makes
 the recording fail with its reason (Unsupported) while the eager call runs on to its end.
 """
+from threading import get_ident
+
 import numpy as np
 
 from fastgrad._backend import engine
@@ -69,6 +71,7 @@ class Recorder:
         self.failed = None  # the first reason the call cannot be replayed
         self.watched, self.watched_v, self.known_arrays = [], [], {}
         self.quiet = 0  # > 0 inside an op or an event: what runs there is theirs
+        self.thread = get_ident()
         self.fullgraph = False
         for k, t in enumerate(inputs):
             self._new_slot(t, (IN, k))
@@ -149,8 +152,13 @@ class Recorder:
                 raise Unsupported(reason)
 
     # ------------------------------------------------------------------ ops
+    def active(self):
+        """Whether what runs now is the recorded call's own (not inside an op or an event,
+        and in the recording thread: the hook and the patches are process-wide)."""
+        return not self.quiet and get_ident() == self.thread
+
     def op(self, kind, fn, args, kwargs):
-        if self.failed is not None or self.quiet:
+        if self.failed is not None or self.quiet or get_ident() != self.thread:
             return engine.run_traced(kind, fn, args, kwargs)
         name = getattr(fn, "__name__", "op")
         if not getattr(fn, "_builtin", False):
@@ -217,7 +225,7 @@ class RngSpy:
         self._real, self._rec = real, rec
 
     def __getattr__(self, name):
-        if not self._rec.quiet:
+        if self._rec.active():
             self._rec.fail("random numbers drawn outside an op (they would be the same on every replay)")
         return getattr(self._real, name)
 

@@ -41,7 +41,7 @@ def watching(rec):
     orig_backward = Tensor.backward
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        if rec.failed is None and not rec.quiet:
+        if rec.failed is None and rec.active():
             rec.check_watched()
             _record_backward(rec, self, gradient, create_graph, inputs)
         with _quiet(rec):
@@ -53,7 +53,7 @@ def watching(rec):
 
     def grad_get(self):
         g = grad_prop.__get__(self)
-        if g is not None and rec.failed is None and not rec.quiet:
+        if g is not None and rec.failed is None and rec.active():
             leaf = _leaf_ref(rec, self)
             if leaf is not None:
                 s = rec._new_slot(g, (GRAD, leaf))
@@ -61,7 +61,7 @@ def watching(rec):
         return g
 
     def grad_set(self, value):
-        if rec.failed is None and not rec.quiet:
+        if rec.failed is None and rec.active():
             if value is not None:
                 rec.fail("a tensor assigned to .grad")
             else:
@@ -79,7 +79,7 @@ def watching(rec):
         orig = getattr(Tensor, name)
 
         def read(self, *a, **k):
-            if not rec.quiet and rec.failed is None:
+            if rec.active() and rec.failed is None:
                 rec.fail("Tensor.%s() reads a tensor's value in Python (data-dependent control flow "
                          "cannot be replayed)" % name.strip("_"))
             return orig(self, *a, **k)
@@ -93,7 +93,7 @@ def watching(rec):
         orig = getattr(mod, name)
 
         def refuse(*a, **k):
-            if not rec.quiet:
+            if rec.active():
                 rec.fail(why)
             return orig(*a, **k)
 
@@ -104,7 +104,7 @@ def watching(rec):
 
     def event_method(orig, what):
         def call(self, *a, **k):
-            if rec.failed is None and not rec.quiet:
+            if rec.failed is None and rec.active():
                 if what == "step" and (a and a[0] is not None or k.get("closure") is not None):
                     rec.fail("an optimizer step with a closure")
                 else:
@@ -126,13 +126,13 @@ def watching(rec):
     def event_function(orig):
         def call(parameters, *a, **k):
             params = [parameters] if isinstance(parameters, TensorBase) else list(parameters)
-            if rec.failed is None and not rec.quiet:
+            if rec.failed is None and rec.active():
                 rec.check_watched()
                 ev = [orig, (params,) + a, k, None]
                 rec.event("call", ev)
             with _quiet(rec):
                 out = orig(params, *a, **k)
-            if rec.failed is None and not rec.quiet and isinstance(out, TensorBase):
+            if rec.failed is None and rec.active() and isinstance(out, TensorBase):
                 ev[3] = rec._new_slot(out, (EV, len(rec.steps) - 1))
             return out
         return call
@@ -145,9 +145,9 @@ def watching(rec):
     orig_call = Module.__call__
 
     def module_call(self, *a, **k):
-        if not rec.quiet:
+        if rec.active():
             rec.modules[id(self)] = self
-        if (self._forward_pre_hooks or self._forward_hooks) and not rec.quiet:
+        if (self._forward_pre_hooks or self._forward_hooks) and rec.active():
             rec.fail("forward hooks on %s" % type(self).__name__)
         return orig_call(self, *a, **k)
 
@@ -169,7 +169,7 @@ def watching(rec):
 
 def _instance_event(rec, orig):
     def call(*a, **k):
-        if rec.failed is None and not rec.quiet:
+        if rec.failed is None and rec.active():
             rec.check_watched()
             rec.event("call", (orig, a, k, None))
         with _quiet(rec):
@@ -184,7 +184,7 @@ def _quiet(rec):
         yield
     finally:
         rec.quiet -= 1
-        if not rec.quiet:
+        if rec.active():
             rec.refresh()
 
 
