@@ -389,3 +389,16 @@ def test_recompile_limit():
     with pytest.warns(UserWarning, match="recompile_limit"):
         assert f(fg.ones(3)).tolist() == [2.0, 2.0, 2.0]
     assert len(_programs(f)) == 2
+
+
+def test_same_tensor_twice_and_nested_compiled_calls():
+    f = fg.compile(lambda a, b: (a * 2 + b).sum())
+    x, y = fg.ones(3), fg.full((3,), 5.0)
+    assert f(x, x).item() == 9.0
+    assert f(x, y).item() == 21.0  # another aliasing pattern: recorded again, not x's program
+    assert f(y, y).item() == 45.0
+    inner = fg.compile(lambda a: a.tanh() * 3)
+    outer = fg.compile(lambda a: inner(a).sum() + 1)
+    for v in (0.5, 1.0, 2.0):
+        a = fg.full((4,), v)
+        _same(outer(a), (a.tanh() * 3).sum() + 1)

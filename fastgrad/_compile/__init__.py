@@ -29,6 +29,7 @@ __all__ = ["compile", "OptimizedModule", "Unsupported"]
 
 _MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 _EAGER = object()
+_recording = []  # the recordings under way (one at most: a compiled call inside runs eagerly)
 _SCALARS = (int, float, bool, str, type(None), complex)
 
 
@@ -89,6 +90,8 @@ class _Compiled:
         self._torchdynamo_orig_callable = fn
 
     def __call__(self, *args, **kwargs):
+        if _recording:  # inside another compiled call's recording: its ops are that call's
+            return self._fn(*args, **kwargs)
         inputs = []
         st = _state()
         key = [st.grad_enabled]
@@ -96,6 +99,8 @@ class _Compiled:
             _key(args, key, inputs)
         if kwargs:
             _key(kwargs, key, inputs)
+        if len(inputs) > 1 and len({id(t) for t in inputs}) != len(inputs):  # one tensor passed twice
+            key.append(tuple([next(j for j, u in enumerate(inputs) if u is t) for t in inputs]))
         key = tuple(key)
         prog = self._cache.get(key)
         if prog is not None and prog is not _EAGER and not st.anomaly and not st.fw_level and prog.guards_hold():
@@ -123,8 +128,12 @@ class _Compiled:
         known = reachable_tensors(self._fn, inputs)
         rec.optimizers = known.pop(None)
         rec.watch(known.values())
-        with watching(rec):
-            result = self._fn(*args, **kwargs)
+        _recording.append(rec)
+        try:
+            with watching(rec):
+                result = self._fn(*args, **kwargs)
+        finally:
+            _recording.pop()
         if rec.failed is None:
             rec.check_unchanged()
         if rec.failed is None:

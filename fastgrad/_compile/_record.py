@@ -74,7 +74,8 @@ class Recorder:
         self.thread = get_ident()
         self.fullgraph = False
         for k, t in enumerate(inputs):
-            self._new_slot(t, (IN, k))
+            if id(t) not in self.slot_of:  # (a tensor passed twice: its first position, in the key)
+                self._new_slot(t, (IN, k))
 
     # ------------------------------------------------------------------ slots
     def _new_slot(self, t, source):
