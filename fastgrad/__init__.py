@@ -131,6 +131,7 @@ from fastgrad._ops.copies import *  # noqa: E402,F401,F403  (*_copy, *_scatter, 
 from fastgrad._ops.shape_more import *  # noqa: E402,F401,F403  (as_strided, atleast_nd, rot90, ...)
 from fastgrad._ops.math_more import *  # noqa: E402,F401,F403  (bitwise ops, exp2, frexp, diff, trapezoid, gradient, ...)
 from fastgrad import multiprocessing  # noqa: E402,F401  (torch.multiprocessing: shared-memory tensors, spawn)
+from fastgrad import distributed  # noqa: E402,F401  (torch.distributed on MPI; MPI loads at init_process_group)
 from fastgrad._ops.stft import istft, stft  # noqa: E402,F401
 from fastgrad._ops.linalg_more import geqrf, orgqr, ormqr, pca_lowrank, qr_legacy as qr, svd_lowrank  # noqa: E402,F401
 from fastgrad._ops.linalg_more import pinverse  # noqa: E402,F401
