@@ -1,0 +1,234 @@
+"""DistributedDataParallel's gradient reducer (PyTorch's Reducer): parameters are grouped into buckets of at
+most bucket_cap bytes (one dtype each; in reverse order of module.parameters(), the order backward roughly
+produces them, and after the first iteration in the order their gradients actually became ready). A
+post-accumulate-grad hook on each parameter copies its gradient into its bucket's flat buffer as soon as the
+engine has accumulated it; when a bucket is complete it is all-reduced asynchronously (MPI's Iallreduce) while
+backward goes on. Buckets start in index order on every rank (MPI needs the collectives in the same order
+everywhere). When the last bucket has started, its hook waits for them all and writes the averages back into
+the parameters' .grad."""
+import time
+
+import numpy as np
+
+__all__ = []
+
+_FIRST_BUCKET_BYTES = 1024 * 1024  # torch's _DEFAULT_FIRST_BUCKET_BYTES: a small first bucket starts early
+
+
+class _Bucket:
+    def __init__(self, index, params, dtype):
+        self.index = index
+        self.params = params  # indices into the reducer's parameter list
+        self.flat = None
+        self.dtype = dtype
+        self.pending = 0
+        self.work = None
+        self.tensor = None
+
+
+class Reducer:
+    def __init__(self, params, process_group, bucket_bytes_cap, find_unused_parameters, gradient_as_bucket_view,
+                 first_bucket_bytes=_FIRST_BUCKET_BYTES):
+        from fastgrad import distributed as dist
+
+        self.dist = dist
+        self.params = params
+        self.group = process_group
+        self.world = dist.get_world_size(process_group)
+        self.cap = bucket_bytes_cap
+        self.first_cap = min(first_bucket_bytes, bucket_bytes_cap)
+        self.find_unused = find_unused_parameters
+        self.as_view = gradient_as_bucket_view
+        self.index = {id(p): i for i, p in enumerate(params)}
+        self.armed = False  # set by prepare_for_backward: this backward reduces
+        self.ready_order = []  # parameter indices in the order their gradients were ready
+        self.rebuilt = False
+        self.log = []  # (event, bucket index, perf_counter): "launch" and "done", for tests and benchmarks
+        self.used_work = None
+        self.locally_used = None
+        self.num_iterations = 0
+        self._build(list(reversed(range(len(params)))))
+        self.handles = [p.register_post_accumulate_grad_hook(self._hook) for p in params]
+
+    # ------------------------------------------------------------------ buckets
+    def _build(self, order):
+        """Buckets of parameters taken in `order`, one dtype each, filled up to the byte caps."""
+        from fastgrad._engine import make_tensor
+
+        open_ = {}  # dtype -> (indices, bytes) of the bucket being filled
+        groups = []
+        for i in order:
+            a = self.params[i]._data
+            idx, nbytes = open_.get(a.dtype, ([], 0))
+            idx.append(i)
+            nbytes += a.nbytes
+            cap = self.first_cap if not groups else self.cap
+            if nbytes >= cap:
+                groups.append((idx, a.dtype))
+                open_.pop(a.dtype, None)
+            else:
+                open_[a.dtype] = (idx, nbytes)
+        for dtype, (idx, _) in open_.items():
+            groups.append((idx, dtype))
+        self.buckets = []
+        self.where = [None] * len(self.params)  # parameter index -> (bucket, slice of its flat buffer)
+        for b, (idx, dtype) in enumerate(groups):
+            bucket = _Bucket(b, idx, dtype)
+            n = sum(self.params[i]._data.size for i in idx)
+            bucket.flat = np.zeros(n, dtype)
+            bucket.tensor = make_tensor(bucket.flat)
+            off = 0
+            for i in idx:
+                size = self.params[i]._data.size
+                view = bucket.flat[off:off + size].reshape(self.params[i]._data.shape)
+                self.where[i] = (bucket, view)
+                off += size
+            self.buckets.append(bucket)
+
+    def bucket_sizes(self):
+        return [[self.params[i]._data.size for i in b.params] for b in self.buckets]
+
+    # ------------------------------------------------------------------ one iteration
+    def prepare_for_forward(self):
+        if self.armed:
+            raise RuntimeError(
+                "Expected to have finished reduction in the prior iteration before starting a new one. This error "
+                "indicates that your module has parameters that were not used in producing loss. You can enable "
+                "unused parameter detection by passing the keyword argument `find_unused_parameters=True` to "
+                "`torch.nn.parallel.DistributedDataParallel`, and by making sure all `forward` function outputs "
+                "participate in calculating loss.")
+        if not self.rebuilt and self.num_iterations == 1 and not self.find_unused and \
+                len(self.ready_order) == len(self.params):
+            self.rebuilt = True  # torch's rebuild_buckets: the order the first backward produced gradients in
+            if self.ready_order != [i for b in self.buckets for i in b.params]:
+                self._build(self.ready_order)
+
+    def prepare_for_backward(self, outputs):
+        """Arm the reducer for the coming backward; with find_unused_parameters, the parameters the outputs'
+        graph does not reach are marked ready at once (and the ranks agree on which are used by anyone)."""
+        self.armed = True
+        self.next_bucket = 0
+        self.seen = bytearray(len(self.params))
+        self.log = []
+        for b in self.buckets:
+            b.pending = len(b.params)
+            b.work = None
+        self.ready_order = [] if self.num_iterations == 0 else self.ready_order
+        self.used_work = None
+        if self.find_unused:
+            reached = _reached_leaves(outputs)
+            used = np.array([1 if id(p) in reached else 0 for p in self.params], np.int32)
+            self.locally_used = used
+            self.globally_used = used.copy()
+            from fastgrad._engine import make_tensor
+
+            self.used_work = self.dist.all_reduce(make_tensor(self.globally_used), self.dist.ReduceOp.MAX,
+                                                  self.group, async_op=True)
+            unused = [i for i in range(len(self.params)) if not used[i]]
+            for i in unused:
+                self._mark_ready(i, None)
+
+    def _hook(self, param):
+        if not self.armed:
+            return  # no_sync, or a backward of a graph made without grad sync: gradients stay local
+        self._mark_ready(self.index[id(param)], param)
+
+    def _mark_ready(self, i, param=None):
+        if self.seen[i]:
+            raise RuntimeError(
+                "Expected to mark a variable ready only once. This error is caused by one of the following reasons: "
+                "1) Use of a module parameter outside the `forward` function, or 2) Reused parameters in multiple "
+                "reentrant backward passes, or 3) a backward through the same graph twice before the next "
+                "forward (parameter index %d)" % i)
+        self.seen[i] = 1
+        if self.num_iterations == 0:
+            self.ready_order.append(i)
+        bucket, view = self.where[i]
+        p = self.params[i]
+        g = p._grad  # an unused parameter's too (torch's): whatever it accumulated before is reduced
+        if g is None:
+            view[...] = 0
+        elif g._data is not view:
+            np.copyto(view, g._data, casting="unsafe")
+        bucket.pending -= 1
+        self._progress()
+        if bucket.pending == 0:
+            while self.next_bucket < len(self.buckets) and self.buckets[self.next_bucket].pending == 0:
+                b = self.buckets[self.next_bucket]
+                self.log.append(("launch", b.index, time.perf_counter()))
+                b.work = self.dist.all_reduce(b.tensor, self.dist.ReduceOp.SUM, self.group, async_op=True)
+                self.next_bucket += 1
+            if self.next_bucket == len(self.buckets):
+                self._finalize()
+
+    def _progress(self):
+        """Let MPI move the buckets in flight (Open MPI progresses non-blocking collectives only inside MPI
+        calls): a test of each, which also records when it finished."""
+        for b in self.buckets[:self.next_bucket]:
+            if b.work is not None and not b.work._done and b.work.is_completed():
+                self.log.append(("done", b.index, time.perf_counter()))
+
+    def _finalize(self):
+        from fastgrad._engine import make_tensor
+
+        self.armed = False
+        self.num_iterations += 1
+        if self.used_work is not None:
+            self.used_work.wait()
+        scale = 1.0 / self.world
+        for b in self.buckets:
+            if not b.work._done:
+                b.work.wait()
+                self.log.append(("done", b.index, time.perf_counter()))
+            if b.flat.dtype.kind in "fc" or b.flat.dtype.kind == "V":
+                np.multiply(b.flat, scale, out=b.flat, casting="unsafe")
+            else:
+                np.floor_divide(b.flat, self.world, out=b.flat)
+            for i in b.params:
+                if self.find_unused and not self.globally_used[i]:
+                    continue  # no rank used it: its .grad is left as it was (torch's behaviour)
+                p = self.params[i]
+                view = self.where[i][1]
+                g = p._grad
+                if g is not None and g._data is view:
+                    g._vc.value += 1
+                elif self.as_view:
+                    p._grad = make_tensor(view)
+                elif g is not None and g._data.flags.writeable and not g._requires_grad:
+                    np.copyto(g._data, view)
+                    g._vc.value += 1
+                else:
+                    p._grad = make_tensor(view.copy())
+        self.log.append(("finalized", -1, time.perf_counter()))
+
+    def remove_hooks(self):
+        for h in self.handles:
+            h.remove()
+        self.handles = []
+
+
+def _reached_leaves(outputs):
+    """ids of the leaf tensors the autograd graphs of outputs reach."""
+    from fastgrad._engine import AccumulateGrad, grad_edge
+
+    seen = set()
+    leaves = set()
+    stack = []
+    for t in outputs:
+        node = grad_edge(t)[0]
+        if node is not None:
+            stack.append(node)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, AccumulateGrad):
+            leaf = node.variable
+            if leaf is not None:
+                leaves.add(id(leaf))
+            continue
+        for edge in node.next_functions:
+            if edge[0] is not None:
+                stack.append(edge[0])
+    return leaves
