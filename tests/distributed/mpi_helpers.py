@@ -1,0 +1,53 @@
+"""Launching tests/distributed/workers/*.py on 2 MPI ranks (mpirun --oversubscribe, on this machine) and
+reading what they report: one line "CASE <name> <rank> OK" or "CASE <name> <rank> FAIL <message>" per case
+and rank. Skips cleanly when mpi4py or mpirun is absent (pip install "fastgrad[distributed]")."""
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+WORKERS = pathlib.Path(__file__).with_name("workers")
+RANKS = 2
+
+
+def mpirun():
+    pytest.importorskip("mpi4py")
+    here = pathlib.Path(sys.executable).parent / "mpirun"
+    exe = str(here) if here.exists() else shutil.which("mpirun")
+    if exe is None:
+        pytest.skip("mpirun not found (pip install \"fastgrad[distributed]\" brings Open MPI's)")
+    return exe
+
+
+def launch(script, *args, n=RANKS, timeout=300):
+    """mpirun -n n python workers/script args...: the CompletedProcess (stdout, stderr, returncode)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_btl_tcp_if_include="lo",
+               OMPI_MCA_oob_tcp_if_include="lo", PYTHONUNBUFFERED="1")
+    env.pop("RANK", None)
+    env.pop("WORLD_SIZE", None)
+    cmd = [mpirun(), "-n", str(n), "--oversubscribe", sys.executable, str(WORKERS / script), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(ROOT))
+
+
+def cases(proc):
+    """{case name: {rank: "OK" or the failure message}} from a worker's output."""
+    out = {}
+    for line in proc.stdout.splitlines():
+        m = re.match(r"CASE (\S+) (\d+) (OK|FAIL)(.*)", line)
+        if m:
+            out.setdefault(m.group(1), {})[int(m.group(2))] = "OK" if m.group(3) == "OK" else m.group(4).strip()
+    return out
+
+
+def check(results, proc, name, n=RANKS):
+    got = results.get(name)
+    assert got is not None, f"case {name} not reported; return code {proc.returncode}\n{proc.stdout[-3000:]}\n" \
+                            f"{proc.stderr[-3000:]}"
+    assert got == {r: "OK" for r in range(n)}, f"case {name}: {got}"
