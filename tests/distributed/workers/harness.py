@@ -11,10 +11,10 @@ def init(seconds=60):
     return dist.get_rank(), dist.get_world_size()
 
 
-def run(name, fn, *args):
+def run(name, fn, *args, **kw):
     rank = dist.get_rank()
     try:
-        fn(*args)
+        fn(*args, **kw)
     except Exception as e:  # noqa: BLE001  (reported to pytest, which fails the case)
         msg = (type(e).__name__ + ": " + str(e)).replace("\n", " | ")[:800]
         print(f"CASE {name} {rank} FAIL {msg}", flush=True)

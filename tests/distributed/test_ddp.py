@@ -1,0 +1,33 @@
+"""DistributedDataParallel on 2 MPI ranks (workers/ddp.py, one mpirun for the module), and ranks that fail."""
+import time
+
+import pytest
+from mpi_helpers import cases, check, launch
+
+CASES = ["mlp_float64_50_steps", "mlp_float32_50_steps", "mlp_gradient_as_bucket_view", "mlp_small_buckets",
+         "cnn_batchnorm_50_steps", "no_sync", "buckets_overlap_backward", "find_unused_parameters",
+         "module_and_state_dict"]
+
+
+@pytest.fixture(scope="module")
+def run():
+    proc = launch("ddp.py")
+    return proc, cases(proc)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_ddp(run, name):
+    proc, results = run
+    check(results, proc, name)
+
+
+@pytest.mark.parametrize("mode, message", [("raise", "boom on rank 1"), ("timeout", "timed out after 3 s")])
+def test_a_failing_rank_stops_the_job(mode, message):
+    start = time.monotonic()
+    proc = launch("failures.py", mode, timeout=100)
+    took = time.monotonic() - start
+    assert proc.returncode != 0
+    assert "rank 0 finished" not in proc.stdout
+    assert message in proc.stderr, proc.stderr[-3000:]
+    assert "aborting the MPI job" in proc.stderr
+    assert took < 90  # rank 1 sleeps 120 s in "timeout": the job ended long before
