@@ -32,7 +32,8 @@ def launch(script, *args, n=RANKS, timeout=300):
                OMPI_MCA_oob_tcp_if_include="lo", PYTHONUNBUFFERED="1")
     env.pop("RANK", None)
     env.pop("WORLD_SIZE", None)
-    cmd = [mpirun(), "-n", str(n), "--oversubscribe", sys.executable, str(WORKERS / script), *args]
+    cmd = [mpirun(), "-n", str(n), "--oversubscribe", sys.executable, str(WORKERS / script), *args]  # script: or
+    # a path from the repository's root (WORKERS / an absolute path is that path)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(ROOT))
 
 

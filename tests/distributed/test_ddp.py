@@ -31,3 +31,15 @@ def test_a_failing_rank_stops_the_job(mode, message):
     assert message in proc.stderr, proc.stderr[-3000:]
     assert "aborting the MPI job" in proc.stderr
     assert took < 90  # rank 1 sleeps 120 s in "timeout": the job ended long before
+
+
+def test_digits_example_on_two_processes(tmp_path, monkeypatch):
+    from mpi_helpers import ROOT
+
+    monkeypatch.setenv("FASTGRAD_EXAMPLE_EPOCHS", "3")
+    proc = launch(str(ROOT / "examples" / "train_digits_ddp.py"), "--save", str(tmp_path / "w.safetensors"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 process(es)" in proc.stdout and "replicas identical" in proc.stdout
+    acc = float(proc.stdout.split("Final test accuracy: ")[1].split()[0])
+    assert acc > 0.8, proc.stdout
+    assert (tmp_path / "w.safetensors").exists()

@@ -128,8 +128,14 @@ def test_distributed_sampler_as_torch(n, replicas, drop_last):
     assert n < 3 or list(sampler) != first
 
 
-def test_distributed_sampler_errors():
+def test_distributed_sampler_errors(monkeypatch):
     with pytest.raises(ValueError, match=r"Invalid rank 3, rank should be in the interval \[0, 2\]"):
         data.DistributedSampler(range(4), num_replicas=3, rank=3)
+    import fastgrad.distributed as dist
+
+    if dist.is_available():  # torch's: num_replicas and rank come from the default process group, not made yet
+        with pytest.raises(ValueError, match="Default process group has not been initialized"):
+            data.DistributedSampler(range(4))
+    monkeypatch.setattr(dist, "is_available", lambda: False)
     with pytest.raises(RuntimeError, match="Requires distributed package to be available"):
         data.DistributedSampler(range(4))

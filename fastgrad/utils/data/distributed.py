@@ -9,11 +9,19 @@ __all__ = ["DistributedSampler"]
 
 class DistributedSampler(Sampler):
     """The indices of replica `rank` among `num_replicas`; call set_epoch(epoch) before each epoch to reshuffle.
-    fastgrad has no process group: num_replicas and rank must be given."""
+    num_replicas and rank default to the default process group's size and this process's rank
+    (fastgrad.distributed.init_process_group)."""
 
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
         if num_replicas is None or rank is None:
-            raise RuntimeError("Requires distributed package to be available")
+            from fastgrad import distributed as dist
+
+            if not dist.is_available():
+                raise RuntimeError("Requires distributed package to be available")
+            if num_replicas is None:
+                num_replicas = dist.get_world_size()
+            if rank is None:
+                rank = dist.get_rank()
         if rank >= num_replicas or rank < 0:
             raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]")
         self.dataset = dataset

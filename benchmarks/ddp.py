@@ -1,0 +1,141 @@
+"""DistributedDataParallel scaling: 2 MPI processes against 1 on an MLP whose step is compute-bound (weak scaling:
+each process keeps the same batch, so 2 processes do twice the work per step; efficiency = 1-process step time
+/ 2-process step time, 1.0 being perfect). Every process is pinned to one BLAS/OpenMP thread, so 1 process uses
+one core and 2 processes two.
+
+Measured inside the 2-process run (the fastest of the timed steps, rank 0's: on a shared machine the minimum is
+the step that got its cores; medians are in the JSON line):
+  local    the training step of the plain module (no communication), the baseline of the exposed time
+  ddp      the same step through DDP (gradients all-reduced in buckets during backward)
+  serial   DDP with one bucket (bucket_cap_mb large): its all-reduce can only start when backward ends
+  comm     an all-reduce of all the gradients alone (the communication DDP has to hide)
+  hidden   the share of comm that DDP hides behind backward: 1 - (ddp - local) / comm (clipped to [0, 1])
+  latency / bandwidth: all_reduce of 8 bytes, and comm's bytes / comm (the inputs of the README's scaling model)
+
+    python benchmarks/ddp.py [--width 1024] [--depth 4] [--batch 256] [--steps 12] [--bucket-mb 1]
+    mpirun -n 2 python benchmarks/ddp.py --worker ...     (what the launcher runs; prints JSON on rank 0)
+
+The machine's load average is printed with the results: on a shared machine other processes take the cores
+the second rank needs, and the efficiency measures that too.
+"""
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+THREADS_ENV = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+
+
+def worker(args):
+    sys.path.insert(0, str(ROOT))
+    import fastgrad as torch
+    import fastgrad.distributed as dist
+    from fastgrad.nn.parallel import DistributedDataParallel as DDP
+
+    dist.init_process_group("mpi")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    torch.manual_seed(0)
+    layers = []
+    for _ in range(args.depth):
+        layers += [torch.nn.Linear(args.width, args.width), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    nparams = sum(p.numel() for p in model.parameters())
+    g = torch.Generator().manual_seed(rank)
+    x = torch.randn(args.batch, args.width, generator=g)
+    y = torch.randn(args.batch, args.width, generator=g)
+
+    def timed(net):
+        opt = torch.optim.SGD(net.parameters(), lr=1e-4)
+        times = []
+        for i in range(args.steps + 2):
+            dist.barrier()
+            t0 = time.perf_counter()
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(net(x), y).backward()
+            opt.step()
+            if i >= 2:
+                times.append(time.perf_counter() - t0)
+        return min(times), statistics.median(times)
+
+    out = {"world": world, "params": nparams, "grad_mb": nparams * 4 / 2 ** 20}
+    out["local"], out["local_median"] = timed(model)
+    out["ddp"], out["ddp_median"] = timed(DDP(model, bucket_cap_mb=args.bucket_mb))
+    out["serial"], out["serial_median"] = timed(DDP(model, bucket_cap_mb=10 ** 4))
+    flat = torch.zeros(nparams)
+    tiny = torch.zeros(2)
+    comm, lat = [], []
+    for i in range(args.steps + 2):
+        dist.barrier()
+        t0 = time.perf_counter()
+        dist.all_reduce(flat)
+        comm.append(time.perf_counter() - t0)
+    for i in range(200):
+        dist.barrier()
+        t0 = time.perf_counter()
+        dist.all_reduce(tiny)
+        lat.append(time.perf_counter() - t0)
+    out["comm"] = min(comm[2:])
+    out["latency"] = min(lat)
+    out["comm_median"], out["latency_median"] = statistics.median(comm[2:]), statistics.median(lat)
+    out["bandwidth_gb_s"] = nparams * 4 / max(out["comm"] - out["latency"], 1e-9) / 1e9
+    if world > 1:
+        out["hidden"] = min(1.0, max(0.0, 1 - (out["ddp"] - out["local"]) / out["comm"]))
+        out["hidden_serial"] = min(1.0, max(0.0, 1 - (out["serial"] - out["local"]) / out["comm"]))
+    if rank == 0:
+        print("RESULT " + json.dumps(out), flush=True)
+    dist.destroy_process_group()
+
+
+def launch(n, args):
+    here = pathlib.Path(sys.executable).parent / "mpirun"
+    exe = str(here) if here.exists() else shutil.which("mpirun")
+    if exe is None:
+        sys.exit("mpirun not found: pip install \"fastgrad[distributed]\"")
+    env = dict(os.environ, **THREADS_ENV, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    cmd = [exe, "-n", str(n), "--oversubscribe", "--bind-to", "none", sys.executable, __file__, "--worker",
+           "--width", str(args.width), "--depth", str(args.depth), "--batch", str(args.batch), "--steps",
+           str(args.steps), "--bucket-mb", str(args.bucket_mb)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    sys.exit(f"the {n}-process run failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--worker", action="store_true")
+    ap.add_argument("--width", type=int, default=1024)
+    ap.add_argument("--depth", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=256, help="per process")
+    ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--bucket-mb", type=float, default=1.0)
+    args = ap.parse_args()
+    if args.worker:
+        return worker(args)
+    load0 = os.getloadavg()
+    one = launch(1, args)
+    two = launch(2, args)
+    load1 = os.getloadavg()
+    eff = one["local"] / two["ddp"]
+    print(f"MLP {args.depth} x Linear({args.width}, {args.width}), {one['params']:,} parameters "
+          f"({one['grad_mb']:.1f} MB of float32 gradients), batch {args.batch} per process, 1 thread per process, "
+          f"{os.cpu_count()} cores, load average {load0[0]:.2f} before / {load1[0]:.2f} after")
+    print(f"  1 process : step {one['local'] * 1e3:8.1f} ms (plain module), {one['ddp'] * 1e3:8.1f} ms (DDP)")
+    print(f"  2 processes: step {two['ddp'] * 1e3:8.1f} ms with DDP ({args.bucket_mb:g} MB buckets), "
+          f"{two['serial'] * 1e3:.1f} ms with one bucket, {two['local'] * 1e3:.1f} ms without communication")
+    print(f"  scaling efficiency (2 vs 1 process, weak scaling): {eff:.2f}   throughput x{2 * eff:.2f}")
+    print(f"  all-reduce of all gradients alone {two['comm'] * 1e3:.2f} ms; hidden behind backward: "
+          f"{two['hidden'] * 100:.0f}% with buckets, {two['hidden_serial'] * 100:.0f}% with one bucket")
+    print(f"  all-reduce latency {two['latency'] * 1e6:.1f} us, bandwidth {two['bandwidth_gb_s']:.2f} GB/s")
+    print("JSON " + json.dumps({"one": one, "two": two, "efficiency": eff, "load": [load0, load1], "args": vars(args)}))
+
+
+if __name__ == "__main__":
+    main()
