@@ -43,7 +43,7 @@ class Reducer:
         self.armed = False  # set by prepare_for_backward: this backward reduces
         self.ready_order = []  # parameter indices in the order their gradients were ready
         self.rebuilt = False
-        self.log = []  # (event, bucket index, perf_counter): "launch" and "done", for tests and benchmarks
+        self.log = []  # (event, bucket index, perf_counter): "launch", "done", "wait", "finalized" (tests, benchmarks)
         self.used_work = None
         self.locally_used = None
         self.num_iterations = 0
@@ -173,6 +173,7 @@ class Reducer:
 
         self.armed = False
         self.num_iterations += 1
+        self.log.append(("wait", -1, time.perf_counter()))  # from here to "finalized": the exposed communication
         if self.used_work is not None:
             self.used_work.wait()
         scale = 1.0 / self.world
