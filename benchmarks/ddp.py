@@ -100,6 +100,23 @@ def worker(args):
     dist.destroy_process_group()
 
 
+def scaling_model(alpha, beta, nbytes, bucket_bytes, step, hidden, procs=(2, 8, 64)):
+    """The README's model: an all-reduce of S bytes over P processes (Open MPI's ring / reduce-scatter +
+    all-gather for large messages) takes T(P, S) = 2 (P - 1) alpha + 2 (P - 1) / P * S / beta; under weak scaling
+    the compute per process stays `step`, and the step grows by the all-reduce time backward does not hide:
+    (1 - hidden) T(P, S) with the hidden share measured at P = 2, or, with perfect overlap, at least the last
+    bucket's T(P, bucket) and at least T(P, S) - backward (2/3 of the step). Rows: (P, T(P, S), step time,
+    efficiency) for the measured overlap, then for perfect overlap."""
+    rows = []
+    for p in procs:
+        t_all = 2 * (p - 1) * alpha + 2 * (p - 1) / p * nbytes / beta
+        t_last = 2 * (p - 1) * alpha + 2 * (p - 1) / p * min(bucket_bytes, nbytes) / beta
+        measured = step + (1 - hidden) * t_all
+        ideal = step + max(t_last, t_all - 2 * step / 3)
+        rows.append((p, t_all, measured, step / measured, ideal, step / ideal))
+    return rows
+
+
 def launch(n, args):
     here = pathlib.Path(sys.executable).parent / "mpirun"
     exe = str(here) if here.exists() else shutil.which("mpirun")
@@ -144,6 +161,15 @@ def main():
     print(f"  share of the all-reduce hidden behind backward: {two['hidden'] * 100:.0f}% with buckets, "
           f"{two['hidden_serial'] * 100:.0f}% with one bucket")
     print(f"  all-reduce latency {two['latency'] * 1e6:.1f} us, bandwidth {two['bandwidth_gb_s']:.2f} GB/s")
+    alpha = two["latency"] / 2  # an all-reduce of 8 bytes on 2 processes: 2 (P - 1) = 2 latencies
+    beta = one["params"] * 4 / max(two["comm_median"] - 2 * alpha, 1e-9)
+    print(f"  scaling model (README): alpha {alpha * 1e6:.1f} us, beta {beta / 1e9:.3f} GB/s, compute step "
+          f"{one['local'] * 1e3:.0f} ms, hidden share {two['hidden']:.2f} as measured at P = 2")
+    for p, t_all, measured, eff_m, ideal, eff_i in scaling_model(alpha, beta, one["params"] * 4,
+                                                                  args.bucket_mb * 2 ** 20, one["local"],
+                                                                  two["hidden"]):
+        print(f"    P = {p:2d}: all-reduce {t_all * 1e3:7.1f} ms; step {measured * 1e3:6.0f} ms (efficiency {eff_m:.2f}) "
+              f"with the measured overlap, {ideal * 1e3:6.0f} ms ({eff_i:.2f}) with perfect overlap")
     print("JSON " + json.dumps({"one": one, "two": two, "efficiency": eff, "load": [load0, load1], "args": vars(args)}))
 
 
