@@ -127,8 +127,10 @@ class LazyInstanceNorm3d(_LazyNormBase, _InstanceNorm):
 
 # --------------------------------------------------------------------------- sync
 class SyncBatchNorm(_BatchNorm):
-    """Batch norm whose statistics are synchronized across processes; fastgrad runs one process,
-    where torch's SyncBatchNorm falls back to F.batch_norm, as here."""
+    """Batch norm whose statistics in training are those of every process's batch together
+    (process_group's, the default group's when None). Unlike torch's, whose synchronized path needs a GPU,
+    it synchronizes on the CPU when fastgrad.distributed is initialized with more than one process
+    (fastgrad/nn/modules/_sync_batch_norm.py); otherwise, and in eval mode, it is F.batch_norm, as torch's."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  process_group=None, device=None, dtype=None, *, bias=True):
@@ -146,7 +148,30 @@ class SyncBatchNorm(_BatchNorm):
     def forward(self, input):
         self._check_input_dim(input)
         self._check_non_zero_input_channels(input)
-        return super().forward(input)
+        bn_training = self.training or (self.running_mean is None and self.running_var is None)
+        group = self._sync_group() if bn_training and self.training else None
+        if group is None:
+            return super().forward(input)
+        from fastgrad.nn.modules._sync_batch_norm import sync_batch_norm
+
+        factor = 0.0 if self.momentum is None else self.momentum
+        track = self.track_running_stats
+        if track and self.num_batches_tracked is not None:
+            self.num_batches_tracked._data += 1
+            self.num_batches_tracked._vc.value += 1
+            if self.momentum is None:  # cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked._data)
+        return sync_batch_norm(input, self.weight, self.bias, self.running_mean if track else None,
+                               self.running_var if track else None, self.eps, factor, self.process_group)
+
+    def _sync_group(self):
+        """The process group to synchronize over, or None when there is nothing to synchronize."""
+        from fastgrad import distributed as dist
+
+        if not dist.is_initialized():
+            return None
+        group = dist.group.WORLD if self.process_group is None else self.process_group
+        return group if dist.get_world_size(group) > 1 else None
 
     @classmethod
     def convert_sync_batchnorm(cls, module, process_group=None):

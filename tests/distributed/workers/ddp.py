@@ -94,6 +94,32 @@ def case_cnn_batchnorm():
     assert np.array_equal(bn.running_mean.numpy(), before[0])
 
 
+def case_cnn_sync_batchnorm():
+    """With SyncBatchNorm the statistics are the whole batch's: DDP on the halves equals one process training
+    the plain-BatchNorm CNN on the concatenated batch, parameters and running statistics alike."""
+    dtype = torch.float64
+    torch.manual_seed(100)
+    ref = cnn(dtype)
+    torch.manual_seed(100 + RANK)
+    model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(cnn(dtype))
+    assert isinstance(model[1], torch.nn.SyncBatchNorm)
+    ddp = DDP(model)
+    opt = torch.optim.Adam(ddp.parameters(), lr=1e-2)
+    opt_ref = torch.optim.Adam(ref.parameters(), lr=1e-2)
+    for x, y in batches(50, (8, 1, 8, 8), dtype, seed=4):
+        opt.zero_grad()
+        F.cross_entropy(ddp(x.chunk(N)[RANK]), y.chunk(N)[RANK]).backward()
+        opt.step()
+        opt_ref.zero_grad()
+        F.cross_entropy(ref(x), y).backward()
+        opt_ref.step()
+    d = max_diff(model, ref)
+    assert d <= 1e-9, f"DDP + SyncBatchNorm parameters differ from the concatenated batch's by {d:g}"
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        a, b = getattr(model[1], name), getattr(ref[1], name)
+        assert torch.allclose(a.double(), b.double(), atol=1e-10), name
+
+
 def case_no_sync():
     dtype = torch.float64
     ddp, model, ref = replicas(mlp, dtype)
@@ -188,6 +214,7 @@ run("mlp_gradient_as_bucket_view", train_mlp, torch.float64, 1e-10, gradient_as_
     bucket_cap_mb=0.004)
 run("mlp_small_buckets", train_mlp, torch.float64, 1e-10, bucket_cap_mb=0.001)
 run("cnn_batchnorm_50_steps", case_cnn_batchnorm)
+run("cnn_sync_batchnorm_50_steps", case_cnn_sync_batchnorm)
 run("no_sync", case_no_sync)
 run("buckets_overlap_backward", case_buckets_overlap_backward)
 run("find_unused_parameters", case_find_unused_parameters)
