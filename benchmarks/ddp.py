@@ -168,7 +168,8 @@ def main():
     for p, t_all, measured, eff_m, ideal, eff_i in scaling_model(alpha, beta, one["params"] * 4,
                                                                   args.bucket_mb * 2 ** 20, one["local"],
                                                                   two["hidden"]):
-        print(f"    P = {p:2d}: all-reduce {t_all * 1e3:7.1f} ms; step {measured * 1e3:6.0f} ms (efficiency {eff_m:.2f}) "
+        print(f"    P = {p:2d}: all-reduce {t_all * 1e3:7.1f} ms; step {measured * 1e3:6.0f} ms "
+              f"(efficiency {eff_m:.2f}) "
               f"with the measured overlap, {ideal * 1e3:6.0f} ms ({eff_i:.2f}) with perfect overlap")
     print("JSON " + json.dumps({"one": one, "two": two, "efficiency": eff, "load": [load0, load1], "args": vars(args)}))
 

@@ -11,7 +11,8 @@ import sys
 
 import numpy as np
 
-from fastgrad.distributed._work import Backend, DistBackendError, ReduceOp, Work, _seconds, default_pg_timeout
+from fastgrad._backend import engine
+from fastgrad.distributed._work import Backend, ReduceOp, Work, _seconds, default_pg_timeout
 
 __all__ = ["init_process_group", "destroy_process_group", "is_initialized", "is_mpi_available",
            "is_gloo_available", "is_nccl_available", "is_torchelastic_launched", "get_rank", "get_world_size",
@@ -308,9 +309,8 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
 
 # --------------------------------------------------------------------------- buffers
 def _array(tensor, name="tensor", write=False):
-    from fastgrad._engine import TensorBase
 
-    if not isinstance(tensor, TensorBase):
+    if not isinstance(tensor, engine.TensorBase):
         raise TypeError(f"Invalid function argument. Expected parameter `{name}` of type torch.Tensor\n"
                         f"             but got {type(tensor)} instead.")
     a = tensor._data
@@ -523,10 +523,9 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
 def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=False):
     """output = the reduction over the ranks of their input_list[rank]."""
     _check_list(input_list, "input_list")
-    from fastgrad._engine import make_tensor
 
     flat = np.concatenate([_array(t, "input_list").reshape(-1) for t in input_list])
-    return reduce_scatter_tensor(output, make_tensor(flat), op, group, async_op)
+    return reduce_scatter_tensor(output, engine.make_tensor(flat), op, group, async_op)
 
 
 def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group_dst=None):

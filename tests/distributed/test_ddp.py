@@ -5,8 +5,8 @@ import pytest
 from mpi_helpers import cases, check, launch
 
 CASES = ["mlp_float64_50_steps", "mlp_float32_50_steps", "mlp_gradient_as_bucket_view", "mlp_small_buckets",
-         "cnn_batchnorm_50_steps", "cnn_sync_batchnorm_50_steps", "no_sync", "buckets_overlap_backward", "find_unused_parameters",
-         "module_and_state_dict"]
+         "cnn_batchnorm_50_steps", "cnn_sync_batchnorm_50_steps", "no_sync", "buckets_overlap_backward",
+         "find_unused_parameters", "module_and_state_dict"]
 
 
 @pytest.fixture(scope="module")

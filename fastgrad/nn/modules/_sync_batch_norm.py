@@ -5,6 +5,7 @@ sums its input gradient needs. The weight and bias gradients stay local, as torc
 processes with SyncBatchNorm under DDP train as one process does on the N batches concatenated."""
 import numpy as np
 
+from fastgrad._backend import engine
 from fastgrad.autograd.function import Function
 
 __all__ = ["sync_batch_norm"]
@@ -12,16 +13,14 @@ __all__ = ["sync_batch_norm"]
 
 def _all_reduce_array(a, group):
     from fastgrad import distributed as dist
-    from fastgrad._engine import make_tensor
 
-    dist.all_reduce(make_tensor(a), group=group)  # in place on a
+    dist.all_reduce(engine.make_tensor(a), group=group)  # in place on a
     return a
 
 
 class _SyncBatchNorm(Function):
     @staticmethod
     def forward(ctx, input, weight, bias, running_mean, running_var, eps, momentum, group):
-        from fastgrad._engine import make_tensor
 
         x = input._data
         c = x.shape[1]
@@ -53,18 +52,17 @@ class _SyncBatchNorm(Function):
         ctx.xhat, ctx.invstd, ctx.count, ctx.axes, ctx.shape, ctx.group = xhat, invstd, count, axes, shape, group
         ctx.weight = None if weight is None else weight._data
         ctx.has_bias = bias is not None
-        return make_tensor(np.ascontiguousarray(y, dtype=x.dtype))
+        return engine.make_tensor(np.ascontiguousarray(y, dtype=x.dtype))
 
     @staticmethod
     def backward(ctx, grad_output):
-        from fastgrad._engine import make_tensor
 
         dy = grad_output._data
         xhat, axes, shape = ctx.xhat, ctx.axes, ctx.shape
         sum_dy = dy.sum(axes)
         sum_dy_xhat = (dy * xhat).sum(axes)
-        grad_w = make_tensor(sum_dy_xhat.copy()) if ctx.weight is not None else None
-        grad_b = make_tensor(sum_dy.copy()) if ctx.has_bias else None
+        grad_w = engine.make_tensor(sum_dy_xhat.copy()) if ctx.weight is not None else None
+        grad_b = engine.make_tensor(sum_dy.copy()) if ctx.has_bias else None
         grad_in = None
         if ctx.needs_input_grad[0]:
             c = len(sum_dy)
@@ -72,8 +70,8 @@ class _SyncBatchNorm(Function):
             mean_dy = (both[:c] / ctx.count).astype(dy.dtype).reshape(shape)
             mean_dy_xhat = (both[c:] / ctx.count).astype(dy.dtype).reshape(shape)
             scale = ctx.invstd if ctx.weight is None else ctx.invstd * ctx.weight
-            grad_in = make_tensor(np.ascontiguousarray(scale.reshape(shape) * (dy - mean_dy - xhat * mean_dy_xhat),
-                                                       dtype=dy.dtype))
+            gx = scale.reshape(shape) * (dy - mean_dy - xhat * mean_dy_xhat)
+            grad_in = engine.make_tensor(np.ascontiguousarray(gx, dtype=dy.dtype))
         return grad_in, grad_w, grad_b, None, None, None, None, None
 
 

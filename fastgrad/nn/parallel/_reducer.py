@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from fastgrad._backend import engine
 __all__ = []
 
 _FIRST_BUCKET_BYTES = 1024 * 1024  # torch's _DEFAULT_FIRST_BUCKET_BYTES: a small first bucket starts early
@@ -53,7 +54,6 @@ class Reducer:
     # ------------------------------------------------------------------ buckets
     def _build(self, order):
         """Buckets of parameters taken in `order`, one dtype each, filled up to the byte caps."""
-        from fastgrad._engine import make_tensor
 
         open_ = {}  # dtype -> (indices, bytes) of the bucket being filled
         groups = []
@@ -76,7 +76,7 @@ class Reducer:
             bucket = _Bucket(b, idx, dtype)
             n = sum(self.params[i]._data.size for i in idx)
             bucket.flat = np.zeros(n, dtype)
-            bucket.tensor = make_tensor(bucket.flat)
+            bucket.tensor = engine.make_tensor(bucket.flat)
             off = 0
             for i in idx:
                 size = self.params[i]._data.size
@@ -120,9 +120,8 @@ class Reducer:
             used = np.array([1 if id(p) in reached else 0 for p in self.params], np.int32)
             self.locally_used = used
             self.globally_used = used.copy()
-            from fastgrad._engine import make_tensor
 
-            self.used_work = self.dist.all_reduce(make_tensor(self.globally_used), self.dist.ReduceOp.MAX,
+            self.used_work = self.dist.all_reduce(engine.make_tensor(self.globally_used), self.dist.ReduceOp.MAX,
                                                   self.group, async_op=True)
             unused = [i for i in range(len(self.params)) if not used[i]]
             for i in unused:
@@ -169,7 +168,6 @@ class Reducer:
                 self.log.append(("done", b.index, time.perf_counter()))
 
     def _finalize(self):
-        from fastgrad._engine import make_tensor
 
         self.armed = False
         self.num_iterations += 1
@@ -194,12 +192,12 @@ class Reducer:
                 if g is not None and g._data is view:
                     g._vc.value += 1
                 elif self.as_view:
-                    p._grad = make_tensor(view)
+                    p._grad = engine.make_tensor(view)
                 elif g is not None and g._data.flags.writeable and not g._requires_grad:
                     np.copyto(g._data, view)
                     g._vc.value += 1
                 else:
-                    p._grad = make_tensor(view.copy())
+                    p._grad = engine.make_tensor(view.copy())
         self.log.append(("finalized", -1, time.perf_counter()))
 
     def remove_hooks(self):
@@ -210,13 +208,12 @@ class Reducer:
 
 def _reached_leaves(outputs):
     """ids of the leaf tensors the autograd graphs of outputs reach."""
-    from fastgrad._engine import AccumulateGrad, grad_edge
 
     seen = set()
     leaves = set()
     stack = []
     for t in outputs:
-        node = grad_edge(t)[0]
+        node = engine.grad_edge(t)[0]
         if node is not None:
             stack.append(node)
     while stack:
@@ -224,7 +221,7 @@ def _reached_leaves(outputs):
         if id(node) in seen:
             continue
         seen.add(id(node))
-        if isinstance(node, AccumulateGrad):
+        if isinstance(node, engine.AccumulateGrad):
             leaf = node.variable
             if leaf is not None:
                 leaves.add(id(leaf))

@@ -6,6 +6,7 @@ import contextlib
 
 import numpy as np
 
+from fastgrad._backend import engine
 from fastgrad.nn.modules.module import Module
 from fastgrad.nn.parallel._reducer import Reducer
 
@@ -16,9 +17,8 @@ _BROADCAST_BUCKET_BYTES = 250 * 1024 * 1024  # torch's: parameters and buffers a
 
 def _find_tensors(obj):
     """The tensors in a (nested) output: torch's _find_tensors."""
-    from fastgrad._engine import TensorBase
 
-    if isinstance(obj, TensorBase):
+    if isinstance(obj, engine.TensorBase):
         return [obj]
     if isinstance(obj, (list, tuple)):
         return [t for o in obj for t in _find_tensors(o)]
@@ -30,7 +30,6 @@ def _find_tensors(obj):
 def _broadcast_coalesced(tensors, src, group):
     """Broadcast tensors from rank src (one flat message per dtype and chunk: few MPI calls)."""
     from fastgrad import distributed as dist
-    from fastgrad._engine import make_tensor
 
     by_dtype = {}
     for t in tensors:
@@ -44,7 +43,7 @@ def _broadcast_coalesced(tensors, src, group):
                 nbytes += t._data.nbytes
             if chunk and (t is None or nbytes >= _BROADCAST_BUCKET_BYTES):
                 flat = np.concatenate([c._data.reshape(-1) for c in chunk])
-                dist.broadcast(make_tensor(flat), src=src, group=group)
+                dist.broadcast(engine.make_tensor(flat), src=src, group=group)
                 off = 0
                 for c in chunk:
                     n = c._data.size
