@@ -1,6 +1,7 @@
 """Launching tests/distributed/workers/*.py on 2 MPI ranks (mpirun --oversubscribe, on this machine) and
 reading what they report: one line "CASE <name> <rank> OK" or "CASE <name> <rank> FAIL <message>" per case
 and rank. Skips cleanly when mpi4py or mpirun is absent (pip install "fastgrad[distributed]")."""
+import json
 import os
 import pathlib
 import re
@@ -35,6 +36,27 @@ def launch(script, *args, n=RANKS, timeout=300):
     cmd = [mpirun(), "-n", str(n), "--oversubscribe", sys.executable, str(WORKERS / script), *args]  # script: or
     # a path from the repository's root (WORKERS / an absolute path is that path)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(ROOT))
+
+
+def launch_once(tmp_path_factory, script, *args):
+    """launch(script, *args), once per test session even under pytest-xdist: the first worker to ask runs it
+    and leaves its output in the session's shared temporary directory, under a lock; the others read it."""
+    uid = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if uid is None:  # one process: nothing to share
+        return launch(script, *args)
+    import fcntl
+    import types
+
+    shared = tmp_path_factory.getbasetemp().parent  # the session's directory, above each worker's
+    stem = f"mpi-{uid}-{pathlib.Path(script).stem}"
+    with open(shared / f"{stem}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        saved = shared / f"{stem}.json"
+        if saved.exists():
+            return types.SimpleNamespace(**json.loads(saved.read_text()))
+        proc = launch(script, *args)
+        saved.write_text(json.dumps({"stdout": proc.stdout, "stderr": proc.stderr, "returncode": proc.returncode}))
+        return proc
 
 
 def cases(proc):

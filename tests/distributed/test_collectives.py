@@ -1,7 +1,7 @@
 """fastgrad.distributed's collectives on 2 MPI ranks (one mpirun for the module: workers/collectives.py),
 each against NumPy references for every dtype, reduction and sync/async mode."""
 import pytest
-from mpi_helpers import cases, check, launch
+from mpi_helpers import cases, check, launch_once
 
 COLLECTIVES = ["all_reduce", "reduce", "reduce_scatter_tensor", "broadcast", "all_gather",
                "all_gather_into_tensor", "gather", "scatter", "all_to_all_single", "send_recv",
@@ -9,8 +9,8 @@ COLLECTIVES = ["all_reduce", "reduce", "reduce_scatter_tensor", "broadcast", "al
 
 
 @pytest.fixture(scope="module")
-def run():
-    proc = launch("collectives.py")
+def run(tmp_path_factory):
+    proc = launch_once(tmp_path_factory, "collectives.py")
     return proc, cases(proc)
 
 

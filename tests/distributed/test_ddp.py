@@ -2,7 +2,7 @@
 import time
 
 import pytest
-from mpi_helpers import cases, check, launch
+from mpi_helpers import cases, check, launch, launch_once
 
 CASES = ["mlp_float64_50_steps", "mlp_float32_50_steps", "mlp_gradient_as_bucket_view", "mlp_small_buckets",
          "cnn_batchnorm_50_steps", "cnn_sync_batchnorm_50_steps", "no_sync", "buckets_overlap_backward",
@@ -10,8 +10,8 @@ CASES = ["mlp_float64_50_steps", "mlp_float32_50_steps", "mlp_gradient_as_bucket
 
 
 @pytest.fixture(scope="module")
-def run():
-    proc = launch("ddp.py")
+def run(tmp_path_factory):
+    proc = launch_once(tmp_path_factory, "ddp.py")
     return proc, cases(proc)
 
 
