@@ -32,7 +32,7 @@ def test_all_reduce_covers_each_reduction_and_dtype(run):
     assert {"float32", "float64", "float16", "bfloat16", "int64", "bool"} <= dtypes
 
 
-@pytest.mark.parametrize("name", ["objects", "new_group", "errors"])
+@pytest.mark.parametrize("name", ["objects", "new_group", "errors", "world_size_mismatch", "gloo_runs_on_mpi"])
 def test_objects_groups_and_errors(run, name):
     proc, results = run
     check(results, proc, name)

@@ -6,7 +6,17 @@ from harness import init, run
 import fastgrad as torch
 import fastgrad.distributed as dist
 
+import os  # noqa: E402
+
+os.environ["WORLD_SIZE"] = "3"  # as if launched by another launcher for 3 processes: a clear error, no hang
+try:
+    dist.init_process_group("mpi")
+    MISMATCH = "init_process_group accepted WORLD_SIZE=3 on 2 MPI processes"
+except ValueError as e:
+    MISMATCH = None if "mpirun -n 3" in str(e) and not dist.is_initialized() else repr(e)
+del os.environ["WORLD_SIZE"]
 RANK, N = init()
+assert os.environ["RANK"] == str(RANK) and os.environ["WORLD_SIZE"] == str(N) and "LOCAL_RANK" in os.environ
 DTYPES = ["float32", "float64", "float16", "bfloat16", "int32", "int64", "uint8", "bool", "complex64"]
 OPS = ["SUM", "AVG", "PRODUCT", "MIN", "MAX", "BAND", "BOR", "BXOR"]
 
@@ -237,5 +247,20 @@ for async_op in (False, True):
     run(f"barrier-{mode}", case_barrier, async_op)
 run("objects", case_objects)
 run("new_group", case_new_group)
+def case_world_size_mismatch():
+    assert MISMATCH is None, MISMATCH
+
+
+def case_gloo_runs_on_mpi():
+    dist.destroy_process_group()
+    assert not dist.is_initialized()
+    dist.init_process_group("gloo")
+    t = torch.ones(2)
+    dist.all_reduce(t)
+    assert t.tolist() == [float(N)] * 2 and dist.get_backend() == "mpi"
+
+
 run("errors", case_errors)
+run("world_size_mismatch", case_world_size_mismatch)
+run("gloo_runs_on_mpi", case_gloo_runs_on_mpi)
 dist.destroy_process_group()
