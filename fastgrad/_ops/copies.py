@@ -17,6 +17,7 @@ from fastgrad._ops import shape_more as SM
 from fastgrad._ops import shape as S
 from fastgrad._ops import views as V
 from fastgrad._ops.base import engine, is_tensor, make, norm_dim, shape_str
+from fastgrad._ops.gather_scatter import NotDifferentiable
 
 _as_strided = np.lib.stride_tricks.as_strided
 
@@ -49,7 +50,7 @@ def write_out(name, res, out):
     np.copyto(out._data, res._data)
     out._vc.value += 1
     if res._requires_grad and engine.is_grad_enabled():  # (a node whose backward raises, as torch's)
-        node = I.NotDifferentiable.apply(res, "derivative for aten::%s is not implemented" % name)
+        node = NotDifferentiable.apply(res, "derivative for aten::%s is not implemented" % name)
         out._grad_fn, out._output_nr, out._requires_grad = node._grad_fn, node._output_nr, True
     return out
 

@@ -9,6 +9,7 @@ from fastgrad import _dtype
 from fastgrad._ops import indexing as I
 from fastgrad._ops import shape as S
 from fastgrad._ops.base import Op, is_tensor, make, norm_dim, scalar_type_name, shape_str
+from fastgrad._ops.gather_scatter import _scatter_count
 from fastgrad._ops.reduction import _along_index
 
 
@@ -89,7 +90,7 @@ def _half_steps(x, d, spread, src, reduce, include_self):
         out[at] = 1 if reduce == "prod" else 0
     (np.multiply if reduce == "prod" else np.add).at(out, at, src)
     if reduce == "mean":
-        out = (out / I._scatter_count(x.shape, d, spread, include_self).astype(out.dtype)).astype(out.dtype)
+        out = (out / _scatter_count(x.shape, d, spread, include_self).astype(out.dtype)).astype(out.dtype)
     return out
 
 
