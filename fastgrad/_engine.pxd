@@ -381,3 +381,6 @@ cpdef _save(FunctionNode ctx, tuple raw, list outs)
 cpdef Py_ssize_t _output_index(object item, tuple raw, list outs)
 
 cpdef list _apply_checked(Node node, list buf)
+
+@cython.locals(need=list, changed=bint, j=Py_ssize_t, edges=tuple)
+cdef object _restrict_needs(object node, object needed)

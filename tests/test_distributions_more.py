@@ -129,13 +129,14 @@ def _eval(lib, name):
         total = total + out["icdf"].sum()
     out["grads"] = lib.autograd.grad(total, params, allow_unused=True)
     if name in CDF:
-        # d cdf / d value, on the same distribution with parameters that do not require grad:
-        # fastgrad's engine sets needs_input_grad from requires_grad, not from the inputs
-        # autograd.grad asks for, so igamma's "derivative for input not implemented" would fire
-        # for the concentration (torch skips the edges it does not need)
+        # d cdf / d value, on the same distribution with parameters that do not require grad
         d_fixed, _ = _params(lib, name, requires_grad=False)
         x = lib.tensor(value, requires_grad=True)
         out["cdf_grad"] = lib.autograd.grad(d_fixed.cdf(x).sum(), x)[0]
+        # and on d, whose parameters require grad: the walk for x alone skips the edges to them
+        # (igamma has no derivative in the concentration, as in torch)
+        x = lib.tensor(value, requires_grad=True)
+        out["cdf_grad_x"] = lib.autograd.grad(d.cdf(x).sum(), x)[0]
     return out
 
 
@@ -147,7 +148,8 @@ def _np(x):
 def test_distribution_matches_torch(name):
     t, f = _eval(torch, name), _eval(fastgrad, name)
     assert t["batch"] == f["batch"] and t["event"] == f["event"]
-    for key in ("log_prob", "entropy", "mean", "variance", "stddev", "mode", "cdf", "cdf_grad", "icdf"):
+    for key in ("log_prob", "entropy", "mean", "variance", "stddev", "mode", "cdf", "cdf_grad", "cdf_grad_x",
+                "icdf"):
         if key in t and t[key] is not None:
             # Multinomial's entropy takes lgamma(n + 1) in float32 as torch does
             rtol = 1e-6 if (name.startswith("Multinomial") and key == "entropy") else 1e-10

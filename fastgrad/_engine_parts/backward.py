@@ -161,14 +161,21 @@ def _run_backward(roots, root_grads, keep_graph, create_graph, inputs, accumulat
                     if leaf is not None and (only is None or id(leaf) in only):
                         _accumulate(leaf, _wrap(buf[0]) if arrays else buf[0], owned_in & 1, create_graph)
             else:
-                if arrays and not anomaly and node._post_hooks is None:
-                    outs = node._apply_arrays(buf)  # a built-in op's array formula
-                    owned = True
-                if outs is None:
-                    outs = _run_node(node, _wrap_all(buf) if arrays else buf, anomaly)
-                    if arrays:
-                        outs = _unwrap_all(outs)
-                        owned = node._fn._builtin  # a user Function's results may be anything
+                restore = None
+                if needed is not None:  # autograd.grad / backward(inputs=...)
+                    restore = _restrict_needs(node, needed)
+                try:
+                    if arrays and not anomaly and node._post_hooks is None:
+                        outs = node._apply_arrays(buf)  # a built-in op's array formula
+                        owned = True
+                    if outs is None:
+                        outs = _run_node(node, _wrap_all(buf) if arrays else buf, anomaly)
+                        if arrays:
+                            outs = _unwrap_all(outs)
+                            owned = node._fn._builtin  # a user Function's results may be anything
+                finally:
+                    if restore is not None:
+                        node.needs_input_grad = restore
                 if not keep_graph:
                     node._release()
         edges = node.next_functions
@@ -335,6 +342,29 @@ def _hook_result(r):
     if r is None or isinstance(r, TensorBase):
         return r
     raise TypeError("expected Variable, but hook returned '%s.%s'" % (type(r).__module__, type(r).__qualname__))
+
+
+def _restrict_needs(node, needed):
+    """While a built-in op's node runs in a walk for given inputs (autograd.grad, backward(inputs=)),
+    its needs_input_grad says only the inputs whose edge leads to a requested one, so the op computes
+    no other gradient (PyTorch's task_should_compute_output: igamma's gradient in x alone does not
+    raise for the one in a it does not implement). The node's own tuple is returned, to be put back
+    after the node has run; None when nothing changes. A user Function's ctx keeps its tuple, the
+    inputs that required grad (as in PyTorch)."""
+    nig = node.needs_input_grad
+    if nig is None or not isinstance(node, FunctionNode) or not node._fn._builtin:
+        return None
+    edges = node.next_functions
+    need = list(nig)
+    changed = False
+    for j in range(len(need)):
+        if need[j] and (j >= len(edges) or edges[j][0] is None or edges[j][0] not in needed):
+            need[j] = False
+            changed = True
+    if not changed:
+        return None
+    node.needs_input_grad = tuple(need)
+    return nig
 
 
 def _needed_nodes(deps, capture):
