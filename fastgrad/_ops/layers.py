@@ -480,6 +480,10 @@ class RunningStats(Op):
                 buf._vc.value += 1
         return np.zeros((), a.dtype)
 
+    @staticmethod
+    def jvp(ctx, *tangents):  # a buffer update: no tangent
+        return None
+
 
 class InvStd(Op):
     """1 / sqrt(running_var + eps) in dtype, reshaped (batch norm in evaluation): no gradient
@@ -488,6 +492,10 @@ class InvStd(Op):
     @staticmethod
     def forward(ctx, running_var, eps, dtype, shape):
         return (1.0 / np.sqrt(running_var._data + eps)).astype(dtype).reshape(shape)
+
+    @staticmethod
+    def jvp(ctx, *tangents):  # read from buffers: no tangent
+        return None
 
 
 class CountUp(Op):
@@ -499,3 +507,7 @@ class CountUp(Op):
         t._data += 1
         t._vc.value += 1
         return np.zeros((), t._data.dtype)
+
+    @staticmethod
+    def jvp(ctx, *tangents):  # a counter update: no tangent
+        return None

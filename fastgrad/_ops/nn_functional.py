@@ -68,6 +68,10 @@ class DropoutNoise(Op):
         a = 1.0 / np.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
         return noise * c(a), (noise - c(1)) * c(_ALPHA * a) + c(_ALPHA * a * p)
 
+    @staticmethod
+    def jvp(ctx, *tangents):  # a draw from no tensor: no tangent
+        return None
+
 
 def dropout(input, p=0.5, training=True, inplace=False):
     _check_p(p)
