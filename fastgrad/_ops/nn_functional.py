@@ -278,6 +278,10 @@ def pad(input, pad, mode="constant", value=None):
 @float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     denom = clamp(vector_norm(input, p, dim, True), min=eps)
+    if out is not None:  # torch: div(input, denom.expand_as(input), out=out)
+        from fastgrad._ops.math_more import _write_out
+
+        return _write_out("div", input / denom.expand_as(input), out)
     return input / denom
 
 
