@@ -7,3 +7,4 @@ from fastgrad.nn.utils import parametrize  # noqa: F401,E402
 from fastgrad.nn.utils import parametrizations  # noqa: F401,E402
 from fastgrad.nn.utils.weight_norm import remove_weight_norm, weight_norm  # noqa: F401,E402
 from fastgrad.nn.utils.spectral_norm import remove_spectral_norm, spectral_norm  # noqa: F401,E402
+from fastgrad.nn.utils import prune  # noqa: F401,E402
