@@ -50,3 +50,36 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
         if p.grad is not None:
             np.clip(p.grad._data, -clip_value, clip_value, out=p.grad._data)
             p.grad._vc.value += 1
+
+
+def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """The norm of the norms of tensors (torch.nn.utils.get_total_norm); tensor(0.) for none."""
+    from fastgrad import linalg, stack, tensor
+    from fastgrad.autograd.grad_mode import no_grad
+
+    tensors = _params(tensors)
+    norm_type = float(norm_type)
+    if not tensors:
+        return tensor(0.0)
+    with no_grad():
+        total = linalg.vector_norm(stack([linalg.vector_norm(g, norm_type) for g in tensors]), norm_type)
+    if error_if_nonfinite and not np.isfinite(total._data):
+        raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
+                           "so it cannot be clipped. To disable this error and scale the gradients by the "
+                           "non-finite norm anyway, set `error_if_nonfinite=False`")
+    return total
+
+
+def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
+    """Scale the parameters' gradients by min(max_norm / (total_norm + 1e-6), 1) in place."""
+    from fastgrad import clamp
+    from fastgrad.autograd.grad_mode import no_grad
+
+    grads = [p.grad for p in _params(parameters) if p.grad is not None]
+    max_norm = float(max_norm)
+    if not grads:
+        return
+    with no_grad():
+        coef = clamp(max_norm / (total_norm + 1e-6), max=1.0)
+        for g in grads:
+            g.mul_(coef)
