@@ -114,6 +114,8 @@ def _save_declared(ctx, saves, a, b, out):
         saved = [_declared_item(ctx, code, a, b, out) for code in saves]
         ctx._saved = tuple(saved)
         ctx._saved_versions = tuple([_version_of(item) for item in saved])
+    if _SAVED_HOOKS:
+        _pack_saved(ctx)
 
 
 def _declared_item(ctx, code, a, b, out):
@@ -401,6 +403,8 @@ def _save(ctx, raw, outs):
     ctx._saved = tuple(saved)
     ctx._saved_versions = tuple(versions)
     ctx._to_save = None
+    if _SAVED_HOOKS:
+        _pack_saved(ctx)
 
 
 def _output_index(item, raw, outs):

@@ -101,6 +101,73 @@ def _saved_output(t, idx):
     return so
 
 
+# saved_tensors_hooks (torch.autograd.graph): the (pack, unpack) pairs in force, innermost last
+# (process-wide). While one is, each tensor an op saves for backward is stored as what pack
+# returned (a PackedSaved) and read back through unpack.
+_SAVED_HOOKS = []
+
+
+def push_saved_tensors_hooks(pack_hook, unpack_hook):
+    _SAVED_HOOKS.append((pack_hook, unpack_hook))
+
+
+def pop_saved_tensors_hooks():
+    _SAVED_HOOKS.pop()
+
+
+class PackedSaved:
+    """A saved tensor as the pack hook returned it, with the unpack hook to read it back."""
+
+    def __init__(self, packed, unpack, out_idx, grad_fn, output_nr):
+        self.packed = packed
+        self.unpack = unpack
+        self.out_idx = out_idx  # >= 0: output out_idx of the node that saved it
+        self.grad_fn = grad_fn  # an input's grad_fn at save time (given back to a fresh unpacked tensor)
+        self.output_nr = output_nr
+
+
+def _pack_saved(ctx):
+    """Run the innermost pack hook on each tensor ctx saved (inputs as they are, outputs as the
+    output tensor), keeping what it returns."""
+    pack, unpack = _SAVED_HOOKS[len(_SAVED_HOOKS) - 1]
+    saved = list(ctx._saved)
+    for i in range(len(saved)):
+        item = saved[i]
+        if isinstance(item, TensorBase):
+            t = item
+            saved[i] = PackedSaved(pack(t), unpack, -1, t._grad_fn, t._output_nr)
+        elif isinstance(item, SavedOutput):
+            so = item
+            t = make_tensor(so.data, True)
+            t._vc = so.vc
+            t._grad_fn = ctx
+            t._output_nr = so.idx
+            saved[i] = PackedSaved(pack(t), unpack, so.idx, None, 0)
+    ctx._saved = tuple(saved)
+
+
+def _unpack_saved(node, p, arrays):
+    t = p.unpack(p.packed)
+    if not isinstance(t, TensorBase):
+        raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but got result of type %s"
+                        % type(t).__name__)
+    if arrays:
+        return t._data
+    if p.out_idx >= 0 and t._grad_fn is not node:
+        r = make_tensor(t._data, True)
+        r._vc = t._vc
+        r._grad_fn = node
+        r._output_nr = p.out_idx
+        return r
+    if p.grad_fn is not None and t._grad_fn is None:
+        r = make_tensor(t._data, True)
+        r._vc = t._vc
+        r._grad_fn = p.grad_fn
+        r._output_nr = p.output_nr
+        return r
+    return t
+
+
 def _describe(t):
     return "[%s [%s]]" % (t.type(), ", ".join(str(s) for s in t._data.shape))
 
@@ -168,6 +235,8 @@ class FunctionNode(Node):
                 t._fw_grad = so.fw_grad[1]
                 state().fw_tensors.append(weakref.ref(t))
             return t
+        if isinstance(item, PackedSaved):
+            return _unpack_saved(self, item, arrays)
         return item if arrays else make_tensor(item)
 
     def _inplace_msg(self, t, now, expected, out_idx=-1):
