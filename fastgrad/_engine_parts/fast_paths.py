@@ -136,6 +136,8 @@ def _version_of(item):
 def apply1(fn, x):
     """fn.apply(x) for a built-in op with one tensor argument (its _kernel, when the op has
     one, is its forward as one call on x's array: made here, with its _saves, no Python frame)."""
+    if _PROFILER is not None and _PROFILER.active_fn is not fn:
+        return _PROFILER.run(fn, apply1, (fn, x), (x,))
     if _trace_hook is not None:
         return _trace_hook(1, fn, (x,), None)
     st = state()
@@ -169,6 +171,8 @@ _NEEDS = (((False, False), (False, True)), ((True, False), (True, True)))  # [a 
 
 def apply2(fn, a, b):
     """fn.apply(a, b) for a built-in op with two tensor arguments of one dtype."""
+    if _PROFILER is not None and _PROFILER.active_fn is not fn:
+        return _PROFILER.run(fn, apply2, (fn, a, b), (a, b,))
     if _trace_hook is not None:
         return _trace_hook(2, fn, (a, b), None)
     st = state()
@@ -200,6 +204,8 @@ def apply2(fn, a, b):
 def apply3(fn, a, b, c):
     """fn.apply(a, b, c) for an op declared by its kernel whose third argument is an
     optional tensor (None: not given), as linear's bias; a, b and c of one float dtype."""
+    if _PROFILER is not None and _PROFILER.active_fn is not fn:
+        return _PROFILER.run(fn, apply3, (fn, a, b, c), (a, b, c,))
     if _trace_hook is not None:
         return _trace_hook(3, fn, (a, b, c), None)
     st = state()

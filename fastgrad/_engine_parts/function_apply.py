@@ -43,12 +43,25 @@ def run_traced(kind, fn, args, kwargs):
 
 
 # --------------------------------------------------------------------------- Function.apply
+# torch.profiler: while a profile records, each op call (apply1/2/3, function_apply) goes
+# through _PROFILER.run(fn, the apply function, its arguments, the op's inputs), which times it
+# (active_fn: the op being timed, so its own re-entry is not recorded twice).
+_PROFILER = None
+
+
+def set_profiler(recorder):
+    global _PROFILER
+    _PROFILER = recorder
+
+
 def function_apply(fn, args, kwargs):
     """Run fn.forward and, when grad mode is on and an input requires grad, record a node.
 
     Built-in ops (fn._builtin) take tensors and return ndarrays, which are wrapped here;
     user Functions return tensors and run their forward with grad mode off.
     """
+    if _PROFILER is not None and _PROFILER.active_fn is not fn:
+        return _PROFILER.run(fn, function_apply, (fn, args, kwargs), args)
     if _trace_hook is not None:
         return _trace_hook(0, fn, args, kwargs)
     info = fn._info

@@ -4,7 +4,7 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad._backend import engine
 from fastgrad.autograd.function import Function, FunctionCtx, once_differentiable  # noqa: F401
-from fastgrad.autograd import graph  # noqa: F401,E402
+from fastgrad.autograd import graph, profiler  # noqa: F401,E402
 from fastgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                                          no_grad, set_grad_enabled)
 
