@@ -141,6 +141,8 @@ from fastgrad._ops.statistics import *  # noqa: E402,F401,F403  (cov, corrcoef, 
 from fastgrad import masked  # noqa: E402,F401
 from fastgrad._compile import compile  # noqa: E402,F401,A004  (torch.compile: capture and replay)
 from fastgrad import _tensor_families  # noqa: E402,F401  (methods of the later op families)
+from fastgrad._torch_extras import *  # noqa: E402,F401,F403,A004  (torch.lstm/gru/..., vander, cond, compile)
+from fastgrad.signal import windows  # noqa: E402,F401  (torch.windows is torch.signal.windows)
 # last: spellings of what is bound above (Tensor aliases and in-place forms, torch.<op>_ functions)
 from fastgrad import _tensor_aliases  # noqa: E402
 _tensor_aliases.bind()

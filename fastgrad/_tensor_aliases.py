@@ -49,7 +49,8 @@ _INPLACE = {"acos_": _op("acos"), "acosh_": _op("acosh"), "asin_": _op("asin"), 
             "hypot_": _op("hypot"), "copysign_": _op("copysign"), "xlogy_": _op("xlogy"), "cumprod_": _op("cumprod"),
             "floor_divide_": _op("floor_divide"), "logical_not_": _compare("logical_not"),
             "addmm_": _op("addmm"), "addmv_": _op("addmv"), "addr_": _op("addr"), "addbmm_": _op("addbmm"),
-            "baddbmm_": _op("baddbmm")}
+            "baddbmm_": _op("baddbmm"), "bitwise_not_": _op("bitwise_not"), "sgn_": _op("sgn"),
+            "conj_physical_": _op("conj_physical")}
 for _name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"):
     _INPLACE[_name + "_"] = _compare(_name)
 _INPLACE["logical_not_"] = lambda a: _functions().logical_not(a).to(a.dtype)

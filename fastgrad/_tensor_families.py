@@ -78,3 +78,40 @@ from fastgrad._ops import statistics as _ST  # noqa: E402  (quantile, nanmedian,
 for _name, _fn in _ST.TENSOR_METHODS.items():
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _fn)
+
+# bitwise_not as a method; is_distributed; the deprecated out-of-place resize / resize_as (torch's
+# autograd Resize: a reshaped copy of the same number of elements, its gradient reshaped back)
+from fastgrad._ops import elementwise as _E  # noqa: E402
+
+Tensor.bitwise_not = _E.bitwise_not
+Tensor.is_distributed = lambda self: False
+
+
+def _resize(self, *sizes):
+    import warnings
+
+    warnings.warn("non-inplace resize is deprecated", stacklevel=2)
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) or sizes and hasattr(sizes[0], "__len__"):
+        sizes = tuple(sizes[0])
+    numel = 1
+    for s in sizes:
+        numel *= int(s)
+    if self.numel() != numel:
+        raise RuntimeError("requested resize to %s (%d elements in total), but the given tensor has a size of %s "
+                           "(%d elements). autograd's resize can only change the shape of a given tensor, while "
+                           "preserving the number of elements. " % ("x".join(map(str, sizes)), numel,
+                                                                    "x".join(map(str, self.size())), self.numel()))
+    return self.contiguous().clone().view(*sizes)
+
+
+def _resize_as(self, tensor):
+    import warnings
+
+    warnings.warn("non-inplace resize_as is deprecated", stacklevel=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _resize(self, tuple(tensor.size()))
+
+
+Tensor.resize = _resize
+Tensor.resize_as = _resize_as

@@ -28,3 +28,4 @@ from fastgrad._ops.linalg_more import cond, eig, eigvals, matrix_exp, tensorinv,
 from fastgrad._ops.linalg_lu import ldl_factor, ldl_factor_ex, ldl_solve  # noqa: F401,E402
 from fastgrad._ops.linalg_more import householder_product  # noqa: F401,E402
 from fastgrad._ops.linalg_more import lstsq, matrix_rank, pinv  # noqa: F401,E402
+from fastgrad._ops.linalg_error import LinAlgError  # noqa: F401,E402

@@ -2,6 +2,8 @@
 as flags; np.matmul for the rest) and inverse."""
 import numpy as np
 
+from fastgrad._ops.linalg_error import LinAlgError
+
 from fastgrad import _dtype
 from fastgrad._ops.base import K, Op, check_broadcast, is_tensor, scalar_type_name
 
@@ -54,7 +56,7 @@ class Inverse(Op):
         try:
             y = np.linalg.inv(a._data)
         except np.linalg.LinAlgError:
-            raise RuntimeError("linalg.inv: The diagonal element 1 is zero, the inversion could not "
+            raise LinAlgError("linalg.inv: The diagonal element 1 is zero, the inversion could not "
                                "be completed because the input matrix is singular.") from None
         ctx.save_for_backward(y)
         return y

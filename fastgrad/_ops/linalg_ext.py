@@ -8,6 +8,8 @@ import collections
 
 import numpy as np
 
+from fastgrad._ops.linalg_error import LinAlgError
+
 from fastgrad import _dtype
 from fastgrad._ops.base import Op, make, norm_dim, scalar_type_name
 from fastgrad._ops.elementwise import abs, where
@@ -151,7 +153,7 @@ class Solve(Op):
         try:
             X = np.linalg.solve(A._data, B._data)
         except np.linalg.LinAlgError:
-            raise RuntimeError("torch.linalg.solve: The solver failed because the input matrix is singular.") from None
+            raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is singular.") from None
         ctx.save_for_backward(A, X)
         return X
 
@@ -197,7 +199,7 @@ class Cholesky(Op):
         try:
             L = np.linalg.cholesky(A._data)
         except np.linalg.LinAlgError:
-            raise RuntimeError("linalg.cholesky: The factorization could not be completed because the input is not "
+            raise LinAlgError("linalg.cholesky: The factorization could not be completed because the input is not "
                                "positive-definite (the leading minor of order %d is not positive-definite)."
                                % _bad_minor(A._data)) from None
         ctx.save_for_backward(L)

@@ -9,6 +9,8 @@ import collections
 
 import numpy as np
 
+from fastgrad._ops.linalg_error import LinAlgError
+
 from fastgrad import _dtype
 from fastgrad._ops.base import Op, make, scalar_type_name
 from fastgrad._ops.indexing import cat, tril, triu
@@ -379,7 +381,7 @@ def _singular_error(name, info, lu):
     if info.ndim:
         b = int(np.argmax(info.reshape(-1) > 0))
         batch = "(Batch element %d): " % b
-    return RuntimeError("%s: %sU[%d,%d] is zero and using it on lu_solve would result in a division by zero. If you "
+    return LinAlgError("%s: %sU[%d,%d] is zero and using it on lu_solve would result in a division by zero. If you "
                         "still want to perform the factorization, consider calling linalg.lu(A, pivot) or "
                         "linalg.lu_factor_ex(A, pivot)" % (name, batch, first, first))
 
@@ -478,7 +480,7 @@ def solve_ex(A, B, *, left=True, check_errors=False, out=None):
         X = solve(A, B, left=left)
         return write_out(out, _solve_ex_t(X, make(np.zeros(A._data.shape[:-2], np.int32))))
     if check_errors:
-        raise RuntimeError("torch.linalg.solve_ex: The solver failed because the input matrix is singular.")
+        raise LinAlgError("torch.linalg.solve_ex: The solver failed because the input matrix is singular.")
     f = lu_factor_ex(A)
     vector = B._data.ndim == 1 or (B._data.ndim == A._data.ndim - 1 and B._data.shape == A._data.shape[:-1])
     Bm = B.unsqueeze(-1) if vector else B

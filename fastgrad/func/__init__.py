@@ -9,6 +9,8 @@ from fastgrad.func._functional_call import functional_call, stack_module_state  
 from fastgrad.func._transforms import (grad, grad_and_value, hessian, jacfwd, jacrev, jvp, linearize,  # noqa: F401
                                        vjp)
 from fastgrad.func._vmap import vmap  # noqa: F401
+from fastgrad.func._extras import debug_unwrap, functionalize, rearrange, replace_all_batch_norm_modules_  # noqa: F401
 
 __all__ = ["grad", "grad_and_value", "vmap", "hessian", "jacfwd", "jacrev", "jvp", "linearize", "vjp",
-           "functional_call", "stack_module_state"]
+           "functional_call", "stack_module_state", "rearrange", "functionalize", "debug_unwrap",
+           "replace_all_batch_norm_modules_"]
