@@ -16,3 +16,5 @@ from fastgrad._ops.normalization_ext import *  # noqa: F401,F403
 from fastgrad.nn._functional_conv3d import *  # noqa: F401,F403
 from fastgrad.nn._functional_more import *  # noqa: F401,F403
 from fastgrad.nn._functional_grid import *  # noqa: F401,F403
+from fastgrad.nn._functional_lce import *  # noqa: F401,F403,E402
+from fastgrad.nn._functional_fractional3d import *  # noqa: F401,F403,E402

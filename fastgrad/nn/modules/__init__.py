@@ -51,7 +51,8 @@ from fastgrad.nn.modules.batchnorm import LazyBatchNorm1d, LazyBatchNorm2d, Lazy
 from fastgrad.nn.modules.sparse import EmbeddingBag  # noqa: F401
 from fastgrad.nn.modules.batchnorm import SyncBatchNorm  # noqa: F401
 from fastgrad.nn.modules.container import Container  # noqa: F401
-from fastgrad.nn.modules.pooling_fractional import FractionalMaxPool2d  # noqa: F401
+from fastgrad.nn.modules.pooling_fractional import FractionalMaxPool2d, FractionalMaxPool3d  # noqa: F401
 from fastgrad.nn.modules.adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: F401
 from fastgrad.nn.modules.lazy import LazyConvTranspose1d, LazyConvTranspose2d  # noqa: F401
 from fastgrad.nn.modules.batchnorm import LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d  # noqa: F401
+from fastgrad.nn.modules.linear_cross_entropy import LinearCrossEntropyLoss, LinearCrossEntropyOptions  # noqa: F401,E402
