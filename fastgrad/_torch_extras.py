@@ -7,7 +7,7 @@ import numbers
 from fastgrad._backend import engine
 
 __all__ = ["lstm", "gru", "rnn_tanh", "rnn_relu", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell",
-           "vander", "view_as_real_copy", "view_as_complex_copy", "cond"]
+           "vander", "view_as_real_copy", "view_as_complex_copy", "cond", "embedding_bag"]
 
 
 # ------------------------------------------------------------------ recurrent networks (torch._VF)
@@ -157,3 +157,46 @@ def cond(pred, true_fn, false_fn, operands=()):
         raise RuntimeError("Expect operands to be a tuple of possibly nested dict/list/tuple that only consists "
                            "of tensor leaves, but got %s." % (operands,))
     return true_fn(*operands) if pred else false_fn(*operands)
+
+
+# ------------------------------------------------------------------ torch.embedding_bag (ATen's entry)
+def embedding_bag(weight, indices, offsets, scale_grad_by_freq=False, mode=0, sparse=False, per_sample_weights=None,
+                  include_last_offset=False, padding_idx=None):
+    """torch.embedding_bag: (output, offset2bag, bag_size, max_indices), mode 0 sum, 1 mean,
+    2 max; output as F.embedding_bag's, the other three as torch's CPU kernel gives them (sum:
+    offset2bag empty, bag_size and max_indices zeros; mean: max_indices repeats bag_size; max:
+    the weight row of each bag's maximum, per column)."""
+    import numpy as np
+
+    from fastgrad._ops.base import make
+    from fastgrad.nn.functional import embedding_bag as _embedding_bag
+
+    if mode not in (0, 1, 2):
+        raise RuntimeError("embedding_bag: mode must be 0 (sum), 1 (mean) or 2 (max), got %s" % (mode,))
+    if indices.dim() != 1:
+        raise RuntimeError("input has to be a 1D or 2D Tensor, but got Tensor of dimension %d" % indices.dim())
+    out = _embedding_bag(indices, weight, offsets, scale_grad_by_freq=scale_grad_by_freq,
+                         mode=("sum", "mean", "max")[mode], sparse=sparse, per_sample_weights=per_sample_weights,
+                         include_last_offset=include_last_offset, padding_idx=padding_idx)
+    idx = indices._data.astype(np.int64)
+    off = offsets._data.astype(np.int64)
+    nbags = out.shape[0]
+    itype = indices._data.dtype
+    bag_of = np.clip(np.searchsorted(off, np.arange(idx.shape[0]), side="right") - 1, 0, max(nbags - 1, 0))
+    if mode == 0:  # torch's float32/half fast path leaves offset2bag empty, its other kernels fill it
+        fast = weight._data.dtype.itemsize <= 4
+        zeros = make(np.zeros(nbags, itype))
+        return out, make(np.zeros(0, itype) if fast else bag_of.astype(itype)), zeros, make(np.zeros(nbags, itype))
+    keep = idx != padding_idx if padding_idx is not None else np.ones(idx.shape[0], bool)
+    bag_size = np.bincount(bag_of[keep], minlength=nbags).astype(itype)
+    if mode == 1:
+        return out, make(bag_of.astype(itype)), make(bag_size), make(bag_size.copy())
+    w = weight._data
+    max_idx = np.full((nbags, w.shape[1]), -1, itype)
+    best = np.full((nbags, w.shape[1]), -np.inf)
+    for p in np.nonzero(keep)[0]:
+        b, row = bag_of[p], idx[p]
+        better = w[row] > best[b]
+        best[b] = np.where(better, w[row], best[b])
+        max_idx[b] = np.where(better, row, max_idx[b])
+    return out, make(bag_of.astype(itype)), make(bag_size), make(max_idx)

@@ -40,7 +40,7 @@ OUT_OF_SCOPE = {
                r"TypedStorage|UntypedStorage|Stream|Event|AcceleratorError|OutOfMemoryError|Sym(Int|Float|Bool)|"
                r"sym_.*|thread_safe_generator|cpp|export|hash_tensor|GradScaler"):
         "TorchScript/JIT, dispatcher, storage, stream and symbolic-shape internals of torch's C++ core",
-    (r"torch", r"float8_.*|float4_.*|bits.*|int[1-7]|uint[1-7]|complex32|uint(16|32|64)"):
+    (r"torch", r"float8_.*|float4_.*|bits.*|bit|int[1-7]|uint[1-7]|complex32|chalf|uint(16|32|64)"):
         "dtypes NumPy does not have (fp8/fp4, bit-packed, sub-byte, complex32) or that torch's CPU ops mostly "
         "refuse (uint16/32/64)",
     (r"torch", r"batch_norm_.*|native_(batch_norm|dropout|group_norm|layer_norm|norm)|.*_backward.*|"
@@ -69,6 +69,9 @@ OUT_OF_SCOPE = {
                  r"cpp|compiler|export|fx|package|library|monitor|_.*"):
         "Python standard-library modules torch imports, and torch's compiler, quantization, operator-registry "
         "and device-backend packages",
+    (r"torch|Tensor", r"slice_inverse"): "functionalization's view-replay internals (torch.compile's graph passes)",
+    (r"Tensor", r"hash_tensor"): "returns a uint64 hash (a dtype fastgrad does not have; torch.hash_tensor is out of "
+                                 "scope with the JIT internals)",
     (r"testing", r"FileCheck"): "TorchScript IR checking",
     (r"optim", r"swap_in_optimizer_params_and_state"): "an internal helper of torch's optim",
     (r"autograd", r"NestedIOFunction|enforce_grad_layout_policy"): "legacy and internal autograd helpers",

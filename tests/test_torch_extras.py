@@ -195,3 +195,23 @@ def test_functionalize_debug_unwrap_batch_norm():
         assert net[0].running_mean is None and net[0].num_batches_tracked is None
         assert not net[1][0].track_running_stats and net[1][0].running_var is None
         assert list(net.state_dict()) == ["0.weight", "0.bias", "1.0.weight", "1.0.bias", "2.weight", "2.bias"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("args", [(np.array([1, 2, 4, 5, 4, 3, 2, 9]), np.array([0, 4]), False, 0),
+                                  (np.array([1, 2, 4, 5, 4, 3, 2, 9]), np.array([0, 4]), False, 1),
+                                  (np.array([1, 2, 4, 5, 4, 3, 2, 9]), np.array([0, 3]), False, 2),
+                                  (np.array([1, 2, 4, 5, 4, 3, 2, 9]), np.array([0, 4]), False, 1, False, None, False, 4),
+                                  (np.array([1, 2, 4, 5, 4, 3, 2, 9]), np.array([0, 4, 8]), False, 2, False, None, True),
+                                  (np.array([1, 2]), np.array([0]), False, 0)])
+def test_torch_embedding_bag(dtype, args):
+    W = R.standard_normal((10, 3)).astype(dtype)
+    res = []
+    for lib in (fastgrad, torch):
+        w = lib.tensor(W, requires_grad=True)
+        out = lib.embedding_bag(w, lib.tensor(args[0]), lib.tensor(args[1]), *args[2:])
+        (out[0] * out[0]).sum().backward()
+        res.append([o.detach().numpy() for o in out] + [w.grad.numpy()])
+    for a, b in zip(*res):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-6)
