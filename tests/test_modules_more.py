@@ -1,0 +1,60 @@
+"""torch.futures (Future, then, collect_all, wait_all: the same results and errors as torch's)
+and torch.overrides' __torch_function__ helpers."""
+import threading
+
+import pytest
+
+import fastgrad
+
+torch = pytest.importorskip("torch")
+
+
+def test_futures_like_torch():
+    for lib in (fastgrad, torch):
+        fut = lib.futures.Future()
+        chained = fut.then(lambda f: f.value() * 10)
+        seen = []
+        fut.add_done_callback(lambda f: seen.append(f.value()))
+        assert not fut.done()
+        threading.Timer(0.01, lambda: fut.set_result(4)).start()
+        assert fut.wait() == 4 and chained.wait() == 40 and seen == [4] and fut.done()
+        with pytest.raises(RuntimeError):
+            fut.set_result(5)
+        others = [lib.futures.Future() for _ in range(3)]
+        allf = lib.futures.collect_all(others)
+        for i, f in enumerate(others):
+            f.set_result(i)
+        assert [f.value() for f in allf.wait()] == [0, 1, 2]
+        assert lib.futures.wait_all(others) == [0, 1, 2]
+        bad = lib.futures.Future()
+        after = bad.then(lambda f: f.value() + 1)
+        bad.set_exception(ValueError("boom"))
+        with pytest.raises(ValueError, match="boom"):
+            bad.wait()
+        with pytest.raises(RuntimeError, match="Got the following error when running the callback: ValueError: boom"):
+            after.wait()
+
+
+def test_overrides_helpers():
+    class Wrapped:
+        def __init__(self, v):
+            self.v = v
+
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            return ("handled", func.__name__, len(args))
+
+    for lib in (fastgrad, torch):
+        o = lib.overrides
+        w = Wrapped(1)
+        assert o.is_tensor_like(lib.ones(1)) and o.is_tensor_like(w) and not o.is_tensor_like(3)
+        assert o.has_torch_function((w,)) and not o.has_torch_function((lib.ones(1), 2))
+
+        def my_add(a, b):
+            if o.has_torch_function((a, b)):
+                return o.handle_torch_function(my_add, (a, b), a, b)
+            return a + b
+
+        assert my_add(w, 2) == ("handled", "my_add", 2)
+        assert my_add(2, 3) == 5
+    assert fastgrad.overrides.resolve_name(fastgrad.add) == "torch.add"
