@@ -11,7 +11,7 @@ def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weig
     """cross_entropy(linear(input, linear_weight, linear_bias), target, ...): linear_weight is
     (C, *out_features, in_features); the logits (*batch, C, *out_features). `options` (torch's
     chunked path) computes the same values: fastgrad evaluates the logits at once."""
-    from fastgrad.nn.functional import cross_entropy, linear
+    from fastgrad._ops.nn import cross_entropy, linear
 
     if input.dim() < 1 or input.dim() > 2:
         raise RuntimeError("expected input with dimensionality 1 or 2, got %d" % input.dim())
@@ -57,7 +57,7 @@ def conv_tbc(input, weight, bias, pad=0):  # noqa: A002
     """1-d convolution of input (time, batch, in_channels) with weight (kernel, in_channels,
     out_channels) and bias (out_channels), zero-padded by `pad` steps at both ends; the result is
     (time', batch, out_channels)."""
-    from fastgrad.nn.functional import conv1d
+    from fastgrad.nn._functional_layers import conv1d
 
     if input.dim() != 3:
         raise RuntimeError("Input must have 3 dims: time, batch, in_channel")
