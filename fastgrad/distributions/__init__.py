@@ -30,8 +30,9 @@ from fastgrad.distributions.kl import kl_divergence, register_kl  # noqa: F401
 from fastgrad.distributions import kl_more  # noqa: F401,E402  (registers more closed forms)
 from fastgrad.distributions.multivariate_normal import MultivariateNormal  # noqa: F401
 from fastgrad.distributions.simple import Bernoulli, Exponential, Laplace, Normal, Uniform  # noqa: F401
+from fastgrad.distributions.wishart import Wishart  # noqa: F401,E402
 
-__all__ = ["LKJCholesky", "GeneralizedPareto", "OneHotCategoricalStraightThrough", "ExponentialFamily", "LowRankMultivariateNormal", "ContinuousBernoulli", "VonMises", "FisherSnedecor", "Kumaraswamy", "MixtureSameFamily", "RelaxedBernoulli", "RelaxedOneHotCategorical",
+__all__ = ["Wishart", "LKJCholesky", "GeneralizedPareto", "OneHotCategoricalStraightThrough", "ExponentialFamily", "LowRankMultivariateNormal", "ContinuousBernoulli", "VonMises", "FisherSnedecor", "Kumaraswamy", "MixtureSameFamily", "RelaxedBernoulli", "RelaxedOneHotCategorical",
            "Cauchy", "Gumbel", "HalfCauchy", "HalfNormal", "InverseGamma", "LogisticNormal", "LogNormal", "Pareto",
            "StudentT", "TransformedDistribution", "Weibull", "biject_to", "transform_to", "transforms"] + transforms.__all__ + ["Bernoulli", "Beta", "Binomial", "Categorical", "Chi2", "Dirichlet", "Distribution", "Exponential", "Gamma",
            "Geometric", "Independent", "Laplace", "Multinomial", "MultivariateNormal", "NegativeBinomial", "Normal",
