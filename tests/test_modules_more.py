@@ -58,3 +58,33 @@ def test_overrides_helpers():
         assert my_add(w, 2) == ("handled", "my_add", 2)
         assert my_add(2, 3) == 5
     assert fastgrad.overrides.resolve_name(fastgrad.add) == "torch.add"
+
+
+def test_hub_local_and_state_dict_from_url(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "hubconf.py").write_text(
+        "import fastgrad\n\ndef tiny(n=2):\n    '''A tiny linear model.'''\n    return fastgrad.nn.Linear(n, 1)\n\n"
+        "def _private():\n    pass\n")
+    hub = fastgrad.hub
+    assert hub.list(str(repo), source="local") == ["tiny"]
+    assert hub.help(str(repo), "tiny", source="local") == "A tiny linear model."
+    m = hub.load(str(repo), "tiny", 3, source="local")
+    assert isinstance(m, fastgrad.nn.Linear) and m.in_features == 3
+    with pytest.raises(RuntimeError, match="Cannot find callable nope in hubconf"):
+        hub.load(str(repo), "nope", source="local")
+    with pytest.raises(ValueError, match='Unknown source: "svn"'):
+        hub.load(str(repo), "tiny", source="svn")
+    old = hub.get_dir()
+    try:
+        hub.set_dir(str(tmp_path / "hubdir"))
+        assert hub.get_dir() == str(tmp_path / "hubdir")
+        ck = tmp_path / "weights-abc.pt"
+        torch.save({"w": torch.arange(3.0)}, str(ck))  # a checkpoint written by torch
+        sd = hub.load_state_dict_from_url(ck.as_uri())
+        assert sd["w"].tolist() == [0.0, 1.0, 2.0]
+        assert (tmp_path / "hubdir" / "checkpoints" / "weights-abc.pt").exists()
+        with pytest.raises(RuntimeError, match="invalid hash value"):
+            hub.download_url_to_file(ck.as_uri(), str(tmp_path / "x.pt"), hash_prefix="0000")
+    finally:
+        hub.set_dir(old)
