@@ -108,7 +108,7 @@ from fastgrad.serialization import load, save  # noqa: E402,F401
 from fastgrad import sparse  # noqa: E402,F401
 from fastgrad import accelerator, amp, cpu, functional, jit, onnx, random, testing, version  # noqa: E402,F401
 from fastgrad import profiler  # noqa: E402,F401
-from fastgrad import futures, hub, overrides  # noqa: E402,F401
+from fastgrad import futures, hub, overrides, quasirandom  # noqa: E402,F401
 from fastgrad.amp import autocast  # noqa: E402,F401
 from fastgrad import distributions, func  # noqa: E402,F401
 from fastgrad.func import vmap  # noqa: E402,F401

@@ -2,6 +2,8 @@
 and torch.overrides' __torch_function__ helpers."""
 import threading
 
+import numpy as np
+
 import pytest
 
 import fastgrad
@@ -88,3 +90,32 @@ def test_hub_local_and_state_dict_from_url(tmp_path):
             hub.download_url_to_file(ck.as_uri(), str(tmp_path / "x.pt"), hash_prefix="0000")
     finally:
         hub.set_dir(old)
+
+
+@pytest.mark.parametrize("dim", [1, 3, 40])
+def test_sobol_engine_matches_torch(dim):
+    f, t = fastgrad.quasirandom.SobolEngine(dim), torch.quasirandom.SobolEngine(dim)
+    assert repr(f) == repr(t)
+    for step in (lambda e: e.draw(1), lambda e: e.draw(7), lambda e: e.fast_forward(5) and e.draw(3),
+                 lambda e: e.draw(4, dtype=e_dtype(e, "float64")), lambda e: e.reset().draw_base2(3)):
+        a, b = step(f), step(t)
+        assert str(a.dtype).split(".")[1] == str(b.dtype).split(".")[1]
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        assert f.num_generated == t.num_generated
+    for lib in (fastgrad, torch):
+        e = lib.quasirandom.SobolEngine(2)
+        e.draw(3)
+        with pytest.raises(ValueError, match="n=3\\+2\\*\\*1=5"):
+            e.draw_base2(1)
+        with pytest.raises(ValueError, match="Supported range of dimensionality for SobolEngine is \\[1, 21201\\]"):
+            lib.quasirandom.SobolEngine(0)
+    s = fastgrad.quasirandom.SobolEngine(3, scramble=True, seed=7)
+    pts = s.draw_base2(6).numpy()
+    assert repr(s) == "SobolEngine(dimension=3, scramble=True, seed=7)"
+    # a scrambled net of 64 points: each of the 8 equal slabs of each axis holds 8 points
+    for d in range(3):
+        assert np.bincount((pts[:, d] * 8).astype(int), minlength=8).tolist() == [8] * 8
+
+
+def e_dtype(e, name):
+    return getattr(fastgrad if isinstance(e, fastgrad.quasirandom.SobolEngine) else torch, name)
