@@ -7,6 +7,7 @@ import numpy as np
 
 from fastgrad import _dtype
 from fastgrad import _random as _r
+from fastgrad import _random_ops as _ro
 from fastgrad._backend import engine
 from fastgrad._types import check_device
 
@@ -196,57 +197,98 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
 
 # --------------------------------------------------------------------------- random
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    d = _r._float_dtype(dtype)
-    w = d if d in (np.float32, np.float64) else np.float32  # (half dtypes: drawn in float32, rounded)
-    return _finish(_r.rng(generator).random(_size(size), dtype=w).astype(d, copy=False),
-                   None, requires_grad, device)
+    """empty(size).uniform_(0, 1) on torch's generator."""
+    out = np.empty(_size(size), _r._float_dtype(dtype))
+    return _finish(_r.uniform_(out, 0.0, 1.0, generator), None, requires_grad, device)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    d = _r._float_dtype(dtype)
-    w = d if d in (np.float32, np.float64) else np.float32
-    return _finish(_r.rng(generator).standard_normal(_size(size), dtype=w).astype(d, copy=False),
-                   None, requires_grad, device)
+    """empty(size).normal_(0, 1) on torch's generator."""
+    out = np.empty(_size(size), _r._float_dtype(dtype))
+    return _finish(_r.normal_(out, 0.0, 1.0, generator), None, requires_grad, device)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+    """empty(size, dtype).random_(low, high) (int64 unless dtype says otherwise)."""
     if high is None:
         low, high = 0, low
     if size is None:
         raise TypeError("randint() missing required argument 'size'")
-    if high <= low:
-        raise RuntimeError("random_ expects 'from' to be less than 'to', but got from=%d >= to=%d" % (low, high))
-    vals = _r.rng(generator).integers(low, high, _size((size,)), dtype=np.int64)
-    return _finish(vals.astype(_np_dtype(dtype, _dtype.int64)), None, requires_grad, device)
+    out = np.empty(_size((size,)), _np_dtype(dtype, _dtype.int64))
+    return _finish(_ro.random_(out, int(low), int(high), generator), None, requires_grad, device)
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
-    return _finish(_r.rng(generator).permutation(n).astype(_np_dtype(dtype, _dtype.int64)), None, requires_grad, device)
+    if n < 0:
+        raise RuntimeError("n must be non-negative, got%d" % n)
+    return _finish(_ro.randperm(int(n), _np_dtype(dtype, _dtype.int64), generator), None, requires_grad, device)
 
 
-def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
-    m = mean._data if isinstance(mean, engine.TensorBase) else mean
-    s = std._data if isinstance(std, engine.TensorBase) else std
-    shape = _size((size,)) if size is not None else np.broadcast(np.asarray(m), np.asarray(s)).shape
-    d = (mean.dtype if isinstance(mean, engine.TensorBase) else None) or dtype
-    return _finish(_r.rng(generator).normal(m, s, shape).astype(_r._float_dtype(d)), None, requires_grad, device)
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False,
+           out=None):
+    """torch.normal's overloads: (float, float, size) fills normal_(mean, std); a tensor mean
+    and a float std: normal_(0, std) + mean; a tensor std: normal_(0, 1) * std + mean."""
+    mt, st = isinstance(mean, engine.TensorBase), isinstance(std, engine.TensorBase)
+    if not mt and not st:
+        if size is None:
+            raise TypeError("normal() received an invalid combination of arguments")
+        if not std >= 0.0:
+            raise RuntimeError("normal expects std >= 0.0, but found std %s" % std)
+        res = np.empty(_size((size,)), _r._float_dtype(dtype))
+        _r.normal_(res, float(mean), float(std), generator)
+    else:
+        if st and std._data.size and not (std._data.min() >= 0):
+            raise RuntimeError("normal expects all elements of std >= 0.0")
+        if not st and not std >= 0.0:
+            raise RuntimeError("normal expects std >= 0.0, but found std %s" % std)
+        m = mean._data if mt else None
+        s = std._data if st else None
+        dt = (m if mt else s).dtype
+        shape = np.broadcast_shapes(*(x.shape for x in (m, s) if x is not None))
+        res = np.empty(shape, dt)
+        if mt and not st:
+            _r.normal_(res, 0.0, float(std), generator)
+            res = (res + m).astype(dt, copy=False)
+        else:
+            _r.normal_(res, 0.0, 1.0, generator)
+            res = (res * s).astype(dt, copy=False)
+            res = (res + (m if mt else dt.type(mean))).astype(dt, copy=False)
+    if out is not None:
+        out._data[...] = res
+        out._vc.value += 1
+        return out
+    return _finish(res, None, requires_grad, device)
 
 
-def rand_like(input, *, dtype=None, generator=None, requires_grad=False, device=None):
+def rand_like(input, *, dtype=None, generator=None, requires_grad=False, device=None, layout=None,
+              memory_format=None):
     return rand(*input._data.shape, dtype=dtype or input.dtype, generator=generator, requires_grad=requires_grad)
 
 
-def randn_like(input, *, dtype=None, generator=None, requires_grad=False, device=None):
+def randn_like(input, *, dtype=None, generator=None, requires_grad=False, device=None, layout=None,
+               memory_format=None):
     return randn(*input._data.shape, dtype=dtype or input.dtype, generator=generator, requires_grad=requires_grad)
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, generator=None, requires_grad=False, device=None):
+def randint_like(input, low=0, high=None, *, dtype=None, generator=None, requires_grad=False, device=None,
+                 layout=None, memory_format=None):
     return randint(low, high, input._data.shape, dtype=dtype or input.dtype, generator=generator)
 
 
-def bernoulli(input, p=None, *, generator=None):
-    probs = input._data if p is None else np.full(input._data.shape, p)
-    return make((_r.rng(generator).random(probs.shape) < probs).astype(input._data.dtype))
+def bernoulli(input, p=None, *, generator=None, out=None):
+    """0/1 draws: probability input (bernoulli_tensor), or the float p for every element."""
+    res = np.empty(input._data.shape, input._data.dtype)
+    if p is None:
+        _ro.bernoulli_tensor_(res, input._data, generator)
+    else:
+        if not 0 <= p <= 1:
+            raise RuntimeError("bernoulli_ expects p to be in [0, 1], but got p=%s" % p)
+        _ro.bernoulli_scalar_(res, p, generator)
+    if out is not None:
+        out._data[...] = res
+        out._vc.value += 1
+        return out
+    return make(res)
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
@@ -276,7 +318,6 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     res = np.zeros((rows.shape[0], n), np.int64)
     if res.size == 0:
         return _finish(res.reshape(p.shape[:-1] + (n,)), None, False, None)
-    r = _r.rng(generator)
     if not replacement or n == 1:
         if rows.size == 0:
             raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation "
@@ -285,21 +326,16 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
             raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
         if np.any(rows.sum(1) == 0):
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-        keys = rows / r.standard_exponential(rows.shape)  # argmax / top-k of p / Exp(1): Gumbel top-k
-        res = np.argsort(-keys, axis=1, kind="stable")[:, :n]
     else:
-        for i, row in enumerate(rows):
+        for row in rows:
             bad = ~((row >= 0) & np.isfinite(row))
             if bad.any():
                 j = int(np.argmax(bad))
                 raise RuntimeError("invalid multinomial distribution (encountering probability entry %s)"
                                    % ("< 0" if not row[j] >= 0 else "= infinity or NaN"))
-            cum = np.cumsum(row)
-            if not (k and cum[-1] > 0):
+            if not (k and row.sum() > 0):
                 raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-            u = r.random(n) * cum[-1]
-            res[i] = np.minimum(np.searchsorted(cum, u, side="right"), k - 1)
-            # a category of zero weight is never drawn: u lands past its (empty) interval
+    res = _ro.multinomial_rows(p.reshape(rows.shape), n, replacement, generator)
     res = res.reshape(p.shape[:-1] + (n,))
     if out is not None:
         out._data = res

@@ -561,10 +561,10 @@ class Tensor(engine.TensorBase):
         return S.inplace(self, lambda a: a.masked_fill(mask, value), name="masked_fill_", internal_ok=True,
                          overlap=False)
 
-    def uniform_(self, a=0.0, b=1.0, generator=None):
+    def uniform_(self, a=0.0, b=1.0, generator=None, **kwargs):
         from fastgrad import _random
 
-        return _random.fill_(self, "uniform", a, b, generator)
+        return _random.fill_(self, "uniform", kwargs.pop("from", a), kwargs.pop("to", b), generator, **kwargs)
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from fastgrad import _random

@@ -8,7 +8,6 @@ import numbers
 import numpy as np
 
 from fastgrad import _dtype
-from fastgrad import _random as _r
 from fastgrad._backend import engine
 from fastgrad._ops import shape as S
 from fastgrad._ops import views as V
@@ -210,36 +209,32 @@ def bernoulli(self, p=None, *, generator=None):
 
 
 def bernoulli_(self, p=0.5, *, generator=None):
-    probs = p._data if isinstance(p, Tensor) else p
-    if not isinstance(p, Tensor) and not 0 <= p <= 1:
-        raise RuntimeError("bernoulli_ expects p to be in [0, 1], but got p=%s" % p)
-    draw = _r.rng(generator).random(self._data.shape) < probs
-    self._data[...] = draw.astype(self._data.dtype)
+    from fastgrad import _random_ops
+
+    if isinstance(p, Tensor):
+        _random_ops.bernoulli_tensor_(self._data, p._data, generator)
+    else:
+        if not 0 <= p <= 1:
+            raise RuntimeError("bernoulli_ expects p to be in [0, 1], but got p=%s" % p)
+        _random_ops.bernoulli_scalar_(self._data, p, generator)
     self._vc.value += 1
     return self
 
 
-def random_(self, from_=0, to=None, *, generator=None, **kwargs):
-    """Integers drawn uniformly from [from, to - 1]; with no `to`, up to 2**mantissa for floats
-    (2**24 for float32, 2**53 for float64) or the dtype's maximum for integers, as torch."""
-    if "from" in kwargs:
+def random_(self, from_=None, to=None, *, generator=None, **kwargs):
+    """Integers drawn uniformly from [from, to - 1]; random_(to) is [0, to); with no bounds, up to
+    2**mantissa for floats (2**24 for float32, 2**53 for float64) or the dtype's maximum for
+    integers; from int64's minimum with no `to`, all 64 bits: torch's draws."""
+    from fastgrad import _random_ops
+
+    from_keyword = "from" in kwargs
+    if from_keyword:
         from_ = kwargs.pop("from")
     if kwargs:
         raise TypeError("random_() got an unexpected keyword argument '%s'" % next(iter(kwargs)))
-    dt = self._data.dtype
-    if to is None and from_ != 0:  # random_(to)
+    if from_ is not None and to is None and not from_keyword:  # random_(to)
         from_, to = 0, from_
-    elif to is None:
-        if dt == np.bool_:
-            to = 2
-        elif dt.kind == "f" or dt is _dtype.BF16:
-            to = 2 ** {2: 11, 4: 24, 8: 53}[dt.itemsize] + 1
-        else:
-            to = int(np.iinfo(dt).max) + 1
-    if from_ >= to:
-        raise RuntimeError("random_ expects 'from' to be less than 'to', but got from=%d >= to=%d" % (from_, to))
-    vals = _r.rng(generator).integers(from_, to, size=self._data.shape, dtype=np.int64, endpoint=False)
-    self._data[...] = vals.astype(dt)
+    _random_ops.random_(self._data, from_, to, generator)
     self._vc.value += 1
     return self
 

@@ -220,25 +220,24 @@ def make_tensor(*shape, dtype, device=None, low=None, high=None, requires_grad=F
     for name, v in (("low", low), ("high", high)):
         if v is not None and isinstance(v, float) and math.isnan(v):
             raise ValueError("`%s` cannot be NaN, but got %s=nan" % (name, name))
-    rng = _random.rng(None)
+    from fastgrad import _random_ops
+
     kind = _dtype.kind(d.np)
     if kind == "b":
-        data = rng.integers(0, 2, size=shape).astype(np.bool_)
+        data = _random_ops.random_(np.empty(shape, np.bool_), 0, 2)
     elif kind in "iu":
         info = np.iinfo(d.np)
         lo = max(info.min, -9 if low is None else math.ceil(low))
         hi = min(info.max + 1, 10 if high is None else math.ceil(high))
         if kind == "u":
             lo = max(lo, 0)
-        data = rng.integers(lo, hi, size=shape).astype(d.np)
+        data = _random_ops.random_(np.empty(shape, d.np), lo, hi)
         if exclude_zero and (data == 0).any():
             data[data == 0] = 1 if hi > 1 else -1
     else:
         lo = -9.0 if low is None else float(low)
         hi = 9.0 if high is None else float(high)
-        real = lambda: rng.uniform(lo, hi, size=shape)  # noqa: E731
-        data = (real() + 1j * real()) if kind == "c" else real()
-        data = data.astype(d.np)
+        data = _random.uniform_(np.empty(shape, d.np), lo, hi)
         if exclude_zero:
             tiny = np.finfo(np.float32 if d.np is _dtype.BF16 else d.np).tiny
             data[data == 0] = tiny

@@ -496,7 +496,13 @@ def _rrelu(x, lower, upper, training, generator=None):
     if not training:
         return LeakyRelu.apply(x, (lower + upper) / 2)
     d = x._data
-    noise = np.where(d <= 0, _random.rng(generator).uniform(lower, upper, d.shape), 1.0).astype(d.dtype)
+    noise = np.ones(d.shape, d.dtype)
+    neg = np.ascontiguousarray(d).reshape(-1) <= 0
+    if neg.any():  # torch: one uniform_real_distribution<double>(lower, upper) draw per x <= 0, in order
+        op = np.float64 if d.dtype == np.float64 else np.float32  # opmath
+        lo, hi = float(op(lower)), float(op(upper))
+        u = _random.gen(generator)._uniform(int(neg.sum()))
+        noise.reshape(-1)[neg] = (u * (hi - lo) + lo).astype(op).astype(d.dtype)
     return x * make(noise)
 
 

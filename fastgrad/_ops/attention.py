@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from fastgrad import _dtype
-from fastgrad import _random
+from fastgrad import _random_ops
 from fastgrad._ops.base import K, Op, check_broadcast, engine, is_tensor, make, shape_str
 from fastgrad._ops.elementwise import where
 from fastgrad._ops.linalg import matmul
@@ -551,8 +551,8 @@ def _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_g
         if dropout_p >= 1.0:
             spec.drop = np.zeros(shape, dt)
         else:
-            keep = _random.rng(None).random(shape) >= dropout_p
-            spec.drop = (keep / (1.0 - dropout_p)).astype(dt)
+            keep = _random_ops.bernoulli_scalar_(np.empty(shape, dt), 1.0 - dropout_p)  # at::dropout's noise
+            spec.drop = (keep / dt.type(1.0 - dropout_p)).astype(dt)
     if L == 0 or S == 0 or Ev == 0 or spec.n == 0:
         out = make(np.zeros(full + (L, Ev), dt))
         if any(t.requires_grad for t in (query, key, value)) and engine.state().grad_enabled:

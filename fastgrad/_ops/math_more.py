@@ -546,45 +546,42 @@ def _continuous(t, what, style):
 
 
 def cauchy_(self, median=0, sigma=1, *, generator=None):
-    from fastgrad import _random
+    from fastgrad import _random_ops
 
     if not sigma > 0:
         raise RuntimeError("cauchy_ expects sigma > 0.0, but found sigma=%s" % _fmt(sigma))
     _continuous(self, "Cauchy", "c")
-    r = _random.rng(generator)
-    return _fill(self, "cauchy_", lambda s: median + sigma * np.tan(np.pi * (r.random(s) - 0.5)))
+    return _fill(self, "cauchy_", lambda s: _random_ops.cauchy_(np.empty_like(self._data), median, sigma, generator))
 
 
 def exponential_(self, lambd=1, *, generator=None):
-    from fastgrad import _random
+    from fastgrad import _random_ops
 
     if not lambd > 0:
         raise RuntimeError("exponential_ expects lambda > 0.0, but found lambda=%s" % _fmt(lambd))
     _continuous(self, "Exponential", "e")
-    r = _random.rng(generator)
-    return _fill(self, "exponential_", lambda s: r.exponential(1.0 / lambd, s))
+    return _fill(self, "exponential_", lambda s: _random_ops.exponential_(np.empty_like(self._data), lambd, generator))
 
 
 def geometric_(self, p, *, generator=None):
-    from fastgrad import _random
+    from fastgrad import _random_ops
 
     if self._data.dtype == np.bool_ or self._data.dtype.kind == "c":
         raise NotImplementedError('"geometric_cpu" not implemented for \'%s\'' % scalar_type_name(self._data.dtype))
     if not 0 < p < 1:
         raise RuntimeError("geometric_ expects p to be in (0, 1), but got p=%s" % _fmt(p))
-    r = _random.rng(generator)
-    return _fill(self, "geometric_", lambda s: r.geometric(p, s))
+    return _fill(self, "geometric_", lambda s: _random_ops.geometric_(np.empty_like(self._data), p, generator))
 
 
 def log_normal_(self, mean=1, std=2, *, generator=None):
-    from fastgrad import _random
+    from fastgrad import _random_ops
 
     if not std > 0:
         raise RuntimeError("log_normal_ expects std > 0.0, but found std=%s" % _fmt(std))
     if _dtype.kind(self._data.dtype) != "f":
         raise NotImplementedError('"log_normal_cpu" not implemented for \'%s\'' % scalar_type_name(self._data.dtype))
-    r = _random.rng(generator)
-    return _fill(self, "log_normal_", lambda s: np.exp(r.normal(mean, std, s)))
+    return _fill(self, "log_normal_", lambda s: _random_ops.log_normal_(np.empty_like(self._data), mean, std,
+                                                                          generator))
 
 
 def char(self, memory_format=None):

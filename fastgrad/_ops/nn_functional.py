@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 
 from fastgrad import _dtype
-from fastgrad import _random
+from fastgrad import _random_ops
 from fastgrad._ops import shape as S
 from fastgrad._ops.base import float32_compute, Op, engine, make, norm_dim, shape_str
 from fastgrad._ops.elementwise import clamp, where
@@ -61,7 +61,7 @@ class DropoutNoise(Op):
 
     @staticmethod
     def forward(ctx, noise_shape, dt, p, alpha):
-        noise = (_random.rng(None).random(noise_shape) >= p).astype(dt)
+        noise = _random_ops.bernoulli_scalar_(np.empty(noise_shape, dt), 1 - p)  # torch: noise.bernoulli_(1 - p)
         if not alpha:
             return noise / dt.type(1 - p)
         c = dt.type

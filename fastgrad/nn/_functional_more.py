@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 from fastgrad import _dtype
-from fastgrad import _random
+from fastgrad import _random, _random_ops
 from fastgrad._ops import layers as L
 from fastgrad._ops import nn_more as NM
 from fastgrad._ops.nn_more import pdist  # noqa: F401 (torch.pdist too)
@@ -181,7 +181,7 @@ def _cat_zero(rows):
 # --------------------------------------------------------------------------- gumbel_softmax
 def _exponential(shape, dtype):
     """Exponential(1) noise from fastgrad's generator (torch's Tensor.exponential_)."""
-    return make(_random.rng(None).exponential(1.0, shape).astype(dtype))
+    return make(_random_ops.exponential_(np.empty(shape, dtype), 1.0))
 
 
 def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
@@ -230,7 +230,7 @@ def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, out
         output_size = [int(input.size(-2) * ratio[0]), int(input.size(-1) * ratio[1])]
     if _random_samples is None:
         n_batch = 1 if input.dim() == 3 else input.size(0)
-        _random_samples = make(_random.rng(None).random((n_batch, input.size(-3), 2)).astype(input._data.dtype))
+        _random_samples = make(_random.uniform_(np.empty((n_batch, input.size(-3), 2), input._data.dtype), 0.0, 1.0))
     k, out = _pair2(kernel_size), _pair2(output_size)
     if input.dim() not in (3, 4):
         raise RuntimeError(f"fractional_max_pool2d(): Expected 3D or 4D tensor, but got: {list(input.shape)}")

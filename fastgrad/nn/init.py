@@ -67,14 +67,44 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Normal(mean, std) redrawn until inside [a, b]."""
-    r = _random.rng(generator)
-    vals = r.normal(mean, std, tensor._data.shape)
-    bad = (vals < a) | (vals > b)
-    while bad.any():
-        vals[bad] = r.normal(mean, std, int(bad.sum()))
-        bad = (vals < a) | (vals > b)
-    return _write(tensor, vals)
+    """Normal(mean, std) truncated to [a, b], drawn as torch 2.13 draws it: redrawing the whole
+    normal fill where values fall outside when most of the mass is inside (p > 0.3), else
+    uniform proposals on [a, b] accepted by log(u) <= log-density - log-peak."""
+    def norm_cdf(x):
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+    if (mean < a - 2 * std) or (mean > b + 2 * std):
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                      "The distribution of values may be incorrect.", stacklevel=2)
+    d = tensor._data
+    dt = d.dtype.type
+    p = norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std)
+    if p > 0.3:
+        lo, hi = float(dt(a)), float(dt(b))
+        result = _random.normal_(np.empty_like(d), mean, std, generator)
+        while True:
+            mask = (result < lo) | (result > hi)
+            if not mask.any():
+                break
+            result = np.where(mask, _random.normal_(np.empty_like(result), mean, std, generator), result)
+        return _write(tensor, result)
+    mode = max(a, min(mean, b))
+    log_peak = -0.5 * ((mode - mean) / std) ** 2
+
+    def log_pdf(x):
+        c = (x - dt(mean)).astype(x.dtype) / dt(std)
+        return ((c * c).astype(x.dtype) * dt(-0.5) - dt(log_peak)).astype(x.dtype)
+
+    def accept_draw():
+        return np.log(_random.uniform_(np.empty_like(d), 0.0, 1.0, generator))
+
+    result = _random.uniform_(np.empty_like(d), a, b, generator)
+    pending = accept_draw() > log_pdf(result)
+    while pending.any():
+        cand = _random.uniform_(np.empty_like(d), a, b, generator)
+        result = np.where(pending, cand, result)
+        pending = np.where(pending, accept_draw() > log_pdf(cand), pending)
+    return _write(tensor, result)
 
 
 def constant_(tensor, val):
@@ -150,7 +180,7 @@ def orthogonal_(tensor, gain=1, generator=None):
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _random.rng(generator).normal(0.0, 1.0, (rows, cols))
+    flat = _random.normal_(np.empty((rows, cols), tensor._data.dtype), 0.0, 1.0, generator).astype(np.float64)
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -167,11 +197,13 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, cols = tensor._data.shape
     num_zeros = math.ceil(sparsity * rows)
-    rng = _random.rng(generator)
-    vals = rng.normal(0.0, std, size=(rows, cols))
-    for col in range(cols):
-        vals[rng.permutation(rows)[:num_zeros], col] = 0
-    return _write(tensor, vals)
+    _random.normal_(tensor._data, 0.0, std, generator)
+    from fastgrad._random_ops import randperm
+
+    for col in range(cols):  # torch draws these from the default generator
+        tensor._data[randperm(rows, np.int64)[:num_zeros], col] = 0
+    tensor._vc.value += 1
+    return tensor
 
 
 def _deprecated(fn):

@@ -157,7 +157,9 @@ def test_worker_seeds_as_torch():
     g = fastgrad.Generator().manual_seed(5)
     loader = DataLoader(Seeds(), batch_size=None, num_workers=2, generator=g)
     rows = list(loader)
-    base_seed = int(np.random.Generator(np.random.PCG64(5)).integers(0, 2**63 - 1))  # the iterator's one draw
+    # the iterator's one draw, torch's: empty((), int64).random_(generator) (checked against torch in
+    # tests/test_random_stream.py)
+    base_seed = int(fastgrad.empty((), dtype=fastgrad.int64).random_(generator=fastgrad.Generator().manual_seed(5)))
     from fastgrad.utils.data._utils.worker import _generate_state
 
     streams = {w: (random.Random(base_seed + w), fastgrad.Generator().manual_seed(base_seed + w),

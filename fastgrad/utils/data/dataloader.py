@@ -16,14 +16,14 @@ import signal
 import time
 import warnings
 
-from fastgrad import _random, accelerator
+from fastgrad import accelerator
 from fastgrad.utils.data import _utils
 from fastgrad.utils.data._utils import MP_STATUS_CHECK_INTERVAL, ExceptionWrapper
 from fastgrad.utils.data._utils.collate import default_collate, default_convert
 from fastgrad.utils.data._utils.fetch import _DatasetKind
 from fastgrad.utils.data._utils import get_worker_info
 from fastgrad.utils.data.dataset import IterableDataset
-from fastgrad.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+from fastgrad.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, _random_seed_draw
 
 __all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info"]
 
@@ -233,7 +233,7 @@ class _BaseDataLoaderIter:
         self._sampler_iter = iter(self._index_sampler)
         # torch's base seed: one int64 draw from the loader's generator (the default one when None), made for
         # every iterator so that num_workers does not change what the sampler draws next
-        self._base_seed = int(_random.rng(loader.generator).integers(0, 2**63 - 1))
+        self._base_seed = _random_seed_draw(loader.generator)
         self._persistent_workers = loader.persistent_workers
         self._num_yielded = 0
 

@@ -4,7 +4,9 @@ import bisect
 import math
 import warnings
 
-from fastgrad import _random
+import numpy as np
+
+from fastgrad import _random, _random_ops
 
 
 class Dataset:
@@ -189,7 +191,7 @@ def random_split(dataset, lengths, generator=None):
                               stacklevel=2)
     if sum(lengths) != len(dataset):
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
-    indices = _random.rng(generator).permutation(sum(lengths)).tolist()
+    indices = _random_ops.randperm(sum(lengths), np.int64, generator).tolist()
     out, offset = [], 0
     for length in lengths:
         out.append(Subset(dataset, indices[offset:offset + length]))

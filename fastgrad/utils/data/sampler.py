@@ -6,6 +6,8 @@ num_samples may be huge; without replacement it yields one permutation per pass 
 """
 import itertools
 
+import numpy as np
+
 from fastgrad import _random
 
 __all__ = ["BatchSampler", "RandomSampler", "Sampler", "SequentialSampler", "SubsetRandomSampler",
@@ -35,11 +37,18 @@ class SequentialSampler(Sampler):
         return len(self.data_source)
 
 
+def _random_seed_draw(generator):
+    """torch.empty((), dtype=torch.int64).random_(generator=generator).item(): random64() % 2**63."""
+    from fastgrad._random_ops import random_
+
+    return int(random_(np.empty((), np.int64), generator=generator))
+
+
 def _epoch_generator(generator):
     """PyTorch's rule: without a generator, each epoch seeds a fresh one from the default generator."""
     if generator is not None:
         return generator
-    seed = int(_random.rng(None).integers(0, 2**63 - 1))
+    seed = _random_seed_draw(None)
     return _random.Generator().manual_seed(seed)
 
 
