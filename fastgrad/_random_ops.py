@@ -81,8 +81,7 @@ def _check_range(frm, to_inc, dt):
 
 def _from_to_draw(a, rng, base, g):
     dt = a.dtype
-    wide = dt in (np.int64, np.float64, np.float32) or dt is _dtype.BF16
-    if wide and rng >= 1 << 32:
+    if rng >= 1 << 28:  # torch's public builds: 64-bit draws from a range of 2^28 on, any dtype
         v = g._raw64(a.size) % np.uint64(rng)
     else:
         v = g._raw32(a.size).astype(np.uint64) % np.uint64(rng)

@@ -208,6 +208,9 @@ def bernoulli(self, p=None, *, generator=None):
     return _functions().bernoulli(self, p, generator=generator)
 
 
+_NO_TO = object()
+
+
 def bernoulli_(self, p=0.5, *, generator=None):
     from fastgrad import _random_ops
 
@@ -221,7 +224,7 @@ def bernoulli_(self, p=0.5, *, generator=None):
     return self
 
 
-def random_(self, from_=None, to=None, *, generator=None, **kwargs):
+def random_(self, from_=None, to=_NO_TO, *, generator=None, **kwargs):
     """Integers drawn uniformly from [from, to - 1]; random_(to) is [0, to); with no bounds, up to
     2**mantissa for floats (2**24 for float32, 2**53 for float64) or the dtype's maximum for
     integers; from int64's minimum with no `to`, all 64 bits: torch's draws."""
@@ -232,8 +235,10 @@ def random_(self, from_=None, to=None, *, generator=None, **kwargs):
         from_ = kwargs.pop("from")
     if kwargs:
         raise TypeError("random_() got an unexpected keyword argument '%s'" % next(iter(kwargs)))
-    if from_ is not None and to is None and not from_keyword:  # random_(to)
-        from_, to = 0, from_
+    if to is _NO_TO:
+        to = None
+        if from_ is not None and not from_keyword:  # random_(to)
+            from_, to = 0, from_
     _random_ops.random_(self._data, from_, to, generator)
     self._vc.value += 1
     return self
