@@ -256,3 +256,42 @@ def multinomial_rows(rows, n, replacement, generator=None):
         u = g._uniform(n)
         res[i] = np.searchsorted(cum.astype(np.float64), u, side="left")
     return res
+
+
+# --------------------------------------------------------------------------- poisson
+def _poisson_one(lam, g):
+    """torch's sample_poisson: transformed rejection (Hoermann 1993) for lambda >= 10, else the
+    product of uniforms; each uniform one uniform_real_distribution<double> draw."""
+    if lam >= 10:
+        slam, loglam = math.sqrt(lam), math.log(lam)
+        b = 0.931 + 2.53 * slam
+        a = -0.059 + 0.02483 * b
+        invalpha = 1.1239 + 1.1328 / (b - 3.4)
+        vr = 0.9277 - 3.6224 / (b - 2)
+        while True:
+            uv = g._uniform(2)
+            u, v = float(uv[0]) - 0.5, float(uv[1])
+            us = 0.5 - abs(u)
+            k = math.floor((2 * a / us + b) * u + lam + 0.43)
+            if us >= 0.07 and v <= vr:
+                return k
+            if k < 0 or (us < 0.013 and v > us):
+                continue
+            if (math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)) <= \
+                    (-lam + k * loglam - math.lgamma(k + 1.0)):
+                return k
+    if lam == 0:
+        return 0
+    x, prod, enlam = 0, 1.0, math.exp(-lam)
+    while True:
+        prod *= float(g._uniform(1)[0])
+        if prod > enlam:
+            x += 1
+        else:
+            return x
+
+
+def poisson(rates, generator=None):
+    """torch.poisson on a float64 array of rates (C order): one sample_poisson per element."""
+    g = gen(generator)
+    return np.array([_poisson_one(lam, g) for lam in rates.reshape(-1).tolist()], np.float64).reshape(rates.shape)

@@ -286,14 +286,14 @@ def binomial(count, prob, generator=None):
 
 
 def poisson(input, generator=None):
-    """Draws of Poisson(input), elementwise, in input's dtype (not differentiable)."""
-    from fastgrad import _random
+    """Draws of Poisson(input), elementwise, in input's dtype (not differentiable): torch's sampler."""
+    from fastgrad import _random_ops
 
     x = _float_input("poisson", input, "input")
     rate = x._data.astype(np.float64)
     if (rate < 0).any() or np.isnan(rate).any():
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
-    return engine.make_tensor(_random.rng(generator).poisson(rate).astype(x._data.dtype))
+    return engine.make_tensor(_random_ops.poisson(rate, generator).astype(x._data.dtype))
 
 
 # ------------------------------------------------------------------ aliases

@@ -337,3 +337,10 @@ def test_kernel_argument_checks():
         K.rng_uniform(np.zeros(626, np.uint32), np.empty(3, np.int32), 0, 1)
     with pytest.raises(ValueError, match="at least 16"):
         K.rng_normal(np.zeros(626, np.uint32), np.empty(3, np.float32), 0, 1)
+
+
+def test_poisson():
+    r = np.array([0.5, 3.0, 0.0, 9.9, 10.0, 25.0, 300.0, 1e4] * 5, np.float32)
+    for seed in SEEDS[:3]:
+        both(lambda L: L.poisson(L.tensor(r)), seed)
+        both(lambda L: L.poisson(L.tensor(r[:7].astype(np.float64))), seed)
