@@ -167,10 +167,36 @@ def _swap_forward(r, z):
 
 
 # --------------------------------------------------------------------------- bernoulli
+# Older torch MKL builds took another path for bernoulli_(float p) on Intel CPUs: one random()
+# draw seeded MKL's MCG31 stream, whose uniforms gave the samples. torch 2.13's wheel has no such
+# path (its bernoulli_scalar_kernel is the per-element one on every CPU, read off its machine
+# code), so it is off; the MCG31 path stays available (and tested against MKL) for such builds.
+MKL_BERNOULLI = False
+_MCG_M, _MCG_A = (1 << 31) - 1, 1132489760
+
+
+def mcg31_uniforms(seed, n):
+    """The first n uniforms of MKL's VSL_BRNG_MCG31 stream seeded with the uint32 seed:
+    x0 = seed mod (2^31 - 1) (0 -> 1), x_{i+1} = 1132489760 x_i mod (2^31 - 1), u_i = x_i / (2^31 - 1)."""
+    x = np.empty(max(n, 1), np.uint64)
+    x[0] = (seed % _MCG_M) or 1
+    k = 1
+    while k < n:
+        step = min(k, n - k)
+        x[k:k + step] = (x[:step] * np.uint64(pow(_MCG_A, k, _MCG_M))) % np.uint64(_MCG_M)
+        k += step
+    return x[:n].astype(np.float64) * (1.0 / _MCG_M)
+
+
 def bernoulli_scalar_(a, p, generator=None):
-    """bernoulli_(p) with a float p: u < p, u from uniform_real_distribution<double>."""
+    """bernoulli_(p) with a float p: u < p, u from uniform_real_distribution<double> (MKL's
+    MCG31 stream seeded by one random() draw where torch takes its Intel path)."""
     g = gen(generator)
     if a.size == 0:
+        return a
+    if MKL_BERNOULLI:  # int samples in C order, then copied (cast) into a
+        draw = mcg31_uniforms(int(g._raw32(1)[0]), a.size) < p
+        a[...] = draw.astype(np.int32).reshape(a.shape).astype(a.dtype)
         return a
     return _store(a, (g._uniform(a.size) < p).astype(a.dtype))
 

@@ -344,3 +344,37 @@ def test_poisson():
     for seed in SEEDS[:3]:
         both(lambda L: L.poisson(L.tensor(r)), seed)
         both(lambda L: L.poisson(L.tensor(r[:7].astype(np.float64))), seed)
+
+
+def test_bernoulli_float_p_mkl_path(monkeypatch):
+    """torch's Intel path for bernoulli_(float p) (and so dropout): one random() draw seeds MKL's
+    MCG31 stream. Checked against MKL's own viRngBernoulli where libmkl_rt is installed."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    from fastgrad import _random_ops
+
+    lib = ctypes.util.find_library("mkl_rt") or next(
+        (str(p) for p in pathlib.Path(sys.prefix, "lib").glob("libmkl_rt.so*")), None)
+    if lib is None:
+        pytest.skip("libmkl_rt is not installed")
+    mkl = ctypes.CDLL(lib)
+
+    def mkl_bernoulli(seed, n, p):
+        stream = ctypes.c_void_p()
+        assert mkl.vslNewStream(ctypes.byref(stream), ctypes.c_int(0x100000), ctypes.c_uint(seed)) == 0  # MCG31
+        out = np.zeros(n, np.int32)
+        mkl.viRngBernoulli(ctypes.c_int(0), stream, ctypes.c_int(n), out.ctypes.data_as(ctypes.c_void_p),
+                           ctypes.c_double(p))
+        mkl.vslDeleteStream(ctypes.byref(stream))
+        return out
+
+    monkeypatch.setattr(_random_ops, "MKL_BERNOULLI", True)
+    for seed in (0, 3, 2**32 - 1):
+        g = fastgrad.Generator().manual_seed(seed)
+        first = int(fastgrad.Generator().manual_seed(seed)._raw32(1)[0])
+        for n, p in ((1, 0.5), (37, 0.3), (5000, 0.9)):
+            got = fastgrad.empty(n).bernoulli_(p, generator=g)
+            assert np.array_equal(got.numpy(), mkl_bernoulli(first, n, p).astype(np.float32))
+            first = int(g.clone_state()._raw32(1)[0])  # each call consumed exactly one random() draw
