@@ -321,3 +321,42 @@ def poisson(rates, generator=None):
     """torch.poisson on a float64 array of rates (C order): one sample_poisson per element."""
     g = gen(generator)
     return np.array([_poisson_one(lam, g) for lam in rates.reshape(-1).tolist()], np.float64).reshape(rates.shape)
+
+
+# --------------------------------------------------------------------------- gamma
+def _gamma_one(alpha, f32, g):
+    """torch's sample_gamma (Marsaglia and Tsang, alpha boosted below 1) in double, with its
+    float constants; for a float32 alpha the alpha arithmetic is float32, as torch's scalar_t."""
+    ft = np.float32 if f32 else np.float64
+    alpha = ft(alpha)
+    scale = 1.0
+    if alpha < 1.0:
+        if alpha == 0:
+            return 0.0
+        scale *= (1.0 - float(g._uniform(1)[0])) ** float(ft(1.0) / alpha)
+        alpha = ft(alpha + ft(1.0))
+    d = float(ft(alpha - np.float32(1.0) / np.float32(3.0)))
+    c = 1.0 / math.sqrt(float(np.float32(9.0)) * d)
+    k = float(np.float32(0.0331))
+    while True:
+        while True:
+            x = float(g._normal_double(1)[0])
+            y = 1.0 + c * x
+            if y > 0:
+                break
+        v = y * y * y
+        u = 1.0 - float(g._uniform(1)[0])
+        xx = x * x
+        if u < 1.0 - k * xx * xx:
+            return scale * d * v
+        if math.log(u) < 0.5 * xx + d * (1.0 - v + math.log(v)):
+            return scale * d * v
+
+
+def standard_gamma(alpha, generator=None):
+    """torch._standard_gamma on an array of alphas (C order), clamped below at the dtype's tiny."""
+    g = gen(generator)
+    f32 = alpha.dtype != np.float64
+    vals = np.array([_gamma_one(a, f32, g) for a in alpha.reshape(-1).tolist()], np.float64)
+    out = vals.astype(alpha.dtype).reshape(alpha.shape)
+    return np.maximum(out, np.finfo(np.float32 if alpha.dtype != np.float64 else np.float64).tiny).astype(alpha.dtype)

@@ -378,3 +378,23 @@ def test_bernoulli_float_p_mkl_path(monkeypatch):
             got = fastgrad.empty(n).bernoulli_(p, generator=g)
             assert np.array_equal(got.numpy(), mkl_bernoulli(first, n, p).astype(np.float32))
             first = int(g.clone_state()._raw32(1)[0])  # each call consumed exactly one random() draw
+
+
+def test_distribution_samples():
+    cases = [lambda L: L.distributions.Normal(L.tensor([0.5, 1.0]), L.tensor([1.0, 2.0])).sample((40,)),
+             lambda L: L.distributions.Uniform(L.tensor([0.0]), L.tensor([2.0])).sample((30,)),
+             lambda L: L.distributions.Bernoulli(L.tensor([0.3, 0.6])).sample((20,)),
+             lambda L: L.distributions.Categorical(L.tensor([0.2, 0.3, 0.5])).sample((25,)),
+             lambda L: L.distributions.Exponential(L.tensor([2.0])).sample((20,)),
+             lambda L: L.distributions.Gamma(L.tensor([2.0, 0.5, 7.0]), L.tensor([1.0, 2.0, 3.0])).sample((5,)),
+             lambda L: L.distributions.Gamma(L.tensor([0.2, 30.0], dtype=L.float64),
+                                             L.tensor([1.0, 3.0], dtype=L.float64)).sample((5,))]
+    for case in cases:
+        for seed in (0, 1):
+            both(case, seed)
+    fastgrad.manual_seed(0)
+    torch.manual_seed(0)  # Dirichlet: torch's gamma draws (same state), normalised to within an ulp
+    a = fastgrad.distributions.Dirichlet(fastgrad.tensor([0.3, 1.0, 4.0])).sample((4,))
+    b = torch.distributions.Dirichlet(torch.tensor([0.3, 1.0, 4.0])).sample((4,))
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+    same_state()

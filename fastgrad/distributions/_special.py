@@ -6,7 +6,6 @@ import math
 import numpy as np
 
 import fastgrad
-from fastgrad._random import rng
 
 try:
     import scipy.special as _sp
@@ -168,8 +167,9 @@ class _StandardGammaGrad(fastgrad.autograd.Function):
 
 def _draw_standard_gamma(alpha):
     a = alpha.detach().numpy()
-    x = rng().standard_gamma(a.astype(np.float64), size=a.shape).astype(a.dtype, copy=False)
-    x = np.maximum(x, np.finfo(a.dtype).tiny)
+    from fastgrad._random_ops import standard_gamma as _torch_gamma
+
+    x = _torch_gamma(a)  # torch's sampler and draws
     return fastgrad.tensor(x)
 
 

@@ -179,9 +179,7 @@ class Exponential(ExponentialFamily):
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        u = fastgrad.rand(*shape, dtype=self.rate.dtype)
-        eps = -fastgrad.log1p(-u)  # a standard exponential draw
-        return eps / self.rate
+        return fastgrad.empty(*shape, dtype=self.rate.dtype).exponential_() / self.rate  # torch's draws
 
     def log_prob(self, value):
         if self._validate_args:
