@@ -1,9 +1,9 @@
 """torch's CPU generator in NumPy: the twin of csrc/random.pxi + csrc/fg_random.h, bit for bit.
 
 The state is a uint32[626] array: mt19937's 624 words, then torch's `left` and `next`
-(seeding sets left = 1, next = 0, so the first draw regenerates the words). The twist is
-sequential in C; here it is four vector steps (each reads only words that are final
-already), and the tempering is vectorised over a whole run of draws.
+(seeding sets left = 1, next = 0, so the first draw regenerates the words). The draws
+themselves come from NumPy's MT19937 bit generator (the same recurrence and tempering),
+loaded with these words and position and read back after.
 
 The transforms are torch's CPU kernels': uniform (val & mask) * 2^-digits, then
 x * (to - from) + from as one fused multiply-add (emulated exactly: fma32, fma64), and
@@ -50,36 +50,21 @@ def rng_seed(st, seed):
     return st
 
 
-def _twist(u, v):
-    y = (u & _U(0x80000000)) | (v & _U(0x7FFFFFFF))
-    return (y >> _U(1)) ^ ((v & _U(1)) * _U(0x9908B0DF))
-
-
-def _regen(p):
-    p[0:227] = p[397:624] ^ _twist(p[0:227], p[1:228])
-    p[227:454] = p[0:227] ^ _twist(p[227:454], p[228:455])
-    p[454:623] = p[227:396] ^ _twist(p[454:623], p[455:624])
-    p[623] = p[396] ^ _twist(p[623:624], p[0:1])[0]
+_BITGEN = np.random.MT19937(0)  # NumPy's mt19937: the same recurrence and tempering as torch's
 
 
 def _draw(st, n):
+    """n tempered 32-bit draws, advancing torch's (left, next) bookkeeping. NumPy's MT19937 runs
+    the recurrence: its `pos` is 625 - left (pos 624 regenerates on the next draw)."""
     out = np.empty(n, np.uint32)
-    k = 0
-    while k < n:
-        if st[_N] == 1:
-            _regen(st)
-            st[_N] = _N + 1
-            st[_N + 1] = 0
-        nxt = int(st[_N + 1])
-        take = min(n - k, int(st[_N]) - 1)
-        out[k:k + take] = st[nxt:nxt + take]
-        st[_N + 1] += take
-        st[_N] -= take
-        k += take
-    out ^= out >> _U(11)
-    out ^= (out << _U(7)) & _U(0x9D2C5680)
-    out ^= (out << _U(15)) & _U(0xEFC60000)
-    out ^= out >> _U(18)
+    if n == 0:
+        return out
+    _BITGEN.state = {"bit_generator": "MT19937", "state": {"key": st[:_N], "pos": _N + 1 - int(st[_N])}}
+    out[...] = _BITGEN.random_raw(n)
+    state = _BITGEN.state["state"]
+    st[:_N] = state["key"]
+    st[_N] = _N + 1 - state["pos"]
+    st[_N + 1] = state["pos"]
     return out
 
 
