@@ -34,16 +34,30 @@ def _to_u64(seed):
     return seed
 
 
+class _Engine:
+    """The generator's state array behind one attribute, `st`: every draw reads it through
+    Generator._rng (fastgrad.compile swaps _rng for a spy to catch draws outside ops)."""
+
+    __slots__ = ("st",)
+
+    def __init__(self, st):
+        self.st = st
+
+
 class Generator:
     """torch.Generator for the CPU: mt19937 seeded as torch seeds it."""
 
     def __init__(self, device="cpu"):
         self._device = device
-        self._st = np.zeros(_N + 2, np.uint32)
+        self._rng = _Engine(np.zeros(_N + 2, np.uint32))
         self._next_double = None  # torch's cached second Box-Muller sample (double)
         self._next_float = None
         self._seed = 0
         self.manual_seed(_DEFAULT_SEED)
+
+    @property
+    def _st(self):
+        return self._rng.st
 
     def manual_seed(self, seed):
         seed = _to_u64(seed)
