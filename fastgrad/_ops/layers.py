@@ -51,12 +51,31 @@ def _scatter_windows(cols, shape, k, s, p, d, out):
 
 
 class _ConvGeom:
+    """The geometry of one 2-D convolution and its three products. float32/float64 go through the
+    kernels K.im2col / K.col2im (csrc/conv.pxi) and per-image matrix products laid out so that
+    no transposed copy of the output is made: y[n] = W (O, C*kh*kw) @ cols[n] (C*kh*kw, L);
+    other dtypes (and conv_transpose's shortened output) through NumPy's strided windows."""
+
     def __init__(self, x_shape, w_shape, stride, padding, dilation, groups):
         self.x_shape, self.w_shape = x_shape, w_shape
         self.s, self.p, self.d, self.g = stride, padding, dilation, groups
         self.k = w_shape[2:]
         self.out = (_out_size(x_shape[2], self.k[0], stride[0], padding[0], dilation[0]),
                     _out_size(x_shape[3], self.k[1], stride[1], padding[1], dilation[1]))
+        self.full_out = self.out
+
+    def _kernels(self, a):
+        return self.out == self.full_out and a.dtype in (np.float32, np.float64)
+
+    def _im2col(self, x, transposed=False):
+        """(N, C*kh*kw, L) patches of x, laid out (C*kh*kw, N, L) in memory when transposed."""
+        n, c = x.shape[:2]
+        ckk, L = c * self.k[0] * self.k[1], self.out[0] * self.out[1]
+        if transposed:
+            buf = np.empty((ckk, n, L), x.dtype)
+            K.im2col(np.ascontiguousarray(x), self.k, self.s, self.p, self.d, buf.transpose(1, 0, 2))
+            return buf
+        return K.im2col(np.ascontiguousarray(x), self.k, self.s, self.p, self.d, np.empty((n, ckk, L), x.dtype))
 
     def cols(self, x):
         """(g, C/g*kh*kw, N*oh*ow) patch matrix of x (one copy)."""
@@ -68,6 +87,13 @@ class _ConvGeom:
     def conv(self, x, w):
         n = x.shape[0]
         o = w.shape[0]
+        if self._kernels(x):
+            cols = self._im2col(x)  # N, CKK, L
+            if self.g == 1:
+                y = K.mm(w.reshape(o, -1), cols)  # N, O, L
+            else:
+                y = np.matmul(w.reshape(self.g, o // self.g, -1), cols.reshape(n, self.g, -1, cols.shape[2]))
+            return y.reshape(n, o, *self.out)
         w3 = w.reshape(self.g, o // self.g, int(np.prod(w.shape[1:])))
         y = K.mm(w3, self.cols(x))  # g, O/g, N*L
         return np.ascontiguousarray(y.reshape(o, n, *self.out).transpose(1, 0, 2, 3))
@@ -78,12 +104,23 @@ class _ConvGeom:
 
     def grad_input(self, g, w):
         n, c = self.x_shape[:2]
+        if self._kernels(g):
+            o, L = w.shape[0], self.out[0] * self.out[1]
+            if self.g == 1:
+                gcols = K.mm(w.reshape(o, -1).T, g.reshape(n, o, L))  # N, CKK, L
+            else:
+                w3 = w.reshape(self.g, o // self.g, -1).transpose(0, 2, 1)
+                gcols = np.matmul(w3, g.reshape(n, self.g, o // self.g, L)).reshape(n, -1, L)
+            return K.col2im(gcols, self.k, self.s, self.p, self.d, np.empty(self.x_shape, g.dtype))
         w3 = w.reshape(self.g, w.shape[0] // self.g, int(np.prod(w.shape[1:])))
         gcols = K.mm(w3.transpose(0, 2, 1), self.grad_rows(g))  # g, C/g*kh*kw, N*L
         gcols = gcols.reshape(c, self.k[0], self.k[1], n, *self.out).transpose(3, 0, 1, 2, 4, 5)
         return _scatter_windows(gcols, self.x_shape, self.k, self.s, self.p, self.d, self.out)
 
     def grad_weight(self, x, g):
+        if self._kernels(x):  # one product over N*L: (O, N*L) @ (N*L, C*kh*kw)
+            cols = self._im2col(x, transposed=True).reshape(self.g, -1, g.size // max(g.shape[1], 1))
+            return K.mm(self.grad_rows(g), cols.transpose(0, 2, 1)).reshape(self.w_shape)
         return K.mm(self.grad_rows(g), self.cols(x).transpose(0, 2, 1)).reshape(self.w_shape)
 
 
@@ -173,6 +210,10 @@ class MaxPool2d(Op):
         out = (_out_size(h, k[0], s[0], p[0], d[0], ceil_mode), _out_size(w, k[1], s[1], p[1], d[1], ceil_mode))
         extra = tuple(max(0, d[i] * (k[i] - 1) + s[i] * (out[i] - 1) + 1 - (a.shape[2 + i] + 2 * p[i]))
                       for i in range(2))
+        ctx.x_shape = a.shape
+        if a.dtype in (np.float32, np.float64):  # the kernel (csrc/conv.pxi)
+            y, ctx.idx = np.empty((n, c) + out, a.dtype), np.empty((n, c) + out, np.int64)
+            return K.max_pool2d_fwd(np.ascontiguousarray(a), k, s, p, d, y, ctx.idx)
         neg = -np.inf if _dtype.kind(a.dtype) == "f" else np.iinfo(a.dtype).min
         win = _windows(_pad(a, p, neg, extra), k, s, d, out)  # N C kh kw oh ow
         flat = win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c, out[0], out[1], k[0] * k[1])
@@ -242,6 +283,8 @@ class MaxPoolBackward(Op):
         n, c, h, w = x_shape
         base = (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
         gd = g._data
+        if gd.dtype in (np.float32, np.float64):  # the kernel (csrc/conv.pxi)
+            return K.max_pool2d_bwd(np.ascontiguousarray(gd), idx, np.empty(x_shape, gd.dtype))
         inside = (idx >= 0) & (idx < h * w)
         if not inside.all():  # a window of padding only: its gradient goes nowhere
             idx, gd = np.where(inside, idx, 0), np.where(inside, gd, 0)
