@@ -198,7 +198,8 @@ def main(mod):
             memory_child(mod, args.workloads[0], rest[0], rest[1])
         return
     if args.profile:
-        os.environ.update(_env(1, "numpy"))
+        if os.environ.get("OPENBLAS_NUM_THREADS") != "1":  # read when BLAS loads: start again with it
+            os.execve(sys.executable, [sys.executable, script] + sys.argv[1:], _env(1, "numpy"))
         import cProfile
         import pstats
         import fastgrad

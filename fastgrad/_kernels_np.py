@@ -16,15 +16,16 @@ The formulas follow PyTorch's CPU kernels, rearranged where that avoids overflow
 cancellation (softplus and GELU go through sigmoid / log1p(exp(-|z|)) / erfc),
 so large |x| never warns and never turns into nan. Row sums are accumulated in float64.
 """
-from fastgrad._np import blas, conv, elementwise, loss, optim, random, reduction, rnn
+from fastgrad._np import blas, conv, elementwise, loss, norm, optim, random, reduction, rnn
 from fastgrad._np.blas import *  # noqa: F401,F403
 from fastgrad._np.conv import *  # noqa: F401,F403
 from fastgrad._np.elementwise import *  # noqa: F401,F403
 from fastgrad._np.loss import *  # noqa: F401,F403
+from fastgrad._np.norm import *  # noqa: F401,F403
 from fastgrad._np.optim import *  # noqa: F401,F403
 from fastgrad._np.random import *  # noqa: F401,F403
 from fastgrad._np.reduction import *  # noqa: F401,F403
 from fastgrad._np.rnn import *  # noqa: F401,F403
 
 __all__ = (elementwise.__all__ + reduction.__all__ + blas.__all__ + loss.__all__ + optim.__all__ + rnn.__all__
-           + random.__all__ + conv.__all__)
+           + random.__all__ + conv.__all__ + norm.__all__)

@@ -10,6 +10,7 @@ from fastgrad._ops import half as H
 from fastgrad._ops import layers as L
 from fastgrad._ops import nn_functional
 from fastgrad._ops.base import float32_compute, make, shape_str
+from fastgrad._ops.norm_fused import NormAffine
 from fastgrad.autograd.grad_mode import no_grad
 
 __all__ = ["conv1d", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm", "embedding", "bilinear"]
@@ -197,6 +198,16 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     return y.squeeze(0) if unbatched else y
 
 
+def _fused(x, weight, bias, pshape):
+    """batch_norm / layer_norm take the fused op: a non-empty float32/float64 input and affine
+    parameters of its dtype and of the parameter shape (or None)."""
+    dt = x._data.dtype
+    if dt not in (np.float32, np.float64) or x._data.size == 0:
+        return False
+    return all(p is None or (isinstance(p, engine.TensorBase) and p._data.dtype == dt and tuple(p.shape) == tuple(pshape))
+               for p in (weight, bias))
+
+
 def _channel_shape(x):
     return (1, -1) + (1,) * (x.dim() - 2)
 
@@ -236,7 +247,11 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
                 y = y + bias.reshape(shape)
             return y
         axes = (0,) + tuple(range(2, x.dim()))
-        y = L.Normalize.apply(x, axes, float(eps))
+        if _fused(x, weight, bias, (x.shape[1],)):  # one kernel with the affine map (csrc/norm.pxi)
+            y = NormAffine.apply(x, weight, bias, "batch", float(eps))
+            weight = bias = None
+        else:
+            y = L.Normalize.apply(x, axes, float(eps))
         if running_mean is not None or running_var is not None:
             with no_grad():
                 L.RunningStats.apply(x, running_mean, running_var, axes, size, momentum)
@@ -266,6 +281,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
                            f"[*, {', '.join(str(s) for s in normalized_shape)}], but got input of size"
                            f"{shape_str(input.shape)}")
     axes = tuple(range(input.dim() - nd, input.dim()))
+    if _fused(input, weight, bias, normalized_shape):  # one kernel with the affine map (csrc/norm.pxi)
+        return NormAffine.apply(input, weight, bias, nd, float(eps))
     y = L.Normalize.apply(input, axes, float(eps))
     if weight is not None:
         y = y * weight
