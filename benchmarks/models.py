@@ -99,7 +99,7 @@ def on_numpy_blas(step):
     return onb(step)
 
 
-def child(mod, names, threads, rounds, target_ms):
+def child(mod, names, threads, rounds, target_ms, clock=time.perf_counter):
     """Times the workloads at `threads`; prints one JSON line {name: {impl: [ms per step per round]}}."""
     import fastgrad
     import torch
@@ -118,23 +118,23 @@ def child(mod, names, threads, rounds, target_ms):
             steps["fastgrad"] = instance(mod, name, fastgrad, w)[1]
         steps["torch"] = instance(mod, name, torch, w)[1]
         noop = lambda: None  # noqa: E731
-        t0 = time.perf_counter()
+        t0 = clock()
         for f in steps.values():
             getattr(f, "enter", noop)()
             f()
             f()
             getattr(f, "leave", noop)()
-        per = (time.perf_counter() - t0) / (2 * len(steps))
+        per = (clock() - t0) / (2 * len(steps))
         inner = max(1, int(target_ms / 1e3 / max(per, 1e-7)))
         times = {k: [] for k in steps}
         order = list(steps.items())
         for r in range(rounds):
             for k, f in order[r % len(order):] + order[:r % len(order)]:
                 getattr(f, "enter", noop)()
-                t = time.perf_counter()
+                t = clock()
                 for _ in range(inner):
                     f()
-                times[k].append((time.perf_counter() - t) / inner * 1e3)
+                times[k].append((clock() - t) / inner * 1e3)
                 getattr(f, "leave", noop)()
         out[name] = {"times": times, "inner": inner, "bad": bad}
     print(json.dumps(out))
@@ -182,6 +182,8 @@ def main(mod):
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--target-ms", type=float, default=60.0, help="time of one round's steps per implementation")
+    ap.add_argument("--cpu-time", action="store_true", help="this thread's CPU time (time.thread_time), not "
+                    "the wall clock: leaves out waiting for a core on a loaded machine; 1 thread only")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--memory", action="store_true")
     ap.add_argument("--blas", default="mkl" if _has_mkl() else "numpy",
@@ -190,10 +192,13 @@ def main(mod):
     args = ap.parse_args()
     sys.path.insert(0, ROOT)  # this checkout's fastgrad
     script = os.path.abspath(sys.modules[mod.__name__].__file__ if mod.__name__ != "__main__" else sys.argv[0])
+    if args.cpu_time and args.threads != [1]:
+        ap.error("--cpu-time measures one thread: use it with --threads 1")
     if args.child:
         kind, *rest = args.child.split(":")
         if kind == "time":
-            child(mod, args.workloads, args.threads[0], args.rounds, args.target_ms)
+            child(mod, args.workloads, args.threads[0], args.rounds, args.target_ms,
+                  time.thread_time if args.cpu_time else time.perf_counter)
         else:
             memory_child(mod, args.workloads[0], rest[0], rest[1])
         return
@@ -236,7 +241,7 @@ def main(mod):
     status = 0
     for t in args.threads:
         cmd = [sys.executable, script, *args.workloads, "--threads", str(t), "--rounds", str(args.rounds),
-               "--target-ms", str(args.target_ms), "--child", "time"]
+               "--target-ms", str(args.target_ms), "--child", "time"] + (["--cpu-time"] if args.cpu_time else [])
         p = subprocess.run(cmd, env=_env(t, args.blas), capture_output=True, text=True)
         if p.returncode:
             sys.exit(p.stderr)
@@ -244,8 +249,8 @@ def main(mod):
         for name, r in res.items():
             tm = r["times"]
             med = {k: statistics.median(v) for k, v in tm.items()}
-            print("%s %s, %d thread(s): ms/step, median (min) of %d rounds x %d steps"
-                  % (name, mod.WORKLOADS[name], t, args.rounds, r["inner"]))
+            print("%s %s, %d thread(s): ms/step%s, median (min) of %d rounds x %d steps"
+                  % (name, mod.WORKLOADS[name], t, " (CPU time)" if args.cpu_time else "", args.rounds, r["inner"]))
             print("   " + "   ".join("%s %.3f (%.3f)" % (k, med[k], min(v)) for k, v in tm.items()))
             print("   " + "   ".join("%s/torch %.2fx (min %.2fx)" % (k, med[k] / med["torch"], min(tm[k]) / min(tm["torch"]))
                                     for k in tm if k != "torch"))

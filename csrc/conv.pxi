@@ -81,30 +81,38 @@ cdef void _maxpool_plane(const floating* x, floating* y, int64_t* idx, Py_ssize_
                          Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph,
                          Py_ssize_t pw, Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t oh,
                          Py_ssize_t ow) noexcept nogil:
-    cdef Py_ssize_t a, b, hs, he, ws, we, iy, ix, mi
+    """One plane. Each window's rows and columns inside the image are counted first (ni, nj
+    steps from the first inside, hs / ws), so the inner loops are plain counted loops."""
+    cdef Py_ssize_t a, b, i, j, hs, ws, ni, nj, mi, pos
     cdef floating m, v
+    cdef const floating* row
     for a in range(oh):
         hs = a * sh - ph
-        he = min(hs + (kh - 1) * dh + 1, H)
-        while hs < 0:
+        ni = kh
+        while hs < 0:  # torch's first index: the first grid position at or after 0, even past the window
             hs = hs + dh
+            ni = ni - 1
+        ni = max(ni, 0)
+        while ni > 0 and hs + (ni - 1) * dh >= H:
+            ni = ni - 1
         for b in range(ow):
             ws = b * sw - pw
-            we = min(ws + (kw - 1) * dw + 1, W)
-            while ws < 0:
+            nj = kw
+            while ws < 0:  # torch's first index: the first grid position at or after 0, even past the window
                 ws = ws + dw
+                nj = nj - 1
+            nj = max(nj, 0)
+            while nj > 0 and ws + (nj - 1) * dw >= W:
+                nj = nj - 1
             m = -INFINITY
             mi = hs * W + ws
-            iy = hs
-            while iy < he:
-                ix = ws
-                while ix < we:
-                    v = x[iy * W + ix]
+            for i in range(ni):
+                row = x + (hs + i * dh) * W + ws
+                for j in range(nj):
+                    v = row[j * dw]
                     if v > m or v != v:
                         m = v
-                        mi = iy * W + ix
-                    ix = ix + dw
-                iy = iy + dh
+                        mi = (hs + i * dh) * W + ws + j * dw
             y[a * ow + b] = m
             idx[a * ow + b] = mi
 
