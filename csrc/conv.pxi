@@ -85,6 +85,7 @@ cdef void _maxpool_plane(const floating* x, floating* y, int64_t* idx, Py_ssize_
     steps from the first inside, hs / ws), so the inner loops are plain counted loops."""
     cdef Py_ssize_t a, b, i, j, hs, ws, ni, nj, mi, pos
     cdef floating m, v
+    cdef bint take
     cdef const floating* row
     for a in range(oh):
         hs = a * sh - ph
@@ -108,11 +109,12 @@ cdef void _maxpool_plane(const floating* x, floating* y, int64_t* idx, Py_ssize_
             mi = hs * W + ws
             for i in range(ni):
                 row = x + (hs + i * dh) * W + ws
-                for j in range(nj):
+                pos = (hs + i * dh) * W + ws
+                for j in range(nj):  # branch-free (selects): the maxima of random data mispredict
                     v = row[j * dw]
-                    if v > m or v != v:
-                        m = v
-                        mi = (hs + i * dh) * W + ws + j * dw
+                    take = (v > m) | (v != v)
+                    m = v if take else m
+                    mi = pos + j * dw if take else mi
             y[a * ow + b] = m
             idx[a * ow + b] = mi
 
