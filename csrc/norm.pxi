@@ -210,8 +210,10 @@ def batch_norm_bwd(x, g, mean, var, weight, eps, gx, gw, gb):
     cdef char* p_gx = NULL
     cdef char* p_gw = NULL
     cdef char* p_gb = NULL
-    if type(eps) is float and (gx is None or not (_overlap(gx, gw, False) or _overlap(gx, gb, False))):
+    if type(eps) is float:
         t = _norm_fast(x, g, mean, var, weight, None, gx, gw, gb, 3)
+    if t >= 0 and gx is not None and (_overlap(gx, gw, False) or _overlap(gx, gb, False)):
+        t = -1
     if t < 0 or (gx is None and gw is None and gb is None):
         return _numpy_twin().batch_norm_bwd(x, g, mean, var, weight, eps, gx, gw, gb)
     e = eps
@@ -310,8 +312,10 @@ def layer_norm_bwd(x, g, mean, var, weight, eps, gx, gw, gb):
     cdef double* pab
     cdef double* pm
     cdef double* pv
-    if type(eps) is float and (gx is None or not (_overlap(gx, gw, False) or _overlap(gx, gb, False))):
+    if type(eps) is float:
         t = _norm_fast(x, g, mean, var, weight, None, gx, gw, gb, 2)
+    if t >= 0 and gx is not None and (_overlap(gx, gw, False) or _overlap(gx, gb, False)):
+        t = -1
     if t < 0 or (gx is None and gw is None and gb is None):
         return _numpy_twin().layer_norm_bwd(x, g, mean, var, weight, eps, gx, gw, gb)
     e = eps
