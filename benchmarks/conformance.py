@@ -20,7 +20,7 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "conformance"))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "conformance")]  # this checkout's fastgrad, not an installed one
 
 import dbcheck  # noqa: E402
 

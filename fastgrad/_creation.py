@@ -208,7 +208,8 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     return _finish(_r.normal_(out, 0.0, 1.0, generator), None, requires_grad, device)
 
 
-def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False,
+            layout=None, pin_memory=False):
     """empty(size, dtype).random_(low, high) (int64 unless dtype says otherwise)."""
     if size is None and isinstance(high, (tuple, list)):  # randint(high, size)
         low, high, size = 0, low, high
@@ -227,7 +228,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False,
-           out=None):
+           layout=None, pin_memory=False, out=None):
     """torch.normal's overloads: (float, float, size) fills normal_(mean, std); a tensor mean
     and a float std: normal_(0, std) + mean; a tensor std: normal_(0, 1) * std + mean."""
     mt, st = isinstance(mean, engine.TensorBase), isinstance(std, engine.TensorBase)
@@ -250,11 +251,18 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         res = np.empty(shape, dt)
         if mt and not st:
             _r.normal_(res, 0.0, float(std), generator)
+            eps = res / std if std else np.zeros_like(res)
             res = (res + m).astype(dt, copy=False)
         else:
             _r.normal_(res, 0.0, 1.0, generator)
+            eps = res.copy()
             res = (res * s).astype(dt, copy=False)
             res = (res + (m if mt else dt.type(mean))).astype(dt, copy=False)
+        if engine.is_grad_enabled() and ((mt and mean.requires_grad) or (st and std.requires_grad)):
+            from fastgrad._ops.random_grad import Normal
+
+            res = Normal.apply(mean, std, res, eps)
+            return res if out is None else out.copy_(res)
     if out is not None:
         out._data[...] = res
         out._vc.value += 1
@@ -286,6 +294,11 @@ def bernoulli(input, p=None, *, generator=None, out=None):
         if not 0 <= p <= 1:
             raise RuntimeError("bernoulli_ expects p to be in [0, 1], but got p=%s" % p)
         _ro.bernoulli_scalar_(res, p, generator)
+    if p is None and engine.is_grad_enabled() and input.requires_grad:  # torch's: zero gradient
+        from fastgrad._ops.random_grad import Bernoulli
+
+        res = Bernoulli.apply(input, res)
+        return res if out is None else out.copy_(res)
     if out is not None:
         out._data[...] = res
         out._vc.value += 1

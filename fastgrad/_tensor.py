@@ -375,7 +375,9 @@ class Tensor(engine.TensorBase):
         kwargs.pop("memory_format", None)
         if kwargs:
             raise TypeError("to() got unexpected keyword arguments %s" % list(kwargs))
-        for a in args:
+        flags = [a for a in args if isinstance(a, bool)]  # to(..., non_blocking, copy) positionally
+        copy = copy or (len(flags) > 1 and flags[1])
+        for a in (a for a in args if not isinstance(a, bool)):
             if isinstance(a, (_dtype.dtype, type)) and not isinstance(a, device):
                 dtype = a
             elif isinstance(a, engine.TensorBase):
@@ -393,32 +395,32 @@ class Tensor(engine.TensorBase):
     def cuda(self, *args, **kwargs):
         check_device("cuda")
 
-    def float(self):
-        return self.to(_dtype.float32)
+    def float(self, *, memory_format=None):
+        return self.to(memory_format=memory_format, dtype=_dtype.float32)
 
-    def double(self):
-        return self.to(_dtype.float64)
+    def double(self, *, memory_format=None):
+        return self.to(memory_format=memory_format, dtype=_dtype.float64)
 
-    def half(self):
-        return self.to(_dtype.float16)
+    def half(self, *, memory_format=None):
+        return self.to(memory_format=memory_format, dtype=_dtype.float16)
 
-    def bfloat16(self):
-        return self.to(_dtype.bfloat16)
+    def bfloat16(self, *, memory_format=None):
+        return self.to(memory_format=memory_format, dtype=_dtype.bfloat16)
 
-    def long(self):
-        return self.to(_dtype.int64)
+    def long(self, *, memory_format=None):
+        return self.to(memory_format=memory_format, dtype=_dtype.int64)
 
-    def int(self):
-        return self.to(_dtype.int32)
+    def int(self, *, memory_format=None):
+        return self.to(memory_format=memory_format, dtype=_dtype.int32)
 
-    def short(self):
-        return self.to(_dtype.int16)
+    def short(self, *, memory_format=None):
+        return self.to(memory_format=memory_format, dtype=_dtype.int16)
 
-    def bool(self):
-        return self.to(_dtype.bool_)
+    def bool(self, *, memory_format=None):
+        return self.to(memory_format=memory_format, dtype=_dtype.bool_)
 
-    def byte(self):
-        return self.to(_dtype.uint8)
+    def byte(self, *, memory_format=None):
+        return self.to(memory_format=memory_format, dtype=_dtype.uint8)
 
     def type(self, dtype=None, non_blocking=False, **kwargs):
         """'torch.FloatTensor' (PyTorch's type names, which programs compare against), or self

@@ -14,6 +14,8 @@ for _name, _fn in (("conj", _CX.conj), ("conj_physical", _CX.conj_physical), ("r
                    ("resolve_neg", _CX.resolve_neg), ("is_conj", _CX.is_conj), ("is_neg", _CX.is_neg),
                    ("angle", _CX.angle), ("sgn", _CX.sgn), ("isreal", _CX.isreal), ("chalf", _CX.chalf)):
     setattr(Tensor, _name, _fn)
+Tensor.conj_physical_ = _inplace_method(_CX.conj_physical, "conj_physical_")
+Tensor.sgn_ = _inplace_method(_CX.sgn, "sgn_")
 
 
 def _set_part(self, value, part):

@@ -314,7 +314,8 @@ def index_add(input, dim, index, source, *, alpha=1):
 @scalar_self
 def index_fill(input, dim, index, value):
     d = norm_dim(dim, input._data.ndim)
-    idx = check_index("index_fill", index, input._data.shape[d], d).reshape(-1)
+    n = max(input._data.shape[d], 1)  # a repeated index fills once: value's gradient counts it once
+    idx = np.unique(check_index("index_fill", index, input._data.shape[d], d).reshape(-1) % n)
     v = value if is_tensor(value) else make(np.asarray(value, input._data.dtype))
     return S.IndexPut.apply(input, v, (slice(None),) * d + (idx,), False)
 

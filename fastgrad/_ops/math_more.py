@@ -613,7 +613,8 @@ TENSOR_METHODS = {
     "nextafter": nextafter, "diff": diff, "dist": dist, "renorm": renorm, "char": char,
     "cauchy_": cauchy_, "exponential_": exponential_, "geometric_": geometric_, "log_normal_": log_normal_,
 }
-for _n in ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift", "gcd", "lcm",
+TENSOR_METHODS["bitwise_not"] = E.bitwise_not
+for _n in ("bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift", "gcd", "lcm",
            "clamp_min", "clamp_max", "exp2", "ldexp", "heaviside", "nextafter", "renorm"):
     TENSOR_METHODS[_n + "_"] = _inplace(TENSOR_METHODS[_n], _n + "_")
 for _op, _n in (("and", "bitwise_and"), ("or", "bitwise_or"), ("xor", "bitwise_xor"), ("lshift", "bitwise_left_shift"),

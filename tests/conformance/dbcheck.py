@@ -110,6 +110,8 @@ def to_fastgrad(value, memo, leaves):
         return fastgrad.device(str(value))
     if isinstance(value, torch.Size):
         return fastgrad.Size(value)
+    if isinstance(value, torch.nn.Module):
+        return _module_to_fastgrad(value, memo)
     if isinstance(value, torch.Generator):
         raise Missing("a torch.Generator argument")
     if callable(value) and getattr(value, "__module__", None) in ("torch.nn.functional", "torch._C._nn"):
@@ -125,6 +127,31 @@ def to_fastgrad(value, memo, leaves):
     if isinstance(value, dict):
         return {k: to_fastgrad(v, memo, leaves) for k, v in value.items()}
     return value
+
+
+def _module_to_fastgrad(module, memo):
+    """A torch module given as an argument (TransformerEncoder(encoder_layer), a loss's
+    distance_function=PairwiseDistance()) -> fastgrad's same-named module with the same attributes,
+    parameters, buffers and submodules (fastgrad's Module keeps torch's _parameters/_buffers/_modules)."""
+    # the nearest class fastgrad has (MultiheadAttention's NonDynamicallyQuantizableLinear: Linear)
+    cls = next((getattr(fastgrad.nn, c.__name__) for c in type(module).__mro__[:-1]
+                if hasattr(fastgrad.nn, c.__name__)), None)
+    if cls in (None, fastgrad.nn.Module):
+        raise Missing("fastgrad.nn.%s" % type(module).__name__)
+    new = cls.__new__(cls)
+    fastgrad.nn.Module.__init__(new)
+    own = set(new.__dict__)
+    for name, value in module.__dict__.items():
+        if name == "_parameters":
+            new._parameters.update({k: None if p is None else fastgrad.nn.Parameter(
+                to_fastgrad(p.detach(), {}, []), requires_grad=p.requires_grad) for k, p in value.items()})
+        elif name == "_buffers":
+            new._buffers.update({k: to_fastgrad(b, memo, []) for k, b in value.items()})
+        elif name == "_modules":
+            new._modules.update({k: None if m is None else _module_to_fastgrad(m, memo) for k, m in value.items()})
+        elif name not in own or name == "training":
+            new.__dict__[name] = to_fastgrad(value, memo, [])
+    return new
 
 
 def _wrapper_set_seed(op, *args, **kwargs):
@@ -199,6 +226,8 @@ def is_missing_attribute(error):
 def to_numpy(value):
     if isinstance(value, torch.Tensor):
         value = value.detach().resolve_conj().resolve_neg()
+        if value._is_zerotensor():  # torch's zero gradient (sgn of a real tensor)
+            value = torch.zeros(value.shape, dtype=value.dtype)
         if value.dtype in (torch.bfloat16, torch.float16):
             value = value.float()
         return value.numpy()
