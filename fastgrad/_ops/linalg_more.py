@@ -684,7 +684,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
     svals = empty
     if driver in ("gelsd", "gelss"):
         svals = make(np.linalg.svd(a, compute_uv=False) if a.size else np.zeros(a.shape[:-2] + (min(m, n),), rdt))
-    residuals = empty
+    residuals = X.reshape(-1)[:0].abs()  # empty, but of the graph (torch's requires grad as A and B do)
     if driver != "gelsy" and m > n and np.all(rank_arr == n):
         r = matmul(A, X) - Bm  # ||A X - B||^2 per column (A^T r = 0: its derivatives are torch's)
         residuals = (r * r).sum(-2)

@@ -64,8 +64,12 @@ def tensordot(a, b, dims=2, out=None):
         db = [db] if isinstance(db, int) else list(db)
     da = [norm_dim(d, a._data.ndim) for d in da]
     db = [norm_dim(d, b._data.ndim) for d in db]
-    for i, j in zip(da, db):
-        if a._data.shape[i] != b._data.shape[j]:
+    for i, j in zip(da, db):  # a size-1 dim against another size: the other side summed over it (torch)
+        if b._data.shape[j] == 1 and a._data.shape[i] != 1:
+            a = a.sum(i, keepdim=True)
+        elif a._data.shape[i] == 1 and b._data.shape[j] != 1:
+            b = b.sum(j, keepdim=True)
+        elif a._data.shape[i] != b._data.shape[j]:
             raise RuntimeError("contracted dimensions need to match, but first has size %d in dim %d and second "
                                "has size %d in dim %d" % (a._data.shape[i], i, b._data.shape[j], j))
     fa = [d for d in range(a._data.ndim) if d not in da]

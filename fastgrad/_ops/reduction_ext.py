@@ -419,7 +419,12 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     if ord == 0:  # the count of non-zeros, differentiable with a zero gradient as torch's
         a = abs(x)
         return sum(where(isnan(a), make(np.ones((), a._data.dtype)), sign(a)), axes, keepdim)
-    return Root.apply(sum(abs(x) ** ord, axes, keepdim), ord)
+    a = abs(x)
+    if ord < 1:  # |x|^ord has no finite derivative at 0: torch's subgradient there is 0
+        zero = make(np.asarray(a._data == 0))
+        one, at_zero = make(np.ones((), a._data.dtype)), make(np.asarray(0.0 if ord > 0 else np.inf, a._data.dtype))
+        return Root.apply(sum(where(zero, at_zero, where(zero, one, a) ** ord), axes, keepdim), ord)
+    return Root.apply(sum(a ** ord, axes, keepdim), ord)
 
 
 def all(input, dim=None, keepdim=False):  # noqa: A001

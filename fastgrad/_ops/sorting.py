@@ -108,24 +108,28 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 
 
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
-    a = input._data.reshape(-1) if dim is None else input._data
-    if dim is not None:
-        raise NotImplementedError("unique_consecutive(dim=...) is not supported")
-    if a.size == 0:
+    """The first of each run of equal elements (with dim: of equal slices along dim)."""
+    d = 0 if dim is None else norm_dim(dim, max(input._data.ndim, 1))
+    a = input._data.reshape(-1) if dim is None else np.moveaxis(input._data, d, 0)
+    n = a.shape[0] if a.ndim else 1
+    if n == 0:
         starts = np.zeros(0, np.int64)
     else:
-        starts = np.concatenate([[0], np.nonzero(a[1:] != a[:-1])[0] + 1])
-    out = [make(a[starts])]
+        change = (a[1:] != a[:-1]).reshape(n - 1, int(np.prod(a.shape[1:]))).any(1)
+        starts = np.concatenate([[0], np.nonzero(change)[0] + 1]).astype(np.int64)
+    out = [make(np.ascontiguousarray(a[starts] if dim is None else np.take(input._data, starts, axis=d)))]
     if return_inverse:
-        inv = np.cumsum(np.isin(np.arange(a.size), starts)) - 1
-        out.append(make(inv.reshape(input._data.shape).astype(np.int64)))
+        inv = np.cumsum(np.isin(np.arange(n), starts)) - 1
+        out.append(make(inv.reshape(input._data.shape if dim is None else (n,)).astype(np.int64)))
     if return_counts:
-        out.append(make(np.diff(np.append(starts, a.size)).astype(np.int64)))
+        out.append(make(np.diff(np.append(starts, n)).astype(np.int64)))
     return out[0] if len(out) == 1 else tuple(out)
 
 
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):
     s = sorted_sequence._data
+    if sorter is not None:  # s sorted by the indices sorter gives
+        s = np.take_along_axis(s, sorter._data, -1)
     v = input._data if hasattr(input, "_data") else np.asarray(input)
     side = side or ("right" if right else "left")
     if s.ndim == 1:

@@ -209,7 +209,7 @@ def _fused(x, weight, bias, pshape):
 
 
 def _channel_shape(x):
-    return (1, -1) + (1,) * (x.dim() - 2)
+    return (1, -1) + (1,) * (x.dim() - 2) if x.dim() > 1 else (-1,)  # (a 1-d input: torch takes only an empty one)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
@@ -236,11 +236,13 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
     shape = _channel_shape(x)
     if training:
         # values per channel, from the shape as torch counts them (0 channels do not divide it)
-        size = x.shape[0] * int(np.prod(tuple(x.shape[2:]))) if x.dim() > 1 else 1
+        size = x.shape[0] * int(np.prod(tuple(x.shape[2:]))) if x.dim() > 0 else 1
         if size == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {x.shape!r}")
         if size == 0:  # an empty batch: an empty result, the running statistics untouched (torch)
             y = x * 1.0
+            if x.dim() == 1:  # no channel dim
+                return y
             if weight is not None:
                 y = y * weight.reshape(shape)
             if bias is not None:
