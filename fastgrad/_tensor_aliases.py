@@ -47,11 +47,30 @@ _INPLACE = {"acos_": _op("acos"), "acosh_": _op("acosh"), "asin_": _op("asin"), 
             "deg2rad_": _op("deg2rad"), "rad2deg_": _op("rad2deg"), "erfc_": _op("erfc"), "sinc_": _op("sinc"),
             "hypot_": _op("hypot"), "copysign_": _op("copysign"), "xlogy_": _op("xlogy"), "cumprod_": _op("cumprod"),
             "floor_divide_": _op("floor_divide"), "logical_not_": _compare("logical_not"),
-            "addmm_": _op("addmm"), "addmv_": _op("addmv"), "addr_": _op("addr"), "addbmm_": _op("addbmm"),
+            "addmm_": _op("addmm"), "addmv_": _op("addmv"), "addr_": _op("addr"),
             "baddbmm_": _op("baddbmm"), "bitwise_not_": _op("bitwise_not"), "sgn_": _op("sgn"),
             "conj_physical_": _op("conj_physical")}
 for _name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"):
     _INPLACE[_name + "_"] = _compare(_name)
+
+
+def addbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+    """torch's addbmm_ writes through addbmm's out= path: a self that only broadcasts to the
+    product's shape (and is no view) is resized to it and takes the result, history included."""
+    plain = _inplace_method(_op("addbmm"), "addbmm_")
+    if batch1.dim() != 3 or batch2.dim() != 3 or self._base is not None:
+        return plain(self, batch1, batch2, beta=beta, alpha=alpha)
+    shape = (batch1.shape[1], batch2.shape[2])
+    if tuple(self.shape) == shape or np.broadcast_shapes(tuple(self.shape), shape) != shape:
+        return plain(self, batch1, batch2, beta=beta, alpha=alpha)
+    if engine.is_grad_enabled() and self._requires_grad and self._grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    result = _functions().addbmm(self.detach() if self._grad_fn is None else S.detached_history(self), batch1,
+                                 batch2, beta=beta, alpha=alpha)
+    self._data = np.array(result._data)
+    self._vc.value += 1
+    self._grad_fn, self._output_nr, self._requires_grad = result._grad_fn, result._output_nr, result._requires_grad
+    return self
 _INPLACE["logical_not_"] = lambda a: _functions().logical_not(a).to(a.dtype)
 
 
@@ -252,7 +271,7 @@ def cdouble(self):
     return self.to(_dtype.complex128)
 
 
-_METHODS = {"cfloat": cfloat, "cdouble": cdouble, "is_signed": is_signed, "is_nonzero": is_nonzero, "is_same_size": is_same_size,
+_METHODS = {"addbmm_": addbmm_, "cfloat": cfloat, "cdouble": cdouble, "is_signed": is_signed, "is_nonzero": is_nonzero, "is_same_size": is_same_size,
             "is_inference": is_inference, "get_device": get_device, "is_pinned": is_pinned,
             "pin_memory": pin_memory, "positive": positive, "adjoint": adjoint, "dim_order": dim_order, "new": new,
             "apply_": apply_, "map_": map_, "map2_": map2_, "fill_diagonal_": fill_diagonal_,

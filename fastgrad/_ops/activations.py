@@ -313,6 +313,8 @@ def gelu(input, approximate="none"):
 
 
 def _silu(x):
+    if x._data.dtype.kind == "c":  # x / (1 + exp(-x)), composed: its gradient is the holomorphic one
+        return x / ((-x).exp() + 1)
     return Silu.apply(_float_only("silu_cpu", x))
 
 
