@@ -254,3 +254,24 @@ def _grid_sample(input, grid, mode, padding_mode, align_corners, nd):
             out = out + NM.ZeroGradLink.apply(grid)  # torch gives the grid a zero gradient
         return out.reshape(out_shape)
     return _linear(taps, src, nd).reshape(out_shape)
+
+
+_INTERPOLATION, _PADDING = ("bilinear", "nearest", "bicubic"), ("zeros", "border", "reflection")
+
+
+def _grid_sampler(nd):
+    def grid_sampler(input, grid, interpolation_mode, padding_mode, align_corners):
+        """torch.grid_sampler_%dd: grid_sample with ATen's integer modes (interpolation 0 bilinear,
+        1 nearest, 2 bicubic; padding 0 zeros, 1 border, 2 reflection), align_corners required."""
+        mode, padding = _INTERPOLATION[interpolation_mode], _PADDING[padding_mode]
+        if input.dim() != nd + 2:
+            raise RuntimeError(f"grid_sampler(): expected {nd + 2}D input and grid with same number of dimensions, "
+                               f"but got input with sizes {shape_str(input.shape)} and grid with sizes "
+                               f"{shape_str(grid.shape)}")
+        return _grid_sample(input, grid, mode, padding, bool(align_corners), _grid_checks(input, grid, mode))
+    grid_sampler.__name__ = grid_sampler.__qualname__ = "grid_sampler_%dd" % nd
+    grid_sampler.__doc__ %= nd
+    return grid_sampler
+
+
+grid_sampler_2d, grid_sampler_3d = _grid_sampler(2), _grid_sampler(3)

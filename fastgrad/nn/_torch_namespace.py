@@ -7,6 +7,7 @@ from fastgrad._ops.normalization_ext import rms_norm  # noqa: F401
 from fastgrad.nn import _functional_pooling as _P
 from fastgrad.nn._functional_layers import max_pool2d as _max_pool2d
 from fastgrad.nn._functional_pooling import adaptive_avg_pool1d, avg_pool1d  # noqa: F401
+from fastgrad.nn._functional_grid import grid_sampler_2d, grid_sampler_3d  # noqa: F401
 from fastgrad.nn._native_norm import native_batch_norm, native_group_norm, native_layer_norm  # noqa: F401
 from fastgrad.nn._functional_spatial import (channel_shuffle, conv_transpose1d, conv_transpose2d,  # noqa: F401
                                              native_channel_shuffle, pixel_shuffle, pixel_unshuffle)
@@ -17,7 +18,8 @@ __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", 
            "conv1d", "conv2d", "conv3d", "conv_transpose3d", "bilinear", "layer_norm", "batch_norm", "embedding",
            "kl_div", "binary_cross_entropy_with_logits", "hinge_embedding_loss", "margin_ranking_loss",
            "cosine_embedding_loss", "triplet_margin_loss", "poisson_nll_loss", "ctc_loss", "frobenius_norm",
-           "nuclear_norm", "native_layer_norm", "native_group_norm", "native_batch_norm"]
+           "nuclear_norm", "native_layer_norm", "native_group_norm", "native_batch_norm",
+           "grid_sampler_2d", "grid_sampler_3d"]
 
 
 def _stride(stride):
