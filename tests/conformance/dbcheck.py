@@ -92,6 +92,8 @@ def to_fastgrad(value, memo, leaves):
             raise Missing("a %s tensor" % value.layout)
         if value.dtype in (torch.bfloat16, torch.float16):
             t = fastgrad.tensor(value.detach().float().numpy().copy()).to(fastgrad_dtype(value.dtype))
+        elif STORAGE_OPS and _partial_view(value):
+            t = _with_storage(value)
         else:
             t = fastgrad.tensor(value.detach().resolve_conj().resolve_neg().numpy().copy())
             if str(t.dtype) != str(value.dtype).replace("torch", "fastgrad"):
@@ -127,6 +129,23 @@ def to_fastgrad(value, memo, leaves):
     if isinstance(value, dict):
         return {k: to_fastgrad(v, memo, leaves) for k, v in value.items()}
     return value
+
+
+# set while an op whose meaning is its input's storage (as_strided: offsets count from the
+# storage's start) is checked: a view converts with the whole storage it lies in
+STORAGE_OPS = False
+
+
+def _partial_view(value):
+    n = value.untyped_storage().nbytes() // value.element_size()
+    return not (value.is_conj() or value.is_neg()) and (value.storage_offset() != 0 or n != value.numel())
+
+
+def _with_storage(value):
+    """A fastgrad view of the same geometry into a copy of value's whole storage."""
+    n = value.untyped_storage().nbytes() // value.element_size()
+    whole = torch.as_strided(value.detach(), (n,), (1,), 0).numpy().copy()
+    return fastgrad.tensor(whole).as_strided(tuple(value.shape), value.stride(), value.storage_offset()).detach()
 
 
 def _module_to_fastgrad(module, memo):

@@ -11,6 +11,7 @@ import inspect
 import torch
 from torch.testing._internal.common_methods_invocations import op_db
 
+import dbcheck
 import fastgrad
 from dbcheck import (AGREE, DIFFER, DTYPES, FALLBACK_DTYPES, HERE, MISSING, OUT_OF_SCOPE, RAISE, Mismatch, Missing,
                      compare, flatten, grad_total, is_missing_attribute, limited, quiet, rebind, resolve_method,
@@ -116,9 +117,13 @@ def check_sample(opinfo, kind, torch_fn, fastgrad_fn, sample, dtype, random):
     """Raise Mismatch (or fastgrad's exception) unless fastgrad agrees with torch on one sample."""
     tol = tolerance(opinfo, dtype)
     memo, leaves = {}, []
-    f_input = to_fastgrad(sample.input, memo, leaves)
-    f_args = to_fastgrad(tuple(sample.args), memo, leaves)
-    f_kwargs = to_fastgrad(dict(sample.kwargs), memo, leaves)
+    dbcheck.STORAGE_OPS = opinfo.name.startswith("as_strided")
+    try:
+        f_input = to_fastgrad(sample.input, memo, leaves)
+        f_args = to_fastgrad(tuple(sample.args), memo, leaves)
+        f_kwargs = to_fastgrad(dict(sample.kwargs), memo, leaves)
+    finally:
+        dbcheck.STORAGE_OPS = False
     t_input = sample.input
     if kind == ":inplace":
         t_input, f_input = _clone(t_input), _clone(f_input)
@@ -160,6 +165,26 @@ def check_sample(opinfo, kind, torch_fn, fastgrad_fn, sample, dtype, random):
     grad_tol = tolerance(opinfo, dtype, grad=True)
     with quiet():
         f_grads = fastgrad.autograd.grad(grad_total(f_outs, fastgrad), [f for _, f in leaves], allow_unused=True)
+    try:
+        _compare_grads(opinfo, leaves, t_grads, f_grads, grad_tol, random)
+    except Mismatch:
+        if not torch_gradient_known_wrong(opinfo):
+            raise
+
+
+def torch_gradient_known_wrong(opinfo):
+    """torch's OpInfo expects its own gradient to fail gradcheck (TestBwdGradients.test_fn_grad is
+    an expectedFailure on the CPU: as_strided_scatter's, istft's): a gradient differing from it is
+    not counted against fastgrad (outputs still are)."""
+    for info in list(opinfo.skips) + list(opinfo.decorators):
+        if (getattr(info, "cls_name", None) == "TestBwdGradients" and getattr(info, "test_name", None) == "test_fn_grad"
+                and getattr(info, "device_type", None) in (None, "cpu")
+                and any(getattr(d, "__name__", "") == "expectedFailure" for d in info.decorators)):
+            return True
+    return False
+
+
+def _compare_grads(opinfo, leaves, t_grads, f_grads, grad_tol, random):
     for i, ((leaf, _), tg, fg) in enumerate(zip(leaves, t_grads, f_grads)):
         if tg is None and fg is None:
             continue
