@@ -280,7 +280,12 @@ def tolerance(opinfo_or_none, dtype, grad=False):
 def compare(expected, actual, tol, what, values=True):
     """Raise Mismatch unless fastgrad's ``actual`` matches torch's ``expected`` (same structure;
     tensors: same shape and dtype, values within ``tol``; with values=False shape and dtype only)."""
-    if isinstance(expected, torch.Tensor):
+    if isinstance(expected, torch.Tensor) and expected.layout != torch.strided:
+        # a sparse result (to_sparse): the same layout, then the dense values
+        if str(getattr(actual, "layout", None)) != str(expected.layout).replace("torch", "fastgrad"):
+            raise Mismatch("%s: layout %s, torch %s" % (what, getattr(actual, "layout", None), expected.layout))
+        compare(expected.to_dense(), actual.to_dense(), tol, what + " (dense)", values)
+    elif isinstance(expected, torch.Tensor):
         if not isinstance(actual, fastgrad.Tensor):
             raise Mismatch("%s: %s where torch gives a tensor" % (what, type(actual).__name__))
         if tuple(actual.shape) != tuple(expected.shape):

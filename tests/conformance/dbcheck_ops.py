@@ -8,6 +8,8 @@ input, as torch's own tests do.
 """
 import inspect
 
+import numpy as np
+
 import torch
 from torch.testing._internal.common_methods_invocations import op_db
 
@@ -146,7 +148,11 @@ def check_sample(opinfo, kind, torch_fn, fastgrad_fn, sample, dtype, random):
     except Mismatch:
         # outputs defined up to a choice (signs of singular vectors, ...): compare what the
         # sample's output_process_fn_grad keeps
-        compare(process(expected), f_process(actual), tol, "processed output", values=not random)
+        try:
+            compare(process(expected), f_process(actual), tol, "processed output", values=not random)
+        except Mismatch:
+            if not agrees_with_reference(opinfo, sample, actual, tol):
+                raise
     if not leaves:
         return
     t_all, f_all = flatten(process(expected)), flatten(f_process(actual))
@@ -170,6 +176,22 @@ def check_sample(opinfo, kind, torch_fn, fastgrad_fn, sample, dtype, random):
     except Mismatch:
         if not torch_gradient_known_wrong(opinfo):
             raise
+
+
+def agrees_with_reference(opinfo, sample, actual, tol):
+    """A unary op whose OpInfo names a NumPy/SciPy ufunc as its reference (special.bessel_j0:
+    scipy.special.j0), where torch's value strays from that reference (torch's float64 j0 near
+    5.4 by 2e-7) and fastgrad's matches it within the tolerance."""
+    ref = getattr(opinfo, "ref", None)
+    if not isinstance(ref, np.ufunc) or sample.args or sample.kwargs or not isinstance(actual, fastgrad.Tensor):
+        return False
+    with quiet():
+        expected = ref(sample.input.detach().numpy())
+    try:
+        dbcheck._compare_arrays(np.asarray(expected), dbcheck.to_numpy(actual), tol, "output against the reference")
+    except Mismatch:
+        return False
+    return True
 
 
 def torch_gradient_known_wrong(opinfo):
