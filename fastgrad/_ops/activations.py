@@ -13,7 +13,7 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad import _random
 from fastgrad._ops import shape as S
-from fastgrad._ops.base import float32_compute, K, Op, make, norm_dim, scalar_type_name
+from fastgrad._ops.base import K, Op, engine, float32_compute, make, norm_dim, scalar_type_name
 from fastgrad._ops.elementwise import abs, clamp, exp, relu as _relu, sigmoid, tanh, where
 
 
@@ -313,7 +313,9 @@ def gelu(input, approximate="none"):
 
 
 def _silu(x):
-    if x._data.dtype.kind == "c":  # x / (1 + exp(-x)), composed: its gradient is the holomorphic one
+    if x._data.dtype.kind == "c":  # x / (1 + exp(-x)); torch has no complex gradient for it
+        if x.requires_grad and engine.is_grad_enabled():
+            raise RuntimeError("silu does not support automatic differentiation for outputs with complex dtype.")
         return x / ((-x).exp() + 1)
     return Silu.apply(_float_only("silu_cpu", x))
 
