@@ -43,8 +43,8 @@ OUT_OF_SCOPE = {
     (r"torch", r"float8_.*|float4_.*|bits.*|bit|int[1-7]|uint[1-7]|complex32|chalf|uint(16|32|64)"):
         "dtypes NumPy does not have (fp8/fp4, bit-packed, sub-byte, complex32) or that torch's CPU ops mostly "
         "refuse (uint16/32/64)",
-    (r"torch", r"batch_norm_.*|native_(batch_norm|dropout|group_norm|layer_norm|norm)|.*_backward.*|"
-               r"affine_grid_generator|grid_sampler(_2d|_3d)?|"
+    (r"torch", r"batch_norm_.*|native_(dropout|norm)|.*_backward.*|"
+               r"affine_grid_generator|grid_sampler|"
                r"conv_tbc|convolution|norm_except_dim|embedding_renorm_|segment_reduce|"
                r"empty_quantized|lobpcg"):
         "ATen-internal entry points (torch's own building blocks, not user API)",
