@@ -363,6 +363,9 @@ _ARRAY_PATH_CASES = {  # op class -> calls that reach it, (lib, float64 inputs) 
 # the differentiable backward composes ops: the same formulas in another order, so equal to
 # float64 rounding (measured: <= 4 ulp), not bit for bit.
 _FUSED_ARRAY_PATH_CASES = {
+    "NormAffine": [  # batch norm in training and layer norm, fused with their affine maps
+        lambda L, x, w, b: (L.nn.functional.batch_norm(x, None, None, w[0], b, training=True) * x.sin()).sum(),
+        lambda L, x, w, b: (L.nn.functional.layer_norm(x, (3,), w[1], b) ** 2 * x).sum()],
     "ScaledDotProductAttention": [
         lambda L, x, w, b: (L.nn.functional.scaled_dot_product_attention(
             x[None, None], w[None, None], (w * b)[None, None]) * x).sum(),
