@@ -114,7 +114,11 @@ def case_cnn_sync_batchnorm():
         F.cross_entropy(ref(x), y).backward()
         opt_ref.step()
     d = max_diff(model, ref)
-    assert d <= 1e-9, f"DDP + SyncBatchNorm parameters differ from the concatenated batch's by {d:g}"
+    # 1e-8: the reference's BatchNorm2d is the fused kernel (float64 statistics summed in another
+    # order than SyncBatchNorm's all-reduced sums), and Adam's normalisation enlarges last-bit
+    # differences of near-zero gradients over 50 steps (measured 2.1e-9); without the
+    # synchronisation the difference is 0.038
+    assert d <= 1e-8, f"DDP + SyncBatchNorm parameters differ from the concatenated batch's by {d:g}"
     for name in ("running_mean", "running_var", "num_batches_tracked"):
         a, b = getattr(model[1], name), getattr(ref[1], name)
         assert torch.allclose(a.double(), b.double(), atol=1e-10), name
