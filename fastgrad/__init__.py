@@ -149,3 +149,5 @@ from fastgrad import _tensor_aliases  # noqa: E402
 _tensor_aliases.bind()
 from fastgrad._torch_functions import *  # noqa: E402,F401,F403  (constants, aliases, torch.<op>_ functions)
 from fastgrad._torch_functions import memory_format  # noqa: E402,F401
+from fastgrad import nested  # noqa: E402,F401  (torch.nested; last: it stubs the Tensor methods it lacks)
+from fastgrad.nested import jagged  # noqa: E402,F401

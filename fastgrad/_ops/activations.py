@@ -307,6 +307,8 @@ def relu_(input):
 
 
 def gelu(input, approximate="none"):
+    if getattr(input, "is_nested", False):  # torch.nested: the op per component (fastgrad.nested._ops)
+        return input._nested_call("gelu", input, approximate)
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
     return Gelu.apply(_float_only("GeluKernelImpl", input), approximate == "tanh")
@@ -321,6 +323,8 @@ def _silu(x):
 
 
 def silu(input, inplace=False):
+    if getattr(input, "is_nested", False):  # torch.nested: the op per component (fastgrad.nested._ops)
+        return input._nested_call("silu", input)
     return _maybe_inplace(input, inplace, "silu_", _silu)
 
 

@@ -439,6 +439,9 @@ def _bool_bias(m, dt):
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
+    if getattr(query, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return query._nested_call("scaled_dot_product_attention", query, key, value, attn_mask, dropout_p, is_causal,
+                                  scale, enable_gqa)
     r = _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     if is_tensor(r):
         return r

@@ -486,6 +486,8 @@ class Where(Op):
 
 # --------------------------------------------------------------------------- public functions
 def add(input, other, *, alpha=1):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("add", input, other, alpha=alpha)
     a, b = binary_operands(input, other)
     if alpha != 1:
         b = mul(b, alpha)
@@ -493,6 +495,8 @@ def add(input, other, *, alpha=1):
 
 
 def sub(input, other, *, alpha=1):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("sub", input, other, alpha=alpha)
     a, b = binary_operands(input, other)
     if a._data.dtype == np.bool_:
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
@@ -507,6 +511,8 @@ def rsub(input, other, alpha=1):
 
 
 def mul(input, other):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("mul", input, other)
     a, b = binary_operands(input, other)
     if a._data.dtype.kind == "c":  # gradients conjugated (complex.py)
         return _complex.Mul.apply(a, b)
@@ -514,6 +520,8 @@ def mul(input, other):
 
 
 def div(input, other, *, rounding_mode=None):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("div", input, other, rounding_mode=rounding_mode)
     a, b = binary_operands(input, other)
     if rounding_mode is not None:
         if rounding_mode not in ("floor", "trunc"):
@@ -635,6 +643,8 @@ def abs(input):  # noqa: A001
 
 
 def relu(input):
+    if input.is_nested:  # torch.nested: the op per component (fastgrad.nested._ops)
+        return input._nested_call("relu", input)
     if input._data.dtype == np.bool_:
         raise RuntimeError("Boolean inputs not supported for relu")
     if input._data.dtype.kind not in "fc" and input._data.dtype is not _dtype.BF16:

@@ -84,6 +84,10 @@ def _check_dtypes(name, a, b):
 
 
 def matmul(input, other):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("matmul", input, other)
+    if getattr(other, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return other._nested_call("matmul", input, other)
     if not is_tensor(input) or not is_tensor(other):
         raise TypeError("matmul(): argument 'other' must be Tensor, not %s" % type(other).__name__)
     a, b = input._data, other._data
@@ -162,6 +166,8 @@ ger = outer
 
 
 def bmm(input, mat2):
+    if input.is_nested:  # torch.nested: the op per component (fastgrad.nested._ops)
+        return input._nested_call("bmm", input, mat2)
     if input._data.ndim != 3 or mat2._data.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
     if input._data.shape[0] != mat2._data.shape[0]:

@@ -408,6 +408,8 @@ class CrossEntropyBackward(Op):
 
 # --------------------------------------------------------------------------- public functions
 def linear(input, weight, bias=None):
+    if input.is_nested:  # torch.nested: the op per component (fastgrad.nested._ops)
+        return input._nested_call("linear", input, weight, bias)
     x, w = input._data, weight._data
     ws = w.shape
     if (len(ws) == 2 and x.ndim and x.shape[-1] == ws[1] and x.dtype is w.dtype
@@ -450,11 +452,15 @@ def _softmax_dim(x, dim, dtype):
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    if input.is_nested:  # torch.nested: the op per component (fastgrad.nested._ops)
+        return input._nested_call("log_softmax", input, dim, dtype=dtype)
     x, d = _softmax_dim(input, dim, dtype)
     return LogSoftmax.apply(x, d)
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    if input.is_nested:  # torch.nested: the op per component (fastgrad.nested._ops)
+        return input._nested_call("softmax", input, dim, dtype=dtype)
     x, d = _softmax_dim(input, dim, dtype)
     return Softmax.apply(x, d)
 

@@ -74,6 +74,8 @@ class DropoutNoise(Op):
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
+    if getattr(input, "is_nested", False):  # torch.nested: the op per component (fastgrad.nested._ops)
+        return input._nested_call("dropout", input, p, training)
     _check_p(p)
     return _dropout_impl(input, p, training, inplace)
 
