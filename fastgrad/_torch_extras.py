@@ -37,7 +37,8 @@ def _rnn_call(mode, args):
         sizes = [int(s) for s in batch_sizes._data.tolist()]
         rows = data
     out, h, c = _rnn.rnn_rows(mode, rows, sizes, h0, c0, list(params), bool(has_biases), int(num_layers),
-                              float(dropout), bool(train), bool(bidirectional))
+                              float(dropout), bool(train), bool(bidirectional),
+                              batch_sizes is None and not x.is_contiguous())
     if batch_sizes is None:
         out = out.reshape(steps, batch, out.shape[-1])
         if batch_first:

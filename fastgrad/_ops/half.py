@@ -1,13 +1,13 @@
 """Where PyTorch's CPU kernels for float16/bfloat16 keep an intermediate in the half dtype (not
 in float32, as they otherwise compute it), the same rounding here, so results agree with
 PyTorch's bit for bit rather than to a unit in the last place: log_softmax over the last dim
-(its row's sum of exponentials and their log) and nll_loss's reductions (summed in the half
-dtype with a cascade of partial sums). Everything else in half precision is an op run in
+(its row's sum of exponentials and their log), nll_loss's reductions (summed in the half
+dtype with a cascade of partial sums) and float16 sigmoid's gradient in the recurrent cells. Everything else in half precision is an op run in
 float32 and rounded once (engine._half_apply) or a composite computed in float32
 (base.float32_compute)."""
 import numpy as np
 
-from fastgrad._ops.base import Op, make
+from fastgrad._ops.base import K, Op, make
 
 _F32 = np.float32
 
@@ -45,6 +45,25 @@ def _cascade_sum(terms, rows, dt):
     for s in sums:
         total = rd(total + s)
     return total
+
+
+class SigmoidFloat16(Op):
+    """sigmoid of a float16 tensor whose gradient is PyTorch's float16 CPU kernel's: g * (1 - y) * y with the
+    difference and each product rounded to float16 (its bfloat16 kernel, like fastgrad's float32 run of any
+    half op, rounds only the result). Used where the rounding shows: the recurrent cells' gates."""
+
+    _half_native = True  # computes its half arithmetic itself
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.asarray(K.sigmoid_fwd(x._data.astype(_F32))).astype(np.float16)
+        ctx.y = y
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.y
+        return make((g._data.astype(np.float16) * (np.float16(1) - y)) * y)
 
 
 class NllLossHalf(Op):

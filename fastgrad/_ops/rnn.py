@@ -17,6 +17,7 @@ import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._ops.base import K, Op, make, make_view
+from fastgrad._ops.half import SigmoidFloat16
 from fastgrad._ops.elementwise import relu, sigmoid, tanh
 from fastgrad._ops.indexing import cat
 from fastgrad._ops.linalg import matmul
@@ -477,10 +478,14 @@ def _step_half(mode, gx, h, c, w_hh, b_hh):
         c = f * c + i * g
         return o * tanh(c), c
     if mode == "GRU":
-        r = sigmoid(hg[:, :hid] + gx[:, :hid])
-        z = sigmoid(hg[:, hid:2 * hid] + gx[:, hid:2 * hid])
+        sig = SigmoidFloat16.apply if gx._data.dtype is _dtype.F16 else sigmoid  # PyTorch's float16 gradient
+        r = sig(hg[:, :hid] + gx[:, :hid])
+        z = sig(hg[:, hid:2 * hid] + gx[:, hid:2 * hid])
         n = tanh(gx[:, 2 * hid:] + hg[:, 2 * hid:] * r)
-        return (h - n) * z + n, None
+        # h - n, written -n + h (the same rounded values): the backward walk then hands h its gradient from
+        # here before the one from the next step's product h W_hh^T, the order PyTorch's engine adds them in
+        # (its later-made node first); in float16/bfloat16 the order of those roundings shows
+        return (-n + h) * z + n, None
     pre = hg + gx
     return (relu(pre) if mode == "RNN_RELU" else tanh(pre)), None
 
@@ -499,10 +504,15 @@ def _step(mode, gx, h, c, w_hh, b_hh, w_hr):
     return RNNStep.apply(gx, h, w_hh, b_hh, mode == "RNN_RELU"), None
 
 
-def rnn_rows(mode, x, sizes, hx, cx, weights, has_biases, num_layers, dropout, train, bidirectional):
+def rnn_rows(mode, x, sizes, hx, cx, weights, has_biases, num_layers, dropout, train, bidirectional,
+             strided_input=False):
     """The multi-layer recurrent net on rows x (N, input_size) grouped in steps of `sizes` rows.
     hx (and cx for LSTM): (num_layers * num_directions, sizes[0], H) tensors. weights: the
-    module's _flat_weights. Returns (output rows (N, D * H), h_n, c_n or None)."""
+    module's _flat_weights. Returns (output rows (N, D * H), h_n, c_n or None).
+
+    strided_input: the (T, B, F) input the rows came from was not contiguous (batch_first): PyTorch's
+    linear then takes matmul + bias (two roundings in float16/bfloat16) for GRU/RNN's first-layer input
+    projection, instead of one fused addmm (one rounding)."""
     from fastgrad._ops.nn_functional import dropout as _dropout
 
     n_dir = 2 if bidirectional else 1
@@ -525,6 +535,8 @@ def rnn_rows(mode, x, sizes, hx, cx, weights, has_biases, num_layers, dropout, t
             if has_biases and mode != "GRU" and not half:  # b_hh folds into the input projection
                 # (not in half precision: PyTorch adds it in the step's own product, rounded there)
                 gx, b_step = linear(inp, w_ih, b_ih + b_hh), None
+            elif half and strided_input and layer == 0 and b_ih is not None and mode != "LSTM":
+                gx, b_step = linear(inp, w_ih) + b_ih, b_hh  # torch's linear of a non-contiguous input
             else:
                 gx, b_step = linear(inp, w_ih, b_ih), b_hh
             out, h, c = _direction(mode, gx, sizes, h_rows[k], None if c_rows is None else c_rows[k],

@@ -315,22 +315,8 @@ _RECURRENT_TOL = {"float16": (2e-3, 1e-4), "bfloat16": (1.6e-2, 3e-3)}
 MODULE_TOL = {"RNN": _RECURRENT_TOL, "GRU": _RECURRENT_TOL, "LSTM": _RECURRENT_TOL}
 
 
-# Known gap, kept visible (strict: the test says so when it is fixed): with torch's initial
-# weights (fastgrad's generator is torch's since the random-stream change), one of the GRU's 40
-# input-gradient values is farther from the exact float64 value than torch's in both half types
-# (bfloat16: fastgrad 0.0168, torch 0.0225, exact 0.0227); the half step runs torch's op order, so
-# the difference sits in one of the ops' half-precision backward roundings, not yet found.
-_KNOWN_HALF_GAPS = {"GRU"}
-
-
-def _module_cases():
-    for i, m in enumerate(MODULES):
-        mark = pytest.mark.xfail(strict=True, reason="GRU half backward accuracy (see _KNOWN_HALF_GAPS)")
-        yield pytest.param(i, marks=mark) if m[0] in _KNOWN_HALF_GAPS else i
-
-
 @pytest.mark.parametrize("dtype", HALF)
-@pytest.mark.parametrize("i", list(_module_cases()))
+@pytest.mark.parametrize("i", range(len(MODULES)))
 def test_modules_half(torch, i, dtype):
     name, args, kwargs, spec, train = MODULES[i]
     fm, tm, em = _module_pair(torch, name, args, kwargs, dtype)
@@ -383,6 +369,30 @@ def test_modules_half(torch, i, dtype):
             continue
         assert fg is not None and _dtype_name(fg) == _dtype_name(tg) == dtype, "%s: gradient of %s" % (name, w)
         assert_half_close(_values(fg), _values(tg), _values(eg), rtol, atol, "%s: gradient of %s" % (name, w))
+
+
+GRU_CASES = [({"batch_first": True}, (2, 5, 4)), ({}, (5, 2, 4)), ({"num_layers": 2}, (6, 3, 4)),
+             ({"bidirectional": True, "batch_first": True}, (3, 4, 4))]
+
+
+@pytest.mark.parametrize("dtype", HALF)
+@pytest.mark.parametrize("case", range(len(GRU_CASES)))
+def test_gru_half_bit_exact(torch, case, dtype):
+    """The GRU in float16/bfloat16 rounds where PyTorch's CPU cell does (a batch_first input's projection as
+    matmul + bias, float16 sigmoid's gradient rounded per op, a step's state gradients added in PyTorch's
+    order): outputs and every gradient bit for bit."""
+    kwargs, shape = GRU_CASES[case]
+    fm, tm, _ = _module_pair(torch, "GRU", (4, 3), kwargs, dtype)
+    x = np.random.RandomState(3).standard_normal(shape)
+    tx = _tensor(torch, x, dtype, True)
+    fx = _tensor(fastgrad, x, dtype, True)
+    t_out, f_out = list(tm(tx)), list(fm(fx))
+    rs = np.random.RandomState(0)
+    ws = [rs.standard_normal(tuple(o.shape)) for o in t_out]
+    t_g = torch.autograd.grad(t_out, [tx] + list(tm.parameters()), [_tensor(torch, w, dtype, False) for w in ws])
+    f_g = fastgrad.autograd.grad(f_out, [fx] + list(fm.parameters()), [_tensor(fastgrad, w, dtype, False) for w in ws])
+    for f, t in zip(f_out + list(f_g), t_out + list(t_g)):
+        np.testing.assert_array_equal(_values(f), _values(t))
 
 
 # --------------------------------------------------------------------------- training

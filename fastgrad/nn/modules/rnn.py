@@ -240,7 +240,8 @@ class RNNBase(Module):
             sizes = batch_sizes._data.tolist()
             rows = input
         out, h, c = _rnn.rnn_rows(self.mode, rows, sizes, hx, cx, self._flat_weights, self.bias, self.num_layers,
-                                  self.dropout, self.training, self.bidirectional)
+                                  self.dropout, self.training, self.bidirectional,
+                                  batch_sizes is None and not input.is_contiguous())
         if batch_sizes is None:
             out = out.reshape(n_steps, batch, out.shape[-1])
         return out, h, c
