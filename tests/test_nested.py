@@ -207,6 +207,7 @@ def test_binary_with_dense_jagged_broadcasts(torch):
     lib = lambda t: fastgrad if isinstance(t, fastgrad.Tensor) else torch  # noqa: E731
     p.check(lambda t: t * lib(t).tensor(w))
     p.check(lambda t: t + lib(t).tensor(row))
+    p.check(lambda t: lib(t).tensor(w) * t - lib(t).tensor(w))  # the dense operand first
 
 
 def test_binary_errors(torch):
@@ -467,3 +468,24 @@ def test_api_names(torch):
 
     assert sorted(fn.__all__) == sorted(torch.nested.__all__)
     assert fastgrad.jagged == "jagged" and repr(fastgrad.jagged) == "fastgrad.jagged"
+
+
+def test_attention_block_on_jagged_batch(torch):
+    """A self-attention block over a jagged batch as users write it (projections, view into heads, SDPA,
+    heads merged, output projection): outputs and the gradients of the inputs and all weights equal torch's."""
+    shapes = [(3, 8), (6, 8), (1, 8)]
+    p = Pair(torch, "jagged", shapes, seed=20)
+    rng = np.random.default_rng(21)
+    ws = {k: rng.standard_normal((8, 8)) * 0.3 for k in ("q", "k", "v", "o")}
+    fw = {k: fastgrad.tensor(v, requires_grad=True) for k, v in ws.items()}
+    tw = {k: torch.tensor(v, requires_grad=True) for k, v in ws.items()}
+
+    def block(x, w, lib):
+        fn = lib.nn.functional
+        heads = [fn.linear(x, w[k]).view(3, -1, 2, 4).transpose(1, 2) for k in ("q", "k", "v")]
+        att = fn.scaled_dot_product_attention(*heads).transpose(1, 2).reshape(3, -1, 8)
+        return fn.linear(fn.gelu(att), w["o"])
+
+    p.check(lambda t: block(t, fw, fastgrad) if isinstance(t, fastgrad.Tensor) else block(t, tw, torch))
+    for k in ws:
+        np.testing.assert_allclose(_np(fw[k].grad), _np(tw[k].grad), atol=1e-10)
