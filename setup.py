@@ -103,6 +103,21 @@ class build_ext(_build_ext):
         super().build_extensions()
 
 
-setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES,
-                            compile_time_env={"FASTGRAD_OPENMP": bool(omp)}),
-      cmdclass={"build_ext": build_ext})
+def no_compiler():
+    """True when the C compiler Python was built with is not on PATH (a user's machine without one): the
+    install then skips Cython's translation too (~1 min), and fastgrad runs its pure-NumPy backend (warning
+    once at import). An explicit in-place developer build still fails loudly."""
+    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "").split()
+    if sys.platform == "win32" or not cc or "--inplace" in sys.argv or "-i" in sys.argv:
+        return False
+    return shutil.which(cc[0]) is None
+
+
+if no_compiler():
+    print("WARNING: no C compiler (%s) on PATH: fastgrad installs without its compiled backend"
+          % (os.environ.get("CC") or sysconfig.get_config_var("CC")), file=sys.stderr)
+    ext_modules = []
+else:
+    ext_modules = cythonize(extensions, compiler_directives=DIRECTIVES,
+                            compile_time_env={"FASTGRAD_OPENMP": bool(omp)})
+setup(ext_modules=ext_modules, cmdclass={"build_ext": build_ext})

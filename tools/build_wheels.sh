@@ -22,7 +22,9 @@
 # FASTGRAD_RAW_WHEEL=path.whl repairs and tests a wheel built before instead of building one.
 # Results: the repaired wheel and the sdist in $FASTGRAD_WHEELHOUSE (default: dist/ in the repository).
 # Needs network access to PyPI (build's isolated environment, numpy/ml-dtypes/pytest/mypy for the venvs;
-# pip's cache makes later runs faster). Measured on the 2-core dev machine: see README ("Release wheels").
+# pip's cache makes later runs faster). Measured on the shared 2-core dev machine (load average ~13):
+# --quick 492 s wall, 2 min of CPU (the wheel's compile is most of it); full 727 s wall. Alone on the
+# machine (as CI runs) the wall time is near the CPU time.
 set -euo pipefail
 
 QUICK=0
