@@ -20,9 +20,10 @@ so); a malformed archive raises ValueError; a global outside the allow list, Unp
 """
 import importlib
 import io
-import math
 import pickle
+import stat
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -31,6 +32,10 @@ from fastgrad import _weights_only_unpickler as _wo
 from fastgrad._backend import engine
 
 MAGIC = b"PK\x03\x04"
+_INT64_MAX = (1 << 63) - 1
+# deflate expands at most ~1032-fold (a 258-byte match per ~2 bits): a member claiming more is a lie / zip bomb
+_DEFLATE_MAX_RATIO = 1032
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, OverflowError)
 
 # torch's storage classes -> dtype names (UntypedStorage: bytes)
 _STORAGE_DTYPES = {"FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16",
@@ -94,8 +99,21 @@ def _fg_dtype(name):
 
 
 def _check_int(x, what):
-    if type(x) is not int or x < 0:
+    if type(x) is not int or x < 0 or x > _INT64_MAX:
         raise _bad("invalid tensor %s %r" % (what, x))
+
+
+def _numel(size):
+    """torch's numel check (c10::safe_multiplies_u64): an overflow of the running uint64 product, or a product
+    past int64, is torch's RuntimeError, before anything is allocated."""
+    p, overflow = 1, False
+    for n in size:
+        p *= n
+        if p >> 64:
+            overflow, p = True, p & ((1 << 64) - 1)
+    if overflow or p > _INT64_MAX:
+        raise RuntimeError("numel: integer multiplication overflow")
+    return p
 
 
 def _make(arr, requires_grad):
@@ -115,15 +133,21 @@ def _view(storage, offset, size, stride, dtype_name):
         _check_int(s, "size")
     for s in stride:
         _check_int(s, "stride")
+    numel = _numel(size)
     flat = storage.typed(dtype_name)
-    if math.prod(size) == 0:
-        return np.zeros(size, flat.dtype)
-    last = offset + sum((n - 1) * s for n, s in zip(size, stride))
-    if last >= flat.size:
-        raise _bad("a tensor of size %r, stride %r at offset %d does not fit in its storage of %d elements"
-                   % (size, stride, offset, flat.size))
-    item = flat.dtype.itemsize
-    return np.lib.stride_tricks.as_strided(flat[offset:], size, tuple(s * item for s in stride), writeable=True)
+    try:  # numpy's own limit (bytes of the view's extent < 2**63) is stricter than torch's
+        if numel == 0:
+            return np.zeros(size, flat.dtype)
+        last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+        if last >= flat.size:
+            raise _bad("a tensor of size %r, stride %r at offset %d does not fit in its storage of %d elements"
+                       % (size, stride, offset, flat.size))
+        item = flat.dtype.itemsize
+        return np.lib.stride_tricks.as_strided(flat[offset:], size, tuple(s * item for s in stride), writeable=True)
+    except ValueError as e:
+        if str(e).startswith("fastgrad.load:"):
+            raise
+        raise _bad("a tensor of size %r, stride %r cannot be represented (%s)" % (size, stride, e)) from None
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride):
@@ -261,20 +285,60 @@ def _full_unpickler(pickle_module):
     return _TorchUnpickler
 
 
-def load(data, map_location, weights_only, pickle_module, pickle_load_args):
-    """The object a torch.save zip archive (bytes) holds."""
+def _open(data):
+    """The zip archive, its members checked before any is read: no duplicate names, no names that leave
+    the archive, no symlinks, only stored or deflated members (PyTorch's reader), and no member claiming
+    more uncompressed bytes than its compressed bytes can hold (a zip bomb)."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-        names = zf.namelist()
-    except (zipfile.BadZipFile, ValueError, OSError) as e:
+        infos = zf.infolist()
+    except _ZIP_ERRORS as e:
         raise _bad("%s" % e) from None
+    seen = set()
+    for info in infos:
+        name = info.filename
+        if name in seen:
+            raise _bad("duplicate member %r" % name)
+        seen.add(name)
+        if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/"):
+            raise _bad("member name %r leaves the archive" % name)
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise _bad("member %r is a symlink" % name)
+        if info.compress_type == zipfile.ZIP_STORED:
+            if info.file_size != info.compress_size:
+                raise _bad("stored member %r has %d bytes but claims %d uncompressed" % (name, info.compress_size,
+                                                                                         info.file_size))
+        elif info.compress_type == zipfile.ZIP_DEFLATED:
+            if info.file_size > _DEFLATE_MAX_RATIO * info.compress_size + 1024:
+                raise _bad("member %r claims %d uncompressed bytes from %d compressed: more than deflate expands to"
+                           % (name, info.file_size, info.compress_size))
+        else:
+            raise _bad("member %r uses zip compression method %d (PyTorch reads stored and deflated members only)"
+                       % (name, info.compress_type))
+    return zf, list(seen)
+
+
+def _read(zf, name):
+    """A member's bytes; a corrupt member (bad CRC, broken deflate stream, wrong size) is a ValueError."""
+    try:
+        raw = zf.read(name)
+    except _ZIP_ERRORS as e:
+        raise _bad("member %r cannot be read (%s)" % (name, e)) from None
+    if len(raw) != zf.getinfo(name).file_size:
+        raise _bad("member %r has %d bytes, its directory entry %d" % (name, len(raw), zf.getinfo(name).file_size))
+    return raw
+
+
+def load(data, map_location, weights_only, pickle_module, pickle_load_args):
+    """The object a torch.save zip archive (bytes) holds."""
+    zf, names = _open(data)
     pkl = [n for n in names if n.count("/") == 1 and n.endswith("/data.pkl")]
     if len(pkl) != 1:
         raise _bad("no single <name>/data.pkl record (a TorchScript archive or another zip file?)")
     prefix = pkl[0][:-len("data.pkl")]
     byteorder = "little"
     if prefix + "byteorder" in names:
-        byteorder = zf.read(prefix + "byteorder").decode("ascii", "replace").strip()
+        byteorder = _read(zf, prefix + "byteorder").decode("ascii", "replace").strip()
         if byteorder not in ("little", "big"):
             raise _bad("unknown byteorder %r" % byteorder)
     storages = {}
@@ -284,6 +348,8 @@ def load(data, map_location, weights_only, pickle_module, pickle_load_args):
                 and type(pid[2]) is str and type(pid[4]) is int and pid[4] >= 0):
             raise pickle.UnpicklingError("unsupported persistent id encountered")
         _, stype, key, location, numel = pid
+        if not key or "/" in key or "\\" in key or ".." in key or "\0" in key or numel > _INT64_MAX:
+            raise _bad("invalid storage key %r or size %d" % (key, numel))
         if key in storages:
             return storages[key]
         if map_location is None and isinstance(location, str) and not location.startswith("cpu"):
@@ -301,10 +367,10 @@ def load(data, map_location, weights_only, pickle_module, pickle_load_args):
             raise _bad("no record %s" % rec) from None
         if info.file_size != numel * item:
             raise _bad("record %s has %d bytes, its storage %d" % (rec, info.file_size, numel * item))
-        storages[key] = _Storage(zf.read(rec), stype.dtype_name, byteorder)
+        storages[key] = _Storage(_read(zf, rec), stype.dtype_name, byteorder)
         return storages[key]
 
-    buf = io.BytesIO(zf.read(pkl[0]))
+    buf = io.BytesIO(_read(zf, pkl[0]))
     encoding = pickle_load_args.get("encoding", "utf-8")
     if weights_only:
         return _TorchWeightsUnpickler(buf, persistent_load, encoding=encoding).load()

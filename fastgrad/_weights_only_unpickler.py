@@ -15,6 +15,7 @@ import _codecs
 import _compat_pickle
 import collections
 import pickle
+import struct
 
 __all__ = ["WeightsUnpickler", "add_safe_globals", "clear_safe_globals", "get_safe_globals",
            "remove_safe_globals"]
@@ -54,6 +55,15 @@ def _user_allowed_globals():
     return rc
 
 
+def _bytearray(*args):
+    """builtins.bytearray for weights-only loads: a pickled bytearray (bytearray(bytes) or (str, encoding));
+    bytearray(<int>) would allocate that many bytes of the file's choosing, which no pickler writes."""
+    if args and isinstance(args[0], int):
+        raise pickle.UnpicklingError("bytearray(%d) is not a pickled bytearray: refused (it would allocate %d "
+                                     "bytes)" % (args[0], args[0]))
+    return bytearray(*args)
+
+
 def _allowed_globals():
     """The globals a weights-only load accepts by default: what tensors, parameters, sizes, devices,
     dtypes and plain containers need (PyTorch's list, with fastgrad's classes)."""
@@ -64,7 +74,7 @@ def _allowed_globals():
         "collections.OrderedDict": collections.OrderedDict,
         "collections.Counter": collections.Counter,
         "_codecs.encode": _codecs.encode,  # bytes (protocol 2)
-        "builtins.bytearray": bytearray,
+        "builtins.bytearray": _bytearray,
         "builtins.set": set,
         "builtins.frozenset": frozenset,
         "builtins.complex": complex,
@@ -91,6 +101,7 @@ class WeightsUnpickler(pickle._Unpickler):
 
     def __init__(self, file, persistent_load, *, encoding="utf-8"):
         super().__init__(file, encoding=encoding)
+        self._nbytes = file.getbuffer().nbytes if hasattr(file, "getbuffer") else None
         self._persistent_load = persistent_load
         self._allowed = _allowed_globals()
         self._user = _user_allowed_globals()
@@ -117,6 +128,10 @@ class WeightsUnpickler(pickle._Unpickler):
             return super().load()
         except KeyError as e:  # an opcode the dispatch table does not know
             raise pickle.UnpicklingError(f"Unsupported operand {e.args[0] if e.args else '?'}") from None
+        except (EOFError, struct.error):  # the pure-Python unpickler's words for a short read
+            raise pickle.UnpicklingError("pickle data was truncated") from None
+        except IndexError:  # an opcode popping an empty stack
+            raise pickle.UnpicklingError("unpickling stack underflow") from None
 
     # ------------------------------------------------------------------ the restricted opcodes
     def _load_build(self):
@@ -131,6 +146,16 @@ class WeightsUnpickler(pickle._Unpickler):
     def _check_target(self, kinds, opcode, what):
         if type(self.stack[-1]) not in kinds:
             raise pickle.UnpicklingError(f"Can only {opcode} {what}, but got {type(self.stack[-1])}")
+
+    def _load_bytearray8(self):
+        n = int.from_bytes(self.read(8), "little")
+        if self._nbytes is not None and n > self._nbytes:  # pickle allocates the claimed length before reading
+            raise pickle.UnpicklingError("BYTEARRAY8 claims %d bytes in a pickle of %d: pickle data was truncated"
+                                         % (n, self._nbytes))
+        b = bytearray(n)
+        if self.readinto(b) != n:
+            raise pickle.UnpicklingError("pickle data was truncated")
+        self.append(b)
 
     def _load_append(self):
         if type(self.stack[-2]) is not list:
@@ -161,6 +186,7 @@ class WeightsUnpickler(pickle._Unpickler):
         self._check_target((set,), "add to", "sets")
         self.stack[-1].update(items)
 
+    dispatch[pickle.BYTEARRAY8[0]] = _load_bytearray8
     dispatch[pickle.BUILD[0]] = _load_build
     dispatch[pickle.APPEND[0]] = _load_append
     dispatch[pickle.APPENDS[0]] = _load_appends

@@ -187,6 +187,16 @@ def _bad(msg):
     return ValueError("fastgrad.load: not a valid fastgrad/safetensors file: " + msg)
 
 
+def _no_duplicates(pairs):
+    """json object_pairs_hook: a key given twice is an error (json keeps the last one silently)."""
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise _bad("duplicate key %r" % (k,))
+        out[k] = v
+    return out
+
+
 def _parse(data):
     """Header dict and the data section; every field is checked before anything is built."""
     if len(data) < 8:
@@ -195,8 +205,10 @@ def _parse(data):
     if n > len(data) - 8 or n > _MAX_HEADER:
         raise _bad("header length %d does not fit in a file of %d bytes" % (n, len(data)))
     try:
-        header = json.loads(bytes(data[8:8 + n]).decode("utf-8"))
+        header = json.loads(bytes(data[8:8 + n]).decode("utf-8"), object_pairs_hook=_no_duplicates)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:  # RecursionError: absurdly deep nesting
+        if str(e).startswith("fastgrad.load:"):
+            raise
         raise _bad("the header is not JSON (%s)" % e) from None
     if not isinstance(header, dict):
         raise _bad("the header is not a JSON object")
@@ -209,7 +221,7 @@ def _parse(data):
         if not isinstance(info, dict) or set(info) - {"dtype", "shape", "data_offsets"}:
             raise _bad("entry %r is not {dtype, shape, data_offsets}" % name)
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-        if dtype not in _DTYPES:
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
             raise _bad("entry %r has unknown dtype %r" % (name, dtype))
         if not (isinstance(shape, list) and all(type(s) is int and s >= 0 for s in shape)):
             raise _bad("entry %r has an invalid shape %r" % (name, shape))
@@ -314,7 +326,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
         return _unpickle(arrays, metadata[_PICKLE_KEY], weights_only, pickle_module, pickle_load_args)
     if _STRUCT_KEY in metadata:
         try:
-            structure = json.loads(metadata[_STRUCT_KEY])
+            structure = json.loads(metadata[_STRUCT_KEY], object_pairs_hook=_no_duplicates)
             return _decode(structure, arrays, _make_tensor)
         except (ValueError, RecursionError) as e:  # _bad() is a ValueError
             if isinstance(e, ValueError) and str(e).startswith("fastgrad.load:"):
