@@ -485,12 +485,23 @@ class Where(Op):
 
 
 # --------------------------------------------------------------------------- public functions
+def _times_alpha(a, b, alpha):
+    """other * alpha for add/sub: alpha takes no part in type promotion (torch): with bool operands it acts
+    as a bool, and a float alpha with integral operands is torch's error (found by tests/test_ops_fuzz.py)."""
+    integral = a._data.dtype.kind in "biu" and b._data.dtype.kind in "biu"
+    if integral and isinstance(alpha, float):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+    if a._data.dtype == np.bool_ and b._data.dtype == np.bool_:
+        return mul(b, bool(alpha))
+    return mul(b, alpha)
+
+
 def add(input, other, *, alpha=1):
     if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
         return input._nested_call("add", input, other, alpha=alpha)
     a, b = binary_operands(input, other)
     if alpha != 1:
-        b = mul(b, alpha)
+        b = _times_alpha(a, b, alpha)
     return Add.apply(a, b)
 
 
@@ -502,7 +513,7 @@ def sub(input, other, *, alpha=1):
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                            "Use the `^` or `logical_xor()` operator instead.")
     if alpha != 1:
-        b = mul(b, alpha)
+        b = _times_alpha(a, b, alpha)
     return Sub.apply(a, b)
 
 

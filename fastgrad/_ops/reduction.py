@@ -329,6 +329,8 @@ def _arg(input, dim, keepdim, kwargs, fn):
     dim, keepdim = _dims_arg(dim, keepdim, kwargs)
     d = input._data
     name = "argmax" if fn is np.argmax else "argmin"
+    if d.dtype == np.bool_:  # torch refuses (found by tests/test_ops_fuzz.py)
+        raise RuntimeError("%s(): does not support bool input" % name)
     if dim is None:
         if d.size == 0:
             raise IndexError("%s(): Expected reduction dim to be specified for input.numel() == 0." % name)
