@@ -4,6 +4,8 @@ pure-Python mode with fastgrad/_engine.pxd).
 
 FASTGRAD_DEBUG=1 builds with bounds checks and wraparound on, for debugging.
 FASTGRAD_NO_OPENMP=1 builds without OpenMP (it is detected and used when it works).
+FASTGRAD_ASAN=1 builds with AddressSanitizer (-fsanitize=address -fno-omit-frame-pointer -g, compile and
+link); run it with libasan preloaded into python: tools/asan_tests.sh does both in a temporary copy.
 """
 import ast
 import os
@@ -19,6 +21,8 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext as _build_ext
 
 DEBUG = os.environ.get("FASTGRAD_DEBUG", "0") not in ("", "0")
+ASAN = os.environ.get("FASTGRAD_ASAN", "0") not in ("", "0")
+ASAN_FLAGS = ["-fsanitize=address", "-fno-omit-frame-pointer", "-g"] if ASAN else []
 DIRECTIVES = {
     "language_level": 3,
     "boundscheck": DEBUG,
@@ -83,10 +87,10 @@ opt = ["-O0", "-g"] if DEBUG else ["-O3"]
 kernel_opt = opt + ([] if DEBUG else ["-fno-math-errno", "-fno-trapping-math"])
 extensions = [
     Extension("fastgrad._C", ["csrc/_C.pyx"], include_dirs=[np.get_include(), "csrc"],
-              extra_compile_args=kernel_opt + omp, extra_link_args=omp,
+              extra_compile_args=kernel_opt + omp + ASAN_FLAGS, extra_link_args=omp + ASAN_FLAGS,
               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
     Extension("fastgrad._engine", [engine_source()], include_dirs=[np.get_include()],
-              extra_compile_args=opt,
+              extra_compile_args=opt + ASAN_FLAGS, extra_link_args=ASAN_FLAGS,
               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]),
 ]
 
