@@ -38,7 +38,7 @@ TOL = {"float16": (2e-2, 2e-2), "float32": (2e-4, 2e-5), "float64": (1e-9, 1e-11
 
 
 # --------------------------------------------------------------------------- inputs
-def values(data, shape, dtype, specials=True, huge=True, low=-3.0, high=3.0):
+def values(data, shape, dtype, specials=True, huge=True, low=-3.0, high=3.0, inf=True):
     seed = data.draw(st.integers(0, 2 ** 32 - 1), label="seed")
     rng = np.random.default_rng(seed)
     if dtype == "bool":
@@ -48,7 +48,7 @@ def values(data, shape, dtype, specials=True, huge=True, low=-3.0, high=3.0):
     x = rng.uniform(low, high, size=shape)
     if specials and x.size and data.draw(st.booleans(), label="specials"):
         tiny = np.finfo(dtype).smallest_subnormal if dtype != "float16" else 6e-8
-        pool = [np.nan, np.inf, -np.inf, 0.0, -0.0, float(tiny), -float(tiny)]
+        pool = [np.nan, 0.0, -0.0, float(tiny), -float(tiny)] + ([np.inf, -np.inf] if inf else [])
         if huge:
             pool += [float(np.finfo(dtype).max) / 4, -float(np.finfo(dtype).max) / 4]
         flat = x.reshape(-1)
@@ -119,13 +119,20 @@ def assert_same(f, t, what, tol=None):
 
 
 def check(fn, args, tol=None, grad_tol=None, grad=True):
+    if grad_tol is None and any(a.arr.dtype == np.float16 for a in args):
+        # float16 gradients of x/x, x**x ...: both libraries round each term to float16, so a cancelling sum
+        # differs by float16 ulps of the terms (x/x: 1/x - x/x**2 is 0.0625 in torch, 0 here, for x ~ 0.03)
+        grad_tol = (5e-2, 1e-1)
     """fn(L, F, *views) in fastgrad and torch: same values or the same error; then the same gradients."""
     fl = [a.make(fastgrad) for a in args]
     tl = [a.make(torch) for a in args]
     try:
         t_out = fn(torch, TF, *[v for _, v in tl])
     except Exception as e:  # noqa: BLE001 -- torch's refusal: fastgrad must refuse with the same type
-        with pytest.raises(type(e)):
+        # (torch itself reports an out-of-range index as IndexError or RuntimeError depending on the kernel it
+        # picks, e.g. index_add of a one-element source: either is taken for those)
+        bounds = isinstance(e, (IndexError, RuntimeError)) and ("out of range" in str(e) or "out of bounds" in str(e))
+        with pytest.raises((IndexError, RuntimeError) if bounds else type(e)):
             fn(fastgrad, FF, *[v for _, v in fl])
         return None
     f_out = fn(fastgrad, FF, *[v for _, v in fl])
@@ -182,6 +189,7 @@ REDUCE = {"sum": lambda L, F, x: x.sum(), "sum_dim": lambda L, F, x: x.sum(-1, k
           "logsumexp": lambda L, F, x: L.logsumexp(x, -1), "argmax": lambda L, F, x: x.argmax(-1),
           "norm": lambda L, F, x: L.linalg.vector_norm(x, dim=-1)}
 ALL_DTYPES = FLOATS + ["float16", "int64", "bool"]
+
 
 
 @FUZZ
@@ -307,7 +315,10 @@ def test_conv(data, dtype, nd):
                         (("stride", 1, 2), ("pad", 0, 1), ("dil", 1, 2)))
     bias = data.draw(st.booleans(), label="bias")
     name = "conv%dd" % nd
-    args = [arg(data, (n, cin) + size, dtype, huge=False), arg(data, (cout, cin // groups) + kern, dtype, huge=False)]
+    # non-finite weights only where they meet real inputs: 0 * inf at a padded position is NaN by IEEE rules,
+    # and torch's result there depends on its kernel (its mkldnn path skips padding, its im2col path does not)
+    args = [arg(data, (n, cin) + size, dtype, huge=False),
+            arg(data, (cout, cin // groups) + kern, dtype, huge=False, inf=False)]
     if bias:
         args.append(arg(data, (cout,), dtype, huge=False))
     check(lambda L, F, x, w, *b: getattr(F, name)(x, w, *b, stride=stride, padding=pad, dilation=dil,
@@ -394,13 +405,25 @@ def test_optimizer_steps(data, name, dtype):
     p0 = [values(data, s, dtype, specials=False) for s in shapes_]
     grads = [[values(data, s, dtype, huge=False) for s in shapes_] for _ in range(3)]
     res = {}
-    for L in (fastgrad, torch):
+    for L in (torch, fastgrad):
         params = [L.nn.Parameter(L.tensor(p.copy())) for p in p0]
         opt = getattr(L.optim, name)(params, **cfg)
-        for step in grads:
-            for p, g in zip(params, step):
-                p.grad = L.tensor(g.copy())
-            opt.step()
+        try:
+            for step in grads:
+                for p, g in zip(params, step):
+                    p.grad = L.tensor(g.copy())
+                opt.step()
+        except Exception as e:  # noqa: BLE001 -- e.g. torch's Adafactor on an empty parameter
+            if L is fastgrad:
+                raise
+            with pytest.raises(type(e)):
+                fparams = [fastgrad.nn.Parameter(fastgrad.tensor(p.copy())) for p in p0]
+                fopt = getattr(fastgrad.optim, name)(fparams, **cfg)
+                for step in grads:
+                    for p, g in zip(fparams, step):
+                        p.grad = fastgrad.tensor(g.copy())
+                    fopt.step()
+            return
         res[L.__name__] = [_np(p) for p in params]
     for i, (a, b) in enumerate(zip(res["fastgrad"], res["torch"])):
         tol = TOL[dtype] if dtype == "float64" else (1e-3, 1e-5)
@@ -446,7 +469,9 @@ def test_scaled_dot_product_attention(data, dtype):
     causal = data.draw(st.booleans(), label="causal")
     mask_kind = "none" if causal else data.draw(st.sampled_from(["none", "bool", "float"]), label="mask")
     scale = data.draw(st.sampled_from([None, 0.5]), label="scale")
-    args = [arg(data, (b, h, lq, e), dtype, huge=False), arg(data, (b, h, lk, e), dtype, huge=False),
+    # q, k without +-inf: a row whose scores are all -inf (inf * -x) is 0 in torch's fused CPU kernel and NaN in
+    # its math path and here (a fully masked row, by mask, is 0 in both: tests/nn/test_attention.py)
+    args = [arg(data, (b, h, lq, e), dtype, huge=False, inf=False), arg(data, (b, h, lk, e), dtype, huge=False, inf=False),
             arg(data, (b, h, lk, ev), dtype, huge=False)]
     if mask_kind == "bool":
         m = values(data, (lq, lk), "bool")
@@ -479,3 +504,27 @@ def test_add_sub_alpha_takes_no_part_in_type_promotion():
         with pytest.raises(RuntimeError) as fe:
             getattr(fastgrad, fn)(fastgrad.tensor([1]), fastgrad.tensor([2]), alpha=2.5)
         assert str(fe.value) == str(te.value)
+
+
+def test_integer_pow_with_negative_tensor_exponents_and_bool_pow_as_torch():
+    a, b = np.array([-2, -1, 0, 1, 2, 3, -1]), np.array([-1, -2, -3, -1, -1, 2, -3])
+    assert_same(fastgrad.pow(fastgrad.tensor(a), fastgrad.tensor(b)), torch.pow(torch.tensor(a), torch.tensor(b)), "pow")
+    with pytest.raises(NotImplementedError) as te:
+        torch.pow(torch.tensor([True]), torch.tensor([True]))
+    with pytest.raises(NotImplementedError) as fe:
+        fastgrad.pow(fastgrad.tensor([True]), fastgrad.tensor([True]))
+    assert str(fe.value) == str(te.value)
+
+
+def test_rprop_nan_and_inf_gradients_as_torch():
+    """torch.sign(NaN) is 0: a NaN product of gradients (inf * 0) keeps the step size; np.sign made it NaN."""
+    for g3 in (float("nan"), float("inf"), -float("inf")):
+        res = []
+        for L in (torch, fastgrad):
+            p = L.nn.Parameter(L.tensor(np.array([0.5, -1.0], np.float32)))
+            opt = L.optim.Rprop([p], lr=0.01)
+            for g in ([0.3, 1.0], [-0.2, 1.0], [g3, 0.5], [0.1, g3]):
+                p.grad = L.tensor(np.array(g, np.float32))
+                opt.step()
+            res.append(p)
+        assert_same(res[1], res[0], "Rprop, gradient %r" % g3)

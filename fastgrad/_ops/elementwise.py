@@ -581,7 +581,14 @@ def pow(input, exponent):  # noqa: A001
         else:
             input, exponent = binary_operands(input, exponent)
         if input._data.dtype.kind not in "fc" and input._data.dtype is not _dtype.BF16:
-            return make(np.power(input._data, exponent._data))
+            if input._data.dtype == np.bool_:  # torch has no bool pow kernel (found by tests/test_ops_fuzz.py)
+                raise NotImplementedError("\"pow\" not implemented for 'Bool'")
+            a, b = input._data, exponent._data
+            if b.dtype.kind == "i" and np.any(b < 0):  # torch's integer pow: 1, +-1 for -1, else 0 (numpy raises)
+                out = np.power(a, np.where(b < 0, 0, b).astype(b.dtype))
+                neg = np.where(a == -1, np.where(b % 2 == 0, 1, -1), np.where(a == 1, 1, 0))
+                return make(np.where(b < 0, neg, out).astype(out.dtype))
+            return make(np.power(a, b))
         if input._data.dtype.kind == "c":
             return _complex.Pow.apply(input, exponent)
         return Pow.apply(input, exponent)

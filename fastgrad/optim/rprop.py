@@ -7,12 +7,19 @@ from fastgrad.optim.optimizer import Optimizer, _check_tensor_lr, _real, _scalar
 __all__ = ["Rprop"]
 
 
+def _sign(x):
+    """torch.sign: 0 for NaN (np.sign gives NaN, which would poison step_size for good)."""
+    s = np.sign(x)
+    s[np.isnan(s)] = 0
+    return s
+
+
 def _rprop_step(p, g, prev, step_size, etaminus, etaplus, step_size_min, step_size_max, maximize):
     """One parameter's update, in place on NumPy arrays (torch's _single_tensor_rprop)."""
     if maximize:
         g = -g
     p, g, prev, step_size = _real(p), _real(g), _real(prev), _real(step_size)
-    sign = np.sign(g * prev)
+    sign = _sign(g * prev)
     sign[sign > 0] = etaplus
     sign[sign < 0] = etaminus
     sign[sign == 0] = 1
@@ -20,7 +27,7 @@ def _rprop_step(p, g, prev, step_size, etaminus, etaplus, step_size_min, step_si
     np.clip(step_size, step_size_min, step_size_max, out=step_size)
     g = g.copy()
     g[sign == sign.dtype.type(etaminus)] = 0  # for dir < 0, dfdx = 0
-    p += -1 * np.sign(g) * step_size
+    p += -1 * _sign(g) * step_size
     np.copyto(prev, g)
 
 
