@@ -486,14 +486,10 @@ class Where(Op):
 
 # --------------------------------------------------------------------------- public functions
 def _times_alpha(a, b, alpha):
-    """other * alpha for add/sub: alpha takes no part in type promotion (torch): with bool operands it acts
-    as a bool, and a float alpha with integral operands is torch's error (found by tests/test_ops_fuzz.py)."""
-    integral = a._data.dtype.kind in "biu" and b._data.dtype.kind in "biu"
-    if integral and isinstance(alpha, float):
+    """other * alpha for add/sub; alpha takes no part in type promotion (torch; tests/test_ops_fuzz.py)."""
+    if a._data.dtype.kind in "biu" and b._data.dtype.kind in "biu" and isinstance(alpha, float):
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
-    if a._data.dtype == np.bool_ and b._data.dtype == np.bool_:
-        return mul(b, bool(alpha))
-    return mul(b, alpha)
+    return mul(b, bool(alpha) if a._data.dtype == np.bool_ and b._data.dtype == np.bool_ else alpha)
 
 
 def add(input, other, *, alpha=1):
@@ -585,9 +581,8 @@ def pow(input, exponent):  # noqa: A001
                 raise NotImplementedError("\"pow\" not implemented for 'Bool'")
             a, b = input._data, exponent._data
             if b.dtype.kind == "i" and np.any(b < 0):  # torch's integer pow: 1, +-1 for -1, else 0 (numpy raises)
-                out = np.power(a, np.where(b < 0, 0, b).astype(b.dtype))
-                neg = np.where(a == -1, np.where(b % 2 == 0, 1, -1), np.where(a == 1, 1, 0))
-                return make(np.where(b < 0, neg, out).astype(out.dtype))
+                out = np.power(a, np.maximum(b, 0))
+                return make(np.where(b < 0, np.where(a == -1, 1 - 2 * (b % 2), a == 1), out).astype(out.dtype))
             return make(np.power(a, b))
         if input._data.dtype.kind == "c":
             return _complex.Pow.apply(input, exponent)
