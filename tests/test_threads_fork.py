@@ -33,8 +33,16 @@ def _batches(seed, n):
     return [(rng.standard_normal((8, 2, 16)).astype(np.float32), rng.integers(0, 5, 8)) for _ in range(n)]
 
 
-def _train(seed, steps=8):
+def _make(seed):
+    """A model and an LSTM, built in the calling (main) thread: the default generator is process-wide (as
+    torch's), so initialising in several threads at once would interleave their draws."""
     m = _model(seed)
+    fastgrad.manual_seed(seed + 100)
+    return seed, m, nn.LSTM(3, 4, batch_first=True)
+
+
+def _train(made, steps=8):
+    seed, m, rnn = made
     opt = fastgrad.optim.Adam(m.parameters(), lr=1e-2)
     losses = []
     for x, y in _batches(seed, steps):
@@ -43,8 +51,7 @@ def _train(seed, steps=8):
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    rnn = nn.LSTM(3, 4, batch_first=True)  # the recurrent kernels too
-    out, _ = rnn(fastgrad.ones(2, 5, 3))
+    out, _ = rnn(fastgrad.ones(2, 5, 3))  # the recurrent kernels too
     out.sum().backward()
     return losses, [p.detach().numpy().copy() for p in m.parameters()], rnn.weight_ih_l0.grad.numpy().copy()
 
@@ -72,11 +79,13 @@ def _run_threads(fn, args, extra=()):
 
 def test_threads_training_independent_models_equal_sequential_runs():
     seeds = [1, 2, 3, 4]
-    reference = {i: _train(s) for i, s in enumerate(seeds)}
+    reference = {i: _train(_make(s)) for i, s in enumerate(seeds)}
     stop = threading.Event()
+    made = [_make(s) for s in seeds]
+    evaluated = _model(99)
 
     def evaluator():  # no_grad in this thread must not switch grad off in the training threads
-        m = _model(99)
+        m = evaluated
         while not stop.is_set():
             with fastgrad.no_grad():
                 assert m(fastgrad.ones(3, 2, 16)).grad_fn is None
@@ -90,7 +99,7 @@ def test_threads_training_independent_models_equal_sequential_runs():
 
     def trainers():
         try:
-            return _run_threads(_train, seeds, extra=[evaluator, thread_setter])
+            return _run_threads(_train, made, extra=[evaluator, thread_setter])
         finally:
             stop.set()
     stop_watch = threading.Timer(60, stop.set)  # the evaluator ends even if a trainer hangs
@@ -160,7 +169,7 @@ def _parent_uses_threads_and_blas():
     for _ in range(3):
         a = fastgrad.tanh(a @ a.t() / 400)  # BLAS (possibly threaded) and OpenMP kernels
     fastgrad.sigmoid(fastgrad.ones(1 << 20)).sum().item()
-    _run_threads(lambda s: _train(s, steps=2), [1, 2])
+    _run_threads(lambda made: _train(made, steps=2), [_make(1), _make(2)])
 
 
 def _expected():
