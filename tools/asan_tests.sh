@@ -7,7 +7,7 @@
 # The checkout (tracked and untracked, not ignored, files as they are now) is copied to a temporary
 # directory and built there with FASTGRAD_ASAN=1 (setup.py adds -fsanitize=address -fno-omit-frame-pointer
 # -g to compile and link flags), so the checkout's own .so files are never touched. pytest then runs in
-# the copy with libasan preloaded into python (python itself is not built with ASan), PYTHONMALLOC=malloc
+# the copy with libasan (and libstdc++) preloaded into python (python itself is not built with ASan), PYTHONMALLOC=malloc
 # (every Python object is its own malloc block, so overflows into them are caught) and detect_leaks=0
 # (CPython leaks by design at exit). Any "ERROR: AddressSanitizer" report fails the run; the reports are
 # printed at the end. Exit status: 0 clean, 1 ASan error or test failure, 2 the build failed.
@@ -30,7 +30,9 @@ if ! FASTGRAD_ASAN=1 python setup.py build_ext --inplace -q >build.log 2>&1; the
     echo "asan: BUILD FAILED"
     exit 2
 fi
-LIBASAN=$(gcc -print-file-name=libasan.so)
+# libstdc++ is preloaded too: loaded later (by torch), its __cxa_throw is missed by ASan's interceptor, and the
+# first C++ exception torch throws aborts with "CHECK failed: asan_interceptors.cpp ... real___cxa_throw"
+LIBASAN="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)"
 nm -D fastgrad/_C*.so | grep -q __asan_init || { echo "asan: fastgrad/_C is not instrumented"; exit 2; }
 
 echo "asan: running pytest $* with LD_PRELOAD=$LIBASAN"
