@@ -141,12 +141,12 @@ from fastgrad._ops.index_more import *  # noqa: E402,F401,F403  (put, index_redu
 from fastgrad._ops.statistics import *  # noqa: E402,F401,F403  (cov, corrcoef, quantile, nanmedian, mode, histograms)
 from fastgrad import masked  # noqa: E402,F401
 from fastgrad._compile import compile  # noqa: E402,F401,A004  (torch.compile: capture and replay)
-from fastgrad import _tensor_families  # noqa: E402,F401  (methods of the later op families)
 from fastgrad._torch_extras import *  # noqa: E402,F401,F403,A004  (torch.lstm/gru/..., vander, cond, compile)
 from fastgrad.signal import windows  # noqa: E402,F401  (torch.windows is torch.signal.windows)
-# last: spellings of what is bound above (Tensor aliases and in-place forms, torch.<op>_ functions)
-from fastgrad import _tensor_aliases  # noqa: E402
-_tensor_aliases.bind()
+# Tensor's op methods: one table (fastgrad/_tensor_methods.py, which imports the op modules it names),
+# bound in one pass; before _torch_functions, whose torch.<op>_ functions call the in-place methods
+from fastgrad import _tensor_methods  # noqa: E402
+_tensor_methods.bind()
 from fastgrad._torch_functions import *  # noqa: E402,F401,F403  (constants, aliases, torch.<op>_ functions)
 from fastgrad._torch_functions import memory_format  # noqa: E402,F401
 from fastgrad import nested  # noqa: E402,F401  (torch.nested; last: it stubs the Tensor methods it lacks)

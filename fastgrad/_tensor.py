@@ -1,24 +1,19 @@
-"""fastgrad.Tensor: the user-facing methods. Autograd fields live in the compiled TensorBase;
-every op method is a one-liner into the op modules."""
+"""fastgrad.Tensor: the tensor's own methods (attributes, conversions, hooks, operators that are no
+op's function). Autograd fields, + - * / ** live in the compiled TensorBase; the op methods (x.sum,
+x.add_, ...) are bound from one table in fastgrad/_tensor_methods.py once fastgrad has loaded."""
 import numbers
 
 import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._backend import engine
-from fastgrad._ops import activations as A
 from fastgrad._ops import elementwise as E
 from fastgrad._ops import indexing as I
 from fastgrad._ops import linalg as L
-from fastgrad._ops import linalg_ext as LX
 from fastgrad._ops import math as M
 from fastgrad._ops import nn as N
 from fastgrad._ops import reduction as R
-from fastgrad._ops import reduction_ext as RX
 from fastgrad._ops import shape as S
-from fastgrad._ops import sorting as SO
-from fastgrad._ops import spatial as SP
-from fastgrad._ops import index_put as IP, minmax as MM, pointwise as PW
 from fastgrad._tensor_str import tensor_repr
 from fastgrad._types import _TYPE_NAMES, CPU, Size, check_device, device  # noqa: F401 (re-exported)
 
@@ -126,9 +121,6 @@ class Tensor(engine.TensorBase):
 
     def data_ptr(self):
         return self._data.ctypes.data
-
-    def storage_offset(self):
-        return 0
 
     def share_memory_(self):
         """Move the data into shared memory, in place (a no-op when it is there already): processes that
@@ -473,17 +465,6 @@ class Tensor(engine.TensorBase):
     def __rmatmul__(self, other):
         return L.matmul(other, self)
 
-    def __and__(self, other):
-        return E.logical_and(self, other) if self._data.dtype == np.bool_ else make(self._data & _raw(other))
-
-    def __or__(self, other):
-        return E.logical_or(self, other) if self._data.dtype == np.bool_ else make(self._data | _raw(other))
-
-    def __xor__(self, other):
-        return E.logical_xor(self, other) if self._data.dtype == np.bool_ else make(self._data ^ _raw(other))
-
-    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
-
     # in place: x += y is x.add_(y)
     def __iadd__(self, other):
         return self.add_(other)
@@ -496,47 +477,6 @@ class Tensor(engine.TensorBase):
 
     def __itruediv__(self, other):
         return self.div_(other)
-
-    def add_(self, other, *, alpha=1):
-        return S.inplace(self, E.add, other, name="add_") if alpha == 1 else S.inplace(self, lambda a, b: E.add(a, b, alpha=alpha), other, name="add_")
-
-    def sub_(self, other, *, alpha=1):
-        return S.inplace(self, E.sub, other, name="sub_") if alpha == 1 else S.inplace(self, lambda a, b: E.sub(a, b, alpha=alpha), other, name="sub_")
-
-    def mul_(self, other):
-        return S.inplace(self, E.mul, other, name="mul_")
-
-    def div_(self, other, *, rounding_mode=None):
-        return S.inplace(self, lambda a, b: E.div(a, b, rounding_mode=rounding_mode), other, name="div_")
-
-    def pow_(self, exponent):
-        return S.inplace(self, E.pow, exponent, name="pow_")
-
-    def clamp_(self, min=None, max=None):  # noqa: A002
-        return S.inplace(self, lambda a: E.clamp(a, min, max), name="clamp_", others=(min, max))
-
-    clip_ = clamp_
-
-    def neg_(self):
-        return S.inplace(self, E.neg, name="neg_")
-
-    def exp_(self):
-        return S.inplace(self, E.exp, name="exp_")
-
-    def sqrt_(self):
-        return S.inplace(self, E.sqrt, name="sqrt_")
-
-    def relu_(self):
-        return S.inplace(self, E.relu, name="relu_")
-
-    def sigmoid_(self):
-        return S.inplace(self, E.sigmoid, name="sigmoid_")
-
-    def tanh_(self):
-        return S.inplace(self, E.tanh, name="tanh_")
-
-    def abs_(self):
-        return S.inplace(self, E.abs, name="abs_")
 
     def copy_(self, src, non_blocking=False):
         src = src if isinstance(src, engine.TensorBase) else make(np.asarray(src))
@@ -583,12 +523,8 @@ class Tensor(engine.TensorBase):
     def sub(self, other, *, alpha=1):
         return E.sub(self, other, alpha=alpha)
 
-    subtract = sub
-
     def div(self, other, *, rounding_mode=None):
         return E.div(self, other, rounding_mode=rounding_mode)
-
-    divide = true_divide = div
 
     def where(self, condition, other):
         return E.where(condition, self, other)
@@ -658,117 +594,9 @@ class Tensor(engine.TensorBase):
         return multinomial(self, num_samples, replacement, generator=generator)
 
 
-# Tensor methods that are an op's public function itself, bound here in one place (the op
-# modules never import this one). Each function takes the tensor as its first argument, with
-# the parameter names and defaults of torch's method; methods that need more than that are
-# defined in the class above. exp, log, sqrt, sin, cos, sigmoid, tanh are engine.UnaryFunction
-# objects: they bind as methods, and a call runs no Python frame.
-_OP_METHODS = {
-    # elementwise
-    "__floordiv__": E.floor_divide, "__neg__": E.neg, "__abs__": E.abs, "__invert__": E.bitwise_not,
-    "__eq__": E.eq, "__ne__": E.ne, "__lt__": E.lt, "__le__": E.le, "__gt__": E.gt, "__ge__": E.ge,
-    "mul": E.mul, "multiply": E.mul, "pow": E.pow, "neg": E.neg, "negative": E.neg, "exp": E.exp,
-    "log": E.log, "sqrt": E.sqrt, "abs": E.abs, "sin": E.sin, "cos": E.cos, "sigmoid": E.sigmoid,
-    "tanh": E.tanh, "relu": E.relu, "sign": E.sign, "square": E.square, "clamp": E.clamp,
-    "clip": E.clamp, "maximum": E.maximum, "minimum": E.minimum, "eq": E.eq, "ne": E.ne, "lt": E.lt,
-    "le": E.le, "gt": E.gt, "ge": E.ge, "logical_not": E.logical_not, "logical_and": E.logical_and,
-    "logical_or": E.logical_or, "isnan": E.isnan, "isinf": E.isinf, "isfinite": E.isfinite,
-    "equal": E.equal, "allclose": E.allclose, "logical_xor": E.logical_xor,
-    # math
-    "__mod__": M.remainder, "expm1": M.expm1, "log1p": M.log1p, "log2": M.log2, "log10": M.log10,
-    "rsqrt": M.rsqrt, "reciprocal": M.reciprocal, "tan": M.tan, "asin": M.asin, "acos": M.acos,
-    "atan": M.atan, "sinh": M.sinh, "cosh": M.cosh, "asinh": M.asinh, "acosh": M.acosh,
-    "atanh": M.atanh, "arcsin": M.asin, "arccos": M.acos, "arctan": M.atan, "arcsinh": M.asinh,
-    "arccosh": M.acosh, "arctanh": M.atanh, "erf": M.erf, "erfc": M.erfc, "atan2": M.atan2,
-    "arctan2": M.atan2, "lerp": M.lerp, "hypot": M.hypot, "logaddexp": M.logaddexp,
-    "floor": M.floor, "ceil": M.ceil, "trunc": M.trunc, "fix": M.trunc,
-    "round": M.round, "frac": M.frac, "nan_to_num": M.nan_to_num, "deg2rad": M.deg2rad,
-    "rad2deg": M.rad2deg, "sinc": M.sinc, "signbit": M.signbit, "copysign": M.copysign,
-    "remainder": M.remainder, "fmod": M.fmod,
-    # activations
-    "softplus": A.softplus, "hardshrink": A.hardshrink, "prelu": A.prelu,
-    # reduction
-    "sum": R.sum, "mean": R.mean,
-    # reduction_ext
-    "amax": RX.amax, "amin": RX.amin, "aminmax": RX.aminmax, "prod": RX.prod, "cumsum": RX.cumsum,
-    "cumprod": RX.cumprod, "cummax": RX.cummax, "cummin": RX.cummin, "logsumexp": RX.logsumexp,
-    "logcumsumexp": RX.logcumsumexp, "var": RX.var, "std": RX.std, "all": RX.all, "any": RX.any,
-    "nansum": RX.nansum, "nanmean": RX.nanmean,
-    # linalg
-    "__matmul__": L.matmul, "matmul": L.matmul, "mm": L.mm, "mv": L.mv, "dot": L.dot,
-    "outer": L.outer, "bmm": L.bmm, "inverse": L.inv, "inner": L.inner,
-    # linalg_ext
-    "norm": LX.norm, "det": LX.det, "slogdet": LX.slogdet, "logdet": LX.logdet, "kron": LX.kron,
-    "cross": LX.cross, "matrix_power": LX.matrix_power, "addmm": LX.addmm,
-    "addmv": LX.addmv, "baddbmm": LX.baddbmm, "addbmm": LX.addbmm, "addr": LX.addr,
-    "cholesky": LX.cholesky_legacy, "svd": LX.svd_legacy,
-    # shape
-    "detach": S.detach, "__getitem__": S.getitem, "flatten": S.flatten, "squeeze": S.squeeze,
-    "unsqueeze": S.unsqueeze, "transpose": S.transpose, "swapaxes": S.transpose,
-    "swapdims": S.transpose, "t": S.t,
-    # indexing
-    "masked_fill": I.masked_fill, "gather": I.gather, "movedim": I.movedim, "moveaxis": I.movedim,
-    "narrow": I.narrow, "select": I.select, "split": I.split, "chunk": I.chunk,
-    "tensor_split": I.tensor_split, "unbind": I.unbind, "flip": I.flip, "fliplr": I.fliplr,
-    "flipud": I.flipud, "roll": I.roll, "unflatten": I.unflatten, "repeat": I.repeat,
-    "repeat_interleave": I.repeat_interleave, "index_select": I.index_select, "take": I.take,
-    "take_along_dim": I.take_along_dim, "scatter": I.scatter, "scatter_add": I.scatter_add,
-    "index_add": I.index_add, "index_fill": I.index_fill, "index_copy": I.index_copy,
-    "scatter_reduce": I.scatter_reduce, "masked_select": I.masked_select,
-    "masked_scatter": I.masked_scatter, "nonzero": I.nonzero, "argwhere": I.argwhere,
-    "count_nonzero": I.count_nonzero, "tril": I.tril, "triu": I.triu, "diagonal": I.diagonal,
-    "diag": I.diag, "diag_embed": I.diag_embed, "trace": I.trace,
-    # sorting
-    "sort": SO.sort, "argsort": SO.argsort, "msort": SO.msort, "topk": SO.topk,
-    "kthvalue": SO.kthvalue, "median": SO.median, "unique": SO.unique,
-    "unique_consecutive": SO.unique_consecutive, "bincount": SO.bincount,
-    # spatial
-    "unfold": SP.tensor_unfold,
-    # minmax, pointwise, index_put
-    "fmax": MM.fmax, "fmin": MM.fmin, "addcmul": PW.addcmul_method, "addcdiv": PW.addcdiv_method,
-    "index_put": IP.index_put, "index_put_": IP.index_put_,
-}
-for _name, _fn in _OP_METHODS.items():
-    setattr(Tensor, _name, _fn)
-
-
-_NO_ALIAS = ("index_add_", "index_copy_", "scatter_", "scatter_add_", "scatter_reduce_")  # PyTorch:
-# their source may not share any element with the written tensor; nor checked at all:
-_NO_OVERLAP_CHECK = ("masked_scatter_", "index_fill_")
-
-
-def _inplace_method(fn, name):
-    """x.name_(*args): the out-of-place op written into x (see shape.inplace)."""
-    full_ok, overlap = name not in _NO_ALIAS, name not in _NO_OVERLAP_CHECK
-
-    def method(self, *args, **kwargs):
-        return S.inplace(self, lambda a, *rest: fn(a, *rest, **kwargs), *args, name=name,
-                         others=tuple(kwargs.values()), full_ok=full_ok, overlap=overlap)
-    method.__name__ = name
-    return method
-
-
-for _name, _fn in (("floor_", M.floor), ("ceil_", M.ceil), ("trunc_", M.trunc), ("round_", M.round),
-                   ("frac_", M.frac), ("log_", E.log), ("log1p_", M.log1p), ("log2_", M.log2),
-                   ("log10_", M.log10), ("expm1_", M.expm1), ("reciprocal_", M.reciprocal), ("rsqrt_", M.rsqrt),
-                   ("square_", E.square), ("sin_", E.sin), ("cos_", E.cos), ("tan_", M.tan), ("atan2_", M.atan2),
-                   ("lerp_", M.lerp), ("nan_to_num_", M.nan_to_num), ("erf_", M.erf), ("sign_", E.sign),
-                   ("tril_", I.tril), ("triu_", I.triu), ("scatter_", I.scatter), ("scatter_add_", I.scatter_add),
-                   ("scatter_reduce_", I.scatter_reduce),
-                   ("index_add_", I.index_add), ("index_fill_", I.index_fill), ("index_copy_", I.index_copy),
-                   ("masked_scatter_", I.masked_scatter), ("cumsum_", RX.cumsum), ("remainder_", M.remainder),
-                   ("fmod_", M.fmod), ("addcmul_", PW.addcmul_method), ("addcdiv_", PW.addcdiv_method)):
-    if not hasattr(Tensor, _name):
-        setattr(Tensor, _name, _inplace_method(_fn, _name))
-
-
 def _copy_like(a, s):
     s = s if s._data.dtype == a._data.dtype else s.to(a.dtype)
     return S.expand(s, *a._data.shape) if s._data.shape != a._data.shape else s.clone() if not s._requires_grad else s
-
-
-def _raw(x):
-    return x._data if isinstance(x, engine.TensorBase) else x
 
 
 def _rebuild(data, requires_grad):

@@ -1,5 +1,5 @@
 """torch.* spellings (fastgrad/_torch_functions.py), Tensor aliases and in-place forms
-(fastgrad/_tensor_aliases.py), CyclicLR / CosineAnnealingWarmRestarts, nn.init.sparse_ and
+(fastgrad/_tensor_methods.py), CyclicLR / CosineAnnealingWarmRestarts, nn.init.sparse_ and
 autograd.Variable, each against torch."""
 import math
 import warnings

@@ -303,10 +303,6 @@ def as_strided_scatter(input, src, size, stride, storage_offset=None):
     return _scatter_at(input, src, where)
 
 
-TENSOR_METHODS = {"narrow_copy": narrow_copy, "split_with_sizes": split_with_sizes, "unsafe_split": unsafe_split,
-                  "unsafe_chunk": unsafe_chunk, "unsafe_split_with_sizes": unsafe_split_with_sizes, "hsplit": hsplit,
-                  "vsplit": vsplit, "dsplit": dsplit, "select_scatter": select_scatter, "slice_scatter": slice_scatter,
-                  "diagonal_scatter": diagonal_scatter, "as_strided_scatter": as_strided_scatter}
 __all__ = ["alias_copy", "as_strided_copy", "detach_copy", "expand_copy", "diagonal_copy", "narrow_copy", "view_copy",
            "permute_copy", "squeeze_copy", "unsqueeze_copy", "transpose_copy", "t_copy", "select_copy", "slice_copy",
            "unfold_copy", "unbind_copy", "split_copy", "split_with_sizes_copy", "split_with_sizes", "unsafe_split",

@@ -201,7 +201,5 @@ def isposinf(input, *, out=None):
     return _isinf_sign("isposinf", input, 1)
 
 
-TENSOR_METHODS = {"put": put, "put_": put_, "index_reduce": index_reduce, "index_reduce_": index_reduce_,
-                  "nonzero_static": nonzero_static, "isneginf": isneginf, "isposinf": isposinf}
 __all__ = ["put", "index_reduce", "tril_indices", "triu_indices", "unravel_index", "nonzero_static", "isin",
            "isneginf", "isposinf"]

@@ -588,48 +588,18 @@ def char(self, memory_format=None):
     return self.to(_dtype.int8)
 
 
-def _inplace(fn, name):
-    def method(self, *args, **kwargs):
-        return S.inplace(self, lambda a, *rest: fn(a, *rest, **kwargs), *args, name=name, others=tuple(kwargs.values()))
-    method.__name__ = name
-    return method
-
-
-def _reflected(fn):
+def reflected(fn):
     def method(self, other):
         return fn(other, self)
     return method
 
 
-# Tensor methods (fastgrad/_tensor.py binds each one that Tensor does not define yet)
-TENSOR_METHODS = {
-    "bitwise_and": bitwise_and, "bitwise_or": bitwise_or, "bitwise_xor": bitwise_xor,
-    "bitwise_left_shift": bitwise_left_shift, "bitwise_right_shift": bitwise_right_shift,
-    "__and__": bitwise_and, "__or__": bitwise_or, "__xor__": bitwise_xor,
-    "__lshift__": bitwise_left_shift, "__rshift__": bitwise_right_shift,
-    "__rlshift__": _reflected(bitwise_left_shift), "__rrshift__": _reflected(bitwise_right_shift),
-    "gcd": gcd, "lcm": lcm, "clamp_min": clamp_min, "clamp_max": clamp_max, "exp2": exp2,
-    "float_power": float_power, "frexp": frexp, "ldexp": ldexp, "logaddexp2": logaddexp2, "heaviside": heaviside,
-    "nextafter": nextafter, "diff": diff, "dist": dist, "renorm": renorm, "char": char,
-    "cauchy_": cauchy_, "exponential_": exponential_, "geometric_": geometric_, "log_normal_": log_normal_,
-}
-TENSOR_METHODS["bitwise_not"] = E.bitwise_not
-for _n in ("bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift", "gcd", "lcm",
-           "clamp_min", "clamp_max", "exp2", "ldexp", "heaviside", "nextafter", "renorm"):
-    TENSOR_METHODS[_n + "_"] = _inplace(TENSOR_METHODS[_n], _n + "_")
-for _op, _n in (("and", "bitwise_and"), ("or", "bitwise_or"), ("xor", "bitwise_xor"), ("lshift", "bitwise_left_shift"),
-                ("rshift", "bitwise_right_shift")):
-    TENSOR_METHODS["__i%s__" % _op] = TENSOR_METHODS[_n + "_"]
-
-
-def _float_power_(self, exponent):
+def float_power_(self, exponent):
     if self._data.dtype != np.float64 and self._data.dtype != np.complex128:
         raise RuntimeError("the base given to float_power_ has dtype %s but the operation's result requires dtype %s"
                            % (scalar_type_name(self._data.dtype), "ComplexDouble" if self._data.dtype.kind == "c" else "Double"))
     return S.inplace(self, float_power, exponent, name="float_power_")
 
-
-TENSOR_METHODS["float_power_"] = _float_power_
 
 __all__ = ["bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift", "gcd", "lcm",
            "clamp_min", "clamp_max", "exp2", "float_power", "frexp", "ldexp", "logaddexp2", "heaviside", "nextafter",

@@ -471,9 +471,6 @@ def sum_to_size(input, *size):
     return engine._ops["sum_to"](input, size)
 
 
-TENSOR_METHODS = {"as_strided": as_strided, "as_strided_": as_strided_, "storage_offset": storage_offset,
-                  "new_empty_strided": new_empty_strided, "resize_": resize_, "resize_as_": resize_as_,
-                  "ravel": ravel, "rot90": rot90, "sum_to_size": sum_to_size, "diagflat": diagflat}
 __all__ = ["as_strided", "as_strided_", "empty_strided", "empty_permuted", "scalar_tensor", "resize_as_", "fill",
            "fill_", "atleast_1d", "atleast_2d", "atleast_3d", "dstack", "ravel", "block_diag", "cartesian_prod",
            "combinations", "constant_pad_nd", "diagflat", "rot90"]

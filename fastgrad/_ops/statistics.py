@@ -442,7 +442,4 @@ def histogramdd(input, bins=10, *, range=None, weight=None, density=False):  # n
     return _histogramdd_t(make(hist.astype(dt)), tuple(make(e.astype(dt)) for e in edges))
 
 
-TENSOR_METHODS = {"nanmedian": nanmedian, "mode": mode, "quantile": quantile, "nanquantile": nanquantile,
-                  "histc": histc, "histogram": histogram, "cov": cov, "corrcoef": corrcoef}
-
 __all__ = ["cov", "corrcoef", "quantile", "nanquantile", "nanmedian", "mode", "histc", "histogram", "histogramdd"]

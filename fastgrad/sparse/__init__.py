@@ -362,10 +362,6 @@ def _reduce_sparse(self, protocol):
 SparseCOOTensor.__reduce_ex__ = _reduce_sparse
 
 
-def _tensor_to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
+def tensor_to_sparse(self, sparse_dim=None, *, layout=None, blocksize=None, dense_dim=None):
     return to_sparse(self, sparse_dim)
 
-
-# Tensor.to_sparse is bound here, where sparse tensors live: fastgrad._tensor must not import this
-# module (it subclasses Tensor), and fastgrad/__init__.py imports it with the rest of the package.
-Tensor.to_sparse = _tensor_to_sparse

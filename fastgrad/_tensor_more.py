@@ -1,25 +1,17 @@
-"""Tensor methods that spell what other methods do: torch's aliases (absolute, greater, ...), the
-in-place forms of existing ops (acos_, eq_, addmm_, ...), in-place view ops that change a tensor's
-shape (t_, squeeze_, ...), device and layout queries, and the legacy per-element callbacks
-(apply_, map_). Bound onto Tensor once, when fastgrad is imported (fastgrad/__init__.py); the op
-methods themselves are bound in fastgrad/_tensor.py."""
+"""Tensor methods that are no op's public function: the in-place and in-place-view method makers,
+device and layout queries, the legacy constructor and per-element callbacks (new, apply_, map_), the
+random fills, complex parts' setters and the deprecated resize. fastgrad/_tensor_methods.py binds
+them (METHODS below) with the ops' methods, in its one pass."""
 import numbers
 
 import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._backend import engine
+from fastgrad._ops import linalg_ext as LX
 from fastgrad._ops import shape as S
 from fastgrad._ops import views as V
-from fastgrad._tensor import Tensor, _inplace_method, make
-
-# ------------------------------------------------------------------ aliases: name -> existing method
-_ALIASES = {"absolute": "abs", "absolute_": "abs_", "greater": "gt", "greater_equal": "ge", "less": "lt",
-            "less_equal": "le", "not_equal": "ne", "divide_": "div_", "multiply_": "mul_", "subtract_": "sub_",
-            "negative_": "neg_", "arccos_": "acos_", "arccosh_": "acosh_", "arcsin_": "asin_", "arcsinh_": "asinh_",
-            "arctan_": "atan_", "arctanh_": "atanh_", "arctan2_": "atan2_", "fix_": "trunc_", "greater_": "gt_",
-            "greater_equal_": "ge_", "less_": "lt_", "less_equal_": "le_", "not_equal_": "ne_",
-            "swapaxes_": "transpose_", "swapdims_": "transpose_", "ger": "outer"}
+from fastgrad._tensor import Tensor, make
 
 
 def _functions():
@@ -28,54 +20,26 @@ def _functions():
     return fastgrad
 
 
-# ------------------------------------------------------------------ in-place forms of out-of-place ops
-def _op(name):
-    def fn(*args, **kwargs):
-        return getattr(_functions(), name)(*args, **kwargs)
-    return fn
+# ------------------------------------------------------------------ method makers
+_NO_ALIAS = ("index_add_", "index_copy_", "scatter_", "scatter_add_", "scatter_reduce_")  # PyTorch:
+# their source may not share any element with the written tensor; nor checked at all:
+_NO_OVERLAP_CHECK = ("masked_scatter_", "index_fill_")
 
 
-def _compare(name):
-    """eq_, lt_, ...: the comparison's result written into self in self's dtype (1 or 0)."""
-    def fn(a, other):
-        return getattr(_functions(), name)(a, other).to(a.dtype)
-    return fn
+def inplace_method(fn, name):
+    """x.name_(*args): the out-of-place op fn written into x (see shape.inplace)."""
+    full_ok, overlap = name not in _NO_ALIAS, name not in _NO_OVERLAP_CHECK
+
+    def method(self, *args, **kwargs):
+        if not kwargs:
+            return S.inplace(self, fn, *args, name=name, full_ok=full_ok, overlap=overlap)
+        return S.inplace(self, lambda a, *rest: fn(a, *rest, **kwargs), *args, name=name,
+                         others=tuple(kwargs.values()), full_ok=full_ok, overlap=overlap)
+    method.__name__ = name
+    return method
 
 
-_INPLACE = {"acos_": _op("acos"), "acosh_": _op("acosh"), "asin_": _op("asin"), "asinh_": _op("asinh"),
-            "atan_": _op("atan"), "atanh_": _op("atanh"), "cosh_": _op("cosh"), "sinh_": _op("sinh"),
-            "deg2rad_": _op("deg2rad"), "rad2deg_": _op("rad2deg"), "erfc_": _op("erfc"), "sinc_": _op("sinc"),
-            "hypot_": _op("hypot"), "copysign_": _op("copysign"), "xlogy_": _op("xlogy"), "cumprod_": _op("cumprod"),
-            "floor_divide_": _op("floor_divide"), "logical_not_": _compare("logical_not"),
-            "addmm_": _op("addmm"), "addmv_": _op("addmv"), "addr_": _op("addr"),
-            "baddbmm_": _op("baddbmm"), "bitwise_not_": _op("bitwise_not"), "sgn_": _op("sgn"),
-            "conj_physical_": _op("conj_physical")}
-for _name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"):
-    _INPLACE[_name + "_"] = _compare(_name)
-
-
-def addbmm_(self, batch1, batch2, *, beta=1, alpha=1):
-    """torch's addbmm_ writes through addbmm's out= path: a self that only broadcasts to the
-    product's shape (and is no view) is resized to it and takes the result, history included."""
-    plain = _inplace_method(_op("addbmm"), "addbmm_")
-    if batch1.dim() != 3 or batch2.dim() != 3 or self._base is not None:
-        return plain(self, batch1, batch2, beta=beta, alpha=alpha)
-    shape = (batch1.shape[1], batch2.shape[2])
-    if tuple(self.shape) == shape or np.broadcast_shapes(tuple(self.shape), shape) != shape:
-        return plain(self, batch1, batch2, beta=beta, alpha=alpha)
-    if engine.is_grad_enabled() and self._requires_grad and self._grad_fn is None:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-    result = _functions().addbmm(self.detach() if self._grad_fn is None else S.detached_history(self), batch1,
-                                 batch2, beta=beta, alpha=alpha)
-    self._data = np.array(result._data)
-    self._vc.value += 1
-    self._grad_fn, self._output_nr, self._requires_grad = result._grad_fn, result._output_nr, result._requires_grad
-    return self
-_INPLACE["logical_not_"] = lambda a: _functions().logical_not(a).to(a.dtype)
-
-
-# ------------------------------------------------------------------ in-place view ops
-def _view_inplace(name, fn):
+def view_inplace(name, fn):
     """x.t_(), x.squeeze_(dim), ...: x itself takes the view's shape and strides (same memory);
     under autograd x takes the view op's history, as torch (a leaf, or a view of a leaf, that
     requires grad is refused with torch's error)."""
@@ -90,10 +54,24 @@ def _view_inplace(name, fn):
     return method
 
 
-_VIEW_INPLACE = {"t_": lambda x: S.t(x), "transpose_": lambda x, dim0, dim1: S.transpose(x, dim0, dim1),
-                 "squeeze_": lambda x, *dim: S.squeeze(x, *dim), "unsqueeze_": lambda x, dim: S.unsqueeze(x, dim)}
-
-
+# ------------------------------------------------------------------ methods
+def addbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+    """torch's addbmm_ writes through addbmm's out= path: a self that only broadcasts to the
+    product's shape (and is no view) is resized to it and takes the result, history included."""
+    plain = inplace_method(LX.addbmm, "addbmm_")
+    if batch1.dim() != 3 or batch2.dim() != 3 or self._base is not None:
+        return plain(self, batch1, batch2, beta=beta, alpha=alpha)
+    shape = (batch1.shape[1], batch2.shape[2])
+    if tuple(self.shape) == shape or np.broadcast_shapes(tuple(self.shape), shape) != shape:
+        return plain(self, batch1, batch2, beta=beta, alpha=alpha)
+    if engine.is_grad_enabled() and self._requires_grad and self._grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    result = LX.addbmm(self.detach() if self._grad_fn is None else S.detached_history(self), batch1,
+                                 batch2, beta=beta, alpha=alpha)
+    self._data = np.array(result._data)
+    self._vc.value += 1
+    self._grad_fn, self._output_nr, self._requires_grad = result._grad_fn, result._output_nr, result._requires_grad
+    return self
 # ------------------------------------------------------------------ queries and legacy methods
 def is_signed(self):
     k = self._data.dtype.kind
@@ -263,44 +241,66 @@ def random_(self, from_=None, to=_NO_TO, *, generator=None, **kwargs):
     return self
 
 
-def cfloat(self):
+def cfloat(self, memory_format=None):
     return self.to(_dtype.complex64)
 
 
-def cdouble(self):
+def cdouble(self, memory_format=None):
     return self.to(_dtype.complex128)
 
 
-_METHODS = {"addbmm_": addbmm_, "cfloat": cfloat, "cdouble": cdouble, "is_signed": is_signed, "is_nonzero": is_nonzero, "is_same_size": is_same_size,
-            "is_inference": is_inference, "get_device": get_device, "is_pinned": is_pinned,
-            "pin_memory": pin_memory, "positive": positive, "adjoint": adjoint, "dim_order": dim_order, "new": new,
-            "apply_": apply_, "map_": map_, "map2_": map2_, "fill_diagonal_": fill_diagonal_,
-            "bernoulli": bernoulli, "bernoulli_": bernoulli_, "random_": random_}
-_FALSE_PROPERTIES = ("is_mps", "is_xpu", "is_ipu", "is_xla", "is_mtia", "is_maia", "is_vulkan", "is_mkldnn",
-                     "is_nested", "is_sparse_csr")
+def is_distributed(self):
+    return False
 
 
-def bind():
-    """Bind the methods above onto Tensor (names another module already bound are kept)."""
-    for name, fn in _METHODS.items():
-        if not hasattr(Tensor, name):
-            fn.__qualname__ = "Tensor." + name
-            setattr(Tensor, name, fn)
-    for name, fn in _INPLACE.items():
-        if not hasattr(Tensor, name):
-            setattr(Tensor, name, _inplace_method(fn, name))
-    for name, fn in _VIEW_INPLACE.items():
-        if not hasattr(Tensor, name):
-            setattr(Tensor, name, _view_inplace(name, fn))
-    for name, target in _ALIASES.items():
-        if not hasattr(Tensor, name) and hasattr(Tensor, target):
-            setattr(Tensor, name, getattr(Tensor, target))
-    for name in _FALSE_PROPERTIES:
-        if not hasattr(Tensor, name):
-            setattr(Tensor, name, False)
-    if not hasattr(Tensor, "is_cpu"):
-        Tensor.is_cpu = True
-    for name, fn in (("floor_divide", "floor_divide"), ("inner", "inner"), ("vdot", "vdot"),
-                     ("isclose", "isclose")):
-        if not hasattr(Tensor, name):
-            setattr(Tensor, name, _op(fn))
+def _set_part(self, value, part):
+    if self._data.dtype.kind != "c":
+        raise RuntimeError("%s is not implemented for tensors with non-complex dtypes." % part)
+    getattr(self._data, part)[...] = value._data if isinstance(value, engine.TensorBase) else value
+    self._vc.value += 1
+
+
+def set_real(self, value):
+    """x.real = value: into a complex x's real parts; a real x takes value whole (copy_)."""
+    return _set_part(self, value, "real") if self._data.dtype.kind == "c" else self.copy_(value)
+
+
+def set_imag(self, value):
+    return _set_part(self, value, "imag")
+
+
+# the deprecated out-of-place resize / resize_as (torch's autograd Resize: a reshaped copy of the
+# same number of elements, its gradient reshaped back)
+def resize(self, *sizes):
+    import warnings
+
+    warnings.warn("non-inplace resize is deprecated", stacklevel=2)
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) or sizes and hasattr(sizes[0], "__len__"):
+        sizes = tuple(sizes[0])
+    numel = 1
+    for s in sizes:
+        numel *= int(s)
+    if self.numel() != numel:
+        raise RuntimeError("requested resize to %s (%d elements in total), but the given tensor has a size of %s "
+                           "(%d elements). autograd's resize can only change the shape of a given tensor, while "
+                           "preserving the number of elements. " % ("x".join(map(str, sizes)), numel,
+                                                                    "x".join(map(str, self.size())), self.numel()))
+    return self.contiguous().clone().view(*sizes)
+
+
+def resize_as(self, tensor):
+    import warnings
+
+    warnings.warn("non-inplace resize_as is deprecated", stacklevel=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return resize(self, tuple(tensor.size()))
+
+
+# (fastgrad/_tensor_methods.py binds these with the ops' methods)
+METHODS = {"addbmm_": addbmm_, "cfloat": cfloat, "cdouble": cdouble, "is_signed": is_signed, "is_nonzero": is_nonzero,
+           "is_same_size": is_same_size, "is_inference": is_inference, "get_device": get_device,
+           "is_pinned": is_pinned, "pin_memory": pin_memory, "positive": positive, "adjoint": adjoint,
+           "dim_order": dim_order, "new": new, "apply_": apply_, "map_": map_, "map2_": map2_,
+           "fill_diagonal_": fill_diagonal_, "bernoulli": bernoulli, "bernoulli_": bernoulli_, "random_": random_,
+           "is_distributed": is_distributed, "resize": resize, "resize_as": resize_as}
