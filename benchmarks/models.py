@@ -93,6 +93,24 @@ def check(mod, name, weights, libs):
     return bad
 
 
+def training_step(lib, model, opt, inputs, loss, clip=None):
+    """The training workloads' step(): zero_grad, loss(model(x), y), backward,
+    lib.nn.utils.clip_grad_norm_(clip) when given, opt.step(); returns the loss."""
+    x, y = inputs["x"], inputs["y"]
+    clip_grad_norm_ = lib.nn.utils.clip_grad_norm_
+
+    def step():
+        opt.zero_grad()
+        out = loss(model(x), y)
+        out.backward()
+        if clip is not None:
+            clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        return out
+
+    return step
+
+
 def on_numpy_blas(step):
     """The step run with fastgrad's products on NumPy's BLAS in a process that loaded MKL."""
     from inprocess import on_numpy_blas as onb

@@ -6,10 +6,11 @@ step's time goes to the 50k-wide softmax, the products and the embedding's index
 
     python benchmarks/w11_embed_ce.py [--threads 1 2] [--rounds 9] [--profile] [--memory]
 """
-import os
 import sys
 
 import numpy as np
+
+import models  # (the shared harness; benchmarks/ is the script's folder, sys.path[0])
 
 WORKLOADS = {"W11": "Embedding(50000, 32) -> Linear(32, 50000) -> cross-entropy, batch 512, SGD"}
 V, D, B = 50000, 32, 512
@@ -36,20 +37,9 @@ def data(name):
 
 
 def make_step(lib, name, model, inputs):
-    opt = lib.optim.SGD(model.parameters(), lr=0.1)
-    x, y = inputs["x"], inputs["y"]
-
-    def step():
-        opt.zero_grad()
-        loss = lib.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
+    return models.training_step(lib, model, lib.optim.SGD(model.parameters(), lr=0.1), inputs,
+                                lib.nn.functional.cross_entropy)
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import models
     models.main(sys.modules[__name__])

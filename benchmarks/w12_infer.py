@@ -4,10 +4,11 @@ models.py); the output is checked against torch's.
 
     python benchmarks/w12_infer.py [W12a W12b] [--threads 1 2] [--rounds 9] [--profile]
 """
-import os
 import sys
 
 import numpy as np
+
+import models  # (the shared harness; benchmarks/ is the script's folder, sys.path[0])
 
 WORKLOADS = {"W12a": "MLP 784-100-10 inference under no_grad, batch 1",
              "W12b": "MLP 784-100-10 inference under no_grad, batch 1024"}
@@ -35,6 +36,4 @@ def make_step(lib, name, model, inputs):
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import models
     models.main(sys.modules[__name__])

@@ -8,10 +8,11 @@
 
     python benchmarks/w7_lenet.py [W7 W7b] [--threads 1 2] [--rounds 9] [--profile] [--memory]
 """
-import os
 import sys
 
 import numpy as np
+
+import models  # (the shared harness; benchmarks/ is the script's folder, sys.path[0])
 
 WORKLOADS = {"W7": "LeNet-5 step, batch 64 x 1x28x28, SGD momentum",
              "W7b": "conv 32/64/128 3x3 + BatchNorm2d step, batch 32 x 3x32x32, SGD momentum"}
@@ -58,20 +59,9 @@ def data(name):
 
 
 def make_step(lib, name, model, inputs):
-    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = inputs["x"], inputs["y"]
-
-    def step():
-        opt.zero_grad()
-        loss = lib.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
+    return models.training_step(lib, model, lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9), inputs,
+                                lib.nn.functional.cross_entropy)
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import models
     models.main(sys.modules[__name__])

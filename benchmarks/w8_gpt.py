@@ -6,10 +6,11 @@ batch 16; cross-entropy, clip_grad_norm_(1.0), AdamW (lr 3e-4, weight decay 0.1)
 
     python benchmarks/w8_gpt.py [--threads 1 2] [--rounds 9] [--profile] [--memory]
 """
-import os
 import sys
 
 import numpy as np
+
+import models  # (the shared harness; benchmarks/ is the script's folder, sys.path[0])
 
 WORKLOADS = {"W8": "GPT 4 layers x 4 heads, width 128, context 64, batch 16, vocab 65, AdamW + clip"}
 V, D, HEADS, LAYERS, T, B = 65, 128, 4, 4, 64, 16
@@ -55,21 +56,9 @@ def data(name):
 
 
 def make_step(lib, name, model, inputs):
-    opt = lib.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
-    x, y = inputs["x"], inputs["y"]
-
-    def step():
-        opt.zero_grad()
-        loss = lib.nn.functional.cross_entropy(model(x).view(-1, V), y.view(-1))
-        loss.backward()
-        lib.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        return loss
-
-    return step
+    return models.training_step(lib, model, lib.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1), inputs,
+                                lambda out, y: lib.nn.functional.cross_entropy(out.view(-1, V), y.view(-1)), clip=1.0)
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import models
     models.main(sys.modules[__name__])

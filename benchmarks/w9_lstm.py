@@ -5,10 +5,11 @@ LSTM on a (35, 32, 200) input, a linear layer 200-200 on its output, MSE to a ta
 
     python benchmarks/w9_lstm.py [--threads 1 2] [--rounds 9] [--profile] [--memory]
 """
-import os
 import sys
 
 import numpy as np
+
+import models  # (the shared harness; benchmarks/ is the script's folder, sys.path[0])
 
 WORKLOADS = {"W9": "LSTM 2 layers, hidden 200, batch 32 x 35 steps, MSE, SGD"}
 T, B, H = 35, 32, 200
@@ -36,20 +37,9 @@ def data(name):
 
 
 def make_step(lib, name, model, inputs):
-    opt = lib.optim.SGD(model.parameters(), lr=0.1)
-    x, y = inputs["x"], inputs["y"]
-
-    def step():
-        opt.zero_grad()
-        loss = lib.nn.functional.mse_loss(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
+    return models.training_step(lib, model, lib.optim.SGD(model.parameters(), lr=0.1), inputs,
+                                lib.nn.functional.mse_loss)
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import models
     models.main(sys.modules[__name__])
