@@ -13,11 +13,11 @@ from fastgrad._ops.base import K, Op
 _as_strided = np.lib.stride_tricks.as_strided
 
 
-def pad_nd(a, lo, hi):
-    """a with its trailing len(lo) dims zero-padded by lo before and hi after."""
+def pad_nd(a, lo, hi, value=0.0):
+    """a with its trailing len(lo) dims padded by lo before and hi after (constant value)."""
     if not any(lo) and not any(hi):
         return a
-    return np.pad(a, [(0, 0)] * (a.ndim - len(lo)) + list(zip(lo, hi)))
+    return np.pad(a, [(0, 0)] * (a.ndim - len(lo)) + list(zip(lo, hi)), constant_values=value)
 
 
 def windows(xp, k, s, d, out):
@@ -106,7 +106,9 @@ def _sum_terms(*terms):
 
 
 class ConvNd(Op):
-    """y = conv(x, w) + b for x (N, C, *sp), w (O, C/groups, *k), in geom's geometry."""
+    """y = conv(x, w) + b for x (N, C, *sp), w (O, C/groups, *k), in geom's geometry (any object
+    with conv, grad_input, grad_weight and n: ConvGeom here, layers._ConvGeom for conv2d's
+    kernels). Its gradient op is cls._grad: subclasses (layers.Conv2d) name their own."""
 
     @staticmethod
     def forward(ctx, x, w, b, geom):
@@ -117,24 +119,25 @@ class ConvNd(Op):
             y += b._data.reshape(_bias_shape(geom.n))
         return y
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         x, w = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gx, gw = ConvNdBackward.apply(x, w, g, ctx.geom, (need[0], need[1]))
+        gx, gw = cls._grad.apply(x, w, g, ctx.geom, (need[0], need[1]))
         gb = g.sum((0,) + tuple(range(2, 2 + ctx.geom.n))) if need[2] else None
         return gx, gw, gb, None
 
-    @staticmethod
-    def jvp(ctx, tx, tw, tb, geom):
+    @classmethod
+    def jvp(cls, ctx, tx, tw, tb, geom):
         x, w = ctx.saved_tensors
-        return _sum_terms(None if tx is None else ConvNd.apply(tx, w, None, geom),
-                          None if tw is None else ConvNd.apply(x, tw, None, geom),
+        return _sum_terms(None if tx is None else cls.apply(tx, w, None, geom),
+                          None if tw is None else cls.apply(x, tw, None, geom),
                           None if tb is None else tb.reshape(_bias_shape(geom.n)))
 
 
 class ConvNdBackward(Op):
-    """(gx, gw) of ConvNd: gx = conv_transpose(g, w), gw = correlate(x, g); both bilinear."""
+    """(gx, gw) of ConvNd: gx = conv_transpose(g, w), gw = correlate(x, g); both bilinear.
+    cls._conv is the convolution op it is the gradient of."""
 
     @staticmethod
     def forward(ctx, x, w, g, geom, need):
@@ -145,28 +148,28 @@ class ConvNdBackward(Op):
         gw = geom.grad_weight(x._data, g._data) if need[1] else None
         return gx, gw
 
-    @staticmethod
-    def backward(ctx, ax, aw):
+    @classmethod
+    def backward(cls, ctx, ax, aw):
         x, w, g = ctx.saved_tensors
         geom = ctx.geom
         need = ctx.needs_input_grad
         gx = gw = gg = None
         if need[0] and aw is not None:  # <aw, corr(x, g)> = <x, conv_T(g, aw)>
-            gx = ConvNdBackward.apply(x, aw, g, geom, (True, False))[0]
+            gx = cls.apply(x, aw, g, geom, (True, False))[0]
         if need[1] and ax is not None:  # <ax, conv_T(g, w)> = <corr(ax, g), w>
-            gw = ConvNdBackward.apply(ax, w, g, geom, (False, True))[1]
+            gw = cls.apply(ax, w, g, geom, (False, True))[1]
         if need[2]:
-            gg = _sum_terms(None if ax is None else ConvNd.apply(ax, w, None, geom),
-                            None if aw is None else ConvNd.apply(x, aw, None, geom))
+            gg = _sum_terms(None if ax is None else cls._conv.apply(ax, w, None, geom),
+                            None if aw is None else cls._conv.apply(x, aw, None, geom))
         return gx, gw, gg, None, None
 
-    @staticmethod
-    def jvp(ctx, tx, tw, tg, geom, need):
+    @classmethod
+    def jvp(cls, ctx, tx, tw, tg, geom, need):
         x, w, g = ctx.saved_tensors
         gx = gw = None
-        for t in ((None if tg is None else ConvNdBackward.apply(x, w, tg, geom, need)),
-                  (None if tw is None else ConvNdBackward.apply(x, tw, g, geom, (need[0], False))),
-                  (None if tx is None else ConvNdBackward.apply(tx, w, g, geom, (False, need[1])))):
+        for t in ((None if tg is None else cls.apply(x, w, tg, geom, need)),
+                  (None if tw is None else cls.apply(x, tw, g, geom, (need[0], False))),
+                  (None if tx is None else cls.apply(tx, w, g, geom, (False, need[1])))):
             if t is not None:
                 gx = _sum_terms(gx, t[0])
                 gw = _sum_terms(gw, t[1])
@@ -175,7 +178,8 @@ class ConvNdBackward(Op):
 
 class ConvTransposeNd(Op):
     """y = conv_transpose(x, w) + b: the input gradient of the convolution whose geometry is
-    geom (its input has y's shape, its output x's); w is (C_in, C_out / groups, *k)."""
+    geom (its input has y's shape, its output x's); w is (C_in, C_out / groups, *k). Its
+    backward is cls._conv and cls._grad (spatial.ConvTranspose2d: conv2d's)."""
 
     @staticmethod
     def forward(ctx, x, w, b, geom):
@@ -186,18 +190,22 @@ class ConvTransposeNd(Op):
             y += b._data.reshape(_bias_shape(geom.n))
         return y
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         x, w = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gx = ConvNd.apply(g, w, None, ctx.geom) if need[0] else None  # the adjoint: a convolution
-        gw = ConvNdBackward.apply(g, w, x, ctx.geom, (False, True))[1] if need[1] else None
+        gx = cls._conv.apply(g, w, None, ctx.geom) if need[0] else None  # the adjoint: a convolution
+        gw = cls._grad.apply(g, w, x, ctx.geom, (False, True))[1] if need[1] else None
         gb = g.sum((0,) + tuple(range(2, 2 + ctx.geom.n))) if need[2] else None
         return gx, gw, gb, None
 
-    @staticmethod
-    def jvp(ctx, tx, tw, tb, geom):
+    @classmethod
+    def jvp(cls, ctx, tx, tw, tb, geom):
         x, w = ctx.saved_tensors
-        return _sum_terms(None if tx is None else ConvTransposeNd.apply(tx, w, None, geom),
-                          None if tw is None else ConvTransposeNd.apply(x, tw, None, geom),
+        return _sum_terms(None if tx is None else cls.apply(tx, w, None, geom),
+                          None if tw is None else cls.apply(x, tw, None, geom),
                           None if tb is None else tb.reshape(_bias_shape(geom.n)))
+
+
+ConvNd._grad = ConvTransposeNd._grad = ConvNdBackward
+ConvNdBackward._conv = ConvTransposeNd._conv = ConvNd

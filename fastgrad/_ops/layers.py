@@ -6,6 +6,7 @@ conv1d is conv2d on a height-1 image."""
 import numpy as np
 
 from fastgrad import _dtype
+from fastgrad._ops import conv_nd as CN
 from fastgrad._ops.base import K, Op, make
 
 _as_strided = np.lib.stride_tricks.as_strided
@@ -63,6 +64,7 @@ class _ConvGeom:
         self.out = (_out_size(x_shape[2], self.k[0], stride[0], padding[0], dilation[0]),
                     _out_size(x_shape[3], self.k[1], stride[1], padding[1], dilation[1]))
         self.full_out = self.out
+        self.n = 2
 
     def _kernels(self, a):
         return (self.out == self.full_out and a.dtype in (np.float32, np.float64) and 0 not in self.x_shape
@@ -125,79 +127,15 @@ class _ConvGeom:
         return K.mm(self.grad_rows(g), self.cols(x).transpose(0, 2, 1)).reshape(self.w_shape)
 
 
-class Conv2d(Op):
-    """y = conv2d(x, w) + b for x (N, C, H, W), w (O, C/groups, kh, kw)."""
-
-    @staticmethod
-    def forward(ctx, x, w, b, geom):
-        ctx.geom = geom
-        ctx.save_for_backward(x, w)
-        y = geom.conv(x._data, w._data)
-        if b is not None:
-            y += b._data.reshape(1, -1, 1, 1)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        x, w = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        gx, gw = Conv2dBackward.apply(x, w, g, ctx.geom, (need[0], need[1]))
-        gb = g.sum((0, 2, 3)) if need[2] else None
-        return gx, gw, gb, None
-
-    @staticmethod
-    def jvp(ctx, tx, tw, tb, geom):
-        x, w = ctx.saved_tensors
-        out = None
-        for t in (None if tx is None else Conv2d.apply(tx, w, None, geom),
-                  None if tw is None else Conv2d.apply(x, tw, None, geom),
-                  None if tb is None else tb.reshape(1, -1, 1, 1)):
-            if t is not None:
-                out = t if out is None else out + t
-        return out
+class Conv2d(CN.ConvNd):
+    """y = conv2d(x, w) + b for x (N, C, H, W), w (O, C/groups, kh, kw): ConvNd's op on _ConvGeom."""
 
 
-class Conv2dBackward(Op):
+class Conv2dBackward(CN.ConvNdBackward):
     """(gx, gw) of conv2d: gx = conv_transpose(g, w), gw = correlate(x, g); both linear."""
 
-    @staticmethod
-    def forward(ctx, x, w, g, geom, need):
-        ctx.geom = geom
-        ctx.save_for_backward(x, w, g)
-        ctx.set_materialize_grads(False)
-        gx = geom.grad_input(g._data, w._data) if need[0] else None
-        gw = geom.grad_weight(x._data, g._data) if need[1] else None
-        return gx, gw
 
-    @staticmethod
-    def backward(ctx, ax, aw):
-        x, w, g = ctx.saved_tensors
-        geom = ctx.geom
-        need = ctx.needs_input_grad
-        gx = gw = gg = None
-        if need[0] and aw is not None:  # <aw, corr(x, g)> = <x, conv_T(g, aw)>
-            gx = Conv2dBackward.apply(x, aw, g, geom, (True, False))[0]
-        if need[1] and ax is not None:  # <ax, conv_T(g, w)> = <corr(ax, g), w>
-            gw = Conv2dBackward.apply(ax, w, g, geom, (False, True))[1]
-        if need[2]:
-            terms = [Conv2d.apply(ax, w, None, geom) if ax is not None else None,
-                     Conv2d.apply(x, aw, None, geom) if aw is not None else None]
-            for t in terms:
-                if t is not None:
-                    gg = t if gg is None else gg + t
-        return gx, gw, gg, None, None
-
-    @staticmethod
-    def jvp(ctx, tx, tw, tg, geom, need):
-        x, w, g = ctx.saved_tensors
-        gx = gw = None
-        for t in ((None if tg is None else Conv2dBackward.apply(x, w, tg, geom, (True, True))),
-                  (None if tw is None else Conv2dBackward.apply(x, tw, g, geom, (True, False))),
-                  (None if tx is None else Conv2dBackward.apply(tx, w, g, geom, (False, True)))):
-            if t is not None:
-                gx = t[0] if gx is None else (gx if t[0] is None else gx + t[0])
-                gw = t[1] if gw is None else (gw if t[1] is None else gw + t[1])
-        return gx, gw
+Conv2d._grad, Conv2dBackward._conv = Conv2dBackward, Conv2d
 
 
 # --------------------------------------------------------------------------- pooling

@@ -6,40 +6,13 @@ Im2Col <-> Col2Im, TensorUnfold <-> TensorUnfoldBackward; ConvTranspose2d is the
 gradient of a convolution (layers.Conv2dBackward) and its backward is a convolution."""
 import numpy as np
 
+from fastgrad._ops import conv_nd as CN
 from fastgrad._ops import layers as L
 from fastgrad._ops.base import Op, make_view, norm_dim
+from fastgrad._ops.conv_nd import pad_nd, scatter_windows, windows  # noqa: F401  (the array helpers are
+# the convolution's; pooling reads SP.windows, SP.pad_nd)
 
 _as_strided = np.lib.stride_tricks.as_strided
-
-
-# --------------------------------------------------------------------------- array helpers
-def pad_nd(a, lo, hi, value=0.0):
-    """a with its trailing len(lo) dims padded by lo before and hi after (constant value)."""
-    if not any(lo) and not any(hi):
-        return a
-    return np.pad(a, [(0, 0)] * (a.ndim - len(lo)) + list(zip(lo, hi)), constant_values=value)
-
-
-def windows(xp, k, s, d, out):
-    """Read-only (*lead, *k, *out) view of xp (*lead, *spatial) for kernel k, stride s, dilation d."""
-    n = len(k)
-    st = xp.strides
-    sp = st[xp.ndim - n:]
-    return _as_strided(xp, xp.shape[:xp.ndim - n] + tuple(k) + tuple(out),
-                       st[:xp.ndim - n] + tuple(a * b for a, b in zip(sp, d)) + tuple(a * b for a, b in zip(sp, s)),
-                       writeable=False)
-
-
-def scatter_windows(cols, sp, k, s, lo, d, out):
-    """Adjoint of windows(pad_nd(x, lo, hi), ...): cols (*lead, *k, *out) added into (*lead, *sp)."""
-    n = len(k)
-    lead = cols.shape[:cols.ndim - 2 * n]
-    full = tuple(max(lo[i] + sp[i], d[i] * (k[i] - 1) + s[i] * (out[i] - 1) + 1) for i in range(n))
-    gx = np.zeros(lead + full, cols.dtype)
-    for kk in np.ndindex(*k):
-        dst = tuple(slice(kk[i] * d[i], kk[i] * d[i] + s[i] * (out[i] - 1) + 1, s[i]) for i in range(n))
-        gx[(Ellipsis,) + dst] += cols[(Ellipsis,) + kk + (slice(None),) * n]
-    return np.ascontiguousarray(gx[(Ellipsis,) + tuple(slice(lo[i], lo[i] + sp[i]) for i in range(n))])
 
 
 class WinGeom:
@@ -152,38 +125,11 @@ class TensorUnfoldBackward(Op):
 
 
 # --------------------------------------------------------------------------- transposed conv
-class ConvTranspose2d(Op):
+class ConvTranspose2d(CN.ConvTransposeNd):
     """y = conv_transpose2d(x, w) + b, the input gradient of conv2d(y-shaped, w): geom is the
     convolution's geometry (its input is y, its output x); w is (C_in, C_out / groups, kh, kw)."""
 
-    @staticmethod
-    def forward(ctx, x, w, b, geom):
-        ctx.geom = geom
-        ctx.save_for_backward(x, w)
-        y = geom.grad_input(x._data, w._data)
-        if b is not None:
-            y += b._data.reshape(1, -1, 1, 1)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        x, w = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        gx = L.Conv2d.apply(g, w, None, ctx.geom) if need[0] else None  # the adjoint: a convolution
-        gw = L.Conv2dBackward.apply(g, w, x, ctx.geom, (False, True))[1] if need[1] else None
-        gb = g.sum((0, 2, 3)) if need[2] else None
-        return gx, gw, gb, None
-
-    @staticmethod
-    def jvp(ctx, tx, tw, tb, geom):
-        x, w = ctx.saved_tensors
-        out = None
-        for t in (None if tx is None else ConvTranspose2d.apply(tx, w, None, geom),
-                  None if tw is None else ConvTranspose2d.apply(x, tw, None, geom),
-                  None if tb is None else tb.reshape(1, -1, 1, 1)):
-            if t is not None:
-                out = t if out is None else out + t
-        return out
+    _conv, _grad = L.Conv2d, L.Conv2dBackward
 
 
 def tensor_unfold(x, dimension, size, step):

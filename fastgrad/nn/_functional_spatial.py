@@ -6,26 +6,10 @@ from fastgrad._backend import engine
 from fastgrad._ops import layers as L
 from fastgrad._ops import spatial as SP
 from fastgrad._ops.base import scalar_type_name, shape_str
+from fastgrad.nn._functional_conv3d import _as_list, _expand as _expand_param  # (torch's int[n] parsing)
 
 __all__ = ["conv_transpose1d", "conv_transpose2d", "unfold", "fold", "pixel_shuffle", "pixel_unshuffle",
            "channel_shuffle", "native_channel_shuffle"]
-
-
-def _as_list(v, n):
-    """torch's int[n] argument parsing: an int is repeated, a sequence is kept as given."""
-    if isinstance(v, (tuple, list)):
-        return [int(a) for a in v]
-    return [int(v)] * n
-
-
-def _expand_param(v, name, dim):
-    """torch's expand_param_if_needed."""
-    if len(v) == 1:
-        return v * dim
-    if len(v) != dim:
-        raise RuntimeError(f"expected {name} to be a single integer value or a list of {dim} values to match the "
-                           f"convolution dimensions, but got {name}={shape_str(v)}")
-    return list(v)
 
 
 # --------------------------------------------------------------------------- transposed convolution
