@@ -53,10 +53,13 @@ class _ConvNd(Module):
                     self._reversed_padding_repeated_twice[2 * i + 1] = total - total // 2
         else:
             self._reversed_padding_repeated_twice = tuple(p for p in reversed(self.padding) for _ in range(2))
-        self.weight = Parameter(fastgrad.empty((out_channels, in_channels // groups) + self.kernel_size,
-                                               device=device, dtype=dtype))
+        self._init_parameters((out_channels, in_channels // groups) + self.kernel_size, bias, device, dtype)
+
+    def _init_parameters(self, weight_shape, bias, device, dtype):
+        """The weight, the bias (out_channels) or None, reset_parameters."""
+        self.weight = Parameter(fastgrad.empty(weight_shape, device=device, dtype=dtype))
         if bias:
-            self.bias = Parameter(fastgrad.empty(out_channels, device=device, dtype=dtype))
+            self.bias = Parameter(fastgrad.empty(self.out_channels, device=device, dtype=dtype))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -136,13 +139,7 @@ class _ConvTransposeNd(_ConvNd):
         self.groups = groups
         self.padding_mode = padding_mode
         self._reversed_padding_repeated_twice = tuple(p for p in reversed(self.padding) for _ in range(2))
-        self.weight = Parameter(fastgrad.empty((in_channels, out_channels // groups) + self.kernel_size,
-                                               device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(fastgrad.empty(out_channels, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        self._init_parameters((in_channels, out_channels // groups) + self.kernel_size, bias, device, dtype)
 
     def extra_repr(self):
         s = "{in_channels}, {out_channels}, kernel_size={kernel_size}, stride={stride}"

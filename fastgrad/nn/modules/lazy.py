@@ -152,7 +152,7 @@ class _LazyConvXdMixin(LazyModuleMixin):
         return input.shape[1] if input.dim() == num_dims_batch else input.shape[0]
 
     def _get_num_spatial_dims(self):
-        raise NotImplementedError
+        return len(self.kernel_size)
 
 
 def _lazy_conv_init(self, out_channels, bias, device, dtype):
@@ -162,88 +162,56 @@ def _lazy_conv_init(self, out_channels, bias, device, dtype):
         self.bias = UninitializedParameter(device=device, dtype=dtype)
 
 
-class LazyConv1d(_LazyConvXdMixin, Conv1d):
+class _LazyConv(_LazyConvXdMixin):
+    """LazyConv1d/2d/3d: the convolution made with in_channels 0 and uninitialized parameters."""
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False, padding_mode, device, dtype)
+        _lazy_conv_init(self, out_channels, bias, device, dtype)
+
+
+class _LazyConvTranspose(_LazyConvXdMixin):
+    """LazyConvTranspose1d/2d/3d: the same for the transposed convolutions."""
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True,
+                 dilation=1, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False, dilation, padding_mode,
+                         device, dtype)
+        _lazy_conv_init(self, out_channels, bias, device, dtype)
+
+
+class LazyConv1d(_LazyConv, Conv1d):
     """A Conv1d whose in_channels is inferred from the first input."""
 
     cls_to_become = Conv1d
 
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", device=None, dtype=None):
-        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False, padding_mode, device, dtype)
-        _lazy_conv_init(self, out_channels, bias, device, dtype)
 
-    def _get_num_spatial_dims(self):
-        return 1
-
-
-class LazyConv2d(_LazyConvXdMixin, Conv2d):
+class LazyConv2d(_LazyConv, Conv2d):
     """A Conv2d whose in_channels is inferred from the first input."""
 
     cls_to_become = Conv2d
 
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", device=None, dtype=None):
-        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False, padding_mode, device, dtype)
-        _lazy_conv_init(self, out_channels, bias, device, dtype)
 
-    def _get_num_spatial_dims(self):
-        return 2
-
-
-class LazyConv3d(_LazyConvXdMixin, Conv3d):
+class LazyConv3d(_LazyConv, Conv3d):
     """A Conv3d whose in_channels is inferred from the first input."""
 
     cls_to_become = Conv3d
 
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", device=None, dtype=None):
-        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False, padding_mode, device, dtype)
-        _lazy_conv_init(self, out_channels, bias, device, dtype)
 
-    def _get_num_spatial_dims(self):
-        return 3
-
-
-class LazyConvTranspose1d(_LazyConvXdMixin, ConvTranspose1d):
+class LazyConvTranspose1d(_LazyConvTranspose, ConvTranspose1d):
     """A ConvTranspose1d whose in_channels is inferred from the first input."""
 
     cls_to_become = ConvTranspose1d
 
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True,
-                 dilation=1, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False, dilation, padding_mode,
-                         device, dtype)
-        _lazy_conv_init(self, out_channels, bias, device, dtype)
 
-    def _get_num_spatial_dims(self):
-        return 1
-
-
-class LazyConvTranspose2d(_LazyConvXdMixin, ConvTranspose2d):
+class LazyConvTranspose2d(_LazyConvTranspose, ConvTranspose2d):
     """A ConvTranspose2d whose in_channels is inferred from the first input."""
 
     cls_to_become = ConvTranspose2d
 
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True,
-                 dilation=1, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False, dilation, padding_mode,
-                         device, dtype)
-        _lazy_conv_init(self, out_channels, bias, device, dtype)
 
-    def _get_num_spatial_dims(self):
-        return 2
-
-
-class LazyConvTranspose3d(_LazyConvXdMixin, ConvTranspose3d):
+class LazyConvTranspose3d(_LazyConvTranspose, ConvTranspose3d):
     """A ConvTranspose3d whose in_channels is inferred from the first input."""
 
     cls_to_become = ConvTranspose3d
-
-    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True,
-                 dilation=1, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False, dilation, padding_mode,
-                         device, dtype)
-        _lazy_conv_init(self, out_channels, bias, device, dtype)
-
-    def _get_num_spatial_dims(self):
-        return 3

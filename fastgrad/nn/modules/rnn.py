@@ -450,6 +450,22 @@ class RNNCellBase(Module):
         for weight in self.parameters():
             init.uniform_(weight, -stdv, stdv)
 
+    def _batch_of_one(self, name, input, hx):
+        """RNNCell's and GRUCell's inputs: (input, hx, is_batched), a 1-D input and hx as a
+        batch of one, hx zeros when None (torch's dimension errors)."""
+        if input.dim() not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        if hx is not None and hx.dim() not in (1, 2):
+            raise ValueError(f"{name}: Expected hidden to be 1D or 2D, got {hx.dim()}D instead")
+        is_batched = input.dim() == 2
+        if not is_batched:
+            input = input.unsqueeze(0)
+        if hx is None:
+            hx = _zeros((input.size(0), self.hidden_size), input)
+        else:
+            hx = hx.unsqueeze(0) if not is_batched else hx
+        return input, hx, is_batched
+
     def _check(self, input, hxs):
         """PyTorch's cell checks (check_rnn_cell_forward_input / _hidden, then the products'
         dtype check) on 2-D input and states."""
@@ -485,17 +501,7 @@ class RNNCell(RNNCellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input, hx=None):
-        if input.dim() not in (1, 2):
-            raise ValueError(f"RNNCell: Expected input to be 1D or 2D, got {input.dim()}D instead")
-        if hx is not None and hx.dim() not in (1, 2):
-            raise ValueError(f"RNNCell: Expected hidden to be 1D or 2D, got {hx.dim()}D instead")
-        is_batched = input.dim() == 2
-        if not is_batched:
-            input = input.unsqueeze(0)
-        if hx is None:
-            hx = _zeros((input.size(0), self.hidden_size), input)
-        else:
-            hx = hx.unsqueeze(0) if not is_batched else hx
+        input, hx, is_batched = self._batch_of_one("RNNCell", input, hx)
         if self.nonlinearity not in ("tanh", "relu"):
             raise RuntimeError(f"Unknown nonlinearity: {self.nonlinearity}")
         self._check(input, (hx,))
@@ -542,17 +548,7 @@ class GRUCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, num_chunks=3, device=device, dtype=dtype)
 
     def forward(self, input, hx=None):
-        if input.dim() not in (1, 2):
-            raise ValueError(f"GRUCell: Expected input to be 1D or 2D, got {input.dim()}D instead")
-        if hx is not None and hx.dim() not in (1, 2):
-            raise ValueError(f"GRUCell: Expected hidden to be 1D or 2D, got {hx.dim()}D instead")
-        is_batched = input.dim() == 2
-        if not is_batched:
-            input = input.unsqueeze(0)
-        if hx is None:
-            hx = _zeros((input.size(0), self.hidden_size), input)
-        else:
-            hx = hx.unsqueeze(0) if not is_batched else hx
+        input, hx, is_batched = self._batch_of_one("GRUCell", input, hx)
         self._check(input, (hx,))
         gx = linear(input, self.weight_ih, self.bias_ih)
         ret = _rnn.gru_cell(gx, hx, self.weight_hh, self.bias_hh)
