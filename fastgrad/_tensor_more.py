@@ -2,6 +2,7 @@
 device and layout queries, the legacy constructor and per-element callbacks (new, apply_, map_), the
 random fills, complex parts' setters and the deprecated resize. fastgrad/_tensor_methods.py binds
 them (METHODS below) with the ops' methods, in its one pass."""
+import inspect
 import numbers
 
 import numpy as np
@@ -46,7 +47,20 @@ def inplace_method(fn, name):
             return inplace(self, fn, args[0], name=name)
         return inplace(self, fn, *args, name=name)
     method.__name__ = name
+    method.__signature__ = _method_signature(fn)
     return method
+
+
+def _method_signature(fn):
+    """fn's signature as a method's (self first, no out=): what inspect, editors and the stubs show."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    params = [p for p in sig.parameters.values() if p.name != "out"]
+    if not params or params[0].kind not in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+        return None
+    return sig.replace(parameters=[params[0].replace(name="self")] + params[1:])
 
 
 def view_inplace(name, fn):
