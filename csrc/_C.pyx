@@ -56,6 +56,7 @@ cdef double GELU_KAPPA = 0.044715
 from fastgrad._kernel_checks import (
     _describe, _dtype, _new_out, _same_shape, _writeable, _rows, _elementwise, _rowwise, _targets,
     _ce_args, _state, _floats)
+from fastgrad._quiet import NP_QUIET as _NP_QUIET, quiet_reset as _quiet_reset, quiet_set as _quiet_set
 
 
 
@@ -69,3 +70,11 @@ include "rnn.pxi"
 include "random.pxi"
 include "conv.pxi"
 include "norm.pxi"
+
+
+# The kernels the ops give the engine as their whole forward (Op._kernel) that never warn: their C
+# loops raise no NumPy warning and their NumPy fallbacks run with its floating-point errors ignored
+# (_quiet_call). The engine runs these without setting NumPy's error state (fastgrad/_quiet.py), which
+# would cost ~0.15 us an op (benchmark W4); every other forward runs with it set.
+QUIET_KERNELS = (add, sub, mul, div, neg, square, sum_all, sigmoid_fwd, sigmoid_bwd, tanh_fwd, tanh_bwd,
+                 relu_fwd, relu_bwd)

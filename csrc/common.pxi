@@ -144,6 +144,17 @@ cdef bint _aligned(arrays):
 cdef object _twin = None
 
 
+cdef object _quiet_call(object f, tuple args):
+    """f(*args) with NumPy's floating-point errors ignored (fastgrad/_quiet.py): the NumPy fallbacks
+    of the kernels the engine runs without setting that state itself (QUIET_KERNELS in _C.pyx), which
+    warn no more than their C loops do (PyTorch warns for none)."""
+    tok = _quiet_set(_NP_QUIET)
+    try:
+        return f(*args)
+    finally:
+        _quiet_reset(tok)
+
+
 cdef object _numpy_twin():
     """The NumPy twin, for the rare arrays the loops do not take (unaligned views)."""
     global _twin

@@ -134,7 +134,7 @@ cdef object _ew_run(str name, object a, object b, object out, object e0=None, ob
         b = ins[1] if binary else None
         if not _aligned((a, b, out)):
             extra = () if e0 is None else ((e0,) if e1 is None else (e0, e1))
-            return getattr(_numpy_twin(), name)(*((a, b) if binary else (a,)), out, *extra)
+            return _quiet_call(getattr(_numpy_twin(), name), ((a, b) if binary else (a,)) + (out,) + extra)
         t = cnp.PyArray_TYPE(<cnp.ndarray>out)
     if op == GELU_FWD or op == GELU_BWD:
         p0 = 1 if e0 else 0
@@ -240,7 +240,7 @@ cdef object _arith(int op, object a, object b, object out, object ufunc):
     cdef void *pb
     cdef void *po
     if t < 0 or _ftype(b, IN_OK) != t:
-        return ufunc(a, b) if out is None else ufunc(a, b, out)
+        return _quiet_call(ufunc, (a, b) if out is None else (a, b, out))
     nda = cnp.PyArray_NDIM(<cnp.ndarray>a)
     ndb = cnp.PyArray_NDIM(<cnp.ndarray>b)
     shape_of = <cnp.ndarray>a
@@ -252,11 +252,11 @@ cdef object _arith(int op, object a, object b, object out, object ufunc):
         sa = False
         shape_of = <cnp.ndarray>b
     else:
-        return ufunc(a, b) if out is None else ufunc(a, b, out)
+        return _quiet_call(ufunc, (a, b) if out is None else (a, b, out))
     if out is None:
         out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(shape_of), cnp.PyArray_DIMS(shape_of), t, 0)
     elif not _like(out, shape_of, t, OUT_OK) or _overlap(a, out, True) or _overlap(b, out, True):
-        return ufunc(a, b, out)
+        return _quiet_call(ufunc, (a, b, out))
     n = cnp.PyArray_SIZE(<cnp.ndarray>out)
     pa, pb, po = _ptr(a), _ptr(b), _ptr(out)
     if n < NOGIL_MIN:
@@ -282,11 +282,11 @@ cdef object _unary_arith(int op, object x, object out, object ufunc):
     cdef void *px
     cdef void *po
     if t < 0:
-        return ufunc(x) if out is None else ufunc(x, out)
+        return _quiet_call(ufunc, (x,) if out is None else (x, out))
     if out is None:
         out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>x), cnp.PyArray_DIMS(<cnp.ndarray>x), t, 0)
     elif not _like(out, x, t, OUT_OK) or _overlap(x, out, True):
-        return ufunc(x, out)
+        return _quiet_call(ufunc, (x, out))
     n = cnp.PyArray_SIZE(<cnp.ndarray>out)
     px, po = _ptr(x), _ptr(out)
     if n < NOGIL_MIN:

@@ -44,6 +44,10 @@ cdef void _fill_loop(int t, const void* pv, Py_ssize_t n, void* po) noexcept nog
             (<double*>po)[k] = vd
 
 
+def _reduce_all(x):
+    return np.add.reduce(x, axis=None)
+
+
 def sum_all(x):
     """np.add.reduce(x, axis=None) as a 0-d array. A C-contiguous aligned float32/float64
     array is summed by NumPy's pairwise summation in one C call, from 0.0 as NumPy's
@@ -52,7 +56,7 @@ def sum_all(x):
     cdef int t = _ftype(x, IN_OK)
     cdef Py_ssize_t n
     if t < 0:
-        return np.asarray(np.add.reduce(x, axis=None))
+        return np.asarray(_quiet_call(_reduce_all, (x,)))
     n = cnp.PyArray_SIZE(<cnp.ndarray>x)
     out = cnp.PyArray_EMPTY(0, NULL, t, 0)
     _run_loop(_sum_loop, t, _ptr(x), n, _ptr(out))

@@ -54,6 +54,9 @@ if BACKEND == "numpy":
     K = _load_pure("_kernels_py", "_kernels_np.py")
 from fastgrad import _blas  # noqa: E402
 
+if BACKEND == "cython":  # the engine sets NumPy's error state around every other kernel (fastgrad/_quiet.py)
+    engine.set_quiet_kernels(K.QUIET_KERNELS)
+
 BLAS = _blas.setup(K) if BACKEND == "cython" else "numpy"  # what K.mm's float products run on
 engine.register("add", K.add)  # the tape sums a tensor's gradients with the backend's add
 

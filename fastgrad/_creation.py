@@ -9,11 +9,13 @@ from fastgrad import _dtype
 from fastgrad import _random as _r
 from fastgrad import _random_ops as _ro
 from fastgrad._backend import engine
+from fastgrad._quiet import quiet
 from fastgrad._types import check_device
 
 make = engine.make_tensor
 
 
+@quiet  # a value past the dtype's range becomes inf silently, as in PyTorch (fastgrad/_quiet.py)
 def _to_array(data, dtype=None):
     """Nested Python data / arrays / tensors -> ndarray with PyTorch's dtype inference."""
     if dtype is not None and not isinstance(data, (engine.TensorBase, np.ndarray)):

@@ -58,6 +58,7 @@ cdef class OpInfo:
     cdef public object array_backward
     cdef public tuple array_grads
     cdef public bint upcast_half
+    cdef public bint quiet
 
 @cython.locals(info=OpInfo)
 cpdef OpInfo op_info(object fn)

@@ -39,11 +39,13 @@ def run_backward(roots, root_grads, keep_graph, create_graph, inputs=None, accum
     """
     prev = state().grad_enabled
     state().grad_enabled = bool(create_graph)
+    tok = _quiet_set(_NP_QUIET)  # NumPy's floating-point errors ignored in the whole walk (fastgrad/_quiet.py)
     try:
         # inside a dual level, gradients are summed with ops (not in place) so they carry tangents
         return _run_backward(roots, root_grads, keep_graph, bool(create_graph) or state().fw_level > 0,
                              inputs, accumulate)
     finally:
+        _quiet_reset(tok)
         state().grad_enabled = prev
 
 

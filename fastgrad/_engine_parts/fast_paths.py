@@ -148,16 +148,28 @@ def apply1(fn, x):
     if x._base is not None and st.grad_enabled:
         view_fresh(x)
     if not (st.grad_enabled and x._requires_grad):
-        if u is not None:
-            return make_tensor(u(x._data))
-        return make_tensor(_unrecorded(fn.forward(_scratch[0], x)))
+        if info.quiet:  # (a compiled kernel: no NumPy warning; else NumPy's floating-point errors are
+            return make_tensor(u(x._data))  # ignored while the forward runs: fastgrad/_quiet.py)
+        tok = _quiet_set(_NP_QUIET)
+        try:
+            raw = u(x._data) if u is not None else _unrecorded(fn.forward(_scratch[0], x))
+        finally:
+            _quiet_reset(tok)
+        return make_tensor(raw)
     ctx = _new(info.backward_cls)
     ctx._fn = fn
     ctx._info = info
     ctx.materialize_grads = True
     ctx.needs_input_grad = (True,)
-    raw = u(x._data) if u is not None else fn.forward(ctx, x)  # forward may return a NumPy
-    # scalar (0-d): save_for_backward got that object
+    if info.quiet:
+        raw = u(x._data)
+    else:
+        tok = _quiet_set(_NP_QUIET)
+        try:
+            raw = u(x._data) if u is not None else fn.forward(ctx, x)  # forward may return a NumPy
+            # scalar (0-d): save_for_backward got that object
+        finally:
+            _quiet_reset(tok)
     out = make_tensor(raw)
     ctx.next_functions = (grad_edge(x),)
     _record_out(ctx, raw, out, x, None)
@@ -184,15 +196,27 @@ def apply2(fn, a, b):
         view_fresh(a)
         view_fresh(b)
     if not (st.grad_enabled and (a._requires_grad or b._requires_grad)):
-        if u is not None:
+        if info.quiet:
             return make_tensor(u(a._data, b._data))
-        return make_tensor(_unrecorded(fn.forward(_scratch[0], a, b)))
+        tok = _quiet_set(_NP_QUIET)
+        try:
+            raw = u(a._data, b._data) if u is not None else _unrecorded(fn.forward(_scratch[0], a, b))
+        finally:
+            _quiet_reset(tok)
+        return make_tensor(raw)
     ctx = _new(info.backward_cls)
     ctx._fn = fn
     ctx._info = info
     ctx.materialize_grads = True
     ctx.needs_input_grad = _NEEDS[a._requires_grad][b._requires_grad]
-    raw = u(a._data, b._data) if u is not None else fn.forward(ctx, a, b)  # (as in apply1)
+    if info.quiet:
+        raw = u(a._data, b._data)
+    else:
+        tok = _quiet_set(_NP_QUIET)
+        try:
+            raw = u(a._data, b._data) if u is not None else fn.forward(ctx, a, b)  # (as in apply1)
+        finally:
+            _quiet_reset(tok)
     out = make_tensor(raw)
     ctx.next_functions = (grad_edge(a), grad_edge(b))
     _record_out(ctx, raw, out, a, b)
@@ -220,14 +244,21 @@ def apply3(fn, a, b, c):
         if c is not None:
             view_fresh(c)
     gc = c is not None and c._requires_grad
+    if info.quiet:
+        raw = u(a._data, b._data, cd)
+    else:
+        tok = _quiet_set(_NP_QUIET)
+        try:
+            raw = u(a._data, b._data, cd)
+        finally:
+            _quiet_reset(tok)
     if not (st.grad_enabled and (a._requires_grad or b._requires_grad or gc)):
-        return make_tensor(u(a._data, b._data, cd))
+        return make_tensor(raw)
     ctx = _new(info.backward_cls)
     ctx._fn = fn
     ctx._info = info
     ctx.materialize_grads = True
     ctx.needs_input_grad = (a._requires_grad, b._requires_grad, gc)
-    raw = u(a._data, b._data, cd)
     out = make_tensor(raw)
     ctx.next_functions = (grad_edge(a), grad_edge(b), (None, 0) if c is None else grad_edge(c))
     _record_out(ctx, raw, out, a, b)

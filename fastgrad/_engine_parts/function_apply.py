@@ -100,7 +100,11 @@ def function_apply(fn, args, kwargs):
                 need.append(False)
         ctx.needs_input_grad = tuple(need)
     if builtin:
-        out = fn.forward(ctx, *args, **kwargs) if kwargs else fn.forward(ctx, *args)
+        tok = _quiet_set(_NP_QUIET)  # (NumPy's floating-point errors ignored: fastgrad/_quiet.py)
+        try:
+            out = fn.forward(ctx, *args, **kwargs) if kwargs else fn.forward(ctx, *args)
+        finally:
+            _quiet_reset(tok)
     else:
         prev = state().grad_enabled
         prev_fw = st.fw_level
@@ -201,15 +205,17 @@ def _half_apply(fn, args, kwargs):
     st = state()
     prev = st.half
     st.half = half  # an op may ask, to round an intermediate as PyTorch's half kernel does
+    tok = _quiet_set(_NP_QUIET)  # (the rounding to half overflows to inf silently, as PyTorch's)
     try:
         out = function_apply(fn, up, kwargs)
+        if half is _F32:
+            return out
+        if isinstance(out, tuple):
+            return tuple([_narrow(o, half, cast, fn) for o in out])
+        return _narrow(out, half, cast, fn)
     finally:
+        _quiet_reset(tok)
         st.half = prev
-    if half is _F32:
-        return out
-    if isinstance(out, tuple):
-        return tuple([_narrow(o, half, cast, fn) for o in out])
-    return _narrow(out, half, cast, fn)
 
 
 def _widen(a, cast):

@@ -95,3 +95,9 @@ def state():
     m = _local.modes
     _last[0] = (tid, m)
     return m
+
+
+
+# NumPy's floating-point errors: every built-in op's forward (apply1/2/3, function_apply) and every backward
+# walk (run_backward) runs with them ignored, as PyTorch computes inf, NaN and 0 silently (fastgrad/_quiet.py).
+from fastgrad._quiet import NP_QUIET as _NP_QUIET, quiet_reset as _quiet_reset, quiet_set as _quiet_set  # noqa: E402

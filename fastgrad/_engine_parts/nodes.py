@@ -396,6 +396,7 @@ def op_info(fn):
     info = OpInfo.__new__(OpInfo)
     info.backward_cls = fn._backward_cls
     info.kernel = getattr(fn, "_kernel", None)
+    info.quiet = _is_quiet_kernel(info.kernel)
     info.saves = getattr(fn, "_saves", ())
     info.array_backward = fn._array_backward
     # a built-in op computes float16/bfloat16 in float32 (_half_apply) unless it only moves data
@@ -407,6 +408,24 @@ def op_info(fn):
         _check_array_grads(fn, grads)
     info.array_grads = grads
     return info
+
+
+_quiet_kernels = []  # the backend's kernels that never warn (fastgrad._C.QUIET_KERNELS): set_quiet_kernels
+
+
+def set_quiet_kernels(kernels):
+    """Declare the kernels that raise no NumPy warning (called by fastgrad._backend before any op
+    class is made): an op whose _kernel is one of them runs without NumPy's error state set."""
+    _quiet_kernels[:] = list(kernels)
+
+
+def _is_quiet_kernel(kernel):
+    if kernel is None:
+        return False
+    for k in _quiet_kernels:
+        if k is kernel:
+            return True
+    return False
 
 
 # Operands of an op's array gradient formulas (Op._array_grads).

@@ -553,7 +553,9 @@ def prelu(input, weight):
     w = weight
     if nd != weight._data.ndim:
         w = weight.reshape(tuple(weight._data.size if i == 1 else 1 for i in range(nd)))
-    return where(_mask(input._data > 0), input, input * w)
+    with np.errstate(all="ignore"):  # (bfloat16's NaN comparisons warn)
+        positive = input._data > 0
+    return where(_mask(positive), input, input * w)
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):

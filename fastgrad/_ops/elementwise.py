@@ -6,6 +6,7 @@ from fastgrad._ops import complex as _complex
 from fastgrad._ops.base import (GRAD, K, SAVED0, SAVED1, Op, binary_operands, check_broadcast, engine,
                                 float_operand, is_tensor, make)
 from fastgrad._ops.minmax import clamp_tensor, extremum
+from fastgrad._quiet import NP_QUIET, quiet_reset, quiet_set
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -534,7 +535,7 @@ def div(input, other, *, rounding_mode=None):
         if rounding_mode not in ("floor", "trunc"):
             raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '%s'"
                                % rounding_mode)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             q = a._data / b._data if _dtype.kind(a._data.dtype) in "fc" else np.true_divide(a._data, b._data)
             q = (np.floor(q) if rounding_mode == "floor" else np.trunc(q)).astype(a._data.dtype, copy=False)
         # piecewise constant: a float result is differentiable with a zero gradient, as torch's
@@ -749,7 +750,11 @@ def _compare(ufunc):
     def fn(input, other):
         a = input._data if is_tensor(input) else input
         b = other._data if is_tensor(other) else other
-        return make(np.asarray(ufunc(a, b)))
+        tok = quiet_set(NP_QUIET)  # (bfloat16's comparisons with NaN warn: fastgrad/_quiet.py)
+        try:
+            return make(np.asarray(ufunc(a, b)))
+        finally:
+            quiet_reset(tok)
     fn.__name__ = ufunc.__name__
     return fn
 

@@ -120,11 +120,12 @@ def update_running_stats(x, axes, running_mean, running_var, momentum, per_sampl
     each buffer rounded once."""
     a = x._data.astype(np.float64)
     size = int(np.prod([a.shape[i] for i in axes]))
-    mean = a.mean(axes)
-    var = a.var(axes) * (size / (size - 1))
-    if per_sample:
-        mean, var = mean.mean(0), var.mean(0)
-    for buf, stat in ((running_mean, mean), (running_var, var)):
-        if buf is not None:
-            buf._data[...] = momentum * stat + (1 - momentum) * buf._data.astype(np.float64)
-            buf._vc.value += 1
+    with np.errstate(all="ignore"):  # (inf and NaN inputs give NaN statistics silently, as PyTorch)
+        mean = a.mean(axes)
+        var = a.var(axes) * (size / (size - 1))
+        if per_sample:
+            mean, var = mean.mean(0), var.mean(0)
+        for buf, stat in ((running_mean, mean), (running_var, var)):
+            if buf is not None:
+                buf._data[...] = momentum * stat + (1 - momentum) * buf._data.astype(np.float64)
+                buf._vc.value += 1

@@ -222,9 +222,12 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         if weight._data.dtype != input._data.dtype:
             weight = weight.to(input.dtype)
     x, t = input._data, target._data
-    if x.size and not ((x >= 0) & (x <= 1)).all():
+    with np.errstate(all="ignore"):  # (bfloat16's comparisons with NaN warn; PyTorch raises only the error)
+        x_ok = not x.size or ((x >= 0) & (x <= 1)).all()
+        t_ok = not t.size or ((t >= 0) & (t <= 1)).all()
+    if not x_ok:
         raise RuntimeError("all elements of input should be between 0 and 1")
-    if t.size and not ((t >= 0) & (t <= 1)).all():
+    if not t_ok:
         raise RuntimeError("all elements of target should be between 0 and 1")
     return _reduce(BinaryCrossEntropy.apply(input, target, weight), reduction)
 

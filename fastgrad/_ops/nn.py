@@ -621,7 +621,9 @@ def _nll_loss_float32(x, ndim, weight, valid, safe, spatial, reduction):
     if reduction == "none":
         loss = loss.reshape(spatial) if spatial is not None else loss
         return loss if ndim > 1 else loss.squeeze(0)
-    return _reduce(loss, reduction, make(np.asarray(w.sum(), x._data.dtype)))
+    with np.errstate(all="ignore"):  # (weights inf and -inf: a NaN total, silently as PyTorch)
+        total = np.asarray(w.sum(), x._data.dtype)
+    return _reduce(loss, reduction, make(total))
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):

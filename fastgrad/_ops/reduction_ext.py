@@ -262,7 +262,8 @@ def _extreme_cum(input, dim, is_max):
     a = input._data
     if a.ndim == 0:
         return values_indices(input.clone(), make(np.zeros((), np.int64)))
-    acc = (np.maximum if is_max else np.minimum).accumulate(a, axis=d)
+    with np.errstate(all="ignore"):  # (bfloat16's NaN comparisons warn)
+        acc = (np.maximum if is_max else np.minimum).accumulate(a, axis=d)
     n = a.shape[d]
     shape = [1] * a.ndim
     shape[d] = n

@@ -9,6 +9,7 @@ parameter, so state_dict() has torch's structure."""
 import numpy as np
 
 from fastgrad._backend import K, engine
+from fastgrad._quiet import NP_QUIET, quiet_reset, quiet_set
 from fastgrad.autograd.grad_mode import enable_grad
 from fastgrad.optim.optimizer import Optimizer, _check_tensor_lr, _to_scalar
 
@@ -223,9 +224,11 @@ class LBFGS(Optimizer):
             raise AssertionError(f"Expected exactly one param_group, but got {len(self.param_groups)}")
         st = engine.state()
         prev, st.grad_enabled = st.grad_enabled, False
+        tok = quiet_set(NP_QUIET)  # inf and NaN update silently, as PyTorch's (fastgrad/_quiet.py)
         try:
             return self._step(closure)
         finally:
+            quiet_reset(tok)
             st.grad_enabled = prev
 
     def _step(self, user_closure):

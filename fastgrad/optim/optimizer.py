@@ -10,6 +10,7 @@ from itertools import chain
 import numpy as np
 
 from fastgrad._backend import engine
+from fastgrad._quiet import NP_QUIET, quiet_reset, quiet_set
 from fastgrad._dtype import BF16 as _BF16, F16 as _F16, get_default_dtype
 from fastgrad._tensor import zero_grads
 from fastgrad.autograd.grad_mode import enable_grad
@@ -164,12 +165,14 @@ class Optimizer:
                 loss = closure()
         st = engine.state()  # no_grad() without its three Python calls
         prev, st.grad_enabled = st.grad_enabled, False
+        tok = quiet_set(NP_QUIET)  # inf and NaN gradients update silently, as PyTorch's (fastgrad/_quiet.py)
         try:
             for group in self.param_groups:
                 params = [p for p in group["params"] if p._grad is not None]  # no sparse layout to refuse
                 if params:
                     self._step_group(group, params)
         finally:
+            quiet_reset(tok)
             st.grad_enabled = prev
         return loss
 
