@@ -305,8 +305,37 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     return where(make(np.isfinite(d)), input, make(filled))
 
 
+class Hypot(Op):
+    """hypot(a, b) = sqrt(a * a + b * b) without overflow or underflow of the squares (np.hypot: 1e30
+    stays 1e30 in float32, as PyTorch's std::hypot); d/da = a / hypot, d/db = b / hypot (PyTorch's
+    formula: NaN at the origin, as there)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        h = np.hypot(a._data, b._data)
+        ctx.save_for_backward(a, b, h)
+        return h
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, h = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (g * a / h if need[0] else None), (g * b / h if need[1] else None)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        a, b, h = ctx.saved_tensors
+        out = None if ta is None else ta * a / h
+        if tb is not None:
+            out = tb * b / h if out is None else out + tb * b / h
+        return out
+
+
 def hypot(input, other):
-    return sqrt(square(input) + square(other))
+    a, b = binary_operands(input, other)
+    if a._data.dtype.kind not in "fc" and a._data.dtype is not _dtype.BF16:
+        a, b = a.to(_dtype.get_default_dtype()), b.to(_dtype.get_default_dtype())
+    return Hypot.apply(a, b)
 
 
 @float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once

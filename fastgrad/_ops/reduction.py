@@ -286,7 +286,12 @@ def _sum(input, dim=None, keepdim=False, *, dtype=None, **kwargs):
         return SumAll.apply(input)
     dim, keepdim = _dims_arg(dim, keepdim, kwargs)
     axes = norm_dims(dim, input._data.ndim)
-    return Sum.apply(input, axes, keepdim, out_dtype_of_reduction(input, dtype))
+    acc = out_dtype_of_reduction(input, dtype)
+    if acc is not None and _dtype.is_half(input._data.dtype) and np.dtype(acc) != input._data.dtype:
+        input = input.to(_dtype.to_dtype(acc))  # a half input summed in another dtype asked for: the
+        # result has that dtype, as PyTorch's (the half path would round it back to the input's)
+        acc = None
+    return Sum.apply(input, axes, keepdim, acc)
 
 
 engine.register("sum", (_sum, SumAll))

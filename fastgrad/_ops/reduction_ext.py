@@ -176,9 +176,12 @@ class Root(Op):
 
 
 def _root_deriv(s, y, p):
+    """d s^(1/p) / ds = 1 / (p y^(p-1)), 0 where s == 0 (PyTorch's masked norm gradient). Written with
+    y alone, so that s = inf gives 0 (PyTorch's x / norm), not y / (p s) = inf / inf = NaN."""
     zero = make(s._data == 0)
-    safe = where(zero, make(np.ones((), s._data.dtype)), s)
-    return where(zero, make(np.zeros((), s._data.dtype)), y / (safe * float(p)))
+    safe = where(zero, make(np.ones((), y._data.dtype)), y)
+    d = safe * float(p) if p == 2 else safe ** (float(p) - 1.0) * float(p)
+    return where(zero, make(np.zeros((), s._data.dtype)), d.reciprocal())
 
 
 class LogSumExp(Op):
@@ -364,11 +367,41 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, **kwa
         raise RuntimeError("std and var only support floating point and complex dtypes")
     axes = _axes(input, dim)
     n = int(np.prod([input._data.shape[a] for a in axes])) if axes else 1
-    dev = input - mean(input, axes, keepdim=True)
-    ss = sum(dev * dev, axes, keepdim)
-    denom = max(n - correction, 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return ss / make(np.asarray(denom, input._data.dtype))
+    return Var.apply(input, axes, keepdim, max(n - correction, 0))
+
+
+class Var(Op):
+    """var over axes, divided by denom (n - correction, at least 0). The forward is the mean, the
+    deviations, their sum of squares and the division, as NumPy computes them; the gradient is
+    PyTorch's var_backward, (2 / denom) * g * (x - mean(x)), without the mean's own term (zero in
+    exact arithmetic, but inf - inf = NaN at every element once one element is infinite)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim, denom):
+        d = x._data
+        ctx.axes, ctx.keepdim, ctx.denom = axes, keepdim, denom
+        ctx.save_for_backward(x)
+        dev = d - np.mean(d, axis=axes, keepdims=True)
+        ss = np.add.reduce(dev * dev, axis=axes, keepdims=keepdim)
+        return np.asarray(ss / np.asarray(denom, d.dtype))
+
+    @staticmethod
+    def _scale(ctx, dtype):
+        return make(np.asarray(np.float64(2.0) / np.float64(ctx.denom), dtype))  # (inf or NaN for denom 0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        dev = x - mean(x, ctx.axes, keepdim=True)
+        if not ctx.keepdim:
+            g = g.reshape(_keep(x._data.shape, ctx.axes))
+        return g * dev * Var._scale(ctx, x._data.dtype), None, None, None
+
+    @staticmethod
+    def jvp(ctx, t, *_):
+        (x,) = ctx.saved_tensors
+        dev = x - mean(x, ctx.axes, keepdim=True)
+        return sum(t * dev, ctx.axes, ctx.keepdim) * Var._scale(ctx, x._data.dtype)
 
 
 @float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once

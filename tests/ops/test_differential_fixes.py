@@ -1,0 +1,127 @@
+"""The differences benchmarks/differential.py found between fastgrad and torch, fixed at their
+root; each checked against torch over the cases of its class."""
+import numpy as np
+import pytest
+
+import fastgrad
+from compare import assert_same, run
+
+HALF_AND_FULL = ("float16", "bfloat16", "float32", "float64")
+
+
+def _cast(L, a, dtype):
+    t = L.tensor(np.asarray(a, np.float64 if dtype == "float64" else np.float32))
+    return t.to(getattr(L, dtype))
+
+
+@pytest.mark.parametrize("dtype", HALF_AND_FULL)
+def test_hypot_does_not_overflow_and_has_torch_gradient(torch, dtype):
+    """hypot was sqrt(a*a + b*b): inf once a*a overflows (1e30 in float32 or bfloat16, 1e200 in float64)."""
+    big = {"float16": 4e4, "bfloat16": 1e30, "float32": 1e30, "float64": 1e200}[dtype]
+    a = [0.0, 3.0, np.inf, big, -2.0, big, np.nan, 1e-30]
+    b = [0.0, 4.0, 1.0, big, 0.0, 1.0, 1.0, 1e-30]
+    res = []
+    for L in (fastgrad, torch):
+        x, y = _cast(L, a, dtype).requires_grad_(), _cast(L, b, dtype).requires_grad_()
+        h = L.hypot(x, y)
+        gx, gy = L.autograd.grad(h.sum(), (x, y))
+        res.append([np.asarray(t.detach().double().numpy()) for t in (h, gx, gy)])
+        assert str(h.dtype).endswith(dtype)
+    for f, t, what in zip(res[0], res[1], ("hypot", "d/da", "d/db")):
+        np.testing.assert_allclose(f, t, rtol=2e-2 if "16" in dtype else 1e-6, equal_nan=True, err_msg=what)
+    vals, grads = run(fastgrad, lambda L, a, b: L.hypot(a, b), [np.array([[1e30], [3.0]]), np.array([4.0, 1e-30])],
+                      "float64")
+    tvals, tgrads = run(torch, lambda L, a, b: L.hypot(a, b), [np.array([[1e30], [3.0]]), np.array([4.0, 1e-30])],
+                        "float64")
+    for f, t in zip(vals + grads, tvals + tgrads):
+        assert_same(f, t, "float64", "hypot broadcast")
+
+
+WRITES = {  # a recorded tensor overwritten by a tensor that requires grad, every way of writing it
+    "setitem_all": lambda y, v: y.__setitem__(slice(None), v),
+    "setitem_step1": lambda y, v: y.__setitem__(slice(None, None, 1), v),
+    "setitem_ellipsis": lambda y, v: y.__setitem__(Ellipsis, v),
+    "copy_": lambda y, v: y.copy_(v),
+    "copy_broadcast": lambda y, v: y.copy_(v[0]),
+    "setitem_part": lambda y, v: y.__setitem__(slice(0, 2), v[:2]),
+}
+
+
+@pytest.mark.parametrize("how", sorted(WRITES))
+@pytest.mark.parametrize("source", ["leaf", "computed"])
+def test_overwriting_a_recorded_tensor_keeps_both_gradients(torch, how, source):
+    """y = x * 1; y[:] = v left y without history when v was a leaf: v got no gradient and x none
+    (torch: v its gradient, x zeros)."""
+    res = []
+    for L in (fastgrad, torch):
+        x = L.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]], requires_grad=True)
+        v0 = L.tensor([[0.5, -1.0, 2.0], [3.0, 0.25, -4.0], [1.5, 2.5, 3.5]], requires_grad=True)
+        v = v0 if source == "leaf" else v0 * 2
+        y = x * 1
+        WRITES[how](y, v)
+        w = L.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [0.5, 0.25, 0.125]])
+        gx, gv = L.autograd.grad((y * w).sum(), (x, v0))
+        res.append([np.asarray(t.detach().numpy()) for t in (y, gx, gv)])
+    for f, t, what in zip(res[0], res[1], ("value", "grad x", "grad v")):
+        np.testing.assert_array_equal(f, t, err_msg=what)
+
+
+@pytest.mark.parametrize("src", ["float16", "bfloat16"])
+@pytest.mark.parametrize("acc", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_sum_of_half_with_a_wider_dtype(torch, src, acc, dim):
+    """x.sum(dtype=float32) of a float16 x is float32 (it came back float16, rounded)."""
+    a = np.random.default_rng(0).uniform(-3, 3, (3, 4))
+    res = []
+    for L in (fastgrad, torch):
+        x = _cast(L, a, src).requires_grad_()
+        kw = {"dtype": getattr(L, acc)}
+        s = x.sum(**kw) if dim is None else x.sum(dim, **kw)
+        (g,) = L.autograd.grad(s.sum(), (x,))
+        res.append((str(s.dtype).split(".")[-1], np.asarray(s.detach().double().numpy()), str(g.dtype).split(".")[-1],
+                    np.asarray(g.double().numpy())))
+    (fd, fv, fgd, fg), (td, tv, tgd, tg) = res
+    assert (fd, fgd) == (td, tgd)
+    np.testing.assert_allclose(fv, tv, rtol=1e-3 if acc == "float16" else 1e-6)
+    np.testing.assert_array_equal(fg, tg)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rprop_leaves_a_parameter_with_a_nan_gradient(torch, dtype):
+    """torch.sign(NaN) is 0, so Rprop does not move a parameter whose gradient is NaN (np.sign: NaN)."""
+    p0 = [0.5, -1.0, 2.0, 0.0]
+    grads = [[np.nan, 1.0, -1.0, np.inf], [1.0, np.nan, 2.0, -np.inf], [0.5, 0.5, np.nan, 1.0]]
+    res = []
+    for L in (fastgrad, torch):
+        p = L.nn.Parameter(_cast(L, p0, dtype))
+        opt = L.optim.Rprop([p], lr=0.01)
+        for g in grads:
+            p.grad = _cast(L, g, dtype)
+            opt.step()
+        res.append(np.asarray(p.detach().numpy()))
+    np.testing.assert_allclose(res[0], res[1], rtol=1e-6, equal_nan=True)
+
+
+REDUCTIONS = {
+    "var": lambda L, x: x.var(1), "var_all": lambda L, x: x.var(), "std": lambda L, x: x.std(1),
+    "var_keepdim": lambda L, x: x.var(0, keepdim=True), "var_correction0": lambda L, x: L.var(x, 1, correction=0),
+    "norm": lambda L, x: L.linalg.vector_norm(x, dim=1),
+    "norm_all": lambda L, x: x.norm(), "norm_3": lambda L, x: L.linalg.vector_norm(x, 3, dim=1),
+    "norm_half": lambda L, x: L.linalg.vector_norm(x, 0.5, dim=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDUCTIONS))
+@pytest.mark.parametrize("special", [np.inf, -np.inf, np.nan, 0.0])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_var_and_norm_gradients_with_infinite_elements(torch, name, special, dtype):
+    """var's gradient came out NaN at every element of a row with one inf (its mean's term, zero in
+    exact arithmetic, is inf - inf); the p-norms' at the finite elements too (y / (p s) = inf / inf).
+    (Not var_mean: torch's Welford loop returns a NaN mean for a row holding inf, where torch.mean gives inf.)"""
+    a = np.array([[1.0, -2.0, 0.5, 3.0], [0.25, 1.5, -1.0, 2.0], [0.0, 0.0, 0.0, 0.0]])
+    a[0, 1] = special
+    fn = REDUCTIONS[name]
+    vals, grads = run(fastgrad, fn, [a], dtype)
+    tvals, tgrads = run(torch, fn, [a], dtype)
+    for k, (f, t) in enumerate(zip(vals + grads, tvals + tgrads)):
+        assert_same(f, t, dtype, "%s %d" % (name, k), rtol=1e-5 if dtype == "float32" else None)
