@@ -596,14 +596,9 @@ class Tensor(engine.TensorBase):
 
 def _copy_like(a, s):
     s = s if s._data.dtype == a._data.dtype else s.to(a.dtype)
-    if a._requires_grad:  # recorded (a: the written tensor's history): PyTorch's copy_ node gives what it
-        # overwrote a zero gradient and src its own, as where(False, a, src) does
-        return E.where(make(np.zeros((), np.bool_)), a, s)
-    if s._data.shape != a._data.shape:
-        return S.expand(s, *a._data.shape)
-    # a copy (a new node for the written tensor's history): a leaf's own history is none at all,
-    # so `y[:] = leaf` on a recorded y kept no edge to the leaf and it got no gradient
-    return s if s._grad_fn is not None else s.clone()
+    if a._requires_grad:  # recorded (a: the written tensor's history): as PyTorch's copy_, a zero gradient
+        return E.where(make(np.zeros((), np.bool_)), a, s)  # for what is overwritten, src its own
+    return S.expand(s, *a._data.shape) if s._data.shape != a._data.shape else s.clone() if s._grad_fn is None else s
 
 
 def _rebuild(data, requires_grad):
