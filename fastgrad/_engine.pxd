@@ -345,6 +345,10 @@ cpdef Modes state()
 @cython.locals(ctx=FunctionNode, info=OpInfo, st=Modes, u=object)
 cpdef apply1(object fn, TensorBase x)
 
+cdef object _quiet1(object fn, object ctx, object u, TensorBase x)
+cdef object _quiet2(object fn, object ctx, object u, TensorBase a, TensorBase b)
+cdef object _quiet3(object u, TensorBase a, TensorBase b, object cd)
+
 @cython.locals(ctx=FunctionNode, info=OpInfo, st=Modes, u=object)
 cpdef apply2(object fn, TensorBase a, TensorBase b)
 

@@ -149,27 +149,15 @@ def apply1(fn, x):
         view_fresh(x)
     if not (st.grad_enabled and x._requires_grad):
         if info.quiet:  # (a compiled kernel: no NumPy warning; else NumPy's floating-point errors are
-            return make_tensor(u(x._data))  # ignored while the forward runs: fastgrad/_quiet.py)
-        tok = _quiet_set(_NP_QUIET)
-        try:
-            raw = u(x._data) if u is not None else _unrecorded(fn.forward(_scratch[0], x))
-        finally:
-            _quiet_reset(tok)
-        return make_tensor(raw)
+            return make_tensor(u(x._data))  # ignored while the forward runs: _quiet1, fastgrad/_quiet.py)
+        return make_tensor(_unrecorded(_quiet1(fn, _scratch[0], u, x)))
     ctx = _new(info.backward_cls)
     ctx._fn = fn
     ctx._info = info
     ctx.materialize_grads = True
     ctx.needs_input_grad = (True,)
-    if info.quiet:
-        raw = u(x._data)
-    else:
-        tok = _quiet_set(_NP_QUIET)
-        try:
-            raw = u(x._data) if u is not None else fn.forward(ctx, x)  # forward may return a NumPy
-            # scalar (0-d): save_for_backward got that object
-        finally:
-            _quiet_reset(tok)
+    raw = u(x._data) if info.quiet else _quiet1(fn, ctx, u, x)  # forward may return a NumPy
+    # scalar (0-d): save_for_backward got that object
     out = make_tensor(raw)
     ctx.next_functions = (grad_edge(x),)
     _record_out(ctx, raw, out, x, None)
@@ -198,25 +186,13 @@ def apply2(fn, a, b):
     if not (st.grad_enabled and (a._requires_grad or b._requires_grad)):
         if info.quiet:
             return make_tensor(u(a._data, b._data))
-        tok = _quiet_set(_NP_QUIET)
-        try:
-            raw = u(a._data, b._data) if u is not None else _unrecorded(fn.forward(_scratch[0], a, b))
-        finally:
-            _quiet_reset(tok)
-        return make_tensor(raw)
+        return make_tensor(_unrecorded(_quiet2(fn, _scratch[0], u, a, b)))
     ctx = _new(info.backward_cls)
     ctx._fn = fn
     ctx._info = info
     ctx.materialize_grads = True
     ctx.needs_input_grad = _NEEDS[a._requires_grad][b._requires_grad]
-    if info.quiet:
-        raw = u(a._data, b._data)
-    else:
-        tok = _quiet_set(_NP_QUIET)
-        try:
-            raw = u(a._data, b._data) if u is not None else fn.forward(ctx, a, b)  # (as in apply1)
-        finally:
-            _quiet_reset(tok)
+    raw = u(a._data, b._data) if info.quiet else _quiet2(fn, ctx, u, a, b)  # (as in apply1)
     out = make_tensor(raw)
     ctx.next_functions = (grad_edge(a), grad_edge(b))
     _record_out(ctx, raw, out, a, b)
@@ -244,14 +220,7 @@ def apply3(fn, a, b, c):
         if c is not None:
             view_fresh(c)
     gc = c is not None and c._requires_grad
-    if info.quiet:
-        raw = u(a._data, b._data, cd)
-    else:
-        tok = _quiet_set(_NP_QUIET)
-        try:
-            raw = u(a._data, b._data, cd)
-        finally:
-            _quiet_reset(tok)
+    raw = u(a._data, b._data, cd) if info.quiet else _quiet3(u, a, b, cd)
     if not (st.grad_enabled and (a._requires_grad or b._requires_grad or gc)):
         return make_tensor(raw)
     ctx = _new(info.backward_cls)
@@ -266,6 +235,36 @@ def apply3(fn, a, b, c):
         _save_declared(ctx, info.saves, a, b, out)
     ctx._in_meta = ctx._in_meta + (None if c is None else (cd.shape, cd.dtype),)
     return out
+
+
+# The forwards that may warn, run with NumPy's floating-point errors ignored (fastgrad/_quiet.py): apart
+# from apply1/2/3, so that their fast paths stay small (a try/finally inlined there cost ~40 ns an op).
+def _quiet1(fn, ctx, u, x):
+    tok = _quiet_set(_NP_QUIET)
+    try:
+        if u is not None:
+            return u(x._data)
+        return fn.forward(ctx, x)
+    finally:
+        _quiet_reset(tok)
+
+
+def _quiet2(fn, ctx, u, a, b):
+    tok = _quiet_set(_NP_QUIET)
+    try:
+        if u is not None:
+            return u(a._data, b._data)
+        return fn.forward(ctx, a, b)
+    finally:
+        _quiet_reset(tok)
+
+
+def _quiet3(u, a, b, cd):
+    tok = _quiet_set(_NP_QUIET)
+    try:
+        return u(a._data, b._data, cd)
+    finally:
+        _quiet_reset(tok)
 
 
 def _unrecorded(raw):
