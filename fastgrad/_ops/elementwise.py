@@ -6,7 +6,7 @@ from fastgrad._ops import complex as _complex
 from fastgrad._ops.base import (GRAD, K, SAVED0, SAVED1, Op, binary_operands, check_broadcast, engine,
                                 float_operand, is_tensor, make)
 from fastgrad._ops.minmax import clamp_tensor, extremum
-from fastgrad._quiet import NP_QUIET, quiet_reset, quiet_set
+from fastgrad._quiet import quiet
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -750,13 +750,9 @@ def _compare(ufunc):
     def fn(input, other):
         a = input._data if is_tensor(input) else input
         b = other._data if is_tensor(other) else other
-        tok = quiet_set(NP_QUIET)  # (bfloat16's comparisons with NaN warn: fastgrad/_quiet.py)
-        try:
-            return make(np.asarray(ufunc(a, b)))
-        finally:
-            quiet_reset(tok)
+        return make(np.asarray(ufunc(a, b)))
     fn.__name__ = ufunc.__name__
-    return fn
+    return quiet(fn)  # (bfloat16's comparisons with NaN warn: fastgrad/_quiet.py)
 
 
 eq = _compare(np.equal)
