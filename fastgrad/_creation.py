@@ -21,7 +21,10 @@ def _to_array(data, dtype=None):
     if dtype is not None and not isinstance(data, (engine.TensorBase, np.ndarray)):
         if isinstance(data, (list, tuple)):
             data = _unwrap_nested(data)
-        return np.array(data, dtype=_dtype.to_dtype(dtype).np)
+        npd = _dtype.to_dtype(dtype).np
+        if npd.kind == "u" and not isinstance(data, np.generic):
+            data = _dtype.wrap_unsigned(data, npd)
+        return np.array(data, dtype=npd)
     if isinstance(data, engine.TensorBase):
         return np.array(data._data, copy=True)
     if isinstance(data, np.ndarray):
@@ -135,10 +138,14 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
     if dtype is None:
         dtype = (_dtype.bool_ if isinstance(fill_value, bool) else _dtype.int64
                  if isinstance(fill_value, numbers.Integral) else _dtype.get_default_dtype())
-    return _finish(np.full(_size((size,)), fill_value, _np_dtype(dtype)), None, requires_grad, device)
+    npd = _np_dtype(dtype)
+    if npd.kind == "u" and isinstance(fill_value, numbers.Integral) and not isinstance(fill_value, bool):
+        fill_value = _dtype.unsigned_int(int(fill_value), npd, npd.name + "_t")
+    return _finish(np.full(_size((size,)), fill_value, npd), None, requires_grad, device)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    _dtype.refuse_barebones("eye", _np_dtype(dtype))
     return _finish(np.eye(n, m, dtype=_np_dtype(dtype)), None, requires_grad, device)
 
 
@@ -150,6 +157,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
         raise RuntimeError("step must be nonzero")
     is_int = builtins.all(isinstance(v, numbers.Integral) for v in vals)
     d = _np_dtype(dtype, _dtype.int64 if is_int else None)
+    _dtype.refuse_barebones("arange_cpu", d)
     return _finish(np.arange(*vals).astype(d), None, requires_grad, device)
 
 
@@ -169,11 +177,13 @@ def _range_ends(name, start, end):
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
     start, end = _range_ends("linspace", start, end)
+    _dtype.refuse_barebones("linspace_cpu", _np_dtype(dtype))
     return _finish(np.linspace(start, end, steps).astype(_np_dtype(dtype)), None, requires_grad, device)
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
     start, end = _range_ends("logspace", start, end)
+    _dtype.refuse_barebones("logspace_cpu", _np_dtype(dtype))
     return _finish(np.logspace(start, end, steps, base=base).astype(_np_dtype(dtype)), None, requires_grad, device)
 
 
@@ -194,13 +204,16 @@ def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_fo
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
-    return _finish(np.full(input._data.shape, fill_value, _like(input, dtype)), None, requires_grad, device)
+    npd = _like(input, dtype)
+    if npd.kind == "u" and isinstance(fill_value, numbers.Integral) and not isinstance(fill_value, bool):
+        fill_value = _dtype.unsigned_int(int(fill_value), npd, npd.name + "_t")
+    return _finish(np.full(input._data.shape, fill_value, npd), None, requires_grad, device)
 
 
 # --------------------------------------------------------------------------- random
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     """empty(size).uniform_(0, 1) on torch's generator."""
-    out = np.empty(_size(size), _r._float_dtype(dtype))
+    out = np.empty(_size(size), _r._float_dtype(dtype, "check_uniform_bounds"))
     return _finish(_r.uniform_(out, 0.0, 1.0, generator), None, requires_grad, device)
 
 
@@ -226,6 +239,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     if n < 0:
         raise RuntimeError("n must be non-negative, got%d" % n)
+    _dtype.refuse_barebones("randperm", _np_dtype(dtype, _dtype.int64))
     return _finish(_ro.randperm(int(n), _np_dtype(dtype, _dtype.int64), generator), None, requires_grad, device)
 
 
@@ -360,5 +374,4 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     return _finish(res, None, False, None)
 
 
-_SCALAR_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                 "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+_SCALAR_NAMES = _dtype._SCALAR_NAMES

@@ -56,13 +56,18 @@ float64 = dtype("float64", np.float64)
 complex64 = dtype("complex64", np.complex64)
 complex128 = dtype("complex128", np.complex128)
 uint8 = dtype("uint8", np.uint8)
+uint16 = dtype("uint16", np.uint16)  # torch's "barebones" unsigned dtypes: few CPU ops take them
+uint32 = dtype("uint32", np.uint32)  # (fastgrad._ops.unsigned lists which), and they promote only
+uint64 = dtype("uint64", np.uint64)  # with themselves and the floating dtypes
 int8 = dtype("int8", np.int8)
 int16 = dtype("int16", np.int16)
 int32 = dtype("int32", np.int32)
 int64 = dtype("int64", np.int64)
 bool_ = dtype("bool", np.bool_)
 
-ALL = (float16, bfloat16, float32, float64, complex64, complex128, uint8, int8, int16, int32, int64, bool_)
+ALL = (float16, bfloat16, float32, float64, complex64, complex128, uint8, int8, int16, int32, int64, bool_,
+       uint16, uint32, uint64)
+BAREBONES = frozenset((uint16.np, uint32.np, uint64.np))  # NumPy dtypes of uint16/32/64
 _BY_NP = {d.np: d for d in ALL}
 _BY_NAME = {d.name: d for d in ALL}
 _default_float = [float32]
@@ -90,7 +95,8 @@ def from_numpy_dtype(np_dtype):
     except (KeyError, TypeError):
         raise TypeError(
             "can't convert np.ndarray of type %s. The only supported types are: float64, "
-            "float32, float16, complex64, complex128, int64, int32, int16, int8, uint8, and bool."
+            "float32, float16, complex64, complex128, int64, int32, int16, int8, uint64, uint32, uint16, "
+            "uint8, and bool."
             % np.dtype(np_dtype)
         ) from None
 
@@ -158,7 +164,30 @@ def _cat(d):
     return {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}[kind(d)]
 
 
+_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+                 "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
+                 "complex128": "ComplexDouble", "bfloat16": "BFloat16", "uint16": "UInt16", "uint32": "UInt32",
+                 "uint64": "UInt64"}
+
+
+def scalar_name(np_dtype):
+    """PyTorch's ScalarType name of a dtype, as its errors say it: 'Long', 'UInt16', ..."""
+    name = "bfloat16" if np_dtype is BF16 else np.dtype(np_dtype).name
+    return _SCALAR_NAMES.get(name, name)
+
+
+def refuse_barebones(kernel, *np_dtypes):
+    """NotImplementedError as torch's CPU kernels raise for a uint16/32/64 they were not built for."""
+    for d in np_dtypes:
+        if d in BAREBONES:
+            raise NotImplementedError('"%s" not implemented for \'%s\'' % (kernel, scalar_name(d)))
+
+
 def _promote2(a, b):
+    if (a in BAREBONES or b in BAREBONES) and a != b and kind(a) != "f" and kind(b) != "f":
+        # torch promotes uint16/32/64 only with themselves and the floating dtypes
+        raise RuntimeError("Promotion for uint16, uint32, uint64 types is not supported, attempted to promote "
+                           "%s and %s" % (scalar_name(a), scalar_name(b)))
     ca, cb = _cat(a), _cat(b)
     if ca != cb:
         hi, lo = (a, b) if ca > cb else (b, a)
@@ -168,6 +197,34 @@ def _promote2(a, b):
     if a is not b and (a is BF16 or b is BF16):  # bfloat16 with float16: float32, as PyTorch
         return np.promote_types(F32 if a is BF16 else a, F32 if b is BF16 else b)  # (ml_dtypes < 0.7: no NumPy rule)
     return np.promote_types(a, b)
+
+
+def unsigned_int(v, np_dtype, ctype=None):
+    """A Python int as an unsigned dtype stores it: torch's C casts wrap a negative one modulo 2**bits.
+    ctype: name an overflow error as torch's factory functions do ('value cannot be converted to
+    type uint16_t without overflow'); None: wrap any value (a scalar operand of a binary op)."""
+    top = int(np.iinfo(np_dtype).max)
+    if ctype is not None and (v > top or v < -top):
+        raise RuntimeError("value cannot be converted to type %s without overflow" % ctype)
+    return v % (top + 1)
+
+
+def wrap_unsigned(data, np_dtype):
+    """Nested Python ints for tensor(data, dtype=<unsigned>): wrapped as torch's tensor() wraps them
+    (uint64 refuses a negative int, as Python's conversion to unsigned does)."""
+    if isinstance(data, (list, tuple)):
+        return [wrap_unsigned(d, np_dtype) for d in data]
+    if isinstance(data, int) and not isinstance(data, bool) and data < 0:
+        if np_dtype == np.uint64:
+            raise OverflowError("can't convert negative int to unsigned")
+        return unsigned_int(data, np_dtype, np.dtype(np_dtype).name)
+    if isinstance(data, float) and np_dtype == np.uint64:
+        raise TypeError("an integer is required")
+    if isinstance(data, int) and data > int(np.iinfo(np_dtype).max) and np_dtype != np.uint64:
+        if data > 2 ** 63 - 1:  # Python's conversion to a C long long, before torch's range check
+            raise ValueError("Overflow when unpacking long long")
+        raise RuntimeError("value cannot be converted to type %s without overflow" % np.dtype(np_dtype).name)
+    return data
 
 
 def np_finfo(np_dtype):

@@ -314,10 +314,11 @@ def fill_(t, kind, a, b, generator=None, **kwargs):
     return t
 
 
-def _float_dtype(dtype):
+def _float_dtype(dtype, kernel="normal_kernel_cpu"):
+    """The NumPy dtype of a random floating fill; torch's kernel error for any other dtype."""
     d = _dtype.to_dtype(dtype) if dtype is not None else _dtype.get_default_dtype()
     if not d.is_floating_point:
-        raise RuntimeError('"normal_kernel_cpu" not implemented for \'%s\'' % d.name.capitalize())
+        raise NotImplementedError('"%s" not implemented for \'%s\'' % (kernel, _dtype.scalar_name(d.np)))
     return d.np
 
 

@@ -97,7 +97,8 @@ class _TensorType(type):
 _CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
               "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
               "bool": "bool", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>",
-              "bfloat16": "c10::BFloat16"}
+              "bfloat16": "c10::BFloat16", "uint16": "unsigned short", "uint32": "unsigned int",
+              "uint64": "unsigned long"}
 
 
 def _options(d):

@@ -7,7 +7,8 @@ _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "
                "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor",
                "uint8": "ByteTensor", "bool": "BoolTensor", "complex64": "ComplexFloatTensor",
                "complex128": "ComplexDoubleTensor",
-               "bfloat16": "BFloat16Tensor"}
+               "bfloat16": "BFloat16Tensor", "uint16": "UInt16Tensor", "uint32": "UInt32Tensor",
+               "uint64": "UInt64Tensor"}
 
 
 class Size(tuple):

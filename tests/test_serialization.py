@@ -20,7 +20,7 @@ def _round_trip(obj):
 
 def test_tensor_and_dtypes(tmp_path):
     for dt in (fastgrad.float32, fastgrad.float64, fastgrad.int64, fastgrad.int32, fastgrad.uint8, fastgrad.bool,
-               fastgrad.float16):
+               fastgrad.float16, fastgrad.uint16, fastgrad.uint32, fastgrad.uint64):
         t = fastgrad.arange(6).reshape(2, 3).to(dt)
         out = _round_trip(t)
         assert out.dtype == dt and out.shape == (2, 3) and np.array_equal(out.numpy(), t.numpy())

@@ -37,7 +37,8 @@ _causal_cache = {}  # (L, S, dtype char) -> the additive causal bias (read-only)
 _CPP_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int", "int16": "short int",
               "int8": "signed char", "uint8": "unsigned char", "bool": "bool", "float16": "c10::Half",
               "bfloat16": "c10::BFloat16",
-              "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
+              "complex64": "c10::complex<float>", "complex128": "c10::complex<double>",
+              "uint16": "unsigned short", "uint32": "unsigned int", "uint64": "unsigned long"}
 
 
 def _cpp(dt):

@@ -146,6 +146,8 @@ def as_tensor_of(x, np_dtype):
         if x._data.dtype == np_dtype:
             return x
         return x.to(_dtype.from_numpy_dtype(np_dtype))
+    if type(x) is int and np.dtype(np_dtype).kind == "u":  # a Python int operand wraps, as torch's C cast
+        x = _dtype.unsigned_int(x, np_dtype)
     return make(np.asarray(x, dtype=np_dtype))
 
 
@@ -187,9 +189,7 @@ def float_operand(x):
     return x.to(_dtype.get_default_dtype())
 
 
-_SCALAR_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
-                "complex128": "ComplexDouble", "bfloat16": "BFloat16"}
+_SCALAR_TYPE = _dtype._SCALAR_NAMES
 
 
 def scalar_type_name(np_dtype):

@@ -25,7 +25,8 @@ _as_strided = np.lib.stride_tricks.as_strided
 # --------------------------------------------------------------------------- out=
 _CPP_NAMES = {"float32": "float", "float64": "double", "int64": "long", "int32": "int", "int16": "short",
               "int8": "signed char", "uint8": "unsigned char", "bool": "bool", "float16": "c10::Half",
-              "bfloat16": "c10::BFloat16", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
+              "bfloat16": "c10::BFloat16", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>",
+              "uint16": "unsigned short", "uint32": "unsigned int", "uint64": "unsigned long"}
 
 
 def write_out(name, res, out):
