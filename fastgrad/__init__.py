@@ -7,7 +7,7 @@ The backend (compiled Cython or pure NumPy) is chosen once, in fastgrad/_backend
 from fastgrad._backend import get_backend
 from fastgrad._dtype import (bool_ as bool, complex64, complex128, dtype, float16, float32,  # noqa: A004
                              float64, get_default_dtype, int8, int16, int32, int64, set_default_dtype,
-                             uint8)
+                             uint8, uint16, uint32, uint64)
 from fastgrad._dtype import bfloat16  # noqa: F401
 from fastgrad._finfo import finfo, iinfo  # noqa: F401
 from fastgrad._tensor import Size, Tensor, device
@@ -151,3 +151,6 @@ from fastgrad._torch_functions import *  # noqa: E402,F401,F403  (constants, ali
 from fastgrad._torch_functions import memory_format  # noqa: E402,F401
 from fastgrad import nested  # noqa: E402,F401  (torch.nested; last: it stubs the Tensor methods it lacks)
 from fastgrad.nested import jagged  # noqa: E402,F401
+from fastgrad._ops import unsigned as _unsigned  # noqa: E402
+
+_unsigned.install(__import__(__name__))  # then: wraps the ops torch refuses for uint16/32/64 (see that module)

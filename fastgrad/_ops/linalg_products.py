@@ -5,8 +5,9 @@ import string
 
 import numpy as np
 
+from fastgrad import _dtype
 from fastgrad._ops import shape as S
-from fastgrad._ops.base import float32_compute, Op, make, norm_dim
+from fastgrad._ops.base import engine, float32_compute, Op, make, norm_dim
 from fastgrad._ops.indexing import broadcast_tensors, diagonal, index_select
 from fastgrad._ops.linalg import inv, matmul, no_half
 from fastgrad._ops.reduction_ext import vector_norm
@@ -206,6 +207,8 @@ def _einsum_grad(ins, out, xs, i, g):
 def einsum(equation, *operands):
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
+    if len(operands) > 1:  # torch contracts through bmm, which has no uint16/32/64 kernel
+        _dtype.refuse_barebones("bmm", *(x._data.dtype for x in operands if isinstance(x, engine.TensorBase)))
     eq = equation.replace(" ", "")
     lhs, arrow, rhs = eq.partition("->")
     terms = lhs.split(",")

@@ -438,14 +438,14 @@ def _check_linear(x, w, bias):
 
 def _float_input(name, x):
     if x._data.dtype.kind != "f" and x._data.dtype is not _dtype.BF16:
-        raise RuntimeError('"%s" not implemented for \'%s\'' % (name, x.dtype.name.capitalize()))
+        raise RuntimeError('"%s" not implemented for \'%s\'' % (name, _dtype.scalar_name(x._data.dtype)))
 
 
 def _softmax_dim(x, dim, dtype):
     if dtype is not None:
         x = x.to(dtype)
     if x._data.dtype.kind != "f" and x._data.dtype is not _dtype.BF16:
-        raise RuntimeError('"softmax" not implemented for \'%s\'' % x.dtype.name.capitalize())
+        raise RuntimeError('"softmax" not implemented for \'%s\'' % _dtype.scalar_name(x._data.dtype))
     if dim is None:
         dim = 0 if x._data.ndim in (0, 1, 3) else 1  # PyTorch's legacy implicit choice
     return x, norm_dim(dim, x._data.ndim)

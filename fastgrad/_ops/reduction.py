@@ -303,7 +303,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, **kwargs):
     if _dtype.kind(input._data.dtype) not in "fc" and dtype is None:
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
-            "complex dtype. Got: %s" % input.dtype.name.capitalize())
+            "complex dtype. Got: %s" % _dtype.scalar_name(input._data.dtype))
     axes = norm_dims(dim, input._data.ndim)
     return Mean.apply(input, axes, keepdim, out_dtype_of_reduction(input, dtype))
 
