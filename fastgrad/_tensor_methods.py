@@ -84,7 +84,7 @@ METHODS = {
     "sum": R.sum, "mean": R.mean, "amax": RX.amax, "amin": RX.amin, "aminmax": RX.aminmax, "prod": RX.prod,
     "cumsum": RX.cumsum, "cumprod": RX.cumprod, "cummax": RX.cummax, "cummin": RX.cummin,
     "logsumexp": RX.logsumexp, "logcumsumexp": RX.logcumsumexp, "var": RX.var, "std": RX.std, "all": RX.all,
-    "any": RX.any, "nansum": RX.nansum, "nanmean": RX.nanmean,
+    "any": RX.any, "nansum": RX.nansum, "nanmean": RX.nanmean, "hash_tensor": RX.hash_tensor,
     # statistics
     "nanmedian": ST.nanmedian, "mode": ST.mode, "quantile": ST.quantile, "nanquantile": ST.nanquantile,
     "histc": ST.histc, "histogram": ST.histogram, "cov": ST.cov, "corrcoef": ST.corrcoef,

@@ -38,11 +38,10 @@ OUT_OF_SCOPE = {
                r"import_ir_module(_from_buffer)?|parse_ir|parse_schema|parse_type_comment|"
                r"merge_type_from_type_comment|unify_type_list|fork|wait|from_file|compiled_with_cxx11_abi|"
                r"TypedStorage|UntypedStorage|Stream|Event|AcceleratorError|OutOfMemoryError|Sym(Int|Float|Bool)|"
-               r"sym_.*|thread_safe_generator|cpp|export|hash_tensor|GradScaler"):
+               r"sym_.*|thread_safe_generator|cpp|export|GradScaler"):
         "TorchScript/JIT, dispatcher, storage, stream and symbolic-shape internals of torch's C++ core",
-    (r"torch", r"float8_.*|float4_.*|bits.*|bit|int[1-7]|uint[1-7]|complex32|chalf|uint(16|32|64)"):
-        "dtypes NumPy does not have (fp8/fp4, bit-packed, sub-byte, complex32) or that torch's CPU ops mostly "
-        "refuse (uint16/32/64)",
+    (r"torch", r"float8_.*|float4_.*|bits.*|bit|int[1-7]|uint[1-7]|complex32|chalf"):
+        "dtypes NumPy does not have (fp8/fp4, bit-packed, sub-byte, complex32)",
     (r"torch", r"batch_norm_.*|native_(dropout|norm)|.*_backward.*|"
                r"affine_grid_generator|grid_sampler|"
                r"conv_tbc|convolution|norm_except_dim|embedding_renorm_|segment_reduce|"
@@ -70,8 +69,6 @@ OUT_OF_SCOPE = {
         "Python standard-library modules torch imports, and torch's compiler, quantization, operator-registry "
         "and device-backend packages",
     (r"torch|Tensor", r"slice_inverse"): "functionalization's view-replay internals (torch.compile's graph passes)",
-    (r"Tensor", r"hash_tensor"): "returns a uint64 hash (a dtype fastgrad does not have; torch.hash_tensor is out of "
-                                 "scope with the JIT internals)",
     (r"testing", r"FileCheck"): "TorchScript IR checking",
     (r"optim", r"swap_in_optimizer_params_and_state"): "an internal helper of torch's optim",
     (r"autograd", r"NestedIOFunction|enforce_grad_layout_policy"): "legacy and internal autograd helpers",

@@ -481,5 +481,27 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     return nansum(input, dim, keepdim, dtype=dtype) / sum(notnan, dim, keepdim).to(input.dtype)
 
 
+def hash_tensor(input, dim=None, *, keepdim=False, mode=0):
+    """torch.hash_tensor (mode 0, its only one): each element widened to its 64-bit kind (float64,
+    int64; bool and uint8 as uint64), its bits read as uint64, xor-reduced over dim (None or ():
+    all). A uint64 tensor; not differentiable."""
+    if mode != 0:
+        raise RuntimeError("Unknown hash_tensor mode: %s" % (mode,))
+    d = input._data
+    k = _dtype.kind(d.dtype)
+    if k == "c" or d.dtype in _dtype.BAREBONES:
+        raise NotImplementedError('"xor_sum_cpu" not implemented for \'%s\'' % scalar_type_name(d.dtype))
+    whole = dim is None or (isinstance(dim, (list, tuple)) and len(dim) == 0)
+    axes = tuple(range(d.ndim)) if whole else _axes(input, dim)
+    if whole and d.size == 0:
+        raise RuntimeError("hash_tensor: Expected reduction dim to be specified for input.numel() == 0. Specify "
+                           "the reduction dim with the 'dim' argument.")
+    for a in axes:
+        if d.shape[a] == 0:
+            raise IndexError("hash_tensor: Expected reduction dim %d to have non-zero size." % a)
+    wide = d.astype(np.float64 if k == "f" else np.int64 if k == "i" else np.uint64, order="C")
+    return make(np.asarray(np.bitwise_xor.reduce(wide.view(np.uint64), axis=axes, keepdims=keepdim), np.uint64))
+
+
 __all__ = ["amax", "amin", "aminmax", "prod", "cumsum", "cumprod", "cummax", "cummin", "logcumsumexp",
-           "logsumexp", "var", "std", "var_mean", "std_mean", "all", "any", "nansum", "nanmean"]
+           "logsumexp", "var", "std", "var_mean", "std_mean", "all", "any", "nansum", "nanmean", "hash_tensor"]

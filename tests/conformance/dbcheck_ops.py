@@ -24,9 +24,7 @@ HEADER = ("op_db (torch.testing._internal.common_methods_invocations) against fa
           "entry and call variant (key, key:method, key:inplace). Regenerate with\n"
           "python benchmarks/conformance.py --update (see tests/conformance/test_op_db.py).")
 # deliberate exclusions beyond the name rules in scope_reason: key -> reason
-OUT_OF_SCOPE_ENTRIES = {"chalf": "complex32: NumPy has no complex dtype of two float16 parts",
-                        # as tests/test_api_surface.py's table: uint16/32/64 are left out
-                        "hash_tensor": "its result is torch.uint64, a dtype fastgrad leaves out"}
+OUT_OF_SCOPE_ENTRIES = {"chalf": "complex32: NumPy has no complex dtype of two float16 parts"}
 # ops whose output is uninitialized memory: compared by shape and dtype, as random ops are
 UNINITIALIZED = {"empty", "empty_like", "new_empty", "new_empty_strided", "empty_strided", "empty_permuted"}
 KINDS = ("", ":method", ":inplace")
