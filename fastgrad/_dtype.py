@@ -156,7 +156,9 @@ def result_type(*operands):
         if out is None:
             out = d
         elif _cat(d) > _cat(out):
-            out = d
+            # torch's combine_categories: a bool result promotes with the lower tier's dtype (which
+            # refuses uint16/32/64), any other takes the lower tier's higher category as it is
+            out = _promote2(out, d) if out == np.bool_ and _cat(d) < 3 else d
     return out
 
 

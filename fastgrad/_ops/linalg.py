@@ -95,9 +95,10 @@ def matmul(input, other):
         raise RuntimeError("both arguments to matmul need to be at least 1D, but they are %dD and %dD"
                            % (a.ndim, b.ndim))
     _check_dtypes("matmul", input, other)
-    if a.dtype in _dtype.BAREBONES:  # torch's kernels for uint16/32/64 products do not exist
-        _dtype.refuse_barebones("dot" if a.ndim == 1 and b.ndim == 1 else "addmv_impl_cpu" if b.ndim == 1 and a.ndim == 2
-                                else "addmm_impl_cpu_" if a.ndim <= 2 and b.ndim <= 2 else "bmm", a.dtype)
+    if a.dtype in _dtype.BAREBONES and a.size and b.size:  # torch has no uint16/32/64 product kernels
+        kernel = ("dot" if a.ndim == 1 and b.ndim == 1 else "addmv_impl_cpu" if b.ndim == 1 and a.ndim == 2
+                  else "addmm_impl_cpu_" if a.ndim <= 2 and b.ndim <= 2 else "bmm")
+        _dtype.refuse_barebones(kernel, a.dtype)
     k1 = a.shape[-1]
     k2 = b.shape[-2] if b.ndim > 1 else b.shape[0]
     if k1 != k2:

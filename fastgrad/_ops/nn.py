@@ -412,15 +412,20 @@ def linear(input, weight, bias=None):
         return input._nested_call("linear", input, weight, bias)
     x, w = input._data, weight._data
     ws = w.shape
-    if (len(ws) == 2 and x.ndim and x.shape[-1] == ws[1] and x.dtype is w.dtype
+    if (len(ws) == 2 and x.ndim and x.shape[-1] == ws[1] and x.dtype is w.dtype and x.dtype not in _BARE
             and (bias is None or (bias._data.shape == ws[:1] and bias._data.dtype is w.dtype))):
         return Linear.apply(input, weight, bias)  # the usual case, checked in few steps
     _check_linear(x, w, bias)
     return Linear.apply(input, weight, bias)
 
 
+_BARE = _dtype.BAREBONES
+
+
 def _check_linear(x, w, bias):
-    """linear's argument errors, worded as PyTorch's."""
+    """linear's argument errors, worded as PyTorch's (uint16/32/64: its product kernel's)."""
+    if x.dtype is w.dtype and w.ndim == 2 and x.ndim:
+        _dtype.refuse_barebones("addmm_impl_cpu_", x.dtype)
     if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
         a = x.reshape(_lead(x), x.shape[-1]) if x.ndim else x.reshape(1, 1)
         raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (%dx%d and %dx%d)"

@@ -77,6 +77,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if getattr(input, "is_nested", False):  # torch.nested: the op per component (fastgrad.nested._ops)
         return input._nested_call("dropout", input, p, training)
     _check_p(p)
+    if training and p:
+        _dtype.refuse_barebones("bernoulli_scalar_cpu_", input._data.dtype)
     return _dropout_impl(input, p, training, inplace)
 
 

@@ -246,16 +246,18 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
 
 def cumsum(input, dim, *, dtype=None):
     d = norm_dim(dim, input._data.ndim)
-    if input._data.ndim == 0:
-        return input.clone()
-    return Cumsum.apply(input, d, out_dtype_of_reduction(input, dtype))
+    out = out_dtype_of_reduction(input, dtype)
+    if input._data.ndim == 0:  # a copy, in the accumulation dtype (int64 for integers) as torch's
+        return input.clone() if out == input._data.dtype else input.to(_dtype.from_numpy_dtype(out))
+    return Cumsum.apply(input, d, out)
 
 
 def cumprod(input, dim, *, dtype=None):
     d = norm_dim(dim, input._data.ndim)
-    if input._data.ndim == 0:
-        return input.clone()
-    return Cumprod.apply(input, d, out_dtype_of_reduction(input, dtype))
+    out = out_dtype_of_reduction(input, dtype)
+    if input._data.ndim == 0:  # a copy, in the accumulation dtype (int64 for integers) as torch's
+        return input.clone() if out == input._data.dtype else input.to(_dtype.from_numpy_dtype(out))
+    return Cumprod.apply(input, d, out)
 
 
 def _extreme_cum(input, dim, is_max):

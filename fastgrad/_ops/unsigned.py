@@ -8,9 +8,12 @@ for 'UInt16'``. fastgrad's NumPy code would compute those silently, so the publi
 (``fastgrad.<name>``) and the Tensor methods (``Tensor.<name>``, its in-place ``<name>_`` and the
 operator) of each op below are wrapped, once, at import (``install``), to raise torch's error
 naming torch's kernel when an argument is such a tensor. The kernel names were read off torch 2.13
-(tests/test_dtype_unsigned.py calls both and compares). + - * / reach fastgrad.add/sub/... through
-the engine's ``_general`` hook for non-float tensors; that hook gets the gated function too.
-Float tensors pay one frozenset look-up per wrapped call."""
+(tests/test_dtype_unsigned.py calls both and compares), and so were torch's short cuts that reach no
+kernel (SKIPS: 0-d and empty inputs, flips of outer dims, isin's sorting path, ...). + - ** reach
+fastgrad.add/sub/pow through the engine's hooks for non-float tensors; those hooks get the gated
+functions too. Float tensors pay one frozenset look-up per wrapped call; the functions on the float
+hot path (matmul, linear, conv, layer_norm, dropout, the activations) are not wrapped but check in
+their own code."""
 import functools
 import inspect
 
@@ -49,8 +52,23 @@ KERNELS = {
     "lerp": "lerp_kernel_scalar", "addcmul": "addcmul_cpu_out", "relu": "clamp_min_scalar_cpu",
     "diff": "add_stub", "trapezoid": "add_stub", "trapz": "add_stub", "cumulative_trapezoid": "add_stub",
     "combinations": "masked_select", "uniform": "check_uniform_bounds", "normal": "normal_kernel_cpu",
-    "bernoulli": "bernoulli_scalar_cpu_", "dist": "add_stub",
+    "bernoulli": "bernoulli_scalar_cpu_", "dist": "add_stub", "take_along_dim": "scatter_gather_tensor_cpu",
+    "geometric": "geometric_cpu", "round": "round_cpu",
 }
+# torch.nn.functional (and the same names in torch) -> kernel
+NN_KERNELS = {
+    "conv3d": "compute_columns3d",
+    "conv_transpose1d": "slow_conv_transpose2d_out_cpu", "conv_transpose2d": "slow_conv_transpose2d_out_cpu",
+    "conv_transpose3d": "slow_conv_transpose3d_out_cpu", "avg_pool1d": "avg_pool2d", "avg_pool2d": "avg_pool2d",
+    "avg_pool3d": "avg_pool3d_out_frame", "max_pool1d": "max_pool1d_impl", "max_pool2d": "max_pool2d",
+    "adaptive_avg_pool2d": "adaptive_avg_pool2d", "adaptive_max_pool2d": "adaptive_max_pool2d",
+    "threshold": "threshold_cpu", "hardtanh": "clamp_scalar_cpu", "relu6": "clamp_scalar_cpu",
+    "pixel_shuffle": "pixel_shuffle", "pixel_unshuffle": "pixel_unshuffle",
+    "channel_shuffle": "channel_shuffle", "unfold": "im2col_out_cpu", "logsigmoid": "log_sigmoid_cpu",
+    "elu": "elu_cpu", "leaky_relu": "leaky_relu_cpu", "hardshrink": "hardshrink_cpu", "l1_loss": "add_stub",
+}
+# nn.Linear/Conv/LayerNorm/GELU/SiLU/Dropout/MSELoss's functions are not wrapped (a frame on the float
+# hot path): they refuse uint16/32/64 in their own code
 # Tensor operators -> their op's kernel (the reflected forms check their tensor, self, too)
 OPERATORS = {"__neg__": "neg_cpu", "__abs__": "abs_cpu", "__invert__": "bitwise_not_cpu",
              "__lt__": "lt_cpu", "__le__": "le_cpu", "__gt__": "gt_cpu", "__ge__": "ge_cpu",
@@ -67,16 +85,75 @@ def refuse(kernel, x):
         raise NotImplementedError('"%s" not implemented for \'%s\'' % (kernel, _dtype.scalar_name(x._data.dtype)))
 
 
-def gate(fn, kernel):
-    """fn, raising torch's error first when one of its first two arguments is a uint16/32/64 tensor."""
+def _arg(args, kwargs, i, name, default=None):
+    return args[i] if len(args) > i else kwargs.get(name, default)
+
+
+def _n(x):
+    return x._data.size if isinstance(x, _TB) else 1
+
+
+def _zero_d(args, kwargs):
+    return args[0]._data.ndim == 0
+
+
+def _flipped(args, kwargs, name):
+    """The dims flip/fliplr/flipud/rot90 flip (torch's rot90 is flips and a transpose)."""
+    if name == "fliplr":
+        return (1,)
+    if name == "flipud":
+        return (0,)
+    if name == "rot90":
+        k, dims = _arg(args, kwargs, 1, "k", 1) % 4, list(_arg(args, kwargs, 2, "dims", (0, 1)))
+        return {0: (), 1: (dims[1],), 2: tuple(dims), 3: (dims[0],)}[k]
+    dims = _arg(args, kwargs, 1, "dims", ())
+    return tuple(dims) if isinstance(dims, (list, tuple)) else (dims,) + tuple(args[2:])
+
+
+def _flip_copies(args, kwargs, name):
+    """torch flips with a dtype-free copy unless the innermost dim longer than 1 is flipped."""
+    shape = args[0]._data.shape
+    inner = [i for i, n in enumerate(shape) if n > 1]
+    return not inner or inner[-1] not in {d % len(shape) for d in _flipped(args, kwargs, name)}
+
+
+def _isin_sorts(args, kwargs):
+    """torch's isin sorts (a dtype-free path) unless test_elements is small against elements."""
+    elements, test = _arg(args, kwargs, 0, "elements"), _arg(args, kwargs, 1, "test_elements")
+    return not _n(test) < int(10.0 * float(_n(elements)) ** 0.145)
+
+
+# op -> when torch's call never reaches the kernel (0-d and empty short cuts, dtype-free paths)
+SKIPS = {
+    "topk": _zero_d, "kthvalue": _zero_d, "mode": _zero_d,
+    "cummax": lambda a, k: a[0]._data.ndim == 0 or a[0]._data.size == 0,
+    "cummin": lambda a, k: a[0]._data.ndim == 0 or a[0]._data.size == 0,
+    "count_nonzero": lambda a, k: a[0]._data.ndim == 0 and _arg(a, k, 1, "dim") is not None,
+    "aminmax": lambda a, k: a[0]._data.ndim == 0 and k.get("dim") is not None,
+    "amax": lambda a, k: a[0]._data.size == 0, "amin": lambda a, k: a[0]._data.size == 0,
+    "gather": lambda a, k: _n(_arg(a, k, 2, "index")) == 0, "take": lambda a, k: _n(_arg(a, k, 1, "index")) == 0,
+    "tril": lambda a, k: a[0]._data.size == 0, "triu": lambda a, k: a[0]._data.size == 0,
+    "searchsorted": lambda a, k: _n(a[0]) == 0 or _n(_arg(a, k, 1, "input")) == 0,
+    "isin": _isin_sorts, "index_select": lambda a, k: a[0]._data.ndim > 1,
+    "combinations": lambda a, k: a[0]._data.size < _arg(a, k, 1, "r", 2),
+    "diff": lambda a, k: a[0]._data.ndim == 0 or a[0]._data.shape[_arg(a, k, 2, "dim", -1)] <= _arg(a, k, 1, "n", 1),
+    "flip": lambda a, k: _flip_copies(a, k, "flip"), "fliplr": lambda a, k: _flip_copies(a, k, "fliplr"),
+    "flipud": lambda a, k: _flip_copies(a, k, "flipud"), "rot90": lambda a, k: _flip_copies(a, k, "rot90"),
+    "round": lambda a, k: not k.get("decimals"),  # decimals=0 rounds an integer as it is
+}
+
+
+def gate(fn, kernel, skip=None):
+    """fn, raising torch's error first when one of its first two arguments is a uint16/32/64 tensor
+    (unless skip(args, kwargs) says torch's call does not reach the kernel)."""
     if getattr(fn, "_unsigned_gate", None) is not None:
         return fn
 
     @functools.wraps(fn)
     def gated(*args, **kwargs):
         for a in args[:2]:
-            if isinstance(a, _TB) and a._data.dtype in _BARE:
-                raise NotImplementedError('"%s" not implemented for \'%s\'' % (kernel, _dtype.scalar_name(a._data.dtype)))
+            if isinstance(a, _TB) and a._data.dtype in _BARE and not (skip is not None and skip(args, kwargs)):
+                refuse(kernel, a)
         return fn(*args, **kwargs)
 
     gated._unsigned_gate = kernel
@@ -134,8 +211,12 @@ def _gate_minmax(fn, which):
     def gated(input, *args, **kwargs):
         if isinstance(input, _TB) and input._data.dtype in _BARE:
             other = args[0] if args else kwargs.get("other", kwargs.get("dim"))
-            kernel = ("%s_all" if other is None else "%s_cpu" if not isinstance(other, _TB) else "%simum_cpu") % which
-            refuse(kernel, input)
+            if other is None:
+                refuse("%s_all" % which, input)
+            elif isinstance(other, _TB):
+                refuse("%simum_cpu" % which, input)
+            elif input._data.ndim and input._data.size:  # along a dim: 0-d and empty inputs need no kernel
+                refuse("%s_cpu" % which, input)
         return fn(input, *args, **kwargs)
 
     gated._unsigned_gate = which
@@ -143,7 +224,8 @@ def _gate_minmax(fn, which):
 
 
 def _gate_clamp(fn):
-    """clamp: 'clamp_scalar_cpu', one-sided 'clamp_min_scalar_cpu' / 'clamp_max_scalar_cpu', tensor bounds 'clamp_cpu'."""
+    """clamp: 'clamp_scalar_cpu', one-sided 'clamp_min_scalar_cpu' / 'clamp_max_scalar_cpu', tensor
+    bounds 'clamp_cpu'."""
     @functools.wraps(fn)
     def gated(input, min=None, max=None, **kwargs):  # noqa: A002  (torch's names)
         if isinstance(input, _TB) and input._data.dtype in _BARE:
@@ -176,7 +258,8 @@ def _gate_softmax(fn, name):
     """softmax/log_softmax: torch's kernel along the last dim is '<name>_lastdim_kernel_impl'."""
     @functools.wraps(fn)
     def gated(input, dim=None, *args, **kwargs):
-        if isinstance(input, _TB) and input._data.dtype in _BARE:
+        cast = kwargs.get("dtype") is not None or any(isinstance(v, _dtype.dtype) for v in args)  # computes in it
+        if isinstance(input, _TB) and input._data.dtype in _BARE and not cast:
             last = dim is None or dim in (-1, input._data.ndim - 1)
             refuse("%s_%skernel_impl" % (name, "lastdim_" if last else ""), input)
         return fn(input, dim, *args, **kwargs)
@@ -202,7 +285,7 @@ def install(fastgrad):
     def make(name, kernel):
         if name in BINARY:
             return lambda fn: gate_binary(fn, kernel, pow_like=name in ("pow", "__ipow__"))
-        return lambda fn: gate(fn, kernel)
+        return lambda fn: gate(fn, kernel, SKIPS.get(name))
 
     for name, kernel in KERNELS.items():
         for owner, attr in ((fastgrad, name), (Tensor, name), (Tensor, name + "_")):
@@ -214,12 +297,16 @@ def install(fastgrad):
     for which in ("max", "min"):
         for owner in (fastgrad, Tensor):
             _swap(owner, which, lambda fn, w=which: _gate_minmax(fn, w))
-    for owner, names in ((fastgrad, ("clamp", "clip", "clamp_", "clip_")), (Tensor, ("clamp", "clip", "clamp_", "clip_"))):
-        for name in names:
+    for owner in (fastgrad, Tensor):
+        for name in ("clamp", "clip", "clamp_", "clip_"):
             _swap(owner, name, _gate_clamp)
     for owner, names in ((fastgrad, ("div", "divide")), (Tensor, ("div", "divide", "div_", "divide_"))):
         for name in names:
             _swap(owner, name, _gate_rounding)
+    for name, kernel in NN_KERNELS.items():
+        for owner in (fastgrad.nn.functional, fastgrad):
+            if owner is fastgrad.nn.functional or name not in ("unfold",):  # torch.unfold is not F.unfold
+                _swap(owner, name, lambda fn, k=kernel, n=name: gate(fn, k, SKIPS.get(n)))
     for name in ("relu", "relu_"):
         _swap(fastgrad.nn.functional, name, lambda fn: gate(fn, "clamp_min_scalar_cpu"))
     for name in ("softmax", "log_softmax"):

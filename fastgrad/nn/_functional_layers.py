@@ -50,6 +50,7 @@ def _same_padding(k, d):
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation) of (N, C, H, W) input with (O, C/groups, kh, kw) weight."""
+    _dtype.refuse_barebones("slow_conv2d_cpu", input._data.dtype)
     x, unbatched = _batched("conv2d", input, 4)
     if weight.dim() != 4:
         raise RuntimeError(f"weight should have at least three dimensions, got {weight.dim()}D weight"
@@ -277,6 +278,7 @@ _batch_norm_float32 = float32_compute(_batch_norm)
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     """Normalize over the last len(normalized_shape) dims."""
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    _dtype.refuse_barebones("LayerNormKernelImpl", input._data.dtype)
     nd = len(normalized_shape)
     if tuple(input.shape[input.dim() - nd:]) != normalized_shape or input.dim() < nd:
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
