@@ -49,7 +49,7 @@ KERNELS = {
     "histogram": "histogramdd", "searchsorted": "searchsorted_out_cpu", "bucketize": "searchsorted_out_cpu",
     "isin": "isin_default_cpu", "gcd": "gcd_cpu", "lcm": "lcm_cpu", "hypot": "hypot_cpu",
     "logaddexp": "logaddexp_cpu", "heaviside": "heaviside_cpu", "nextafter": "nextafter_cpu",
-    "lerp": "lerp_kernel_scalar", "addcmul": "addcmul_cpu_out", "relu": "clamp_min_scalar_cpu",
+    "lerp": "lerp_kernel_scalar", "addcmul": "addcmul_cpu_out",
     "diff": "add_stub", "trapezoid": "add_stub", "trapz": "add_stub", "cumulative_trapezoid": "add_stub",
     "combinations": "masked_select", "uniform": "check_uniform_bounds", "normal": "normal_kernel_cpu",
     "bernoulli": "bernoulli_scalar_cpu_", "dist": "add_stub", "take_along_dim": "scatter_gather_tensor_cpu",
@@ -307,8 +307,6 @@ def install(fastgrad):
         for owner in (fastgrad.nn.functional, fastgrad):
             if owner is fastgrad.nn.functional or name not in ("unfold",):  # torch.unfold is not F.unfold
                 _swap(owner, name, lambda fn, k=kernel, n=name: gate(fn, k, SKIPS.get(n)))
-    for name in ("relu", "relu_"):
-        _swap(fastgrad.nn.functional, name, lambda fn: gate(fn, "clamp_min_scalar_cpu"))
     for name in ("softmax", "log_softmax"):
         for owner in (fastgrad, Tensor, fastgrad.nn.functional, fastgrad.special):
             _swap(owner, name, lambda fn, n=name: _gate_softmax(fn, n))
