@@ -9,7 +9,9 @@ def test_every_table_entry_is_bound():
     table = TM.table()
     assert len(table) > 400
     for name, value in table.items():
-        assert fastgrad.Tensor.__dict__[name] is value or name.endswith("_") or name in TM.ALIASES, name
+        bound = fastgrad.Tensor.__dict__[name]
+        # _ops/unsigned.py's uint16/32/64 refusal wraps some after binding
+        assert value in (bound, getattr(bound, "__wrapped__", None)) or name.endswith("_") or name in TM.ALIASES, name
 
 
 def test_a_name_given_twice_is_refused(monkeypatch):

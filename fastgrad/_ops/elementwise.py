@@ -6,7 +6,8 @@ from fastgrad._ops import complex as _complex
 from fastgrad._ops.base import (GRAD, K, SAVED0, SAVED1, Op, binary_operands, check_broadcast, engine,
                                 float_operand, is_tensor, make)
 from fastgrad._ops.minmax import clamp_tensor, extremum
-from fastgrad._quiet import quiet
+from fastgrad._ops.comparison import (allclose, bitwise_not, eq, equal, ge, gt, isclose, isfinite,  # noqa: F401
+                                      isinf, isnan, le, logical_and, logical_not, logical_or, logical_xor, lt, ne)
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -744,58 +745,3 @@ def minimum(input, other):
 
 def _any_grad(*ts):
     return any(t._requires_grad or t._fw_grad is not None for t in ts)  # a tangent needs the op too
-
-
-# --------------------------------------------------------------------------- comparisons (no grad)
-def _compare(ufunc):
-    def fn(input, other):
-        a = input._data if is_tensor(input) else input
-        b = other._data if is_tensor(other) else other
-        return make(np.asarray(ufunc(a, b)))
-    fn.__name__ = ufunc.__name__
-    return quiet(fn)  # (bfloat16's comparisons with NaN warn: fastgrad/_quiet.py)
-
-
-eq = _compare(np.equal)
-ne = _compare(np.not_equal)
-lt = _compare(np.less)
-le = _compare(np.less_equal)
-gt = _compare(np.greater)
-ge = _compare(np.greater_equal)
-logical_and = _compare(np.logical_and)
-logical_or = _compare(np.logical_or)
-logical_xor = _compare(np.logical_xor)
-
-
-def logical_not(input):
-    return make(np.logical_not(input._data))
-
-
-def isnan(input):
-    return make(np.isnan(input._data))
-
-
-def isinf(input):
-    return make(np.isinf(input._data))
-
-
-def isfinite(input):
-    return make(np.isfinite(input._data))
-
-
-def equal(input, other):
-    return input._data.shape == other._data.shape and bool(np.all(input._data == other._data))
-
-
-def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    return bool(np.allclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-
-def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-    return make(np.isclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-
-def bitwise_not(input):
-    return make(np.invert(input._data))
-
-

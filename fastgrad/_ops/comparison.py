@@ -1,0 +1,59 @@
+"""Comparisons and predicates (no gradient): eq/ne/lt/le/gt/ge, the logical ops, isnan/isinf/isfinite,
+equal/allclose/isclose, bitwise_not. Re-exported by fastgrad._ops.elementwise."""
+import numpy as np
+
+from fastgrad._ops.base import is_tensor, make
+from fastgrad._quiet import quiet
+
+
+# --------------------------------------------------------------------------- comparisons (no grad)
+def _compare(ufunc):
+    def fn(input, other):
+        a = input._data if is_tensor(input) else input
+        b = other._data if is_tensor(other) else other
+        return make(np.asarray(ufunc(a, b)))
+    fn.__name__ = ufunc.__name__
+    return quiet(fn)  # (bfloat16's comparisons with NaN warn: fastgrad/_quiet.py)
+
+
+eq = _compare(np.equal)
+ne = _compare(np.not_equal)
+lt = _compare(np.less)
+le = _compare(np.less_equal)
+gt = _compare(np.greater)
+ge = _compare(np.greater_equal)
+logical_and = _compare(np.logical_and)
+logical_or = _compare(np.logical_or)
+logical_xor = _compare(np.logical_xor)
+
+
+def logical_not(input):
+    return make(np.logical_not(input._data))
+
+
+def isnan(input):
+    return make(np.isnan(input._data))
+
+
+def isinf(input):
+    return make(np.isinf(input._data))
+
+
+def isfinite(input):
+    return make(np.isfinite(input._data))
+
+
+def equal(input, other):
+    return input._data.shape == other._data.shape and bool(np.all(input._data == other._data))
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(np.allclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return make(np.isclose(input._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def bitwise_not(input):
+    return make(np.invert(input._data))
