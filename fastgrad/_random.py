@@ -168,18 +168,19 @@ class Generator:
         return _fma64(out, std, mean) if (mean != 0.0 or std != 1.0) else out
 
 
-def _libm_fn(name):
+def _libm_fn(name, lo, hi):
     from fastgrad._np.random import _libm
 
-    return _libm(name)
+    return _libm(name, lo, hi)
 
 
-_libm_log1p = _libm_fn("log1p")
-_libm_cos = _libm_fn("cos")
-_libm_sin = _libm_fn("sin")
-_libm_log = _libm_fn("log")
-_libm_exp = _libm_fn("exp")
-_libm_tan = _libm_fn("tan")
+# each probed on the range its sampler calls it on
+_libm_log1p = _libm_fn("log1p", -1.0, 0.0)
+_libm_cos = _libm_fn("cos", 0.0, 2 * math.pi)
+_libm_sin = _libm_fn("sin", 0.0, 2 * math.pi)
+_libm_log = _libm_fn("log", 1e-12, 1.0)
+_libm_exp = _libm_fn("exp", -10.0, 10.0)
+_libm_tan = _libm_fn("tan", -1.5707, 1.5707)
 
 
 def _fma64(a, b, c):

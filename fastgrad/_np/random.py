@@ -224,18 +224,19 @@ def _sincosf(x):
     return np.where(sign_sin, -s, s), np.where(sign_cos, -c, c)
 
 
-def _libm(name):
-    """NumPy's float64 ufunc when it agrees with libm (Python's math) on a probe, else libm
-    element by element: torch's float64 kernels call libm."""
+def _libm(name, lo, hi):
+    """NumPy's float64 ufunc when it agrees with libm (Python's math) on a probe of (lo, hi), the range
+    Box-Muller calls it on, else libm element by element: torch's float64 kernels call libm (NumPy's
+    AVX-512 loops for cos/sin, taken on such CPUs, differ from it in the last bit)."""
     f, g = getattr(np, name), getattr(math, name)
-    probe = np.linspace(1e-6, 0.999999, 257)
+    probe = np.random.default_rng(0).uniform(lo, hi, 4096)
     if np.array_equal(f(probe), np.array([g(v) for v in probe])):
         return f
     vec = np.frompyfunc(g, 1, 1)
     return lambda a: vec(a).astype(np.float64)
 
 
-_log, _cos, _sin = _libm("log"), _libm("cos"), _libm("sin")
+_log, _cos, _sin = _libm("log", 1e-6, 1.0), _libm("cos", 0.0, 2 * math.pi), _libm("sin", 0.0, 2 * math.pi)
 
 
 def _normal16(d, mean, std):

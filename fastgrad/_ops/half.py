@@ -65,6 +65,10 @@ class SigmoidFloat16(Op):
         y = ctx.y
         return make((g._data.astype(np.float16) * (np.float16(1) - y)) * y)
 
+    @staticmethod
+    def jvp(ctx, t):  # the same float16 roundings, in differentiable ops of the tangent
+        return t * make(np.float16(1) - ctx.y) * make(ctx.y)
+
 
 class NllLossHalf(Op):
     """nll_loss(x, target, weight, reduction='mean' or 'sum') of a float16/bfloat16 (N, C) x, as

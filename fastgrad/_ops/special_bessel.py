@@ -115,6 +115,18 @@ def _cheb_step(i, x, p, q):
     return (x + x) * q - p
 
 
+def _libm(f):
+    """f as torch's kernels call it per element through C's libm: a float32 result is f of the float32
+    argument correctly rounded, as glibc's acosf/cosf/sinf give it (NumPy's own SIMD float32 loops, taken
+    on AVX-512 CPUs, are 1-2 ulp off, which n = 600 turns into 1e-4)."""
+    def g(a):
+        return f(a.astype(np.float64)).astype(np.float32) if a.dtype == np.float32 else f(a)
+    return g
+
+
+_acos, _cos, _sin = _libm(np.arccos), _libm(np.cos), _libm(np.sin)
+
+
 def _cheb_values(kind, shifted, x, y, nt, even, T):
     """Chebyshev kind's (value at x = 1, value at x = -1 (0 if shifted), closed form inside (-1, 1)),
     each a function of a selection of the elements, evaluated only where it is picked."""
@@ -123,23 +135,23 @@ def _cheb_values(kind, shifted, x, y, nt, even, T):
     def alt(s, a):  # a where n is even, -a where odd
         return np.where(even[s], a, -a)
     if kind == "t":
-        return (lambda s: one, lambda s: alt(s, one), lambda s: np.cos(nt[s] * np.arccos(y[s])))
+        return (lambda s: one, lambda s: alt(s, one), lambda s: _cos(nt[s] * _acos(y[s])))
     if kind == "u":
         def closed(s):
-            a, m = np.arccos(y[s]), nt[s] + one
-            return np.where(np.sin(a) != 0, np.sin(m * a) / np.sin(a), m * np.cos(m * a) / y[s])
+            a, m = _acos(y[s]), nt[s] + one
+            return np.where(_sin(a) != 0, _sin(m * a) / _sin(a), m * _cos(m * a) / y[s])
         return (lambda s: nt[s] + one, lambda s: alt(s, nt[s] + one), closed)
     if kind == "v":
         def closed(s):
-            a = np.arccos(y[s])
-            return np.where(np.sin(a / T(2)) != one, np.cos((nt[s] + T(0.5)) * a) / np.cos(a / T(2)),
+            a = _acos(y[s])
+            return np.where(_sin(a / T(2)) != one, _cos((nt[s] + T(0.5)) * a) / _cos(a / T(2)),
                             alt(s, nt[s] + nt[s] + one))
         return (lambda s: one, lambda s: alt(s, nt[s] + nt[s] + one), closed)
 
     def closed_w(s):
-        a = np.arccos(y[s])
+        a = _acos(y[s])
         edge = alt(s, one) if shifted else np.where(y[s] > 0, nt[s] + nt[s] + one, alt(s, one))
-        return np.where(np.cos(a / T(2)) != one, np.sin((nt[s] + T(0.5)) * a) / np.sin(a / T(2)), edge)
+        return np.where(_cos(a / T(2)) != one, _sin((nt[s] + T(0.5)) * a) / _sin(a / T(2)), edge)
     return (lambda s: nt[s] + nt[s] + one, lambda s: alt(s, one), closed_w)
 
 
