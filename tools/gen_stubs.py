@@ -235,6 +235,8 @@ class Writer:
             for attr, val in sorted(c.__dict__.items()):
                 if attr in done or (attr.startswith("_") and attr not in DUNDERS):
                     continue
+                if type(val).__name__ == "ModuleSlot":  # the engine's per-class parameter slots, made on first use
+                    continue
                 done.add(attr)
                 lines += self.member(attr, val, cls, used, torch_cls, is_tensor)
         if len(lines) == 1:

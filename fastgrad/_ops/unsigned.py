@@ -21,6 +21,12 @@ from fastgrad import _dtype
 from fastgrad._backend import engine
 
 _BARE = _dtype.BAREBONES
+
+
+def _bare(x):
+    """x is a uint16/32/64 tensor (a nested tensor has no dense array to look at: its components are checked
+    by the op it runs per component)."""
+    return isinstance(x, _TB) and not x.is_nested and x._data.dtype in _BARE
 _TB = engine.TensorBase
 
 # op name -> torch's CPU kernel that refuses uint16/32/64 (function, method, in-place method)
@@ -81,7 +87,7 @@ OPERATORS = {"__neg__": "neg_cpu", "__abs__": "abs_cpu", "__invert__": "bitwise_
 
 def refuse(kernel, x):
     """torch's NotImplementedError when x is a uint16/32/64 tensor."""
-    if isinstance(x, _TB) and x._data.dtype in _BARE:
+    if _bare(x):
         raise NotImplementedError('"%s" not implemented for \'%s\'' % (kernel, _dtype.scalar_name(x._data.dtype)))
 
 
@@ -152,7 +158,7 @@ def gate(fn, kernel, skip=None):
     @functools.wraps(fn)
     def gated(*args, **kwargs):
         for a in args[:2]:
-            if isinstance(a, _TB) and a._data.dtype in _BARE and not (skip is not None and skip(args, kwargs)):
+            if _bare(a) and not (skip is not None and skip(args, kwargs)):
                 refuse(kernel, a)
         return fn(*args, **kwargs)
 
@@ -181,7 +187,7 @@ def gate_binary(fn, kernel, pow_like=False):
     def gated(*args, **kwargs):
         a = args[0] if args else kwargs.get("input", kwargs.get("self"))
         b = args[1] if len(args) > 1 else kwargs.get("other", kwargs.get("exponent"))
-        if (isinstance(a, _TB) and a._data.dtype in _BARE) or (isinstance(b, _TB) and b._data.dtype in _BARE):
+        if (_bare(a)) or (_bare(b)):
             if not (pow_like and type(b) in (int, float) and b in (0, 1) and isinstance(a, _TB)):
                 rt = _dtype.result_type(a, b) if b is not None else a._data.dtype
                 if rt in _BARE:
@@ -196,7 +202,7 @@ def _gate_scatter(fn):
     """scatter: 'scatter_gather_tensor_cpu' with a src tensor, 'scatter_gather_scalar_cpu' with a value."""
     @functools.wraps(fn)
     def gated(input, *args, **kwargs):
-        if isinstance(input, _TB) and input._data.dtype in _BARE:
+        if _bare(input):
             src = args[2] if len(args) > 2 else kwargs.get("src", kwargs.get("value"))
             refuse("scatter_gather_%s_cpu" % ("tensor" if isinstance(src, _TB) else "scalar"), input)
         return fn(input, *args, **kwargs)
@@ -209,7 +215,7 @@ def _gate_minmax(fn, which):
     """max/min: the whole tensor ('max_all'), along a dim ('max_cpu'), of two tensors ('maximum_cpu')."""
     @functools.wraps(fn)
     def gated(input, *args, **kwargs):
-        if isinstance(input, _TB) and input._data.dtype in _BARE:
+        if _bare(input):
             other = args[0] if args else kwargs.get("other", kwargs.get("dim"))
             if other is None:
                 refuse("%s_all" % which, input)
@@ -228,7 +234,7 @@ def _gate_clamp(fn):
     bounds 'clamp_cpu'."""
     @functools.wraps(fn)
     def gated(input, min=None, max=None, **kwargs):  # noqa: A002  (torch's names)
-        if isinstance(input, _TB) and input._data.dtype in _BARE:
+        if _bare(input):
             if isinstance(min, _TB) or isinstance(max, _TB):
                 kernel = "clamp_cpu"
             else:
@@ -259,7 +265,7 @@ def _gate_softmax(fn, name):
     @functools.wraps(fn)
     def gated(input, dim=None, *args, **kwargs):
         cast = kwargs.get("dtype") is not None or any(isinstance(v, _dtype.dtype) for v in args)  # computes in it
-        if isinstance(input, _TB) and input._data.dtype in _BARE and not cast:
+        if _bare(input) and not cast:
             last = dim is None or dim in (-1, input._data.ndim - 1)
             refuse("%s_%skernel_impl" % (name, "lastdim_" if last else ""), input)
         return fn(input, dim, *args, **kwargs)
