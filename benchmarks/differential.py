@@ -17,10 +17,16 @@ differ (and intended: differences fastgrad makes on purpose, each with its reaso
 tests/test_differential.py runs a bounded version.
 """
 import argparse
+import os
 import pathlib
 import sys
 import time
 import warnings
+
+# torch's AVX2 kernels are the reference on every machine (as in tests/conftest.py): on AVX-512 CPUs
+# torch takes other vectorised loops whose NaN and edge values differ (hardtanh's and elu's gradients
+# at NaN). Set before torch is imported; a value set outside wins.
+os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
 
 import numpy as np
 
