@@ -128,21 +128,34 @@ class PackedSaved:
 
 def _pack_saved(ctx):
     """Run the innermost pack hook on each tensor ctx saved (inputs as they are, outputs as the
-    output tensor), keeping what it returns."""
+    output tensor), keeping what it returns. The hook runs with grad mode off (as torch's): an op in
+    it (t * 1, t.to(...)) on the output, whose grad_fn is ctx, would otherwise be a node holding ctx,
+    kept by ctx itself -- a reference cycle."""
     pack, unpack = _SAVED_HOOKS[len(_SAVED_HOOKS) - 1]
     saved = list(ctx._saved)
-    for i in range(len(saved)):
-        item = saved[i]
-        if isinstance(item, TensorBase):
-            t = item
-            saved[i] = PackedSaved(pack(t), unpack, -1, t._grad_fn, t._output_nr)
-        elif isinstance(item, SavedOutput):
-            so = item
-            t = make_tensor(so.data, True)
-            t._vc = so.vc
-            t._grad_fn = ctx
-            t._output_nr = so.idx
-            saved[i] = PackedSaved(pack(t), unpack, so.idx, None, 0)
+    st = state()
+    prev = st.grad_enabled
+    st.grad_enabled = False
+    try:
+        for i in range(len(saved)):
+            item = saved[i]
+            if isinstance(item, TensorBase):
+                t = item
+                saved[i] = PackedSaved(pack(t), unpack, -1, t._grad_fn, t._output_nr)
+            elif isinstance(item, SavedOutput):
+                so = item
+                t = make_tensor(so.data, True)
+                t._vc = so.vc
+                t._grad_fn = ctx
+                t._output_nr = so.idx
+                saved[i] = PackedSaved(pack(t), unpack, so.idx, None, 0)
+                # t holds ctx only while the hook runs: kept by what the hook returned (t itself, as
+                # an identity pack or save_on_cpu's (device, t.cpu()) do), it would make the cycle
+                # ctx -> packed -> t -> ctx, and a graph dropped without backward would wait for the
+                # cyclic GC. _unpack_saved gives the unpacked tensor this node again.
+                t._grad_fn = None
+    finally:
+        st.grad_enabled = prev
     ctx._saved = tuple(saved)
 
 

@@ -152,3 +152,25 @@ def test_gradient_edge_and_increment_version():
         assert c._version == v + 1
         with pytest.raises(RuntimeError, match="modified by an inplace operation"):
             y.backward()
+
+
+def test_pack_hook_runs_with_grad_mode_off_as_torch():
+    """The pack hook runs under no_grad (as torch's): an op in it on a saved output (whose grad_fn is the
+    saving node) builds no graph, so what it returns does not hold the node it is stored in. The output it
+    is handed carries that node while the hook runs."""
+    seen = {}
+    for lib in (fastgrad, torch):
+        x = lib.tensor(X, requires_grad=True)
+        log = []
+
+        def pack(t):
+            copy = t * 1
+            log.append((lib.is_grad_enabled(), t.grad_fn is not None, copy.requires_grad, copy.grad_fn is None))
+            return copy
+        with lib.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            y = x.exp()  # exp saves its output
+        assert lib.is_grad_enabled()
+        y.sum().backward()
+        seen[lib.__name__] = (log, x.grad.numpy().copy())
+    assert seen["fastgrad"][0] == seen["torch"][0] == [(False, True, False, True)]
+    np.testing.assert_allclose(seen["fastgrad"][1], seen["torch"][1], rtol=1e-12)
