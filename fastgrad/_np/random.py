@@ -225,9 +225,9 @@ def _sincosf(x):
 
 
 def _libm(name, lo, hi):
-    """NumPy's float64 ufunc when it agrees with libm (Python's math) on a probe of (lo, hi), the range
-    Box-Muller calls it on, else libm element by element: torch's float64 kernels call libm (NumPy's
-    AVX-512 loops for cos/sin, taken on such CPUs, differ from it in the last bit)."""
+    """NumPy's float64 ufunc when it agrees with libm (Python's math) on a probe of (lo, hi), the range its
+    sampler calls it on, else libm element by element: torch's float64 kernels call libm (NumPy's
+    AVX-512 loops, taken on such CPUs, can differ from it in the last bit: log did on an AMD EPYC)."""
     f, g = getattr(np, name), getattr(math, name)
     probe = np.random.default_rng(0).uniform(lo, hi, 4096)
     if np.array_equal(f(probe), np.array([g(v) for v in probe])):
