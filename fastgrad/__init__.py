@@ -86,15 +86,16 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
 
 
 def get_num_threads():
-    """Threads of the compiled backend's OpenMP kernels and MKL products: OMP_NUM_THREADS (or
-    all cores) until set_num_threads. NumPy's own BLAS keeps its own setting."""
+    """Threads of the compiled backend's OpenMP kernels and of the BLAS products (MKL's, NumPy's
+    OpenBLAS): OMP_NUM_THREADS (or all cores) until set_num_threads."""
     from fastgrad import _blas
 
     return _blas.get_num_threads()
 
 
 def set_num_threads(n):
-    """Set get_num_threads() (for the calling thread's OpenMP kernels, and MKL's products)."""
+    """Set get_num_threads(): the OpenMP kernels, MKL's products and NumPy's OpenBLAS (torch's
+    set_num_threads covers all of its intra-op parallelism, BLAS included)."""
     import numbers
 
     from fastgrad import _blas

@@ -155,13 +155,29 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """fastgrad.set_num_threads(n) for n >= 1: OpenMP (this thread's parallel regions) and MKL."""
+    """fastgrad.set_num_threads(n) for n >= 1: OpenMP (this thread's parallel regions), MKL, and
+    NumPy's OpenBLAS (process-wide, as torch's intra-op setting is): every product fastgrad runs
+    through np.matmul uses it, so a script that asks torch for one thread gets one thread."""
     global _threads
     _threads = int(n)
     if _gomp is not None:
         _gomp.omp_set_num_threads(_threads)
     if _lib is not None:
         _lib.MKL_Set_Num_Threads(_threads)
+    setter = _openblas_setter()
+    if setter is not None:
+        setter(_threads)
+
+
+_ob_setter = False  # NumPy's openblas_set_num_threads as a ctypes function once resolved (None: absent)
+
+
+def _openblas_setter():
+    global _ob_setter
+    if _ob_setter is False:
+        address = openblas_threads()[1]
+        _ob_setter = ctypes.CFUNCTYPE(None, ctypes.c_int)(address) if address else None
+    return _ob_setter
 
 
 def after_fork_in_child():

@@ -355,15 +355,19 @@ def test_set_num_threads_errors_as_torch(bad, message):
         torch.set_num_threads(bad)
 
 
-def test_set_num_threads_reaches_openmp_and_mkl():
+def test_set_num_threads_reaches_openmp_mkl_and_numpys_openblas():
     before = fastgrad.get_num_threads()
     assert before >= 1
+    getter = _blas.openblas_threads()[0]
+    openblas_threads = ctypes.CFUNCTYPE(ctypes.c_int)(getter) if getter else None
     try:
         for n in (1, 3, np.int64(2)):
             fastgrad.set_num_threads(n)
             assert fastgrad.get_num_threads() == n
             if _blas._lib is not None and n <= __import__("os").cpu_count():  # MKL caps at the cores
                 assert _blas._lib.MKL_Get_Max_Threads() == n
+            if openblas_threads is not None:  # np.matmul inside fastgrad's ops follows it, as torch's BLAS does
+                assert openblas_threads() == n
     finally:
         fastgrad.set_num_threads(before)
     assert fastgrad.get_num_threads() == before
