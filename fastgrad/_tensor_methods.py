@@ -99,7 +99,7 @@ METHODS = {
     "qr": LM.qr_legacy, "geqrf": LM.geqrf, "orgqr": LM.orgqr, "ormqr": LM.ormqr, "pinverse": LM.pinverse,
     # shape
     "detach": S.detach, "__getitem__": S.getitem, "flatten": S.flatten, "squeeze": S.squeeze,
-    "unsqueeze": S.unsqueeze, "transpose": S.transpose, "t": S.t,
+    "unsqueeze": S.unsqueeze, "transpose": S.transpose, "swapaxes": S.swapaxes, "t": S.t,
     "as_strided": SM.as_strided, "as_strided_": SM.as_strided_, "storage_offset": SM.storage_offset,
     "new_empty_strided": SM.new_empty_strided, "resize_": SM.resize_, "resize_as_": SM.resize_as_,
     "ravel": SM.ravel, "rot90": SM.rot90, "sum_to_size": SM.sum_to_size, "diagflat": SM.diagflat,
@@ -151,7 +151,7 @@ VIEW_INPLACE = {"t_": lambda x: S.t(x), "transpose_": lambda x, dim0, dim1: S.tr
 # ------------------------------------------------------------------ other spellings: name -> method's name
 ALIASES = {"multiply": "mul", "negative": "neg", "clip": "clamp", "subtract": "sub", "divide": "div",
            "true_divide": "div", "arcsin": "asin", "arccos": "acos", "arctan": "atan", "arcsinh": "asinh",
-           "arccosh": "acosh", "arctanh": "atanh", "arctan2": "atan2", "fix": "trunc", "swapaxes": "transpose",
+           "arccosh": "acosh", "arctanh": "atanh", "arctan2": "atan2", "fix": "trunc",
            "swapdims": "transpose", "moveaxis": "movedim", "absolute": "abs", "greater": "gt",
            "greater_equal": "ge", "less": "lt", "less_equal": "le", "not_equal": "ne", "ger": "outer",
            "clip_": "clamp_", "absolute_": "abs_", "divide_": "div_", "multiply_": "mul_", "subtract_": "sub_",

@@ -56,7 +56,9 @@ class Cat(Op):
         return Cat.apply(dim, *ts)
 
 
-def cat(tensors, dim=0, *, out=None):
+def cat(tensors, dim=0, *, out=None, axis=None):
+    if axis is not None:  # NumPy's spelling, which torch.cat accepts too
+        dim = axis
     tensors = _tensors_arg("cat", tensors)
     # PyTorch's legacy rule: 1-D empty tensors are skipped
     kept = [t for t in tensors if not (t._data.ndim == 1 and t._data.shape[0] == 0)] or tensors[:1]
@@ -138,7 +140,13 @@ def select(input, dim, index):
     return S.getitem(input, (slice(None),) * d + (int(index),))
 
 
-def split(tensor, split_size_or_sections, dim=0):
+def split(tensor, split_size_or_sections=None, dim=0, *, split_size=None):
+    if split_size is not None:  # Tensor.split(split_size, dim): torch's method names it so
+        if split_size_or_sections is not None:
+            raise TypeError("split() got multiple values for argument 'split_size'")
+        split_size_or_sections = split_size
+    elif split_size_or_sections is None:
+        raise TypeError("split() missing 1 required positional argument: 'split_size_or_sections'")
     name = "SplitBackward" if isinstance(split_size_or_sections, (int, np.integer)) else "SplitWithSizesBackward"
     return mark_multi_output(_split(tensor, split_size_or_sections, dim), name)
 
@@ -322,9 +330,9 @@ def unflatten(input, dim, sizes):
 
 
 # --------------------------------------------------------------------------- repeat
-def repeat(input, *sizes):
+def repeat(input, *sizes, repeats=None):
     """np.tile semantics: expand interleaved singleton axes, then merge (no op of its own)."""
-    sizes = S._shape_args(sizes)
+    sizes = S._shape_args(S._sizes_or_keyword(sizes, repeats, "repeat", "repeats"))
     nd = input._data.ndim
     if len(sizes) < nd:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions "

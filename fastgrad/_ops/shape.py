@@ -7,7 +7,7 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad._ops import views as V
 from fastgrad._ops.base import (Op, TensorBase, engine, is_tensor, make, make_view, norm_dim,
-                                shape_str)
+                                scalar_type_name, shape_str)
 from fastgrad.autograd.forward_ad import _set_tangent
 
 
@@ -443,6 +443,17 @@ def _shape_args(shape):
     return shape if all(type(s) is int for s in shape) else tuple(int(s) for s in shape)
 
 
+def _sizes_or_keyword(args, value, op, keyword):
+    """The sizes of a varargs-size op (view(*shape), zeros(*size), ...) given either as its
+    positional arguments or, as torch also accepts, as the keyword (view(size=(2, 3)))."""
+    if value is None:
+        return args
+    if args:
+        raise TypeError("%s() received an invalid combination of arguments: sizes given both as positional "
+                        "arguments and as %s=" % (op, keyword))
+    return (value,)
+
+
 def _infer_shape(x, shape, name):
     n = x._data.size
     if -1 not in shape and math.prod(shape) == n:
@@ -459,16 +470,30 @@ def _infer_shape(x, shape, name):
     return shape
 
 
-def reshape(x, *shape):
+def reshape(x, *shape, **kwargs):
+    if kwargs:  # torch.reshape(input, shape=...), Tensor.reshape(shape=...)
+        shape = _sizes_or_keyword(shape, _only_keyword(kwargs, "reshape", "shape"), "reshape", "shape")
     shape = _infer_shape(x, _shape_args(shape), "reshape")
     if shape == x._data.shape:
         return x if not x._requires_grad else Reshape.apply(x, shape)
     return Reshape.apply(x, shape)
 
 
-def view(x, *shape):
-    if len(shape) == 1 and (isinstance(shape[0], _dtype.dtype)):
-        raise NotImplementedError("view(dtype) is not supported")
+def _only_keyword(kwargs, op, keyword):
+    if set(kwargs) != {keyword}:
+        bad = sorted(set(kwargs) - {keyword})[0]
+        raise TypeError("%s() got an unexpected keyword argument '%s'" % (op, bad))
+    return kwargs[keyword]
+
+
+def view(x, *shape, size=None, dtype=None):
+    if dtype is not None:
+        if shape or size is not None:
+            raise TypeError("view() received an invalid combination of arguments: a dtype and sizes")
+        return view_dtype(x, dtype)
+    if len(shape) == 1 and isinstance(shape[0], _dtype.dtype):
+        return view_dtype(x, shape[0])
+    shape = _sizes_or_keyword(shape, size, "view", "size")
     shape = _infer_shape(x, _shape_args(shape), "view")
     probe = x._data.view()
     try:
@@ -478,6 +503,38 @@ def view(x, *shape):
             "view size is not compatible with input tensor's size and stride (at least one dimension "
             "spans across two contiguous subspaces). Use .reshape(...) instead.") from None
     return Reshape.apply(x, shape)
+
+
+def view_dtype(x, dtype):
+    """x.view(dtype): the same memory read as another dtype (torch's rules for different element
+    sizes: the last dimension contiguous and scaled, the offset and other strides divisible). Not
+    differentiable: the result has no history (torch: grad_fn None), and shares x's version counter."""
+    to = _dtype.to_dtype(dtype).np
+    a = x._data
+    if to.itemsize != a.dtype.itemsize:
+        src, dst = scalar_type_name(a.dtype), scalar_type_name(to)
+        what = "to view %s as %s (different element sizes)" % (src, dst)
+        if a.ndim == 0:
+            raise RuntimeError("self.dim() cannot be 0 " + what)
+        step = a.strides[-1] // a.dtype.itemsize
+        if a.shape[-1] > 1 and step != 1:
+            raise RuntimeError("self.stride(-1) must be 1 %s, but got %d" % (what, step))
+        if to.itemsize > a.dtype.itemsize:
+            ratio = to.itemsize // a.dtype.itemsize
+            if a.shape[-1] % ratio:
+                raise RuntimeError("self.size(-1) must be divisible by %d %s, but got %d" % (ratio, what, a.shape[-1]))
+            if x.storage_offset() % ratio:
+                raise RuntimeError("self.storage_offset() must be divisible by %d %s, but got %d"
+                                   % (ratio, what, x.storage_offset()))
+            for d in range(a.ndim - 1):
+                st = a.strides[d] // a.dtype.itemsize
+                if st % ratio:
+                    raise RuntimeError("self.stride(%d) must be divisible by %d %s, but got %d" % (d, ratio, what, st))
+        if a.shape[-1] <= 1 and step != 1:  # NumPy wants a unit last stride even for a length-0/1 axis
+            a = np.lib.stride_tricks.as_strided(a, a.shape, a.strides[:-1] + (a.dtype.itemsize,))
+    t = make(a.view(to))
+    t._vc = x._vc
+    return t
 
 
 def flatten(x, start_dim=0, end_dim=-1):
@@ -508,7 +565,9 @@ def unsqueeze(x, dim):
     return Reshape.apply(x, shp[:d] + (1,) + shp[d:])
 
 
-def permute(x, *dims):
+def permute(x, *dims, **kwargs):
+    if kwargs:  # torch.permute(input, dims=...), Tensor.permute(dims=...)
+        dims = _sizes_or_keyword(dims, _only_keyword(kwargs, "permute", "dims"), "permute", "dims")
     dims = _shape_args(dims)
     nd = x._data.ndim
     if len(dims) != nd:
@@ -531,7 +590,11 @@ def transpose(x, dim0, dim1):
     return Permute.apply(x, tuple(axes))
 
 
-swapaxes = swapdims = transpose
+swapdims = transpose
+
+
+def swapaxes(x, axis0, axis1):
+    return transpose(x, axis0, axis1)
 
 
 def t(x):
@@ -540,8 +603,8 @@ def t(x):
     return transpose(x, 0, 1) if x._data.ndim == 2 else x
 
 
-def expand(x, *sizes):
-    sizes = _shape_args(sizes)
+def expand(x, *sizes, size=None, implicit=False):
+    sizes = _shape_args(_sizes_or_keyword(sizes, size, "expand", "size"))
     shp = x._data.shape
     if len(sizes) < len(shp):
         raise RuntimeError(

@@ -269,10 +269,10 @@ def scalar_tensor(s, *, dtype=None, layout=None, device=None, pin_memory=False, 
 
 
 # --------------------------------------------------------------------------- resizing
-def resize_(self, *sizes, memory_format=None):
+def resize_(self, *sizes, memory_format=None, size=None):
     """self takes shape sizes, C-contiguous from its storage offset; the storage grows (a new
     one, holding the old elements first) when it is too small."""
-    size = S._shape_args(sizes)
+    size = S._shape_args(S._sizes_or_keyword(sizes, size, "resize_", "size"))
     if any(n < 0 for n in size):
         raise RuntimeError("numel: integer multiplication overflow")
     if self._requires_grad or (self._base is not None and self._base._requires_grad):
