@@ -57,7 +57,7 @@ OUT_OF_SCOPE = {
                         r"has_torch_function.*|.*_notes|GRID_SAMPLE_.*|ScalingType|SwizzleType|grad|"
                         r"grouped_mm|scaled_grouped_mm|scaled_mm"):
         "module-level imports and helpers of torch's source, and low-precision grouped GEMMs for accelerators",
-    (r"nn", r"attention|common_types|factory_kwargs|grad|intrinsic|qat|quantizable|quantized"):
+    (r"nn", r"common_types|factory_kwargs|grad|intrinsic|qat|quantizable|quantized"):
         "torch.nn's internal subpackages (quantization-aware training, fused intrinsics)",
     (r"utils\.data", r".*DataPipe|DataChunk|argument_validation|functional_datapipe|"
                      r"guaranteed_datapipes_determinism|non_deterministic|runtime_validation.*"):

@@ -979,6 +979,7 @@ class LazyConvTranspose3d(ConvTranspose3d):
 
 from fastgrad.nn.modules import activation as activation
 from fastgrad.nn.modules import adaptive as adaptive
+from fastgrad.nn import attention as attention
 from fastgrad.nn.modules import batchnorm as batchnorm
 from fastgrad.nn.modules import channelshuffle as channelshuffle
 from fastgrad.nn.modules import container as container

@@ -1,0 +1,2 @@
+"""torch.backends.xnnpack: fastgrad has no XNNPACK."""
+enabled = False
