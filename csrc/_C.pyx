@@ -70,6 +70,7 @@ include "rnn.pxi"
 include "random.pxi"
 include "conv.pxi"
 include "norm.pxi"
+include "replay.pxi"
 
 
 # The kernels the ops give the engine as their whole forward (Op._kernel) that never warn: their C

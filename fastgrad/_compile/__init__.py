@@ -21,6 +21,7 @@ from fastgrad._backend import engine
 from fastgrad._compile._record import LIVE, Recorder, Unsupported, reachable_tensors
 from fastgrad._compile._watch import watching
 from fastgrad._compile._codegen import generate
+from fastgrad._compile._flat import flatten
 from fastgrad._compile._graph import plan_backward
 TensorBase = engine.TensorBase
 _state = engine.state
@@ -145,6 +146,7 @@ class _Compiled:
             self._fallback(rec.failed)
             return result
         prog = generate(rec, result)
+        prog = flatten(rec, result, prog) or prog  # the compiled loop, where it expresses the call
         prog.guards_hold = _guards(rec)
         self._cache[key] = prog
         return result
