@@ -402,3 +402,92 @@ def test_same_tensor_twice_and_nested_compiled_calls():
     for v in (0.5, 1.0, 2.0):
         a = fg.full((4,), v)
         _same(outer(a), (a.tanh() * 3).sum() + 1)
+
+
+# --------------------------------------------------------------------------- the compiled loop
+def _replay_class():
+    return getattr(fg._backend.K, "Replay", None)
+
+
+@pytest.mark.parametrize("case", ["tanh-mean", "relu-sum-wd", "sigmoid-f64-maximize"])
+def test_compiled_loop_equals_eager(case):
+    """The steps the compiled loop (csrc/replay.pxi) expresses run there, bit for bit eager's:
+    the program is a Replay on the compiled backend (the Python replay on NumPy's)."""
+    act = {"tanh-mean": nn.Tanh, "relu-sum-wd": nn.ReLU, "sigmoid-f64-maximize": nn.Sigmoid}[case]
+    f64 = case.endswith("maximize")
+    opt = {"tanh-mean": lambda p: fg.optim.SGD(p, lr=0.1),
+           "relu-sum-wd": lambda p: fg.optim.SGD(p, lr=0.01, weight_decay=1e-3),
+           "sigmoid-f64-maximize": lambda p: fg.optim.SGD(p, lr=0.1, maximize=True)}[case]
+
+    def model():
+        m = nn.Sequential(nn.Linear(64, 50), act(), nn.Linear(50, 10))
+        return m.double() if f64 else m
+    reduction = "sum" if "sum" in case else "mean"
+
+    def loss_fn(out, y):
+        return F.cross_entropy(out, y, reduction=reduction)
+    if f64:
+        (m1, s1), (m2, s2) = _twins(model, opt, loss_fn=loss_fn)
+        c2 = fg.compile(s2)
+        xs, ys = _data(3, 16, (64,), 10)
+        xs = [x.double() for x in xs]
+        for i in range(30):
+            _same(s1(xs[i % 3], ys[i % 3]), c2(xs[i % 3], ys[i % 3]))
+        for p, q in zip(m1.parameters(), m2.parameters()):
+            _same(p, q)
+            _same(p.grad, q.grad)
+    else:
+        _, _, c2 = _run_lockstep(model, opt, loss_fn=loss_fn)
+    progs = _programs(c2)
+    if _replay_class() is not None:
+        assert isinstance(progs[0], _replay_class())
+
+
+def test_compiled_loop_leaves_a_held_grad_alone():
+    """A .grad someone still holds is not overwritten by the next replay (eager gives each step
+    new gradient arrays); an unheld one is reused."""
+    (m1, s1), (m2, s2) = _twins(_mlp, lambda p: fg.optim.SGD(p, lr=0.1))
+    c2 = fg.compile(s2)
+    xs, ys = _data(3, 16, (64,), 10)
+    for i in range(3):
+        s1(xs[i], ys[i])
+        c2(xs[i], ys[i])
+    w1, w2 = next(m1.parameters()), next(m2.parameters())
+    held, held_array = w2.grad, w2.grad.numpy()
+    kept = held_array.copy()
+    _same(w1.grad, held)
+    s1(xs[0], ys[0])
+    c2(xs[0], ys[0])
+    np.testing.assert_array_equal(held.numpy(), kept)
+    np.testing.assert_array_equal(held_array, kept)
+    assert w2.grad is not held
+    _same(w1.grad, w2.grad)
+    del held, held_array
+    for i in range(5):
+        s1(xs[i % 3], ys[i % 3])
+        c2(xs[i % 3], ys[i % 3])
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        _same(p, q)
+        _same(p.grad, q.grad)
+
+
+def test_compiled_loop_falls_back_per_call():
+    """What the loop's checks refuse at a call (momentum turned on after recording, a target
+    out of range) runs the Python replay for that call: eager's results, eager's error."""
+    (m1, s1), (m2, s2) = _twins(_mlp, lambda p: fg.optim.SGD(p, lr=0.1))
+    c2 = fg.compile(s2)
+    xs, ys = _data(3, 16, (64,), 10)
+    opts = [s1.__defaults__[1], s2.__defaults__[1]]
+    for i in range(8):
+        if i == 4:
+            for o in opts:
+                o.param_groups[0]["momentum"] = 0.9
+        _same(s1(xs[i % 3], ys[i % 3]), c2(xs[i % 3], ys[i % 3]))
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        _same(p, q)
+    bad = fg.from_numpy(np.full(16, 10, np.int64))
+    with pytest.raises(Exception) as e1:
+        s1(xs[0], bad)
+    with pytest.raises(type(e1.value)):
+        c2(xs[0], bad)
+    assert len(_programs(c2)) == 1
