@@ -9,7 +9,7 @@ from cpython.ref cimport Py_REFCNT
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.math cimport NAN
 
-# (private: Replay and _replay_blas have no NumPy twin, so they stay out of __all__)
+# (private: _Replay and _replay_blas have no NumPy twin, so they stay out of __all__)
 
 # instruction codes (fastgrad/_compile/_flat.py names them the same)
 cdef enum RCode:
@@ -194,7 +194,7 @@ cdef bint _dims_are(cnp.ndarray a, tuple shape):
     return True
 
 
-cdef class Replay:
+cdef class _Replay:
     """A recorded step as instructions (see the codes above). Calling it with the call's input
     tensors checks what the instructions assume (the arrays' dtypes, shapes and layout, the
     targets' range, the optimizers' parameter lists and hyperparameters, no hooks on the

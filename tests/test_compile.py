@@ -406,7 +406,7 @@ def test_same_tensor_twice_and_nested_compiled_calls():
 
 # --------------------------------------------------------------------------- the compiled loop
 def _replay_class():
-    return getattr(fg._backend.K, "Replay", None)
+    return getattr(fg._backend.K, "_Replay", None)
 
 
 @pytest.mark.parametrize("case", ["tanh-mean", "relu-sum-wd", "sigmoid-f64-maximize"])

@@ -1,5 +1,5 @@
 """fastgrad.compile's compiled loop: a recording as a flat list of instructions over arrays
-allocated once, run by csrc/replay.pxi's Replay (one C loop, no Python frame per op).
+allocated once, run by csrc/replay.pxi's _Replay (one C loop, no Python frame per op).
 
 `flatten` translates what it knows, each step as the eager op computes it (the same C loops,
 the same BLAS calls with the same arguments, so results equal eager's bit for bit): linear
@@ -9,7 +9,7 @@ backward, a backward walk where each gradient has one producer, leaf accumulatio
 .grad that the step set to None before, Optimizer.zero_grad() and SGD without momentum.
 Anything else (another op or event, a layout eager would take a different path for) leaves
 the call to the generated Python replay (fastgrad/_compile/_codegen.py), as does any failed
-check at run time (Replay falls back to it per call). NumPy backend: no Replay, Python replay.
+check at run time (_Replay falls back to it per call). NumPy backend: no _Replay, the Python replay.
 """
 import ctypes
 import os
@@ -61,7 +61,7 @@ def _np_gemm():
 
 def flatten(rec, result, slow):
     """A Replay of recording rec (slow: its Python replay, the fallback), or None."""
-    if getattr(K, "Replay", None) is None or rec.outside is not None:
+    if getattr(K, "_Replay", None) is None or rec.outside is not None:
         return None
     try:
         b = _Builder(rec)
@@ -71,7 +71,7 @@ def flatten(rec, result, slow):
             print("fastgrad.compile: Python replay:", e)
         return None
     from fastgrad._ops import nn
-    prog = K.Replay(slow, b.tensors, b.bufs, b.code, b.objs, b.groups, b.leaves, b.gacc, b.result,
+    prog = K._Replay(slow, b.tensors, b.bufs, b.code, b.objs, b.groups, b.leaves, b.gacc, b.result,
                     nn, b.np_gemm and _np_gemm())
     prog.source = getattr(slow, "source", None)
     return prog
@@ -168,7 +168,6 @@ class _Builder:
             else:
                 getattr(self, "ev_" + st.what, self.ev_other)(st.payload)
         if result is not None:
-            from fastgrad._compile._record import Ref  # noqa: F401
             s = rec.slot_of.get(id(result))
             if (not isinstance(result, engine.TensorBase) or s is None or rec.tensor_of[s] is not result
                     or rec.slots[s][0] != OP or self.table.get(s, 0) >= 0):
