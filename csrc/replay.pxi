@@ -25,6 +25,9 @@ cdef enum RCode:
     R_ZERO = 8       # objs[a]: the params whose .grad becomes None
     R_ACC = 9        # objs[a] leaf's .grad = the tensor on buffer slot b (grad tensor k)
     R_SGD = 10       # p slot a, g slot b, n elements, hyperparameters hyp[k], objs[c]: p
+    R_ARITH = 11     # c = a op b (i0: 0 add, 1 sub, 2 mul, 4 neg of a) over n elements
+    R_SUM = 12       # c (0-d) = sum_all(a), n elements
+    R_FILL = 13      # c[:n] = a (0-d)
 
 
 cdef struct RInstr:
@@ -251,6 +254,8 @@ cdef class _Replay:
             r = &self.code[i]
             (r.code, r.a, r.b, r.c, r.d, r.e, r.g, r.i0, r.i1, r.f32, r.m, r.n, r.k, r.lda, r.ldb,
              r.x0) = t
+            if not R_GEMM <= r.code <= R_FILL:
+                raise ValueError("_Replay: unknown instruction %d" % r.code)
 
     cdef bint _check(self, inputs) except -1:
         """Load the tensors' arrays into the table and check everything the code assumes."""
@@ -364,6 +369,17 @@ cdef class _Replay:
                              self.ptr[r.b] if r.b >= 0 else NULL, self.ptr[r.c], r.n, 0, 0)
             elif r.code == R_CE_FWD or r.code == R_CE_BWD:
                 _r_ce(r, self.ptr, self.scal, r.code == R_CE_BWD)
+            elif r.code == R_ARITH:
+                if r.f32:
+                    fg_arith_f32(r.i0, <const float*>self.ptr[r.a], 1, <const float*>self.ptr[r.b], 1,
+                                 <float*>self.ptr[r.c], r.n)
+                else:
+                    fg_arith_f64(r.i0, <const double*>self.ptr[r.a], 1, <const double*>self.ptr[r.b], 1,
+                                 <double*>self.ptr[r.c], r.n)
+            elif r.code == R_SUM:
+                _sum_loop(cnp.NPY_FLOAT if r.f32 else cnp.NPY_DOUBLE, self.ptr[r.a], r.n, self.ptr[r.c])
+            elif r.code == R_FILL:
+                _fill_loop(cnp.NPY_FLOAT if r.f32 else cnp.NPY_DOUBLE, self.ptr[r.a], r.n, self.ptr[r.c])
             elif r.code == R_ZERO:
                 for p in self.objs[r.a]:
                     if p._grad is not None:

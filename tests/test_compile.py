@@ -409,15 +409,17 @@ def _replay_class():
     return getattr(fg._backend.K, "_Replay", None)
 
 
-@pytest.mark.parametrize("case", ["tanh-mean", "relu-sum-wd", "sigmoid-f64-maximize"])
+@pytest.mark.parametrize("case", ["tanh-mean", "relu-sum-wd", "sigmoid-f64-maximize", "relu-mse-sum"])
 def test_compiled_loop_equals_eager(case):
     """The steps the compiled loop (csrc/replay.pxi) expresses run there, bit for bit eager's:
     the program is a Replay on the compiled backend (the Python replay on NumPy's)."""
-    act = {"tanh-mean": nn.Tanh, "relu-sum-wd": nn.ReLU, "sigmoid-f64-maximize": nn.Sigmoid}[case]
+    act = {"tanh-mean": nn.Tanh, "relu-sum-wd": nn.ReLU, "sigmoid-f64-maximize": nn.Sigmoid,
+           "relu-mse-sum": nn.ReLU}[case]
     f64 = case.endswith("maximize")
     opt = {"tanh-mean": lambda p: fg.optim.SGD(p, lr=0.1),
            "relu-sum-wd": lambda p: fg.optim.SGD(p, lr=0.01, weight_decay=1e-3),
-           "sigmoid-f64-maximize": lambda p: fg.optim.SGD(p, lr=0.1, maximize=True)}[case]
+           "sigmoid-f64-maximize": lambda p: fg.optim.SGD(p, lr=0.1, maximize=True),
+           "relu-mse-sum": lambda p: fg.optim.SGD(p, lr=1e-3)}[case]
 
     def model():
         m = nn.Sequential(nn.Linear(64, 50), act(), nn.Linear(50, 10))
@@ -425,6 +427,8 @@ def test_compiled_loop_equals_eager(case):
     reduction = "sum" if "sum" in case else "mean"
 
     def loss_fn(out, y):
+        if case == "relu-mse-sum":  # sub, mul (a gradient summed from two uses), sum
+            return F.mse_loss(out, y, reduction="sum")
         return F.cross_entropy(out, y, reduction=reduction)
     if f64:
         (m1, s1), (m2, s2) = _twins(model, opt, loss_fn=loss_fn)
@@ -437,7 +441,7 @@ def test_compiled_loop_equals_eager(case):
             _same(p, q)
             _same(p.grad, q.grad)
     else:
-        _, _, c2 = _run_lockstep(model, opt, loss_fn=loss_fn)
+        _, _, c2 = _run_lockstep(model, opt, loss_fn=loss_fn, y_float=case == "relu-mse-sum")
     progs = _programs(c2)
     if _replay_class() is not None:
         assert isinstance(progs[0], _replay_class())

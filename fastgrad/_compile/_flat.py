@@ -17,10 +17,10 @@ import os
 import numpy as np
 
 from fastgrad._backend import K, engine
-from fastgrad._compile._record import IN, LIVE, OP, OpRecord
+from fastgrad._compile._record import IN, LIVE, OP, OpRecord, Ref
 from fastgrad.optim.optimizer import Optimizer
 
-GEMM, TADD, ROWS_ADD, ROWS_SUM, EW, CE_FWD, CE_BWD, ZERO, ACC, SGD = range(1, 11)
+GEMM, TADD, ROWS_ADD, ROWS_SUM, EW, CE_FWD, CE_BWD, ZERO, ACC, SGD, ARITH, SUM, FILL = range(1, 14)
 NO_TRANS, TRANS = 111, 112
 _SAVED0 = engine.SAVED0
 _ROWS_MAX = 4096 * 16  # blas.pxi's _rows_sum limit (NOGIL_MIN * 16): beyond it eager sums with NumPy
@@ -71,8 +71,10 @@ def flatten(rec, result, slow):
             print("fastgrad.compile: Python replay:", e)
         return None
     from fastgrad._ops import nn
+    if b.np_gemm:
+        _np_gemm()  # (not found: each call checks for an external BLAS, else runs the Python replay)
     prog = K._Replay(slow, b.tensors, b.bufs, b.code, b.objs, b.groups, b.leaves, b.gacc, b.result,
-                    nn, b.np_gemm and _np_gemm())
+                     nn, b.np_gemm)
     prog.source = getattr(slow, "source", None)
     return prog
 
@@ -152,6 +154,12 @@ class _Builder:
              x0=0.0):
         self.code.append([code, a, b, c, d, e, g, i0, i1, f32, m, n, k, lda, ldb, float(x0)])
 
+    def arith(self, code, a, b, out):
+        A, B, O = self.arr(a), self.arr(b), self.arr(out)
+        if A.shape != B.shape or A.shape != O.shape or not A.dtype == B.dtype == O.dtype or A.dtype.char not in "fd":
+            raise _No("arithmetic shapes")  # (broadcasting: NumPy's loop in eager)
+        self.emit(ARITH, a, b, out, i0=code, f32=A.dtype.char == "f", n=A.size)
+
     def gemm(self, a, ta, b, tb, out):
         A, B = self.arr(a), self.arr(b)
         args = _gemm_args(A.shape, ta, B.shape, tb)
@@ -208,6 +216,22 @@ class _Builder:
             return
         if op.fn is nn.CrossEntropy and op.kind == 0:
             return self.cross_entropy(op)
+        if kernel is not None and kernel in _ARITH and all(type(a) is Ref for a in op.args):
+            ins = [self.slot(a.slot) for a in op.args]
+            if len(ins) != (1 if _ARITH[kernel] == 4 else 2):
+                raise _No("arity")
+            out = self.out(op)
+            self.arith(_ARITH[kernel], ins[0], ins[-1], out)
+            return
+        if kernel is not None and kernel is K.sum_all:
+            (x,) = op.args
+            xs = self.slot(x.slot)
+            X = self.arr(xs)
+            out = self.out(op)
+            if X.dtype != self.arr(out).dtype:
+                raise _No("sum dtype")
+            self.emit(SUM, xs, -1, out, f32=X.dtype.char == "f", n=X.size)
+            return
         raise _No("op %s" % getattr(op.fn, "__name__", op.fn))
 
     def linear(self, op, nn):
@@ -237,8 +261,8 @@ class _Builder:
 
     def cross_entropy(self, op):
         logits, target, weight, ignore, eps, reduction = op.args
-        if (weight is not None or type(ignore) is not int or type(eps) is not float
-                or reduction not in ("mean", "sum")):
+        if (weight is not None or type(ignore) is not int or not -2 ** 31 <= ignore < 2 ** 31
+                or type(eps) is not float or reduction not in ("mean", "sum")):
             raise _No("cross_entropy options")
         ls, ts = self.slot(logits.slot), self.slot(target.slot)
         L, T = self.arr(ls), self.arr(ts)
@@ -317,9 +341,19 @@ class _Builder:
             if p_.leaf is None:
                 for j, kid, knr in p_.edges:
                     counts[(kid, knr)] = counts.get((kid, knr), 0) + 1
-        if counts.get(roots[0], 0) or any(v > 1 for v in counts.values()):
-            raise _No("a gradient summed from several uses")
+        if counts.get(roots[0], 0):
+            raise _No("a gradient into the root")
+        got = {}  # (node, output nr) -> the gradients it received, in the walk's order
         for p_ in plans:
+            for nr in range(n_outs[p_.idx]):
+                parts = got.pop((p_.idx, nr), None)
+                if parts:  # engine._buffer_add's sum, in arrival order (in place or not: the same values)
+                    acc = parts[0]
+                    for x in parts[1:]:
+                        out = self.buf(self.arr(acc).shape, self.arr(acc).dtype)
+                        self.arith(0, acc, x, out)
+                        acc = out
+                    grads[(p_.idx, nr)] = acc
             g = grads.get((p_.idx, 0))
             if n_outs[p_.idx] != 1 or g is None:
                 if any(grads.get((p_.idx, nr)) is not None for nr in range(n_outs[p_.idx])):
@@ -331,7 +365,7 @@ class _Builder:
             outs = self.node(p_, g)
             for j, kid, knr in p_.edges:
                 if p_.has_edge[j] and outs.get(j) is not None:
-                    grads[(kid, knr)] = outs[j]
+                    got.setdefault((kid, knr), []).append(outs[j])
 
     def acc(self, ref, g):
         t = self.rec.tensor_of[ref.slot]
@@ -385,20 +419,46 @@ class _Builder:
             for j, s in res.items():
                 self._meta(p.in_meta[j], self.arr(s))
             return res
-        if p.kernel and p.specs is not None and len(p.specs) == 1:
-            spec = p.specs[0]
-            if type(spec) is tuple and len(spec) == 3 and spec[0] in _EW_BWD and spec[2] == engine.GRAD:
-                a = spec[1] - _SAVED0
-                if 0 <= a < len(p.saved) and p.saved[a] is not None:
-                    ys = self.table[p.saved[a]]
-                    Y = self.arr(ys)
-                    if Y.shape != self.arr(g).shape or Y.dtype != self.arr(g).dtype:
-                        raise _No("activation gradient shape")
-                    out = self.buf(Y.shape, Y.dtype)
-                    self._meta(p.in_meta[0], Y)
-                    self.emit(EW, ys, g, out, i0=_EW_BWD[spec[0]], f32=Y.dtype.char == "f", n=Y.size)
-                    return {0: out}
+        if p.kernel and p.specs is not None:
+            res = {}
+            edge = {j for j, kid, knr in p.edges if p.has_edge[j]}
+            for j, spec in enumerate(p.specs):
+                if j < len(p.has_edge) and p.has_edge[j] and j in edge:
+                    res[j] = self.spec(spec, p, g)
+                    self._meta(p.in_meta[j], self.arr(res[j]))
+            return res
         raise _No("backward of %s" % p.name)
+
+    def spec(self, spec, p, g):
+        """The slot of an array formula's value (engine: FunctionNode._array_grad's cases)."""
+        if spec == engine.GRAD:
+            return g
+        if type(spec) is not tuple:
+            if type(spec) is int and 0 <= spec - _SAVED0 < len(p.saved) and p.saved[spec - _SAVED0] is not None:
+                return self.table[p.saved[spec - _SAVED0]]
+            raise _No("formula")
+        fn, args = spec[0], spec[1:]
+        if fn is K.fill and len(args) == 2 and args[0] == engine.IN0_SHAPE:
+            v = self.spec(args[1], p, g)
+            V = self.arr(v)
+            if V.ndim != 0 or V.dtype.char not in "fd":
+                raise _No("fill")
+            shape = tuple(p.in_meta[0][0])
+            out = self.buf(shape, V.dtype)
+            self.emit(FILL, v, -1, out, f32=V.dtype.char == "f", n=int(np.prod(shape)))
+            return out
+        ins = [self.spec(a, p, g) for a in args]
+        A = self.arr(ins[0])
+        out = self.buf(A.shape, A.dtype)
+        if fn in _EW_BWD and len(ins) == 2:
+            if A.shape != self.arr(ins[1]).shape or A.dtype != self.arr(ins[1]).dtype:
+                raise _No("activation gradient shape")
+            self.emit(EW, ins[0], ins[1], out, i0=_EW_BWD[fn], f32=A.dtype.char == "f", n=A.size)
+            return out
+        if fn in _ARITH and len(ins) == (1 if _ARITH[fn] == 4 else 2):
+            self.arith(_ARITH[fn], ins[0], ins[-1], out)
+            return out
+        raise _No("formula %s" % getattr(fn, "__name__", fn))
 
     @staticmethod
     def _meta(meta, a):
@@ -420,3 +480,5 @@ def _ew_table():
 
 
 _EW_FWD, _EW_BWD = _ew_table()
+# elementwise.pxi's _arith / _unary_arith op numbers
+_ARITH = {} if _EW_FWD == {} else {K.add: 0, K.sub: 1, K.mul: 2, K.neg: 4}
