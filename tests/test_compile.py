@@ -495,3 +495,22 @@ def test_compiled_loop_falls_back_per_call():
     with pytest.raises(type(e1.value)):
         c2(xs[0], bad)
     assert len(_programs(c2)) == 1
+
+
+class _ResidualShared(nn.Module):
+    """A residual sum (x + h: a gradient through add) and one Linear used twice (its weight's
+    gradient summed from two nodes before it is accumulated)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(64, 64)
+        self.b = nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.b(self.a(self.a(x).tanh()) + x)
+
+
+def test_compiled_loop_sums_gradients_as_eager():
+    _, _, c2 = _run_lockstep(_ResidualShared, lambda p: fg.optim.SGD(p, lr=0.05))
+    if _replay_class() is not None:
+        assert isinstance(_programs(c2)[0], _replay_class())

@@ -4,7 +4,9 @@ The first call of a compiled function (or module) with given guards runs eagerly
 fastgrad/_compile/_record.py and _watch.py record it; later calls with the same guards run the
 recorded program (fastgrad/_compile/_codegen.py): kernel ops as direct kernel calls on arrays,
 the backward as the tape's own array formulas in the tape's order, the optimizer's update and
-zero_grad as the calls eager made. Results equal eager's bit for bit.
+zero_grad as the calls eager made. Where every step is one it knows, the program is instead a
+compiled loop (fastgrad/_compile/_flat.py, csrc/replay.pxi) over arrays allocated once, which
+runs the Python replay for a call its checks refuse. Results equal eager's bit for bit.
 
 Guards: grad mode; each input tensor's shape, dtype, strides, requires_grad and whether it has
 a history; the other arguments' values (numbers, strings, None) or identity; the tensors from
