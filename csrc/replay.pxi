@@ -24,7 +24,8 @@ cdef enum RCode:
                      # i0 ignore, x0 eps, denominator scal[k] (i1: 1 mean, 0 sum)
     R_ZERO = 8       # objs[a]: the params whose .grad becomes None
     R_ACC = 9        # objs[a] leaf's .grad = the tensor on buffer slot b (grad tensor k)
-    R_SGD = 10       # p slot a, g slot b, n elements, hyperparameters hyp[k], objs[c]: p
+    R_SGD = 10       # p slot a, g slot b, n elements, hyperparameters hyp[k], objs[c]: p, momentum
+                     # buffer d (moms[d]: (optimizer, p); its array read per call)
     R_ARITH = 11     # c = a op b (i0: 0 add, 1 sub, 2 mul, 4 neg of a) over n elements
     R_SUM = 12       # c (0-d) = sum_all(a), n elements
     R_FILL = 13      # c[:n] = a (0-d)
@@ -165,12 +166,12 @@ cdef void _r_ce(const RInstr* r, void** p, double* scal, bint bwd) noexcept nogi
     _ce_dispatch(True, r.f32, &a, n)
 
 
-cdef void _r_sgd(const RInstr* r, void** p, const double* hyp) noexcept nogil:
-    """sgd_foreach's update of one parameter without momentum (hyp: lr, dampening,
-    weight_decay, nesterov, maximize)."""
+cdef void _r_sgd(const RInstr* r, void** p, const double* hyp, void* buf) noexcept nogil:
+    """sgd_foreach's update of one parameter (hyp: lr, dampening, weight_decay, nesterov,
+    maximize, momentum; buf: the momentum buffer, an earlier step's)."""
     cdef Opt o
     o.k[0] = hyp[0]
-    o.k[1] = 0
+    o.k[1] = hyp[5]
     o.k[2] = 1 - hyp[1]
     o.k[3] = hyp[2]
     o.f[0] = hyp[3] != 0
@@ -178,7 +179,7 @@ cdef void _r_sgd(const RInstr* r, void** p, const double* hyp) noexcept nogil:
     o.f[2] = False
     o.p = p[r.a]
     o.g = p[r.b]
-    o.s1 = NULL
+    o.s1 = buf if hyp[5] != 0 else NULL
     o.s2 = NULL
     o.s3 = NULL
     if r.f32:
@@ -207,7 +208,8 @@ cdef class _Replay:
     cdef RInstr* code
     cdef Py_ssize_t ncode
     cdef void** ptr
-    cdef list bufs, tensors, objs, groups, leaves, gten, gacc
+    cdef list bufs, tensors, objs, groups, leaves, gten, gacc, moms, mten
+    cdef void** mptr
     cdef Py_ssize_t nt
     cdef double scal[8]
     cdef double* hyp
@@ -218,15 +220,17 @@ cdef class _Replay:
     def __cinit__(self):
         self.code = NULL
         self.ptr = NULL
+        self.mptr = NULL
         self.hyp = NULL
 
     def __dealloc__(self):
         PyMem_Free(self.code)
         PyMem_Free(self.ptr)
+        PyMem_Free(self.mptr)
         PyMem_Free(self.hyp)
 
     def __init__(self, slow, list tensors, list bufs, list code, list objs, list groups, list leaves,
-                 list gacc, object result_slot, object nn_mod, bint need_np_gemm):
+                 list gacc, object result_slot, object nn_mod, bint need_np_gemm, list moms):
         """tensors: per table slot below len(tensors), (input position or -1, tensor or None,
         dtype number, shape, writeable); bufs: the arrays of the slots after them; code: tuples
         (code, a, b, c, d, e, g, i0, i1, f32, m, n, k, lda, ldb, x0); groups: (optimizer, [(group,
@@ -238,14 +242,17 @@ cdef class _Replay:
         self.tensors, self.bufs, self.objs, self.groups, self.leaves = tensors, bufs, objs, groups, leaves
         self.gacc = gacc
         self.gten = [None] * len(gacc)
+        self.moms = moms
+        self.mten = [None] * len(moms)
+        self.mptr = <void**>PyMem_Malloc(max(1, len(moms)) * sizeof(void*))
         self.result_slot, self.nn_mod, self.need_np_gemm = result_slot, nn_mod, need_np_gemm
         self.lin_out = nn_mod._linear_out
         self.nt = len(tensors)
         self.ncode = len(code)
         self.code = <RInstr*>PyMem_Malloc(max(1, self.ncode) * sizeof(RInstr))
         self.ptr = <void**>PyMem_Malloc(max(1, self.nt + len(bufs)) * sizeof(void*))
-        self.hyp = <double*>PyMem_Malloc(5 * (1 + sum([len(g[1]) for g in groups])) * sizeof(double))
-        if self.code == NULL or self.ptr == NULL or self.hyp == NULL:
+        self.hyp = <double*>PyMem_Malloc(6 * (1 + sum([len(g[1]) for g in groups])) * sizeof(double))
+        if self.code == NULL or self.ptr == NULL or self.hyp == NULL or self.mptr == NULL:
             raise MemoryError()
         for i in range(len(bufs)):
             self.ptr[self.nt + i] = _ptr(bufs[i])
@@ -278,13 +285,6 @@ cdef class _Replay:
             return False
         if self.need_np_gemm and _sgemm == NULL and not _np_gemm_set():
             return False
-        for i in range(self.ncode):
-            r = &self.code[i]
-            if r.code == R_CE_FWD:
-                if not _targets_fast(self.tensor_array(r.b, inputs), r.m, r.n, r.i0):
-                    return False
-            elif r.code == R_GEMM and r.a < self.nt and r.b < self.nt and self.ptr[r.a] == self.ptr[r.b]:
-                return False  # (np.matmul may take a product with itself to syrk)
         for leaf in self.leaves:
             if leaf._hooks is not None or leaf._post_acc_hooks is not None:
                 return False
@@ -307,14 +307,33 @@ cdef class _Replay:
                     mom, damp = group["momentum"], group["dampening"]
                     if (type(lr) is not float and type(lr) is not int or type(wd) is not float and type(wd)
                             is not int or type(damp) is not float and type(damp) is not int
-                            or type(mom) is not float and type(mom) is not int or mom != 0):
+                            or type(mom) is not float and type(mom) is not int):
                         return False
-                    hi = 5 * (h + j)
+                    hi = 6 * (h + j)
+                    self.hyp[hi + 5] = mom
                     self.hyp[hi] = lr
                     self.hyp[hi + 1] = damp
                     self.hyp[hi + 2] = wd
                     self.hyp[hi + 3] = 1 if group["nesterov"] else 0
                     self.hyp[hi + 4] = 1 if group["maximize"] else 0
+        for i in range(self.ncode):
+            r = &self.code[i]
+            if r.code == R_CE_FWD:
+                if not _targets_fast(self.tensor_array(r.b, inputs), r.m, r.n, r.i0):
+                    return False
+            elif r.code == R_SGD and self.hyp[6 * r.k + 5] != 0:
+                opt, p = self.moms[r.d]
+                st = opt.state.get(p)
+                buf = None if st is None else st.get("momentum_buffer")
+                if buf is None:
+                    return False  # (the first step with momentum: the Python replay makes it)
+                a = buf._data
+                if not _like(a, self.bufs[r.b - self.nt], _ftype(self.bufs[r.b - self.nt], IN_OK), OUT_OK):
+                    return False
+                self.mptr[r.d] = _ptr(a)
+                self.mten[r.d] = buf
+            elif r.code == R_GEMM and r.a < self.nt and r.b < self.nt and self.ptr[r.a] == self.ptr[r.b]:
+                return False  # (np.matmul may take a product with itself to syrk)
         return True
 
     cdef object tensor_array(self, int slot, inputs):
@@ -387,8 +406,10 @@ cdef class _Replay:
             elif r.code == R_ACC:
                 self.objs[r.a]._grad = self.gten[r.k]
             elif r.code == R_SGD:
-                _r_sgd(r, self.ptr, self.hyp + 5 * r.k)
+                _r_sgd(r, self.ptr, self.hyp + 6 * r.k, self.mptr[r.d])
                 self.objs[r.c]._vc.value += 1
+                if self.hyp[6 * r.k + 5] != 0:
+                    self.mten[r.d]._vc.value += 1
         if self.result_slot is None:
             return None
         return _engine_make_tensor(cnp.PyArray_NewCopy(<cnp.ndarray>self.bufs[<Py_ssize_t>self.result_slot

@@ -5,8 +5,9 @@ allocated once, run by csrc/replay.pxi's _Replay (one C loop, no Python frame pe
 the same BLAS calls with the same arguments, so results equal eager's bit for bit): linear
 (forward, and its backward's products and bias sum), the activations with a fused kernel
 (tanh, sigmoid, ReLU), cross-entropy ('mean' or 'sum', no class weights) forward and
-backward, a backward walk where each gradient has one producer, leaf accumulation into a
-.grad that the step set to None before, Optimizer.zero_grad() and SGD without momentum.
+backward, elementwise add/sub/mul/neg and sum (a sum of squares), the backward walk
+(gradients summed as the engine sums them), leaf accumulation into a .grad that the step
+set to None before, Optimizer.zero_grad() and SGD (momentum: once its buffer exists).
 Anything else (another op or event, a layout eager would take a different path for) leaves
 the call to the generated Python replay (fastgrad/_compile/_codegen.py), as does any failed
 check at run time (_Replay falls back to it per call). NumPy backend: no _Replay, the Python replay.
@@ -74,7 +75,7 @@ def flatten(rec, result, slow):
     if b.np_gemm:
         _np_gemm()  # (not found: each call checks for an external BLAS, else runs the Python replay)
     prog = K._Replay(slow, b.tensors, b.bufs, b.code, b.objs, b.groups, b.leaves, b.gacc, b.result,
-                     nn, b.np_gemm)
+                     nn, b.np_gemm, b.moms)
     prog.source = getattr(slow, "source", None)
     return prog
 
@@ -105,6 +106,7 @@ class _Builder:
         self.grad_state = {}  # id(param) -> None (set to None in this call) or the table slot of its .grad
         self.ce = {}  # op index -> (lse slot, scal index, reduction_mean, ignore, eps, target slot)
         self.written = set()  # table slots of tensors an instruction writes (SGD's params)
+        self.moms = []
         self.ts = {}
 
     # ------------------------------------------------------------------ slots
@@ -308,8 +310,6 @@ class _Builder:
         h = sum(len(x[1]) for x in self.groups if x[2] >= 0)
         self.groups.append((opt, glist, h))
         for j, (g, params) in enumerate(glist):
-            if g["momentum"] != 0:
-                raise _No("momentum")
             for p in params:
                 if id(p) not in self.grad_state:
                     raise _No("a .grad the call did not set")
@@ -327,7 +327,9 @@ class _Builder:
                     raise _No("parameter dtype")
                 self.written.add(ps)
                 self.objs.append(p)
-                self.emit(SGD, ps, gs, len(self.objs) - 1, f32=P.dtype.char == "f", n=P.size, k=h + j)
+                self.moms.append((opt, p))  # (its momentum buffer, when the group has momentum)
+                self.emit(SGD, ps, gs, len(self.objs) - 1, len(self.moms) - 1, f32=P.dtype.char == "f", n=P.size,
+                          k=h + j)
 
     def ev_backward(self, p):
         root, grad, (n_outs, roots, plans) = p[:3]
