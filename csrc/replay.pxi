@@ -216,6 +216,7 @@ cdef class _Replay:
     cdef object result_slot, nn_mod, lin_out
     cdef bint need_np_gemm
     cdef public object slow, guards_hold, source
+    cdef list g_live, g_mods
 
     def __cinit__(self):
         self.code = NULL
@@ -334,6 +335,29 @@ cdef class _Replay:
                 self.mten[r.d] = buf
             elif r.code == R_GEMM and r.a < self.nt and r.b < self.nt and self.ptr[r.a] == self.ptr[r.b]:
                 return False  # (np.matmul may take a product with itself to syrk)
+        return True
+
+    def set_guards(self, list live, list modules):
+        """fastgrad/_compile/__init__.py's _guards as data, checked by check_guards: live
+        [(tensor, shape, dtype, requires_grad)], modules [(module __dict__, training, ((name,
+        parameter), ...))]."""
+        self.g_live, self.g_mods = live, modules
+
+    def check_guards(self):
+        """_guards' generated `hold()`, the same checks without a Python frame."""
+        for t, shape, dtype, rg in self.g_live:
+            d = t._data
+            if d.shape != shape or d.dtype != dtype or t._requires_grad is not rg:
+                return False
+        for md, training, params in self.g_mods:
+            if md["training"] is not training or md["_forward_hooks"] or md["_forward_pre_hooks"]:
+                return False
+            p = md["_parameters"]
+            if len(p) != len(params):
+                return False
+            for k, v in params:
+                if p.get(k) is not v:
+                    return False
         return True
 
     cdef object tensor_array(self, int slot, inputs):

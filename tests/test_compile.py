@@ -523,3 +523,31 @@ def test_compiled_loop_sums_gradients_as_eager():
     _, _, c2 = _run_lockstep(_ResidualShared, lambda p: fg.optim.SGD(p, lr=0.05))
     if _replay_class() is not None:
         assert isinstance(_programs(c2)[0], _replay_class())
+
+
+def test_compiled_loop_guards_record_again():
+    """The compiled loop's guards (checked in C): a module's training flag or a parameter
+    object replaced records again; results stay eager's."""
+    (m1, s1), (m2, s2) = _twins(_mlp, lambda p: fg.optim.SGD(p, lr=0.1))
+    c2 = fg.compile(s2)
+    xs, ys = _data(3, 16, (64,), 10)
+
+    def steps(n):
+        for i in range(n):
+            _same(s1(xs[i % 3], ys[i % 3]), c2(xs[i % 3], ys[i % 3]))
+    steps(3)
+    first = _programs(c2)
+    assert len(first) == 1 and first[0].guards_hold()
+    for m in (m1, m2):
+        m[2].eval()
+    assert not first[0].guards_hold()
+    steps(3)
+    second = _programs(c2)
+    assert len(second) == 1 and second[0] is not first[0]  # (a failed guard's program is replaced)
+    for m in (m1, m2):
+        m[2].bias = nn.Parameter(m[2].bias.detach().clone())  # (not in the optimizer: it stays as it is)
+    assert not second[0].guards_hold()
+    steps(3)
+    assert _programs(c2)[0] is not second[0]
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        _same(p, q)

@@ -148,8 +148,13 @@ class _Compiled:
             self._fallback(rec.failed)
             return result
         prog = generate(rec, result)
-        prog = flatten(rec, result, prog) or prog  # the compiled loop, where it expresses the call
-        prog.guards_hold = _guards(rec)
+        flat = flatten(rec, result, prog)  # the compiled loop, where it expresses the call
+        if flat is not None:
+            flat.set_guards(*_guard_data(rec))
+            flat.guards_hold = flat.check_guards
+            prog = flat
+        else:
+            prog.guards_hold = _guards(rec)
         self._cache[key] = prog
         return result
 
@@ -224,6 +229,19 @@ def _check_made_outside(rec, known):
             rec.fail("a tensor of shape %s made during the call outside any op (a creation function, F.one_hot, "
                      "NumPy code): its values would be frozen" % (tuple(t._data.shape),))
             return
+
+
+def _guard_data(rec):
+    """_guards' checks as data (the compiled loop checks them in C): the tensors from outside
+    the call [(tensor, shape, dtype, requires_grad)], the modules called [(module __dict__,
+    training, ((name, parameter), ...))]."""
+    live = []
+    for src in rec.slots:
+        if src[0] == LIVE:
+            t = src[1]
+            live.append((t, t._data.shape, t._data.dtype, bool(t._requires_grad)))
+    mods = [(m.__dict__, bool(m.training), tuple(m._parameters.items())) for m in rec.modules.values()]
+    return live, mods
 
 
 def _guards(rec):
