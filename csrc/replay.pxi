@@ -236,7 +236,8 @@ cdef class _Replay:
         dtype number, shape, writeable); bufs: the arrays of the slots after them; code: tuples
         (code, a, b, c, d, e, g, i0, i1, f32, m, n, k, lda, ldb, x0); groups: (optimizer, [(group,
         params tuple)], first hyp index or -1); leaves: tensors whose hooks are checked; gacc:
-        per ACC, (its buffer slot, its leaf's index in objs) (the tensor made on it is reused while nothing else holds it)."""
+        per ACC, (its buffer slot, its leaf's index in objs): the tensor made on it is reused
+        while nothing else holds it; moms: per SGD instruction, (optimizer, parameter)."""
         cdef Py_ssize_t i
         cdef RInstr* r
         self.slow = slow
@@ -264,6 +265,10 @@ cdef class _Replay:
              r.x0) = t
             if not R_GEMM <= r.code <= R_FILL:
                 raise ValueError("_Replay: unknown instruction %d" % r.code)
+            if r.code != R_ZERO and r.code != R_ACC:  # (their a is an index into objs)
+                for j in (r.a, r.b, r.c if r.code != R_SGD else -1, r.d if r.code != R_SGD else -1, r.e, r.g):
+                    if not -1 <= j < self.nt + len(bufs):
+                        raise ValueError("_Replay: instruction %d reads slot %d of %d" % (i, j, self.nt + len(bufs)))
 
     cdef bint _check(self, inputs) except -1:
         """Load the tensors' arrays into the table and check everything the code assumes."""
