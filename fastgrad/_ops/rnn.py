@@ -262,10 +262,7 @@ class LSTMStep(Op):
     def backward(ctx, gh, gc):
         gx, h, c, w, b = ctx.saved_tensors[:5]
         i, f, g, o, cn = _lstm_gates(gx, h, c, w, b)
-        tc = tanh(cn)  # (the kernel's order of operations: the same gradients bit for bit)
-        dc = gh * o * (1.0 - tc * tc) + gc
-        dgates = cat([dc * g * (i * (1.0 - i)), dc * c * (f * (1.0 - f)), dc * i * (1.0 - g * g),
-                      gh * tc * (o * (1.0 - o))], 1)
+        dgates, dc = _lstm_dgates(gh, gc, i, f, g, o, c, tanh(cn))  # (the same gradients bit for bit)
         need = ctx.needs_input_grad
         return (dgates, matmul(dgates, w) if need[1] else None, dc * f if need[2] else None,
                 matmul(dgates.mT, h) if need[3] else None, dgates.sum(0) if need[4] else None)
@@ -273,17 +270,31 @@ class LSTMStep(Op):
     @staticmethod
     def jvp(ctx, tgx, th, tc, tw, tb):
         gx, h, c, w, b, act, cn = ctx.saved_tensors
-        hid = c.shape[1]
-        dgates = _tangent((tgx, None if th is None else matmul(th, w.mT), None if tw is None else matmul(h, tw.mT),
-                           tb), act.shape, act._data.dtype)
-        i, f, g, o = act[:, :hid], act[:, hid:2 * hid], act[:, 2 * hid:3 * hid], act[:, 3 * hid:]
-        di = dgates[:, :hid] * i * (1.0 - i)
-        df = dgates[:, hid:2 * hid] * f * (1.0 - f)
-        dg = dgates[:, 2 * hid:3 * hid] * (1.0 - g * g)
-        do = dgates[:, 3 * hid:] * o * (1.0 - o)
-        dcn = _sum(df * c, None if tc is None else f * tc, di * g, i * dg)
-        tcn = tanh(cn)
-        return do * tcn + o * (1.0 - tcn * tcn) * dcn, dcn
+        return _lstm_jvp(act, h, c, cn, w, tgx, th, tc, tw, tb)
+
+
+def _lstm_dgates(gh, gc, i, f, g, o, c, tc):
+    """One LSTM step's backward in fastgrad ops (differentiable), the kernel's order of
+    operations: (the gates' gradient (B, 4H), the total gradient of the new c)."""
+    dc = gh * o * (1.0 - tc * tc) + gc
+    return cat([dc * g * (i * (1.0 - i)), dc * c * (f * (1.0 - f)), dc * i * (1.0 - g * g),
+                gh * tc * (o * (1.0 - o))], 1), dc
+
+
+def _lstm_jvp(act, h, c, cn, w, tgx, th, tc, tw, tb):
+    """One LSTM step's tangents (h, c) from its saved activations act, h_prev, c_prev, c and the
+    tangents of gx, h_prev, c_prev, w_hh, b (None: absent)."""
+    hid = c.shape[1]
+    dgates = _tangent((tgx, None if th is None else matmul(th, w.mT), None if tw is None else matmul(h, tw.mT),
+                       tb), act.shape, act._data.dtype)
+    i, f, g, o = act[:, :hid], act[:, hid:2 * hid], act[:, 2 * hid:3 * hid], act[:, 3 * hid:]
+    di = dgates[:, :hid] * i * (1.0 - i)
+    df = dgates[:, hid:2 * hid] * f * (1.0 - f)
+    dg = dgates[:, 2 * hid:3 * hid] * (1.0 - g * g)
+    do = dgates[:, 3 * hid:] * o * (1.0 - o)
+    dcn = _sum(df * c, None if tc is None else f * tc, di * g, i * dg)
+    tcn = tanh(cn)
+    return do * tcn + o * (1.0 - tcn * tcn) * dcn, dcn
 
 
 def _lstm_gates(gx, h, c, w, b):
@@ -404,6 +415,113 @@ class RNNStep(Op):
         if use_relu:
             return d * (hn > 0).to(d.dtype)
         return d * (1.0 - hn * hn)
+
+
+class LSTMLayer(Op):
+    """A whole LSTM layer in one direction over `steps` steps of B rows each (equal batches, no
+    projection, float32/float64): (output rows (T * B, H) in time order, h_n, c_n), one node.
+    Forward: per step one product h_prev @ w_hh.T and the gate kernel, into preallocated
+    buffers. Array backward: per step the gate kernel and dgates @ w_hh; then the weight
+    gradient as ONE product over all steps, dgates (T * B, 4H).T @ h_prev rows (as PyTorch's
+    CPU LSTM), and the gradient of gx is the dgates buffer itself. The differentiable backward
+    recomputes the steps with fastgrad ops (double backward)."""
+
+    @staticmethod
+    def forward(ctx, gx, h0, c0, w, b, steps, reverse):
+        wt = np.ascontiguousarray(w._data.T)  # (4H, H) -> (H, 4H): OpenBLAS's fastest layout for h @ wt
+        ba = None if b is None else b._data
+        bsz, hid = h0._data.shape
+        dt = h0._data.dtype
+        gx3 = gx._data.reshape(steps, bsz, 4 * hid)
+        act = np.empty((steps, bsz, 4 * hid), dt)
+        hs = np.empty((steps + 1, bsz, hid), dt)  # hs[k], cs[k]: the state before the k-th step run
+        cs = np.empty((steps + 1, bsz, hid), dt)
+        hs[0] = h0._data
+        cs[0] = c0._data
+        for k in range(steps):
+            gates = K.mm(hs[k], wt)  # (the step op's order of additions: the same values)
+            if ba is not None:
+                gates += ba
+            gates += gx3[steps - 1 - k if reverse else k]
+            K.lstm_cell_fwd(gates, cs[k], act[k], cs[k + 1], hs[k + 1])
+        ctx.steps, ctx.reverse = steps, reverse
+        ctx.save_for_backward(gx, h0, c0, w, b, act, hs, cs)
+        out = np.array(hs[:0:-1] if reverse else hs[1:])  # (a copy: hs stays private)
+        return out.reshape(steps * bsz, hid), hs[steps].copy(), cs[steps].copy()
+
+    @staticmethod
+    def _array_backward(ctx, gout, ghn, gcn):
+        gx, h0, c0, w, b, act, hs, cs = ctx.saved_arrays
+        need = ctx.needs_input_grad
+        steps, reverse = ctx.steps, ctx.reverse
+        bsz, hid = h0.shape
+        g3 = gout.reshape(steps, bsz, hid)
+        dg = np.empty((steps, bsz, 4 * hid), act.dtype)  # in time order: gx's gradient
+        bufs = (np.empty((bsz, hid), act.dtype), np.empty((bsz, hid), act.dtype))
+        dh, dc = ghn, gcn
+        for k in range(steps - 1, -1, -1):
+            t = steps - 1 - k if reverse else k
+            dh = dh + g3[t]
+            dcp = bufs[k & 1]
+            K.lstm_cell_bwd(act[k], cs[k], cs[k + 1], dh, dc, dg[t], dcp)
+            dc = dcp
+            if k or need[1]:
+                dh = K.mm(dg[t], w)
+        dg2 = dg.reshape(steps * bsz, 4 * hid)
+        dw = None
+        if need[3]:
+            hp = np.ascontiguousarray(hs[steps - 1::-1]) if reverse else hs[:steps]
+            dw = K.mm(dg2.T, hp.reshape(steps * bsz, hid))
+        return (dg2 if need[0] else None, dh if need[1] else None, dc if need[2] else None, dw,
+                dg2.sum(0) if need[4] else None, None, None)
+
+    @staticmethod
+    def backward(ctx, gout, ghn, gcn):
+        gx, h0, c0, w, b = ctx.saved_tensors[:5]
+        steps, reverse = ctx.steps, ctx.reverse
+        sizes = [h0.shape[0]] * steps
+        gxs, gouts = split_rows(gx, sizes), split_rows(gout, sizes)
+        order = range(steps - 1, -1, -1) if reverse else range(steps)
+        saved = [None] * steps
+        h, c = h0, c0
+        for t in order:  # the forward again, in ops
+            i, f, g, o, cn = _lstm_gates(gxs[t], h, c, w, b)
+            tc = tanh(cn)
+            saved[t] = (i, f, g, o, c, tc, h)
+            h, c = o * tc, cn
+        dgs = [None] * steps
+        dh, dc = ghn, gcn
+        for t in reversed(order):
+            i, f, g, o, cp, tc, hp = saved[t]
+            dgs[t], dc = _lstm_dgates(dh + gouts[t], dc, i, f, g, o, cp, tc)
+            dc = dc * f
+            dh = matmul(dgs[t], w)
+        dgx = join_rows(dgs)
+        need = ctx.needs_input_grad
+        dw = matmul(dgx.mT, join_rows([s[6] for s in saved])) if need[3] else None
+        return (dgx, dh, dc, dw, dgx.sum(0) if need[4] else None, None, None)
+
+    @staticmethod
+    def jvp(ctx, tgx, th, tc, tw, tb, steps, reverse):
+        gx, h0, c0, w, b, act, hs, cs = ctx.saved_tensors
+        sizes = [h0.shape[0]] * steps
+        tgs = [None] * steps if tgx is None else split_rows(tgx, sizes)
+        outs = [None] * steps
+        for k in range(steps):
+            t = steps - 1 - k if reverse else k
+            th, tc = _lstm_jvp(act[k], hs[k], cs[k], cs[k + 1], w, tgs[t], th, tc, tw, tb)
+            outs[t] = th
+        return join_rows(outs), th, tc
+
+
+def _fused_lstm(gx, h0, c0, w_hh, b, w_hr, sizes):
+    """Whether one layer direction runs as LSTMLayer: equal batches, no projection, one
+    float32/float64 dtype throughout."""
+    if w_hr is not None or sizes[0] != sizes[-1]:
+        return False
+    dt = gx._data.dtype
+    return ((dt is _dtype.F32 or dt is _dtype.F64) and h0._data.dtype is dt and c0._data.dtype is dt
+            and w_hh._data.dtype is dt and (b is None or b._data.dtype is dt))
 
 
 def lstm_cell(gx, h, c, w_hh, b_hh):
@@ -539,8 +657,11 @@ def rnn_rows(mode, x, sizes, hx, cx, weights, has_biases, num_layers, dropout, t
                 gx, b_step = linear(inp, w_ih) + b_ih, b_hh  # torch's linear of a non-contiguous input
             else:
                 gx, b_step = linear(inp, w_ih, b_ih), b_hh
-            out, h, c = _direction(mode, gx, sizes, h_rows[k], None if c_rows is None else c_rows[k],
-                                   w_hh, b_step, w_hr, d == 1)
+            if mode == "LSTM" and _fused_lstm(gx, h_rows[k], c_rows[k], w_hh, b_step, w_hr, sizes):
+                out, h, c = LSTMLayer.apply(gx, h_rows[k], c_rows[k], w_hh, b_step, len(sizes), d == 1)
+            else:
+                out, h, c = _direction(mode, gx, sizes, h_rows[k], None if c_rows is None else c_rows[k],
+                                       w_hh, b_step, w_hr, d == 1)
             outs.append(out)
             h_n.append(h)
             c_n.append(c)

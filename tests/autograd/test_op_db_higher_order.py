@@ -349,6 +349,8 @@ _ARRAY_PATH_CASES = {  # op class -> calls that reach it, (lib, float64 inputs) 
     "Mean": [lambda L, x, w, b: (x.mean(1, keepdim=True) * x).mean() + x.mean() * x.mean(0).sum()],
     "LSTMStep": [lambda L, x, w, b: _cell_case(L, x, w, b, "lstm", True),
                  lambda L, x, w, b: _cell_case(L, x, w, b, "lstm", False)],
+    "LSTMLayer": [lambda L, x, w, b: _layer_case(L, x, w, b, False),
+                  lambda L, x, w, b: _layer_case(L, x, w, b, True)],
     "GRUStep": [lambda L, x, w, b: _cell_case(L, x, w, b, "gru", True),
                 lambda L, x, w, b: _cell_case(L, x, w, b, "gru", False)],
     "RNNStep": [lambda L, x, w, b: _cell_case(L, x, w, b, "tanh", True),
@@ -393,6 +395,16 @@ def _cell_case(L, x, w, b, kind, bias):
         return (h * x).sum() + (c * c).sum()
     out = rnn.gru_cell(gx, h0, W, bb) if kind == "gru" else rnn.rnn_cell(gx, h0, W, bb, kind)
     return (out * x).sum()
+
+
+def _layer_case(L, x, w, b, reverse):
+    """A whole LSTM layer op (2 steps of 2 rows, H = 3), forward or reverse, with a bias."""
+    from fastgrad._ops import rnn
+
+    gx = L.cat([x, x * 0.5, -x, x.sin()], 1)
+    W = L.cat([w, w.T, w * 0.5, -w], 0)
+    out, h, c = rnn.LSTMLayer.apply(gx, x[:2].cos(), x[2:] * 0.3, W, L.cat([b, -b, b * 2.0, b], 0), 2, reverse)
+    return (out * x).sum() + (h * c).sum() + (c * c).sum()
 
 
 def _rows_case(L, x, w):

@@ -296,6 +296,39 @@ def test_layer_gradcheck_and_double_backward(mode):
     assert gradgradcheck(f, inputs)
 
 
+@pytest.mark.parametrize("reverse,bias", [(False, True), (True, False), (True, True)])
+def test_lstm_layer_op(reverse, bias):
+    """The whole-layer LSTM op (nn.LSTM's path for equal batches): the step-by-step ops' outputs
+    and gradients, float64 gradcheck (reverse and forward mode) and double backward."""
+    from fastgrad._ops import rnn as R
+
+    fastgrad.manual_seed(2)
+    T, B, H = 3, 2, 3
+    gx = fastgrad.randn(T * B, 4 * H, dtype=fastgrad.float64, requires_grad=True)
+    h0 = fastgrad.randn(B, H, dtype=fastgrad.float64, requires_grad=True)
+    c0 = fastgrad.randn(B, H, dtype=fastgrad.float64, requires_grad=True)
+    w = (fastgrad.randn(4 * H, H, dtype=fastgrad.float64) * 0.5).requires_grad_(True)
+    b = fastgrad.randn(4 * H, dtype=fastgrad.float64, requires_grad=True) if bias else None
+    inputs = (gx, h0, c0, w) + ((b,) if bias else ())
+
+    def layer(gx, h0, c0, w, b=None):
+        return R.LSTMLayer.apply(gx, h0, c0, w, b, T, reverse)
+
+    def steps(gx, h0, c0, w, b=None):
+        return R._direction("LSTM", gx, [B] * T, h0, c0, w, b, None, reverse)
+
+    weights = [fastgrad.randn(*o.shape, dtype=fastgrad.float64) for o in steps(*inputs)]
+    got, want = layer(*inputs), steps(*inputs)
+    for g, s, wt in zip(got, want, weights):
+        np.testing.assert_allclose(g.detach().numpy(), s.detach().numpy(), rtol=1e-12, atol=1e-13)
+    g_got = fastgrad.autograd.grad(sum((o * wt).sum() for o, wt in zip(got, weights)), inputs)
+    g_want = fastgrad.autograd.grad(sum((o * wt).sum() for o, wt in zip(want, weights)), inputs)
+    for a, e in zip(g_got, g_want):
+        np.testing.assert_allclose(a.numpy(), e.numpy(), rtol=1e-12, atol=1e-13)
+    assert gradcheck(layer, inputs, check_forward_ad=True)
+    assert gradgradcheck(layer, inputs)
+
+
 # --------------------------------------------------------------------------- errors
 def _error(fn):
     try:
