@@ -12,6 +12,10 @@ cdef extern from "fg_linear.h":
     void fg_rows_add_f64(double* y, const double* b, Py_ssize_t m, Py_ssize_t n) noexcept nogil
     void fg_rows_sum_f32(const float* g, float* out, Py_ssize_t m, Py_ssize_t n) noexcept nogil
     void fg_rows_sum_f64(const double* g, double* out, Py_ssize_t m, Py_ssize_t n) noexcept nogil
+    void fg_linear_vec_f32(const float* w, const float* x, const float* b, float* y, Py_ssize_t n,
+                           Py_ssize_t k) noexcept nogil
+    void fg_linear_vec_f64(const double* w, const double* x, const double* b, double* y, Py_ssize_t n,
+                           Py_ssize_t k) noexcept nogil
 
 
 # --------------------------------------------------------------------------- linear
@@ -78,6 +82,39 @@ def _rows_add(y, b):
     else:
         fg_rows_add_f64(<double*>_ptr(y), <const double*>_ptr(b), m, n)
     return y
+
+
+def _linear_vec(x, w, b):
+    """x @ w.T (+ b) for one row x: x of shape (k,) or (1, k), w (n, k), b None or (n,); a new
+    array of x's leading shape + (n,). Private helper of fastgrad._ops.nn (no NumPy twin: it
+    is np.matmul(x, w.T) + b to float rounding): returns None (the caller takes np.matmul)
+    unless all are C-contiguous aligned float32/float64 of one dtype and n * k is below
+    MM_SERIAL_MAX (larger products: BLAS's threads)."""
+    cdef int t = _ftype(x, IN_OK)
+    cdef int nd
+    cdef Py_ssize_t n, k
+    cdef cnp.npy_intp dims[2]
+    if t < 0 or _ftype(w, IN_OK) != t or cnp.PyArray_NDIM(<cnp.ndarray>w) != 2:
+        return None
+    nd = cnp.PyArray_NDIM(<cnp.ndarray>x)
+    if nd < 1 or nd > 2 or (nd == 2 and cnp.PyArray_DIM(<cnp.ndarray>x, 0) != 1):
+        return None
+    n = cnp.PyArray_DIM(<cnp.ndarray>w, 0)
+    k = cnp.PyArray_DIM(<cnp.ndarray>w, 1)
+    if cnp.PyArray_DIM(<cnp.ndarray>x, nd - 1) != k or n == 0 or k == 0 or <double>n * k >= MM_SERIAL_MAX:
+        return None
+    if b is not None and (_ftype(b, IN_OK) != t or cnp.PyArray_NDIM(<cnp.ndarray>b) != 1
+                          or cnp.PyArray_DIM(<cnp.ndarray>b, 0) != n):
+        return None
+    dims[0], dims[1] = 1, n
+    out = cnp.PyArray_EMPTY(nd, &dims[2 - nd], t, 0)
+    if t == cnp.NPY_FLOAT:
+        fg_linear_vec_f32(<const float*>_ptr(w), <const float*>_ptr(x), <const float*>_ptr(b),
+                          <float*>_ptr(out), n, k)
+    else:
+        fg_linear_vec_f64(<const double*>_ptr(w), <const double*>_ptr(x), <const double*>_ptr(b),
+                          <double*>_ptr(out), n, k)
+    return out
 
 
 def _rows_sum(g):

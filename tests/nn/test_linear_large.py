@@ -181,3 +181,58 @@ def test_small_linear_bias_matches_plain_numpy():
     y.backward(fastgrad.tensor(g))
     np.testing.assert_array_equal(tb.grad.numpy(), g.sum(0))
     np.testing.assert_array_equal(tw.grad.numpy(), mm(g.T, x))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, k", [(100, 784), (10, 100), (1, 1), (3, 17), (7, 16), (9, 33), (5, 47)])
+def test_linear_vec_kernel_matches_the_product(dtype, n, k):
+    """One row's linear in C (batch 1, every width modulo the 16 lanes and 4 rows), 1-D and (1, k)
+    rows, with and without a bias: the float64 product to float rounding; the same result for
+    the same operands (the clones use no FMA)."""
+    fn = _compiled("_linear_vec")
+    rng = np.random.default_rng(6)
+    x, w, b = (rng.standard_normal(s).astype(dtype) for s in [(1, k), (n, k), (n,)])
+    want = x.astype(np.float64) @ w.T.astype(np.float64)
+    rtol = 2e-6 if dtype == np.float32 else 1e-14
+    for xx, bb in [(x, b), (x[0], b), (x, None), (x[0], None)]:
+        got = fn(xx, w, bb)
+        assert got.dtype == dtype and got.shape == xx.shape[:-1] + (n,) and got.flags.c_contiguous
+        ref = want.reshape(got.shape) + (0 if bb is None else bb)
+        np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol * np.sqrt(k) * 4)
+        np.testing.assert_array_equal(got, fn(xx.copy(), w.copy(), None if bb is None else bb.copy()))
+
+
+def test_linear_vec_kernel_declines_other_arguments():
+    fn = _compiled("_linear_vec")
+    x, w, b = np.ones((1, 8), np.float32), np.ones((4, 8), np.float32), np.ones(4, np.float32)
+    declined = [(np.ones((2, 8), np.float32), w, b), (x, w.astype(np.float64), b), (x, w, b.astype(np.float64)),
+                (x, w, b[:3]), (x, np.ones((8, 4), np.float32).T, b), (np.ones((1, 16), np.float32)[:, ::2], w, b),
+                (x.astype(np.int32), w.astype(np.int32), None), (x, np.ones((4, 9), np.float32), b),
+                (np.ones((1, 1, 8), np.float32), w, b), (np.ones((1, 1024), np.float32), np.ones((2048, 1024), np.float32),
+                                                        None)]
+    for args in declined:
+        assert fn(*args) is None
+
+
+@pytest.mark.parametrize("shape", [(1, 784), (784,)])
+def test_batch_one_linear_takes_the_row_kernel(torch, monkeypatch, shape):
+    """Batch 1 (inference's per-call case) goes to _linear_vec on the compiled backend: values
+    and gradients as torch's; batch 2 does not."""
+    calls = []
+    fn = getattr(nn_ops.K, "_linear_vec", None)
+    if fn is not None:
+        monkeypatch.setattr(nn_ops, "_linear_vec", lambda *a: calls.append(1) or fn(*a))
+    x, w, b = _xwb(np.float32, 1, 784, 100)
+    x = x.reshape(shape)
+    tx, tw, tb = (fastgrad.tensor(a, requires_grad=True) for a in (x, w, b))
+    y = fastgrad.nn.functional.linear(tx, tw, tb)
+    assert len(calls) == (fn is not None)
+    rx, rw, rb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ry = torch.nn.functional.linear(rx, rw, rb)
+    np.testing.assert_allclose(y.detach().numpy(), ry.detach().numpy(), rtol=1e-5, atol=1e-5)
+    (y * y).sum().backward()
+    (ry * ry).sum().backward()
+    for a, r in [(tx, rx), (tw, rw), (tb, rb)]:
+        np.testing.assert_allclose(a.grad.numpy(), r.grad.numpy(), rtol=1e-5, atol=1e-5)
+    fastgrad.nn.functional.linear(fastgrad.tensor(np.ones((2, 784), np.float32)), tw, tb)
+    assert len(calls) == (fn is not None)
