@@ -458,10 +458,11 @@ class LSTMLayer(Op):
         g3 = gout.reshape(steps, bsz, hid)
         dg = np.empty((steps, bsz, 4 * hid), act.dtype)  # in time order: gx's gradient
         bufs = (np.empty((bsz, hid), act.dtype), np.empty((bsz, hid), act.dtype))
+        dhs = (np.empty((bsz, hid), act.dtype), np.empty((bsz, hid), act.dtype))
         dh, dc = ghn, gcn
         for k in range(steps - 1, -1, -1):
             t = steps - 1 - k if reverse else k
-            dh = dh + g3[t]
+            dh = np.add(dh, g3[t], out=dhs[k & 1])
             dcp = bufs[k & 1]
             K.lstm_cell_bwd(act[k], cs[k], cs[k + 1], dh, dc, dg[t], dcp)
             dc = dcp
