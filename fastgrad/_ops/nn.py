@@ -37,7 +37,13 @@ def _linear_fwd(x, w, b):
     """y = x @ w.T + b of arrays (b may be None): one BLAS call, the bias added in one pass.
     float32 (batch x n_in) -> n_out takes (w @ x.T).T when 2 <= batch <= 256, n_in >= 100,
     n_out >= 1.5 batch and batch * n_out >= 1024: the rule fitted to a grid of batch 1-512,
-    n_in 32-2048, n_out 10-2048 (NOTES A7; no backward product has a faster layout)."""
+    n_in 32-2048, n_out 10-2048 (NOTES A7; no backward product has a faster layout). One row
+    (batch 1) goes to _linear_vec first."""
+    nd = x.ndim
+    if nd == 1 or (nd == 2 and x.shape[0] == 1):
+        y = _linear_vec(x, w, b)
+        if y is not None:
+            return y
     if (_linear_out is not None and x.ndim == 2 and x.dtype.char == "f" and w.dtype.char == "f"
             and 2 <= x.shape[0] <= 256 and x.shape[1] >= 100 and 2 * w.shape[0] >= 3 * x.shape[0]
             and x.shape[0] * w.shape[0] >= 1024 and x.flags.c_contiguous and w.flags.c_contiguous
@@ -45,10 +51,6 @@ def _linear_fwd(x, w, b):
                                and b.flags.aligned))):
         yt = K.mm(w, x.T)
         return _linear_out(yt, b, np.empty((x.shape[0], w.shape[0]), x.dtype))
-    if x.ndim == 1 or x.shape[0] == 1:
-        y = _linear_vec(x, w, b)
-        if y is not None:
-            return y
     if x.ndim > 2 and x.size and x.flags.c_contiguous:  # (..., n_in): one 2-D product
         return _linear_fwd(x.reshape(-1, x.shape[-1]), w, b).reshape(x.shape[:-1] + w.shape[:1])
     y = K.mm(x, w.T)
