@@ -9,6 +9,10 @@ pointwise gate gradients in one kernel call plus the two products (_array_backwa
 graph of the backward is wanted). Its differentiable backward recomputes the gates with
 fastgrad ops, so double backward works.
 
+An LSTM layer direction over equal batches without projection (float32/float64: nn.LSTM's usual
+case) is instead one op for all its steps, LSTMLayer: per-step products and gate kernels into
+preallocated buffers, and in its array backward the weight gradient as one product over all steps.
+
 Rows: a sequence of T steps of batch B is handled as N = T * B rows (step-major), a packed
 sequence as its sum(batch_sizes) rows; _Split cuts the rows into steps, _Join puts them back.
 nn.utils.rnn's packing and padding move rows with _RowGather / _RowScatter / _Pad.

@@ -2,7 +2,8 @@
 single-step RNNCell, LSTMCell, GRUCell, with PyTorch's parameters, checks and reprs.
 
 The arithmetic is in fastgrad/_ops/rnn.py: one matrix product per layer and direction for the
-input projection of all steps, then one op per time step."""
+input projection of all steps, then one op per time step (or, for LSTM over equal batches, one op
+for the whole layer direction: _rnn.LSTMLayer)."""
 import math
 import numbers
 import warnings
