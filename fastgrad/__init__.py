@@ -152,6 +152,3 @@ from fastgrad._torch_functions import *  # noqa: E402,F401,F403  (constants, ali
 from fastgrad._torch_functions import memory_format  # noqa: E402,F401
 from fastgrad import nested  # noqa: E402,F401  (torch.nested; last: it stubs the Tensor methods it lacks)
 from fastgrad.nested import jagged  # noqa: E402,F401
-from fastgrad._ops import unsigned as _unsigned  # noqa: E402
-
-_unsigned.install(__import__(__name__))  # then: wraps the ops torch refuses for uint16/32/64 (see that module)

@@ -11,6 +11,7 @@ from fastgrad import _random_ops as _ro
 from fastgrad._backend import engine
 from fastgrad._quiet import quiet
 from fastgrad._types import check_device
+from fastgrad._ops import unsigned as U
 
 make = engine.make_tensor
 
@@ -257,6 +258,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     return _finish(_ro.randperm(int(n), _np_dtype(dtype, _dtype.int64), generator), None, requires_grad, device)
 
 
+@U.refuses("normal_kernel_cpu")
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False,
            layout=None, pin_memory=False, out=None):
     """torch.normal's overloads: (float, float, size) fills normal_(mean, std); a tensor mean
@@ -315,6 +317,7 @@ def randint_like(input, low=0, high=None, *, dtype=None, generator=None, require
     return randint(low, high, input._data.shape, dtype=dtype or input.dtype, generator=generator)
 
 
+@U.refuses("bernoulli_scalar_cpu_")
 def bernoulli(input, p=None, *, generator=None, out=None):
     """0/1 draws: probability input (bernoulli_tensor), or the float p for every element."""
     res = np.empty(input._data.shape, input._data.dtype)

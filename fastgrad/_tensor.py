@@ -14,6 +14,7 @@ from fastgrad._ops import math as M
 from fastgrad._ops import nn as N
 from fastgrad._ops import reduction as R
 from fastgrad._ops import shape as S
+from fastgrad._ops import unsigned as U
 from fastgrad._tensor_str import tensor_repr
 from fastgrad._types import _TYPE_NAMES, CPU, Size, check_device, device  # noqa: F401 (re-exported)
 
@@ -505,11 +506,13 @@ class Tensor(engine.TensorBase):
         return S.inplace(self, lambda a: a.masked_fill(mask, value), name="masked_fill_", internal_ok=True,
                          overlap=False)
 
+    @U.refuses("check_uniform_bounds")
     def uniform_(self, a=0.0, b=1.0, generator=None, **kwargs):
         from fastgrad import _random
 
         return _random.fill_(self, "uniform", kwargs.pop("from", a), kwargs.pop("to", b), generator, **kwargs)
 
+    @U.refuses("normal_kernel_cpu")
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from fastgrad import _random
 

@@ -13,6 +13,7 @@ from fastgrad._ops import linalg_ext as LX
 from fastgrad._ops import shape as S
 from fastgrad._ops import views as V
 from fastgrad._tensor import Tensor, make
+from fastgrad._ops import unsigned as U
 
 
 def _functions():
@@ -224,6 +225,7 @@ def fill_diagonal_(self, fill_value, wrap=False):
     return self
 
 
+@U.refuses("bernoulli_scalar_cpu_")
 def bernoulli(self, p=None, *, generator=None):
     """0/1 draws with probability self (or p), in self's dtype."""
     return _functions().bernoulli(self, p, generator=generator)
@@ -232,6 +234,7 @@ def bernoulli(self, p=None, *, generator=None):
 _NO_TO = object()
 
 
+@U.refuses("bernoulli_scalar_cpu_")
 def bernoulli_(self, p=0.5, *, generator=None):
     from fastgrad import _random_ops
 

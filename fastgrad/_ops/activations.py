@@ -15,6 +15,7 @@ from fastgrad import _random
 from fastgrad._ops import shape as S
 from fastgrad._ops.base import K, Op, engine, float32_compute, make, norm_dim, scalar_type_name
 from fastgrad._ops.elementwise import abs, clamp, exp, relu as _relu, sigmoid, tanh, where
+from fastgrad._ops import unsigned as U
 
 
 class Fused(Op):
@@ -342,6 +343,7 @@ def _leaky_relu_negative_inplace(x, slope):
                              "with negative slope")
 
 
+@U.refuses("leaky_relu_cpu")
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     if inplace and negative_slope < 0:
         return _maybe_inplace(input, True, "leaky_relu_", _leaky_relu_negative_inplace, negative_slope)
@@ -362,6 +364,7 @@ def _elu_negative_inplace(x, alpha, fn=_elu):
     return _NoBackward.apply(fn(x, alpha), _NEG_SLOPE % "elu")
 
 
+@U.refuses("elu_cpu")
 def elu(input, alpha=1.0, inplace=False):
     if inplace and alpha < 0:
         return _maybe_inplace(input, True, "elu_", _elu_negative_inplace, alpha)
@@ -418,6 +421,7 @@ def _hardtanh(x, lo, hi):
     return Hardtanh.apply(x, float(lo), float(hi))
 
 
+@U.refuses("clamp_scalar_cpu")
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
@@ -428,6 +432,7 @@ def hardtanh_(input, min_val=-1.0, max_val=1.0):
     return hardtanh(input, min_val, max_val, True)
 
 
+@U.refuses("clamp_scalar_cpu")
 def relu6(input, inplace=False):
     return _maybe_inplace(input, inplace, "relu6_", _hardtanh, 0.0, 6.0)
 
@@ -448,6 +453,7 @@ def hardswish(input, inplace=False):
     return _maybe_inplace(input, inplace, "hardswish_", _hardswish)
 
 
+@U.refuses("log_sigmoid_cpu")
 def logsigmoid(input):
     return -Softplus.apply(-_float_only("log_sigmoid_cpu", input), 1.0, float("inf"))
 
@@ -477,6 +483,7 @@ def softshrink(input, lambd=0.5):
     return Shrink.apply(input, float(lambd), True)
 
 
+@U.refuses("hardshrink_cpu")
 def hardshrink(input, lambd=0.5):
     return Shrink.apply(_float_only("hardshrink_cpu", input), float(lambd), False)
 
@@ -489,6 +496,7 @@ def _threshold(x, threshold, value):
     return Threshold.apply(x, threshold, value)
 
 
+@U.refuses("threshold_cpu")
 def threshold(input, threshold, value, inplace=False):
     return _maybe_inplace(input, inplace, "threshold_", _threshold, threshold, value)
 

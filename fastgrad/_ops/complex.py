@@ -15,6 +15,7 @@ import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._ops.base import Op, TensorBase, is_tensor, make, scalar_type_name
+from fastgrad._ops import unsigned as U
 
 _REAL_OF = {np.dtype(np.complex64): np.dtype(np.float32), np.dtype(np.complex128): np.dtype(np.float64)}
 _COMPLEX_OF = {np.dtype(np.float32): np.dtype(np.complex64), np.dtype(np.float64): np.dtype(np.complex128)}
@@ -575,6 +576,7 @@ def angle(input, *, out=None):
     return _write_out(RealAngle.apply(x), out)
 
 
+@U.refuses("sign_cpu")
 def sgn(input, *, out=None):
     if input._data.dtype.kind == "c":
         return _write_out(Sgn.apply(input), out)

@@ -8,6 +8,7 @@ from fastgrad._ops.base import (GRAD, K, SAVED0, SAVED1, Op, binary_operands, ch
 from fastgrad._ops.minmax import clamp_tensor, extremum
 from fastgrad._ops.comparison import (allclose, bitwise_not, eq, equal, ge, gt, isclose, isfinite,  # noqa: F401
                                       isinf, isnan, le, logical_and, logical_not, logical_or, logical_xor, lt, ne)
+from fastgrad._ops import unsigned as U
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -494,6 +495,7 @@ def _times_alpha(a, b, alpha):
     return mul(b, bool(alpha) if a._data.dtype == np.bool_ and b._data.dtype == np.bool_ else alpha)
 
 
+@U.refuses_promoted("add_stub")
 def add(input, other, *, alpha=1):
     if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
         return input._nested_call("add", input, other, alpha=alpha)
@@ -503,6 +505,7 @@ def add(input, other, *, alpha=1):
     return Add.apply(a, b)
 
 
+@U.refuses_promoted("add_stub")
 def sub(input, other, *, alpha=1):
     if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
         return input._nested_call("sub", input, other, alpha=alpha)
@@ -515,6 +518,7 @@ def sub(input, other, *, alpha=1):
     return Sub.apply(a, b)
 
 
+@U.refuses_promoted("add_stub")
 def rsub(input, other, alpha=1):
     return sub(other, input, alpha=alpha)
 
@@ -528,6 +532,7 @@ def mul(input, other):
     return Mul.apply(a, b)
 
 
+@U.refuses_rounding
 def div(input, other, *, rounding_mode=None):
     if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
         return input._nested_call("div", input, other, rounding_mode=rounding_mode)
@@ -558,10 +563,12 @@ Add._general, Sub._general, Mul._general, Div._general = add, sub, mul, div
 engine.register("binops", (Add, Sub, Mul, Div))
 
 
+@U.refuses_promoted("div_floor_cpu")
 def floor_divide(input, other):
     return div(input, other, rounding_mode="floor")
 
 
+@U.refuses("neg_cpu")
 def neg(input):
     return Neg.apply(input)
 
@@ -569,6 +576,7 @@ def neg(input):
 negative = neg
 
 
+@U.refuses_promoted("pow", pow_like=True)
 def pow(input, exponent):  # noqa: A001
     if is_tensor(exponent):
         if not is_tensor(input):
@@ -605,6 +613,7 @@ def pow(input, exponent):  # noqa: A001
     raise TypeError("pow(): exponent must be a Tensor or a number, got %s" % type(exponent).__name__)
 
 
+@U.refuses_promoted("pow")  # 2 ** x (TensorBase.__rpow__)
 def rpow(input, base):
     if is_tensor(base):
         return pow(base, input)
@@ -649,6 +658,7 @@ def _is_complex(x):
     return is_tensor(x) and x._data.dtype.kind == "c"
 
 
+@U.refuses("abs_cpu")
 def abs(input):  # noqa: A001
     if input._data.dtype.kind == "c":
         return _complex.abs(input)
@@ -692,6 +702,7 @@ def _sign(x):
     return s
 
 
+@U.refuses("sign_cpu")
 def sign(input):
     if input._data.dtype.kind == "f" or input._data.dtype is _dtype.BF16:
         return Piecewise.apply(input, _sign)
@@ -700,10 +711,12 @@ def sign(input):
     return make(np.sign(input._data))
 
 
+@U.refuses("pow")
 def square(input):
     return pow(input, 2)
 
 
+@U.refuses_clamp
 def clamp(input, min=None, max=None):  # noqa: A002
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
@@ -735,10 +748,12 @@ def where(condition, input=None, other=None):
     return Where.apply(cond, a, b)
 
 
+@U.refuses_promoted("maximum_cpu")
 def maximum(input, other):
     return extremum(input, other, "max")
 
 
+@U.refuses_promoted("minimum_cpu")
 def minimum(input, other):
     return extremum(input, other, "min")
 

@@ -8,8 +8,10 @@ from fastgrad._ops.base import Op, is_tensor, make, norm_dim, shape_str
 from fastgrad._ops.elementwise import where
 from fastgrad._ops.index_checks import GATHER_SCATTER_INDEX, check_index, scalar_self
 from fastgrad._ops.reduction import GatherDim, ScatterAddDim, _along_index
+from fastgrad._ops import unsigned as U
 
 
+@U.refuses("index_select", skip=U.SKIPS["index_select"])
 def index_select(input, dim, index):
     d = norm_dim(dim, input._data.ndim)
     if index._data.ndim > 1:
@@ -21,6 +23,7 @@ def index_select(input, dim, index):
     return S.getitem(input, (slice(None),) * d + (idx,))
 
 
+@U.refuses("take_cpu", skip=U.SKIPS["take"])
 def take(input, index):
     n = input._data.size
     idx = index._data
@@ -36,9 +39,10 @@ def _wrap_negative(indices, size):
     return make(np.where(a < 0, a + size, a)) if a.size and a.dtype.kind == "i" and a.min() < 0 else indices
 
 
+@U.refuses("scatter_gather_tensor_cpu")
 def take_along_dim(input, indices, dim=None):
     if dim is None:
-        return gather(S.reshape(input, -1), 0, S.reshape(_wrap_negative(indices, input._data.size), -1))
+        return gather_unchecked(S.reshape(input, -1), 0, S.reshape(_wrap_negative(indices, input._data.size), -1))
     d = norm_dim(dim, input._data.ndim)
     indices = _wrap_negative(indices, input._data.shape[d] if input._data.ndim else 1)
     if input._data.ndim != indices._data.ndim:
@@ -50,10 +54,17 @@ def take_along_dim(input, indices, dim=None):
     shp = np.broadcast_shapes(tuple(a), tuple(b))
     x_shape = tuple(input._data.shape[d] if i == d else s for i, s in enumerate(shp))
     i_shape = tuple(indices._data.shape[d] if i == d else s for i, s in enumerate(shp))
-    return gather(S.expand(input, *x_shape), d, make(np.broadcast_to(indices._data, i_shape)))
+    return gather_unchecked(S.expand(input, *x_shape), d, make(np.broadcast_to(indices._data, i_shape)))
 
 
+@U.refuses("scatter_gather_tensor_cpu", skip=U.SKIPS["gather"])
 def gather(input, dim, index, *, sparse_grad=False):
+    return gather_unchecked(input, dim, index)
+
+
+def gather_unchecked(input, dim, index):
+    """gather without the uint16/32/64 refusal: what sort, mode, quantile, take, ... gather with, as
+    torch's own kernels for them move such values."""
     d = norm_dim(dim, input._data.ndim)
     if index._data.dtype not in GATHER_SCATTER_INDEX and index._data.size:  # torch: an empty one goes
         raise RuntimeError("gather(): Expected dtype int32/int64 for index")
@@ -258,6 +269,7 @@ _SCATTER_REDUCE = {"sum": "sum", "prod": "prod", "mean": "mean", "amax": "amax",
                    "min": "amin"}
 
 
+@U.refuses("scatter_gather_tensor_cpu")
 @scalar_self
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     if reduce not in _SCATTER_REDUCE:
@@ -285,6 +297,7 @@ class ScatterWithReduce(Op):
         raise RuntimeError("derivative for aten::scatter is not implemented")
 
 
+@U.refuses_scatter
 @scalar_self
 def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     if src is None:
@@ -297,12 +310,14 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     return Scatter.apply(input, d, index, src)
 
 
+@U.refuses("scatter_gather_tensor_cpu")
 @scalar_self
 def scatter_add(input, dim, index, src):
     d, src = _scatter_args("scatter_add", input, dim, index, src)
     return input + ScatterAddDim.apply(src, d, index, input._data.shape)
 
 
+@U.refuses("index_add_")
 @scalar_self
 def index_add(input, dim, index, source, *, alpha=1):
     d = norm_dim(dim, input._data.ndim)
@@ -311,6 +326,7 @@ def index_add(input, dim, index, source, *, alpha=1):
     return S.IndexPut.apply(input, src, (slice(None),) * d + (idx,), True)
 
 
+@U.refuses("index_fill_cpu")
 @scalar_self
 def index_fill(input, dim, index, value):
     d = norm_dim(dim, input._data.ndim)
@@ -320,6 +336,7 @@ def index_fill(input, dim, index, value):
     return S.IndexPut.apply(input, v, (slice(None),) * d + (idx,), False)
 
 
+@U.refuses("index_copy_cpu")
 @scalar_self
 def index_copy(input, dim, index, source):
     d = norm_dim(dim, input._data.ndim)

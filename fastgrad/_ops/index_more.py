@@ -11,9 +11,11 @@ from fastgrad._ops import shape as S
 from fastgrad._ops.base import Op, is_tensor, make, norm_dim, scalar_type_name, shape_str
 from fastgrad._ops.gather_scatter import _scatter_count
 from fastgrad._ops.reduction import _along_index
+from fastgrad._ops import unsigned as U
 
 
 # --------------------------------------------------------------------------- put
+@U.refuses("take_put_cpu")
 def put(input, index, source, accumulate=False):
     """input with source's elements written (added, accumulate=True) at the flat indices index."""
     if index._data.dtype != np.int64:
@@ -35,6 +37,7 @@ def put(input, index, source, accumulate=False):
     return S.reshape(out, *input._data.shape)
 
 
+@U.refuses("take_put_cpu")
 def put_(input, index, source, accumulate=False):
     return S.inplace(input, put, index, source, accumulate, name="put_")
 
@@ -179,6 +182,7 @@ def _isin_arg(x):
     return a.astype(np.float32) if a.dtype is _dtype.BF16 else a
 
 
+@U.refuses("isin_default_cpu", skip=U.SKIPS["isin"])
 def isin(elements, test_elements, *, assume_unique=False, invert=False):
     a, b = _isin_arg(elements), _isin_arg(test_elements)
     return make(np.isin(a, b, invert=bool(invert)))

@@ -10,6 +10,7 @@ import numpy as np
 from fastgrad._ops.base import engine, is_tensor, make, scalar_type_name, shape_str
 from fastgrad._ops.shape import IndexPut, _detached_history, check_inplace, rebase
 from fastgrad.autograd.forward_ad import _set_tangent
+from fastgrad._ops import unsigned as U
 
 
 def _index_arrays(x, indices, name):
@@ -80,6 +81,7 @@ def _write(a, idx, v, accumulate):
         a[idx] = v
 
 
+@U.refuses("index_put")
 def index_put(input, indices, values, accumulate=False):
     """A copy of input with input[indices] = values (+= with accumulate=True, repeated indices adding up)."""
     idx, v = _index_put_args(input, indices, values, "index_put")
@@ -90,6 +92,7 @@ def index_put(input, indices, values, accumulate=False):
     return make(out)
 
 
+@U.refuses("index_put")
 def index_put_(input, indices, values, accumulate=False):
     """input[indices] = values in place (+= with accumulate=True); returns input."""
     idx, v = _index_put_args(input, indices, values, "index_put_")

@@ -17,6 +17,7 @@ from fastgrad._ops.elementwise import where
 from fastgrad._ops.gather_scatter import (gather, index_add, index_copy, index_fill, index_select, scatter,  # noqa: F401
                                           scatter_add, scatter_reduce, take, take_along_dim)
 from fastgrad._ops.views import diagonal as views_diagonal, mark_multi_output
+from fastgrad._ops import unsigned as U
 
 
 def _tensors_arg(name, tensors):
@@ -224,6 +225,7 @@ class Roll(Op):
         return Roll.apply(t, shifts, axes)
 
 
+@U.refuses("flip_cpu", skip=U.SKIPS["flip"])
 def flip(input, *dims, **kwargs):
     if "dims" in kwargs:  # flip(input, dims=[...]), torch's keyword
         dims = (kwargs.pop("dims"),)
@@ -263,12 +265,14 @@ class Flip(Op):
         return Flip.apply(t, axes)
 
 
+@U.refuses("flip_cpu", skip=U.SKIPS["fliplr"])
 def fliplr(input):
     if input._data.ndim < 2:
         raise RuntimeError("Input must be >= 2-d.")
     return flip(input, 1)
 
 
+@U.refuses("flip_cpu", skip=U.SKIPS["flipud"])
 def flipud(input):
     if input._data.ndim < 1:
         raise RuntimeError("Input must be >= 1-d.")
@@ -383,6 +387,7 @@ def _bool_mask(name, mask):
     return mask
 
 
+@U.refuses("masked_fill")
 def masked_fill(input, mask, value):
     _bool_mask("masked_fill_", mask)
     if is_tensor(value):
@@ -395,6 +400,7 @@ def masked_fill(input, mask, value):
     return where(mask, v, input)
 
 
+@U.refuses("masked_select")
 def masked_select(input, mask):
     _bool_mask("masked_select", mask)
     check_broadcast(mask._data.shape, input._data.shape)
@@ -404,6 +410,7 @@ def masked_select(input, mask):
     return S.getitem(x, make(np.ascontiguousarray(m)))
 
 
+@U.refuses("masked_scatter")
 def masked_scatter(input, mask, source):
     _bool_mask("masked_scatter_", mask)
     check_broadcast(mask._data.shape, input._data.shape)
@@ -416,6 +423,7 @@ def masked_scatter(input, mask, source):
     return S.IndexPut.apply(input, src, np.ascontiguousarray(m), False)
 
 
+@U.refuses("nonzero_count_cpu")
 def nonzero(input, *, as_tuple=False):
     d = input._data
     if as_tuple:
@@ -425,10 +433,12 @@ def nonzero(input, *, as_tuple=False):
     return make(np.argwhere(d).astype(np.int64))
 
 
+@U.refuses("nonzero_count_cpu")
 def argwhere(input):
     return nonzero(input)
 
 
+@U.refuses("nonzero_count_cpu", skip=U.SKIPS["count_nonzero"])
 def count_nonzero(input, dim=None):
     d = input._data
     if dim is None:
@@ -448,10 +458,12 @@ def _tri(input, diagonal, lower, name):
     return where(make(keep), input, make(np.zeros((), input._data.dtype)))
 
 
+@U.refuses("tril", skip=U.SKIPS["tril"])
 def tril(input, diagonal=0):
     return _tri(input, diagonal, True, "tril")
 
 
+@U.refuses("triu", skip=U.SKIPS["triu"])
 def triu(input, diagonal=0):
     return _tri(input, diagonal, False, "triu")
 
@@ -493,6 +505,7 @@ def diag(input, diagonal=0):
     raise RuntimeError("diag(): Supports 1D or 2D tensors. Got %dD" % nd)
 
 
+@U.refuses("trace")
 def trace(input):
     if input._data.ndim != 2:
         raise RuntimeError("trace: expected a matrix, but got tensor with dim %d" % input._data.ndim)

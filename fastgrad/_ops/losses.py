@@ -14,6 +14,7 @@ from fastgrad._ops.elementwise import abs, clamp, exp, log, minimum, where
 from fastgrad._ops.math import log1p
 from fastgrad._ops.nn import _legacy_reduction, _reduce
 from fastgrad._ops.nn_functional import _clamp_min_no_grad, pairwise_distance
+from fastgrad._ops import unsigned as U
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -77,6 +78,7 @@ class _XLogYSelf(Op):
 
 
 # --------------------------------------------------------------------------- regression losses
+@U.refuses("add_stub")
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     _warn_shapes(input, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)

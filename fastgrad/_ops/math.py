@@ -11,6 +11,7 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad._ops.base import float32_compute, Op, binary_operands, float_operand, is_tensor, make
 from fastgrad._ops.elementwise import Piecewise, abs, exp, sqrt, square, where
+from fastgrad._ops import unsigned as U
 
 _erf = []
 
@@ -206,11 +207,13 @@ def _mod(input, other, rounding):
     return make((np.remainder if rounding == "floor" else np.fmod)(a._data, b._data))
 
 
+@U.refuses_promoted("remainder_cpu")
 def remainder(input, other):
     """Python's modulus a - b * floor(a / b) (the sign of b), like torch.remainder."""
     return _mod(input, other, "floor")
 
 
+@U.refuses_promoted("fmod_cpu")
 def fmod(input, other):
     """C's fmod a - b * trunc(a / b) (the sign of a), like torch.fmod."""
     return _mod(input, other, "trunc")
@@ -272,6 +275,7 @@ ceil = _rounding(np.ceil, "ceil")
 trunc = fix = _rounding(np.trunc, "trunc")
 
 
+@U.refuses("round_cpu", skip=U.SKIPS["round"])
 def round(input, *, decimals=0):  # noqa: A001
     if input._data.dtype.kind != "f" and input._data.dtype is not _dtype.BF16:
         return input.clone()
@@ -280,10 +284,12 @@ def round(input, *, decimals=0):  # noqa: A001
     return Piecewise.apply(input, lambda a: np.round(a, decimals))
 
 
+@U.refuses("frac_cpu")
 def frac(input):
     return input - trunc(input)
 
 
+@U.refuses("lerp_kernel_scalar")
 @float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def lerp(input, end, weight):
     """input + weight * (end - input)."""
@@ -331,6 +337,7 @@ class Hypot(Op):
         return out
 
 
+@U.refuses_promoted("hypot_cpu")
 def hypot(input, other):
     a, b = binary_operands(input, other)
     if a._data.dtype.kind not in "fc" and a._data.dtype is not _dtype.BF16:
@@ -338,6 +345,7 @@ def hypot(input, other):
     return Hypot.apply(a, b)
 
 
+@U.refuses_promoted("logaddexp_cpu")
 @float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def logaddexp(input, other):
     from fastgrad._ops.elementwise import maximum

@@ -18,6 +18,7 @@ from fastgrad._ops import shape as S
 from fastgrad._ops.base import Op, binary_operands, float32_compute, is_tensor, make, norm_dim, scalar_type_name
 from fastgrad._ops.elementwise import Piecewise, where
 from fastgrad._ops.special import exp2 as _special_exp2
+from fastgrad._ops import unsigned as U
 
 
 def _is_float(t):
@@ -130,12 +131,14 @@ def _shift(a, s, left):
         return np.where(ok, np.right_shift(a, safe), fill).astype(a.dtype, copy=False)
 
 
+@U.refuses_promoted("lshift_cpu")
 @with_out
 def bitwise_left_shift(input, other):
     a, b = _int_operands(input, other, "lshift_cpu")
     return make(np.asarray(_shift(a._data, b._data, True)))
 
 
+@U.refuses_promoted("rshift_cpu")
 @with_out
 def bitwise_right_shift(input, other):
     a, b = _int_operands(input, other, "rshift_cpu")
@@ -153,8 +156,8 @@ def _int_only(ufunc, name):
     return fn
 
 
-gcd = with_out(_int_only(np.gcd, "gcd"))
-lcm = with_out(_int_only(np.lcm, "lcm"))
+gcd = U.refuses_promoted("gcd_cpu")(with_out(_int_only(np.gcd, "gcd")))
+lcm = U.refuses_promoted("lcm_cpu")(with_out(_int_only(np.lcm, "lcm")))
 
 
 # --------------------------------------------------------------------------- elementwise
@@ -225,6 +228,7 @@ def logaddexp2(input, other):
     return m + log2(exp2(a - m) + exp2(b - m))
 
 
+@U.refuses_promoted("heaviside_cpu")
 @with_out
 def heaviside(input, values):
     """0 where input < 0, values where input == 0, 1 where input > 0 (NaN: 0); no derivative."""
@@ -262,6 +266,7 @@ class NextAfter(Op):
         return ta if ta is not None else tb * 0.0
 
 
+@U.refuses_promoted("nextafter_cpu")
 @with_out
 def nextafter(input, other):
     a, b = binary_operands(input, other)
@@ -301,6 +306,7 @@ def _slice(x, dim, start=None, stop=None):
     return S.getitem(x, tuple(idx))
 
 
+@U.refuses("add_stub", skip=U.SKIPS["diff"])
 @with_out
 def diff(input, n=1, dim=-1, prepend=None, append=None):
     """The n-th forward difference along dim (logical_xor for bools), after prepend/append."""
@@ -361,6 +367,7 @@ def _check_dx(name, dx):
         raise RuntimeError("%s: Currently, we only support dx as a real number." % name)
 
 
+@U.refuses("add_stub")
 def trapezoid(y, x=None, *, dx=None, dim=-1):
     """The trapezoidal rule along dim, with sample points x or spacing dx (default 1)."""
     if x is not None and dx is not None:
@@ -381,10 +388,12 @@ def trapezoid(y, x=None, *, dx=None, dim=-1):
     return (y.sum(d) - (select(y, d, 0) + select(y, d, -1)) * 0.5) * float(dx)
 
 
+@U.refuses("add_stub")
 def trapz(y, x=None, *, dx=None, dim=-1):
     return trapezoid(y, x, dx=dx, dim=dim)
 
 
+@U.refuses("add_stub")
 def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     """The running trapezoidal integral along dim (one fewer element than y there)."""
     from fastgrad._ops.reduction_ext import cumsum
@@ -477,6 +486,7 @@ def _grad_coords(x, coords, d, edge_order):
 
 
 # --------------------------------------------------------------------------- norms
+@U.refuses("add_stub")
 @float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def dist(input, other, p=2):
     """The p-norm of input - other (broadcast), torch.dist."""
@@ -563,6 +573,7 @@ def exponential_(self, lambd=1, *, generator=None):
     return _fill(self, "exponential_", lambda s: _random_ops.exponential_(np.empty_like(self._data), lambd, generator))
 
 
+@U.refuses("geometric_cpu")
 def geometric_(self, p, *, generator=None):
     from fastgrad import _random_ops
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._ops.base import Op, as_tensor_of, binary_operands, check_broadcast, is_tensor, make
+from fastgrad._ops import unsigned as U
 
 
 class Masked(Op):
@@ -149,6 +150,7 @@ def _tensor_arg(name, pos, pname, x):
         raise TypeError("%s(): argument '%s' (position %d) must be Tensor, not %s" % (name, pname, pos, type(x).__name__))
 
 
+@U.refuses_promoted("maximum_cpu")
 def fmax(input, other):
     """Elementwise maximum that ignores NaN: NaN only where both are NaN (torch.fmax)."""
     _tensor_arg("fmax", 1, "input", input)
@@ -156,6 +158,7 @@ def fmax(input, other):
     return extremum(input, other, "fmax")
 
 
+@U.refuses_promoted("minimum_cpu")
 def fmin(input, other):
     """Elementwise minimum that ignores NaN: NaN only where both are NaN (torch.fmin)."""
     _tensor_arg("fmin", 1, "input", input)

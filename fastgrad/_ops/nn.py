@@ -12,6 +12,7 @@ from fastgrad._backend import BLAS
 from fastgrad._ops.base import float32_compute, K, Op, engine, make, norm_dim, scalar_type_name, shape_str
 from fastgrad._ops import half as H
 from fastgrad._ops.linalg import matmul
+from fastgrad._ops import unsigned as U
 
 
 # Compiled backend on NumPy's BLAS only: y = (w @ x.T).T + b by one BLAS call and one tiled
@@ -466,6 +467,7 @@ def _softmax_dim(x, dim, dtype):
     return x, norm_dim(dim, x._data.ndim)
 
 
+@U.refuses_softmax("log_softmax")
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     if input.is_nested:  # torch.nested: the op per component (fastgrad.nested._ops)
         return input._nested_call("log_softmax", input, dim, dtype=dtype)
@@ -473,6 +475,7 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     return LogSoftmax.apply(x, d)
 
 
+@U.refuses_softmax("softmax")
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     if input.is_nested:  # torch.nested: the op per component (fastgrad.nested._ops)
         return input._nested_call("softmax", input, dim, dtype=dtype)

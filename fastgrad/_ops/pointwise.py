@@ -9,6 +9,7 @@ import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._ops.base import as_tensor_of, check_broadcast, is_tensor, scalar_type_name
+from fastgrad._ops import unsigned as U
 
 _ADDCDIV_INT = ("Integer division with addcdiv is no longer supported, and in a future  release addcdiv will "
                 "perform a true division of tensor1 and tensor2. The historic addcdiv behavior can be "
@@ -46,6 +47,7 @@ def _operands(name, input, tensor1, tensor2, value, method):
     return as_tensor_of(input, dt), as_tensor_of(tensor1, dt), as_tensor_of(tensor2, dt), value
 
 
+@U.refuses("addcmul_cpu_out")
 def addcmul(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 * tensor2 (torch.addcmul)."""
     return _addcmul(input, tensor1, tensor2, value, False)
@@ -71,6 +73,7 @@ def _addcdiv(input, tensor1, tensor2, value, method):
     return a + scaled / t2
 
 
+@U.refuses("addcmul_cpu_out")
 def addcmul_method(self, tensor1, tensor2, *, value=1):
     return _addcmul(self, tensor1, tensor2, value, True)
 

@@ -7,6 +7,7 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad._ops.base import (GRAD, IN0_SHAPE, K, Op, engine, make, norm_dim, norm_dims, out_dtype_of_reduction,
                                 shape_str)
+from fastgrad._ops import unsigned as U
 
 values_indices = collections.namedtuple("return_types", ["values", "indices"])
 
@@ -322,10 +323,12 @@ def _max_min(input, dim, keepdim, kwargs, is_max):
     return values_indices(*MaxDim.apply(input, d, keepdim, is_max))
 
 
+@U.refuses_minmax("max")
 def max(input, dim=None, keepdim=False, **kwargs):  # noqa: A001
     return _max_min(input, dim, keepdim, kwargs, True)
 
 
+@U.refuses_minmax("min")
 def min(input, dim=None, keepdim=False, **kwargs):  # noqa: A001
     return _max_min(input, dim, keepdim, kwargs, False)
 
@@ -348,10 +351,12 @@ def _arg(input, dim, keepdim, kwargs, fn):
     return make(fn(d, axis=ax, keepdims=keepdim).astype(np.int64))
 
 
+@U.refuses("argmax_cpu")
 def argmax(input, dim=None, keepdim=False, **kwargs):
     return _arg(input, dim, keepdim, kwargs, np.argmax)
 
 
+@U.refuses("argmin_cpu")
 def argmin(input, dim=None, keepdim=False, **kwargs):
     return _arg(input, dim, keepdim, kwargs, np.argmin)
 

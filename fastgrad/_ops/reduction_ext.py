@@ -9,6 +9,7 @@ from fastgrad import _dtype
 from fastgrad._ops.base import float32_compute, Op, make, scalar_type_name, norm_dim, norm_dims, out_dtype_of_reduction
 from fastgrad._ops.elementwise import abs, exp, isnan, sign, where
 from fastgrad._ops.reduction import _dims_arg, _keep, mean, sum
+from fastgrad._ops import unsigned as U
 
 
 def _axes(x, dim):
@@ -213,10 +214,12 @@ class LogSumExp(Op):
 
 
 # --------------------------------------------------------------------------- public functions
+@U.refuses("max_values_cpu", skip=U.SKIPS["amax"])
 def amax(input, dim=(), keepdim=False):
     return _amax(input, dim, keepdim, True)
 
 
+@U.refuses("min_values_cpu", skip=U.SKIPS["amin"])
 def amin(input, dim=(), keepdim=False):
     return _amax(input, dim, keepdim, False)
 
@@ -230,6 +233,7 @@ def _amax(input, dim, keepdim, is_max):
     return AMax.apply(input, axes, keepdim, is_max)
 
 
+@U.refuses("aminmax_cpu", skip=U.SKIPS["aminmax"])
 def aminmax(input, *, dim=None, keepdim=False):
     import collections
 
@@ -275,15 +279,17 @@ def _extreme_cum(input, dim, is_max):
     pos = np.broadcast_to(np.arange(n).reshape(shape), a.shape)
     hit = np.where((a == acc) | np.isnan(a), pos, -1)  # PyTorch: the last index among ties, and of nans
     idx = np.maximum.accumulate(hit, axis=d).astype(np.int64)
-    from fastgrad._ops.indexing import gather
+    from fastgrad._ops.gather_scatter import gather_unchecked
 
-    return values_indices(gather(input, d, make(idx)), make(idx))
+    return values_indices(gather_unchecked(input, d, make(idx)), make(idx))
 
 
+@U.refuses("cummax_cpu", skip=U.SKIPS["cummax"])
 def cummax(input, dim):
     return _extreme_cum(input, dim, True)
 
 
+@U.refuses("cummin_cpu", skip=U.SKIPS["cummin"])
 def cummin(input, dim):
     return _extreme_cum(input, dim, False)
 
@@ -334,6 +340,7 @@ class LogCumSumExp(Op):
         return (logcumsumexp(pos + x, ctx.dim) - y).exp() - (logcumsumexp(neg + x, ctx.dim) - y).exp()
 
 
+@U.refuses("logcumsumexp_out_cpu")
 @float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def logcumsumexp(input, dim):
     d = norm_dim(dim, input._data.ndim)

@@ -20,6 +20,7 @@ from fastgrad._ops import indexing as I
 from fastgrad._ops import shape as S
 from fastgrad._ops import views as V
 from fastgrad._ops.base import Op, engine, is_tensor, make, make_view, norm_dim, shape_str
+from fastgrad._ops import unsigned as U
 
 _as_strided = np.lib.stride_tricks.as_strided
 
@@ -404,6 +405,7 @@ def cartesian_prod(*tensors):
     return I.stack([S.reshape(g, -1) for g in I.meshgrid(*ts, indexing="ij")], 1)
 
 
+@U.refuses("masked_select", skip=U.SKIPS["combinations"])
 def combinations(input, r=2, with_replacement=False):
     _vector("combinations", input)
     r = int(r)
@@ -432,6 +434,7 @@ def diagflat(input, offset=0):
     return I.diag_embed(S.reshape(input, -1), int(offset))
 
 
+@U.refuses("flip_cpu", skip=U.SKIPS["rot90"])
 def rot90(input, k=1, dims=(0, 1)):
     dims = list(dims)
     nd = input._data.ndim

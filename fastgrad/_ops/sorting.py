@@ -9,7 +9,8 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad._ops import shape as S
 from fastgrad._ops.base import make, norm_dim
-from fastgrad._ops.indexing import gather
+from fastgrad._ops.gather_scatter import gather_unchecked
+from fastgrad._ops import unsigned as U
 
 values_indices = collections.namedtuple("return_types", ["values", "indices"])
 
@@ -33,7 +34,7 @@ def sort(input, dim=-1, descending=False, stable=False):
         return values_indices(input.clone(), make(np.zeros((), np.int64)))
     d = norm_dim(dim, input._data.ndim)
     idx = make(_argsort(input._data, d, descending).astype(np.int64))
-    return values_indices(gather(input, d, idx), idx)
+    return values_indices(gather_unchecked(input, d, idx), idx)
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
@@ -47,6 +48,7 @@ def msort(input):
     return sort(input, 0).values
 
 
+@U.refuses("topk_cpu", skip=U.SKIPS["topk"])
 def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     if input._data.ndim == 0:
         if k > 1:
@@ -58,9 +60,10 @@ def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002
         raise RuntimeError("selected index k out of range")
     order = _argsort(input._data, d, largest)
     idx = make(np.ascontiguousarray(np.take(order, np.arange(k), axis=d)).astype(np.int64))
-    return values_indices(gather(input, d, idx), idx)
+    return values_indices(gather_unchecked(input, d, idx), idx)
 
 
+@U.refuses("kthvalue_cpu", skip=U.SKIPS["kthvalue"])
 def kthvalue(input, k, dim=-1, keepdim=False):
     d = norm_dim(dim, input._data.ndim) if input._data.ndim else 0
     x = input if input._data.ndim else S.reshape(input, 1)
@@ -69,12 +72,13 @@ def kthvalue(input, k, dim=-1, keepdim=False):
         raise IndexError("kthvalue(): selected number k out of range for dimension %d" % d)
     order = _argsort(x._data, d, False)
     idx = np.take(order, [k - 1], axis=d).astype(np.int64)
-    vals = gather(x, d, make(idx))
+    vals = gather_unchecked(x, d, make(idx))
     if not keepdim or input._data.ndim == 0:
         vals, idx = S.squeeze(vals, d), idx.squeeze(d)
     return values_indices(vals, make(idx))
 
 
+@U.refuses("median_cpu")
 def median(input, dim=None, keepdim=False):
     """The lower median (PyTorch); with dim, (values, indices)."""
     if dim is None:
@@ -126,6 +130,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     return out[0] if len(out) == 1 else tuple(out)
 
 
+@U.refuses("searchsorted_out_cpu", skip=U.SKIPS["searchsorted"])
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):
     s = sorted_sequence._data
     if sorter is not None:  # s sorted by the indices sorter gives
@@ -140,12 +145,14 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     return make(np.asarray(res, np.int32 if out_int32 else np.int64))
 
 
+@U.refuses("searchsorted_out_cpu")
 def bucketize(input, boundaries, *, out_int32=False, right=False):
     res = np.searchsorted(boundaries._data, input._data if hasattr(input, "_data") else input,
                           side="right" if right else "left")
     return make(np.asarray(res, np.int32 if out_int32 else np.int64))
 
 
+@U.refuses("bincount_cpu")
 def bincount(input, weights=None, minlength=0):
     if input._data.ndim != 1 or input._data.dtype.kind not in "iu":
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")

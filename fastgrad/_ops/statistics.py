@@ -14,6 +14,7 @@ from fastgrad._ops import shape as S
 from fastgrad._ops.base import is_tensor, make, norm_dim, scalar_type_name
 from fastgrad._ops.elementwise import where
 from fastgrad._ops.math_more import with_out
+from fastgrad._ops import unsigned as U
 
 _nanmedian_t = collections.namedtuple("nanmedian", ["values", "indices"])
 _mode_t = collections.namedtuple("mode", ["values", "indices"])
@@ -106,7 +107,7 @@ _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 
 def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
-    from fastgrad._ops.indexing import gather
+    from fastgrad._ops.gather_scatter import gather_unchecked
     from fastgrad._ops.sorting import sort
 
     name = "quantile()"
@@ -167,12 +168,12 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
     if interpolation in ("lower", "higher", "nearest"):
         idx = (np.floor(r) if interpolation == "lower" else np.ceil(r) if interpolation == "higher" else np.round(r))
         idx = np.broadcast_to(idx.astype(np.int64), r.shape[:-1] + (1,))
-        res = gather(sb, -1, make(np.ascontiguousarray(idx)))
+        res = gather_unchecked(sb, -1, make(np.ascontiguousarray(idx)))
     else:
         lo = np.broadcast_to(np.floor(r).astype(np.int64), r.shape[:-1] + (1,))
         hi = np.broadcast_to(np.ceil(r).astype(np.int64), r.shape[:-1] + (1,))
-        below = gather(sb, -1, make(np.ascontiguousarray(lo)))
-        above = gather(sb, -1, make(np.ascontiguousarray(hi)))
+        below = gather_unchecked(sb, -1, make(np.ascontiguousarray(lo)))
+        above = gather_unchecked(sb, -1, make(np.ascontiguousarray(hi)))
         if interpolation == "midpoint":
             wt = make(np.full(below._data.shape, 0.5, srt._data.dtype))
         else:
@@ -205,10 +206,11 @@ def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
 
 
 # --------------------------------------------------------------------------- nanmedian, mode
+@U.refuses("median_cpu")
 @with_out
 def nanmedian(input, dim=None, keepdim=False):
     """The lower median ignoring NaN (NaN where a row is all NaN); with dim, (values, indices)."""
-    from fastgrad._ops.indexing import gather
+    from fastgrad._ops.gather_scatter import gather_unchecked
     from fastgrad._ops.sorting import _argsort
 
     if dim is None:
@@ -219,7 +221,7 @@ def nanmedian(input, dim=None, keepdim=False):
         order = _argsort(a, 0, False)
         valid = int((~np.isnan(a)).sum()) if _dtype.kind(a.dtype) == "f" else a.size
         k = max(valid - 1, 0) // 2
-        return S.reshape(gather(flat, 0, make(order[k:k + 1].astype(np.int64))), ())
+        return S.reshape(gather_unchecked(flat, 0, make(order[k:k + 1].astype(np.int64))), ())
     nd = input._data.ndim
     d = norm_dim(dim, nd) if nd else 0
     x = input if nd else S.reshape(input, 1)
@@ -231,16 +233,17 @@ def nanmedian(input, dim=None, keepdim=False):
         a.shape[:d] + (1,) + a.shape[d + 1:], a.shape[d])
     k = np.maximum(valid - 1, 0) // 2
     idx = np.take_along_axis(order, k, d).astype(np.int64)
-    vals = gather(x, d, make(idx))
+    vals = gather_unchecked(x, d, make(idx))
     if not keepdim or nd == 0:
         vals, idx = S.squeeze(vals, d), idx.squeeze(d)
     return _nanmedian_t(vals, make(idx))
 
 
+@U.refuses("mode_cpu", skip=U.SKIPS["mode"])
 @with_out
 def mode(input, dim=-1, keepdim=False):
     """The most frequent value along dim (the smallest among ties) and its last index."""
-    from fastgrad._ops.indexing import gather
+    from fastgrad._ops.gather_scatter import gather_unchecked
 
     nd = input._data.ndim
     d = norm_dim(dim, nd) if nd else 0
@@ -265,7 +268,7 @@ def mode(input, dim=-1, keepdim=False):
     idx = order[np.arange(order.shape[0]), first]  # the stable sort's last: torch's last index
     idx = idx.reshape(lead + (1,)).astype(np.int64)
     idx = np.moveaxis(idx, -1, d)
-    vals = gather(x, d, make(np.ascontiguousarray(idx)))
+    vals = gather_unchecked(x, d, make(np.ascontiguousarray(idx)))
     if not keepdim or nd == 0:
         vals, idx = S.squeeze(vals, d), idx.squeeze(d)
     return _mode_t(vals, make(np.array(idx)))
@@ -390,6 +393,7 @@ def _wide(a):
     return a.astype(np.float32) if _dtype.is_half(a.dtype) else a
 
 
+@U.refuses("aminmax_cpu")
 @with_out
 def histc(input, bins=100, min=0, max=0):  # noqa: A002
     """Counts of input's elements in bins equal-width bins over [min, max] (the data's range when
@@ -414,6 +418,7 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
     return make(hist)
 
 
+@U.refuses("histogramdd")
 @with_out
 def histogram(input, bins=100, *, range=None, weight=None, density=False):  # noqa: A002
     """(hist, bin_edges) of input's elements: bins equal-width bins over range (the data's range by

@@ -5,6 +5,7 @@ import warnings
 
 from fastgrad._ops import conv_nd as CN
 from fastgrad._ops.base import scalar_type_name, shape_str
+from fastgrad._ops import unsigned as U
 
 __all__ = ["conv3d", "conv_transpose3d"]
 
@@ -124,6 +125,7 @@ def _same_padding(x, weight, stride, dilation):
     return lo, hi
 
 
+@U.refuses("compute_columns3d")
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """3-D convolution (cross-correlation) of (N, C, D, H, W) input with (O, C/groups, kd, kh, kw) weight."""
     x, unbatched = _batchify(input, 3, "conv3d")
@@ -144,6 +146,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return y.squeeze(0) if unbatched else y
 
 
+@U.refuses("slow_conv_transpose3d_out_cpu")
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """3-D transposed convolution of (N, C_in, D, H, W) input with (C_in, C_out / groups, kd, kh, kw) weight."""
     if isinstance(padding, str):

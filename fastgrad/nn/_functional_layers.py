@@ -12,6 +12,7 @@ from fastgrad._ops import nn_functional
 from fastgrad._ops.base import float32_compute, make, shape_str
 from fastgrad._ops.norm_fused import NormAffine
 from fastgrad.autograd.grad_mode import no_grad
+from fastgrad._ops import unsigned as U
 
 __all__ = ["conv1d", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm", "embedding", "bilinear"]
 
@@ -113,6 +114,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return y.squeeze(0) if unbatched else y
 
 
+@U.refuses("max_pool2d")
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over (kh, kw) windows of (N, C, H, W) input; with return_indices, also the flat H*W indices."""
     k, s, p, d = _pool2d_args("max_pool2d", input, kernel_size, stride, padding, dilation)
@@ -187,6 +189,7 @@ def _indices(x, k, s, p, d, ceil_mode):
     return ctx.idx
 
 
+@U.refuses("avg_pool2d")
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """Mean over (kh, kw) windows of (N, C, H, W) input."""

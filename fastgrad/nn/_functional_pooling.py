@@ -13,6 +13,7 @@ from fastgrad._backend import engine
 from fastgrad._ops import spatial as SP
 from fastgrad._ops.base import float32_compute, make, scalar_type_name, shape_str
 from fastgrad.nn._functional_layers import avg_pool2d, max_pool2d
+from fastgrad._ops import unsigned as U
 
 __all__ = ["max_pool1d", "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d",
            "max_pool3d_with_indices", "avg_pool1d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
@@ -162,6 +163,7 @@ def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation
     return _unbatch(_max_pool_nd(x, (k,), (s,), (pd,), (dl,), (out,)), unbatched)
 
 
+@U.refuses("max_pool1d_impl")
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     if return_indices:
         return max_pool1d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
@@ -263,6 +265,7 @@ def _avg_pool_nd(x, k, s, p, out, ceil_mode, count_include_pad, divisor_override
     return total / make(div.astype(a.dtype))
 
 
+@U.refuses("avg_pool2d")
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     k = _one_int("avg_pool1d", "kernel_size", kernel_size)
     s = k if stride is None or _seq(stride) == [] else _one_int("avg_pool1d", "stride", stride)
@@ -277,6 +280,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     return _unbatch(_avg_pool_nd(x, (k,), (s,), (pd,), (out,), ceil_mode, count_include_pad, None), unbatched)
 
 
+@U.refuses("avg_pool3d_out_frame")
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     k = _triple_arg("avg_pool3d", "kernel_size", kernel_size, "must be a single int, or a tuple of three ints")
@@ -423,6 +427,7 @@ def adaptive_avg_pool1d(input, output_size):
     return _unbatch(_adaptive_avg(x, out), unbatched)
 
 
+@U.refuses("adaptive_avg_pool2d")
 def adaptive_avg_pool2d(input, output_size):
     out = _adaptive_sizes("adaptive_avg_pool2d", input, output_size, 2)
     x, unbatched = _adaptive_input("adaptive_avg_pool2d", "avg", input, out, 2)
@@ -459,6 +464,7 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
     return y if return_indices else y[0]
 
 
+@U.refuses("adaptive_max_pool2d")
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     y = _adaptive_max_nd(2, input, output_size)
     return y if return_indices else y[0]

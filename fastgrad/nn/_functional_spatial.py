@@ -7,6 +7,7 @@ from fastgrad._ops import layers as L
 from fastgrad._ops import spatial as SP
 from fastgrad._ops.base import scalar_type_name, shape_str
 from fastgrad.nn._functional_conv3d import _as_list, _expand as _expand_param  # (torch's int[n] parsing)
+from fastgrad._ops import unsigned as U
 
 __all__ = ["conv_transpose1d", "conv_transpose2d", "unfold", "fold", "pixel_shuffle", "pixel_unshuffle",
            "channel_shuffle", "native_channel_shuffle"]
@@ -94,11 +95,13 @@ def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, gr
     return y.squeeze(0) if unbatched else y
 
 
+@U.refuses("slow_conv_transpose2d_out_cpu")
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """1-D transposed convolution of (N, C_in, L) input with (C_in, C_out / groups, k) weight."""
     return _conv_transpose(1, input, weight, bias, stride, padding, output_padding, groups, dilation)
 
 
+@U.refuses("slow_conv_transpose2d_out_cpu")
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """2-D transposed convolution of (N, C_in, H, W) input with (C_in, C_out / groups, kh, kw) weight."""
     return _conv_transpose(2, input, weight, bias, stride, padding, output_padding, groups, dilation)
@@ -125,6 +128,7 @@ def _window_checks(k, d, p, s, order):
             raise RuntimeError(msg % tuple(v))
 
 
+@U.refuses("im2col_out_cpu")
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """Sliding blocks of (N, C, H, W) input as columns: (N, C * kh * kw, L) (torch's im2col)."""
     k, d = _pair_arg("kernel_size", kernel_size), _pair_arg("dilation", dilation)
@@ -182,6 +186,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
 
 
 # --------------------------------------------------------------------------- shuffles
+@U.refuses("pixel_shuffle")
 def pixel_shuffle(input, upscale_factor):
     """(*, C * r^2, H, W) -> (*, C, H * r, W * r)."""
     r = int(upscale_factor)
@@ -201,6 +206,7 @@ def pixel_shuffle(input, upscale_factor):
     return x.reshape(lead + (c // (r * r), h * r, w * r))
 
 
+@U.refuses("pixel_unshuffle")
 def pixel_unshuffle(input, downscale_factor):
     """(*, C, H * r, W * r) -> (*, C * r^2, H, W)."""
     r = int(downscale_factor)
@@ -225,6 +231,7 @@ def pixel_unshuffle(input, downscale_factor):
     return x.reshape(lead + (c * r * r, h // r, w // r))
 
 
+@U.refuses("channel_shuffle")
 def channel_shuffle(input, groups):
     """(N, C, *) with its C channels read as (groups, C / groups) and transposed."""
     if not isinstance(input, engine.TensorBase) or input.dim() <= 2:
