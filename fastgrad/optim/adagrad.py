@@ -2,7 +2,7 @@
 import numpy as np
 
 from fastgrad._backend import K, engine
-from fastgrad.optim.optimizer import Optimizer, _check_tensor_lr, _scalar, _to_scalar
+from fastgrad.optim.optimizer import _check_fused, Optimizer, _check_tensor_lr, _scalar, _to_scalar
 
 
 class Adagrad(Optimizer):
@@ -23,11 +23,7 @@ class Adagrad(Optimizer):
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach, maximize=maximize,
                         differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
-        if fused:
-            if differentiable:
-                raise RuntimeError("`fused` does not support `differentiable`")
-            if foreach:
-                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        _check_fused(fused, differentiable, foreach)
         for group in self.param_groups:
             for p in group["params"]:
                 state = self.state[p]

@@ -1,6 +1,6 @@
 """Adam (with amsgrad, weight decay; decoupled weight decay is AdamW)."""
 from fastgrad._backend import K, engine
-from fastgrad.optim.optimizer import Optimizer, _scalar, _to_scalar, _zeros_like
+from fastgrad.optim.optimizer import _check_adam_args, _check_fused, Optimizer, _scalar, _to_scalar, _zeros_like
 
 
 class Adam(Optimizer):
@@ -12,16 +12,7 @@ class Adam(Optimizer):
                 raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
             if lr.numel() != 1:
                 raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_adam_args(lr, eps, betas, weight_decay)
         if not ((isinstance(betas[0], float) and isinstance(betas[1], float))
                 or (isinstance(betas[0], engine.TensorBase) and isinstance(betas[1], engine.TensorBase))):
             raise ValueError("betas must be either both floats or both Tensors")
@@ -36,11 +27,7 @@ class Adam(Optimizer):
                         amsgrad=amsgrad, maximize=maximize, foreach=foreach, capturable=capturable,
                         differentiable=differentiable, fused=fused, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
-        if fused:
-            if differentiable:
-                raise RuntimeError("`fused` does not support `differentiable`")
-            if foreach:
-                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        _check_fused(fused, differentiable, foreach)
 
     def _update(self, p, group, state):
         if len(state) == 0:

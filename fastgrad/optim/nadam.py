@@ -2,7 +2,7 @@
 'exp_avg_sq'."""
 import numpy as np
 
-from fastgrad.optim.optimizer import (Optimizer, _check_tensor_lr, _lerp_, _real, _scalar, _to_scalar,
+from fastgrad.optim.optimizer import (_check_adam_args, Optimizer, _check_tensor_lr, _lerp_, _real, _scalar, _to_scalar,
                                       _zeros_like)
 
 __all__ = ["NAdam"]
@@ -40,16 +40,7 @@ class NAdam(Optimizer):
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False):
         _check_tensor_lr(lr)
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_adam_args(lr, eps, betas, weight_decay)
         if not 0.0 <= momentum_decay:
             raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,

@@ -58,6 +58,29 @@ def _check_tensor_lr(lr):
         raise ValueError("Tensor lr must be 1-element")
 
 
+def _check_adam_args(lr, eps, betas, weight_decay):
+    """The Adam family's argument errors (Adam, Adamax, NAdam, RAdam), worded as torch's."""
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+def _check_fused(fused, differentiable, foreach):
+    """torch's refusals of fused=True with differentiable or foreach (SGD, Adagrad, Adam)."""
+    if fused:
+        if differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
 def _lerp_(a, b, weight):
     """a = lerp(a, b, weight) in place with PyTorch's two-sided formula (NumPy arrays)."""
     if abs(weight) < 0.5:

@@ -1,7 +1,7 @@
 """RAdam (torch.optim.RAdam): rectified Adam; state 'step', 'exp_avg', 'exp_avg_sq'."""
 import numpy as np
 
-from fastgrad.optim.optimizer import (Optimizer, _check_tensor_lr, _lerp_, _real, _scalar, _to_scalar,
+from fastgrad.optim.optimizer import (_check_adam_args, Optimizer, _check_tensor_lr, _lerp_, _real, _scalar, _to_scalar,
                                       _zeros_like)
 
 __all__ = ["RAdam"]
@@ -40,16 +40,7 @@ class RAdam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
                  *, foreach=None, maximize=False, capturable=False, differentiable=False):
         _check_tensor_lr(lr)
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_adam_args(lr, eps, betas, weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize, foreach=foreach,
                         capturable=capturable, decoupled_weight_decay=decoupled_weight_decay,
                         differentiable=differentiable)

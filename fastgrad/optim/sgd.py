@@ -1,6 +1,6 @@
 """SGD with momentum, dampening, Nesterov, weight decay and maximize."""
 from fastgrad._backend import K
-from fastgrad.optim.optimizer import Optimizer, _check_tensor_lr, _to_scalar, _zeros_like
+from fastgrad.optim.optimizer import _check_fused, Optimizer, _check_tensor_lr, _to_scalar, _zeros_like
 
 
 class SGD(Optimizer):
@@ -19,11 +19,7 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
-        if fused:
-            if differentiable:
-                raise RuntimeError("`fused` does not support `differentiable`")
-            if foreach:
-                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+        _check_fused(fused, differentiable, foreach)
 
     def _step_group(self, group, params):
         """All of the group's parameters in one kernel call (K.sgd_foreach); the few whose
