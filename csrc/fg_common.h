@@ -44,6 +44,7 @@ static inline float fg_expf(float x) {
 static inline float fg_tanhf(float x) {
     float a = fabsf(x);
     a = a > 9.0f ? 9.0f : a;                /* tanh(9) rounds to 1; nan stays nan */
+    /* fg_expf's reduction and P(r) (as fg_expf_ftz in fg_elementwise.h), written out: tanh assembles expm1, not exp */
     float y = a + a;
     const float shift = 12582912.0f;
     float kf = y * 1.44269504f + shift;

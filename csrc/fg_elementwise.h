@@ -11,6 +11,7 @@
    ~10% off GELU; its results there are < 1e-37 and rounded away anyway). Its results
    are never subnormal: one subnormal operand costs ~100 cycles. */
 static inline float fg_expf_ftz(float x) {
+    /* fg_expf's reduction and P(r) (as fg_tanhf in fg_common.h), written out: one scale factor, flushed, in the GELU loop */
     const float shift = 12582912.0f;
     x = x > 89.0f ? 89.0f : x;
     x = x < -104.0f ? -104.0f : x;
@@ -128,6 +129,7 @@ static const float FG_PHI_MID[32] __attribute__((aligned(64))) = {
     7.34016705f, 7.56554651f, 7.78514242f, 7.99937773f, 8.2086277f, 8.41322517f,
     8.61346722f, 8.80962086f, 9.00192738f, 9.19060421f, 9.37584877f, 9.55784321f,
     9.73675251f, 9.91272736f};
+/* FG_PHI_C0..C6: generated tables (csrc/phi_table.py) of one shape, one per polynomial coefficient */
 static const float FG_PHI_C0[32] __attribute__((aligned(64))) = {
     0.362356097f, 0.125532791f, 0.0275797304f, 0.0059517785f, 0.00125268952f, 0.000257923239f,
     5.21257607e-05f, 1.03691418e-05f, 2.03482432e-06f, 3.94614688e-07f, 7.57356489e-08f, 1.44017864e-08f,

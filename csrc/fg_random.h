@@ -83,6 +83,7 @@ static void fg_mt_fill64(uint32_t *st, uint64_t *out, ptrdiff_t n) {
 
 /* uniform_real_distribution<float>(lo, hi) per element; torch's kernel then maps a value
    that rounded up to `hi` back to `lo`. */
+/* twin of fg_uniform_f64 below: torch's float and double kernels differ (24 vs 53 random bits, fmaf vs fma) */
 FG_CLONES FG_NO_CONTRACT
 static void fg_uniform_f32(uint32_t *st, float *out, ptrdiff_t n, float lo, float hi) {
     fg_mt_fill32(st, (uint32_t *)out, n);
@@ -96,6 +97,7 @@ static void fg_uniform_f32(uint32_t *st, float *out, ptrdiff_t n, float lo, floa
     }
 }
 
+/* twin of fg_uniform_f32 above, in double: kept apart so each loop vectorizes in its own type */
 FG_CLONES FG_NO_CONTRACT
 static void fg_uniform_f64(uint32_t *st, double *out, ptrdiff_t n, double lo, double hi) {
     fg_mt_fill64(st, (uint64_t *)out, n);

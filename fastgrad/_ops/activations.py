@@ -343,6 +343,7 @@ def _leaky_relu_negative_inplace(x, slope):
                              "with negative slope")
 
 
+# twin of elu below (the in-place form with a negative slope/alpha needs its own kernel); torch's parameters differ
 @U.refuses("leaky_relu_cpu")
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     if inplace and negative_slope < 0:
@@ -364,6 +365,7 @@ def _elu_negative_inplace(x, alpha, fn=_elu):
     return _NoBackward.apply(fn(x, alpha), _NEG_SLOPE % "elu")
 
 
+# twin of leaky_relu above; torch's parameters differ
 @U.refuses("elu_cpu")
 def elu(input, alpha=1.0, inplace=False):
     if inplace and alpha < 0:

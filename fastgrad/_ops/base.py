@@ -132,6 +132,16 @@ def float32_compute(fn):
     return wrapper
 
 
+def sum_terms(*terms):
+    """The sum of the terms that are not None (None if all are): a gradient or tangent assembled from
+    the parts that exist."""
+    out = None
+    for t in terms:
+        if t is not None:
+            out = t if out is None else out + t
+    return out
+
+
 def is_tensor(x):
     return isinstance(x, TensorBase)
 

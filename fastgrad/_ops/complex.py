@@ -31,6 +31,7 @@ def _const(value, like):
 
 
 # --------------------------------------------------------------------------- parts and conjugate
+# same self-adjoint Op shape as linalg_lu.ConjTranspose and ViewAsReal/ViewAsComplex: the maths differ
 class Conj(Op):
     _half_native = True
 
@@ -108,6 +109,7 @@ class ToComplex(Op):
         return ToComplex.apply(tr, ti)
 
 
+# ViewAsReal/ViewAsComplex: each the other's adjoint (as Im2Col/Col2Im in spatial.py); one Op each
 class ViewAsReal(Op):
     """z of shape s as a real tensor of shape s + (2,) (a copy)."""
 
@@ -204,6 +206,7 @@ def _cx(r):
     return ToComplex.apply(r, None)
 
 
+# same linear-op shape as fft.Resize and views.ViewFill (backward and jvp apply the op): the maths differ
 class MaskZero(Op):
     """v with 0 where the boolean array mask is set (not v * 0: inf and nan become 0 too)."""
 
@@ -343,6 +346,7 @@ class Div(Op):
         return out
 
 
+# twin of elementwise.Pow: the real op; this one conjugates the gradients (Wirtinger)
 class Pow(Op):
     """a ** b for complex tensors: gradients g * conj(b a^(b-1)) (0 where b == 0) and
     g * conj(a^b log a) (0 where a == 0 and Re b >= 0), as torch's pow_backward."""

@@ -8,7 +8,7 @@ linear in each argument), so double backward works. ConvTransposeNd is ConvNdBac
 input gradient as a forward: its backward is a convolution."""
 import numpy as np
 
-from fastgrad._ops.base import K, Op
+from fastgrad._ops.base import K, Op, sum_terms
 
 _as_strided = np.lib.stride_tricks.as_strided
 
@@ -97,14 +97,7 @@ def _bias_shape(nd):
     return (1, -1) + (1,) * nd
 
 
-def _sum_terms(*terms):
-    out = None
-    for t in terms:
-        if t is not None:
-            out = t if out is None else out + t
-    return out
-
-
+# twin of ConvTransposeNd below: the same op with geom.conv and geom.grad_input swapped (torch's own pairing)
 class ConvNd(Op):
     """y = conv(x, w) + b for x (N, C, *sp), w (O, C/groups, *k), in geom's geometry (any object
     with conv, grad_input, grad_weight and n: ConvGeom here, layers._ConvGeom for conv2d's
@@ -130,7 +123,7 @@ class ConvNd(Op):
     @classmethod
     def jvp(cls, ctx, tx, tw, tb, geom):
         x, w = ctx.saved_tensors
-        return _sum_terms(None if tx is None else cls.apply(tx, w, None, geom),
+        return sum_terms(None if tx is None else cls.apply(tx, w, None, geom),
                           None if tw is None else cls.apply(x, tw, None, geom),
                           None if tb is None else tb.reshape(_bias_shape(geom.n)))
 
@@ -159,7 +152,7 @@ class ConvNdBackward(Op):
         if need[1] and ax is not None:  # <ax, conv_T(g, w)> = <corr(ax, g), w>
             gw = cls.apply(ax, w, g, geom, (False, True))[1]
         if need[2]:
-            gg = _sum_terms(None if ax is None else cls._conv.apply(ax, w, None, geom),
+            gg = sum_terms(None if ax is None else cls._conv.apply(ax, w, None, geom),
                             None if aw is None else cls._conv.apply(x, aw, None, geom))
         return gx, gw, gg, None, None
 
@@ -171,11 +164,12 @@ class ConvNdBackward(Op):
                   (None if tw is None else cls.apply(x, tw, g, geom, (need[0], False))),
                   (None if tx is None else cls.apply(tx, w, g, geom, (False, need[1])))):
             if t is not None:
-                gx = _sum_terms(gx, t[0])
-                gw = _sum_terms(gw, t[1])
+                gx = sum_terms(gx, t[0])
+                gw = sum_terms(gw, t[1])
         return gx, gw
 
 
+# twin of ConvNd above: the same op with geom.conv and geom.grad_input swapped (torch's own pairing)
 class ConvTransposeNd(Op):
     """y = conv_transpose(x, w) + b: the input gradient of the convolution whose geometry is
     geom (its input has y's shape, its output x's); w is (C_in, C_out / groups, *k). Its
@@ -202,7 +196,7 @@ class ConvTransposeNd(Op):
     @classmethod
     def jvp(cls, ctx, tx, tw, tb, geom):
         x, w = ctx.saved_tensors
-        return _sum_terms(None if tx is None else cls.apply(tx, w, None, geom),
+        return sum_terms(None if tx is None else cls.apply(tx, w, None, geom),
                           None if tw is None else cls.apply(x, tw, None, geom),
                           None if tb is None else tb.reshape(_bias_shape(geom.n)))
 

@@ -190,6 +190,7 @@ class RPowScalar(Op):
         return out if ctx.zero_at is None else where(make(ctx.zero_at), make(np.zeros((), y._data.dtype)), out)
 
 
+# twin of complex.Pow (fastgrad/_ops/complex.py): that one conjugates the gradients (Wirtinger)
 class Pow(Op):
     """a ** b for two tensors."""
 
@@ -346,6 +347,7 @@ class Cos(Op):
 # Each fused kernel pair (fwd, bwd) is two ops: the bwd op has its own backward, so the
 # first-order path is one kernel call each way and double backward still works. The bwd op
 # comes first: the fwd op names it as its _grad_op.
+# twin of TanhBackward/ReluBackward below: one fused (fwd, bwd) kernel pair each; the maths differ
 class SigmoidBackward(Op):
     """g * y * (1 - y), y = sigmoid(x)."""
 
@@ -375,6 +377,7 @@ class Sigmoid(Op):
         return SigmoidBackward.apply(y, t)
 
 
+# twin of SigmoidBackward above: one fused (fwd, bwd) kernel pair each; the maths differ
 class TanhBackward(Op):
     """g * (1 - y**2), y = tanh(x)."""
 

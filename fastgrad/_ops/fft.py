@@ -101,6 +101,7 @@ class FftC2R(Op):
         return FftC2R.apply(t, dims, scale, n_last)
 
 
+# same linear-op shape as complex.MaskZero and views.ViewFill: the maths differ
 class Resize(Op):
     """Each dim trimmed or zero-padded at its end to sizes."""
 

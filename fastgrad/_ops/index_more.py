@@ -81,7 +81,7 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
     out = I.scatter_reduce(x, d, make(spread), src, reduce, include_self=include_self)
     dt = x._data.dtype
     if (dt is _dtype.F16 or dt is _dtype.BF16) and reduce in ("prod", "mean"):
-        out = WithValues.apply(out, _half_steps(x._data, d, spread, src._data, reduce, include_self))
+        out = S.WithValues.apply(out, _half_steps(x._data, d, spread, src._data, reduce, include_self))
     return S.reshape(out, *input._data.shape) if nd == 0 else out
 
 
@@ -95,26 +95,6 @@ def _half_steps(x, d, spread, src, reduce, include_self):
     if reduce == "mean":
         out = (out / _scatter_count(x.shape, d, spread, include_self).astype(out.dtype)).astype(out.dtype)
     return out
-
-
-class WithValues(Op):
-    """x with its values replaced by values (x's shape and dtype), and x's gradient: the values
-    of a half precision index_reduce, which torch rounds after each step (fastgrad's float32
-    scatter_reduce rounds once)."""
-
-    _half_native = True  # moves data: float16/bfloat16 arrays as they are
-
-    @staticmethod
-    def forward(ctx, x, values):
-        return values
-
-    @staticmethod
-    def backward(ctx, g):
-        return g, None
-
-    @staticmethod
-    def jvp(ctx, t, values):
-        return t
 
 
 def index_reduce_(input, dim, index, source, reduce, *, include_self=True):

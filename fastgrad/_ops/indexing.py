@@ -36,6 +36,7 @@ def _tensors_arg(name, tensors):
 
 
 # --------------------------------------------------------------------------- cat
+# twin of layers.Cat (no argument checks, slices in backward): kept apart so layers' graphs stay as they are
 class Cat(Op):
     _half_native = True  # moves data: float16/bfloat16 arrays as they are
 

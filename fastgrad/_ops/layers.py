@@ -272,6 +272,7 @@ class AvgPool2d(Op):
         return AvgPool2d.apply(t, *args)
 
 
+# AvgPoolBackward/_AvgPoolAdjoint: each the other's adjoint (as spatial.Im2Col/Col2Im)
 class AvgPoolBackward(Op):
     @staticmethod
     def forward(ctx, g, args):
@@ -408,6 +409,7 @@ class EmbeddingBackward(Op):
         return EmbeddingBackward.apply(t, args)
 
 
+# twin of indexing.Cat (which checks torch.cat's arguments and splits in backward); layers' internal cat
 class Cat(Op):
     """Concatenate tensors along dim."""
 

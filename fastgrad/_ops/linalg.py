@@ -8,6 +8,7 @@ from fastgrad import _dtype
 from fastgrad._ops.base import K, Op, check_broadcast, is_tensor, scalar_type_name
 
 
+# same binary Op shape as math.Atan2 (both inputs saved): the maths differ
 class Matmul(Op):
     """matmul with NumPy's broadcasting rules for 1-D and batched operands."""
 
@@ -50,6 +51,7 @@ class Matmul(Op):
         return out
 
 
+# same try/LinAlgError shape as linalg_ext.Cholesky: torch's messages differ per factorization
 class Inverse(Op):
     @staticmethod
     def forward(ctx, a):

@@ -193,6 +193,7 @@ def _phi(X):
     return tril(X) - 0.5 * diag_embed(diagonal(X, 0, -2, -1))
 
 
+# same try/LinAlgError shape as linalg.Inverse: torch's messages differ per factorization
 class Cholesky(Op):
     @staticmethod
     def forward(ctx, A):
@@ -242,6 +243,7 @@ def cholesky_legacy(A, upper=False):
 
 
 # --------------------------------------------------------------------------- qr
+# same factorization Op shape as linalg_lu.LU: the maths differ
 class QR(Op):
     """A = QR. The derivatives are PyTorch's: for nrows >= ncols in mode 'reduced', and for
     nrows < ncols (where 'complete' is 'reduced'): with A = [X | Y], X square, X = Q R1 is a square

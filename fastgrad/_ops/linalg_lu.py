@@ -25,6 +25,7 @@ _cholesky_ex_t = collections.namedtuple("linalg_cholesky_ex", ["L", "info"])
 _triangular_solve_t = collections.namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
 
 
+# same self-adjoint Op shape as complex.Conj: the maths differ
 class ConjTranspose(Op):
     """A^H of a complex matrix (Tensor.mH is the transpose alone: fastgrad has no complex conj op)."""
 
@@ -292,6 +293,7 @@ def _pack(L, U):
     return low + U
 
 
+# same factorization Op shape as linalg_ext.QR (two outputs saved, two gradients in): the maths differ
 class LU(Op):
     """(L, U) of A = P L U; the factorization is computed by the caller (getrf) and P is a constant."""
 
@@ -519,13 +521,17 @@ _ldl_factor_t = collections.namedtuple("linalg_ldl_factor", ["LD", "pivots"])
 _ldl_factor_ex_t = collections.namedtuple("linalg_ldl_factor_ex", ["LD", "pivots", "info"])
 
 
-def _ldl_checks(name, A):
+def square_batches(name, A):
+    """A has at least 2 dims and square matrices (ldl_factor's and eig's first checks)."""
     d = A._data
     if d.ndim < 2:
         raise RuntimeError("%s: The input tensor A must have at least 2 dimensions." % name)
-    if d.shape[-1] != d.shape[-2]:
-        raise RuntimeError("%s: A must be batches of square matrices, but they are %d by %d matrices"
-                           % (name, d.shape[-2], d.shape[-1]))
+    _square(name, d)
+
+
+def _ldl_checks(name, A):
+    square_batches(name, A)
+    d = A._data
     if _dtype.kind(d.dtype) not in "fc" or _dtype.is_half(d.dtype):
         raise RuntimeError("%s: Expected a floating point or complex tensor as input. Got %s"
                            % (name, scalar_type_name(d.dtype)))

@@ -14,7 +14,7 @@ from fastgrad import _dtype
 from fastgrad._ops.base import Op, make, scalar_type_name
 from fastgrad._ops.indexing import cat
 from fastgrad._ops.linalg import inv, matmul
-from fastgrad._ops.linalg_lu import _at_least_2d, _kind_error, mH, solve_triangular, write_out
+from fastgrad._ops.linalg_lu import _at_least_2d, _kind_error, mH, solve_triangular, square_batches, write_out
 
 _eig_t = collections.namedtuple("linalg_eig", ["eigenvalues", "eigenvectors"])
 
@@ -23,15 +23,6 @@ def _float_input(name, A):
     if _dtype.kind(A._data.dtype) not in "fc":
         raise RuntimeError("%s: Expected a floating point or complex tensor as input. Got %s"
                            % (name, scalar_type_name(A._data.dtype)))
-
-
-def _square(name, A):
-    d = A._data
-    if d.ndim < 2:
-        raise RuntimeError("%s: The input tensor A must have at least 2 dimensions." % name)
-    if d.shape[-1] != d.shape[-2]:
-        raise RuntimeError("%s: A must be batches of square matrices, but they are %d by %d matrices"
-                           % (name, d.shape[-2], d.shape[-1]))
 
 
 # --------------------------------------------------------------------------- matrix_exp
@@ -157,7 +148,7 @@ def _diag_embed(x):
 
 
 def _eig_checks(name, A):
-    _square(name, A)
+    square_batches(name, A)
     d = A._data
     if _dtype.kind(d.dtype) not in "fc" or _dtype.is_half(d.dtype):
         raise RuntimeError("%s: Expected a floating point or complex tensor as input. Got %s"
@@ -271,6 +262,7 @@ def _dgram(L, dL, upper):
     return matmul(mH(dL), L) + matmul(mH(L), dL) if upper else matmul(dL, mH(L)) + matmul(L, mH(dL))
 
 
+# same Op shape as CholeskyInverse below (L and the result saved): the maths differ
 class CholeskySolve(Op):
     """X = A^{-1} B with A = L L^H from L's triangle; derivatives are PyTorch's (of the product of the
     full matrices: the gradient of L is not restricted to its triangle)."""
@@ -303,6 +295,7 @@ class CholeskySolve(Op):
         return CholeskySolve.apply(rhs, L, upper)
 
 
+# same Op shape as CholeskySolve above: the maths differ
 class CholeskyInverse(Op):
     @staticmethod
     def forward(ctx, L, upper):

@@ -131,6 +131,7 @@ class Erf(Unary):
     d = staticmethod(lambda x, y: exp(-(x * x)) * (2.0 / math.sqrt(math.pi)))
 
 
+# same binary Op shape as linalg.Matmul (both inputs saved): the maths differ
 class Atan2(Op):
     """atan2(a, b): the angle of the point (b, a)."""
 
@@ -228,6 +229,7 @@ def _unary(op, name):
     return fn
 
 
+# a binding table (as special.py's erfinv, i0, ...): one line per op
 expm1 = _unary(Expm1, "expm1")
 log1p = _unary(Log1p, "log1p")
 log2 = _unary(Log2, "log2")

@@ -9,7 +9,7 @@ import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._backend import BLAS
-from fastgrad._ops.base import float32_compute, K, Op, engine, make, norm_dim, scalar_type_name, shape_str
+from fastgrad._ops.base import float32_compute, K, Op, engine, make, norm_dim, scalar_type_name, shape_str, sum_terms
 from fastgrad._ops import half as H
 from fastgrad._ops.linalg import matmul
 from fastgrad._ops import unsigned as U
@@ -120,8 +120,8 @@ class LinearBackward(Op):
         x, w, g = ctx.saved_tensors
         n_out, n_in = w._data.shape
         g2 = g.reshape(_lead(g), n_out)
-        tgx = _sum_terms(None if tg is None else matmul(tg, w), None if tw is None else matmul(g, tw))
-        tgw = _sum_terms(None if tg is None else matmul(tg.reshape(_lead(tg), n_out).mT, x.reshape(_lead(x), n_in)),
+        tgx = sum_terms(None if tg is None else matmul(tg, w), None if tw is None else matmul(g, tw))
+        tgw = sum_terms(None if tg is None else matmul(tg.reshape(_lead(tg), n_out).mT, x.reshape(_lead(x), n_in)),
                          None if tx is None else matmul(g2.mT, tx.reshape(_lead(tx), n_in)))
         tgb = None if tg is None else tg.reshape(_lead(tg), n_out).sum(0)
         return tgx, tgw, tgb
@@ -144,14 +144,6 @@ def _linear_grads(x, w, g, need):
 def _lead(a):
     """The number of rows of a as a 2-D (rows, last dim) matrix (reshape(-1, n) fails for n = 0)."""
     return math.prod(a.shape[:-1])  # (np.prod: ~1 us of set-up per call)
-
-
-def _sum_terms(*terms):
-    out = None
-    for t in terms:
-        if t is not None:
-            out = t if out is None else out + t
-    return out
 
 
 def _rows(a, dim):
@@ -202,6 +194,7 @@ class LogSoftmax(Op):
         return t - (y.exp() * t).sum(ctx.dim, keepdim=True)
 
 
+# twin of SoftmaxBackward below: one kernel each (K.log_softmax_bwd / K.softmax_bwd); the maths differ
 class LogSoftmaxBackward(Op):
     """g - exp(y) * sum(g), y = log_softmax(x)."""
 
@@ -251,6 +244,7 @@ class Softmax(Op):
         return SoftmaxBackward.apply(y, t, ctx.dim)
 
 
+# twin of LogSoftmaxBackward above: one kernel each; the maths differ
 class SoftmaxBackward(Op):
     """y * (g - sum(g * y)), y = softmax(x)."""
 

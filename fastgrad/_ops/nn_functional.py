@@ -114,6 +114,7 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _unbatched_feature_dropout(input, p, training, inplace, nd != 3)
 
 
+# twin of dropout3d below: torch's warnings name the dims each takes, word for word
 def dropout2d(input, p=0.5, training=True, inplace=False):
     _check_p(p)
     nd = input._data.ndim
@@ -132,6 +133,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     return _dropout_impl(input, p, training, inplace, feature=True)
 
 
+# twin of dropout2d above: torch's warnings name the dims each takes, word for word
 def dropout3d(input, p=0.5, training=True, inplace=False):
     _check_p(p)
     nd = input._data.ndim
@@ -289,29 +291,9 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     return input / denom
 
 
-class _Replace(Op):
-    """Forward: new values (an array of x's shape); backward: the gradient passes to x unchanged.
-    PyTorch's `with no_grad(): v.clamp_(min=eps)` on a clone, as gaussian_nll_loss and
-    cosine_similarity write it."""
-
-    _half_native = True  # moves data: float16/bfloat16 arrays as they are
-
-    @staticmethod
-    def forward(ctx, x, values):
-        return values
-
-    @staticmethod
-    def backward(ctx, g):
-        return g, None
-
-    @staticmethod
-    def jvp(ctx, t, values):
-        return t
-
-
 def _clamp_min_no_grad(x, eps):
     d = x._data
-    return _Replace.apply(x, np.maximum(d, np.asarray(eps, d.dtype))) if (d < eps).any() else x
+    return S.WithValues.apply(x, np.maximum(d, np.asarray(eps, d.dtype))) if (d < eps).any() else x
 
 
 @float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once

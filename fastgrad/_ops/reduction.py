@@ -70,6 +70,7 @@ def _broadcast_copy(g, keep, shape):
     return out
 
 
+# same linear-op shape as shape.Index/IndexAdd (backward and jvp apply the adjoint/op): the maths differ
 class BroadcastCopy(Op):
     """g (reshaped to `keep`) broadcast into a new array of `shape`; adjoint of sum_to."""
 

@@ -248,20 +248,21 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     return Prod.apply(input, axes, keepdim, out_dtype_of_reduction(input, dtype))
 
 
-def cumsum(input, dim, *, dtype=None):
+def _cumulative(op, input, dim, dtype):
+    """cumsum/cumprod: op along dim in the accumulation dtype (int64 for integers, as torch's)."""
     d = norm_dim(dim, input._data.ndim)
     out = out_dtype_of_reduction(input, dtype)
-    if input._data.ndim == 0:  # a copy, in the accumulation dtype (int64 for integers) as torch's
+    if input._data.ndim == 0:  # a copy, in the accumulation dtype
         return input.clone() if out == input._data.dtype else input.to(_dtype.from_numpy_dtype(out))
-    return Cumsum.apply(input, d, out)
+    return op.apply(input, d, out)
+
+
+def cumsum(input, dim, *, dtype=None):
+    return _cumulative(Cumsum, input, dim, dtype)
 
 
 def cumprod(input, dim, *, dtype=None):
-    d = norm_dim(dim, input._data.ndim)
-    out = out_dtype_of_reduction(input, dtype)
-    if input._data.ndim == 0:  # a copy, in the accumulation dtype (int64 for integers) as torch's
-        return input.clone() if out == input._data.dtype else input.to(_dtype.from_numpy_dtype(out))
-    return Cumprod.apply(input, d, out)
+    return _cumulative(Cumprod, input, dim, dtype)
 
 
 def _extreme_cum(input, dim, is_max):

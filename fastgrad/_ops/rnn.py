@@ -312,6 +312,7 @@ def _lstm_gates(gx, h, c, w, b):
     return i, f, g, o, f * c + i * g
 
 
+# same step-Op shape as RNNStep below (saved arrays, _array_backward): the gate maths differ
 class GRUStep(Op):
     """h of one GRU step: gh = h_prev @ w_hh.T (+ b), r = sigmoid(gx_r + gh_r), z = sigmoid(gx_z +
     gh_z), n = tanh(gx_n + r * gh_n), h = (h_prev - n) * z + n."""
@@ -377,6 +378,7 @@ def _gru_gates(gx, h, w, b):
     return r, z, tanh(gx[:, 2 * hid:] + r * ghn), ghn
 
 
+# same step-Op shape as GRUStep above: the maths differ
 class RNNStep(Op):
     """h of one Elman RNN step: act(gx + h_prev @ w_hh.T (+ b)), act tanh or relu."""
 

@@ -136,6 +136,7 @@ class Index(Op):
         return Index.apply(t, idx, basic)
 
 
+# same linear-op shape as reduction.BroadcastCopy: the maths differ
 class IndexAdd(Op):
     """zeros(shape) with g added at idx (repeated indices accumulate, like np.add.at)."""
 
@@ -188,6 +189,27 @@ class IndexPut(Op):
         tx = tx if tx is not None else make(np.zeros(ctx.x_shape, dt))
         tv = tv if tv is not None else make(np.zeros(ctx.v_shape, dt))
         return IndexPut.apply(tx, tv, idx, accumulate)
+
+
+class WithValues(Op):
+    """x with its values replaced by values (an array of x's shape and dtype), and x's gradient passed
+    on unchanged: a half precision index_reduce's values, which torch rounds after each step
+    (fastgrad's float32 scatter_reduce rounds once); PyTorch's `with no_grad(): v.clamp_(min=eps)` on
+    a clone, as gaussian_nll_loss and cosine_similarity write it."""
+
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
+    @staticmethod
+    def forward(ctx, x, values):
+        return values
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+    @staticmethod
+    def jvp(ctx, t, values):
+        return t
 
 
 # --------------------------------------------------------------------------- index conversion

@@ -37,6 +37,7 @@ class WinGeom:
         return scatter_windows(cols, self.sp, self.k, self.s, self.lo, self.d, self.out)
 
 
+# Im2Col/Col2Im: each the other's adjoint (as views.AsStrided/AsStridedScatter); one Op each
 class Im2Col(Op):
     """F.unfold in any number of spatial dims (padding may differ before and after)."""
 
@@ -56,6 +57,7 @@ class Im2Col(Op):
         return Im2Col.apply(t, geom)
 
 
+# the adjoint of Im2Col above (same shape as views.AsStridedScatter and layers._AvgPoolAdjoint)
 class Col2Im(Op):
     """F.fold: the adjoint of Im2Col."""
 

@@ -482,6 +482,7 @@ def _unary(op, name):
 
 
 lgamma = gammaln = _unary(Lgamma, "lgamma")
+# a binding table (as math.py's expm1, log1p, ...): one line per op
 erfinv = _unary(Erfinv, "erfinv")
 i0 = _unary(I0, "i0")
 i0e = _unary(I0e, "i0e")

@@ -48,6 +48,7 @@ def _centre_window(window, win_length, n_fft, dtype):
     return _pad(window, [left, n_fft - win_length - left])
 
 
+# stft/istft: mirror images (rfft/irfft, onesided checks) as torch's own; they differ in direction
 def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=True, pad_mode="reflect",
          normalized=False, onesided=None, return_complex=None, align_to_window=None):
     if center and align_to_window is not None:
@@ -127,6 +128,7 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
     return out if return_complex else C.view_as_real(out)
 
 
+# the inverse of stft above (mirror-image checks, as torch's)
 def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=True, normalized=False,
           onesided=None, length=None, return_complex=False):
     hop = n_fft // 4 if hop_length is None else hop_length

@@ -149,6 +149,7 @@ class AsStrided(Op):
         return AsStrided.apply(t, geom)
 
 
+# the adjoint of AsStrided above (same shape as spatial.Col2Im): the maths differ
 class AsStridedScatter(Op):
     """Zeros of the base's shape with g added at a view's elements (AsStrided's adjoint)."""
 
@@ -166,6 +167,7 @@ class AsStridedScatter(Op):
         return AsStridedScatter.apply(t, geom)
 
 
+# same linear-op shape as complex.MaskZero and fft.Resize: the maths differ
 class ViewFill(Op):
     """g with a view's elements set to zero: the gradient CopySlices sends to the base's old
     history (those elements were overwritten). Its own adjoint."""
