@@ -51,6 +51,7 @@ class Tensor(engine.TensorBase):
     def _make_subclass(cls, data, require_grad=False):
         """A new instance of cls sharing data's storage (used by nn.Parameter)."""
         t = engine.TensorBase.__new__(cls)  # not cls.__new__: Parameter.__new__ would recurse
+        # twin of nn/parameter.py Parameter.__new__: torch's two entry points
         t._data = data._data
         t._vc = data._vc
         t._requires_grad = False
@@ -362,6 +363,7 @@ class Tensor(engine.TensorBase):
 
     def to(self, *args, **kwargs):
         dtype = kwargs.pop("dtype", None)
+        # twin of nn/modules/module.py Module.to: torch's two .to
         dev = kwargs.pop("device", None)
         copy = kwargs.pop("copy", False)
         kwargs.pop("non_blocking", None)

@@ -43,6 +43,7 @@ def _write_out(res, out):
         if not (_dtype.kind(rd) in "biu" and _dtype.kind(od) in "iu"):
             raise RuntimeError("result type %s can't be cast to the desired output type %s"
                                % (scalar_type_name(rd), scalar_type_name(od)))
+    # twin of _ops/math_more.py _write_out: the casting and resize rules differ
     if out._data.shape != res._data.shape:
         if out._data.size:
             warnings.warn("An output with one or more elements was resized since it had shape %s, which does not "

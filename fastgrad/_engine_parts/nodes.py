@@ -291,6 +291,7 @@ class FunctionNode(Node):
         if not isinstance(result, tuple):
             result = (result,)
         out = self._check_count(list(result))
+        # twin of FunctionNode._apply_arrays: tensors vs arrays, apart on the hot path
         for i in range(len(out)):
             g = out[i]
             if g is None:
@@ -332,6 +333,7 @@ class FunctionNode(Node):
         else:
             out = list(info.array_backward(self, *grads))
         out = self._check_count(out)
+        # twin of FunctionNode._apply_grads: tensors vs arrays, apart on the hot path
         for i in range(len(out)):
             r = out[i]
             if r is None:

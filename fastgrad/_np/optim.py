@@ -81,6 +81,7 @@ def adam_step(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, amsgr
     amsgrad, maximize, decoupled = bool(amsgrad), bool(maximize), bool(decoupled)  # as C's bint
     if maximize:
         g = -g
+    # twin of optim/radam.py _radam_step: the NumPy backend's copy of a compiled kernel
     if weight_decay != 0:
         if decoupled:
             p *= 1 - lr * weight_decay

@@ -71,6 +71,7 @@ def _write_out(name, res, out):
     if not _can_cast(res._data.dtype, out._data.dtype):
         raise RuntimeError("result type %s can't be cast to the desired output type %s"
                            % (scalar_type_name(res._data.dtype), scalar_type_name(out._data.dtype)))
+    # twin of special.py _write_out: the casting and resize rules differ
     if out._data.shape != res._data.shape:
         if out._data.size:
             warnings.warn("An output with one or more elements was resized since it had shape %s, which does not "

@@ -173,6 +173,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
         elif len(outputs) != 1 or outputs[0].numel() != 1:
             raise RuntimeError("The vector v can only be None if the user-provided function returns a single "
                                "Tensor with a single element.")
+    # twin of vhp: torch's vjp/vhp: the same checks, different products
     with set_grad_enabled(True if create_graph else engine.is_grad_enabled()):
         grad_res = _autograd_grad(outputs, inputs, v, create_graph=create_graph)
         result = _fill_in_zeros(grad_res, inputs, strict, create_graph, "back")
@@ -423,6 +424,7 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
         inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
         v = _vector_arg(v, inputs, is_inputs_tuple, create_graph, "vhp")
         outputs, jac = _scalar_and_grad(func, inputs, create_graph, strict, "vhp")
+    # twin of vjp: torch's vjp/vhp: the same checks, different products
     with set_grad_enabled(True if create_graph else engine.is_grad_enabled()):
         grad_res = _autograd_grad(jac, inputs, v, create_graph=create_graph)
         result = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back")

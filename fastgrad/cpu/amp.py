@@ -7,6 +7,7 @@ from fastgrad.amp.grad_scaler import GradScaler as _GradScaler
 __all__ = ["autocast", "GradScaler"]
 
 
+# twin of cuda/amp.py autocast: torch.cpu.amp and torch.cuda.amp each define their autocast (device types differ)
 class autocast(_autocast):  # noqa: N801
     def __init__(self, enabled=True, dtype=None, cache_enabled=True):
         warnings.warn("`torch.cpu.amp.autocast(args...)` is deprecated. Please use `torch.amp.autocast('cpu', "

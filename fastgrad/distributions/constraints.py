@@ -267,6 +267,7 @@ class _Cat(Constraint):
         self.lengths = [1] * len(self.cseq) if lengths is None else list(lengths)
         if len(self.lengths) != len(self.cseq):
             raise AssertionError(f"lengths ({len(self.lengths)}) must match cseq ({len(self.cseq)})")
+        # twin of _Stack.__init__: torch's cat and stack constraints, side by side
         self.dim = dim
         super().__init__()
 
@@ -293,6 +294,7 @@ class _Stack(Constraint):
 
     def __init__(self, cseq, dim=0):
         self.cseq = list(cseq)
+        # twin of _Cat.__init__: torch's cat and stack constraints, side by side
         self.dim = dim
         super().__init__()
 

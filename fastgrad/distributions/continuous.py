@@ -201,6 +201,7 @@ class VonMises(Distribution):
         return type(self)(self.loc.expand(batch_shape), self.concentration.expand(batch_shape),
                           validate_args=validate_args)
 
+    # twin of distributions/simple.py Normal: torch's per-distribution structure
     @property
     def mean(self):
         return self.loc

@@ -25,6 +25,7 @@ def _clamp_by_zero(x):
 class _ProbsOrLogits:
     """probs/logits handling shared by the binary-parameter discrete distributions."""
 
+    # twin of distributions/simple.py Bernoulli: torch's per-distribution structure
     @lazy_property
     def logits(self):
         return probs_to_logits(self.probs, is_binary=True)
@@ -310,6 +311,7 @@ class Multinomial(Distribution):
     def variance(self):
         return self.total_count * self.probs * (1 - self.probs)
 
+    # twin of distributions/relaxed.py ExpRelaxedCategorical: torch's per-distribution structure
     @property
     def logits(self):
         return self._categorical.logits

@@ -18,6 +18,7 @@ def _as_tensor(value, like):
     return fastgrad.tensor(value, dtype=like.dtype)
 
 
+# twin of distributions/simple.py Normal: torch's per-distribution structure
 class Gamma(ExponentialFamily):
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative

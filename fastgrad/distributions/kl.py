@@ -93,6 +93,7 @@ def _kl_categorical_categorical(p, q):
     return t.sum(-1)
 
 
+# twin of distributions/kl_more.py entries: a KL table: one registered function per pair of distributions, as torch's
 @register_kl(OneHotCategorical, OneHotCategorical)
 def _kl_onehotcategorical_onehotcategorical(p, q):
     return _kl_categorical_categorical(p._categorical, q._categorical)

@@ -82,6 +82,7 @@ class LowRankMultivariateNormal(Distribution):
     def _full(self, x):
         return x.expand(tuple(self._batch_shape) + tuple(self._event_shape) + tuple(self._event_shape))
 
+    # twin of distributions/simple.py Normal: torch's per-distribution structure
     @property
     def mean(self):
         return self.loc

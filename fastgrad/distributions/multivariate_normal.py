@@ -49,6 +49,7 @@ class MultivariateNormal(Distribution):
             raise ValueError(f"{name} matrix must be at least two-dimensional, with optional leading batch "
                              "dimensions")
         batch_shape = fastgrad.broadcast_shapes(tuple(given.shape[:-2]), tuple(loc.shape[:-1]))
+        # twin of distributions/wishart.py Wishart.__init__: torch's checks, one per distribution
         mat_shape = tuple(batch_shape) + (-1, -1)
         if scale_tril is not None:
             self.scale_tril = scale_tril.expand(mat_shape)
@@ -93,6 +94,7 @@ class MultivariateNormal(Distribution):
             tuple(self._batch_shape) + tuple(self._event_shape) * 2) if hasattr(fastgrad, "cholesky_inverse") \
             else fastgrad.linalg.inv(self.covariance_matrix)
 
+    # twin of distributions/simple.py Normal: torch's per-distribution structure
     @property
     def mean(self):
         return self.loc

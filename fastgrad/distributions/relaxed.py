@@ -47,6 +47,7 @@ class LogitRelaxedBernoulli(Distribution):
     def _new(self, *args, **kwargs):
         return self._param.new(*args, **kwargs)
 
+    # twin of distributions/simple.py Bernoulli: torch's per-distribution structure
     @lazy_property
     def logits(self):
         return probs_to_logits(self.probs, is_binary=True)
@@ -82,6 +83,7 @@ class RelaxedBernoulli(TransformedDistribution):
         super().__init__(LogitRelaxedBernoulli(temperature, probs, logits), SigmoidTransform(),
                          validate_args=validate_args)
 
+    # twin of RelaxedOneHotCategorical.expand: torch's per-distribution structure
     def expand(self, batch_shape, _instance=None):
         return super().expand(batch_shape, _instance=self._get_checked_instance(RelaxedBernoulli, _instance))
 
@@ -123,6 +125,7 @@ class ExpRelaxedCategorical(Distribution):
     def param_shape(self):
         return self._categorical.param_shape
 
+    # twin of distributions/discrete.py Multinomial: torch's per-distribution structure
     @property
     def logits(self):
         return self._categorical.logits
@@ -158,6 +161,7 @@ class RelaxedOneHotCategorical(TransformedDistribution):
         super().__init__(ExpRelaxedCategorical(temperature, probs, logits, validate_args=validate_args),
                          ExpTransform(), validate_args=validate_args)
 
+    # twin of RelaxedBernoulli.expand: torch's per-distribution structure
     def expand(self, batch_shape, _instance=None):
         return super().expand(batch_shape, _instance=self._get_checked_instance(RelaxedOneHotCategorical, _instance))
 

@@ -16,12 +16,14 @@ def _shape(x):
     return fastgrad.Size(()) if isinstance(x, numbers.Number) else x.shape
 
 
+# twin of distributions/gamma.py Gamma: torch's per-distribution structure
 class Normal(ExponentialFamily):
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
     has_rsample = True
     _mean_carrier_measure = 0
 
+    # twin of Laplace.__init__: torch's per-distribution structure
     def __init__(self, loc, scale, validate_args=None):
         self.loc, self.scale = broadcast_all(loc, scale)
         super().__init__(_shape(self.loc), validate_args=validate_args)
@@ -32,6 +34,7 @@ class Normal(ExponentialFamily):
         new.loc, new.scale = self.loc.expand(batch_shape), self.scale.expand(batch_shape)
         return self._finish_expand(new, batch_shape)
 
+    # twin of distributions/continuous.py VonMises: torch's per-distribution structure
     @property
     def mean(self):
         return self.loc
@@ -210,6 +213,7 @@ class Laplace(Distribution):
     support = constraints.real
     has_rsample = True
 
+    # twin of Normal.__init__: torch's per-distribution structure
     def __init__(self, loc, scale, validate_args=None):
         self.loc, self.scale = broadcast_all(loc, scale)
         super().__init__(_shape(self.loc), validate_args=validate_args)
@@ -302,6 +306,7 @@ class Bernoulli(ExponentialFamily):
     def variance(self):
         return self.probs * (1 - self.probs)
 
+    # twin of distributions/relaxed.py LogitRelaxedBernoulli: torch's per-distribution structure
     @lazy_property
     def logits(self):
         return probs_to_logits(self.probs, is_binary=True)

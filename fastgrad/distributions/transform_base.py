@@ -55,6 +55,7 @@ class Transform:
     def __ne__(self, other):
         return not self.__eq__(other)
 
+    # twin of Transform._inv_call: the cache in the two directions, as torch's
     def __call__(self, x):
         if self._cache_size == 0:
             return self._call(x)
@@ -65,6 +66,7 @@ class Transform:
         self._cached_x_y = x, y
         return y
 
+    # twin of Transform.__call__: the cache in the two directions, as torch's
     def _inv_call(self, y):
         if self._cache_size == 0:
             return self._inverse(y)

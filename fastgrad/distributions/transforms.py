@@ -215,6 +215,7 @@ class ReshapeTransform(Transform):
         return self._reshaped(shape, self.out_shape, self.in_shape)
 
 
+# twin of SigmoidTransform: torch's one class per transform; the maths differ
 class ExpTransform(Transform):
     domain = constraints.real
     codomain = constraints.positive
@@ -276,6 +277,7 @@ def _clipped_sigmoid(x):
     return fastgrad.clamp(fastgrad.sigmoid(x), min=finfo.tiny, max=1.0 - finfo.eps)
 
 
+# twin of ExpTransform: torch's one class per transform; the maths differ
 class SigmoidTransform(Transform):
     domain = constraints.real
     codomain = constraints.unit_interval

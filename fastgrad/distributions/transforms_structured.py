@@ -18,6 +18,7 @@ class CatTransform(Transform):
     """Applies transforms[i] to the i-th slice (of length lengths[i]) along dim, as torch.cat."""
 
     def __init__(self, tseq, dim=0, lengths=None, cache_size=0):
+        # twin of StackTransform.__init__: torch's pair
         if not all(isinstance(t, Transform) for t in tseq):
             raise AssertionError("All elements of tseq must be Transform instances")
         if cache_size:
@@ -95,6 +96,7 @@ class StackTransform(Transform):
     """Applies transforms[i] to the i-th slice along dim, as torch.stack."""
 
     def __init__(self, tseq, dim=0, cache_size=0):
+        # twin of CatTransform.__init__: torch's pair
         if not all(isinstance(t, Transform) for t in tseq):
             raise AssertionError("All elements of tseq must be Transform instances")
         if cache_size:

@@ -50,6 +50,7 @@ class Wishart(ExponentialFamily):
         event_shape = tuple(param.shape[-2:])
         if bool(self.df.le(event_shape[-1] - 1).any()):
             raise ValueError("Value of df=%s expected to be greater than ndim - 1 = %d." % (df, event_shape[-1] - 1))
+        # twin of distributions/multivariate_normal.py MultivariateNormal.__init__: torch's checks, one per distribution
         full = tuple(batch_shape) + (-1, -1)
         if scale_tril is not None:
             self.scale_tril = param.expand(full)

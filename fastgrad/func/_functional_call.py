@@ -8,6 +8,7 @@ def _swap(module, name, value):
     for part in path:
         owner = getattr(owner, part)
     old = getattr(owner, last)
+    # twin of _restore: _swap/_restore: the inverse walks of functional_call
     if last in owner._parameters:
         owner._parameters[last] = value
     elif last in owner._buffers:
@@ -18,6 +19,7 @@ def _swap(module, name, value):
 
 
 def _restore(owner, last, old):
+    # twin of _swap: _swap/_restore: the inverse walks of functional_call
     if last in owner._parameters:
         owner._parameters[last] = old
     elif last in owner._buffers:

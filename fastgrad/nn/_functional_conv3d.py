@@ -49,6 +49,7 @@ def _check_weight_groups(x, weight, groups):
         raise RuntimeError(f"Expected {weight.dim()}-dimensional input for {weight.dim()}-dimensional weight "
                            f"{shape_str(ws)}, but got {x.dim()}-dimensional input of size {shape_str(x.shape)} "
                            "instead")
+    # twin of nn/_functional_spatial.py _check_transposed_shapes: torch's messages differ
     if ws[0] < groups:
         raise RuntimeError(f"Given groups={groups}, expected weight to be at least {groups} at dimension 0, but got "
                            f"weight of size {shape_str(ws)} instead")
@@ -74,6 +75,7 @@ def _convolution(x, weight, bias, stride, lo, hi, dilation, groups):
     hi = _expand(hi, "padding", nd)
     d = _expand(dilation, "dilation", nd)
     if min(lo) < 0 or min(hi) < 0:
+        # twin of conv_transpose3d: torch's own pairing; the products differ
         raise RuntimeError("negative padding is not supported")
     if min(s) <= 0:
         raise RuntimeError("non-positive stride is not supported")
@@ -160,6 +162,7 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if min(p) < 0:
         raise RuntimeError("negative padding is not supported")
     if min(op) < 0:
+        # twin of _convolution: torch's own pairing; the products differ
         raise RuntimeError("negative output_padding is not supported")
     if min(s) <= 0:
         raise RuntimeError("non-positive stride is not supported")

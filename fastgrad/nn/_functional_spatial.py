@@ -17,6 +17,7 @@ __all__ = ["conv_transpose1d", "conv_transpose2d", "unfold", "fold", "pixel_shuf
 def _check_transposed_shapes(x, weight, bias, groups):
     """torch's check_shape_forward for a transposed convolution (on the shapes as given)."""
     ws = tuple(weight.shape)
+    # twin of nn/_functional_conv3d.py _check_weight_groups: torch's messages differ
     if ws[0] < groups:
         raise RuntimeError(f"Given groups={groups}, expected weight to be at least {groups} at dimension 0, but got "
                            f"weight of size {shape_str(ws)} instead")
@@ -186,6 +187,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
 
 
 # --------------------------------------------------------------------------- shuffles
+# twin of other entries in this file: torch's functional wrappers per rank; the ranks differ
 @U.refuses("pixel_shuffle")
 def pixel_shuffle(input, upscale_factor):
     """(*, C * r^2, H, W) -> (*, C, H * r, W * r)."""
@@ -206,6 +208,7 @@ def pixel_shuffle(input, upscale_factor):
     return x.reshape(lead + (c // (r * r), h * r, w * r))
 
 
+# twin of other entries in this file: torch's functional wrappers per rank; the ranks differ
 @U.refuses("pixel_unshuffle")
 def pixel_unshuffle(input, downscale_factor):
     """(*, C, H * r, W * r) -> (*, C * r^2, H, W)."""

@@ -13,6 +13,7 @@ class Parameter(Tensor):
             data = empty(0)
         # Tensor._make_subclass would call cls.__new__ again; build the instance directly.
         t = engine.TensorBase.__new__(cls)
+        # twin of _tensor.py Tensor._make_subclass: torch's two entry points
         t._data = data._data
         t._vc = data._vc
         t._requires_grad = False

@@ -53,6 +53,7 @@ def _add(a, b, alpha, r):
 
 def sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first_step):
     """torch.optim.SGD's _single_tensor_sgd on one half parameter."""
+    # twin of adam_step: the updates differ
     r = _Rounder(p.dtype)
     P = p.astype(_F32)
     d = g.astype(_F32)
@@ -83,6 +84,7 @@ def _lerp(a, b, w):
 
 def adam_step(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, amsgrad, maximize, decoupled):
     """torch.optim.Adam / AdamW's _single_tensor_adam on one half parameter."""
+    # twin of sgd_step: the updates differ
     r = _Rounder(p.dtype)
     P = p.astype(_F32)
     G = g.astype(_F32)

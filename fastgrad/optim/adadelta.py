@@ -31,6 +31,7 @@ class Adadelta(Optimizer):
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= rho <= 1.0:
+            # twin of optim/rmsprop.py RMSprop.__init__: torch's checks per optimizer
             raise ValueError(f"Invalid rho value: {rho}")
         if not 0.0 <= eps:
             raise ValueError(f"Invalid epsilon value: {eps}")

@@ -29,6 +29,7 @@ class Adamax(Optimizer):
         _check_tensor_lr(lr)
         _check_adam_args(lr, eps, betas, weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach, maximize=maximize,
+                        # twin of optim/rprop.py Rprop.__init__: torch's checks per optimizer
                         differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
 

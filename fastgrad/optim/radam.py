@@ -13,6 +13,7 @@ def _radam_step(p, g, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, 
     if maximize:
         g = -g
     p, g, exp_avg, exp_avg_sq = _real(p), _real(g), _real(exp_avg), _real(exp_avg_sq)
+    # twin of _np/optim.py adam_step: the NumPy backend's copy of a compiled kernel
     if weight_decay != 0:
         if decoupled_weight_decay:
             p *= 1 - lr * weight_decay

@@ -40,6 +40,7 @@ class Rprop(Optimizer):
         if not 0.0 < etas[0] < 1.0 < etas[1]:
             raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
         defaults = dict(lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach, maximize=maximize,
+                        # twin of optim/adamax.py Adamax.__init__: torch's checks per optimizer
                         differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
 

@@ -60,6 +60,7 @@ class _ConvNd(Module):
         self.weight = Parameter(fastgrad.empty(weight_shape, device=device, dtype=dtype))
         if bias:
             self.bias = Parameter(fastgrad.empty(self.out_channels, device=device, dtype=dtype))
+        # twin of nn/modules/linear.py Linear.__init__: torch writes each reset
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -72,6 +73,7 @@ class _ConvNd(Module):
                 bound = 1 / math.sqrt(fan_in)
                 init.uniform_(self.bias, -bound, bound)
 
+    # twin of _ConvTransposeNd.extra_repr: torch's reprs differ
     def extra_repr(self):
         s = "{in_channels}, {out_channels}, kernel_size={kernel_size}, stride={stride}"
         if self.padding != (0,) * len(self.padding):
@@ -141,6 +143,7 @@ class _ConvTransposeNd(_ConvNd):
         self._reversed_padding_repeated_twice = tuple(p for p in reversed(self.padding) for _ in range(2))
         self._init_parameters((in_channels, out_channels // groups) + self.kernel_size, bias, device, dtype)
 
+    # twin of _ConvNd.extra_repr: torch's reprs differ
     def extra_repr(self):
         s = "{in_channels}, {out_channels}, kernel_size={kernel_size}, stride={stride}"
         if self.padding != (0,) * len(self.padding):

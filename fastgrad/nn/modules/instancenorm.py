@@ -60,6 +60,7 @@ class _InstanceNorm(_BatchNorm):
         return self._apply_instance_norm(input)
 
 
+# twin of nn/modules/padding.py CircularPad1d: torch's per-rank module classes (their expected dims differ)
 class InstanceNorm1d(_InstanceNorm):
     """Instance norm of (N, C, L) or (C, L) inputs."""
 

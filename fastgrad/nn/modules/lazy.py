@@ -181,6 +181,7 @@ class _LazyConvTranspose(_LazyConvXdMixin):
         _lazy_conv_init(self, out_channels, bias, device, dtype)
 
 
+# twin of LazyConvTranspose1d: torch's lazy conv and lazy transposed conv, one class each
 class LazyConv1d(_LazyConv, Conv1d):
     """A Conv1d whose in_channels is inferred from the first input."""
 
@@ -199,6 +200,7 @@ class LazyConv3d(_LazyConv, Conv3d):
     cls_to_become = Conv3d
 
 
+# twin of LazyConv1d: torch's lazy conv and lazy transposed conv, one class each
 class LazyConvTranspose1d(_LazyConvTranspose, ConvTranspose1d):
     """A ConvTranspose1d whose in_channels is inferred from the first input."""
 

@@ -26,8 +26,10 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         self.weight = Parameter(fastgrad.empty((out_features, in_features), device=device, dtype=dtype))
+        # twin of Bilinear.__init__: Linear and Bilinear reset_parameters, as torch writes each
         if bias:
             self.bias = Parameter(fastgrad.empty(out_features, device=device, dtype=dtype))
+        # twin of nn/modules/conv.py _ConvNd._init_parameters: torch writes each reset
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -56,6 +58,7 @@ class Bilinear(Module):
         self.out_features = out_features
         self.weight = Parameter(fastgrad.empty((out_features, in1_features, in2_features), device=device,
                                                dtype=dtype))
+        # twin of Linear.__init__: Linear and Bilinear reset_parameters, as torch writes each
         if bias:
             self.bias = Parameter(fastgrad.empty(out_features, device=device, dtype=dtype))
         else:

@@ -414,6 +414,7 @@ class Module:
     def to(self, *args, **kwargs):
         from fastgrad._types import check_device
 
+        # twin of _tensor.py Tensor.to: torch's two .to
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
         kwargs.pop("non_blocking", None)

@@ -125,6 +125,7 @@ class LayerNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
 
+    # twin of GroupNorm.reset_parameters: torch's parameter names differ
     def reset_parameters(self):
         if self.elementwise_affine:
             init.ones_(self.weight)
@@ -164,6 +165,7 @@ class GroupNorm(Module):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
+    # twin of LayerNorm.reset_parameters: torch's parameter names differ
     def reset_parameters(self):
         if self.affine:
             init.ones_(self.weight)

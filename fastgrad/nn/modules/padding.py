@@ -42,6 +42,7 @@ class _CircularPadNd(_PadNd):
         return F.pad(input, self.padding, "circular")
 
 
+# twin of nn/modules/instancenorm.py InstanceNorm1d: torch's per-rank module classes (their expected dims differ)
 class CircularPad1d(_CircularPadNd):
     _n = 1
 
@@ -68,6 +69,7 @@ class _ConstantPadNd(_PadNd):
         return f"padding={self.padding}, value={self.value}"
 
 
+# twin of ReflectionPad1d: torch's one class per padding mode and rank (its docs and reprs name each)
 class ConstantPad1d(_ConstantPadNd):
     _n = 1
 
@@ -84,6 +86,7 @@ class _ReflectionPadNd(_PadNd):
     _mode = "reflect"
 
 
+# twin of ConstantPad1d: torch's one class per padding mode and rank (its docs and reprs name each)
 class ReflectionPad1d(_ReflectionPadNd):
     _n = 1
 

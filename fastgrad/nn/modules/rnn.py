@@ -294,6 +294,7 @@ class RNNBase(Module):
         if not is_batched:
             output = output.squeeze(batch_dim)
             hidden = hidden.squeeze(1)
+        # twin of LSTM.forward: RNN/GRU vs LSTM forward: LSTM carries (h, c), as torch's
         return output, self.permute_hidden(hidden, unsorted_indices)
 
 
@@ -401,6 +402,7 @@ class LSTM(RNNBase):
         if not is_batched:
             output = output.squeeze(batch_dim)
             hidden = (hidden[0].squeeze(1), hidden[1].squeeze(1))
+        # twin of RNNBase._forward: RNN/GRU vs LSTM forward: LSTM carries (h, c), as torch's
         return output, self.permute_hidden(hidden, unsorted_indices)
 
 

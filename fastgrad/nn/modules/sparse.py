@@ -48,6 +48,7 @@ class Embedding(Module):
         s = "{num_embeddings}, {embedding_dim}"
         if self.padding_idx is not None:
             s += ", padding_idx={padding_idx}"
+        # twin of EmbeddingBag.extra_repr: Embedding and EmbeddingBag reprs, as torch's
         if self.max_norm is not None:
             s += ", max_norm={max_norm}"
         if self.norm_type != 2:
@@ -117,6 +118,7 @@ class EmbeddingBag(Module):
 
     def extra_repr(self):
         s = "{num_embeddings}, {embedding_dim}"
+        # twin of Embedding.extra_repr: Embedding and EmbeddingBag reprs, as torch's
         if self.max_norm is not None:
             s += ", max_norm={max_norm}"
         if self.norm_type != 2:

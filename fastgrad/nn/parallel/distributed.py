@@ -83,6 +83,7 @@ class DistributedDataParallel(Module):
                 seen.add(id(p))
                 params.append(p)
         if not params:
+            # twin of DistributedDataParallel.__init__: torch's wording for each
             raise RuntimeError("DistributedDataParallel is not needed when a module doesn't have any parameter "
                                "that requires a gradient.")
         self.module = module
@@ -91,6 +92,7 @@ class DistributedDataParallel(Module):
         self.dim = dim
         self.process_group = dist.group.WORLD if process_group is None else process_group
         if self.process_group is None:
+            # twin of DistributedDataParallel.__init__: torch's wording for each
             raise ValueError("Default process group has not been initialized, please make sure to call "
                              "init_process_group.")
         self.broadcast_buffers = broadcast_buffers

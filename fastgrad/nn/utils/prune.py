@@ -192,6 +192,7 @@ class Identity(BasePruningMethod):
         return super().apply(module, name)
 
 
+# twin of L1Unstructured: torch's one class per pruning method; the chosen entries differ
 class RandomUnstructured(BasePruningMethod):
     """Prunes `amount` entries (a fraction, or a count) chosen at random."""
 
@@ -216,6 +217,7 @@ class RandomUnstructured(BasePruningMethod):
         return super().apply(module, name, amount=amount)
 
 
+# twin of RandomUnstructured: torch's one class per pruning method; the chosen entries differ
 class L1Unstructured(BasePruningMethod):
     """Prunes the `amount` entries of smallest absolute value."""
 
@@ -387,6 +389,7 @@ def custom_from_mask(module, name, mask):
 
 def remove(module, name):
     """Make the pruning of module.<name> permanent and drop its hook, <name>_orig and <name>_mask."""
+    # twin of nn/utils/weight_norm.py remove_weight_norm: torch's pair; names differ
     for k, hook in module._forward_pre_hooks.items():
         if isinstance(hook, BasePruningMethod) and hook._tensor_name == name:
             hook.remove(module)

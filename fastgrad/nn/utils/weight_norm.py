@@ -57,11 +57,13 @@ def weight_norm(module, name="weight", dim=0):
     """Replace module.<name> by <name>_g * <name>_v / ||<name>_v|| (norm over all dims but dim;
     dim=None: over all), recomputed before each forward."""
     WeightNorm.apply(module, name, dim)
+    # twin of nn/utils/spectral_norm.py spectral_norm: different parametrizations
     return module
 
 
 def remove_weight_norm(module, name="weight"):
     """Undo weight_norm: module.<name> is a parameter again, holding g * v / ||v||."""
+    # twin of nn/utils/prune.py remove: torch's pair; names differ
     for k, hook in module._forward_pre_hooks.items():
         if isinstance(hook, WeightNorm) and hook.name == name:
             hook.remove(module)

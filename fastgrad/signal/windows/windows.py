@@ -207,6 +207,7 @@ def hann_window(window_length, periodic=True, *, dtype=None, layout=None, device
                           requires_grad=requires_grad)
 
 
+# twin of blackman_window: torch's window functions, one each; the formulas differ
 def bartlett_window(window_length, periodic=True, *, dtype=None, layout=None, device=None, requires_grad=False,
                     pin_memory=False):
     """The triangular window (periodic: of window_length + 1 points, the last dropped)."""
@@ -220,6 +221,7 @@ def bartlett_window(window_length, periodic=True, *, dtype=None, layout=None, de
     return _finish(w[:window_length], dtype, device, requires_grad)
 
 
+# twin of bartlett_window: torch's window functions, one each; the formulas differ
 def blackman_window(window_length, periodic=True, *, dtype=None, layout=None, device=None, requires_grad=False,
                     pin_memory=False):
     """0.42 - 0.5 cos(2 pi n / (N - 1)) + 0.08 cos(4 pi n / (N - 1))."""
