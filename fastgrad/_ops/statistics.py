@@ -23,6 +23,23 @@ _histogramdd_t = collections.namedtuple("histogramdd", ["hist", "bin_edges"])
 
 
 # --------------------------------------------------------------------------- cov, corrcoef
+def _cov_weights(name, w, n, integral):
+    """cov's fweights (integral) or aweights (floating point): torch's checks, worded as its."""
+    if w._data.ndim > 1:
+        raise RuntimeError("cov(): expected %s to have one or fewer dimensions but got %s with %d dimensions"
+                           % (name, name, w._data.ndim))
+    if (w._data.dtype.kind not in "iu") if integral else (_dtype.kind(w._data.dtype) != "f"):
+        raise RuntimeError("cov(): expected %s to have %s dtype but got %s with %s dtype"
+                           % (name, "integral" if integral else "floating point", name,
+                              scalar_type_name(w._data.dtype)))
+    if w._data.size != n:
+        raise RuntimeError("cov(): expected %s to have the same numel as there are observations in the input "
+                           "but got %d != %d" % (name, w._data.size, n))
+    if n and w._data.min() < 0:
+        raise RuntimeError("cov(): %s cannot be negative" % name)
+    return w
+
+
 def cov(input, *, correction=1, fweights=None, aweights=None):
     """The covariance matrix of the variables in input's rows (observations in its columns)."""
     from fastgrad._ops.linalg import mm
@@ -38,31 +55,9 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     n = x._data.shape[1]
     w = None
     if fweights is not None:
-        w = fweights
-        if w._data.ndim > 1:
-            raise RuntimeError("cov(): expected fweights to have one or fewer dimensions but got fweights with %d "
-                               "dimensions" % w._data.ndim)
-        if w._data.dtype.kind not in "iu":
-            raise RuntimeError("cov(): expected fweights to have integral dtype but got fweights with %s dtype"
-                               % scalar_type_name(w._data.dtype))
-        if w._data.size != n:
-            raise RuntimeError("cov(): expected fweights to have the same numel as there are observations in the input "
-                               "but got %d != %d" % (w._data.size, n))
-        if n and w._data.min() < 0:
-            raise RuntimeError("cov(): fweights cannot be negative")
+        w = _cov_weights("fweights", fweights, n, integral=True)
     if aweights is not None:
-        aw = aweights
-        if aw._data.ndim > 1:
-            raise RuntimeError("cov(): expected aweights to have one or fewer dimensions but got aweights with %d "
-                               "dimensions" % aw._data.ndim)
-        if _dtype.kind(aw._data.dtype) != "f":
-            raise RuntimeError("cov(): expected aweights to have floating point dtype but got aweights with %s dtype"
-                               % scalar_type_name(aw._data.dtype))
-        if aw._data.size != n:
-            raise RuntimeError("cov(): expected aweights to have the same numel as there are observations in the input "
-                               "but got %d != %d" % (aw._data.size, n))
-        if n and aw._data.min() < 0:
-            raise RuntimeError("cov(): aweights cannot be negative")
+        aw = _cov_weights("aweights", aweights, n, integral=False)
         w = aw if w is None else w * aw
     if w is not None:
         w_sum = w.sum()

@@ -17,8 +17,8 @@ def _check_dim(dim, t, what="tensor"):
 class CatTransform(Transform):
     """Applies transforms[i] to the i-th slice (of length lengths[i]) along dim, as torch.cat."""
 
+    # twin of StackTransform.__init__: torch's pair
     def __init__(self, tseq, dim=0, lengths=None, cache_size=0):
-        # twin of StackTransform.__init__: torch's pair
         if not all(isinstance(t, Transform) for t in tseq):
             raise AssertionError("All elements of tseq must be Transform instances")
         if cache_size:
@@ -95,8 +95,8 @@ class CatTransform(Transform):
 class StackTransform(Transform):
     """Applies transforms[i] to the i-th slice along dim, as torch.stack."""
 
+    # twin of CatTransform.__init__: torch's pair
     def __init__(self, tseq, dim=0, cache_size=0):
-        # twin of CatTransform.__init__: torch's pair
         if not all(isinstance(t, Transform) for t in tseq):
             raise AssertionError("All elements of tseq must be Transform instances")
         if cache_size:

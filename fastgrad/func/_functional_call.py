@@ -18,8 +18,8 @@ def _swap(module, name, value):
     return owner, last, old
 
 
+# twin of _swap: _swap/_restore: the inverse walks of functional_call
 def _restore(owner, last, old):
-    # twin of _swap: _swap/_restore: the inverse walks of functional_call
     if last in owner._parameters:
         owner._parameters[last] = old
     elif last in owner._buffers:

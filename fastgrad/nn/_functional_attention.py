@@ -87,7 +87,7 @@ def _in_projection(q, k, v, w_q, w_k, w_v, b_q=None, b_k=None, b_v=None):
 
 def _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads):
     """Whether the input is batched (3-D query); AssertionError like torch's for other shapes."""
-    # twin of _mha_shape_check: torch's batched and unbatched checks, word for word; the dims in each message differ
+    # batched and unbatched branches are twins: torch's checks word for word; the dims in each message differ
     if query.dim() == 3:
         is_batched = True
         if key.dim() != 3 or value.dim() != 3:
@@ -99,7 +99,7 @@ def _mha_shape_check(query, key, value, key_padding_mask, attn_mask, num_heads):
         if attn_mask is not None and attn_mask.dim() not in (2, 3):
             raise AssertionError("For batched (3-D) `query`, expected `attn_mask` to be `None`, 2-D or 3-D"
                                  f" but found {attn_mask.dim()}-D tensor instead")
-    # twin of _mha_shape_check: torch's batched and unbatched checks, word for word; the dims in each message differ
+    # batched and unbatched branches are twins: torch's checks word for word; the dims in each message differ
     elif query.dim() == 2:
         is_batched = False
         if key.dim() != 2 or value.dim() != 2:

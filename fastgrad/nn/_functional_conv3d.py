@@ -67,6 +67,7 @@ def _check_dtypes(x, weight, bias):
                            f"{scalar_type_name(bias._data.dtype)}")
 
 
+# twin of conv_transpose3d: torch's own pairing; the products differ
 def _convolution(x, weight, bias, stride, lo, hi, dilation, groups):
     """The checks of torch's check_shape_forward for a convolution, then the op (batched x)."""
     nd = weight.dim() - 2
@@ -75,7 +76,6 @@ def _convolution(x, weight, bias, stride, lo, hi, dilation, groups):
     hi = _expand(hi, "padding", nd)
     d = _expand(dilation, "dilation", nd)
     if min(lo) < 0 or min(hi) < 0:
-        # twin of conv_transpose3d: torch's own pairing; the products differ
         raise RuntimeError("negative padding is not supported")
     if min(s) <= 0:
         raise RuntimeError("non-positive stride is not supported")
@@ -148,6 +148,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return y.squeeze(0) if unbatched else y
 
 
+# twin of _convolution (torch's own pairing; the products differ) and of _functional_spatial._conv_transpose's checks
 @U.refuses("slow_conv_transpose3d_out_cpu")
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """3-D transposed convolution of (N, C_in, D, H, W) input with (C_in, C_out / groups, kd, kh, kw) weight."""
@@ -162,7 +163,6 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if min(p) < 0:
         raise RuntimeError("negative padding is not supported")
     if min(op) < 0:
-        # twin of _convolution: torch's own pairing; the products differ
         raise RuntimeError("negative output_padding is not supported")
     if min(s) <= 0:
         raise RuntimeError("non-positive stride is not supported")

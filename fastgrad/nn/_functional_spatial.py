@@ -59,6 +59,7 @@ def _conv_transpose_2d(x, weight, bias, s, p, op, groups, d):
     return SP.ConvTranspose2d.apply(x, weight, bias, geom)
 
 
+# twin of _functional_conv3d.conv_transpose3d's argument checks: that one expands its own 3-D geometry
 def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, groups, dilation):
     name = f"conv_transpose{nd}d"
     if input.dim() not in (nd + 1, nd + 2):

@@ -24,6 +24,7 @@ def _adadelta_step(p, g, square_avg, acc_delta, lr, rho, eps, weight_decay, maxi
     p += -lr * delta
 
 
+# twin of optim/rmsprop.py RMSprop.__init__: torch's checks per optimizer
 class Adadelta(Optimizer):
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
                  maximize=False, differentiable=False):
@@ -31,7 +32,6 @@ class Adadelta(Optimizer):
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= rho <= 1.0:
-            # twin of optim/rmsprop.py RMSprop.__init__: torch's checks per optimizer
             raise ValueError(f"Invalid rho value: {rho}")
         if not 0.0 <= eps:
             raise ValueError(f"Invalid epsilon value: {eps}")

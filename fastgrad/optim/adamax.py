@@ -23,13 +23,13 @@ def _adamax_step(p, g, exp_avg, exp_inf, lr, beta1, beta2, eps, weight_decay, st
     p += -clr * exp_avg / exp_inf
 
 
+# twin of optim/rprop.py Rprop.__init__: torch's checks per optimizer
 class Adamax(Optimizer):
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
                  maximize=False, differentiable=False, capturable=False):
         _check_tensor_lr(lr)
         _check_adam_args(lr, eps, betas, weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach, maximize=maximize,
-                        # twin of optim/rprop.py Rprop.__init__: torch's checks per optimizer
                         differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
 

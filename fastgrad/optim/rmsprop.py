@@ -3,6 +3,7 @@ from fastgrad._backend import K
 from fastgrad.optim.optimizer import Optimizer, _check_tensor_lr, _scalar, _to_scalar, _zeros_like
 
 
+# twin of optim/adadelta.py Adadelta.__init__: torch's checks per optimizer
 class RMSprop(Optimizer):
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
@@ -12,7 +13,6 @@ class RMSprop(Optimizer):
         if not 0.0 <= eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
         if not 0.0 <= momentum:
-            # twin of optim/adadelta.py Adadelta.__init__: torch's checks per optimizer
             raise ValueError(f"Invalid momentum value: {momentum}")
         if not 0.0 <= weight_decay:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")

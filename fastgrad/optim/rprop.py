@@ -31,6 +31,7 @@ def _rprop_step(p, g, prev, step_size, etaminus, etaplus, step_size_min, step_si
     np.copyto(prev, g)
 
 
+# twin of optim/adamax.py Adamax.__init__: torch's checks per optimizer
 class Rprop(Optimizer):
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *, capturable=False, foreach=None,
                  maximize=False, differentiable=False):
@@ -40,7 +41,6 @@ class Rprop(Optimizer):
         if not 0.0 < etas[0] < 1.0 < etas[1]:
             raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
         defaults = dict(lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach, maximize=maximize,
-                        # twin of optim/adamax.py Adamax.__init__: torch's checks per optimizer
                         differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
 

@@ -48,7 +48,7 @@ class Transformer(Module):
                  batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
         factory_kwargs = {"device": device, "dtype": dtype}
         super().__init__()
-        # twin of Transformer.__init__: torch's encoder and decoder construction, side by side
+        # encoder and decoder construction are twins, side by side as in torch
         if custom_encoder is not None:
             self.encoder = custom_encoder
         else:
@@ -56,7 +56,7 @@ class Transformer(Module):
                                                     layer_norm_eps, batch_first, norm_first, bias, **factory_kwargs)
             encoder_norm = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory_kwargs)
             self.encoder = TransformerEncoder(encoder_layer, num_encoder_layers, encoder_norm)
-        # twin of Transformer.__init__: torch's encoder and decoder construction, side by side
+        # encoder and decoder construction are twins, side by side as in torch
         if custom_decoder is not None:
             self.decoder = custom_decoder
         else:

@@ -64,6 +64,7 @@ class DistributedDataParallel(Module):
     broadcast_buffers: rank 0's buffers (BatchNorm's running statistics) are copied to every rank before each
     forward. The wrapped model is .module, so state_dict keys start with "module."."""
 
+    # its two parameter checks below run in parallel (torch's wording for each case), not shared
     def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True,
                  init_sync=True, process_group=None, bucket_cap_mb=None, find_unused_parameters=False,
                  check_reduction=False, gradient_as_bucket_view=False, static_graph=False,
@@ -83,7 +84,6 @@ class DistributedDataParallel(Module):
                 seen.add(id(p))
                 params.append(p)
         if not params:
-            # twin of DistributedDataParallel.__init__: torch's wording for each
             raise RuntimeError("DistributedDataParallel is not needed when a module doesn't have any parameter "
                                "that requires a gradient.")
         self.module = module
@@ -92,7 +92,6 @@ class DistributedDataParallel(Module):
         self.dim = dim
         self.process_group = dist.group.WORLD if process_group is None else process_group
         if self.process_group is None:
-            # twin of DistributedDataParallel.__init__: torch's wording for each
             raise ValueError("Default process group has not been initialized, please make sure to call "
                              "init_process_group.")
         self.broadcast_buffers = broadcast_buffers
