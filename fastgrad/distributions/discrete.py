@@ -10,7 +10,7 @@ from fastgrad.distributions.categorical import Categorical
 from fastgrad.distributions.distribution import Distribution
 from fastgrad.distributions.exp_family import ExponentialFamily
 from fastgrad.distributions.gamma import Gamma
-from fastgrad.distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from fastgrad.distributions.utils import BinaryProbsLogits, broadcast_all, lazy_property
 
 __all__ = ["Poisson", "Binomial", "Geometric", "NegativeBinomial", "Multinomial"]
 
@@ -22,24 +22,8 @@ def _clamp_by_zero(x):
     return (x.clamp(min=0) + x - x.clamp(max=0)) / 2
 
 
-class _ProbsOrLogits:
+class _ProbsOrLogits(BinaryProbsLogits):
     """probs/logits handling shared by the binary-parameter discrete distributions."""
-
-    # twin of distributions/simple.py Bernoulli: torch's per-distribution structure
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.size()
-
-    def _new(self, *args, **kwargs):
-        return self._param.new(*args, **kwargs)
 
     def _init_count_and_param(self, total_count, probs, logits):
         if (probs is None) == (logits is None):

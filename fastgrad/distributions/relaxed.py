@@ -12,7 +12,7 @@ from fastgrad.distributions.gamma import Gamma
 from fastgrad.distributions.simple import Uniform
 from fastgrad.distributions.transformed import TransformedDistribution
 from fastgrad.distributions.transforms import AffineTransform, ExpTransform, PowerTransform, SigmoidTransform
-from fastgrad.distributions.utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs, probs_to_logits
+from fastgrad.distributions.utils import BinaryProbsLogits, broadcast_all, clamp_probs
 
 __all__ = ["LogitRelaxedBernoulli", "RelaxedBernoulli", "ExpRelaxedCategorical", "RelaxedOneHotCategorical",
            "MixtureSameFamily", "Kumaraswamy", "FisherSnedecor"]
@@ -20,7 +20,7 @@ __all__ = ["LogitRelaxedBernoulli", "RelaxedBernoulli", "ExpRelaxedCategorical",
 _EULER = 0.57721566490153286060
 
 
-class LogitRelaxedBernoulli(Distribution):
+class LogitRelaxedBernoulli(BinaryProbsLogits, Distribution):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.real
 
@@ -44,21 +44,6 @@ class LogitRelaxedBernoulli(Distribution):
         self._expand_probs_logits(new, batch_shape)
         return self._finish_expand(new, batch_shape)
 
-    def _new(self, *args, **kwargs):
-        return self._param.new(*args, **kwargs)
-
-    # twin of distributions/simple.py Bernoulli: torch's per-distribution structure
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)

@@ -6,8 +6,7 @@ import fastgrad
 from fastgrad.distributions import constraints
 from fastgrad.distributions.distribution import Distribution
 from fastgrad.distributions.exp_family import ExponentialFamily
-from fastgrad.distributions.utils import (broadcast_all, lazy_property, logits_to_probs,
-                                          probs_to_logits)
+from fastgrad.distributions.utils import BinaryProbsLogits, broadcast_all
 
 __all__ = ["Normal", "Uniform", "Exponential", "Laplace", "Bernoulli"]
 
@@ -264,7 +263,7 @@ class Laplace(Distribution):
         return 1 + fastgrad.log(2 * self.scale)
 
 
-class Bernoulli(ExponentialFamily):
+class Bernoulli(BinaryProbsLogits, ExponentialFamily):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
     has_enumerate_support = True
@@ -289,9 +288,6 @@ class Bernoulli(ExponentialFamily):
         self._expand_probs_logits(new, batch_shape)
         return self._finish_expand(new, batch_shape)
 
-    def _new(self, *args, **kwargs):
-        return self._param.new(*args, **kwargs)
-
     @property
     def mean(self):
         return self.probs
@@ -306,18 +302,6 @@ class Bernoulli(ExponentialFamily):
     def variance(self):
         return self.probs * (1 - self.probs)
 
-    # twin of distributions/relaxed.py LogitRelaxedBernoulli: torch's per-distribution structure
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)

@@ -91,3 +91,23 @@ def vec_to_tril_matrix(vec, diag=0):
     onehot = fastgrad.zeros(len(flat), n * n, dtype=vec.dtype)
     onehot[list(range(len(flat))), flat] = 1.0
     return fastgrad.matmul(vec, onehot).reshape(tuple(vec.shape[:-1]) + (n, n))
+
+
+class BinaryProbsLogits:
+    """probs/logits of a distribution with one binary parameter (Bernoulli, LogitRelaxedBernoulli,
+    Binomial, Geometric, NegativeBinomial): either given, the other derived on first use."""
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def param_shape(self):
+        return self._param.size()
+
+    def _new(self, *args, **kwargs):
+        return self._param.new(*args, **kwargs)
