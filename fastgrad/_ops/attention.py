@@ -18,6 +18,11 @@ as (..., Hk, G * L, E) and multiplied with the Hk key heads directly.
 
 Rows whose every key is masked give zeros (as torch 2.13's CPU kernels): their bias row is
 replaced by zeros and their probabilities by 0 (rowkeep), so no NaN enters the softmax.
+
+is_causal on the inputs torch runs on its CPU flash kernel (_fused_ok) writes -inf over the
+scores above the diagonal (spec.fill) instead of adding it, as that kernel does: a NaN key
+there then contributes nothing (torch's output is finite); on its math fallback, and for an
+explicit mask, -inf is added, so NaN + -inf stays NaN as there.
 """
 import math
 
@@ -52,7 +57,8 @@ class _Spec:
     the dim to chunk over first, G: query heads per key head (1 without GQA), n: the number
     of (Lg, S) score matrices, Lg = G * L rows each."""
 
-    __slots__ = ("full", "lead", "G", "L", "S", "E", "Ev", "n", "scale", "const", "rowkeep", "drop", "kv_full", "blocks")
+    __slots__ = ("full", "lead", "G", "L", "S", "E", "Ev", "n", "scale", "const", "rowkeep", "drop", "kv_full", "blocks",
+                 "fill")
 
 
 def _causal(L, S, dt):
@@ -148,12 +154,15 @@ def _attn_fwd(spec, q3, k3, v3, bias, save):
     kT = k3.transpose(0, 2, 1)
     bias_l = None if bias is None else np.broadcast_to(bias, s.lead + (s.L, S))
     keep_l = None if s.rowkeep is None else np.broadcast_to(s.rowkeep, s.lead + (s.L, 1))
+    fill_l = None if s.fill is None else np.broadcast_to(s.fill, s.lead + (s.L, S))
     for idx, vshape, a, b, r0, r1, c1, off in _pieces(s):
         sc = K.mm(q3[a:b, r0:r1], kT[a:b, :, :c1])
         lv = vshape + ((r1 - r0) // G, c1)  # the piece in the lead-shaped view
         if bias_l is not None:
             sv = sc.reshape(lv)
             sv += bias_l[idx][..., r0 // G:r1 // G, :c1]
+        if fill_l is not None:
+            np.copyto(sc.reshape(lv), -np.inf, where=fill_l[idx][..., r0 // G:r1 // G, :c1])
         p = p_all[off:off + sc.size].reshape(sc.shape) if save else np.empty(sc.shape, dt)
         K.softmax_fwd(sc.reshape(-1, c1), p.reshape(-1, c1))
         if keep_l is not None:
@@ -375,6 +384,9 @@ def _recompute(s, q, k, v, mask):
         bias = make(s.const)
     if bias is not None:
         sc = (sc.reshape(s.lead + (s.L, s.S)) + bias).reshape(s.n, s.G * s.L, s.S)
+    if s.fill is not None:
+        fill = np.ascontiguousarray(np.broadcast_to(s.fill, s.lead + (s.L, s.S))).reshape(s.n, s.G * s.L, s.S)
+        sc = where(make(fill), make(np.full((), -np.inf, q._data.dtype)), sc)
     p = Softmax.apply(sc, 2)
     if s.rowkeep is not None:
         keep = np.broadcast_to(s.rowkeep, s.lead + (s.L, 1)).reshape(s.n, s.G * s.L, 1)
@@ -425,11 +437,11 @@ def _bmm_error(n, want, got, two_d):
                         % (n, want[1], n, got[0]))
 
 
-def _fused_ok(q, k, v, mask, dropout_p):
+def _fused_ok(q, k, v, mask, dropout_p, G):
     """Whether torch 2.13 runs this call on its CPU flash kernel (else its math fallback)."""
     return (q.ndim == k.ndim == v.ndim == 4 and q.shape[0] == k.shape[0] == v.shape[0]
-            and k.shape[1] == v.shape[1] and q.shape[-1] == v.shape[-1] and dropout_p <= 0.0
-            and not mask.requires_grad)
+            and k.shape[1] == v.shape[1] and (q.shape[1] == k.shape[1] or G > 1) and q.shape[-1] == v.shape[-1]
+            and dropout_p <= 0.0 and (mask is None or not mask.requires_grad))
 
 
 def _bool_bias(m, dt):
@@ -513,7 +525,7 @@ def _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_g
         if np.broadcast_shapes(score_shape, m.shape) != score_shape:
             raise RuntimeError("output with shape %s doesn't match the broadcast shape %s"
                                % (shape_str(score_shape), shape_str(np.broadcast_shapes(score_shape, m.shape))))
-        if is_causal and not _fused_ok(q, k, v, attn_mask, dropout_p):
+        if is_causal and not _fused_ok(q, k, v, attn_mask, dropout_p, G):
             # torch's CPU flash kernel applies both; its math fallback refuses the pair
             raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when "
                                "is_causal=True")
@@ -525,9 +537,13 @@ def _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_g
             const = m
     if dropout_p > 1.0:
         raise RuntimeError("dropout probability has to be between 0 and 1, but got %s" % dropout_p)
+    fill = None
     if is_causal:
+        if _fused_ok(q, k, v, attn_mask, dropout_p, G):  # torch's flash kernel writes -inf (see the top)
+            fill = _causal(L, S, np.bool_)  # True above the diagonal
         c = _causal(L, S, dt)
-        const = c if const is None else const + c
+        if fill is None or const is not None:  # the mask's dead rows are found with the causal part
+            const = c if const is None else const + c
     rowkeep = None
     if attn_mask is not None and S > 0:
         total = const if mask_t is None else (mask_t._data if const is None else const + mask_t._data)
@@ -545,7 +561,7 @@ def _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_g
     spec.lead = spec.full if (len(spec.full) >= 2 or (spec.full and G == 1)) else (1,) + spec.full
     spec.n = int(np.prod(spec.kv_full)) if spec.kv_full else 1
     spec.scale = (1.0 / math.sqrt(E) if E else math.inf) if scale is None else float(scale)
-    spec.const, spec.rowkeep = const, rowkeep
+    spec.const, spec.rowkeep, spec.fill = const, rowkeep, fill
     spec.blocks = [(0, G * L, S)]
     if is_causal and attn_mask is None and L * S >= _BLOCKS_MIN:
         spec.blocks = _causal_blocks(L, S, G, min(4, L // 64))
