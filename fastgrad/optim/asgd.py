@@ -26,6 +26,26 @@ def _asgd_step(p, g, ax, eta, mu, step, lr, lambd, alpha, t0, weight_decay, maxi
     mu[...] = 1 / max(1, step - t0)
 
 
+def _asgd_step_foreach(p, g, ax, eta, mu, step, lr, lambd, alpha, t0, weight_decay, maximize):
+    """_asgd_step with torch's _multi_tensor_asgd arithmetic (foreach=True): the decay folded into
+    the gradient, p -= eta * (g + lambd * p), and ax += (p - ax) * mu even when mu is 1. Rounding
+    differs a little, and after an infinite gradient p = -inf gives -inf + inf = NaN on the next
+    step (and ax inf - inf), where the single-tensor form keeps +-inf, as torch's two paths do."""
+    if maximize:
+        g = -g
+    p, g, ax = _real(p), _real(g), _real(ax)
+    inter = g + weight_decay * p if weight_decay != 0 else g
+    inter = inter + lambd * p
+    p -= inter * p.dtype.type(eta)
+    ax += (p - ax) * p.dtype.type(mu)
+    # eta from the step Tensor, in its dtype: lr / ((1 + lambd * lr * step) ** alpha) as torch's
+    # tensor ops (step's float32, and x.__rtruediv__ is reciprocal(x) * lr)
+    st = step.dtype.type
+    x = (st(1) + st(lambd * lr) * step[()]) ** st(alpha)
+    eta[...] = (st(1) / x) * st(lr)
+    mu[...] = 1 / max(1, float(step) - t0)
+
+
 class ASGD(Optimizer):
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0, foreach=None, maximize=False,
                  differentiable=False, capturable=False):
@@ -46,5 +66,6 @@ class ASGD(Optimizer):
             state["mu"] = _scalar(1.0)
             state["ax"] = _zeros_like(p)
         state["step"]._data[...] += 1
-        self._run(_asgd_step, p, state["ax"]._data, state["eta"]._data, state["mu"]._data, state["step"]._data, lr,
+        kernel = _asgd_step_foreach if group["foreach"] else _asgd_step  # torch's CPU default: single-tensor
+        self._run(kernel, p, state["ax"]._data, state["eta"]._data, state["mu"]._data, state["step"]._data, lr,
                   group["lambd"], group["alpha"], group["t0"], group["weight_decay"], group["maximize"])

@@ -107,7 +107,8 @@ CONFIGS = [
     ("RAdam", {"maximize": True}, None), ("RAdam", {}, GROUPS),
     ("ASGD", {}, None), ("ASGD", {"lr": 0.05, "lambd": 0.1, "alpha": 0.5, "t0": 10}, None),
     ("ASGD", {"weight_decay": 0.1, "maximize": True}, None), ("ASGD", {"t0": 5}, GROUPS),
-    ("ASGD", {"lr": TLR(0.02)}, None),
+    ("ASGD", {"lr": TLR(0.02)}, None), ("ASGD", {"foreach": True}, None),
+    ("ASGD", {"foreach": True, "weight_decay": 0.1, "maximize": True, "t0": 2}, GROUPS),
     ("Rprop", {}, None), ("Rprop", {"etas": (0.3, 1.5), "step_sizes": (1e-4, 0.5)}, None),
     ("Rprop", {"maximize": True, "lr": 0.1}, None), ("Rprop", {}, GROUPS_NO_WD),
     ("SparseAdam", {}, None), ("SparseAdam", {"lr": 0.01, "betas": (0.8, 0.9), "eps": 1e-6}, None),
@@ -539,3 +540,29 @@ def test_scalar_state_follows_the_default_dtype(torch):
     finally:
         fastgrad.set_default_dtype(old_f)
         torch.set_default_dtype(old_t)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("kwargs", [{}, {"weight_decay": 0.1, "maximize": True}, {"t0": 0.0}])
+def test_asgd_inf_gradient_each_path_as_torch(torch, kwargs, dtype):
+    """An infinite gradient: torch's for-loop ASGD (foreach=False, its CPU default) keeps +-inf,
+    its foreach form (p -= eta * (g + lambd * p)) turns it into -inf + inf = NaN on the next step;
+    fastgrad's foreach=True / False follow each."""
+    grads = [[np.inf, 1.0, -np.inf, 0.5], [0.3, 0.2, 0.2, -1.0], [1.0, 1.0, 1.0, 1.0]]
+    res = {}
+    for foreach in (False, True):
+        for lib in (torch, fastgrad):
+            p = lib.nn.Parameter(lib.tensor(np.array([0.5, -1.0, 2.0, 0.1], dtype)))
+            opt = lib.optim.ASGD([p], foreach=foreach, **kwargs)
+            traj = []
+            for g in grads:
+                p.grad = lib.tensor(np.array(g, dtype))
+                opt.step()
+                traj.append(np.concatenate([p.detach().numpy(), opt.state[p]["ax"].numpy()]))
+            res[foreach, lib.__name__] = np.array(traj)
+        f, t = res[foreach, "fastgrad"], res[foreach, "torch"]
+        assert np.array_equal(np.isnan(f), np.isnan(t)) and np.array_equal(np.isinf(f), np.isinf(t))
+        np.testing.assert_allclose(f, t, equal_nan=True, **_tol(dtype))
+    if not kwargs:  # the paths differ (weight decay or averaging from step 1 make NaN in both)
+        assert not np.isnan(res[False, "torch"]).any() and np.isnan(res[True, "torch"][1:, [0, 2]]).all()
+    assert np.isfinite(res[True, "torch"][:, [1, 3]]).all()
