@@ -47,27 +47,73 @@ def _cascade_sum(terms, rows, dt):
     return total
 
 
+def _sigmoid_bwd16(g, y):
+    """(g * (1 - y)) * y of float16 arrays, the difference and each product rounded to float16."""
+    return (g.astype(np.float16) * (np.float16(1) - y)) * y
+
+
+class SigmoidBackwardFloat16(Op):
+    """PyTorch's float16 CPU sigmoid_backward(g, y) = g * (1 - y) * y (see SigmoidFloat16), an op
+    of its own so the gradient of a float16 sigmoid can be differentiated again (create_graph):
+    its derivatives are PyTorch's (derivatives.yaml), grad_output: sigmoid_backward(gg, y) and
+    output: gg * g * (-2 * y + 1), each op rounded to float16 as PyTorch's half ops."""
+
+    _half_native = True
+
+    @staticmethod
+    def forward(ctx, y, g):
+        ctx.save_for_backward(y, g)
+        return _sigmoid_bwd16(g._data, y._data)
+
+    @staticmethod
+    def _array_backward(ctx, gg):
+        y, g = ctx.saved_arrays
+        need = ctx.needs_input_grad
+        dy = (gg * g) * (y * np.float16(-2) + np.float16(1)) if need[0] else None
+        return dy, (_sigmoid_bwd16(gg, y) if need[1] else None)
+
+    @staticmethod
+    def backward(ctx, gg):
+        y, g = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        dy = gg * g * (y * -2.0 + 1.0) if need[0] else None
+        return dy, (SigmoidBackwardFloat16.apply(y, gg) if need[1] else None)
+
+    @staticmethod
+    def jvp(ctx, ty, tg):
+        y, g = ctx.saved_tensors
+        out = None if ty is None else ty * g * (y * -2.0 + 1.0)
+        if tg is not None:
+            t2 = SigmoidBackwardFloat16.apply(y, tg)
+            out = t2 if out is None else out + t2
+        return out
+
+
 class SigmoidFloat16(Op):
     """sigmoid of a float16 tensor whose gradient is PyTorch's float16 CPU kernel's: g * (1 - y) * y with the
     difference and each product rounded to float16 (its bfloat16 kernel, like fastgrad's float32 run of any
-    half op, rounds only the result). Used where the rounding shows: the recurrent cells' gates."""
+    half op, rounds only the result). Used where the rounding shows: the recurrent cells' gates. The
+    gradient is SigmoidBackwardFloat16 of the saved output, so double backward works."""
 
     _half_native = True  # computes its half arithmetic itself
 
     @staticmethod
     def forward(ctx, x):
         y = np.asarray(K.sigmoid_fwd(x._data.astype(_F32))).astype(np.float16)
-        ctx.y = y
+        ctx.save_for_backward(y)
         return y
 
     @staticmethod
-    def backward(ctx, g):
-        y = ctx.y
-        return make((g._data.astype(np.float16) * (np.float16(1) - y)) * y)
+    def _array_backward(ctx, g):
+        return (_sigmoid_bwd16(g, ctx.saved_arrays[0]),)
 
     @staticmethod
-    def jvp(ctx, t):  # the same float16 roundings, in differentiable ops of the tangent
-        return t * make(np.float16(1) - ctx.y) * make(ctx.y)
+    def backward(ctx, g):
+        return SigmoidBackwardFloat16.apply(ctx.saved_tensors[0], g)
+
+    @staticmethod
+    def jvp(ctx, t):  # PyTorch's: sigmoid_backward(t, y)
+        return SigmoidBackwardFloat16.apply(ctx.saved_tensors[0], t)
 
 
 class NllLossHalf(Op):

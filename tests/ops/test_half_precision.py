@@ -395,6 +395,53 @@ def test_gru_half_bit_exact(torch, case, dtype):
         np.testing.assert_array_equal(_values(f), _values(t))
 
 
+def test_sigmoid_float16_double_backward_bit_exact(torch):
+    """The GRU's float16 sigmoid (its gradient rounded as PyTorch's float16 sigmoid_backward
+    kernel) differentiates twice: gradient, second derivatives and the forward-mode tangent bit
+    for bit as torch.sigmoid's in float16; and within float16 rounding of the float64 closed forms y (1 - y) and y (1 - y) (1 - 2 y) of the float16 y."""
+    from fastgrad._ops.half import SigmoidFloat16
+
+    rs = np.random.RandomState(0)
+    x, w, w2 = (rs.standard_normal(60).astype(np.float16) * s for s in (np.float16(3), 1, 1))
+    res = []
+    for lib, sig in ((torch, torch.sigmoid), (fastgrad, SigmoidFloat16.apply)):
+        t = lib.tensor(x, requires_grad=True)
+        y = sig(t)
+        g, = lib.autograd.grad(y, t, lib.tensor(w), create_graph=True)
+        gx, = lib.autograd.grad(g, t, lib.tensor(w2), retain_graph=True)
+        gw, = lib.autograd.grad((g * g).sum(), t)
+        fwd = lib.autograd.forward_ad
+        with fwd.dual_level():
+            tan = fwd.unpack_dual(sig(fwd.make_dual(lib.tensor(x), lib.tensor(w)))).tangent
+        res.append([v.detach().numpy() for v in (y, g, gx, gw, tan)])
+    for name, f, t in zip(("y", "grad", "grad of grad", "grad of grad**2", "tangent"), *res):
+        assert f.dtype == np.float16, name
+        np.testing.assert_array_equal(f, t, err_msg=name)
+    e = res[1][0].astype(np.float64)  # the float16 y both formulas take
+    np.testing.assert_allclose(res[1][1], w * e * (1 - e), rtol=4e-3, atol=1e-4)
+    np.testing.assert_allclose(res[1][2], w * w2 * e * (1 - e) * (1 - 2 * e), rtol=1e-2, atol=2e-3)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"batch_first": True, "num_layers": 2}])
+def test_gru_float16_double_backward(torch, kwargs):
+    """create_graph through the float16 GRU, then a gradient of the input gradient's norm with
+    respect to the input and every parameter: within float16 rounding of torch's float16 result
+    (or no farther from the float64 result than torch's is)."""
+    fm, tm, em = _module_pair(torch, "GRU", (4, 3), kwargs, "float16")
+    x = np.random.RandomState(3).standard_normal((5, 2, 4))
+    res = []
+    for lib, m, dt in ((fastgrad, fm, "float16"), (torch, tm, "float16"), (torch, em, "float64")):
+        xt = _tensor(lib, x, dt, True) if dt == "float16" else lib.tensor(_values(_tensor(torch, x, "float16", False)),
+                                                                        dtype=lib.float64, requires_grad=True)
+        out = m(xt)[0]
+        ps = [xt] + list(m.parameters())
+        g = lib.autograd.grad(out.sum(), ps, create_graph=True)
+        gg = lib.autograd.grad(sum((v * v).sum() for v in g), ps)
+        res.append([_values(v) for v in list(g) + list(gg)])
+    for i, (f, t, e) in enumerate(zip(*res)):
+        assert_half_close(f, t, e, 1e-2, 1e-2, "GRU float16 double backward %d" % i)
+
+
 # --------------------------------------------------------------------------- training
 def _train(L, convert, make_opt, steps=20):
     rs = np.random.RandomState(0)
