@@ -35,7 +35,7 @@ def unary(name, nt, fn, *args, **kwargs):
     """fn(component, *args) for every component (torch's strided layout has a short list of them)."""
     if _strided(nt) and name not in _STRIDED_UNARY:
         raise not_implemented(_NAMES.get(name, name))
-    return nt._map(lambda c: fn(c, *args, **kwargs))
+    return nt._vmap(lambda c: fn(c, *args, **kwargs))
 
 
 def binary(name, a, b, fn, **kwargs):
@@ -60,11 +60,15 @@ def binary(name, a, b, fn, **kwargs):
         if nt._layout == jagged and (other._j is not nt._j or other._ragged != nt._ragged):
             raise RuntimeError("cannot call binary pointwise function %s.Tensor with inputs of shapes %s and %s"
                                % (name, _size_str(a), _size_str(b)))
+        if nt._holes and other._holes:  # the same offsets and lengths (the same j): on the buffers
+            return nt._on_values(fn(a._vals, b._vals, **kwargs))
         pairs = zip(nt._comps, other._comps)
     elif isinstance(other, Tensor):
         pairs = zip(nt._comps, _dense_parts(nt, other, name))
     else:
         pairs = ((c, other) for c in nt._comps)
+    if nt._holes and not _is_nt(other) and (not isinstance(other, Tensor) or other.dim() < nt.dim()):
+        return nt._vmap(lambda c: fn(c, other, **kwargs) if nt is a else fn(other, c, **kwargs))
     if nt is a:
         return nt._like([fn(x, y, **kwargs) for x, y in pairs])
     return nt._like([fn(y, x, **kwargs) for x, y in pairs])
@@ -83,11 +87,18 @@ def _dense_parts(nt, dense, name):
     return [dense] * n
 
 
+def _not_contiguous(sig, arg):
+    """torch's error for an op that needs a jagged tensor without holes."""
+    return ValueError("NestedTensor %s: expected %s to be a contiguous jagged layout NestedTensor" % (sig, arg))
+
+
 def _size_str(t):
     return "(%s)" % ", ".join(str(s) for s in t.size()) if _is_nt(t) else str(tuple(t.shape))
 
 
 def masked_fill(nt, mask, value):
+    if _is_nt(mask) and nt._holes and mask._holes and mask._j is nt._j:
+        return nt._on_values(nt._vals.masked_fill(mask._vals, value))
     if _is_nt(mask):
         return nt._like([c.masked_fill(m, value) for c, m in zip(nt._comps, mask._comps)])
     return nt._like([c.masked_fill(m, value) for c, m in zip(nt._comps, _dense_parts(nt, mask, "masked_fill"))])
@@ -117,6 +128,9 @@ def _reduce(name, nt, dim, keepdim, dtype):
             raise RuntimeError("NestedTensor always requires keepdim=True for now.")
         return nt._map(lambda c: getattr(c, name)(d - 1, keepdim=True, dtype=dtype))
     dims, r = _dims(nt, dim), nt._ragged
+    if r in dims and nt._lens is not None:
+        raise RuntimeError("%s(): reducing across the ragged dimension is not supported for non-contiguous nested "
+                           "tensors with holes" % name)
     if 0 in dims and r not in dims:
         raise RuntimeError("%s(): reducing along the batch dimension but not the ragged dimension is not "
                            "supported for nested tensors" % name)
@@ -133,7 +147,7 @@ def _reduce(name, nt, dim, keepdim, dtype):
         return stack([getattr(c, name)(r - 1, keepdim=keepdim, dtype=dtype) for c in nt._comps])
     cd = [d - 1 for d in dims]
     ragged = r if keepdim else r - sum(d < r for d in dims)
-    return nt._like([getattr(c, name)(cd, keepdim=keepdim, dtype=dtype) for c in nt._comps], ragged)
+    return nt._vmap(lambda c: getattr(c, name)(cd, keepdim=keepdim, dtype=dtype), ragged)
 
 
 def nt_sum(nt, dim=None, keepdim=False, *, dtype=None):
@@ -155,7 +169,10 @@ def softmax(nt, dim=None, _stacklevel=3, dtype=None, *, _log=False):
     fn = N.log_softmax if _log else N.softmax
     if _log and _strided(nt):
         raise not_implemented("_log_softmax")
-    return nt._map(lambda c: fn(c, d - 1, dtype=dtype))
+    if d == nt._ragged and nt._lens is not None:
+        raise RuntimeError("%s(): not supported where lengths is not None if reducing across the ragged dimension "
+                           "for NestedTensor" % ("log_softmax" if _log else "softmax"))
+    return nt._vmap(lambda c: fn(c, d - 1, dtype=dtype))
 
 
 def log_softmax(nt, dim=None, _stacklevel=3, dtype=None):
@@ -172,7 +189,7 @@ def transpose(nt, dim0, dim1):
     r = nt._ragged
     if r is not None:
         r = d1 if r == d0 else d0 if r == d1 else r
-    return nt._like([c.transpose(d0 - 1, d1 - 1) for c in nt._comps], r)
+    return nt._vmap(lambda c: c.transpose(d0 - 1, d1 - 1), r)
 
 
 def _shape_args(shape):
@@ -207,7 +224,7 @@ def unsqueeze(nt, dim):
     if d == 0:
         raise RuntimeError("unsqueeze(): cannot unsqueeze the batch dimension of a nested tensor")
     r = nt._ragged
-    return nt._like([c.unsqueeze(d - 1) for c in nt._comps], r + (d <= r) if r is not None else None)
+    return nt._vmap(lambda c: c.unsqueeze(d - 1), r + (d <= r) if r is not None else None)
 
 
 def squeeze(nt, dim=None):
@@ -218,10 +235,9 @@ def squeeze(nt, dim=None):
         raise RuntimeError("squeeze(): For nested tensors, squeezing dimension 0 or the ragged dimension is not "
                            "supported")
     r = nt._ragged
-    out = [c.squeeze(d - 1) for c in nt._comps]
-    if out and out[0].dim() == nt._comps[0].dim():
+    if nt._comps and nt._comps[0].shape[d - 1] != 1:
         return nt
-    return nt._like(out, r - (d < r) if r is not None else None)
+    return nt._vmap(lambda c: c.squeeze(d - 1), r - (d < r) if r is not None else None)
 
 
 # ------------------------------------------------------------------ products
@@ -242,7 +258,9 @@ def matmul(a, b):
             raise RuntimeError("matmul(): expected the two nested tensors to have the same batch size, got %d "
                                "and %d" % (len(a._comps), len(b._comps)))
         return nt._like([L.matmul(x, y) for x, y in zip(a._comps, b._comps)])
-    return nt._like([L.matmul(c, other) if nt is a else L.matmul(other, c) for c in nt._comps])
+    if nt is a:
+        return nt._vmap(lambda c: L.matmul(c, other))
+    return nt._like([L.matmul(other, c) for c in nt._comps])
 
 
 def bmm(a, b):
@@ -272,6 +290,8 @@ def linear(input, weight, bias=None):
             raise RuntimeError("Shape mismatch for NestedTensor Linear: Expected input's (a nested tensor) "
                                "'last_dim' to equal 'weight.size(1), but got: last_dim = %d, and weight.size(1) = %d"
                                % (input.size(-1), weight.shape[1]))
+    elif input._lens is not None:
+        raise _not_contiguous("linear_default(input: jt, weight: t, bias: t?)", "input")
     elif input.size(-1) != weight.shape[-1]:  # torch multiplies the values: their rows in the message
         rows = input.numel() // max(input.size(-1), 1)
         raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (%dx%d and %dx%d)"
@@ -306,6 +326,13 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     outs = [AT.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=scale, enable_gqa=enable_gqa)
             for q, k, v in zip(query._comps, key._comps, value._comps)]
     return query._like(outs)
+
+
+def dropout(x, p=0.5, training=True, inplace=False):
+    from fastgrad._ops import nn_functional as NF
+    if x._lens is not None:  # torch's native_dropout, even in eval mode
+        raise _not_contiguous("native_dropout_default(self: jt, float: any, train: any?)", "self")
+    return x if not training or p == 0 else x._map(lambda c: NF.dropout(c, p, training))
 
 
 # ------------------------------------------------------------------ padding
@@ -404,8 +431,7 @@ def bind(cls):
                   "relu": lambda x: unary("relu", x, E.relu), "gelu": lambda x, approximate="none": unary(
                       "gelu", x, A.gelu, approximate=approximate),
                   "silu": lambda x, inplace=False: unary("silu", x, A.silu),
-                  "dropout": lambda x, p=0.5, training=True, inplace=False: x if not training or p == 0 else
-                  x._map(lambda c: NF.dropout(c, p, training))}
+                  "dropout": dropout}
     for n in _BINARY:
         functional[n] = (lambda name: lambda a, b, **kw: binary(name, a, b, getattr(Tensor, name if name !=
                                                                                      "true_divide" else "div"),

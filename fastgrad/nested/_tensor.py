@@ -103,6 +103,28 @@ class NestedTensor(Tensor):
     def _map(self, fn):
         return self._like([fn(c) for c in self._comps])
 
+    @property
+    def _holes(self):
+        """A jagged tensor with lengths (torch's 'with holes'): its components are pieces of the
+        values buffer (_vals) at _offs, of _lens; ops keep that structure as torch's do."""
+        return self._lens is not None and self._vals is not None
+
+    def _vmap(self, fn, ragged=None):
+        """fn of every component, for an fn that keeps the ragged dim's positions apart (pointwise
+        ops, ops over other dims): a tensor with holes applies it to its values buffer once and
+        keeps offsets and lengths (torch's result); others map the components (_like)."""
+        if not self._holes:
+            return self._like([fn(c) for c in self._comps], ragged)
+        return self._on_values(fn(self._vals), ragged)
+
+    def _on_values(self, vals, ragged=None):
+        """The tensor of self's offsets and lengths (and structure) on the buffer vals."""
+        from fastgrad._ops import indexing as _I
+        r = self._ragged if ragged is None else ragged
+        offs, lens = self._offs.tolist(), self._lens.tolist()
+        comps = [_I.narrow(vals, r - 1, int(o), int(n)) for o, n in zip(offs, lens)]
+        return NestedTensor._new(comps, jagged, vals.dtype, r, self._j, vals, self._offs, self._lens)
+
     # ------------------------------------------------------------------ metadata
     layout = property(lambda self: self._layout)
     dtype = property(lambda self: self._dt)
@@ -166,6 +188,8 @@ class NestedTensor(Tensor):
         return all(c.is_contiguous() for c in self._comps)
 
     def contiguous(self, memory_format=None):
+        if self._lens is not None:  # torch packs the components: new offsets, no lengths
+            return NestedTensor._new([c.contiguous() for c in self._comps], jagged, self._dt, self._ragged)
         return self if self.is_contiguous() else self._map(lambda c: c.contiguous())
 
     def stride(self, dim=None):
@@ -276,14 +300,14 @@ class NestedTensor(Tensor):
         autograd.backward([c for c, _ in outs], [g for _, g in outs], retain_graph, create_graph, inputs=inputs)
 
     def detach(self):
-        return self._map(lambda c: c.detach())
+        return self._vmap(lambda c: c.detach())
 
     def clone(self, *, memory_format=None):
-        return self._map(lambda c: c.clone())
+        return self._vmap(lambda c: c.clone())
 
     # ------------------------------------------------------------------ conversion
     def to(self, *args, **kwargs):
-        return self._map(lambda c: c.to(*args, **kwargs))
+        return self._vmap(lambda c: c.to(*args, **kwargs))
 
     def float(self):
         return self.to(_dtype.float32)
