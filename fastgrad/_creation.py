@@ -207,18 +207,26 @@ def _like(x, dtype):
 
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("zeros_like", input, dtype=dtype, requires_grad=requires_grad)
     return _finish(np.zeros(input._data.shape, _like(input, dtype)), None, requires_grad, device)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("ones_like", input, dtype=dtype, requires_grad=requires_grad)
     return _finish(np.ones(input._data.shape, _like(input, dtype)), None, requires_grad, device)
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("empty_like", input, dtype=dtype, requires_grad=requires_grad)
     return _finish(np.empty(input._data.shape, _like(input, dtype)), None, requires_grad, device)
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("full_like", input, fill_value, dtype=dtype, requires_grad=requires_grad)
     npd = _like(input, dtype)
     if npd.kind == "u" and isinstance(fill_value, numbers.Integral) and not isinstance(fill_value, bool):
         fill_value = _dtype.unsigned_int(int(fill_value), npd, npd.name + "_t")
@@ -304,11 +312,15 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 
 def rand_like(input, *, dtype=None, generator=None, requires_grad=False, device=None, layout=None,
               memory_format=None):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("rand_like", input, dtype=dtype, requires_grad=requires_grad)
     return rand(*input._data.shape, dtype=dtype or input.dtype, generator=generator, requires_grad=requires_grad)
 
 
 def randn_like(input, *, dtype=None, generator=None, requires_grad=False, device=None, layout=None,
                memory_format=None):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("randn_like", input, dtype=dtype, requires_grad=requires_grad)
     return randn(*input._data.shape, dtype=dtype or input.dtype, generator=generator, requires_grad=requires_grad)
 
 

@@ -489,3 +489,137 @@ def test_attention_block_on_jagged_batch(torch):
     p.check(lambda t: block(t, fw, fastgrad) if isinstance(t, fastgrad.Tensor) else block(t, tw, torch))
     for k in ws:
         np.testing.assert_allclose(_np(fw[k].grad), _np(tw[k].grad), atol=1e-10)
+
+
+# --------------------------------------------------------------------------- holes (offsets and lengths)
+def _holes(lib, v):
+    """The jagged tensor with holes of rows [0:2] and [3:6] of v (offsets 0, 3, 6; lengths 2, 3)."""
+    return lib.nested.nested_tensor_from_jagged(v, lib.tensor([0, 3, 6]), lengths=lib.tensor([2, 3]))
+
+
+HOLES_OPS = {  # name -> fn(lib, nt) for an op torch 2.13 runs on a jagged tensor with holes
+    "relu": lambda L, x: L.nn.functional.relu(x), "gelu": lambda L, x: L.nn.functional.gelu(x),
+    "silu": lambda L, x: L.nn.functional.silu(x), "tanh": lambda L, x: L.tanh(x),
+    "sigmoid": lambda L, x: L.sigmoid(x), "exp": lambda L, x: L.exp(x), "abs": lambda L, x: L.abs(x),
+    "neg": lambda L, x: L.neg(x), "sin_method": lambda L, x: x.sin(), "scalar": lambda L, x: x * 2.0 + 1.0,
+    "nt+nt": lambda L, x: x + x * x, "dense": lambda L, x: x * L.tensor([2.0, -1.0, 0.5, 3.0], dtype=L.float64),
+    "pow": lambda L, x: L.pow(x, 2), "clamp": lambda L, x: L.clamp(x, -0.5, 0.5),
+    "leaky_relu": lambda L, x: L.nn.functional.leaky_relu(x, 0.2), "elu": lambda L, x: L.nn.functional.elu(x),
+    "softplus": lambda L, x: L.nn.functional.softplus(x), "relu6": lambda L, x: L.nn.functional.relu6(x),
+    "softmax": lambda L, x: L.nn.functional.softmax(x, -1), "log_softmax": lambda L, x: x.log_softmax(-1),
+    "sum-1": lambda L, x: x.sum(-1), "sum-1k": lambda L, x: x.sum(-1, keepdim=True), "mean-1": lambda L, x: x.mean(-1),
+    "transpose": lambda L, x: x.transpose(1, 2), "unsqueeze": lambda L, x: x.unsqueeze(-1),
+    "clone": lambda L, x: x.clone(), "to": lambda L, x: x.to(L.float32), "masked_fill": lambda L, x: x.masked_fill(
+        x > 0, 0.0), "where": lambda L, x: L.where(x > 0, x, L.zeros_like(x)), "where_scalar": lambda L, x: L.where(
+        x > 0, x, 0.5), "ones_like": lambda L, x: L.ones_like(x), "cat": lambda L, x: L.cat([x, x * 2], -1),
+    "layer_norm": lambda L, x: L.nn.functional.layer_norm(x, (4,), L.ones(4, dtype=L.float64),
+                                                          L.zeros(4, dtype=L.float64)),
+    "rms_norm": lambda L, x: L.nn.functional.rms_norm(x, (4,)),
+    "matmul": lambda L, x: L.matmul(x, L.tensor(np.arange(12.0).reshape(4, 3) / 10)),
+}
+
+
+@pytest.mark.parametrize("name", list(HOLES_OPS))
+def test_holes_keep_lengths(torch, name):
+    """An op on a jagged tensor with holes keeps offsets and lengths and runs on the whole values
+    buffer, as torch's: the same components, values(), offsets(), lengths(), and gradient."""
+    v = np.random.default_rng(11).standard_normal((8, 4))
+    fv, tv = fastgrad.tensor(v, requires_grad=True), torch.tensor(v, requires_grad=True)
+    a, b = HOLES_OPS[name](fastgrad, _holes(fastgrad, fv)), HOLES_OPS[name](torch, _holes(torch, tv))
+    assert b.lengths() is not None and a.lengths() is not None
+    np.testing.assert_array_equal(_np(a.lengths()), _np(b.lengths()))
+    np.testing.assert_array_equal(_np(a.offsets()), _np(b.offsets()))
+    assert a._ragged_idx == b._ragged_idx and a.dim() == b.dim() and a.dtype.itemsize == b.dtype.itemsize
+    np.testing.assert_allclose(_np(a.values()), _np(b.values()), rtol=1e-6, atol=1e-12)
+    for x, y in zip(a.unbind(), b.unbind()):
+        np.testing.assert_allclose(_np(x), _np(y), rtol=1e-6, atol=1e-12)
+    if _torch_grads(b):  # (torch has no backward for some ops on tensors with holes)
+        sum(c.sum() for c in a.unbind()).backward()
+        np.testing.assert_allclose(_np(fv.grad), _np(tv.grad), rtol=1e-6, atol=1e-12)
+
+
+def test_holes_from_narrow_and_contiguous(torch):
+    x = np.random.default_rng(12).standard_normal((2, 5, 4))
+    args = (1, [0, 1], [3, 2])
+    a = fastgrad.nested.narrow(fastgrad.tensor(x), args[0], fastgrad.tensor(args[1]), fastgrad.tensor(args[2]),
+                               layout=fastgrad.jagged)
+    b = torch.nested.narrow(torch.tensor(x), args[0], torch.tensor(args[1]), torch.tensor(args[2]),
+                            layout=torch.jagged)
+    for fa, tb in [(fastgrad.nn.functional.relu(a), torch.nn.functional.relu(b)), (a.masked_fill(a > 0, 0.0),
+                                                                                   b.masked_fill(b > 0, 0.0))]:
+        np.testing.assert_array_equal(_np(fa.lengths()), _np(tb.lengths()))
+        np.testing.assert_array_equal(_np(fa.offsets()), _np(tb.offsets()))
+        np.testing.assert_array_equal(_np(fa.values()), _np(tb.values()))
+    ca, cb = a.contiguous(), b.contiguous()  # packed: no lengths, new offsets
+    assert ca.lengths() is None and cb.lengths() is None and ca.is_contiguous() and not a.is_contiguous()
+    np.testing.assert_array_equal(_np(ca.offsets()), _np(cb.offsets()))
+    np.testing.assert_array_equal(_np(ca.values()), _np(cb.values()))
+
+
+def test_holes_errors(torch):
+    v = np.random.default_rng(13).standard_normal((8, 4))
+    for fn in (lambda L, x: L.nn.functional.linear(x, L.ones(3, 4, dtype=L.float64)),
+               lambda L, x: L.nn.functional.dropout(x, 0.5), lambda L, x: L.nn.functional.dropout(x, 0.5, False),
+               lambda L, x: x.sum(1), lambda L, x: x.mean((0, 1)), lambda L, x: x.softmax(1),
+               lambda L, x: L.chunk(x, 2, -1), lambda L, x: x.split(2, -1)):
+        _error(lambda: fn(fastgrad, _holes(fastgrad, fastgrad.tensor(v))), lambda: fn(torch, _holes(torch,
+                                                                                                    torch.tensor(v))))
+
+
+# --------------------------------------------------------------------------- free functions
+FREE_OPS = {  # torch 2.13: jagged runs all of them; strided a few (torch's errors for the rest)
+    "tanh": lambda L, x: L.tanh(x), "sigmoid": lambda L, x: L.nn.functional.sigmoid(x),
+    "exp": lambda L, x: L.exp(x), "log": lambda L, x: L.log(x.abs()), "sqrt": lambda L, x: L.sqrt(x.abs()),
+    "sin": lambda L, x: L.sin(x), "cos": lambda L, x: L.cos(x), "abs": lambda L, x: L.abs(x),
+    "neg": lambda L, x: L.neg(x), "square": lambda L, x: L.square(x), "pow": lambda L, x: L.pow(x, 3),
+    "isnan": lambda L, x: L.isnan(x), "nan_to_num": lambda L, x: L.nan_to_num(x),
+    "clamp": lambda L, x: L.clamp(x, min=0.0), "clamp_method": lambda L, x: x.clamp(-0.5, 0.5),
+    "leaky_relu": lambda L, x: L.nn.functional.leaky_relu(x), "elu": lambda L, x: L.nn.functional.elu(x),
+    "hardtanh": lambda L, x: L.nn.functional.hardtanh(x), "softplus": lambda L, x: L.nn.functional.softplus(x),
+    "mish": lambda L, x: L.nn.functional.mish(x), "relu6": lambda L, x: L.nn.functional.relu6(x),
+    "layer_norm": lambda L, x: L.nn.functional.layer_norm(x, (4,)),
+    "layer_norm_affine": lambda L, x: L.nn.functional.layer_norm(x, (4,), L.ones(4, dtype=L.float64) * 2,
+                                                                 L.ones(4, dtype=L.float64)),
+    "rms_norm": lambda L, x: L.nn.functional.rms_norm(x, (4,)),
+    "sum": lambda L, x: L.sum(x), "mean": lambda L, x: L.mean(x), "sum-1": lambda L, x: L.sum(x, -1),
+    "where": lambda L, x: L.where(x > 0, x, L.zeros_like(x)), "where_scalar": lambda L, x: L.where(x > 0, x, 0.0),
+    "zeros_like": lambda L, x: L.zeros_like(x), "ones_like": lambda L, x: L.ones_like(x),
+    "full_like": lambda L, x: L.full_like(x, 2.5), "cat-1": lambda L, x: L.cat([x, x], -1),
+    "cat0": lambda L, x: L.cat([x, x], 0), "stack": lambda L, x: L.stack([x, x]),
+    "chunk": lambda L, x: L.chunk(x, 2, -1)[1], "chunk_method": lambda L, x: x.chunk(2, -1)[0],
+    "split": lambda L, x: L.split(x, 3, -1)[1], "bool": lambda L, x: (x > 0).bool().int(),
+    "type_as": lambda L, x: x.type_as(L.zeros(1, dtype=L.float32)), "long": lambda L, x: (x * 4).long(),
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("name", list(FREE_OPS))
+def test_free_functions(torch, name, layout):
+    """The free functions torch 2.13 runs on nested tensors: outputs and component gradients as torch's;
+    torch's errors where its layout has no kernel."""
+    fn = FREE_OPS[name]
+    a, b = Pair(torch, layout, [(2, 4), (3, 4)], seed=14).nested()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            out = fn(torch, b)
+        except Exception as e:  # noqa: BLE001  (torch's error, to be matched)
+            with pytest.raises(type(e)) as fe:
+                fn(fastgrad, a)
+            assert re.sub(r"j\d+", "j", str(fe.value))[:90] == re.sub(r"j\d+", "j", str(e))[:90]
+            return
+    p = Pair(torch, layout, [(2, 4), (3, 4)], seed=14)
+    p.check(lambda t: fn(fastgrad, t), lambda t: fn(torch, t), grads=_torch_grads(out))
+
+
+def _torch_grads(out):
+    """Whether torch's backward runs through out (some nested kernels have none): True, False, or
+    True for a result without grad (nothing to compare)."""
+    if not out.dtype.is_floating_point or not out.requires_grad:
+        return False
+    comps = out.unbind() if out.is_nested else [out]
+    try:
+        sum(c.sum() for c in comps).backward()
+    except (NotImplementedError, ValueError, RuntimeError):
+        return False
+    return True

@@ -330,6 +330,8 @@ def silu(input, inplace=False):
 
 
 def softplus(input, beta=1.0, threshold=20.0):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("softplus", input, beta, threshold)
     return Softplus.apply(_float_only("softplus_cpu", input), float(beta), float(threshold))
 
 
@@ -346,6 +348,8 @@ def _leaky_relu_negative_inplace(x, slope):
 # twin of elu below (the in-place form with a negative slope/alpha needs its own kernel); torch's parameters differ
 @U.refuses("leaky_relu_cpu")
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("leaky_relu", input, negative_slope)
     if inplace and negative_slope < 0:
         return _maybe_inplace(input, True, "leaky_relu_", _leaky_relu_negative_inplace, negative_slope)
     return _maybe_inplace(input, inplace, "leaky_relu_", _leaky_relu, negative_slope)
@@ -368,6 +372,8 @@ def _elu_negative_inplace(x, alpha, fn=_elu):
 # twin of leaky_relu above; torch's parameters differ
 @U.refuses("elu_cpu")
 def elu(input, alpha=1.0, inplace=False):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("elu", input, alpha)
     if inplace and alpha < 0:
         return _maybe_inplace(input, True, "elu_", _elu_negative_inplace, alpha)
     return _maybe_inplace(input, inplace, "elu_", _elu, alpha)
@@ -425,6 +431,8 @@ def _hardtanh(x, lo, hi):
 
 @U.refuses("clamp_scalar_cpu")
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("hardtanh", input, min_val, max_val)
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     return _maybe_inplace(input, inplace, "hardtanh_", _hardtanh, min_val, max_val)
@@ -436,6 +444,8 @@ def hardtanh_(input, min_val=-1.0, max_val=1.0):
 
 @U.refuses("clamp_scalar_cpu")
 def relu6(input, inplace=False):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("relu6", input)
     return _maybe_inplace(input, inplace, "relu6_", _hardtanh, 0.0, 6.0)
 
 
@@ -467,6 +477,8 @@ def _mish(x):
 
 
 def mish(input, inplace=False):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("mish", input)
     return _maybe_inplace(input, inplace, "mish_", _mish)
 
 

@@ -57,8 +57,8 @@ class _Spec:
     the dim to chunk over first, G: query heads per key head (1 without GQA), n: the number
     of (Lg, S) score matrices, Lg = G * L rows each."""
 
-    __slots__ = ("full", "lead", "G", "L", "S", "E", "Ev", "n", "scale", "const", "rowkeep", "drop", "kv_full", "blocks",
-                 "fill")
+    __slots__ = ("full", "lead", "G", "L", "S", "E", "Ev", "n", "scale", "const", "rowkeep", "drop", "kv_full",
+                 "blocks", "fill")
 
 
 def _causal(L, S, dt):

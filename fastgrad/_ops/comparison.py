@@ -42,6 +42,8 @@ def logical_not(input):
 
 
 def isnan(input):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("isnan", input)
     return make(np.isnan(input._data))
 
 

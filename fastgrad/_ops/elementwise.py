@@ -573,6 +573,8 @@ def floor_divide(input, other):
 
 @U.refuses("neg_cpu")
 def neg(input):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("neg", input)
     return Neg.apply(input)
 
 
@@ -581,6 +583,8 @@ negative = neg
 
 @U.refuses_promoted("pow", pow_like=True)
 def pow(input, exponent):  # noqa: A001
+    if getattr(input, "is_nested", False) or getattr(exponent, "is_nested", False):  # torch.nested
+        return (input if getattr(input, "is_nested", False) else exponent)._nested_call("pow", input, exponent)
     if is_tensor(exponent):
         if not is_tensor(input):
             input, exponent = binary_operands(input, exponent)
@@ -644,7 +648,9 @@ def _unary(op):
     """fastgrad.exp etc.: float tensors take the compiled fast path (engine.unary), anything
     else op._general."""
     name = op.__name__.lower()
-    op._general = lambda input: _complex.holomorphic(name, input) if _is_complex(input) else op.apply(float_operand(input))
+    op._general = lambda input: (input._nested_call(name, input) if getattr(input, "is_nested", False) else
+                                 _complex.holomorphic(name, input) if _is_complex(input) else
+                                 op.apply(float_operand(input)))
     return engine.UnaryFunction(op, name, "Elementwise %s (differentiable)." % name)
 
 
@@ -663,6 +669,8 @@ def _is_complex(x):
 
 @U.refuses("abs_cpu")
 def abs(input):  # noqa: A001
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("abs", input)
     if input._data.dtype.kind == "c":
         return _complex.abs(input)
     if input._data.dtype.kind not in "fc" and input._data.dtype is not _dtype.BF16:
@@ -716,11 +724,15 @@ def sign(input):
 
 @U.refuses("pow")
 def square(input):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("square", input)
     return pow(input, 2)
 
 
 @U.refuses_clamp
 def clamp(input, min=None, max=None):  # noqa: A002
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("clamp", input, min, max)
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if is_tensor(min) or is_tensor(max):
@@ -737,6 +749,8 @@ clip = clamp
 
 
 def where(condition, input=None, other=None):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("where", condition, input, other)
     if input is None and other is None:
         return tuple(make(i) for i in np.nonzero(condition._data))
     cond = condition if is_tensor(condition) else make(np.asarray(condition))

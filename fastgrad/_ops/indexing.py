@@ -61,6 +61,8 @@ class Cat(Op):
 def cat(tensors, dim=0, *, out=None, axis=None):
     if axis is not None:  # NumPy's spelling, which torch.cat accepts too
         dim = axis
+    if isinstance(tensors, (list, tuple)) and tensors and getattr(tensors[0], "is_nested", False):  # torch.nested
+        return tensors[0]._nested_call("cat", tensors, dim)
     tensors = _tensors_arg("cat", tensors)
     # PyTorch's legacy rule: 1-D empty tensors are skipped
     kept = [t for t in tensors if not (t._data.ndim == 1 and t._data.shape[0] == 0)] or tensors[:1]
@@ -89,6 +91,8 @@ concatenate = concat = cat
 
 
 def stack(tensors, dim=0, *, out=None):
+    if isinstance(tensors, (list, tuple)) and tensors and getattr(tensors[0], "is_nested", False):  # torch.nested
+        return tensors[0]._nested_call("stack", tensors, dim)
     tensors = _tensors_arg("stack", tensors)
     shp = tensors[0]._data.shape
     for i, t in enumerate(tensors):
@@ -143,6 +147,8 @@ def select(input, dim, index):
 
 
 def split(tensor, split_size_or_sections=None, dim=0, *, split_size=None):
+    if getattr(tensor, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return tensor._nested_call("split", tensor, split_size_or_sections if split_size is None else split_size, dim)
     if split_size is not None:  # Tensor.split(split_size, dim): torch's method names it so
         if split_size_or_sections is not None:
             raise TypeError("split() got multiple values for argument 'split_size'")
@@ -174,6 +180,8 @@ def _split(tensor, split_size_or_sections, dim=0):
 
 
 def chunk(input, chunks, dim=0):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("chunk", input, chunks, dim)
     if chunks <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: %d" % chunks)
     d = norm_dim(dim, input._data.ndim)

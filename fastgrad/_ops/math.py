@@ -303,6 +303,8 @@ def lerp(input, end, weight):
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     """NaN, +inf and -inf replaced; the gradient passes where input is finite."""
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("nan_to_num", input, nan, posinf, neginf)
     d = input._data
     if d.dtype.kind != "f" and d.dtype is not _dtype.BF16:
         return input.clone()

@@ -117,6 +117,8 @@ _instance_norm_float32 = float32_compute(_instance_norm)
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x^2) + eps) over the trailing normalized_shape dims, times weight; eps=None is
     the machine epsilon of the input's dtype."""
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("rms_norm", input, normalized_shape, weight, eps)
     if isinstance(normalized_shape, int):
         raise TypeError("rms_norm(): argument 'normalized_shape' (position 2) must be tuple of ints, not int")
     shape = [int(s) for s in normalized_shape]

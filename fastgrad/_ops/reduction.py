@@ -284,6 +284,8 @@ def _dims_arg(dim, keepdim, kwargs):
 def _sum(input, dim=None, keepdim=False, *, dtype=None, **kwargs):
     """sum's general case (engine.sum, fastgrad.sum itself, takes the float sum() of all
     elements)."""
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("sum", input, dim, keepdim, dtype=dtype)
     if dim is None and not keepdim and dtype is None and not kwargs and _dtype.kind(input._data.dtype) == "f":
         return SumAll.apply(input)
     dim, keepdim = _dims_arg(dim, keepdim, kwargs)
@@ -301,6 +303,8 @@ sum = engine.sum  # noqa: A001  (fastgrad.sum and Tensor.sum)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None, **kwargs):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("mean", input, dim, keepdim, dtype=dtype)
     dim, keepdim = _dims_arg(dim, keepdim, kwargs)
     if _dtype.kind(input._data.dtype) not in "fc" and dtype is None:
         raise RuntimeError(

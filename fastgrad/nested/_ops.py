@@ -335,6 +335,157 @@ def dropout(x, p=0.5, training=True, inplace=False):
     return x if not training or p == 0 else x._map(lambda c: NF.dropout(c, p, training))
 
 
+# ------------------------------------------------------------------ more free functions (torch 2.13's lists)
+# pointwise ops with options: the jagged layout has them all; the strided one none (NotImplementedError)
+_ATEN = {"relu6": "hardtanh", "clip": "clamp", "square": "pow.Tensor_Scalar", "nan_to_num": "nan_to_num"}
+
+
+def pointwise(name, fn):
+    """fastgrad's fn(component, *args) as a nested op: jagged only (torch's strided layout raises)."""
+    def op(x, *args, **kwargs):
+        if _strided(x):
+            raise not_implemented(_ATEN.get(name, name))
+        return x._vmap(lambda c: fn(c, *args, **kwargs))
+    op.__name__ = name
+    return op
+
+
+def where(condition, input, other):
+    nt = next(t for t in (condition, input, other) if _is_nt(t))
+    if _strided(nt):
+        raise RuntimeError("self must not be nested" if _is_nt(other) else "other must be nested")
+    from fastgrad._ops import elementwise as E
+    parts = []
+    for t in (condition, input, other):
+        if _is_nt(t):
+            if t._j is not nt._j:
+                raise RuntimeError("cannot call binary pointwise function where with inputs of shapes %s and %s"
+                                   % (_size_str(nt), _size_str(t)))
+            parts.append(t)
+        else:
+            parts.append(t)
+    if nt._holes and all(not _is_nt(t) or t._holes for t in parts):
+        return nt._on_values(E.where(*[t._vals if _is_nt(t) else t for t in parts]))
+    n = len(nt._comps)
+    rows = [[t._comps[i] if _is_nt(t) else t for t in parts] for i in range(n)]
+    return nt._like([E.where(*r) for r in rows])
+
+
+def like(name, fn):
+    """zeros_like etc.: a nested tensor of the same structure (torch's strided full_like and empty_like fail)."""
+    def op(x, *args, dtype=None, requires_grad=False, **kwargs):
+        if _strided(x) and name == "full_like":
+            raise not_implemented("full_like")
+        if _strided(x) and name == "empty_like":
+            raise RuntimeError("Internal error: NestedTensorImpl doesn't support sizes. Please file an issue.")
+        out = x.detach()._vmap(lambda c: fn(c, *args, dtype=dtype, **kwargs))
+        return out.requires_grad_(True) if requires_grad else out
+    return op
+
+
+_SIZES = "Internal error: NestedTensorImpl doesn't support sizes. Please file an issue."
+
+
+def _autograd_sizes(tensors):
+    """Whether torch's autograd records the op on strided nested tensors (it asks for their sizes and fails)."""
+    from fastgrad._backend import engine
+    return engine.state().grad_enabled and any(t.requires_grad for t in tensors)
+
+
+def cat(tensors, dim=0):
+    tensors = list(tensors)
+    nt = tensors[0]
+    if any(not _is_nt(t) or t._layout != nt._layout for t in tensors):
+        raise RuntimeError("cat(): expected each tensor in given list to be nested")
+    from fastgrad._ops import indexing as _I
+    d = _norm(dim, nt.dim())
+    if not _strided(nt):
+        if d == 0:
+            raise RuntimeError("cat(): not supported for NestedTensor on dim=0")
+        if any(t._j is not nt._j for t in tensors):
+            raise RuntimeError("cat(): expected all nested tensors to have matching ragged structures outside of "
+                               "the concatenated dim")
+        if all(t._holes for t in tensors):
+            return nt._on_values(_I.cat([t._vals for t in tensors], d - 1))
+    elif _autograd_sizes(tensors):
+        raise RuntimeError(_SIZES)
+    elif d == 0:
+        return NestedTensor._new([c for t in tensors for c in t._comps], nt._layout, nt._dt)
+    return nt._like([_I.cat([t._comps[i] for t in tensors], d - 1) for i in range(len(nt._comps))])
+
+
+def stack(tensors, dim=0):
+    if not _strided(tensors[0]):
+        raise RuntimeError("stack(): not supported for NestedTensor on dim=0")
+    raise not_implemented("stack")
+
+
+def _pieces(nt, fn, what, dim):
+    d = _norm(dim, nt.dim())
+    if not _strided(nt):
+        if nt._lens is not None:
+            raise _not_contiguous(what, "self")
+        if d in (0, nt._ragged):
+            raise RuntimeError("%s(): not supported for NestedTensor on dim=%d" % (what.split("_")[0], d))
+    elif d == 0:
+        raise RuntimeError("Chunk for nested tensors is currently only supported for the last dimension.")
+    parts = [fn(c, d - 1) for c in nt._comps]
+    return tuple(nt._like([p[k] for p in parts]) for k in range(len(parts[0]) if parts else 0))
+
+
+def chunk(nt, chunks, dim=0):
+    from fastgrad._ops import indexing as _I
+    return _pieces(nt, lambda c, d: _I.chunk(c, chunks, d), "chunk_default(self: jt, chunks: any, dim: any?)", dim)
+
+
+def split(nt, split_size_or_sections, dim=0):
+    from fastgrad._ops import indexing as _I
+    if _strided(nt):
+        if _autograd_sizes([nt]):
+            raise RuntimeError(_SIZES)
+        raise not_implemented("split.Tensor" if isinstance(split_size_or_sections, numbers.Integral)
+                              else "split_with_sizes")
+    return _pieces(nt, lambda c, d: _I.split(c, split_size_or_sections, d),
+                   "split_tensor(self: jt, split_size: any, dim: any?)", dim)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    from fastgrad.nn import _functional_layers as FL
+    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+    if _strided(input):
+        if weight is None or bias is None:
+            raise ValueError("NestedTensor layer_norm requires weight and bias")
+    elif input.dim() - len(shape) <= input._ragged:
+        raise RuntimeError("layer_norm(): not supported for NestedTensor objects with normalized_shape including "
+                           "the ragged dimension")
+    return input._vmap(lambda c: FL.layer_norm(c, shape, weight, bias, eps))
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    from fastgrad._ops import normalization_ext as NE
+    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+    if _strided(input):
+        raise RuntimeError("Internal error: NestedTensorImpl doesn't support sizes. Please file an issue.")
+    if input.dim() - len(shape) <= input._ragged:
+        raise RuntimeError("rms_norm(): not supported for NestedTensor objects with normalized_shape including "
+                           "the ragged dimension")
+    return input._vmap(lambda c: NE.rms_norm(c, shape, weight, eps))
+
+
+def full_reduce(name):
+    """sum / mean over every dim (a dense 0-dim result; jagged only)."""
+    def op(x, *args, dtype=None, **kwargs):
+        if (args and args[0] is not None) or kwargs.get("dim") is not None:
+            return _reduce(name, x, args[0] if args else kwargs["dim"], args[1] if len(args) > 1 else
+                           kwargs.get("keepdim", False), dtype)
+        if _strided(x):
+            raise not_implemented(name)
+        from fastgrad import cat
+        flat = cat([c.reshape(-1) for c in x._comps])
+        return getattr(flat, name)(dtype=dtype)
+    return op
+
+
 # ------------------------------------------------------------------ padding
 def to_padded_tensor(input, padding, output_size=None, out=None):
     """A dense tensor: the components padded with padding up to the largest size in each dim (jagged: the
@@ -383,6 +534,11 @@ def to_padded_tensor(input, padding, output_size=None, out=None):
 
 
 # ------------------------------------------------------------------ binding
+def _nan_to_num(c, nan=0.0, posinf=None, neginf=None):
+    from fastgrad._ops import math as M
+    return M.nan_to_num(c, nan, posinf, neginf)
+
+
 def _unsupported(name):
     def method(self, *args, **kwargs):
         raise not_implemented(name)
@@ -397,9 +553,9 @@ _KEEP = frozenset(("requires_grad_", "register_hook", "is_nested", "type", "dim_
 
 def bind(cls):
     """Put the ops above on NestedTensor as methods and operators; any other Tensor method raises torch's error."""
+    from fastgrad import _creation as C
     from fastgrad._ops import activations as A
     from fastgrad._ops import elementwise as E
-    from fastgrad._ops import nn_functional as NF
 
     def _u(name):
         def method(self, *args, **kwargs):
@@ -414,6 +570,10 @@ def bind(cls):
             return binary(name, other, self, fn, **kwargs) if reflected else binary(name, self, other, fn, **kwargs)
         return method
 
+    pw = {"leaky_relu": A.leaky_relu, "elu": A.elu, "softplus": A.softplus, "hardtanh": A.hardtanh,
+          "relu6": A.relu6, "mish": A.mish, "clamp": E.clamp, "clip": E.clamp, "square": E.square,
+          "nan_to_num": _nan_to_num}
+    pointwise_ops = {n: pointwise(n, f) for n, f in pw.items()}
     methods = {n: _u(n) for n in _UNARY if hasattr(Tensor, n)}
     methods.update({n: _b(n) for n in _BINARY if hasattr(Tensor, n)})
     methods.update(
@@ -425,8 +585,18 @@ def bind(cls):
         sum=nt_sum, mean=nt_mean, softmax=softmax, log_softmax=log_softmax, transpose=transpose,
         swapaxes=transpose, swapdims=transpose, reshape=reshape, view=view, unsqueeze=unsqueeze, squeeze=squeeze,
         masked_fill=masked_fill, to_padded_tensor=to_padded_tensor, __hash__=object.__hash__,
+        clamp=pointwise_ops["clamp"], clip=pointwise_ops["clip"], chunk=chunk, split=split,
+        nan_to_num=pointwise_ops["nan_to_num"], type_as=lambda self, other: self.to(other.dtype),
+        bool=lambda self: self.to(_dtype.bool_), int=lambda self: self.to(_dtype.int32),
+        long=lambda self: self.to(_dtype.int64),
         __bool__=_unsupported("is_nonzero"))
-    functional = {"linear": linear, "softmax": softmax, "log_softmax": log_softmax, "matmul": matmul, "bmm": bmm,
+    functional = {"linear": linear, "where": where, "cat": cat, "stack": stack, "chunk": chunk, "split": split,
+                  "layer_norm": layer_norm, "rms_norm": rms_norm, "mean": full_reduce("mean"),
+                  "sum": full_reduce("sum"),
+                  "isnan": lambda x: x.isnan(), "abs": lambda x: x.abs(), "neg": lambda x: x.neg(),
+                  **pointwise_ops, **{n: like(n, getattr(C, n)) for n in ("zeros_like", "ones_like", "empty_like",
+                                                                          "full_like", "randn_like", "rand_like")},
+                  "softmax": softmax, "log_softmax": log_softmax, "matmul": matmul, "bmm": bmm,
                   "scaled_dot_product_attention": scaled_dot_product_attention,
                   "relu": lambda x: unary("relu", x, E.relu), "gelu": lambda x, approximate="none": unary(
                       "gelu", x, A.gelu, approximate=approximate),

@@ -8,13 +8,22 @@ existing ops. The jagged layout's ``values()`` (the components concatenated alon
 (``nested_tensor_from_jagged``, ``narrow``, ``masked_select``).
 
 A NestedTensor has no dense array: its ``_data`` is a placeholder that raises, so a fastgrad op without a
-nested implementation fails instead of computing on nothing. The ops torch supports are methods here and,
-for the free functions (``F.linear``, ``F.softmax``, ``F.scaled_dot_product_attention``, ``torch.matmul``,
-``torch.bmm``, ``torch.add``/``mul``/..., ``torch.relu``, ``F.gelu``), a check of ``input.is_nested`` at
-their top that hands over to fastgrad.nested._ops.
+nested implementation fails instead of computing on nothing (its dtype is object's, so the compiled fast
+paths hand it to the Python ops). The ops torch supports are methods here and, for the free functions
+(``F.linear``, ``F.softmax``, ``F.scaled_dot_product_attention``, ``torch.matmul``, ``torch.bmm``,
+``torch.add``/``mul``/..., ``torch.tanh``/``exp``/... (fastgrad._ops.elementwise._unary), ``torch.abs``,
+``clamp``, ``where``, ``cat``, ``chunk``, ``split``, ``sum``, ``mean``, ``pow``, ``*_like``, ``F.relu``,
+``gelu``, ``silu``, ``leaky_relu``, ``elu``, ``softplus``, ``hardtanh``, ``relu6``, ``mish``, ``layer_norm``,
+``rms_norm``, ``dropout``), a check of ``input.is_nested`` at their top that hands over to
+fastgrad.nested._ops, which raises torch's errors where its layout has no kernel.
+
+A jagged tensor with holes (lengths as well as offsets, from nested_tensor_from_jagged or narrow) keeps
+them through the ops that do not mix the ragged dim (_vmap: the op on the values buffer), as torch's.
 """
 import itertools
 import numbers
+
+import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._backend import engine
@@ -39,6 +48,7 @@ class _NoDense:
     """A nested tensor's _data: any use by a dense op raises."""
 
     __slots__ = ()
+    dtype = np.dtype(object)  # (no float dtype: the compiled fast paths hand a nested tensor to the Python ops)
 
     def __getattr__(self, name):
         raise NotImplementedError("Could not run this operator with arguments from the 'NestedTensorCPU' backend "

@@ -280,6 +280,8 @@ _batch_norm_float32 = float32_compute(_batch_norm)
 @float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     """Normalize over the last len(normalized_shape) dims."""
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("layer_norm", input, normalized_shape, weight, bias, eps)
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     _dtype.refuse_barebones("LayerNormKernelImpl", input._data.dtype)
     nd = len(normalized_shape)

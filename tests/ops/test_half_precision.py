@@ -398,7 +398,8 @@ def test_gru_half_bit_exact(torch, case, dtype):
 def test_sigmoid_float16_double_backward_bit_exact(torch):
     """The GRU's float16 sigmoid (its gradient rounded as PyTorch's float16 sigmoid_backward
     kernel) differentiates twice: gradient, second derivatives and the forward-mode tangent bit
-    for bit as torch.sigmoid's in float16; and within float16 rounding of the float64 closed forms y (1 - y) and y (1 - y) (1 - 2 y) of the float16 y."""
+    for bit as torch.sigmoid's in float16; and within float16 rounding of the float64 closed forms
+    y (1 - y) and y (1 - y) (1 - 2 y) of the float16 y."""
     from fastgrad._ops.half import SigmoidFloat16
 
     rs = np.random.RandomState(0)
