@@ -516,6 +516,7 @@ HOLES_OPS = {  # name -> fn(lib, nt) for an op torch 2.13 runs on a jagged tenso
                                                           L.zeros(4, dtype=L.float64)),
     "rms_norm": lambda L, x: L.nn.functional.rms_norm(x, (4,)),
     "matmul": lambda L, x: L.matmul(x, L.tensor(np.arange(12.0).reshape(4, 3) / 10)),
+    "amax-1": lambda L, x: x.amax(-1), "max-1": lambda L, x: L.max(x, -1)[0], "argmax-1": lambda L, x: x.argmax(-1),
 }
 
 
@@ -589,6 +590,11 @@ FREE_OPS = {  # torch 2.13: jagged runs all of them; strided a few (torch's erro
     "chunk": lambda L, x: L.chunk(x, 2, -1)[1], "chunk_method": lambda L, x: x.chunk(2, -1)[0],
     "split": lambda L, x: L.split(x, 3, -1)[1], "bool": lambda L, x: (x > 0).bool().int(),
     "type_as": lambda L, x: x.type_as(L.zeros(1, dtype=L.float32)), "long": lambda L, x: (x * 4).long(),
+    "amax-1": lambda L, x: L.amax(x, -1), "amax1": lambda L, x: x.amax(1), "amin0": lambda L, x: x.amin(0),
+    "argmax-1": lambda L, x: L.argmax(x, -1), "argmin1": lambda L, x: x.argmin(1), "max": lambda L, x: x.max(),
+    "max-1": lambda L, x: L.max(x, -1)[0], "max-1k_idx": lambda L, x: x.max(-1, keepdim=True)[1],
+    "min1": lambda L, x: L.min(x, 1)[0], "prod-1": lambda L, x: L.prod(x, -1), "any-1": lambda L, x: L.any(x > 0, -1),
+    "all-1": lambda L, x: (x > 0).all(-1), "all": lambda L, x: L.all(x > -9),
 }
 
 

@@ -330,11 +330,15 @@ def _max_min(input, dim, keepdim, kwargs, is_max):
 
 @U.refuses_minmax("max")
 def max(input, dim=None, keepdim=False, **kwargs):  # noqa: A001
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("max", input, dim, keepdim)
     return _max_min(input, dim, keepdim, kwargs, True)
 
 
 @U.refuses_minmax("min")
 def min(input, dim=None, keepdim=False, **kwargs):  # noqa: A001
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("min", input, dim, keepdim)
     return _max_min(input, dim, keepdim, kwargs, False)
 
 
@@ -358,10 +362,14 @@ def _arg(input, dim, keepdim, kwargs, fn):
 
 @U.refuses("argmax_cpu")
 def argmax(input, dim=None, keepdim=False, **kwargs):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("argmax", input, dim, keepdim)
     return _arg(input, dim, keepdim, kwargs, np.argmax)
 
 
 @U.refuses("argmin_cpu")
 def argmin(input, dim=None, keepdim=False, **kwargs):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("argmin", input, dim, keepdim)
     return _arg(input, dim, keepdim, kwargs, np.argmin)
 

@@ -216,11 +216,15 @@ class LogSumExp(Op):
 # --------------------------------------------------------------------------- public functions
 @U.refuses("max_values_cpu", skip=U.SKIPS["amax"])
 def amax(input, dim=(), keepdim=False):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("amax", input, dim, keepdim)
     return _amax(input, dim, keepdim, True)
 
 
 @U.refuses("min_values_cpu", skip=U.SKIPS["amin"])
 def amin(input, dim=(), keepdim=False):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("amin", input, dim, keepdim)
     return _amax(input, dim, keepdim, False)
 
 
@@ -242,6 +246,8 @@ def aminmax(input, *, dim=None, keepdim=False):
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("prod", input, dim, keepdim, dtype=dtype)
     if dim is not None and isinstance(dim, (tuple, list)):
         raise TypeError("prod(): argument 'dim' must be int, not %s" % type(dim).__name__)
     axes = _axes(input, dim)
@@ -472,11 +478,15 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
 
 
 def all(input, dim=None, keepdim=False):  # noqa: A001
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("all", input, dim, keepdim)
     axes = _axes(input, dim)
     return make(np.asarray(np.all(input._data, axis=axes, keepdims=keepdim)))
 
 
 def any(input, dim=None, keepdim=False):  # noqa: A001
+    if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input._nested_call("any", input, dim, keepdim)
     axes = _axes(input, dim)
     return make(np.asarray(np.any(input._data, axis=axes, keepdims=keepdim)))
 

@@ -472,6 +472,52 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     return input._vmap(lambda c: NE.rms_norm(c, shape, weight, eps))
 
 
+_RED_ATEN = {"prod": "prod.dim_int", "any": "any.dim", "max": "max.dim", "min": "min.dim"}
+
+
+def dim_reduce(name):
+    """amax, amin, argmax, argmin, prod, any, all, max, min of a nested tensor: over every dim (dense),
+    the ragged dim (one dense row per component), or another (nested); torch's strided layout has all()."""
+    from fastgrad import cat, stack
+
+    def op(x, dim=None, keepdim=False, **kwargs):
+        if dim is None or (isinstance(dim, (tuple, list)) and not dim):
+            if _strided(x):
+                raise not_implemented(name)
+            return getattr(cat([c.reshape(-1) for c in x._comps]), name)(**kwargs)
+        if isinstance(dim, Tensor):
+            raise not_implemented(name)
+        if isinstance(dim, (tuple, list)):
+            if len(dim) != 1:
+                return _reduce(name, x, dim, keepdim, None)
+            dim = dim[0]
+        d = _norm(int(dim), x.dim())
+        if _strided(x) and name != "all":
+            if name in ("max", "min") and _autograd_sizes([x]):  # torch's autograd asks for the sizes first
+                raise RuntimeError(_SIZES)
+            raise not_implemented(_RED_ATEN.get(name, name))
+        if d == 0:
+            raise RuntimeError("%s(): reducing along the batch dimension but not the ragged dimension is not "
+                               "supported for nested tensors" % name)
+        if d == x._ragged:
+            if x._lens is not None:
+                raise RuntimeError("%s(): reducing across the ragged dimension is not supported for non-contiguous "
+                                   "nested tensors with holes" % name)
+            parts = [getattr(c, name)(d - 1, keepdim=keepdim, **kwargs) for c in x._comps]
+            if name in ("max", "min"):
+                return type(parts[0])(stack([p[0] for p in parts]), stack([p[1] for p in parts]))
+            return stack(parts)
+        r = x._ragged
+        ragged = None if r is None else r if keepdim else r - (d < r)
+        if name in ("max", "min"):
+            vals = x._vmap(lambda c: getattr(c, name)(d - 1, keepdim=keepdim)[0], ragged)
+            idx = x._vmap(lambda c: getattr(c, name)(d - 1, keepdim=keepdim)[1], ragged)
+            return type(getattr(x._comps[0], name)(d - 1))(vals, idx)
+        return x._vmap(lambda c: getattr(c, name)(d - 1, keepdim=keepdim, **kwargs), ragged)
+    op.__name__ = name
+    return op
+
+
 def full_reduce(name):
     """sum / mean over every dim (a dense 0-dim result; jagged only)."""
     def op(x, *args, dtype=None, **kwargs):
@@ -574,6 +620,7 @@ def bind(cls):
           "relu6": A.relu6, "mish": A.mish, "clamp": E.clamp, "clip": E.clamp, "square": E.square,
           "nan_to_num": _nan_to_num}
     pointwise_ops = {n: pointwise(n, f) for n, f in pw.items()}
+    reductions = {n: dim_reduce(n) for n in ("amax", "amin", "argmax", "argmin", "prod", "any", "all", "max", "min")}
     methods = {n: _u(n) for n in _UNARY if hasattr(Tensor, n)}
     methods.update({n: _b(n) for n in _BINARY if hasattr(Tensor, n)})
     methods.update(
@@ -585,7 +632,7 @@ def bind(cls):
         sum=nt_sum, mean=nt_mean, softmax=softmax, log_softmax=log_softmax, transpose=transpose,
         swapaxes=transpose, swapdims=transpose, reshape=reshape, view=view, unsqueeze=unsqueeze, squeeze=squeeze,
         masked_fill=masked_fill, to_padded_tensor=to_padded_tensor, __hash__=object.__hash__,
-        clamp=pointwise_ops["clamp"], clip=pointwise_ops["clip"], chunk=chunk, split=split,
+        **reductions, clamp=pointwise_ops["clamp"], clip=pointwise_ops["clip"], chunk=chunk, split=split,
         nan_to_num=pointwise_ops["nan_to_num"], type_as=lambda self, other: self.to(other.dtype),
         bool=lambda self: self.to(_dtype.bool_), int=lambda self: self.to(_dtype.int32),
         long=lambda self: self.to(_dtype.int64),
@@ -594,7 +641,7 @@ def bind(cls):
                   "layer_norm": layer_norm, "rms_norm": rms_norm, "mean": full_reduce("mean"),
                   "sum": full_reduce("sum"),
                   "isnan": lambda x: x.isnan(), "abs": lambda x: x.abs(), "neg": lambda x: x.neg(),
-                  **pointwise_ops, **{n: like(n, getattr(C, n)) for n in ("zeros_like", "ones_like", "empty_like",
+                  **pointwise_ops, **reductions, **{n: like(n, getattr(C, n)) for n in ("zeros_like", "ones_like", "empty_like",
                                                                           "full_like", "randn_like", "rand_like")},
                   "softmax": softmax, "log_softmax": log_softmax, "matmul": matmul, "bmm": bmm,
                   "scaled_dot_product_attention": scaled_dot_product_attention,
