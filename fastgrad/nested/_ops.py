@@ -641,8 +641,9 @@ def bind(cls):
                   "layer_norm": layer_norm, "rms_norm": rms_norm, "mean": full_reduce("mean"),
                   "sum": full_reduce("sum"),
                   "isnan": lambda x: x.isnan(), "abs": lambda x: x.abs(), "neg": lambda x: x.neg(),
-                  **pointwise_ops, **reductions, **{n: like(n, getattr(C, n)) for n in ("zeros_like", "ones_like", "empty_like",
-                                                                          "full_like", "randn_like", "rand_like")},
+                  **pointwise_ops, **reductions,
+                  **{n: like(n, getattr(C, n)) for n in ("zeros_like", "ones_like", "empty_like", "full_like",
+                                                         "randn_like", "rand_like")},
                   "softmax": softmax, "log_softmax": log_softmax, "matmul": matmul, "bmm": bmm,
                   "scaled_dot_product_attention": scaled_dot_product_attention,
                   "relu": lambda x: unary("relu", x, E.relu), "gelu": lambda x, approximate="none": unary(
