@@ -595,6 +595,8 @@ FREE_OPS = {  # torch 2.13: jagged runs all of them; strided a few (torch's erro
     "max-1": lambda L, x: L.max(x, -1)[0], "max-1k_idx": lambda L, x: x.max(-1, keepdim=True)[1],
     "min1": lambda L, x: L.min(x, 1)[0], "prod-1": lambda L, x: L.prod(x, -1), "any-1": lambda L, x: L.any(x > 0, -1),
     "all-1": lambda L, x: (x > 0).all(-1), "all": lambda L, x: L.all(x > -9),
+    "erf": lambda L, x: L.erf(x), "rsqrt": lambda L, x: L.rsqrt(x.abs() + 1), "reciprocal": lambda L, x: L.reciprocal(
+        x + 9), "expm1": lambda L, x: L.expm1(x),
 }
 
 
@@ -629,3 +631,41 @@ def _torch_grads(out):
     except (NotImplementedError, ValueError, RuntimeError):
         return False
     return True
+
+
+INPLACE = {
+    "copy_": lambda L, x: x.copy_(x * 2), "fill_": lambda L, x: x.fill_(1.5), "zero_": lambda L, x: x.zero_(),
+    "mul_": lambda L, x: x.mul_(2), "mul_nt": lambda L, x: x.mul_(x), "add_": lambda L, x: x.add_(1),
+    "add_nt": lambda L, x: x.add_(x, alpha=2), "sub_": lambda L, x: x.sub_(1), "div_": lambda L, x: x.div_(2),
+    "relu_": lambda L, x: x.relu_(), "sin_": lambda L, x: x.sin_(), "clamp_": lambda L, x: x.clamp_(0, 1),
+    "masked_fill_": lambda L, x: x.masked_fill_(x > 0, 0.0), "F.relu": lambda L, x: L.nn.functional.relu(x, True),
+    "F.leaky_relu": lambda L, x: L.nn.functional.leaky_relu(x, 0.1, True),
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS + ["holes"])
+@pytest.mark.parametrize("name", list(INPLACE))
+def test_inplace(torch, name, layout):
+    """In-place ops return the tensor itself with torch's values (a tensor with holes: its whole values
+    buffer, holes too); torch's errors where its layout has no kernel."""
+    v = np.random.default_rng(15).standard_normal((8, 4))
+    res = []
+    for lib in (fastgrad, torch):
+        if layout == "holes":
+            x = _holes(lib, lib.tensor(v))
+        else:
+            x = lib.nested.nested_tensor([lib.tensor(v[:2]), lib.tensor(v[3:6])], layout=getattr(lib, layout))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = INPLACE[name](lib, x)
+        except Exception as e:  # noqa: BLE001  (compared below)
+            res.append(e)
+            continue
+        assert r is x
+        res.append([_np(c) for c in x.unbind()] + ([_np(x.values())] if layout == "holes" else []))
+    if isinstance(res[1], Exception):
+        assert type(res[0]) is type(res[1]) and str(res[0])[:60] == str(res[1])[:60], (res[0], res[1])
+        return
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-12)

@@ -298,6 +298,8 @@ def _maybe_inplace(input, inplace, name, fn, *args):
 
 # --------------------------------------------------------------------------- public functions
 def relu(input, inplace=False):
+    if inplace and getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+        return input.relu_()
     if inplace:
         return S.inplace(input, _relu, name="relu_")
     return _relu(input)
@@ -349,7 +351,7 @@ def _leaky_relu_negative_inplace(x, slope):
 @U.refuses("leaky_relu_cpu")
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
-        return input._nested_call("leaky_relu", input, negative_slope)
+        return input._nested_call("leaky_relu", input, negative_slope, inplace=inplace)
     if inplace and negative_slope < 0:
         return _maybe_inplace(input, True, "leaky_relu_", _leaky_relu_negative_inplace, negative_slope)
     return _maybe_inplace(input, inplace, "leaky_relu_", _leaky_relu, negative_slope)
@@ -373,7 +375,7 @@ def _elu_negative_inplace(x, alpha, fn=_elu):
 @U.refuses("elu_cpu")
 def elu(input, alpha=1.0, inplace=False):
     if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
-        return input._nested_call("elu", input, alpha)
+        return input._nested_call("elu", input, alpha, inplace=inplace)
     if inplace and alpha < 0:
         return _maybe_inplace(input, True, "elu_", _elu_negative_inplace, alpha)
     return _maybe_inplace(input, inplace, "elu_", _elu, alpha)
@@ -432,7 +434,7 @@ def _hardtanh(x, lo, hi):
 @U.refuses("clamp_scalar_cpu")
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
-        return input._nested_call("hardtanh", input, min_val, max_val)
+        return input._nested_call("hardtanh", input, min_val, max_val, inplace=inplace)
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     return _maybe_inplace(input, inplace, "hardtanh_", _hardtanh, min_val, max_val)
@@ -445,7 +447,7 @@ def hardtanh_(input, min_val=-1.0, max_val=1.0):
 @U.refuses("clamp_scalar_cpu")
 def relu6(input, inplace=False):
     if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
-        return input._nested_call("relu6", input)
+        return input._nested_call("relu6", input, inplace=inplace)
     return _maybe_inplace(input, inplace, "relu6_", _hardtanh, 0.0, 6.0)
 
 
@@ -478,7 +480,7 @@ def _mish(x):
 
 def mish(input, inplace=False):
     if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
-        return input._nested_call("mish", input)
+        return input._nested_call("mish", input, inplace=inplace)
     return _maybe_inplace(input, inplace, "mish_", _mish)
 
 

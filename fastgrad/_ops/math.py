@@ -223,6 +223,8 @@ def fmod(input, other):
 # --------------------------------------------------------------------------- public functions
 def _unary(op, name):
     def fn(input):
+        if getattr(input, "is_nested", False):  # torch.nested (fastgrad.nested._ops)
+            return input._nested_call(name, input)
         return op.apply(float_operand(input))
     fn.__name__ = name
     fn.__doc__ = "Elementwise %s (differentiable), like torch.%s." % (name, name)

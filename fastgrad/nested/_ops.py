@@ -342,10 +342,11 @@ _ATEN = {"relu6": "hardtanh", "clip": "clamp", "square": "pow.Tensor_Scalar", "n
 
 def pointwise(name, fn):
     """fastgrad's fn(component, *args) as a nested op: jagged only (torch's strided layout raises)."""
-    def op(x, *args, **kwargs):
+    def op(x, *args, inplace=False, **kwargs):
         if _strided(x):
-            raise not_implemented(_ATEN.get(name, name))
-        return x._vmap(lambda c: fn(c, *args, **kwargs))
+            raise not_implemented(_ATEN.get(name, name) + ("_" if inplace else ""))
+        out = x._vmap(lambda c: fn(c, *args, **kwargs))
+        return x.copy_(out) if inplace else out
     op.__name__ = name
     return op
 
@@ -580,6 +581,30 @@ def to_padded_tensor(input, padding, output_size=None, out=None):
 
 
 # ------------------------------------------------------------------ binding
+_STRIDED_INPLACE = frozenset(("copy_", "fill_", "zero_", "mul_", "add_", "relu_"))
+_INPLACE_ATEN = {"sub_": "sub_.Tensor", "div_": "div_.Tensor", "masked_fill_": "masked_fill_.Scalar"}
+
+
+def inplace(name):
+    """An in-place method (x.mul_(2), x.copy_(y), x.sin_(), ...): on every component, or once on the values
+    buffer of a tensor with holes (its holes too, as torch's); torch's strided layout has a few."""
+    def method(self, *args, **kwargs):
+        if _strided(self) and name not in _STRIDED_INPLACE:
+            raise not_implemented(_INPLACE_ATEN.get(name, name))
+        if name == "masked_fill_" and not _strided(self):
+            raise NotImplementedError("aten.masked_fill_.Scalar")
+        other = args[0] if args and _is_nt(args[0]) else None
+        if self._holes and (other is None or other._holes):
+            pairs = [(self._vals, None if other is None else other._vals)]
+        else:
+            pairs = [(c, None if other is None else other._comps[i]) for i, c in enumerate(self._comps)]
+        for t, o in pairs:
+            getattr(t, name)(*(((o,) + args[1:]) if o is not None else args), **kwargs)
+        return self
+    method.__name__ = name
+    return method
+
+
 def _nan_to_num(c, nan=0.0, posinf=None, neginf=None):
     from fastgrad._ops import math as M
     return M.nan_to_num(c, nan, posinf, neginf)
@@ -632,6 +657,8 @@ def bind(cls):
         sum=nt_sum, mean=nt_mean, softmax=softmax, log_softmax=log_softmax, transpose=transpose,
         swapaxes=transpose, swapdims=transpose, reshape=reshape, view=view, unsqueeze=unsqueeze, squeeze=squeeze,
         masked_fill=masked_fill, to_padded_tensor=to_padded_tensor, __hash__=object.__hash__,
+        **{n: inplace(n) for n in ["copy_", "fill_", "zero_", "add_", "sub_", "mul_", "div_", "clamp_",
+                                   "masked_fill_"] + [u + "_" for u in _UNARY if hasattr(Tensor, u + "_")]},
         **reductions, clamp=pointwise_ops["clamp"], clip=pointwise_ops["clip"], chunk=chunk, split=split,
         nan_to_num=pointwise_ops["nan_to_num"], type_as=lambda self, other: self.to(other.dtype),
         bool=lambda self: self.to(_dtype.bool_), int=lambda self: self.to(_dtype.int32),
@@ -656,7 +683,13 @@ def bind(cls):
                                                                 **kw))(n)
     for n in _UNARY:
         functional.setdefault(n, (lambda name: lambda x, *a, **k: getattr(x, name)(*a, **k))(n))
-    cls._nested_call = staticmethod(lambda name, *args, **kwargs: functional[name](*args, **kwargs))
+    def nested_call(name, *args, **kwargs):
+        fn = functional.get(name)
+        if fn is None:
+            raise not_implemented(name)
+        return fn(*args, **kwargs)
+
+    cls._nested_call = staticmethod(nested_call)
     own = set(vars(cls))
     for name in dir(Tensor):
         if name.startswith("_") or name in own or name in methods or name in _KEEP:
