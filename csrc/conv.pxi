@@ -6,6 +6,12 @@
 
 __all__ += ["im2col", "col2im", "max_pool2d_fwd", "max_pool2d_bwd"]
 
+cdef extern from "fg_conv.h":
+    void fg_maxpool2x2_f32(const float* x, float* y, int64_t* idx, Py_ssize_t W, Py_ssize_t oh,
+                           Py_ssize_t ow) noexcept nogil
+    void fg_maxpool2x2_f64(const double* x, double* y, int64_t* idx, Py_ssize_t W, Py_ssize_t oh,
+                           Py_ssize_t ow) noexcept nogil
+
 
 cdef inline void _valid_range(Py_ssize_t off, Py_ssize_t s, Py_ssize_t size, Py_ssize_t n,
                               Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
@@ -87,6 +93,13 @@ cdef void _maxpool_plane(const floating* x, floating* y, int64_t* idx, Py_ssize_
     cdef floating m, v
     cdef bint take
     cdef const floating* row
+    if (kh == 2 and kw == 2 and sh == 2 and sw == 2 and ph == 0 and pw == 0 and dh == 1 and dw == 1
+            and 2 * oh <= H and 2 * ow <= W):  # the common 2x2 pooling: branch-free, vectorised (fg_conv.h)
+        if floating is float:
+            fg_maxpool2x2_f32(x, y, idx, W, oh, ow)
+        else:
+            fg_maxpool2x2_f64(x, y, idx, W, oh, ow)
+        return
     for a in range(oh):
         hs = a * sh - ph
         ni = kh

@@ -80,6 +80,11 @@ POOLS = [  # shape, kernel, stride, padding, dilation, ceil_mode
     ((1, 2, 10, 11), (3, 2), (2, 3), (1, 1), (2, 1), True),
     ((32, 64, 16, 16), (2, 2), (2, 2), (0, 0), (1, 1), False),  # above PAR_MIN
     ((1, 1, 5, 5), (2, 2), (3, 3), (1, 1), (1, 1), True),
+    # 2x2 / stride 2 (fg_conv.h's branch-free loop): odd sizes (the last row and column
+    # unused), a vector-loop remainder (ow 17); ceil_mode's partial windows take the general loop
+    ((2, 3, 9, 7), (2, 2), (2, 2), (0, 0), (1, 1), False),
+    ((3, 2, 10, 35), (2, 2), (2, 2), (0, 0), (1, 1), False),
+    ((2, 3, 9, 7), (2, 2), (2, 2), (0, 0), (1, 1), True),
 ]
 
 
