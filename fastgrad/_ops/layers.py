@@ -3,6 +3,8 @@
 Each backward is itself an op whose backward is written with these ops again (the adjoint of
 a linear map is linear), so double backward works while the first-order path stays one op.
 conv1d is conv2d on a height-1 image."""
+import weakref
+
 import numpy as np
 
 from fastgrad import _dtype
@@ -446,6 +448,17 @@ def cat(tensors, dim=0):
     return Cat.apply(dim, *tensors)
 
 
+# (weakref to an input array, its (mean, biased var) per channel): the last fused batch norm's
+# statistics (norm_fused.NormAffine), which RunningStats uses instead of computing them again
+# when its input is that same array; one entry, replaced as a whole (a replay of
+# fastgrad.compile runs NormAffine again first, so the check by identity stays right).
+_BATCH_STATS = [(None, None)]
+
+
+def remember_batch_stats(a, mean, var):
+    _BATCH_STATS[0] = (weakref.ref(a), (mean, var))
+
+
 class RunningStats(Op):
     """Batch norm's running-statistics update in training, in place: buf = (1 - momentum) * buf
     + momentum * stat for the batch mean and the unbiased variance over axes (size values per
@@ -455,8 +468,13 @@ class RunningStats(Op):
     @staticmethod
     def forward(ctx, x, running_mean, running_var, axes, size, momentum):
         a = x._data
-        mean = a.mean(axes)
-        var = a.var(axes) * (size / (size - 1))
+        src, stats = _BATCH_STATS[0]
+        if src is not None and src() is a:  # the fused batch norm's float64 statistics of this very array
+            _BATCH_STATS[0] = (None, None)
+            mean, var = stats[0], stats[1] * (size / (size - 1))
+        else:
+            mean = a.mean(axes)
+            var = a.var(axes) * (size / (size - 1))
         for buf, stat in ((running_mean, mean), (running_var, var)):
             if buf is not None:
                 buf._data *= 1 - momentum

@@ -8,7 +8,7 @@ and forward mode work."""
 import numpy as np
 
 from fastgrad._ops.base import K, Op
-from fastgrad._ops.layers import Normalize
+from fastgrad._ops.layers import Normalize, remember_batch_stats
 
 
 def _geometry(kind, shape):
@@ -42,6 +42,8 @@ class NormAffine(Op):
         fwd = K.batch_norm_fwd if kind == "batch" else K.layer_norm_fwd
         fwd(a.reshape(shape3), wa, ba, float(eps), y.reshape(shape3), mean, var)
         ctx.stats = (mean, var)
+        if kind == "batch":  # batch_norm's running statistics (layers.RunningStats) read them
+            remember_batch_stats(x._data, mean, var)
         if sink is not None:  # the caller's running statistics
             sink.append(ctx.stats)
         return y
