@@ -11,6 +11,12 @@ cdef extern from "fg_conv.h":
                            Py_ssize_t ow) noexcept nogil
     void fg_maxpool2x2_f64(const double* x, double* y, int64_t* idx, Py_ssize_t W, Py_ssize_t oh,
                            Py_ssize_t ow) noexcept nogil
+    void fg_im2col_same_f32(const float* x, float* o, Py_ssize_t srow, Py_ssize_t C, Py_ssize_t H,
+                            Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t ph, Py_ssize_t pw,
+                            Py_ssize_t dh, Py_ssize_t oh) noexcept nogil
+    void fg_im2col_same_f64(const double* x, double* o, Py_ssize_t srow, Py_ssize_t C, Py_ssize_t H,
+                            Py_ssize_t W, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t ph, Py_ssize_t pw,
+                            Py_ssize_t dh, Py_ssize_t oh) noexcept nogil
 
 
 cdef inline void _valid_range(Py_ssize_t off, Py_ssize_t s, Py_ssize_t size, Py_ssize_t n,
@@ -29,6 +35,12 @@ cdef void _im2col_one(const floating* x, floating* o, Py_ssize_t srow, Py_ssize_
     cdef Py_ssize_t c, i, j, y, z, iy, lo, hi, off
     cdef floating* d
     cdef const floating* src
+    if sh == 1 and sw == 1 and dw == 1 and ow == W:  # a 'same'-width convolution (fg_conv.h)
+        if floating is float:
+            fg_im2col_same_f32(x, o, srow, C, H, W, kh, kw, ph, pw, dh, oh)
+        else:
+            fg_im2col_same_f64(x, o, srow, C, H, W, kh, kw, ph, pw, dh, oh)
+        return
     for c in range(C):
         for i in range(kh):
             for j in range(kw):

@@ -46,4 +46,45 @@ FG_CLONES static void fg_maxpool2x2_##SFX(const T *restrict x, T *restrict y,   
 FG_MAXPOOL2X2(float, f32)
 FG_MAXPOOL2X2(double, f64)
 
+/* im2col of one image for stride 1, width dilation 1 and ow == W (a 'same'-width
+   convolution: kw - 1 == 2 pw, as 3x3 with padding 1): row (c, i, j) of the patch matrix
+   (o + ((c*kh + i)*kw + j)*srow, oh*ow long) is the plane shifted by rows and one column
+   offset. One contiguous copy of its rows inside the image, then the column(s) that
+   wrapped around from the neighbouring row and the rows above/below the image set to 0:
+   no per-row loop of ow elements (W7b's 8- and 16-wide planes). */
+#define FG_IM2COL_SAME(T, SFX)                                                                \
+static void fg_im2col_same_##SFX(const T *restrict x, T *restrict o, ptrdiff_t srow,          \
+                                 ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t kh,         \
+                                 ptrdiff_t kw, ptrdiff_t ph, ptrdiff_t pw, ptrdiff_t dh,      \
+                                 ptrdiff_t oh) {                                              \
+    for (ptrdiff_t c = 0; c < C; c++)                                                         \
+        for (ptrdiff_t i = 0; i < kh; i++) {                                                  \
+            ptrdiff_t ylo_i = ph - i * dh, yhi_i = H + ph - i * dh;                           \
+            ylo_i = ylo_i < 0 ? 0 : (ylo_i > oh ? oh : ylo_i);                                \
+            yhi_i = yhi_i > oh ? oh : yhi_i;                                                  \
+            if (yhi_i < ylo_i) yhi_i = ylo_i;                                                 \
+            for (ptrdiff_t j = 0; j < kw; j++) {                                              \
+                ptrdiff_t ylo = ylo_i, yhi = yhi_i;                                           \
+                ptrdiff_t off = j - pw;                                                       \
+                ptrdiff_t lo = off < 0 ? -off : 0, hi = off > 0 ? W - off : W;                \
+                T *d = o + ((c * kh + i) * kw + j) * srow;                                    \
+                if (hi <= lo) ylo = yhi = oh;  /* the tap reads padding only */               \
+                for (ptrdiff_t t = 0; t < ylo * W; t++) d[t] = 0;                             \
+                for (ptrdiff_t t = yhi * W; t < oh * W; t++) d[t] = 0;                        \
+                if (yhi == ylo) continue;                                                     \
+                const T *src = x + (c * H + ylo - ph + i * dh) * W;                           \
+                T *dd = d + ylo * W;                                                          \
+                ptrdiff_t count = (yhi - ylo) * W;                                            \
+                for (ptrdiff_t t = lo; t < count - (W - hi); t++) dd[t] = src[t + off];       \
+                for (ptrdiff_t y = 0; y < yhi - ylo; y++) {                                   \
+                    for (ptrdiff_t z = 0; z < lo; z++) dd[y * W + z] = 0;                     \
+                    for (ptrdiff_t z = hi; z < W; z++) dd[y * W + z] = 0;                     \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+}
+
+FG_IM2COL_SAME(float, f32)
+FG_IM2COL_SAME(double, f64)
+
 #endif  /* FG_FG_CONV_H */

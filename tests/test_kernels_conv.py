@@ -15,6 +15,12 @@ GEOMS = [  # (N, C, H, W), kernel, stride, padding, dilation
     ((2, 1, 11, 10), (3, 2), (3, 2), (2, 1), (2, 3)),
     ((64, 6, 12, 12), (5, 5), (1, 1), (0, 0), (1, 1)),  # above PAR_MIN: the OpenMP loop
     ((2, 2, 4, 4), (1, 1), (2, 2), (0, 0), (1, 1)),
+    # stride 1 with the input's width (fg_conv.h's shifted-plane im2col): height dilation and
+    # padding, taps that read padding only (kernel wider than the padded image's inside)
+    ((2, 2, 5, 4), (2, 5), (1, 1), (0, 2), (2, 1)),
+    ((1, 2, 2, 2), (1, 7), (1, 1), (0, 3), (1, 1)),
+    ((1, 1, 3, 3), (5, 5), (1, 1), (2, 2), (1, 1)),
+    ((3, 2, 2, 3), (4, 3), (1, 1), (3, 1), (2, 1)),
 ]
 
 
