@@ -6,6 +6,21 @@
 
 __all__ += ["batch_norm_fwd", "batch_norm_bwd", "layer_norm_fwd", "layer_norm_bwd"]
 
+cdef extern from "fg_norm.h":
+    double fg_sum_f32(const float* p, Py_ssize_t n) noexcept nogil
+    double fg_sum_f64(const double* p, Py_ssize_t n) noexcept nogil
+    double fg_sqdev_f32(const float* p, Py_ssize_t n, double m) noexcept nogil
+    double fg_sqdev_f64(const double* p, Py_ssize_t n, double m) noexcept nogil
+    void fg_gsums_f32(const float* q, const float* p, Py_ssize_t n, double m, double* sg, double* sgx) noexcept nogil
+    void fg_gsums_f64(const double* q, const double* p, Py_ssize_t n, double m, double* sg,
+                      double* sgx) noexcept nogil
+    void fg_affine_f32(const float* p, float* q, Py_ssize_t n, double sc, double sh) noexcept nogil
+    void fg_affine_f64(const double* p, double* q, Py_ssize_t n, double sc, double sh) noexcept nogil
+    void fg_bn_gx_f32(const float* q, const float* p, float* o, Py_ssize_t n, double a, double c1, double m,
+                      double c2) noexcept nogil
+    void fg_bn_gx_f64(const double* q, const double* p, double* o, Py_ssize_t n, double a, double c1, double m,
+                      double c2) noexcept nogil
+
 
 cdef void _bn_fwd_c(const floating* x, const floating* w, const floating* b, floating* y, double* mean,
                     double* var, Py_ssize_t N, Py_ssize_t C, Py_ssize_t S, Py_ssize_t c,
@@ -14,16 +29,19 @@ cdef void _bn_fwd_c(const floating* x, const floating* w, const floating* b, flo
     cdef const floating* p
     cdef floating* q
     cdef double s = 0, ss = 0, m, d, r, sc, sh
-    for n in range(N):
+    for n in range(N):  # (fg_norm.h: sums in 16 float64 lanes, vectorised)
         p = x + (n * C + c) * S
-        for k in range(S):
-            s += p[k]
+        if floating is float:
+            s += fg_sum_f32(p, S)
+        else:
+            s += fg_sum_f64(p, S)
     m = s / (N * S)
     for n in range(N):
         p = x + (n * C + c) * S
-        for k in range(S):
-            d = p[k] - m
-            ss += d * d
+        if floating is float:
+            ss += fg_sqdev_f32(p, S, m)
+        else:
+            ss += fg_sqdev_f64(p, S, m)
     mean[c] = m
     var[c] = ss / (N * S)
     r = 1.0 / sqrt(var[c] + eps)
@@ -32,8 +50,10 @@ cdef void _bn_fwd_c(const floating* x, const floating* w, const floating* b, flo
     for n in range(N):
         p = x + (n * C + c) * S
         q = y + (n * C + c) * S
-        for k in range(S):
-            q[k] = <floating>(p[k] * sc + sh)
+        if floating is float:
+            fg_affine_f32(p, q, S, sc, sh)
+        else:
+            fg_affine_f64(p, q, S, sc, sh)
 
 
 cdef void _bn_bwd_c(const floating* x, const floating* g, const double* mean, const double* var,
@@ -47,9 +67,10 @@ cdef void _bn_bwd_c(const floating* x, const floating* g, const double* mean, co
     for n in range(N):
         p = x + (n * C + c) * S
         q = g + (n * C + c) * S
-        for k in range(S):
-            sg += q[k]
-            sgx += q[k] * (p[k] - m)
+        if floating is float:
+            fg_gsums_f32(q, p, S, m, &sg, &sgx)
+        else:
+            fg_gsums_f64(q, p, S, m, &sg, &sgx)
     sgx *= r
     if gb != NULL:
         gb[c] = <floating>sg
@@ -63,8 +84,10 @@ cdef void _bn_bwd_c(const floating* x, const floating* g, const double* mean, co
             p = x + (n * C + c) * S
             q = g + (n * C + c) * S
             o = gx + (n * C + c) * S
-            for k in range(S):
-                o[k] = <floating>(a * (q[k] - c1 - (p[k] - m) * c2))
+            if floating is float:
+                fg_bn_gx_f32(q, p, o, S, a, c1, m, c2)
+            else:
+                fg_bn_gx_f64(q, p, o, S, a, c1, m, c2)
 
 
 cdef void _ln_fwd_r(const floating* x, const floating* w, const floating* b, floating* y, double* mean,
