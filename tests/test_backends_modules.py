@@ -72,9 +72,13 @@ def test_sdpa_kernel_switches_as_torch(torch):
         with pytest.raises(AssertionError, match="Backend must be an instance of SDPBackend"):
             with theirs("math"):
                 pass
-    q = fastgrad.randn(1, 2, 4, 8)
+    q, tq = fastgrad.randn(1, 2, 4, 8), torch.randn(1, 2, 4, 8)
     with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
         fastgrad.nn.functional.scaled_dot_product_attention(q, q, q)
+    for ours, theirs, lib, x in ((SDPBackend, sdpa_kernel, fastgrad, q), (TB, tk, torch, tq)):
+        with theirs([ours.EFFICIENT_ATTENTION, ours.CUDNN_ATTENTION]):  # neither runs on a CPU
+            with pytest.raises(RuntimeError, match="^No viable backend for scaled_dot_product_attention was found"):
+                lib.nn.functional.scaled_dot_product_attention(x, x, x)
 
 
 def test_backends_modules_import_by_path():

@@ -34,6 +34,7 @@ from fastgrad._ops.base import K, Op, check_broadcast, engine, is_tensor, make, 
 from fastgrad._ops.elementwise import where
 from fastgrad._ops.linalg import matmul
 from fastgrad._ops.nn import Softmax, SoftmaxBackward
+from fastgrad.backends.cuda import _SDP  # the scaled-dot-product backend switches (torch.nn.attention.sdpa_kernel)
 
 _CHUNK = 1 << 16  # score elements per chunk (256 kB of float32): each chunk's steps run in cache
 _BLOCKS_MIN = 128 * 128  # causal attention with at least this many scores per head runs in row blocks
@@ -481,6 +482,9 @@ def _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_g
     if attn_mask is not None and not is_tensor(attn_mask):
         raise TypeError("scaled_dot_product_attention(): argument 'attn_mask' must be Tensor, not %s"
                         % type(attn_mask).__name__)
+    if not (_SDP["math"] or _SDP["flash"]):  # sdpa_kernel() left none of the CPU's backends (math, flash)
+        raise RuntimeError("No viable backend for scaled_dot_product_attention was found. This is likely due to "
+                           "turning off both the math kernel and the fused kernels.")
     _check_inputs(query, key, value, attn_mask)
     q, k, v = query._data, key._data, value._data
     dt = q.dtype

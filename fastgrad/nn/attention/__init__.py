@@ -41,9 +41,3 @@ def sdpa_kernel(backends, set_priority=False):
     finally:
         _cuda._SDP.update(saved)
 
-
-def _check_sdpa_backends():
-    """torch's error when no backend its CPU build has (math, flash) is enabled."""
-    if not (_cuda._SDP["math"] or _cuda._SDP["flash"]):
-        raise RuntimeError("No viable backend for scaled_dot_product_attention was found. This is likely due to "
-                           "turning off both the math kernel and the fused kernels.")
