@@ -603,10 +603,15 @@ class Tensor(engine.TensorBase):
 
 
 def _copy_like(a, s):
+    if a._data.shape != s._data.shape:  # src broadcasts to self's shape (torch's messages)
+        E.check_broadcast(a._data.shape, s._data.shape)
+        if np.broadcast_shapes(a._data.shape, s._data.shape) != a._data.shape:
+            raise RuntimeError("output with shape %s doesn't match the broadcast shape %s"
+                               % (S.shape_str(a._data.shape), S.shape_str(np.broadcast_shapes(a._data.shape, s._data.shape))))
+    if a._requires_grad or s._requires_grad or s._fw_grad is not None:  # recorded: PyTorch's CopyBackwards
+        return S.Copy.apply(a, s)  # (a: the written tensor's history, whose gradient is zero)
     s = s if s._data.dtype == a._data.dtype else s.to(a.dtype)
-    if a._requires_grad:  # recorded (a: the written tensor's history): as PyTorch's copy_, a zero gradient
-        return E.where(make(np.zeros((), np.bool_)), a, s)  # for what is overwritten, src its own
-    return S.expand(s, *a._data.shape) if s._data.shape != a._data.shape else s.clone() if s._grad_fn is None else s
+    return S.expand(s, *a._data.shape) if s._data.shape != a._data.shape else s.clone()
 
 
 def _rebuild(data, requires_grad):

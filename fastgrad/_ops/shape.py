@@ -98,6 +98,38 @@ class Cast(Op):
 engine.register("cast", Cast)  # the tape's half precision route casts with it (engine._half_apply)
 
 
+class Copy(Op):
+    """self.copy_(src) recorded (PyTorch's CopyBackwards): src's values, cast to self's dtype and
+    broadcast to its shape; the gradient is zero for the overwritten self and, for src, the output's
+    gradient cast to src's dtype (the tape sums it to src's shape)."""
+    _half_native = True  # moves data: float16/bfloat16 arrays as they are
+
+    @staticmethod
+    def forward(ctx, a, s):
+        ctx.src_dtype, ctx.out_dtype, ctx.shape = s._data.dtype, a._data.dtype, a._data.shape
+        d = s._data
+        if d.dtype.kind == "c" and a._data.dtype.kind != "c":
+            d = d.real  # the real part, as Cast's
+        return np.array(np.broadcast_to(d, a._data.shape), dtype=a._data.dtype, copy=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        need = ctx.needs_input_grad
+        gs = None
+        if need[1]:
+            gs = g if g._data.dtype == ctx.src_dtype else g.to(_dtype.from_numpy_dtype(ctx.src_dtype))
+        return (make(np.zeros(g._data.shape, g._data.dtype)) if need[0] else None), gs
+
+    @staticmethod
+    def jvp(ctx, ta, ts):
+        if ts is None:
+            return make(np.zeros(ctx.shape, ctx.out_dtype))
+        return ts if ts._data.dtype == ctx.out_dtype else ts.to(_dtype.from_numpy_dtype(ctx.out_dtype))
+
+
+Copy._backward_cls.__name__ = Copy._backward_cls.__qualname__ = "CopyBackwards"  # torch's name (no 0)
+
+
 class Clone(Op):
     _half_native = True  # moves data: float16/bfloat16 arrays as they are
 

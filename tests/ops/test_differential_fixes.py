@@ -125,3 +125,61 @@ def test_var_and_norm_gradients_with_infinite_elements(torch, name, special, dty
     tvals, tgrads = run(torch, fn, [a], dtype)
     for k, (f, t) in enumerate(zip(vals + grads, tvals + tgrads)):
         assert_same(f, t, dtype, "%s %d" % (name, k), rtol=1e-5 if dtype == "float32" else None)
+
+
+COPIES = {  # (self's dtype, src's dtype, src's shape): self is (2, 3) with history or without
+    "same": ("float32", "float32", (2, 3)), "broadcast": ("float32", "float32", (3,)),
+    "cast_up": ("float32", "float64", (3,)), "cast_half": ("float64", "float16", (2, 1)),
+    "bfloat16": ("bfloat16", "float32", (2, 3)),
+}
+
+
+def _node_name(fn):
+    return None if fn is None else type(fn).__name__.rstrip("0")
+
+
+@pytest.mark.parametrize("case", sorted(COPIES))
+@pytest.mark.parametrize("history", [True, False])
+def test_copy_records_copybackwards(torch, case, history):
+    """y.copy_(v) showed WhereBackward (history) or v's own node (none); torch's node is
+    CopyBackwards: zero gradient to the overwritten y, v's gradient cast to v's dtype and summed
+    over the broadcast dimensions."""
+    sdt, vdt, vshape = COPIES[case]
+    a = np.arange(1.0, 7.0).reshape(2, 3)
+    b = np.linspace(-1.5, 2.5, int(np.prod(vshape))).reshape(vshape)
+    res = []
+    for L in (fastgrad, torch):
+        x = _cast(L, a, sdt).requires_grad_()
+        v = _cast(L, b, vdt).requires_grad_()
+        y = x * 1 if history else _cast(L, a, sdt)
+        y.copy_(v * 2)
+        names = (_node_name(y.grad_fn), [_node_name(f) for f, _ in y.grad_fn.next_functions])
+        w = _cast(L, np.array([[1.0, 2.0, 3.0], [0.5, 0.25, 4.0]]), sdt)
+        gx, gv = L.autograd.grad((y * w).sum(), (x, v), allow_unused=True)
+        res.append((names, str(y.dtype).split(".")[-1], y.detach().double().numpy(),
+                    None if gx is None else gx.double().numpy(), str(gv.dtype).split(".")[-1], gv.double().numpy()))
+    (fn, fd, fy, fgx, fgd, fgv), (tn, td, ty, tgx, tgd, tgv) = res
+    assert fn == tn and fn[0] == "CopyBackwards"
+    assert (fd, fgd) == (td, tgd)
+    np.testing.assert_array_equal(fy, ty)
+    assert (fgx is None) == (tgx is None)
+    if fgx is not None:
+        np.testing.assert_array_equal(fgx, tgx)
+    np.testing.assert_allclose(fgv, tgv, rtol=1e-2 if "16" in vdt + sdt else 1e-7)
+
+
+def test_copy_forward_mode_gradient(torch):
+    """The tangent of y.copy_(v) is v's, cast to y's dtype and broadcast (CopyBackwards' jvp)."""
+    res = []
+    for L in (fastgrad, torch):
+        import importlib
+
+        fwAD = importlib.import_module(L.__name__ + ".autograd.forward_ad")
+        with fwAD.dual_level():
+            v = fwAD.make_dual(L.tensor([1.0, 2.0, 3.0], dtype=L.float64), L.tensor([0.5, -1.0, 2.0], dtype=L.float64))
+            y = L.zeros(2, 3)
+            y.copy_(v)
+            t = fwAD.unpack_dual(y).tangent
+            res.append((str(t.dtype).split(".")[-1], t.numpy()))
+    assert res[0][0] == res[1][0]
+    np.testing.assert_array_equal(res[0][1], res[1][1])
