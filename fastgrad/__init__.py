@@ -152,3 +152,6 @@ from fastgrad._torch_functions import *  # noqa: E402,F401,F403  (constants, ali
 from fastgrad._torch_functions import memory_format  # noqa: E402,F401
 from fastgrad import nested  # noqa: E402,F401  (torch.nested; last: it stubs the Tensor methods it lacks)
 from fastgrad.nested import jagged  # noqa: E402,F401
+from fastgrad._ops import tensor_args as _tensor_args  # noqa: E402
+
+_tensor_args.install(__import__(__name__))  # torch's TypeError for a number where a signature takes Tensors only
