@@ -93,6 +93,109 @@ class ConvGeom:
         return K.mm(self.grad_rows(g), self.cols(x).transpose(0, 2, 1)).reshape(self.w_shape)
 
 
+def _cpu_has(*features):
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as f
+    except ImportError:  # NumPy 1.x
+        from numpy.core._multiarray_umath import __cpu_features__ as f
+    return all(f.get(name, False) for name in features)
+
+
+def _direct_grouped(geom, name):
+    """Whether oneDNN runs a grouped convolution with a direct (jit) kernel, which skips the padding,
+    not its gemm-based one (as measured with torch 2.13 on an AVX-512 CPU): depthwise with one output
+    channel per group, channels per group a multiple of 4 both ways, or (float32) fewer than 8 input
+    channels with a multiple of 8 output channels per group."""
+    cig, cog = geom.w_shape[1], geom.w_shape[0] // geom.g
+    return ((cig == 1 and cog == 1) or (cig % 4 == 0 and cog % 4 == 0)
+            or (name == "float32" and geom.x_shape[1] < 8 and cog % 8 == 0))
+
+
+def skips_padding(dtype, geom):
+    """Whether torch's CPU convolution of this dtype and geometry skips the padded taps (its oneDNN
+    path, which adds no tap outside the input: a NaN or inf weight meeting padding adds nothing), or
+    multiplies the padding zeros (its im2col path: NaN * 0 is NaN). torch's use_mkldnn: float32 as
+    its heuristic picks (on a 2-D view of a 1-D convolution), bfloat16 on CPUs with AVX-512 BW/VL/DQ,
+    float16 on CPUs with AVX-512 FP16, float64 never; a 1x1 kernel never (oneDNN's 1x1 kernels multiply
+    the padding). The gradients keep the padding's products: the input gradient has no padded tap, and
+    which oneDNN weight-gradient kernel skips them (for a NaN or inf upstream gradient) depends on
+    groups, dilation and padding in ways its kernel choice decides."""
+    from fastgrad import backends
+
+    mk = getattr(backends, "mkldnn", None)
+    if mk is not None and not getattr(mk, "enabled", True):
+        return False
+    k = geom.w_shape[2:]
+    if all(v == 1 for v in k):  # oneDNN's 1x1 kernels read the padding as zeros
+        return False
+    name = np.dtype(dtype).name
+    if geom.g > 1 and not _direct_grouped(geom, name):  # oneDNN's gemm-based grouped kernel: im2col, zeros read
+        return False
+    if name == "bfloat16":
+        return _cpu_has("AVX512BW", "AVX512VL", "AVX512DQ")
+    if name == "float16":
+        return _cpu_has("AVX512FP16")
+    if name != "float32":
+        return False
+    n, c, sp = geom.x_shape[0], geom.x_shape[1], geom.x_shape[2:]
+    kh, kw = (k[-2] if len(k) > 1 else 1), k[-1]
+    lead = n * c * int(np.prod(sp[:2], dtype=np.int64))  # input.size(0) * ... * input.size(3)
+    # (use_mkldnn's other clause -- strided, dilated, n >= 16, a kernel other than 1x1 or threads > 1 --
+    # holds for every kernel but 1x1)
+    return geom.g > 1 or (kw > 3 and kh > 3) or n > 1 or lead > 20480
+
+
+def _padded_taps(geom):
+    """(*out, *k) booleans: the output positions whose tap reads padding, and which taps."""
+    lo = getattr(geom, "lo", None) or geom.p
+    sp = geom.x_shape[2:]
+    nd = len(geom.k)
+    res = np.zeros(tuple(geom.out) + tuple(geom.k), bool)
+    for i in range(nd):
+        pos = (np.arange(geom.out[i])[:, None] * geom.s[i] + np.arange(geom.k[i])[None, :] * geom.d[i] - lo[i])
+        pad = (pos < 0) | (pos >= sp[i])  # (out_i, k_i)
+        shape = [1] * (2 * nd)
+        shape[i], shape[nd + i] = geom.out[i], geom.k[i]
+        res |= pad.reshape(shape)
+    return res
+
+
+def _real_windows(geom, x):
+    """(N, C, *k, *out) windows of x over zero padding, and the (*k, *out) taps that read x itself."""
+    nd = len(geom.k)
+    lo = getattr(geom, "lo", None) or geom.p
+    hi = tuple(max(0, geom.d[i] * (geom.k[i] - 1) + geom.s[i] * (geom.out[i] - 1) + 1 - geom.x_shape[2 + i] - lo[i])
+               for i in range(nd))
+    win = windows(pad_nd(x, lo, hi), geom.k, geom.s, geom.d, geom.out)
+    K_, L = int(np.prod(geom.k, dtype=np.int64)), int(np.prod(geom.out, dtype=np.int64))
+    real = ~_padded_taps(geom).reshape(L, K_).T  # (K, L)
+    return win.reshape(x.shape[:2] + (K_, L)), real
+
+
+def padded_taps_skipped(geom, conv, x, w, y):
+    """y (conv(x, w) over zero padding) with the outputs where a NaN or inf weight meets padding
+    recomputed without those taps, as torch's oneDNN convolution does: the finite weights' sum over
+    the padded input, plus the non-finite weights' products with the input's own elements."""
+    bad = ~np.isfinite(w)
+    if not bad.any() or y.size == 0:
+        return y
+    o, cg = w.shape[:2]
+    win, real = _real_windows(geom, x)  # (N, C, K, L), (K, L)
+    K_ = real.shape[0]
+    bad2 = bad.reshape(o, cg, K_)
+    hit = (bad2.any(axis=1).astype(np.float64) @ (~real).astype(np.float64)) > 0  # (O, L)
+    if not hit.any():
+        return y
+    fixed = conv(x, np.where(bad, np.zeros((), w.dtype), w)).reshape(y.shape[:2] + (-1,))
+    w2 = w.reshape(o, cg, K_)
+    for oc in np.nonzero(bad2.any(axis=(1, 2)))[0]:  # the non-finite weights' products at real taps only
+        ci, kk = np.nonzero(bad2[oc])
+        c = (oc // (o // geom.g)) * cg + ci
+        prod = w2[oc, ci, kk][None, :, None] * win[:, c, kk]  # (N, m, L)
+        fixed[:, oc] += np.where(real[kk][None], prod, np.zeros((), prod.dtype)).sum(axis=1)
+    return np.where(hit.reshape((o,) + tuple(geom.out)), fixed.reshape(y.shape), y)
+
+
 def _bias_shape(nd):
     return (1, -1) + (1,) * nd
 
@@ -108,6 +211,8 @@ class ConvNd(Op):
         ctx.geom = geom
         ctx.save_for_backward(x, w)
         y = geom.conv(x._data, w._data)
+        if getattr(geom, "skip_padding", False):  # (torch's oneDNN path: padded taps add nothing)
+            y = padded_taps_skipped(geom, geom.conv, x._data, w._data, y)
         if b is not None:
             y += b._data.reshape(_bias_shape(geom.n))
         return y

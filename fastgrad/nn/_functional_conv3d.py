@@ -97,6 +97,7 @@ def _convolution(x, weight, bias, stride, lo, hi, dilation, groups):
                            f"size: ({' x '.join(map(str, ek))}). Kernel size can't be greater than actual input size")
     _check_dtypes(x, weight, bias)
     geom = CN.ConvGeom(tuple(x.shape), ws, s, lo, hi, d, groups)
+    geom.skip_padding = (any(lo) or any(hi)) and CN.skips_padding(x._data.dtype, geom)
     return CN.ConvNd.apply(x, weight, bias, geom)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from fastgrad import _dtype
 from fastgrad._backend import engine
+from fastgrad._ops import conv_nd as CN
 from fastgrad._ops import half as H
 from fastgrad._ops import layers as L
 from fastgrad._ops import nn_functional
@@ -93,6 +94,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise RuntimeError(f"Given weight of size {shape_str(weight.shape)}, expected bias to be 1-dimensional "
                            f"with {weight.shape[0]} elements, but got bias of size {shape_str(bias.shape)} instead")
     geom = L._ConvGeom(tuple(x.shape), tuple(weight.shape), stride, padding, dilation, groups)
+    geom.skip_padding = any(padding) and CN.skips_padding(x._data.dtype, geom)
     if c == 0:  # torch: no input channels give no output channels (not the bias)
         y = x.sum((2, 3), keepdim=True).expand(n, 0, *geom.out)
         return y.squeeze(0) if unbatched else y
