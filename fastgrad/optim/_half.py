@@ -115,3 +115,28 @@ def adam_step(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, amsgr
     with np.errstate(divide="ignore", invalid="ignore"):
         p[...] = P + _f(-step_size) * (M / denom)  # param.addcdiv_(exp_avg, denom, value=-step_size)
     return p
+
+
+def _adamax_step(p, g, exp_avg, exp_inf, lr, beta1, beta2, eps, weight_decay, step, maximize, foreach=False):
+    """torch.optim.Adamax's _single_tensor_adamax (foreach: _multi_tensor_adamax, whose
+    _foreach_mul_ takes beta2 rounded to the dtype) on one half parameter: an eps below the dtype's
+    range adds nothing, so a zero gradient on the first step leaves exp_inf 0 and the update
+    0 / 0 = NaN, as PyTorch's."""
+    r = _Rounder(p.dtype)
+    P = p.astype(_F32)
+    G = g.astype(_F32)
+    if maximize:
+        G = -G
+    if weight_decay != 0:
+        G = _add(G, P, weight_decay, r)  # grad.add(param, alpha=weight_decay)
+    M = r(_lerp(exp_avg.astype(_F32), G, 1 - beta1))  # exp_avg.lerp_(grad, 1 - beta1)
+    b2 = _alpha(beta2, p.dtype) if foreach else _f(beta2)
+    E = r(exp_inf.astype(_F32) * b2)  # exp_inf.mul_(beta2)
+    N = r(np.abs(G) + _f(eps))  # grad.abs().add_(eps)
+    E = np.maximum(E, N)  # torch.maximum(..., out=exp_inf)
+    exp_avg[...] = M
+    exp_inf[...] = E
+    clr = lr / (1 - beta1 ** step)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p[...] = P + _f(-clr) * (M / E)  # param.addcdiv_(exp_avg, exp_inf, value=-clr)
+    return p

@@ -7,8 +7,9 @@ from fastgrad.optim.optimizer import (_check_adam_args, Optimizer, _check_tensor
 __all__ = ["Adamax"]
 
 
-def _adamax_step(p, g, exp_avg, exp_inf, lr, beta1, beta2, eps, weight_decay, step, maximize):
-    """One parameter's update, in place on NumPy arrays (torch's _single_tensor_adamax)."""
+def _adamax_step(p, g, exp_avg, exp_inf, lr, beta1, beta2, eps, weight_decay, step, maximize, foreach=False):
+    """One parameter's update, in place on NumPy arrays (torch's _single_tensor_adamax; foreach
+    matters only to half parameters: optim/_half.py)."""
     if maximize:
         g = -g
     if weight_decay != 0:
@@ -41,4 +42,5 @@ class Adamax(Optimizer):
         state["step"]._data[...] += 1
         beta1, beta2 = group["betas"]
         self._run(_adamax_step, p, state["exp_avg"]._data, state["exp_inf"]._data, _to_scalar(group["lr"]), beta1,
-                  beta2, group["eps"], group["weight_decay"], float(state["step"]._data), group["maximize"])
+                  beta2, group["eps"], group["weight_decay"], float(state["step"]._data), group["maximize"],
+                  bool(group["foreach"]))

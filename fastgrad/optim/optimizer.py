@@ -236,7 +236,7 @@ class Optimizer:
         from fastgrad.optim import _half
 
         emulated = getattr(_half, getattr(kernel, "__name__", ""), None)
-        if emulated is not None:  # SGD, Adam, AdamW: PyTorch's op-by-op rounding (optim/_half.py)
+        if emulated is not None:  # SGD, Adam, AdamW, Adamax: PyTorch's op-by-op rounding (optim/_half.py)
             emulated(p._data, p._grad._data, *args)
             p._vc.value += 1
             return

@@ -183,3 +183,28 @@ def test_copy_forward_mode_gradient(torch):
             res.append((str(t.dtype).split(".")[-1], t.numpy()))
     assert res[0][0] == res[1][0]
     np.testing.assert_array_equal(res[0][1], res[1][1])
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("options", [{}, {"foreach": True}, {"weight_decay": 0.1, "maximize": True},
+                                     {"weight_decay": 0.1, "maximize": True, "foreach": True}])
+def test_half_adamax_rounds_each_op_as_torch(torch, dtype, options):
+    """float16 Adamax ran its float32 kernel: eps = 1e-8 survived where PyTorch adds it in float16
+    (0), so a zero first gradient gave exp_inf 0 and 0 / 0 = NaN in torch's parameter, not in
+    fastgrad's. Bit for bit, for-loop and foreach paths, with zero, inf and NaN gradients."""
+    rs = np.random.default_rng(3)
+    p0 = rs.uniform(-3, 3, 40)
+    grads = [rs.uniform(-3, 3, 40) for _ in range(4)]
+    grads[0][:4] = [0.0, np.inf, np.nan, -np.inf]
+    grads[1][4:6] = [0.0, 1e-6]
+    res = []
+    for L in (fastgrad, torch):
+        p = L.nn.Parameter(_cast(L, p0, dtype))
+        opt = L.optim.Adamax([p], lr=0.01, **options)
+        for g in grads:
+            p.grad = _cast(L, g, dtype)
+            opt.step()
+        st = opt.state[p]
+        res.append([np.asarray(t.detach().float().numpy()) for t in (p, st["exp_avg"], st["exp_inf"])])
+    for f, t, what in zip(res[0], res[1], ("param", "exp_avg", "exp_inf")):
+        np.testing.assert_array_equal(f, t, err_msg=what)

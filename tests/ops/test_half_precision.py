@@ -540,7 +540,7 @@ def test_half_double_backward_forward_ad_and_inplace_checks(torch, dtype):
 
 @pytest.mark.parametrize("dtype", HALF)
 def test_other_optimizers_step_half_parameters(torch, dtype):
-    """Optimizers other than SGD and Adam/AdamW run their float32 kernel on float32 copies of a half
+    """Optimizers other than SGD, Adam/AdamW (and Adamax, emulated since) run their float32 kernel on float32 copies of a half
     parameter and its state, rounded back (PyTorch rounds after each of its ops: a unit in the last
     place apart, and PyTorch's float16 overflows where an eps of 1e-8 is 0 in float16 are not
     reproduced)."""
