@@ -742,7 +742,14 @@ def clamp(input, min=None, max=None):  # noqa: A002
             input = input.to(_dtype.get_default_dtype())
         else:
             return make(np.clip(input._data, min, max))
+    elif _dtype.is_half(input._data.dtype):  # torch's gradient mask compares with the bounds in the
+        min, max = (None if v is None else _dtype_round(v, input._data.dtype) for v in (min, max))  # dtype
     return Clamp.apply(input, min, max)
+
+
+def _dtype_round(v, dt):
+    """A Python bound rounded to a half dtype (as torch's x >= min compares; 1e-12 is 0 in float16)."""
+    return float(np.asarray(v, np.float32).astype(dt).astype(np.float32))
 
 
 clip = clamp

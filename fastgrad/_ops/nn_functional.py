@@ -7,8 +7,8 @@ import numpy as np
 from fastgrad import _dtype
 from fastgrad import _random_ops
 from fastgrad._ops import shape as S
-from fastgrad._ops.base import float32_compute, Op, engine, make, norm_dim, shape_str
-from fastgrad._ops.elementwise import clamp, where
+from fastgrad._ops.base import TensorBase, float32_compute, Op, engine, make, norm_dim, shape_str
+from fastgrad._ops.elementwise import _dtype_round, clamp, where
 from fastgrad._ops.indexing import broadcast_tensors, index_select
 from fastgrad._ops.reduction import sum
 from fastgrad._ops.reduction_ext import vector_norm
@@ -281,8 +281,18 @@ def pad(input, pad, mode="constant", value=None):
 
 
 # --------------------------------------------------------------------------- similarity
-@float32_compute  # one kernel in PyTorch: float16/bfloat16 computed in float32, rounded once
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(norm, eps). A half input's eps is rounded to its dtype, as torch's clamp_min
+    (float16: 1e-12 is 0, so a zero row gives 0 / 0 = NaN and its gradient NaN, as torch's); the
+    rest is computed in float32 and rounded once (closer to torch's own float64 result than
+    rounding each op)."""
+    if isinstance(input, TensorBase) and _dtype.is_half(input._data.dtype) and isinstance(eps, (int, float)):
+        eps = _dtype_round(eps, input._data.dtype)
+    return _normalize(input, p, dim, eps, out)
+
+
+@float32_compute  # float16/bfloat16 computed in float32, rounded once
+def _normalize(input, p, dim, eps, out):
     denom = clamp(vector_norm(input, p, dim, True), min=eps)
     if out is not None:  # torch: div(input, denom.expand_as(input), out=out)
         from fastgrad._ops.math_more import _write_out

@@ -208,3 +208,35 @@ def test_half_adamax_rounds_each_op_as_torch(torch, dtype, options):
         res.append([np.asarray(t.detach().float().numpy()) for t in (p, st["exp_avg"], st["exp_inf"])])
     for f, t, what in zip(res[0], res[1], ("param", "exp_avg", "exp_inf")):
         np.testing.assert_array_equal(f, t, err_msg=what)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("dim", [0, -1])
+def test_half_normalize_is_torch_composition(torch, dtype, dim):
+    """F.normalize on half tensors computed in float32 and rounded once: eps = 1e-12 survived where
+    torch's clamp_min gives 0 in float16, so a zero row was 0, not 0 / 0 = NaN; and clamp's gradient
+    mask compared x with the float bound, not with the bound in x's dtype (torch)."""
+    a = np.array([[0.0, 3.0, 1e-30, -2.0], [0.0, 4.0, 0.0, 0.5], [0.0, -1.0, 0.0, np.inf]])
+    res = []
+    for L in (fastgrad, torch):
+        x = _cast(L, a, dtype).requires_grad_()
+        y = L.nn.functional.normalize(x, dim=dim)
+        (g,) = L.autograd.grad((y * _cast(L, np.arange(12.0).reshape(3, 4) / 7, dtype)).sum(), (x,))
+        res.append([np.asarray(t.detach().float().numpy()) for t in (y, g)])
+    for f, t, what in zip(res[0], res[1], ("normalize", "gradient")):
+        np.testing.assert_array_equal(np.isnan(f), np.isnan(t), err_msg=what)
+        np.testing.assert_allclose(f, t, rtol=1e-2, atol=1e-3, equal_nan=True, err_msg=what)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("bounds", [(1e-12, None), (None, 1e-12), (0.1, 0.3), (0.30004, None)])
+def test_half_clamp_gradient_mask_uses_the_rounded_bound(torch, dtype, bounds):
+    a = [0.0, 1e-12, 0.1, 0.2, 0.3, 0.30004, -1.0, np.nan]
+    res = []
+    for L in (fastgrad, torch):
+        x = _cast(L, a, dtype).requires_grad_()
+        y = L.clamp(x, *bounds)
+        (g,) = L.autograd.grad(y.sum(), (x,))
+        res.append([np.asarray(t.detach().float().numpy()) for t in (y, g)])
+    for f, t in zip(res[0], res[1]):
+        np.testing.assert_array_equal(f, t)
