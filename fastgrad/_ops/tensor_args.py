@@ -22,11 +22,11 @@ TENSOR_ONLY = dict(
     dot=("input", "tensor"), outer=("input", "vec2"), ger=("input", "vec2"), polar=("abs", "angle"),
     complex=("real", "imag"), heaviside=("input", "values"))
 _OUT = ", *, Tensor out = None"
+# (eq, ne, lt, le, gt, ge check it where they are defined: fastgrad/_ops/comparison.py, invalid_binary)
 # op -> (the parameter that must be a Tensor: its position and name; torch's signatures, listed in its message)
 TENSOR_FIRST = dict(
     {name: (0, "input", ("Tensor input, Tensor other" + _OUT, "Tensor input, Number other" + _OUT)) for name in (
-        "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal", "less_equal", "not_equal", "copysign",
-        "fmod")},
+        "greater", "less", "greater_equal", "less_equal", "not_equal", "copysign", "fmod")},
     clamp_min=(0, "input", ("Tensor input, Tensor min" + _OUT, "Tensor input, Number min" + _OUT)),
     clamp_max=(0, "input", ("Tensor input, Tensor max" + _OUT, "Tensor input, Number max" + _OUT)),
     rsub=(0, "input", ("Tensor input, Tensor other, *, Number alpha = 1", "Tensor input, Number other, Number alpha = 1")),
@@ -69,6 +69,11 @@ def _got(args, kwargs):
 def _invalid(name, args, kwargs, signatures):
     return TypeError("%s() received an invalid combination of arguments - got (%s), but expected one of:\n%s"
                      % (name, _got(args, kwargs), "".join(" * (%s)\n" % s for s in signatures)))
+
+
+def invalid_binary(name, input, other):
+    """torch's TypeError for <name>(input, other) whose input is not a tensor (eq, lt, ...)."""
+    return _invalid(name, (input, other), {}, TENSOR_FIRST["copysign"][2])
 
 
 def tensor_only(fn, name, params, method=False):
