@@ -442,7 +442,8 @@ def _fused_ok(q, k, v, mask, dropout_p, G):
     """Whether torch 2.13 runs this call on its CPU flash kernel (else its math fallback)."""
     return (q.ndim == k.ndim == v.ndim == 4 and q.shape[0] == k.shape[0] == v.shape[0]
             and k.shape[1] == v.shape[1] and (q.shape[1] == k.shape[1] or G > 1) and q.shape[-1] == v.shape[-1]
-            and dropout_p <= 0.0 and (mask is None or not mask.requires_grad))
+            and dropout_p <= 0.0 and (mask is None or not mask.requires_grad)
+            and all(t.shape[-1] == 1 or t.strides[-1] == t.itemsize for t in (q, k, v)))  # (its last-dim stride check)
 
 
 def _bool_bias(m, dt):

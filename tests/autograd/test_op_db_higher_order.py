@@ -360,6 +360,8 @@ _ARRAY_PATH_CASES = {  # op class -> calls that reach it, (lib, float64 inputs) 
     "_RowGather": [lambda L, x, w, b: _pack_case(L, x)],
     "_RowScatter": [lambda L, x, w, b: _pack_case(L, x)],
     "_Pad": [lambda L, x, w, b: (L.nn.utils.rnn.pad_sequence([x, w, b.reshape(1, 3)]).sin() * 2.0).sum()],
+    "SigmoidFloat16": [lambda L, x, w, b: (_half().SigmoidFloat16.apply(x.half()).double() * x).sum()],
+    "SigmoidBackwardFloat16": [lambda L, x, w, b: _sigmoid_half_grad_case(L, x)],
 }
 # Ops whose array backward is a fused kernel (one pass over the gate math or the softmax) while
 # the differentiable backward composes ops: the same formulas in another order, so equal to
@@ -420,6 +422,21 @@ def _pack_case(L, x):
     padded, _ = L.nn.utils.rnn.pad_packed_sequence(packed, padding_value=0.5)
     return (padded * x).sum() + (packed.data * packed.data).sum()
 _T = None
+
+
+def _half():
+    from fastgrad._ops import half
+
+    return half
+
+
+def _sigmoid_half_grad_case(L, x):
+    """The float16 sigmoid's gradient taken with create_graph=True: its SigmoidBackwardFloat16 node is then
+    part of the graph the test differentiates."""
+    xh = x.half()
+    y = _half().SigmoidFloat16.apply(xh)
+    g, = L.autograd.grad((y * xh).sum(), xh, create_graph=True)
+    return (g.double() * x).sum()
 
 
 def _attention():
