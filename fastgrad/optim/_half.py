@@ -51,16 +51,22 @@ def _add(a, b, alpha, r):
     return r(out)
 
 
-def sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first_step):
-    """torch.optim.SGD's _single_tensor_sgd on one half parameter."""
-    # twin of adam_step: the updates differ
+def _start(p, g, maximize, weight_decay):
+    """(rounder, param, gradient) in float32 with maximize and L2 weight decay applied, as SGD's and
+    Adamax's first lines (grad.add(param, alpha=weight_decay), rounded to p's dtype)."""
     r = _Rounder(p.dtype)
     P = p.astype(_F32)
     d = g.astype(_F32)
     if maximize:
         d = -d
     if weight_decay != 0:
-        d = _add(d, P, weight_decay, r)  # grad.add(param, alpha=weight_decay)
+        d = _add(d, P, weight_decay, r)
+    return r, P, d
+
+
+def sgd_step(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first_step):
+    """torch.optim.SGD's _single_tensor_sgd on one half parameter."""
+    r, P, d = _start(p, g, maximize, weight_decay)
     if momentum != 0:
         if first_step:
             B = d.copy()  # torch.clone(grad)
@@ -84,12 +90,7 @@ def _lerp(a, b, w):
 
 def adam_step(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, amsgrad, maximize, decoupled):
     """torch.optim.Adam / AdamW's _single_tensor_adam on one half parameter."""
-    # twin of sgd_step: the updates differ
-    r = _Rounder(p.dtype)
-    P = p.astype(_F32)
-    G = g.astype(_F32)
-    if maximize:
-        G = -G
+    r, P, G = _start(p, g, maximize, 0)  # (weight decay below: AdamW's is decoupled)
     if weight_decay != 0:
         if decoupled:
             P = r(P * _f(1 - lr * weight_decay))  # param.mul_(1 - lr * weight_decay)
@@ -122,13 +123,7 @@ def _adamax_step(p, g, exp_avg, exp_inf, lr, beta1, beta2, eps, weight_decay, st
     _foreach_mul_ takes beta2 rounded to the dtype) on one half parameter: an eps below the dtype's
     range adds nothing, so a zero gradient on the first step leaves exp_inf 0 and the update
     0 / 0 = NaN, as PyTorch's."""
-    r = _Rounder(p.dtype)
-    P = p.astype(_F32)
-    G = g.astype(_F32)
-    if maximize:
-        G = -G
-    if weight_decay != 0:
-        G = _add(G, P, weight_decay, r)  # grad.add(param, alpha=weight_decay)
+    r, P, G = _start(p, g, maximize, weight_decay)
     M = r(_lerp(exp_avg.astype(_F32), G, 1 - beta1))  # exp_avg.lerp_(grad, 1 - beta1)
     b2 = _alpha(beta2, p.dtype) if foreach else _f(beta2)
     E = r(exp_inf.astype(_F32) * b2)  # exp_inf.mul_(beta2)
