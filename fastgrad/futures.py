@@ -1,13 +1,21 @@
 """torch.futures: Future (a result set once, callbacks chained with then / add_done_callback),
 collect_all and wait_all."""
 import threading
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 __all__ = ["Future", "collect_all", "wait_all"]
 
 
-class Future:
+class Future(Generic[T]):
     """A value (or an exception) available later: set_result / set_exception once; wait() blocks
-    until then and returns it (or raises it); then(callback) gives a Future of callback(self)."""
+    until then and returns it (or raises it); then(callback) gives a Future of callback(self).
+    A Future of a collective in flight (fastgrad.distributed's Work.get_future()) has a _drive: MPI
+    progresses only inside MPI calls, so wait() and done() on it (or on a Future chained from it by then or
+    collect_all) move the collective themselves: _drive(True) waits for it, _drive(False) tests it."""
+
+    _drive = None
 
     def __init__(self, *, devices=None):
         self._cond = threading.Condition()
@@ -17,9 +25,13 @@ class Future:
         self._callbacks = []
 
     def done(self):
+        if not self._done and self._drive is not None:
+            self._drive(False)
         return self._done
 
     def wait(self):
+        if not self._done and self._drive is not None:
+            self._drive(True)
         with self._cond:
             while not self._done:
                 self._cond.wait()
@@ -70,6 +82,8 @@ class Future:
                                                % (type(e).__name__, e)))
 
         self.add_done_callback(run)
+        if self._drive is not None:
+            fut._drive = self._drive
         return fut
 
     def __repr__(self):
@@ -95,6 +109,12 @@ def collect_all(futures):
 
     for f in futures:
         f.add_done_callback(one)
+    drives = [f._drive for f in futures if f._drive is not None]
+    if drives:
+        def drive(block):
+            for d in drives:
+                d(block)
+        out._drive = drive
     return out
 
 

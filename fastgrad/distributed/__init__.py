@@ -12,9 +12,9 @@ def is_available():
 
 
 from fastgrad.distributed._work import (  # noqa: E402
-    Backend, DistBackendError, DistError, ReduceOp, Work, default_pg_timeout)
+    Backend, DistBackendError, DistError, GradBucket, ReduceOp, Work, default_pg_timeout)
 from fastgrad.distributed.distributed_c10d import *  # noqa: E402,F401,F403
 from fastgrad.distributed.distributed_c10d import __all__ as _c10d_all  # noqa: E402
 
-__all__ = ["is_available", "Backend", "DistBackendError", "DistError", "ReduceOp", "Work",
+__all__ = ["is_available", "Backend", "DistBackendError", "DistError", "ReduceOp", "Work", "GradBucket",
            "default_pg_timeout"] + list(_c10d_all)

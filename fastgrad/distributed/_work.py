@@ -5,7 +5,7 @@ import datetime
 import enum
 import time
 
-__all__ = ["ReduceOp", "Backend", "Work", "DistBackendError", "DistError"]
+__all__ = ["ReduceOp", "Backend", "Work", "DistBackendError", "DistError", "GradBucket"]
 
 default_pg_timeout = datetime.timedelta(minutes=30)  # torch's default for CPU backends
 
@@ -127,12 +127,15 @@ class Work:
         self._exc = None
         self._value = None
         self._statuses = None
+        self._future = None
 
     def _complete(self):
         if not self._done:
             self._done = True
             if self._finish is not None:
                 self._value = self._finish()
+            if self._future is not None and not self._future._done:
+                self._future.set_result(list(self._outputs))
 
     def wait(self, timeout=None):
         if self._exc is not None:
@@ -143,6 +146,8 @@ class Work:
                 wait_requests(self._reqs, limit, self._what, self._rank, self._statuses)
             except DistBackendError as e:
                 self._exc = e
+                if self._future is not None and not self._future._done:
+                    self._future.set_exception(e)
                 raise
             self._complete()
         return True
@@ -167,6 +172,31 @@ class Work:
         self.wait()
         return list(self._outputs)
 
+    def get_future(self):
+        """A fastgrad.futures.Future completed with result() (the list of output tensors) when the
+        collective is done (torch's Work.get_future); waiting on it, or on a Future chained from it with
+        then(), waits for the collective."""
+        if self._future is None:
+            from fastgrad.futures import Future
+
+            fut = Future()
+            self._future = fut
+
+            def drive(block):
+                try:
+                    if block:
+                        self.wait()
+                    else:
+                        self.is_completed()
+                except DistBackendError:
+                    pass  # the future holds the error
+            fut._drive = drive
+            if self._done:
+                fut.set_result(list(self._outputs))
+            elif self._exc is not None:
+                fut.set_exception(self._exc)
+        return self._future
+
     def synchronize(self):
         self.wait()
 
@@ -179,3 +209,41 @@ class Work:
 
     def __repr__(self):
         return f"<fastgrad.distributed.Work {self._what} completed={self._done}>"
+
+
+class GradBucket:
+    """torch.distributed.GradBucket: what DistributedDataParallel passes to a communication hook
+    (register_comm_hook) for each bucket of gradients: buffer() is the flat tensor of the bucket's gradients
+    (parameters in the bucket's order), gradients() its per-parameter views, parameters() the parameters,
+    index() the bucket's index and is_last() whether it is the last bucket of the backward pass;
+    set_buffer(tensor) replaces the tensor buffer() returns."""
+
+    def __init__(self, index, bucket_count, buffer, offsets, lengths, sizes_list, parameters):
+        self._index = index
+        self._bucket_count = bucket_count
+        self._buffer = buffer
+        self._offsets = list(offsets)
+        self._lengths = list(lengths)
+        self._sizes = [tuple(s) for s in sizes_list]
+        self._parameters = list(parameters)
+
+    def index(self):
+        return self._index
+
+    def buffer(self):
+        return self._buffer
+
+    def gradients(self):
+        return [self._buffer[o:o + n].view(s) for o, n, s in zip(self._offsets, self._lengths, self._sizes)]
+
+    def parameters(self):
+        return list(self._parameters)
+
+    def is_last(self):
+        return self._index == self._bucket_count - 1
+
+    def set_buffer(self, buffer):
+        self._buffer = buffer
+
+    def __repr__(self):
+        return f"<fastgrad.distributed.GradBucket index={self._index} of {self._bucket_count}>"

@@ -19,7 +19,7 @@ __all__ = ["init_process_group", "destroy_process_group", "is_initialized", "is_
            "get_backend", "new_group", "get_process_group_ranks", "get_global_rank", "get_group_rank",
            "ProcessGroup", "group", "GroupMember", "barrier", "monitored_barrier", "all_reduce", "broadcast",
            "all_gather", "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor", "reduce", "gather",
-           "scatter", "all_to_all_single", "send", "recv", "isend", "irecv", "P2POp", "batch_isend_irecv",
+           "scatter", "all_to_all_single", "all_to_all", "get_node_local_rank", "send", "recv", "isend", "irecv", "P2POp", "batch_isend_irecv",
            "all_gather_object", "broadcast_object_list", "gather_object", "scatter_object_list"]
 
 _UNAVAILABLE = ("fastgrad.distributed needs mpi4py and an MPI library: pip install \"fastgrad[distributed]\" "
@@ -604,6 +604,51 @@ def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=
     MPI = _mpi()
     req = g._comm.Ialltoallv([_bytes(inp), (sc, sd), MPI.BYTE], [_bytes(out), (rc, rd), MPI.BYTE])
     return _run([req], lambda: _touched(output), async_op, g, "all_to_all_single", [output])
+
+
+def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False):
+    """Rank i sends input_tensor_list[j] to rank j, which stores it in its output_tensor_list[i] (the
+    tensors may differ in size, their dtypes must agree)."""
+    _check_list(output_tensor_list, "output_tensor_list")
+    _check_list(input_tensor_list, "input_tensor_list")
+    outs = [_array(t, "output_tensor_list", write=True) for t in output_tensor_list]
+    ins = [_array(t, "input_tensor_list") for t in input_tensor_list]
+    if _skip(group, "all_to_all"):
+        return None
+    g = _group(group)
+    n = g.size()
+    if len(outs) != n or len(ins) != n:
+        raise ValueError(f"all_to_all: output_tensor_list and input_tensor_list must hold one tensor per rank "
+                         f"({n}), got {len(outs)} and {len(ins)}")
+    if len({a.dtype for a in outs + ins}) > 1:
+        raise TypeError("all_to_all: every tensor must have the same dtype")
+    send = np.concatenate([_bytes(a) for a in ins]) if ins else np.empty(0, np.uint8)
+    recv = np.empty(sum(a.nbytes for a in outs), np.uint8)
+    sc = [a.nbytes for a in ins]
+    rc = [a.nbytes for a in outs]
+    MPI = _mpi()
+    req = g._comm.Ialltoallv([send, (sc, [sum(sc[:i]) for i in range(n)]), MPI.BYTE],
+                             [recv, (rc, [sum(rc[:i]) for i in range(n)]), MPI.BYTE])
+
+    def finish():
+        off = 0
+        for a in outs:
+            _bytes(a)[...] = recv[off:off + a.nbytes]
+            off += a.nbytes
+        _touched(*output_tensor_list)
+    return _run([req], finish, async_op, g, "all_to_all", list(output_tensor_list))
+
+
+def get_node_local_rank(fallback_rank=None):
+    """This process's rank on its machine: LOCAL_RANK (set by init_process_group from mpirun's
+    OMPI_COMM_WORLD_LOCAL_RANK when absent), else fallback_rank, else torch's RuntimeError."""
+    if "LOCAL_RANK" in os.environ:
+        return int(os.environ["LOCAL_RANK"])
+    if fallback_rank is not None:
+        return int(fallback_rank)
+    raise RuntimeError(
+        "LOCAL_RANK is not in the environment. Consider passing fallback_rank to allow `get_node_local_rank` to "
+        "work, assuming you are not running in a multi-device context and want the code to run locally instead.")
 
 
 # --------------------------------------------------------------------------- point to point

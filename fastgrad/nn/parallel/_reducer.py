@@ -5,7 +5,10 @@ post-accumulate-grad hook on each parameter copies its gradient into its bucket'
 engine has accumulated it; when a bucket is complete it is all-reduced asynchronously (MPI's Iallreduce) while
 backward goes on. Buckets start in index order on every rank (MPI needs the collectives in the same order
 everywhere). When the last bucket has started, its hook waits for them all and writes the averages back into
-the parameters' .grad."""
+the parameters' .grad. A communication hook (register_comm_hook) replaces that all-reduce and its averaging:
+it gets each bucket as a GradBucket and returns a Future of the bucket's reduced flat tensor. Under
+DistributedDataParallel.join(), ranks that have run out of inputs shadow the buckets' collectives with zeros
+(zeros_like_grad_buckets, run_comm_hook)."""
 import time
 
 import numpy as np
@@ -48,6 +51,11 @@ class Reducer:
         self.used_work = None
         self.locally_used = None
         self.num_iterations = 0
+        self.comm_hook = None  # (hook, state) of register_comm_hook
+        self.static_graph = False
+        self.static_unused = None  # with static_graph: the parameters no rank used in the first iteration
+        self.fwd_work = None  # Join's "not joined" all-reduce of this iteration's forward, and
+        self.fwd_static_world = True  # whether gradients are averaged over the initial world size regardless
         self._build(list(reversed(range(len(params)))))
         self.handles = [p.register_post_accumulate_grad_hook(self._hook) for p in params]
 
@@ -77,13 +85,71 @@ class Reducer:
             n = sum(self.params[i]._data.size for i in idx)
             bucket.flat = np.zeros(n, dtype)
             bucket.tensor = engine.make_tensor(bucket.flat)
+            bucket.offsets = []
             off = 0
             for i in idx:
                 size = self.params[i]._data.size
                 view = bucket.flat[off:off + size].reshape(self.params[i]._data.shape)
                 self.where[i] = (bucket, view)
+                bucket.offsets.append(off)
                 off += size
             self.buckets.append(bucket)
+
+    def grad_bucket(self, b, buffer=None):
+        """The GradBucket a communication hook gets for bucket b (its flat buffer, or the given one)."""
+        from fastgrad.distributed import GradBucket
+
+        return GradBucket(b.index, len(self.buckets), b.tensor if buffer is None else buffer, b.offsets,
+                          [self.params[i]._data.size for i in b.params],
+                          [self.params[i]._data.shape for i in b.params], [self.params[i] for i in b.params])
+
+    def zeros_like_grad_buckets(self):
+        """torch's _get_zeros_like_grad_buckets: the buckets in order, with zero buffers (what a joined rank
+        contributes)."""
+        return [self.grad_bucket(b, engine.make_tensor(np.zeros_like(b.flat))) for b in self.buckets]
+
+    def register_comm_hook(self, state, hook):
+        if self.comm_hook is not None:
+            raise RuntimeError("register_comm_hook or register_builtin_comm_hook can only be called once.")
+        self.comm_hook = (hook, state)
+
+    def run_comm_hook(self, grad_bucket):
+        """The bucket's reduction, started: the hook's Future, or (no hook) a Future of the SUM all-reduce of
+        its buffer."""
+        if self.comm_hook is None:
+            return self.dist.all_reduce(grad_bucket.buffer(), self.dist.ReduceOp.SUM, self.group,
+                                        async_op=True).get_future()
+        hook, state = self.comm_hook
+        fut = hook(state, grad_bucket)
+        from fastgrad.futures import Future
+
+        if not isinstance(fut, Future):
+            raise RuntimeError(f"The communication hook {getattr(hook, '__qualname__', hook)!r} must return a "
+                               f"torch.futures.Future, got {type(fut).__name__}")
+        return fut
+
+    def set_forward_pass_work_handle(self, work, use_static_world_size):
+        self.fwd_work = work
+        self.fwd_static_world = use_static_world_size
+
+    def set_static_graph(self):
+        if self.num_iterations:
+            raise RuntimeError("You can only call _set_static_graph() before the first iteration.")
+        self.static_graph = True
+
+    def needs_used_map(self):
+        """Whether this iteration all-reduces the map of used parameters (find_unused_parameters, or the first
+        iteration of a static graph)."""
+        if self.static_graph:
+            return self.num_iterations == 0
+        return self.find_unused
+
+    def rebuild_buckets(self):
+        if not self.rebuilt and self.num_iterations == 1 and (not self.find_unused or self.static_graph) and \
+                len(self.ready_order) == len(self.params):
+            self.rebuilt = True  # torch's rebuild_buckets: the order the first backward produced gradients in
+            if self.ready_order != [i for b in self.buckets for i in b.params]:
+                self._build(self.ready_order)
 
     def bucket_sizes(self):
         return [[self.params[i]._data.size for i in b.params] for b in self.buckets]
@@ -97,11 +163,7 @@ class Reducer:
                 "unused parameter detection by passing the keyword argument `find_unused_parameters=True` to "
                 "`torch.nn.parallel.DistributedDataParallel`, and by making sure all `forward` function outputs "
                 "participate in calculating loss.")
-        if not self.rebuilt and self.num_iterations == 1 and not self.find_unused and \
-                len(self.ready_order) == len(self.params):
-            self.rebuilt = True  # torch's rebuild_buckets: the order the first backward produced gradients in
-            if self.ready_order != [i for b in self.buckets for i in b.params]:
-                self._build(self.ready_order)
+        self.rebuild_buckets()
 
     def prepare_for_backward(self, outputs):
         """Arm the reducer for the coming backward; with find_unused_parameters, the parameters the outputs'
@@ -115,7 +177,10 @@ class Reducer:
             b.work = None
         self.ready_order = [] if self.num_iterations == 0 else self.ready_order
         self.used_work = None
-        if self.find_unused:
+        if self.static_graph and self.num_iterations > 0:
+            for i in self.static_unused:
+                self._mark_ready(i, None)
+        elif self.needs_used_map():
             reached = _reached_leaves(outputs)
             used = np.array([1 if id(p) in reached else 0 for p in self.params], np.int32)
             self.locally_used = used
@@ -155,7 +220,10 @@ class Reducer:
             while self.next_bucket < len(self.buckets) and self.buckets[self.next_bucket].pending == 0:
                 b = self.buckets[self.next_bucket]
                 self.log.append(("launch", b.index, time.perf_counter()))
-                b.work = self.dist.all_reduce(b.tensor, self.dist.ReduceOp.SUM, self.group, async_op=True)
+                if self.comm_hook is None:
+                    b.work = self.dist.all_reduce(b.tensor, self.dist.ReduceOp.SUM, self.group, async_op=True)
+                else:
+                    b.work = _HookWork(self.run_comm_hook(self.grad_bucket(b)))
                 self.next_bucket += 1
             if self.next_bucket == len(self.buckets):
                 self._finalize()
@@ -174,17 +242,27 @@ class Reducer:
         self.log.append(("wait", -1, time.perf_counter()))  # from here to "finalized": the exposed communication
         if self.used_work is not None:
             self.used_work.wait()
-        scale = 1.0 / self.world
+            if self.static_graph:
+                self.static_unused = [i for i in range(len(self.params)) if not self.globally_used[i]]
+        div = self.world
+        if self.fwd_work is not None:
+            self.fwd_work.wait()
+            if not self.fwd_static_world:  # torch's set_divide_factor: the ranks not yet joined
+                div = int(self.fwd_work._outputs[0]._data.reshape(-1)[0])
+            self.fwd_work = None
+        scale = 1.0 / div
         for b in self.buckets:
             if not b.work._done:
                 b.work.wait()
                 self.log.append(("done", b.index, time.perf_counter()))
-            if b.flat.dtype.kind in "fc" or b.flat.dtype.kind == "V":
+            if isinstance(b.work, _HookWork):
+                b.work.copy_into(b.flat)  # the hook averaged (or not) as it chose
+            elif b.flat.dtype.kind in "fc" or b.flat.dtype.kind == "V":
                 np.multiply(b.flat, scale, out=b.flat, casting="unsafe")
             else:
-                np.floor_divide(b.flat, self.world, out=b.flat)
+                np.floor_divide(b.flat, div, out=b.flat)
             for i in b.params:
-                if self.find_unused and not self.globally_used[i]:
+                if (self.find_unused or self.static_graph) and not self.globally_used[i]:
                     continue  # no rank used it: its .grad is left as it was (torch's behaviour)
                 p = self.params[i]
                 view = self.where[i][1]
@@ -204,6 +282,36 @@ class Reducer:
         for h in self.handles:
             h.remove()
         self.handles = []
+
+
+class _HookWork:
+    """A bucket's communication-hook Future seen as the reducer's Work."""
+
+    def __init__(self, fut):
+        self.fut = fut
+        self._done = False
+
+    def is_completed(self):
+        self._done = self.fut.done()
+        return self._done
+
+    def wait(self):
+        self.fut.wait()
+        self._done = True
+
+    def copy_into(self, flat):
+        value = self.fut.value()
+        if isinstance(value, (list, tuple)):
+            value = value[0] if len(value) else None
+        if not isinstance(value, engine.TensorBase):
+            raise RuntimeError(f"The communication hook's Future must hold a tensor (or a list of one), got "
+                               f"{type(value).__name__}")
+        a = value._data
+        if a.size != flat.size:
+            raise RuntimeError(f"The communication hook's result has {a.size} elements, but the bucket it reduces "
+                               f"has {flat.size}")
+        if a is not flat and not np.shares_memory(a, flat):
+            np.copyto(flat, a.reshape(-1), casting="unsafe")
 
 
 def _reached_leaves(outputs):

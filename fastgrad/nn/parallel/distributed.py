@@ -3,10 +3,13 @@ groups: each process runs the module on its share of the batch; backward average
 processes, bucket by bucket while backward runs (fastgrad/nn/parallel/_reducer.py), so that after backward
 every process holds the same gradients and an optimizer step keeps the replicas identical."""
 import contextlib
+import inspect
+import warnings
 
 import numpy as np
 
 from fastgrad._backend import engine
+from fastgrad.distributed.algorithms.join import Join, Joinable, JoinHook
 from fastgrad.nn.modules.module import Module
 from fastgrad.nn.parallel._reducer import Reducer
 
@@ -53,7 +56,37 @@ def _broadcast_coalesced(tensors, src, group):
                 chunk, nbytes = [], 0
 
 
-class DistributedDataParallel(Module):
+class _DDPJoinHook(JoinHook):
+    """What a rank that has run out of inputs does for each iteration the others still run (torch's): the
+    buffers' broadcast, the "sync in backward?" all-reduce, the used-parameters map and one all-reduce of
+    zeros per gradient bucket (through the communication hook when one is registered); at the end, the
+    parameters and buffers of a last-joined rank are broadcast to every rank."""
+
+    def __init__(self, ddp, divide_by_initial_world_size):
+        if not isinstance(ddp, DistributedDataParallel):
+            raise AssertionError("DDP join hook requires passing in a DistributedDataParallel instance as the "
+                                 f"state, got {type(ddp).__name__}")
+        self.ddp = ddp
+        self.ddp._divide_by_initial_world_size = divide_by_initial_world_size
+        super().__init__()
+
+    def main_hook(self):
+        ddp = self.ddp
+        ddp.reducer.rebuild_buckets()
+        ddp._check_and_sync_module_buffers()
+        should_sync_backwards = ddp._check_global_requires_backward_grad_sync(is_joined_rank=True)
+        ddp.require_forward_param_sync = should_sync_backwards
+        if not should_sync_backwards:
+            return
+        if ddp.reducer.needs_used_map():  # before the buckets: the order of this reducer's collectives
+            ddp._match_unused_params_allreduce()
+        ddp._match_all_reduce_for_bwd_pass()
+
+    def post_hook(self, is_last_joiner):
+        self.ddp._sync_final_model(is_last_joiner)
+
+
+class DistributedDataParallel(Module, Joinable):
     """Data parallelism across processes: wrap the model (the same one, same seed or not: rank 0's
     parameters and buffers are broadcast at construction) and train it as usual on each process's share of
     the data (fastgrad.utils.data.DistributedSampler); loss.backward() leaves in every parameter's .grad the
@@ -71,6 +104,7 @@ class DistributedDataParallel(Module):
                  delay_all_reduce_named_params=None, param_to_hook_all_reduce=None, mixed_precision=None,
                  device_mesh=None, skip_all_reduce_unused_params=False):
         super().__init__()
+        Joinable.__init__(self)
         from fastgrad import distributed as dist
 
         if device_ids is not None and len(device_ids) > 0:
@@ -97,7 +131,8 @@ class DistributedDataParallel(Module):
         self.broadcast_buffers = broadcast_buffers
         self.find_unused_parameters = find_unused_parameters
         self.gradient_as_bucket_view = gradient_as_bucket_view
-        self.static_graph = static_graph
+        self.static_graph = False
+        self._divide_by_initial_world_size = True
         self.require_backward_grad_sync = True
         self.require_forward_param_sync = True
         self.bucket_bytes_cap = int((25 if bucket_cap_mb is None else bucket_cap_mb) * 1024 * 1024)
@@ -107,6 +142,10 @@ class DistributedDataParallel(Module):
             self._sync_module_states(params)
         self.reducer = Reducer(params, self.process_group, self.bucket_bytes_cap, find_unused_parameters,
                                gradient_as_bucket_view)
+        self._comm_hooks = []
+        self.device = params[0].device
+        if static_graph:
+            self._set_static_graph()
 
     def _check_same_model(self, params):
         """Every rank must wrap the same architecture: compared by the parameters' shapes and dtypes (a
@@ -129,11 +168,24 @@ class DistributedDataParallel(Module):
         _broadcast_coalesced(params + self._module_buffers, src, self.process_group)
 
     def _sync_buffers(self):
+        """Rank 0's buffers to every rank (under join(): a rank not joined yet, the highest)."""
+        from fastgrad import distributed as dist
+
+        if self._join_config.enable:
+            authoritative_rank = self._find_common_rank(dist.get_rank(self.process_group), True)
+        else:
+            authoritative_rank = 0
+        self._sync_module_buffers(authoritative_rank)
+
+    def _sync_module_buffers(self, authoritative_rank):
         from fastgrad import distributed as dist
 
         if self._module_buffers and dist.get_world_size(self.process_group) > 1:
-            _broadcast_coalesced(self._module_buffers, dist.get_global_rank(self.process_group, 0),
+            _broadcast_coalesced(self._module_buffers, dist.get_global_rank(self.process_group, authoritative_rank),
                                  self.process_group)
+
+    def will_sync_module_buffers(self):
+        return self.require_forward_param_sync and self.broadcast_buffers and len(self._module_buffers) > 0
 
     def forward(self, *inputs, **kwargs):
         from fastgrad.autograd.grad_mode import is_grad_enabled
@@ -141,15 +193,134 @@ class DistributedDataParallel(Module):
         sync = is_grad_enabled() and self.require_backward_grad_sync
         if sync:
             self.reducer.prepare_for_forward()
-        if self.broadcast_buffers and self.require_forward_param_sync:
+        work = Join.notify_join_context(self)
+        if work is not None:
+            if sync:
+                self.reducer.set_forward_pass_work_handle(work, self._divide_by_initial_world_size)
+            else:
+                work.wait()
+        if self.will_sync_module_buffers():
             self._sync_buffers()
+        if self._join_config.enable:  # tell joined ranks whether this iteration's backward reduces
+            self._check_global_requires_backward_grad_sync(is_joined_rank=False, sync=sync)
         output = self.module(*inputs, **kwargs)
         if sync:
             self.require_forward_param_sync = True
-            self.reducer.prepare_for_backward(_find_tensors(output) if self.find_unused_parameters else [])
+            self.reducer.prepare_for_backward(_find_tensors(output) if self.reducer.needs_used_map() else [])
         else:
             self.require_forward_param_sync = False
         return output
+
+    # ------------------------------------------------------------------ uneven inputs (join)
+    def join(self, divide_by_initial_world_size=True, enable=True, throw_on_early_termination=False):
+        """with ddp.join(): a training loop whose number of iterations differs across ranks: a rank that is
+        done shadows the others' collectives (contributing zero gradients) until every rank is done; then
+        the model of a last rank to finish is broadcast to all. divide_by_initial_world_size=False averages
+        the gradients over the ranks not yet joined instead of the world size. throw_on_early_termination:
+        every rank raises a RuntimeError as soon as one is out of inputs (needed when the loop has
+        collectives of its own, such as SyncBatchNorm's)."""
+        return Join([self], enable, throw_on_early_termination,
+                    divide_by_initial_world_size=divide_by_initial_world_size)
+
+    def join_hook(self, **kwargs):
+        """The JoinHook of DDP (kwargs: divide_by_initial_world_size, True by default)."""
+        divide_by_initial_world_size = kwargs.get("divide_by_initial_world_size", True)
+        return _DDPJoinHook(self, divide_by_initial_world_size=divide_by_initial_world_size)
+
+    @property
+    def join_device(self):
+        return self.device
+
+    @property
+    def join_process_group(self):
+        return self.process_group
+
+    def _check_global_requires_backward_grad_sync(self, is_joined_rank, sync=None):
+        import fastgrad
+        from fastgrad import distributed as dist
+
+        if sync is None:
+            sync = self.require_backward_grad_sync
+        flag = fastgrad.ones(1) if not is_joined_rank and sync else fastgrad.zeros(1)
+        dist.all_reduce(flag, group=self.process_group)
+        return flag.item() != 0 if is_joined_rank else None
+
+    def _check_and_sync_module_buffers(self):
+        from fastgrad import distributed as dist
+
+        if self.will_sync_module_buffers():
+            self._sync_module_buffers(self._find_common_rank(dist.get_rank(self.process_group), False))
+
+    def _find_common_rank(self, input_rank, rank_cond):
+        import fastgrad
+        from fastgrad import distributed as dist
+
+        rank_to_use = fastgrad.tensor([input_rank if rank_cond else -1])
+        dist.all_reduce(rank_to_use, op=dist.ReduceOp.MAX, group=self.process_group)
+        if rank_to_use.item() == -1:
+            raise ValueError("BUG! Expected rank_cond to be true for at least one process. This indicates a bug in "
+                             "PyTorch, please report an issue.")
+        return rank_to_use.item()
+
+    def _sync_final_model(self, is_last_joiner):
+        from fastgrad import distributed as dist
+
+        self._authoritative_rank = self._find_common_rank(dist.get_rank(self.process_group), is_last_joiner)
+        src = dist.get_global_rank(self.process_group, self._authoritative_rank)
+        _broadcast_coalesced(list(self.reducer.params) + (self._module_buffers if self.broadcast_buffers else []),
+                             src, self.process_group)
+
+    def _match_all_reduce_for_bwd_pass(self):
+        works = [self.reducer.run_comm_hook(b) for b in self.reducer.zeros_like_grad_buckets()]
+        for w in works:
+            w.wait()
+
+    def _match_unused_params_allreduce(self):
+        from fastgrad import distributed as dist
+
+        dist.all_reduce(engine.make_tensor(np.zeros(len(self.reducer.params), np.int32)), dist.ReduceOp.MAX,
+                        self.process_group)
+
+    # ------------------------------------------------------------------ communication hooks
+    def register_comm_hook(self, state, hook):
+        """hook(state, bucket: fastgrad.distributed.GradBucket) -> fastgrad.futures.Future of the bucket's
+        reduced flat tensor replaces DDP's all-reduce of each gradient bucket (the hook averages, if it
+        should: the bucket is not divided by the world size). Once only, before the first backward.
+        fastgrad.distributed.algorithms.ddp_comm_hooks.default_hooks has allreduce_hook and the float16 /
+        bfloat16 compression hooks."""
+        self._check_comm_hook(hook)
+        self.reducer.register_comm_hook(state, hook)
+        self._comm_hooks.append((hook, state))
+
+    def _check_comm_hook(self, hook):
+        import fastgrad
+        from fastgrad import distributed as dist
+
+        if not callable(hook):
+            raise TypeError("Communication hook must be callable.")
+        sig = inspect.signature(hook)
+        if sig.parameters["bucket"].annotation != inspect._empty and \
+                sig.parameters["bucket"].annotation != dist.GradBucket:
+            raise ValueError("Communication hook: bucket annotation should be dist.GradBucket.")
+        if sig.return_annotation != inspect._empty and \
+                sig.return_annotation != fastgrad.futures.Future[fastgrad.Tensor]:
+            raise ValueError("Communication hook: return annotation should be torch.futures.Future[torch.Tensor].")
+
+    # ------------------------------------------------------------------ static graph
+    def _set_static_graph(self):
+        """The graph is the same in every iteration: the parameters unused in the first are known to be
+        unused in every later one (no per-iteration detection, no find_unused_parameters needed)."""
+        if self.static_graph:
+            warnings.warn("You've set static_graph to be True, no need to set it again.", stacklevel=2)
+            return
+        self.static_graph = True
+        self.reducer.set_static_graph()
+        if self.find_unused_parameters:
+            warnings.warn(
+                "You passed find_unused_parameters=true to DistributedDataParallel, `_set_static_graph` will detect "
+                "unused parameters automatically, so you do not need to set find_unused_parameters=true, just be "
+                "sure these unused parameters will not change during training loop while calling "
+                "`_set_static_graph`.", stacklevel=2)
 
     @contextlib.contextmanager
     def no_sync(self):

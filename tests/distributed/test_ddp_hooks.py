@@ -1,0 +1,25 @@
+"""DistributedDataParallel's communication hooks, static_graph and all_to_all on 2 MPI ranks
+(workers/ddp_hooks.py), and uneven inputs under join() (workers/ddp_join.py), one mpirun each."""
+import pytest
+from mpi_helpers import cases, check, launch_once
+
+HOOKS = ["allreduce_hook", "fp16_compress_hook", "bf16_compress_hook", "fp16_one_step_gradients",
+         "custom_hook_grad_buckets", "noop_hook", "hook_errors", "static_graph", "all_to_all",
+         "get_node_local_rank"]
+
+
+@pytest.fixture(scope="module")
+def hooks(tmp_path_factory):
+    proc = launch_once(tmp_path_factory, "ddp_hooks.py")
+    return proc, cases(proc)
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_comm_hooks(hooks, name):
+    proc, results = hooks
+    check(results, proc, name)
+
+
+def test_hooks_worker_exit_status(hooks):
+    proc, _ = hooks
+    assert proc.returncode == 0, proc.stderr[-3000:]
