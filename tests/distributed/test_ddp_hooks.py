@@ -23,3 +23,24 @@ def test_comm_hooks(hooks, name):
 def test_hooks_worker_exit_status(hooks):
     proc, _ = hooks
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+JOIN = ["uneven_divide_by_initial", "uneven_divide_by_effective", "uneven_allreduce_hook", "uneven_find_unused",
+        "uneven_buffers", "even_inputs", "throw_on_early_termination", "join_api"]
+
+
+@pytest.fixture(scope="module")
+def joined(tmp_path_factory):
+    proc = launch_once(tmp_path_factory, "ddp_join.py")
+    return proc, cases(proc)
+
+
+@pytest.mark.parametrize("name", JOIN)
+def test_join_uneven_inputs(joined, name):
+    proc, results = joined
+    check(results, proc, name)
+
+
+def test_join_worker_exit_status(joined):
+    proc, _ = joined
+    assert proc.returncode == 0, proc.stderr[-3000:]
