@@ -19,7 +19,8 @@ __all__ = ["init_process_group", "destroy_process_group", "is_initialized", "is_
            "get_backend", "new_group", "get_process_group_ranks", "get_global_rank", "get_group_rank",
            "ProcessGroup", "group", "GroupMember", "barrier", "monitored_barrier", "all_reduce", "broadcast",
            "all_gather", "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor", "reduce", "gather",
-           "scatter", "all_to_all_single", "all_to_all", "get_node_local_rank", "send", "recv", "isend", "irecv", "P2POp", "batch_isend_irecv",
+           "scatter", "all_to_all_single", "all_to_all",
+           "get_node_local_rank", "send", "recv", "isend", "irecv", "P2POp", "batch_isend_irecv",
            "all_gather_object", "broadcast_object_list", "gather_object", "scatter_object_list"]
 
 _UNAVAILABLE = ("fastgrad.distributed needs mpi4py and an MPI library: pip install \"fastgrad[distributed]\" "

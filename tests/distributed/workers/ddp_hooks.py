@@ -183,7 +183,8 @@ def case_errors():
 
     def bad_return(state, bucket) -> int:
         return None
-    expect(ValueError, "bucket annotation should be dist.GradBucket", lambda: fresh.register_comm_hook(None, bad_bucket))
+    expect(ValueError, "bucket annotation should be dist.GradBucket",
+           lambda: fresh.register_comm_hook(None, bad_bucket))
     expect(ValueError, "return annotation should be torch.futures.Future[torch.Tensor]",
            lambda: fresh.register_comm_hook(None, bad_return))
     fresh.register_comm_hook(None, lambda state, bucket: bucket.buffer())  # not a Future: fails in backward
