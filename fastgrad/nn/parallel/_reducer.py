@@ -145,11 +145,26 @@ class Reducer:
         return self.find_unused
 
     def rebuild_buckets(self):
-        if not self.rebuilt and self.num_iterations == 1 and (not self.find_unused or self.static_graph) and \
-                len(self.ready_order) == len(self.params):
-            self.rebuilt = True  # torch's rebuild_buckets: the order the first backward produced gradients in
-            if self.ready_order != [i for b in self.buckets for i in b.params]:
-                self._build(self.ready_order)
+        """torch's _rebuild_buckets, before the second iteration's forward: the buckets are rebuilt in the
+        order the first backward produced the gradients in. Every rank takes the order of the highest rank
+        that recorded a complete one (an all-reduce and a broadcast: the same buckets everywhere, also on a
+        rank that ran no iteration of its own under join())."""
+        if self.rebuilt or self.num_iterations != 1 or (self.find_unused and not self.static_graph):
+            return
+        self.rebuilt = True
+        n = len(self.params)
+        mine = self.dist.get_rank(self.group) if len(self.ready_order) == n else -1
+        src = engine.make_tensor(np.array([mine], np.int64))
+        self.dist.all_reduce(src, self.dist.ReduceOp.MAX, self.group)
+        src = int(src._data[0])
+        if src < 0:
+            return
+        order = np.array(self.ready_order if mine == src else [0] * n, np.int64)
+        self.dist.broadcast(engine.make_tensor(order), src=self.dist.get_global_rank(self.group, src),
+                            group=self.group)
+        self.ready_order = [int(i) for i in order]
+        if self.ready_order != [i for b in self.buckets for i in b.params]:
+            self._build(self.ready_order)
 
     def bucket_sizes(self):
         return [[self.params[i]._data.size for i in b.params] for b in self.buckets]
@@ -163,7 +178,6 @@ class Reducer:
                 "unused parameter detection by passing the keyword argument `find_unused_parameters=True` to "
                 "`torch.nn.parallel.DistributedDataParallel`, and by making sure all `forward` function outputs "
                 "participate in calculating loss.")
-        self.rebuild_buckets()
 
     def prepare_for_backward(self, outputs):
         """Arm the reducer for the coming backward; with find_unused_parameters, the parameters the outputs'

@@ -71,16 +71,20 @@ class _DDPJoinHook(JoinHook):
         super().__init__()
 
     def main_hook(self):
+        # the collectives of the forward (DistributedDataParallel.forward) and backward of the others, in
+        # their order (torch's, but the buckets' rebuild and the buffers come after the "sync?" all-reduce)
         ddp = self.ddp
-        ddp.reducer.rebuild_buckets()
-        ddp._check_and_sync_module_buffers()
         should_sync_backwards = ddp._check_global_requires_backward_grad_sync(is_joined_rank=True)
+        if should_sync_backwards:
+            ddp.reducer.rebuild_buckets()
+        ddp._check_and_sync_module_buffers()
         ddp.require_forward_param_sync = should_sync_backwards
         if not should_sync_backwards:
             return
         if ddp.reducer.needs_used_map():  # before the buckets: the order of this reducer's collectives
             ddp._match_unused_params_allreduce()
         ddp._match_all_reduce_for_bwd_pass()
+        ddp.reducer.num_iterations += 1  # an iteration of the group: the first one's decisions are taken
 
     def post_hook(self, is_last_joiner):
         self.ddp._sync_final_model(is_last_joiner)
@@ -199,10 +203,12 @@ class DistributedDataParallel(Module, Joinable):
                 self.reducer.set_forward_pass_work_handle(work, self._divide_by_initial_world_size)
             else:
                 work.wait()
-        if self.will_sync_module_buffers():
-            self._sync_buffers()
         if self._join_config.enable:  # tell joined ranks whether this iteration's backward reduces
             self._check_global_requires_backward_grad_sync(is_joined_rank=False, sync=sync)
+        if sync:
+            self.reducer.rebuild_buckets()
+        if self.will_sync_module_buffers():
+            self._sync_buffers()
         output = self.module(*inputs, **kwargs)
         if sync:
             self.require_forward_param_sync = True

@@ -22,44 +22,45 @@ COUNTS = [3 + 2 * r for r in range(N)]
 
 
 class Net(torch.nn.Module):
-    def __init__(self, bn=False):
+    def __init__(self, bn=False, unused=True):
         super().__init__()
         self.a = torch.nn.Linear(6, 16)
         self.norm = torch.nn.BatchNorm1d(16) if bn else torch.nn.Identity()
         self.b = torch.nn.Linear(16, 3)
-        self.unused = torch.nn.Linear(3, 3)
+        if unused:
+            self.unused = torch.nn.Linear(3, 3)
 
     def forward(self, x):
         return self.b(torch.tanh(self.norm(self.a(x))))
 
 
-def data(r, seed=1):
+def data(r, seed=1, counts=COUNTS):
     g = torch.Generator().manual_seed(seed + 17 * r)
     return [(torch.randn(4, 6, generator=g, dtype=torch.float64), torch.randint(0, 3, (4,), generator=g))
-            for _ in range(COUNTS[r])]
+            for _ in range(counts[r])]
 
 
-def train_ddp(bn=False, hook=None, join_kw=None, **kw):
+def train_ddp(bn=False, hook=None, join_kw=None, counts=COUNTS, unused=True, **kw):
     torch.manual_seed(5)
-    model = Net(bn).double()
+    model = Net(bn, unused).double()
     ref = copy.deepcopy(model)
     ddp = DDP(model, **kw)
     if hook is not None:
         ddp.register_comm_hook(None, hook)
     opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
     with ddp.join(**(join_kw or {})):
-        for x, y in data(RANK):
+        for x, y in data(RANK, counts=counts):
             opt.zero_grad()
             F.cross_entropy(ddp(x), y).backward()
             opt.step()
     return model, ref
 
 
-def reference(ref, divide_by_initial=True):
+def reference(ref, divide_by_initial=True, counts=COUNTS):
     opt = torch.optim.SGD(ref.parameters(), lr=0.1)
-    all_data = [data(r) for r in range(N)]
-    for i in range(max(COUNTS)):
-        active = [r for r in range(N) if i < COUNTS[r]]
+    all_data = [data(r, counts=counts) for r in range(N)]
+    for i in range(max(counts)):
+        active = [r for r in range(N) if i < counts[r]]
         opt.zero_grad()
         loss = sum(F.cross_entropy(ref(all_data[r][i][0]), all_data[r][i][1]) for r in active)
         (loss / (N if divide_by_initial else len(active))).backward()
@@ -92,6 +93,15 @@ def case_find_unused():
     model, ref = train_ddp(find_unused_parameters=True)
     same_on_every_rank(model)
     close(model, reference(ref))
+
+
+def case_a_rank_without_batches(**kw):
+    """Rank 0 has no batch at all: it shadows the first iteration's decisions too (the used-parameters
+    map of a static graph, the buckets rebuilt in the first backward's order: taken from rank 1)."""
+    counts = [0] + [3] * (N - 1)
+    model, ref = train_ddp(counts=counts, **kw)
+    same_on_every_rank(model)
+    close(model, reference(ref, counts=counts))
 
 
 def case_buffers():
@@ -158,6 +168,10 @@ run("uneven_divide_by_effective", case_uneven, False)
 run("uneven_allreduce_hook", case_uneven, True, default_hooks.allreduce_hook)
 run("uneven_find_unused", case_find_unused)
 run("uneven_buffers", case_buffers)
+run("no_batches_plain", case_a_rank_without_batches, unused=False)
+run("no_batches_static_graph", case_a_rank_without_batches, static_graph=True)
+run("no_batches_find_unused", case_a_rank_without_batches, find_unused_parameters=True)
+run("no_batches_small_buckets", case_a_rank_without_batches, static_graph=True, bucket_cap_mb=0.0005)
 run("even_inputs", case_even_inputs_equal_no_join)
 run("throw_on_early_termination", case_throw_on_early_termination)
 run("join_api", case_join_api)
