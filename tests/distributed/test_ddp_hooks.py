@@ -26,7 +26,7 @@ def test_hooks_worker_exit_status(hooks):
 
 
 JOIN = ["uneven_divide_by_initial", "uneven_divide_by_effective", "uneven_allreduce_hook", "uneven_find_unused",
-        "uneven_buffers", "no_batches_plain", "no_batches_static_graph", "no_batches_find_unused",
+        "uneven_buffers", "uneven_no_sync", "no_batches_plain", "no_batches_static_graph", "no_batches_find_unused",
         "no_batches_small_buckets", "even_inputs", "throw_on_early_termination", "join_api"]
 
 

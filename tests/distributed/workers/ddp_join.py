@@ -104,6 +104,37 @@ def case_a_rank_without_batches(**kw):
     close(model, reference(ref, counts=counts))
 
 
+def case_no_sync_accumulation():
+    """Gradient accumulation under join(): every other micro-batch inside no_sync (no collectives; the
+    joined rank is told by the "sync?" all-reduce and skips the buckets), the others reduce; equals one
+    process summing, at each reducing step, the micro-batches accumulated by each active rank."""
+    counts = [3 + 2 * r for r in range(N)]
+    torch.manual_seed(5)
+    model = Net(unused=False).double()
+    ref = copy.deepcopy(model)
+    ddp = DDP(model, bucket_cap_mb=0.0005)
+    opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
+    with ddp.join():
+        for i, (x, y) in enumerate(data(RANK, counts=counts)):
+            if i % 2 == 0:
+                with ddp.no_sync():
+                    F.cross_entropy(ddp(x), y).backward()
+            else:
+                F.cross_entropy(ddp(x), y).backward()
+                opt.step()
+                opt.zero_grad()
+    same_on_every_rank(model)
+    oref = torch.optim.SGD(ref.parameters(), lr=0.1)
+    all_data = [data(r, counts=counts) for r in range(N)]
+    for i in range(1, max(counts), 2):
+        active = [r for r in range(N) if i < counts[r]]
+        loss = sum(F.cross_entropy(ref(all_data[r][j][0]), all_data[r][j][1]) for r in active for j in (i - 1, i))
+        (loss / N).backward()
+        oref.step()
+        oref.zero_grad()
+    close(model, ref)
+
+
 def case_buffers():
     model, _ = train_ddp(bn=True, find_unused_parameters=True)
     same_on_every_rank(model)  # parameters and running statistics: the last joiner's, broadcast at the end
@@ -168,6 +199,7 @@ run("uneven_divide_by_effective", case_uneven, False)
 run("uneven_allreduce_hook", case_uneven, True, default_hooks.allreduce_hook)
 run("uneven_find_unused", case_find_unused)
 run("uneven_buffers", case_buffers)
+run("uneven_no_sync", case_no_sync_accumulation)
 run("no_batches_plain", case_a_rank_without_batches, unused=False)
 run("no_batches_static_graph", case_a_rank_without_batches, static_graph=True)
 run("no_batches_find_unused", case_a_rank_without_batches, find_unused_parameters=True)
