@@ -3,7 +3,7 @@
 import pytest
 from mpi_helpers import cases, check, launch_once
 
-HOOKS = ["allreduce_hook", "fp16_compress_hook", "bf16_compress_hook", "fp16_one_step_gradients",
+HOOKS = ["bucket_caps_and_buffer_flags", "allreduce_hook", "fp16_compress_hook", "bf16_compress_hook", "fp16_one_step_gradients",
          "custom_hook_grad_buckets", "noop_hook", "hook_errors", "static_graph", "all_to_all",
          "get_node_local_rank"]
 

@@ -24,6 +24,8 @@ def test_names_and_signatures_match_torch(torch):
     for name in theirs.__all__:
         assert _params(getattr(default_hooks, name)) == _params(getattr(theirs, name)), name
     tddp = torch.nn.parallel.DistributedDataParallel
+    assert _params(DDP.__init__) == _params(tddp.__init__)  # torch 2.13's constructor, argument for argument
+    assert inspect.signature(DDP.__init__).parameters["broadcast_buffers"].default is None
     for name in ["join", "join_hook", "register_comm_hook", "_set_static_graph"]:
         assert _params(getattr(DDP, name)) == _params(getattr(tddp, name)), name
     for name in ["all_to_all", "all_to_all_single", "get_node_local_rank"]:

@@ -39,8 +39,10 @@ class Reducer:
         self.params = params
         self.group = process_group
         self.world = dist.get_world_size(process_group)
-        self.cap = bucket_bytes_cap
-        self.first_cap = min(first_bucket_bytes, bucket_bytes_cap)
+        # byte caps of the buckets in order, the last repeating (DDP's bucket_cap_mb_list; else one cap), and the
+        # first bucket's (torch's default: 1 MB, as its gradients are the last to be ready)
+        self.caps = list(bucket_bytes_cap) if isinstance(bucket_bytes_cap, (list, tuple)) else [bucket_bytes_cap]
+        self.first_cap = min(first_bucket_bytes, self.caps[0])
         self.find_unused = find_unused_parameters
         self.as_view = gradient_as_bucket_view
         self.index = {id(p): i for i, p in enumerate(params)}
@@ -70,7 +72,7 @@ class Reducer:
             idx, nbytes = open_.get(a.dtype, ([], 0))
             idx.append(i)
             nbytes += a.nbytes
-            cap = self.first_cap if not groups else self.cap
+            cap = self.first_cap if not groups else self.caps[min(len(groups), len(self.caps) - 1)]
             if nbytes >= cap:
                 groups.append((idx, a.dtype))
                 open_.pop(a.dtype, None)

@@ -11,7 +11,7 @@ import numpy as np
 from fastgrad._backend import engine
 from fastgrad.distributed.algorithms.join import Join, Joinable, JoinHook
 from fastgrad.nn.modules.module import Module
-from fastgrad.nn.parallel._reducer import Reducer
+from fastgrad.nn.parallel._reducer import _FIRST_BUCKET_BYTES, Reducer
 
 __all__ = ["DistributedDataParallel"]
 
@@ -90,6 +90,20 @@ class _DDPJoinHook(JoinHook):
         self.ddp._sync_final_model(is_last_joiner)
 
 
+def _bucket_caps(bucket_cap_mb, bucket_cap_mb_list):
+    """(bucket byte caps in order, the last one repeating; the first bucket's cap), as torch 2.13's
+    _BucketCapacityConfig: 25 MB by default with a 1 MB first bucket (its gradients are the last ready,
+    so a small one starts sooner); an explicit bucket_cap_mb for every bucket; bucket_cap_mb_list one cap
+    per bucket."""
+    if bucket_cap_mb_list:
+        caps = [int(mb * 1024 * 1024) for mb in bucket_cap_mb_list]
+        return caps, caps[0]
+    if bucket_cap_mb is None:
+        return [25 * 1024 * 1024], _FIRST_BUCKET_BYTES
+    cap = int(bucket_cap_mb * 1024 * 1024)
+    return [cap], cap
+
+
 class DistributedDataParallel(Module, Joinable):
     """Data parallelism across processes: wrap the model (the same one, same seed or not: rank 0's
     parameters and buffers are broadcast at construction) and train it as usual on each process's share of
@@ -102,11 +116,12 @@ class DistributedDataParallel(Module, Joinable):
     forward. The wrapped model is .module, so state_dict keys start with "module."."""
 
     # its two parameter checks below run in parallel (torch's wording for each case), not shared
-    def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True,
+    def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=None,
                  init_sync=True, process_group=None, bucket_cap_mb=None, find_unused_parameters=False,
                  check_reduction=False, gradient_as_bucket_view=False, static_graph=False,
                  delay_all_reduce_named_params=None, param_to_hook_all_reduce=None, mixed_precision=None,
-                 device_mesh=None, skip_all_reduce_unused_params=False):
+                 device_mesh=None, skip_all_reduce_unused_params=False, bucket_cap_mb_list=None,
+                 batched_grad_copy=False, forward_sync_buffers=None):
         super().__init__()
         Joinable.__init__(self)
         from fastgrad import distributed as dist
@@ -132,20 +147,22 @@ class DistributedDataParallel(Module, Joinable):
         if self.process_group is None:
             raise ValueError("Default process group has not been initialized, please make sure to call "
                              "init_process_group.")
-        self.broadcast_buffers = broadcast_buffers
+        init_sync_buffers = self._buffer_sync_flags(broadcast_buffers, forward_sync_buffers)
+        self.batched_grad_copy = batched_grad_copy
         self.find_unused_parameters = find_unused_parameters
         self.gradient_as_bucket_view = gradient_as_bucket_view
         self.static_graph = False
         self._divide_by_initial_world_size = True
         self.require_backward_grad_sync = True
         self.require_forward_param_sync = True
-        self.bucket_bytes_cap = int((25 if bucket_cap_mb is None else bucket_cap_mb) * 1024 * 1024)
+        caps, first = _bucket_caps(bucket_cap_mb, bucket_cap_mb_list)
+        self.bucket_bytes_cap = caps[-1] if bucket_cap_mb_list else caps[0]
         self._module_buffers = [b for b in module.buffers()]
         self._check_same_model(params)
         if init_sync:
-            self._sync_module_states(params)
-        self.reducer = Reducer(params, self.process_group, self.bucket_bytes_cap, find_unused_parameters,
-                               gradient_as_bucket_view)
+            self._sync_module_states(params, init_sync_buffers)
+        self.reducer = Reducer(params, self.process_group, caps, find_unused_parameters, gradient_as_bucket_view,
+                               first)
         self._comm_hooks = []
         self.device = params[0].device
         if static_graph:
@@ -165,11 +182,28 @@ class DistributedDataParallel(Module, Joinable):
                                    f"{len(mine)} params of shapes {mine[:4]}..., while rank {r} has {len(theirs)} "
                                    f"of shapes {theirs[:4]}...")
 
-    def _sync_module_states(self, params):
+    def _buffer_sync_flags(self, broadcast_buffers, forward_sync_buffers):
+        """torch 2.13's: forward_sync_buffers replaces the deprecated broadcast_buffers (a FutureWarning when
+        the latter is given); returns whether buffers are broadcast at construction."""
+        if broadcast_buffers is not None:
+            warnings.warn("Both `broadcast_buffers` and `forward_sync_buffers` were specified. `broadcast_buffers` "
+                          "is deprecated and its value is ignored when `forward_sync_buffers` is provided."
+                          if forward_sync_buffers is not None else
+                          "`broadcast_buffers` is deprecated. Use `forward_sync_buffers` instead. IMPORTANT: unlike "
+                          "`broadcast_buffers=False`, `forward_sync_buffers=False` still syncs buffers at init. If you "
+                          "rely on buffers NOT being synced at init (e.g. rank-local buffers), keep using "
+                          "`broadcast_buffers=False` until `init_sync_buffers` is available.", FutureWarning, stacklevel=3)
+        if forward_sync_buffers is not None:
+            self.forward_sync_buffers = forward_sync_buffers
+            return True
+        self.forward_sync_buffers = broadcast_buffers if broadcast_buffers is not None else True
+        return self.forward_sync_buffers
+
+    def _sync_module_states(self, params, buffers=True):
         from fastgrad import distributed as dist
 
         src = dist.get_global_rank(self.process_group, 0)
-        _broadcast_coalesced(params + self._module_buffers, src, self.process_group)
+        _broadcast_coalesced(params + (self._module_buffers if buffers else []), src, self.process_group)
 
     def _sync_buffers(self):
         """Rank 0's buffers to every rank (under join(): a rank not joined yet, the highest)."""
@@ -189,7 +223,7 @@ class DistributedDataParallel(Module, Joinable):
                                  self.process_group)
 
     def will_sync_module_buffers(self):
-        return self.require_forward_param_sync and self.broadcast_buffers and len(self._module_buffers) > 0
+        return self.require_forward_param_sync and self.forward_sync_buffers and len(self._module_buffers) > 0
 
     def forward(self, *inputs, **kwargs):
         from fastgrad.autograd.grad_mode import is_grad_enabled
@@ -273,7 +307,7 @@ class DistributedDataParallel(Module, Joinable):
 
         self._authoritative_rank = self._find_common_rank(dist.get_rank(self.process_group), is_last_joiner)
         src = dist.get_global_rank(self.process_group, self._authoritative_rank)
-        _broadcast_coalesced(list(self.reducer.params) + (self._module_buffers if self.broadcast_buffers else []),
+        _broadcast_coalesced(list(self.reducer.params) + (self._module_buffers if self.forward_sync_buffers else []),
                              src, self.process_group)
 
     def _match_all_reduce_for_bwd_pass(self):

@@ -236,6 +236,34 @@ def case_get_node_local_rank():
     assert dist.get_node_local_rank(fallback_rank=5) == RANK
 
 
+def case_bucket_caps_and_buffer_flags():
+    """torch 2.13's bucket capacities (25 MB with a 1 MB first bucket by default; bucket_cap_mb for every
+    bucket; bucket_cap_mb_list one per bucket, the last repeating) and forward_sync_buffers replacing the
+    deprecated broadcast_buffers (a FutureWarning; False for it also skips the buffers at construction)."""
+    def sizes(**kw):
+        torch.manual_seed(7)
+        ddp = DDP(mlp(torch.float32), **kw)
+        return [sum(ddp.reducer.params[i].numel() * 4 for i in b.params) for b in ddp.reducer.buckets]
+    assert len(sizes()) == 1
+    caps = sizes(bucket_cap_mb_list=[0.0005, 0.004])  # 524 B, then 4194 B for every later bucket
+    assert len(caps) >= 2 and caps[0] >= 524 and all(c < 4194 + 32 * 32 * 4 for c in caps[1:-1]), caps
+    assert sizes(bucket_cap_mb_list=[0.0005, 0.004]) != sizes(bucket_cap_mb=0.0005)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        torch.manual_seed(7)
+        model = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.BatchNorm1d(4))
+        model[1].running_mean.fill_(float(RANK))
+        ddp = DDP(model, broadcast_buffers=False)
+    assert any(issubclass(x.category, FutureWarning) and "`broadcast_buffers` is deprecated" in str(x.message)
+               for x in w), [str(x.message) for x in w]
+    assert not ddp.forward_sync_buffers and float(model[1].running_mean[0]) == float(RANK)  # rank-local buffers
+    model[1].running_mean.fill_(float(RANK))
+    ddp = DDP(model, forward_sync_buffers=False)
+    assert not ddp.forward_sync_buffers and float(model[1].running_mean[0]) == 0.0  # synced at init all the same
+    assert DDP(model).forward_sync_buffers is True
+
+
+run("bucket_caps_and_buffer_flags", case_bucket_caps_and_buffer_flags)
 run("allreduce_hook", case_allreduce_hook)
 run("fp16_compress_hook", case_fp16_compress_hook)
 run("bf16_compress_hook", case_bf16_compress_hook)
