@@ -11,6 +11,7 @@ from fastgrad import _random_ops as _ro
 from fastgrad._backend import engine
 from fastgrad._quiet import quiet
 from fastgrad._types import check_device
+from fastgrad._ops import shape as S
 from fastgrad._ops import unsigned as U
 
 make = engine.make_tensor
@@ -117,36 +118,22 @@ def _size(size):
     return tuple(int(s) for s in size)
 
 
-def _size_kw(size, kw, op):
-    """zeros(*size) also takes size=(2, 3), as torch's factories do (the only other keyword they refuse)."""
-    if not kw:
-        return size
-    if set(kw) != {"size"}:
-        raise TypeError("%s() got an unexpected keyword argument '%s'" % (op, sorted(set(kw) - {"size"})[0]))
-    if size:
-        raise TypeError("%s() received an invalid combination of arguments: sizes given both as positional "
-                        "arguments and as size=" % op)
-    if not isinstance(kw["size"], (tuple, list)):
-        raise TypeError("%s(): argument 'size' must be tuple of ints, not %s" % (op, type(kw["size"]).__name__))
-    return (kw["size"],)
-
-
 def _np_dtype(dtype, default=None):
     if dtype is None:
         return (default or _dtype.get_default_dtype()).np
     return _dtype.to_dtype(dtype).np
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, **kw):
-    return _finish(np.zeros(_size(_size_kw(size, kw, "zeros")), _np_dtype(dtype)), None, requires_grad, device)
+def zeros(*args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    return _finish(np.zeros(_size(S._sizes_or_keyword(args, size, "zeros", "size")), _np_dtype(dtype)), None, requires_grad, device)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, **kw):
-    return _finish(np.ones(_size(_size_kw(size, kw, "ones")), _np_dtype(dtype)), None, requires_grad, device)
+def ones(*args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    return _finish(np.ones(_size(S._sizes_or_keyword(args, size, "ones", "size")), _np_dtype(dtype)), None, requires_grad, device)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, memory_format=None, **kw):
-    return _finish(np.empty(_size(_size_kw(size, kw, "empty")), _np_dtype(dtype)), None, requires_grad, device)
+def empty(*args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None, memory_format=None):
+    return _finish(np.empty(_size(S._sizes_or_keyword(args, size, "empty", "size")), _np_dtype(dtype)), None, requires_grad, device)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None):
@@ -234,15 +221,15 @@ def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False
 
 
 # --------------------------------------------------------------------------- random
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, **kw):
+def rand(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """empty(size).uniform_(0, 1) on torch's generator."""
-    out = np.empty(_size(_size_kw(size, kw, "rand")), _r._float_dtype(dtype, "check_uniform_bounds"))
+    out = np.empty(_size(S._sizes_or_keyword(args, size, "rand", "size")), _r._float_dtype(dtype, "check_uniform_bounds"))
     return _finish(_r.uniform_(out, 0.0, 1.0, generator), None, requires_grad, device)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, **kw):
+def randn(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """empty(size).normal_(0, 1) on torch's generator."""
-    out = np.empty(_size(_size_kw(size, kw, "randn")), _r._float_dtype(dtype))
+    out = np.empty(_size(S._sizes_or_keyword(args, size, "randn", "size")), _r._float_dtype(dtype))
     return _finish(_r.normal_(out, 0.0, 1.0, generator), None, requires_grad, device)
 
 

@@ -435,19 +435,19 @@ class Tensor(engine.TensorBase):
 
         return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
-    def new_zeros(self, *size, dtype=None, requires_grad=False, device=None, **kw):
-        size = S._sizes_or_keyword(size, S._only_keyword(kw, "new_zeros", "size") if kw else None, "new_zeros", "size")
+    def new_zeros(self, *args, size=None, dtype=None, requires_grad=False, device=None):
+        size = S._sizes_or_keyword(args, size, "new_zeros", "size")
         return make(np.zeros(S._shape_args(size), (dtype and _dtype.to_dtype(dtype).np) or self._data.dtype), requires_grad)
 
-    def new_ones(self, *size, dtype=None, requires_grad=False, device=None, **kw):
-        size = S._sizes_or_keyword(size, S._only_keyword(kw, "new_ones", "size") if kw else None, "new_ones", "size")
+    def new_ones(self, *args, size=None, dtype=None, requires_grad=False, device=None):
+        size = S._sizes_or_keyword(args, size, "new_ones", "size")
         return make(np.ones(S._shape_args(size), (dtype and _dtype.to_dtype(dtype).np) or self._data.dtype), requires_grad)
 
     def new_full(self, size, fill_value, dtype=None, requires_grad=False, device=None):
         return make(np.full(tuple(size), fill_value, (dtype and _dtype.to_dtype(dtype).np) or self._data.dtype), requires_grad)
 
-    def new_empty(self, *size, dtype=None, requires_grad=False, device=None, **kw):
-        return self.new_zeros(*size, dtype=dtype, requires_grad=requires_grad, **kw)
+    def new_empty(self, *args, size=None, dtype=None, requires_grad=False, device=None):
+        return self.new_zeros(*args, size=size, dtype=dtype, requires_grad=requires_grad)
 
     # ------------------------------------------------------------------ arithmetic
     # + - * / are TensorBase's (fastgrad/_engine.py): float operands of one dtype skip the
@@ -562,14 +562,14 @@ class Tensor(engine.TensorBase):
     def view_as(self, other):
         return S.view(self, other._data.shape)
 
-    def reshape(self, *shape, **kw):
-        return S.reshape(self, *shape, **kw)
+    def reshape(self, *sizes, shape=None):
+        return S.reshape(self, *sizes, shape=shape)
 
     def reshape_as(self, other):
         return S.reshape(self, other._data.shape)
 
-    def permute(self, *dims, **kw):
-        return S.permute(self, *dims, **kw)
+    def permute(self, *args, dims=None):
+        return S.permute(self, *args, dims=dims)
 
     def expand(self, *sizes, size=None, implicit=False):
         return S.expand(self, *sizes, size=size)
@@ -583,9 +583,8 @@ class Tensor(engine.TensorBase):
     def contiguous(self, memory_format=None):
         return S.contiguous(self)
 
-    def tile(self, *dims, **kw):
-        dims = S._sizes_or_keyword(dims, S._only_keyword(kw, "tile", "dims") if kw else None, "tile", "dims")
-        return I.tile(self, S._shape_args(dims))
+    def tile(self, *args, dims=None):
+        return I.tile(self, S._shape_args(S._sizes_or_keyword(args, dims, "tile", "dims")))
 
     def broadcast_to(self, size):
         return S.broadcast_to(self, size)

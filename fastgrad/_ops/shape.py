@@ -499,12 +499,15 @@ def _shape_args(shape):
 
 def _sizes_or_keyword(args, value, op, keyword):
     """The sizes of a varargs-size op (view(*shape), zeros(*size), ...) given either as its
-    positional arguments or, as torch also accepts, as the keyword (view(size=(2, 3)))."""
+    positional arguments or, as torch also accepts, as the keyword (view(size=(2, 3))), which must
+    then be a sequence (torch's TypeError otherwise)."""
     if value is None:
         return args
     if args:
         raise TypeError("%s() received an invalid combination of arguments: sizes given both as positional "
                         "arguments and as %s=" % (op, keyword))
+    if not isinstance(value, (tuple, list)):
+        raise TypeError("%s(): argument '%s' must be tuple of ints, not %s" % (op, keyword, type(value).__name__))
     return (value,)
 
 
@@ -524,20 +527,11 @@ def _infer_shape(x, shape, name):
     return shape
 
 
-def reshape(x, *shape, **kwargs):
-    if kwargs:  # torch.reshape(input, shape=...), Tensor.reshape(shape=...)
-        shape = _sizes_or_keyword(shape, _only_keyword(kwargs, "reshape", "shape"), "reshape", "shape")
-    shape = _infer_shape(x, _shape_args(shape), "reshape")
+def reshape(x, *sizes, shape=None):
+    shape = _infer_shape(x, _shape_args(_sizes_or_keyword(sizes, shape, "reshape", "shape")), "reshape")
     if shape == x._data.shape:
         return x if not x._requires_grad else Reshape.apply(x, shape)
     return Reshape.apply(x, shape)
-
-
-def _only_keyword(kwargs, op, keyword):
-    if set(kwargs) != {keyword}:
-        bad = sorted(set(kwargs) - {keyword})[0]
-        raise TypeError("%s() got an unexpected keyword argument '%s'" % (op, bad))
-    return kwargs[keyword]
 
 
 def view(x, *shape, size=None, dtype=None):
@@ -619,10 +613,8 @@ def unsqueeze(x, dim):
     return Reshape.apply(x, shp[:d] + (1,) + shp[d:])
 
 
-def permute(x, *dims, **kwargs):
-    if kwargs:  # torch.permute(input, dims=...), Tensor.permute(dims=...)
-        dims = _sizes_or_keyword(dims, _only_keyword(kwargs, "permute", "dims"), "permute", "dims")
-    dims = _shape_args(dims)
+def permute(x, *args, dims=None):
+    dims = _shape_args(_sizes_or_keyword(args, dims, "permute", "dims"))
     nd = x._data.ndim
     if len(dims) != nd:
         raise RuntimeError("permute(sparse_coo): number of dimensions in the tensor input does not "
