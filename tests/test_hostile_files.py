@@ -243,22 +243,7 @@ def test_duplicate_keys_are_refused():
 
 
 # --------------------------------------------------------------------------- torch-style zip archives
-class _Stor:
-    def __init__(self, cls, key, location, numel):
-        self.pid = ("storage", cls, key, location, numel)
-
-
-class _Rebuild:
-    def __init__(self, fn, args):
-        self.fn, self.args = fn, args
-
-    def __reduce__(self):
-        return self.fn, self.args
-
-
-class _Pickler(pickle.Pickler):
-    def persistent_id(self, obj):
-        return obj.pid if isinstance(obj, _Stor) else None
+from test_torch_archive import _Pickler, _Rebuild, _Stor  # noqa: E402  (the pickle pieces of torch's archives)
 
 
 def _dump(obj):

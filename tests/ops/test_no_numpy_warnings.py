@@ -21,6 +21,7 @@ import pytest
 
 import fastgrad
 import fastgrad.nn.functional as F
+from harness import flatten
 from op_db import OPS
 
 HUGE = {"float16": 6e4, "bfloat16": 1e38, "float32": 1e30, "float64": 1e300}
@@ -64,15 +65,6 @@ def assert_silent(run, what):
                                                        for w in bad[:3])))
 
 
-def _outputs(out):
-    if isinstance(out, (tuple, list)):
-        res = []
-        for o in out:
-            res += _outputs(o)
-        return res
-    return [out]
-
-
 def _run_op(entry, sample, dtype, shift):
     args, diff = [], []
     for k, a in enumerate(sample.args):
@@ -86,7 +78,7 @@ def _run_op(entry, sample, dtype, shift):
             args.append(fastgrad.tensor(a))
         else:
             args.append(a)
-    outs = [o for o in _outputs(entry.fn(fastgrad, *args, **sample.kwargs))
+    outs = [o for o in flatten(entry.fn(fastgrad, *args, **sample.kwargs))
             if isinstance(o, fastgrad.Tensor) and o.requires_grad and o.dtype.is_floating_point]
     if outs and diff:
         fastgrad.autograd.grad(outs, diff, [fastgrad.ones_like(o) for o in outs], allow_unused=True)
